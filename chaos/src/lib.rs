@@ -1,0 +1,23 @@
+//! The vocabulary of a Faultline run and how it is judged.
+//!
+//! - [`trace`]: the events a run records ([`trace::Event`]), the run's [`trace::Header`], and
+//!   the versioned binary codec (streaming writer with bounded memory, reader, hash).
+//! - [`fault`]: faults as plain data, the scripted schedule of a run.
+//! - [`slo`]: service-level objectives as data.
+//! - [`report`]: the judgement of a run, computed from its trace alone: latency percentiles per
+//!   service and per window (HDR histograms), availability, error budget, SLO verdicts,
+//!   Little's law cross-checks, the fault timeline and the trace hash.
+//!
+//! Architecture invariant: this crate imports none of Faultline's other crates, and does no
+//! I/O beyond reading and writing the trace stream it is handed. A checker is a function over
+//! recorded events, so it can be property-tested in microseconds and the GUI can read traces
+//! without turmoil.
+//!
+//! Extension points: a trace event kind is one variant of [`trace::Event`] (and its text form
+//! in `trace::text`); a fault kind is one variant of [`fault::Fault`]; a check is one function
+//! in `report` that pushes a [`report::Check`].
+
+pub mod fault;
+pub mod report;
+pub mod slo;
+pub mod trace;

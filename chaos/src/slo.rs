@@ -1,0 +1,33 @@
+//! Service-level objectives as data. The scenario file declares them; [`crate::report`]
+//! judges a run against them.
+
+use serde::{Deserialize, Serialize};
+
+/// What an objective measures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SloKind {
+    /// The latency at `quantile` (e.g. 0.99) must be at most `max_ns`.
+    Latency {
+        /// The quantile, in (0, 1].
+        quantile: f64,
+        /// The bound, nanoseconds.
+        max_ns: u64,
+    },
+    /// The share of requests that succeed must be at least `min_ratio` (e.g. 0.999).
+    Availability {
+        /// The target, in (0, 1].
+        min_ratio: f64,
+    },
+}
+
+/// One objective.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Slo {
+    /// Its name in reports.
+    pub name: String,
+    /// The service it applies to (a host name); `None` means the end-to-end view of the
+    /// workload's requests as the load generators saw them.
+    pub service: Option<String>,
+    /// What it measures.
+    pub kind: SloKind,
+}

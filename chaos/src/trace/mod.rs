@@ -1,0 +1,178 @@
+//! Trace events and the run's header: the plain data every run records.
+//!
+//! A trace is a [`Header`] followed by [`Record`]s in time order. The binary format lives in
+//! [`codec`] (documented in `docs/trace-format.md`); [`text`] prints records as text or JSON
+//! lines. Adding an event kind: one variant of [`Event`], its text form in [`text`]; the codec
+//! needs no change (postcard encodes the enum), but the format version does.
+
+pub mod codec;
+pub mod text;
+
+use crate::fault::Fault;
+use crate::slo::Slo;
+use serde::{Deserialize, Serialize};
+
+/// The version of the binary trace format this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// A host of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostInfo {
+    /// Its name in the scenario.
+    pub name: String,
+    /// The service it runs ("app", "cache", "kv-primary", "loadgen", ...).
+    pub service: String,
+    /// The group it belongs to (tier or region), for display.
+    pub group: String,
+}
+
+/// A link of the topology as configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkInfo {
+    /// One end (host index).
+    pub a: u16,
+    /// The other end (host index).
+    pub b: u16,
+    /// One-way base latency, nanoseconds.
+    pub latency_ns: u64,
+    /// Extra random latency up to this, nanoseconds.
+    pub jitter_ns: u64,
+    /// Message loss probability.
+    pub loss: f64,
+}
+
+/// Everything about a run that is fixed before it starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// The Faultline version that wrote the trace.
+    pub tool_version: String,
+    /// The version of the `rand` crate that drew the run's random numbers.
+    pub rand_version: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The master seed.
+    pub seed: u64,
+    /// Simulated length of the run, nanoseconds.
+    pub duration_ns: u64,
+    /// Width of a metrics window, nanoseconds.
+    pub window_ns: u64,
+    /// Hosts, indexed by the `u16` host ids in events.
+    pub hosts: Vec<HostInfo>,
+    /// Links as configured.
+    pub links: Vec<LinkInfo>,
+    /// The objectives the run is judged against.
+    pub slos: Vec<Slo>,
+}
+
+/// A request's operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// A read.
+    Read,
+    /// A write.
+    Write,
+    /// Anything else (echo, control).
+    Other,
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// It succeeded.
+    Ok,
+    /// The server answered with an error (its code in the wire protocol).
+    Error(u8),
+    /// The transport failed (connect refused, connection lost).
+    Unreachable,
+    /// No answer within the client's timeout.
+    Timeout,
+}
+
+/// One thing that happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    /// A workload request was issued by a load generator (`client`) to `service`.
+    Invoke {
+        /// Request id, unique in the run.
+        req: u64,
+        /// The virtual user that issued it.
+        user: u32,
+        /// The load-generator host.
+        client: u16,
+        /// The target host.
+        service: u16,
+        /// Read or write.
+        op: Op,
+        /// The key's index in the workload's key space.
+        key: u64,
+    },
+    /// A workload request ended.
+    Complete {
+        /// The id from its [`Event::Invoke`].
+        req: u64,
+        /// How it ended.
+        outcome: Outcome,
+    },
+    /// A server finished serving one request (any caller), `latency_ns` after it arrived.
+    Served {
+        /// The serving host.
+        host: u16,
+        /// What kind of request.
+        op: Op,
+        /// Time from arrival to reply, nanoseconds.
+        latency_ns: u64,
+        /// Whether it succeeded.
+        ok: bool,
+    },
+    /// A message left `from` for `to` over the network.
+    Message {
+        /// Sender.
+        from: u16,
+        /// Receiver.
+        to: u16,
+        /// Payload bytes.
+        bytes: u32,
+        /// The message was lost once on the link and retransmitted after a timeout.
+        retransmitted: bool,
+    },
+    /// A host reported a state change (e.g. `role` = `primary`).
+    State {
+        /// The host.
+        host: u16,
+        /// What changed.
+        key: String,
+        /// Its new value.
+        value: String,
+    },
+    /// A host went up (started or restarted) or down (killed).
+    Power {
+        /// The host.
+        host: u16,
+        /// Whether it is now running.
+        up: bool,
+    },
+    /// A gauge's value over the last sampling interval.
+    Sample {
+        /// The host.
+        host: u16,
+        /// The gauge's name.
+        gauge: String,
+        /// The last value set.
+        last: i64,
+        /// The time-weighted mean over the interval.
+        mean: f64,
+    },
+    /// A fault was applied.
+    Fault(Fault),
+    /// The run ended (last record of a complete trace).
+    End,
+}
+
+/// An event with its simulated time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Nanoseconds since the start of the run.
+    pub t_ns: u64,
+    /// What happened.
+    pub event: Event,
+}

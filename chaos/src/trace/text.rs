@@ -1,0 +1,1 @@
+//! Records as text lines and JSON lines (`faultline trace dump`). SKELETON.

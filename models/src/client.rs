@@ -1,0 +1,136 @@
+//! A multiplexed client for the framed protocol: many concurrent calls share one connection,
+//! replies are matched by request id, and a broken connection is re-opened on the next call.
+//!
+//! Pending calls live in a `BTreeMap` so that failing them all (when the connection drops)
+//! wakes them in id order: no hash order reaches the simulation.
+
+use crate::proto::{read_frame, write_frame, Frame, Msg};
+use crate::seam::{timeout, Env};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::io::{ReadHalf, WriteHalf};
+use tokio::sync::{oneshot, Mutex};
+
+/// Why a call produced no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The connection could not be opened.
+    #[error("connect to {addr}: {source}")]
+    Connect {
+        /// The peer.
+        addr: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// Writing the request failed.
+    #[error("send to {addr}: {source}")]
+    Send {
+        /// The peer.
+        addr: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The connection closed before the reply arrived.
+    #[error("connection to {0} closed before the reply")]
+    Disconnected(String),
+    /// No reply within the call's timeout.
+    #[error("no reply from {0} in time")]
+    Timeout(String),
+}
+
+struct Conn<E: Env> {
+    writer: Mutex<(WriteHalf<E::Stream>, Vec<u8>)>,
+    pending: RefCell<BTreeMap<u64, oneshot::Sender<Msg>>>,
+    alive: Cell<bool>,
+}
+
+/// A client of one server address.
+pub struct Client<E: Env> {
+    env: E,
+    addr: String,
+    conn: Mutex<Option<Rc<Conn<E>>>>,
+    next_id: Cell<u64>,
+    connect_timeout: Duration,
+}
+
+impl<E: Env> Client<E> {
+    /// A client of `addr` ("host:port"); it connects lazily, within `connect_timeout`.
+    pub fn new(env: E, addr: impl Into<String>, connect_timeout: Duration) -> Self {
+        Self { env, addr: addr.into(), conn: Mutex::new(None), next_id: Cell::new(1), connect_timeout }
+    }
+
+    /// The server address.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    async fn connection(&self) -> Result<Rc<Conn<E>>, CallError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(conn) = slot.as_ref().filter(|c| c.alive.get()) {
+            return Ok(conn.clone());
+        }
+        let stream = match timeout(&self.env, self.connect_timeout, self.env.connect(&self.addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(source)) => return Err(CallError::Connect { addr: self.addr.clone(), source }),
+            Err(_) => {
+                let source = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+                return Err(CallError::Connect { addr: self.addr.clone(), source });
+            }
+        };
+        let (reader, writer) = tokio::io::split(stream);
+        let conn = Rc::new(Conn {
+            writer: Mutex::new((writer, Vec::with_capacity(128))),
+            pending: RefCell::new(BTreeMap::new()),
+            alive: Cell::new(true),
+        });
+        self.env.spawn(read_replies::<E>(reader, conn.clone()));
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Sends `msg` and waits up to `limit` for the reply. A server-side failure comes back as
+    /// `Ok(Msg::Error { .. })`; only transport failures are `Err`.
+    pub async fn call(&self, msg: Msg, limit: Duration) -> Result<Msg, CallError> {
+        let work = async {
+            let conn = self.connection().await?;
+            let id = self.next_id.get();
+            self.next_id.set(id + 1);
+            let (tx, rx) = oneshot::channel();
+            conn.pending.borrow_mut().insert(id, tx);
+            let sent = {
+                let mut w = conn.writer.lock().await;
+                let (writer, scratch) = &mut *w;
+                write_frame(writer, &Frame { id, msg }, scratch).await
+            };
+            if let Err(source) = sent {
+                conn.pending.borrow_mut().remove(&id);
+                conn.alive.set(false);
+                return Err(CallError::Send { addr: self.addr.clone(), source });
+            }
+            let out = rx.await.map_err(|_| CallError::Disconnected(self.addr.clone()));
+            Ok::<_, CallError>((out, conn, id))
+        };
+        match timeout(&self.env, limit, work).await {
+            Ok(Ok((out, _, _))) => out,
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(CallError::Timeout(self.addr.clone())),
+        }
+    }
+}
+
+async fn read_replies<E: Env>(mut reader: ReadHalf<E::Stream>, conn: Rc<Conn<E>>) {
+    let mut scratch = Vec::with_capacity(128);
+    while let Ok(Some(frame)) = read_frame(&mut reader, &mut scratch).await {
+        let waiter = conn.pending.borrow_mut().remove(&frame.id);
+        if let Some(tx) = waiter {
+            // The caller may have timed out and gone: nothing to deliver then.
+            let _ = tx.send(frame.msg);
+        }
+    }
+    conn.alive.set(false);
+    let pending = std::mem::take(&mut *conn.pending.borrow_mut());
+    drop(pending);
+}

@@ -1,0 +1,358 @@
+//! The framed wire protocol every model speaks over the seam's streams.
+//!
+//! A frame is `len: u32 BE` (bytes after this field), `id: u64 BE` (the caller's request id,
+//! echoed in the reply, so many requests share one connection), `tag: u8`, then the body.
+//! Byte strings are `u32 BE` length + bytes; integers are big-endian fixed width.
+//! Frames larger than [`MAX_FRAME_BYTES`] are refused, so a bad peer cannot make us allocate
+//! without bound. Adding a message: one variant, one tag, one arm in `encode` and `decode`.
+
+use std::io;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// The largest frame accepted (16 MiB).
+pub const MAX_FRAME_BYTES: u32 = 16 << 20;
+
+/// Why a request failed at the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ErrorCode {
+    /// The server cannot serve this (e.g. a replica asked to write).
+    NotPrimary = 1,
+    /// A dependency of the server failed or timed out.
+    Upstream = 2,
+    /// The server is overloaded and shed the request.
+    Overloaded = 3,
+    /// The request was malformed.
+    BadRequest = 4,
+    /// The write's epoch is older than the server's (fenced).
+    Fenced = 5,
+    /// The server's storage failed.
+    Storage = 6,
+}
+
+impl ErrorCode {
+    fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            1 => Self::NotPrimary,
+            2 => Self::Upstream,
+            3 => Self::Overloaded,
+            4 => Self::BadRequest,
+            5 => Self::Fenced,
+            6 => Self::Storage,
+            _ => return None,
+        })
+    }
+}
+
+/// One log entry shipped from a primary to a replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Log sequence number, 1-based and dense.
+    pub lsn: u64,
+    /// The key written.
+    pub key: Vec<u8>,
+    /// The value written; `None` is a delete.
+    pub value: Option<Vec<u8>>,
+}
+
+/// Every message of the protocol, requests and replies alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Msg {
+    /// Read `key`.
+    Get { key: Vec<u8> },
+    /// Write `value` under `key`.
+    Put { key: Vec<u8>, value: Vec<u8> },
+    /// Delete `key`.
+    Delete { key: Vec<u8> },
+    /// Return `payload` unchanged.
+    Echo { payload: Vec<u8> },
+    /// A replica asks for the log from `from_lsn` (inclusive) on, then keeps streaming.
+    Subscribe { from_lsn: u64 },
+    /// Reply to a read: the value (if any) and the LSN the server had applied.
+    Value { value: Option<Vec<u8>>, lsn: u64 },
+    /// Reply to a write: its LSN.
+    Written { lsn: u64 },
+    /// Log entries pushed to a subscribed replica.
+    Log { entries: Vec<LogEntry> },
+    /// A replica acknowledges it applied everything up to `lsn`.
+    Applied { lsn: u64 },
+    /// Reply: the request failed.
+    Error { code: ErrorCode, detail: String },
+}
+
+/// A message with the id that pairs a request with its reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Request id chosen by the caller.
+    pub id: u64,
+    /// The message.
+    pub msg: Msg,
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+    out.extend_from_slice(b);
+}
+
+fn put_opt(out: &mut Vec<u8>, b: &Option<Vec<u8>>) {
+    match b {
+        None => out.push(0),
+        Some(v) => {
+            out.push(1);
+            put_bytes(out, v);
+        }
+    }
+}
+
+impl Frame {
+    /// Appends the encoded frame (length prefix included) to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&self.id.to_be_bytes());
+        match &self.msg {
+            Msg::Get { key } => {
+                out.push(1);
+                put_bytes(out, key);
+            }
+            Msg::Put { key, value } => {
+                out.push(2);
+                put_bytes(out, key);
+                put_bytes(out, value);
+            }
+            Msg::Delete { key } => {
+                out.push(3);
+                put_bytes(out, key);
+            }
+            Msg::Echo { payload } => {
+                out.push(4);
+                put_bytes(out, payload);
+            }
+            Msg::Subscribe { from_lsn } => {
+                out.push(5);
+                out.extend_from_slice(&from_lsn.to_be_bytes());
+            }
+            Msg::Value { value, lsn } => {
+                out.push(6);
+                put_opt(out, value);
+                out.extend_from_slice(&lsn.to_be_bytes());
+            }
+            Msg::Written { lsn } => {
+                out.push(7);
+                out.extend_from_slice(&lsn.to_be_bytes());
+            }
+            Msg::Log { entries } => {
+                out.push(8);
+                out.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+                for e in entries {
+                    out.extend_from_slice(&e.lsn.to_be_bytes());
+                    put_bytes(out, &e.key);
+                    put_opt(out, &e.value);
+                }
+            }
+            Msg::Applied { lsn } => {
+                out.push(9);
+                out.extend_from_slice(&lsn.to_be_bytes());
+            }
+            Msg::Error { code, detail } => {
+                out.push(10);
+                out.push(*code as u8);
+                put_bytes(out, detail.as_bytes());
+            }
+        }
+        let len = (out.len() - start - 4) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// Encodes into a fresh buffer.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32);
+        self.encode(&mut out);
+        out
+    }
+
+    /// Decodes one frame body (everything after the length prefix).
+    pub fn decode(body: &[u8]) -> Result<Frame, ProtoError> {
+        let mut r = Reader { buf: body };
+        let id = r.u64()?;
+        let tag = r.u8()?;
+        let msg = match tag {
+            1 => Msg::Get { key: r.bytes()? },
+            2 => Msg::Put { key: r.bytes()?, value: r.bytes()? },
+            3 => Msg::Delete { key: r.bytes()? },
+            4 => Msg::Echo { payload: r.bytes()? },
+            5 => Msg::Subscribe { from_lsn: r.u64()? },
+            6 => Msg::Value { value: r.opt()?, lsn: r.u64()? },
+            7 => Msg::Written { lsn: r.u64()? },
+            8 => {
+                let n = r.u32()?;
+                let mut entries = Vec::with_capacity((n as usize).min(1024));
+                for _ in 0..n {
+                    entries.push(LogEntry { lsn: r.u64()?, key: r.bytes()?, value: r.opt()? });
+                }
+                Msg::Log { entries }
+            }
+            9 => Msg::Applied { lsn: r.u64()? },
+            10 => {
+                let code = r.u8()?;
+                let code = ErrorCode::from_u8(code).ok_or(ProtoError::BadValue("error code"))?;
+                let detail = String::from_utf8_lossy(&r.bytes()?).into_owned();
+                Msg::Error { code, detail }
+            }
+            other => return Err(ProtoError::UnknownTag(other)),
+        };
+        if !r.buf.is_empty() {
+            return Err(ProtoError::TrailingBytes(r.buf.len()));
+        }
+        Ok(Frame { id, msg })
+    }
+}
+
+/// A malformed frame.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtoError {
+    /// The frame ended in the middle of a field.
+    #[error("frame truncated")]
+    Truncated,
+    /// The message tag is not one we know.
+    #[error("unknown message tag {0}")]
+    UnknownTag(u8),
+    /// A field held a value outside its domain.
+    #[error("bad value in field {0}")]
+    BadValue(&'static str),
+    /// Bytes were left after the message.
+    #[error("{0} trailing bytes after the message")]
+    TrailingBytes(usize),
+    /// The length prefix exceeds [`MAX_FRAME_BYTES`].
+    #[error("frame of {0} bytes exceeds the limit")]
+    TooLarge(u32),
+}
+
+impl From<ProtoError> for io::Error {
+    fn from(e: ProtoError) -> Self {
+        io::Error::new(io::ErrorKind::InvalidData, e)
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], ProtoError> {
+        if self.buf.len() < n {
+            return Err(ProtoError::Truncated);
+        }
+        let (head, tail) = self.buf.split_at(n);
+        self.buf = tail;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, ProtoError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, ProtoError> {
+        Ok(u32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn u64(&mut self) -> Result<u64, ProtoError> {
+        Ok(u64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    fn bytes(&mut self) -> Result<Vec<u8>, ProtoError> {
+        let n = self.u32()? as usize;
+        Ok(self.take(n)?.to_vec())
+    }
+    fn opt(&mut self) -> Result<Option<Vec<u8>>, ProtoError> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.bytes()?)),
+            _ => Err(ProtoError::BadValue("option flag")),
+        }
+    }
+}
+
+/// Reads one frame; `Ok(None)` at a clean end of stream.
+pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, scratch: &mut Vec<u8>) -> io::Result<Option<Frame>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes(len);
+    if len > MAX_FRAME_BYTES {
+        return Err(ProtoError::TooLarge(len).into());
+    }
+    scratch.resize(len as usize, 0);
+    r.read_exact(scratch).await?;
+    Ok(Some(Frame::decode(scratch)?))
+}
+
+/// Writes one frame with a single write call (one segment on the simulated network).
+pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &Frame, scratch: &mut Vec<u8>) -> io::Result<()> {
+    scratch.clear();
+    frame.encode(scratch);
+    w.write_all(scratch).await?;
+    w.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn check(msg: Msg) {
+        let frame = Frame { id: 42, msg };
+        let bytes = frame.to_bytes();
+        let len = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, bytes.len() - 4);
+        assert_eq!(Frame::decode(&bytes[4..]).unwrap(), frame);
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        check(Msg::Get { key: b"k1".to_vec() });
+        check(Msg::Put { key: b"k".to_vec(), value: vec![0; 100] });
+        check(Msg::Delete { key: vec![] });
+        check(Msg::Echo { payload: vec![7; 64] });
+        check(Msg::Subscribe { from_lsn: 9 });
+        check(Msg::Value { value: None, lsn: 3 });
+        check(Msg::Value { value: Some(b"v".to_vec()), lsn: 3 });
+        check(Msg::Written { lsn: u64::MAX });
+        check(Msg::Log { entries: vec![LogEntry { lsn: 1, key: b"a".to_vec(), value: None }] });
+        check(Msg::Applied { lsn: 5 });
+        check(Msg::Error { code: ErrorCode::Fenced, detail: "epoch 3 < 4".into() });
+    }
+
+    #[test]
+    fn malformed_frames_are_errors_not_panics() {
+        assert_eq!(Frame::decode(&[]), Err(ProtoError::Truncated));
+        let mut b = Frame { id: 1, msg: Msg::Written { lsn: 1 } }.to_bytes();
+        b[12] = 99;
+        assert_eq!(Frame::decode(&b[4..]), Err(ProtoError::UnknownTag(99)));
+        let mut b = Frame { id: 1, msg: Msg::Written { lsn: 1 } }.to_bytes();
+        b.push(0);
+        assert_eq!(Frame::decode(&b[4..]), Err(ProtoError::TrailingBytes(1)));
+    }
+
+    #[tokio::test]
+    async fn oversized_length_is_refused() {
+        let bytes = (MAX_FRAME_BYTES + 1).to_be_bytes();
+        let mut r: &[u8] = &bytes;
+        let err = read_frame(&mut r, &mut Vec::new()).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = Frame::decode(&body);
+        }
+
+        #[test]
+        fn puts_round_trip(id in any::<u64>(), key in proptest::collection::vec(any::<u8>(), 0..32),
+                           value in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let frame = Frame { id, msg: Msg::Put { key, value } };
+            let bytes = frame.to_bytes();
+            prop_assert_eq!(Frame::decode(&bytes[4..]).unwrap(), frame);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Serving the framed protocol: accept connections, run requests concurrently, reply by id.
+//!
+//! It also owns the service-time and concurrency model shared by every server model: a fixed
+//! number of worker slots, a bounded wait queue and a per-request cost drawn from a seeded
+//! distribution, so saturation shows as queueing, rising latency and shed load, as it does in
+//! real servers. The gauges `inflight` (requests being served or queued) and `queue` (waiting
+//! for a slot) are set through the seam on every change.
+
+use crate::proto::{read_frame, write_frame, ErrorCode, Frame, Msg};
+use crate::seam::{Env, Listener, RequestKind};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::io::WriteHalf;
+use tokio::sync::{Mutex, Semaphore};
+
+/// How long one request occupies a worker slot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ServiceTime {
+    /// No cost: the request is served as soon as it arrives.
+    Zero,
+    /// Always this long.
+    Fixed(Duration),
+    /// Exponentially distributed with this mean.
+    Exponential(Duration),
+}
+
+impl ServiceTime {
+    /// Draws one cost.
+    pub fn sample(&self, rng: &mut ChaCha8Rng) -> Duration {
+        match *self {
+            ServiceTime::Zero => Duration::ZERO,
+            ServiceTime::Fixed(d) => d,
+            ServiceTime::Exponential(mean) => {
+                let u: f64 = rng.random::<f64>();
+                // 1 - u is in (0, 1], so the log is finite.
+                Duration::from_secs_f64(-(1.0 - u).ln() * mean.as_secs_f64())
+            }
+        }
+    }
+}
+
+/// The capacity of a server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Capacity {
+    /// Worker slots serving requests at once.
+    pub workers: usize,
+    /// Requests allowed to wait for a slot; past this they are shed with `Overloaded`.
+    pub queue_limit: usize,
+    /// Cost of one request.
+    pub service_time: ServiceTime,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Self { workers: 64, queue_limit: 10_000, service_time: ServiceTime::Zero }
+    }
+}
+
+/// Sends further frames on the connection a request came in on (replication streams).
+pub struct Replier<E: Env> {
+    id: u64,
+    writer: Rc<Mutex<(WriteHalf<E::Stream>, Vec<u8>)>>,
+}
+
+impl<E: Env> Clone for Replier<E> {
+    fn clone(&self) -> Self {
+        Self { id: self.id, writer: self.writer.clone() }
+    }
+}
+
+impl<E: Env> Replier<E> {
+    /// Sends `msg` with the id of the request this replier belongs to.
+    pub async fn send(&self, msg: Msg) -> io::Result<()> {
+        let mut w = self.writer.lock().await;
+        let (writer, scratch) = &mut *w;
+        write_frame(writer, &Frame { id: self.id, msg }, scratch).await
+    }
+}
+
+/// The application logic of a server.
+pub trait Handler<E: Env>: 'static {
+    /// Serves one message. Returns the reply, or `None` when there is none to send (a
+    /// one-way message, or a stream the handler feeds itself through `replier`).
+    fn handle(&self, msg: Msg, replier: Replier<E>) -> impl Future<Output = Option<Msg>>;
+}
+
+/// Whether a message is a query that occupies a worker slot (control traffic does not).
+fn is_query(msg: &Msg) -> bool {
+    matches!(msg, Msg::Get { .. } | Msg::Put { .. } | Msg::Delete { .. } | Msg::Echo { .. })
+}
+
+fn request_kind(msg: &Msg) -> RequestKind {
+    match msg {
+        Msg::Get { .. } => RequestKind::Read,
+        Msg::Put { .. } | Msg::Delete { .. } => RequestKind::Write,
+        _ => RequestKind::Other,
+    }
+}
+
+struct Shared<E: Env, H> {
+    env: E,
+    handler: H,
+    capacity: Capacity,
+    slots: Semaphore,
+    waiting: Cell<usize>,
+    inflight: Cell<usize>,
+    rng: RefCell<ChaCha8Rng>,
+}
+
+impl<E: Env, H> Shared<E, H> {
+    fn publish(&self) {
+        self.env.gauge("inflight", self.inflight.get() as i64);
+        self.env.gauge("queue", self.waiting.get() as i64);
+    }
+}
+
+/// Binds `port` and serves `handler` until the listener fails.
+pub async fn serve<E: Env, H: Handler<E>>(env: E, port: u16, capacity: Capacity, handler: H) -> io::Result<()> {
+    let listener = env.bind(port).await?;
+    let shared = Rc::new(Shared {
+        rng: RefCell::new(env.rng("service-time")),
+        env: env.clone(),
+        handler,
+        slots: Semaphore::new(capacity.workers.max(1)),
+        capacity,
+        waiting: Cell::new(0),
+        inflight: Cell::new(0),
+    });
+    shared.publish();
+    loop {
+        let (stream, _peer) = listener.accept().await?;
+        env.spawn(serve_connection(stream, shared.clone()));
+    }
+}
+
+async fn serve_connection<E: Env, H: Handler<E>>(stream: E::Stream, shared: Rc<Shared<E, H>>) {
+    let (mut reader, writer) = tokio::io::split(stream);
+    let writer = Rc::new(Mutex::new((writer, Vec::with_capacity(128))));
+    let mut scratch = Vec::with_capacity(128);
+    while let Ok(Some(frame)) = read_frame(&mut reader, &mut scratch).await {
+        let replier = Replier { id: frame.id, writer: writer.clone() };
+        shared.env.spawn(serve_request(frame.msg, replier, shared.clone()));
+    }
+}
+
+async fn serve_request<E: Env, H: Handler<E>>(msg: Msg, replier: Replier<E>, shared: Rc<Shared<E, H>>) {
+    let reply = if is_query(&msg) {
+        if shared.waiting.get() >= shared.capacity.queue_limit && shared.slots.available_permits() == 0 {
+            Some(Msg::Error { code: ErrorCode::Overloaded, detail: "queue full".into() })
+        } else {
+            let arrived = shared.env.now();
+            shared.inflight.set(shared.inflight.get() + 1);
+            shared.waiting.set(shared.waiting.get() + 1);
+            shared.publish();
+            let permit = shared.slots.acquire().await.expect("the semaphore is never closed");
+            shared.waiting.set(shared.waiting.get() - 1);
+            shared.publish();
+            let cost = shared.capacity.service_time.sample(&mut shared.rng.borrow_mut());
+            if !cost.is_zero() {
+                shared.env.sleep(cost).await;
+            }
+            let kind = request_kind(&msg);
+            let reply = shared.handler.handle(msg, replier.clone()).await;
+            drop(permit);
+            let ok = !matches!(reply, Some(Msg::Error { .. }));
+            shared.env.served(kind, shared.env.now().saturating_sub(arrived), ok);
+            shared.inflight.set(shared.inflight.get() - 1);
+            shared.publish();
+            reply
+        }
+    } else {
+        shared.handler.handle(msg, replier.clone()).await
+    };
+    if let Some(reply) = reply {
+        // A peer that hung up gets no reply; its client sees the disconnect.
+        let _ = replier.send(reply).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn exponential_service_time_has_the_right_mean() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let st = ServiceTime::Exponential(Duration::from_millis(10));
+        let n = 20_000;
+        let total: f64 = (0..n).map(|_| st.sample(&mut rng).as_secs_f64()).sum();
+        let mean_ms = total / n as f64 * 1000.0;
+        assert!((mean_ms - 10.0).abs() < 0.3, "mean {mean_ms} ms");
+    }
+
+    #[test]
+    fn fixed_and_zero_are_exact() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(ServiceTime::Zero.sample(&mut rng), Duration::ZERO);
+        assert_eq!(ServiceTime::Fixed(Duration::from_millis(3)).sample(&mut rng), Duration::from_millis(3));
+    }
+}

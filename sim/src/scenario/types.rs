@@ -1,0 +1,492 @@
+//! The scenario file's types: the boundary between a user's TOML and the world.
+//!
+//! These types are the format (documented field by field in `docs/scenario.md`, and exported as
+//! a JSON Schema by `faultline schema`). Enums are externally tagged (`{ poisson = { rate = 5 } }`)
+//! so that every error keeps its line and column. Values that need checks beyond their type
+//! (host names, rates, times) are `Spanned` so that validation can point at them.
+//!
+//! Adding a field: here, with a doc comment (it becomes the schema's description), a default,
+//! and a row in `docs/scenario.md`.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::time::Duration;
+use toml::Spanned;
+
+/// A span-carrying value; the schema is the inner type's.
+pub type Sp<T> = Spanned<T>;
+
+/// A duration written as text: "250ms", "1.5s", "5m", "2h". In the schema: a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        super::units::parse_duration(&text).map(Dur).map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Dur {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration: a number and a unit (ns, us, ms, s, m, h), e.g. \"250ms\", \"1.5s\", \"5m\".",
+            "pattern": "^[0-9]+(\\.[0-9]+)?\\s*(ns|us|µs|ms|s|m|h)$"
+        })
+    }
+}
+
+/// A whole scenario file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in reports and trace headers.
+    pub name: String,
+    /// What the scenario shows, for a reader.
+    #[serde(default)]
+    pub description: String,
+    /// Simulated length of the run.
+    #[schemars(with = "Dur")]
+    pub duration: Sp<Dur>,
+    /// The master seed, unless `--seed` overrides it. Default 1.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Width of a metrics window in the report. Default "1s".
+    #[serde(default = "default_window")]
+    #[schemars(with = "Dur")]
+    pub window: Sp<Dur>,
+    /// Simulation step: the resolution of the simulated clock and network. Default "1ms".
+    #[serde(default = "default_tick")]
+    #[schemars(with = "Dur")]
+    pub tick: Sp<Dur>,
+    /// Link settings for every pair of hosts not listed in `links`.
+    #[serde(default)]
+    pub network: LinkSettings,
+    /// The hosts and the service each runs.
+    #[schemars(with = "Vec<Host>")]
+    pub hosts: Vec<Sp<Host>>,
+    /// Links whose settings differ from `network`.
+    #[serde(default)]
+    #[schemars(with = "Vec<Link>")]
+    pub links: Vec<Sp<Link>>,
+    /// The traffic the load generators send.
+    pub workload: Workload,
+    /// Faults applied at given times.
+    #[serde(default)]
+    #[schemars(with = "Vec<FaultEntry>")]
+    pub faults: Vec<Sp<FaultEntry>>,
+    /// Objectives the run must meet.
+    #[serde(default)]
+    #[schemars(with = "Vec<SloEntry>")]
+    pub slos: Vec<Sp<SloEntry>>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_window() -> Sp<Dur> {
+    Spanned::new(0..0, Dur(Duration::from_secs(1)))
+}
+fn default_tick() -> Sp<Dur> {
+    Spanned::new(0..0, Dur(Duration::from_millis(1)))
+}
+
+/// Latency, jitter and loss of a link.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSettings {
+    /// One-way latency. Default "1ms".
+    #[serde(default = "default_latency")]
+    pub latency: Dur,
+    /// Extra random one-way latency, from 0 up to this. Default "0ms".
+    #[serde(default = "zero")]
+    pub jitter: Dur,
+    /// Probability in [0, 1) that a message is lost once and retransmitted after `rto`. Default 0.
+    #[serde(default = "zero_loss")]
+    #[schemars(with = "f64")]
+    pub loss: Sp<f64>,
+    /// Retransmission timeout: the extra delay a lost message pays before it is resent.
+    /// Only read from `network`. Default "200ms".
+    #[serde(default = "default_rto")]
+    pub rto: Dur,
+}
+
+fn zero_loss() -> Sp<f64> {
+    Spanned::new(0..0, 0.0)
+}
+
+fn default_rto() -> Dur {
+    Dur(Duration::from_millis(200))
+}
+
+fn default_latency() -> Dur {
+    Dur(Duration::from_millis(1))
+}
+fn zero() -> Dur {
+    Dur(Duration::ZERO)
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        Self { latency: default_latency(), jitter: zero(), loss: Spanned::new(0..0, 0.0), rto: default_rto() }
+    }
+}
+
+/// A host and the service it runs.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    /// Unique name; other fields refer to the host by it.
+    #[schemars(with = "String")]
+    pub name: Sp<String>,
+    /// The service the host runs.
+    pub service: Service,
+    /// Tier or region, for grouping in reports and the GUI. Default: the service kind.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Worker slots serving requests at once. Default 64.
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// Requests allowed to wait for a worker slot before being shed. Default 10000.
+    #[serde(default = "default_queue_limit")]
+    pub queue_limit: usize,
+    /// Time one request occupies a worker slot. Default "zero".
+    #[serde(default)]
+    pub service_time: ServiceTimeSpec,
+}
+
+fn default_workers() -> usize {
+    64
+}
+fn default_queue_limit() -> usize {
+    10_000
+}
+
+/// The cost of one request at a server.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServiceTimeSpec {
+    /// No cost.
+    #[default]
+    Zero,
+    /// Always this long: `{ fixed = "2ms" }`.
+    Fixed(Dur),
+    /// Exponentially distributed with this mean: `{ exponential = "2ms" }`.
+    Exponential(Dur),
+}
+
+/// The services a host can run.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Service {
+    /// Replies to echo requests (the benchmark's server): `"echo"`.
+    Echo,
+    /// A replicated key-value store node: `{ kv = { role = "primary" } }`.
+    Kv(KvService),
+    /// An in-memory cache node with LRU eviction: `{ cache = { capacity = 10000 } }`.
+    Cache(CacheService),
+    /// An application server doing cache-aside reads and write-through-invalidate writes:
+    /// `{ app = { db = "db", cache = "cache" } }`.
+    App(AppService),
+}
+
+impl Service {
+    /// The kind's name as written in the file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Service::Echo => "echo",
+            Service::Kv(k) => match k.role {
+                KvRole::Primary => "kv-primary",
+                KvRole::Replica => "kv-replica",
+            },
+            Service::Cache(_) => "cache",
+            Service::App(_) => "app",
+        }
+    }
+}
+
+/// A key-value store node.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KvService {
+    /// "primary" or "replica".
+    pub role: KvRole,
+    /// For a replica: the host name of its primary.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub primary: Option<Sp<String>>,
+    /// When the write-ahead log is fsynced. Default "always".
+    #[serde(default)]
+    pub fsync: Fsync,
+}
+
+/// The role of a key-value node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KvRole {
+    /// Accepts writes, ships its log.
+    Primary,
+    /// Applies the primary's log, serves reads.
+    Replica,
+}
+
+/// When the write-ahead log is made durable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Fsync {
+    /// Before acknowledging each write.
+    #[default]
+    Always,
+    /// Never explicitly: a crash loses everything since the last checkpoint.
+    Never,
+}
+
+/// A cache node.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheService {
+    /// Entries held before the least recently used is evicted. Default 10000.
+    #[serde(default = "default_capacity")]
+    pub capacity: usize,
+    /// Time to live of an entry. Default: none.
+    #[serde(default)]
+    pub ttl: Option<Dur>,
+}
+
+fn default_capacity() -> usize {
+    10_000
+}
+
+/// An application server.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppService {
+    /// Host name of the primary database: writes go there.
+    #[schemars(with = "String")]
+    pub db: Sp<String>,
+    /// Host name to read from on a cache miss. Default: `db`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub read_from: Option<Sp<String>>,
+    /// Host name of the cache. Default: no cache.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub cache: Option<Sp<String>>,
+    /// Timeout of each call to a dependency. Default "100ms".
+    #[serde(default = "default_dep_timeout")]
+    pub timeout: Dur,
+}
+
+fn default_dep_timeout() -> Dur {
+    Dur(Duration::from_millis(100))
+}
+
+/// A link whose settings differ from the network's.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// The two hosts it joins.
+    #[schemars(with = "[String; 2]")]
+    pub between: [Sp<String>; 2],
+    /// One-way latency. Default: the network's.
+    #[serde(default)]
+    pub latency: Option<Dur>,
+    /// Extra random latency. Default: the network's.
+    #[serde(default)]
+    pub jitter: Option<Dur>,
+    /// Loss probability in [0, 1). Default: the network's.
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub loss: Option<Sp<f64>>,
+}
+
+/// The traffic sent to the system.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// Host names the requests go to, spread round-robin over users.
+    #[schemars(with = "Vec<String>")]
+    pub targets: Vec<Sp<String>>,
+    /// Virtual users: each has its own connection to its target.
+    #[schemars(with = "u32")]
+    pub users: Sp<u32>,
+    /// Load-generator hosts the users are multiplexed on. Default 1.
+    #[serde(default = "default_loadgens")]
+    #[schemars(with = "u32")]
+    pub loadgens: Sp<u32>,
+    /// How requests arrive.
+    pub arrival: Arrival,
+    /// Share of requests that are reads, in [0, 1]. Default 0.9.
+    #[serde(default = "default_read_ratio")]
+    #[schemars(with = "f64")]
+    pub read_ratio: Sp<f64>,
+    /// Number of distinct keys. Default 1000.
+    #[serde(default = "default_keys")]
+    #[schemars(with = "u64")]
+    pub keys: Sp<u64>,
+    /// How often each key is chosen. Default "uniform".
+    #[serde(default)]
+    pub popularity: Popularity,
+    /// Size of written values and echo payloads, bytes. Default 64.
+    #[serde(default = "default_value_bytes")]
+    pub value_bytes: u32,
+    /// A request not answered within this counts as a timeout. Default "1s".
+    #[serde(default = "default_timeout")]
+    pub timeout: Dur,
+}
+
+fn default_loadgens() -> Sp<u32> {
+    Spanned::new(0..0, 1)
+}
+fn default_read_ratio() -> Sp<f64> {
+    Spanned::new(0..0, 0.9)
+}
+fn default_keys() -> Sp<u64> {
+    Spanned::new(0..0, 1000)
+}
+fn default_value_bytes() -> u32 {
+    64
+}
+fn default_timeout() -> Dur {
+    Dur(Duration::from_secs(1))
+}
+
+/// How requests arrive: open-loop rates (requests per second over all users) or closed loop.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Arrival {
+    /// Evenly spaced: `{ constant = { rate = 100 } }`.
+    Constant {
+        /// Requests per second.
+        #[schemars(with = "f64")]
+        rate: Sp<f64>,
+    },
+    /// Poisson process: `{ poisson = { rate = 100 } }`.
+    Poisson {
+        /// Mean requests per second.
+        #[schemars(with = "f64")]
+        rate: Sp<f64>,
+    },
+    /// Poisson at `from` until `at`, then at `to`.
+    Step {
+        /// Rate before the step.
+        #[schemars(with = "f64")]
+        from: Sp<f64>,
+        /// Rate after the step.
+        #[schemars(with = "f64")]
+        to: Sp<f64>,
+        /// When the step happens.
+        #[schemars(with = "Dur")]
+        at: Sp<Dur>,
+    },
+    /// Poisson at `base`, at `peak` from `at` for `for`.
+    Spike {
+        /// Rate outside the spike.
+        #[schemars(with = "f64")]
+        base: Sp<f64>,
+        /// Rate during the spike.
+        #[schemars(with = "f64")]
+        peak: Sp<f64>,
+        /// When the spike starts.
+        #[schemars(with = "Dur")]
+        at: Sp<Dur>,
+        /// How long it lasts.
+        #[serde(rename = "for")]
+        #[schemars(with = "Dur")]
+        length: Sp<Dur>,
+    },
+    /// Closed loop: each user sends its next request when the last one ends, after `think`.
+    Closed {
+        /// Pause between a reply and the next request. Default "0ms".
+        #[serde(default = "zero")]
+        think: Dur,
+    },
+}
+
+/// Key popularity.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Popularity {
+    /// Every key equally likely.
+    #[default]
+    Uniform,
+    /// Zipf with exponent `s` (key 0 the most popular): `{ zipf = { s = 0.99 } }`.
+    Zipf {
+        /// The exponent, > 0.
+        #[schemars(with = "f64")]
+        s: Sp<f64>,
+    },
+}
+
+/// A scripted fault.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultEntry {
+    /// When it is applied.
+    #[schemars(with = "Dur")]
+    pub at: Sp<Dur>,
+    /// If set, the fault is undone this long after `at` (restart, heal, restore).
+    #[serde(default, rename = "for")]
+    #[schemars(with = "Option<Dur>")]
+    pub length: Option<Sp<Dur>>,
+    /// What happens.
+    pub fault: FaultSpec,
+}
+
+/// The kinds of scripted fault.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultSpec {
+    /// Crash a host: `{ kill = "db" }`.
+    Kill(#[schemars(with = "String")] Sp<String>),
+    /// Start a crashed host again: `{ restart = "db" }`.
+    Restart(#[schemars(with = "String")] Sp<String>),
+    /// Cut all links between two groups: `{ partition = { a = ["db"], b = ["app"] } }`.
+    Partition {
+        /// One side.
+        #[schemars(with = "Vec<String>")]
+        a: Vec<Sp<String>>,
+        /// The other side.
+        #[schemars(with = "Vec<String>")]
+        b: Vec<Sp<String>>,
+    },
+    /// Restore all links between two groups.
+    Heal {
+        /// One side.
+        #[schemars(with = "Vec<String>")]
+        a: Vec<Sp<String>>,
+        /// The other side.
+        #[schemars(with = "Vec<String>")]
+        b: Vec<Sp<String>>,
+    },
+    /// Change a link: `{ link = { between = ["app", "db"], latency = "50ms", loss = 0.1 } }`.
+    Link(Link),
+}
+
+/// A service-level objective.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SloEntry {
+    /// Its name in the report. Default: derived from the objective.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The host it applies to; default: end to end, as the load generators see it.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub service: Option<Sp<String>>,
+    /// Latency bound at `quantile`, e.g. "50ms".
+    #[serde(default)]
+    pub latency: Option<Dur>,
+    /// The quantile the latency bound applies to, in (0, 1]. Default 0.99.
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub quantile: Option<Sp<f64>>,
+    /// Minimum share of successful requests, in (0, 1], e.g. 0.999.
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub availability: Option<Sp<f64>>,
+}
