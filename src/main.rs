@@ -1,1 +1,22 @@
-fn main() {}
+//! `faultline`: the command line. Glue only: arguments become one validated config, a library
+//! call does the work, and [`exit::Exit`] maps every outcome to its code in one place
+//! (0 every check holds, 1 a check failed, 2 bad input or usage).
+
+mod cli;
+mod cmd;
+mod exit;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print to stdout and succeed; usage errors exit 2.
+            let _ = e.print();
+            return std::process::ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let exit = cmd::dispatch(cli);
+    exit.code()
+}

@@ -4,15 +4,15 @@
 //! Pending calls live in a `BTreeMap` so that failing them all (when the connection drops)
 //! wakes them in id order: no hash order reaches the simulation.
 
-use crate::proto::{read_frame, write_frame, Frame, Msg};
-use crate::seam::{timeout, Env};
+use crate::proto::{Frame, Msg, read_frame, write_frame};
+use crate::seam::{Env, timeout};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::io::{ReadHalf, WriteHalf};
-use tokio::sync::{oneshot, Mutex};
+use tokio::sync::{Mutex, oneshot};
 
 /// Why a call produced no reply.
 #[derive(Debug, thiserror::Error)]
@@ -100,23 +100,43 @@ impl<E: Env> Client<E> {
             self.next_id.set(id + 1);
             let (tx, rx) = oneshot::channel();
             conn.pending.borrow_mut().insert(id, tx);
+            let mut call = PendingCall { conn, id, sending: true };
             let sent = {
-                let mut w = conn.writer.lock().await;
+                let mut w = call.conn.writer.lock().await;
                 let (writer, scratch) = &mut *w;
                 write_frame(writer, &Frame { id, msg }, scratch).await
             };
+            call.sending = false;
             if let Err(source) = sent {
-                conn.pending.borrow_mut().remove(&id);
-                conn.alive.set(false);
+                call.conn.alive.set(false);
                 return Err(CallError::Send { addr: self.addr.clone(), source });
             }
             let out = rx.await.map_err(|_| CallError::Disconnected(self.addr.clone()));
-            Ok::<_, CallError>((out, conn, id))
+            Ok::<_, CallError>(out)
         };
         match timeout(&self.env, limit, work).await {
-            Ok(Ok((out, _, _))) => out,
+            Ok(Ok(out)) => out,
             Ok(Err(e)) => Err(e),
             Err(_) => Err(CallError::Timeout(self.addr.clone())),
+        }
+    }
+}
+
+/// A call in flight. However the call ends (reply, error, or its timeout dropping it), its
+/// pending entry goes, so a peer that never answers cannot grow the map; and a call dropped in
+/// the middle of writing its frame marks the connection dead, since a half-written frame would
+/// garble every frame after it.
+struct PendingCall<E: Env> {
+    conn: Rc<Conn<E>>,
+    id: u64,
+    sending: bool,
+}
+
+impl<E: Env> Drop for PendingCall<E> {
+    fn drop(&mut self) {
+        self.conn.pending.borrow_mut().remove(&self.id);
+        if self.sending {
+            self.conn.alive.set(false);
         }
     }
 }
@@ -133,4 +153,29 @@ async fn read_replies<E: Env>(mut reader: ReadHalf<E::Stream>, conn: Rc<Conn<E>>
     conn.alive.set(false);
     let pending = std::mem::take(&mut *conn.pending.borrow_mut());
     drop(pending);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seam::TokioEnv;
+
+    #[test]
+    fn a_timed_out_call_leaves_nothing_pending() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+        tokio::task::LocalSet::new().block_on(&rt, async {
+            let env = TokioEnv::new("client", "127.0.0.1", 1);
+            // A listener that never accepts: the connection opens (backlog) but nobody answers.
+            let silent = env.bind(0).await.expect("bind");
+            let addr = silent.local_addr().expect("an address").to_string();
+            let client = Client::new(env, addr, Duration::from_secs(1));
+            for _ in 0..3 {
+                let out = client.call(Msg::Get { key: vec![1] }, Duration::from_millis(20)).await;
+                assert!(matches!(out, Err(CallError::Timeout(_))), "got {out:?}");
+            }
+            let conn = client.conn.lock().await.clone().expect("a connection was opened");
+            assert!(conn.pending.borrow().is_empty());
+            assert!(conn.alive.get());
+        });
+    }
 }

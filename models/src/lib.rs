@@ -10,8 +10,11 @@
 //! `E: Env`, unit tests in the module, then a service kind in `faultline-sim`'s scenario and
 //! world that starts it on a host.
 
+pub mod app;
+pub mod cache;
 pub mod client;
 pub mod echo;
+pub mod kv;
 pub mod proto;
 pub mod seam;
 pub mod server;

@@ -6,7 +6,7 @@
 //! real servers. The gauges `inflight` (requests being served or queued) and `queue` (waiting
 //! for a slot) are set through the seam on every change.
 
-use crate::proto::{read_frame, write_frame, ErrorCode, Frame, Msg};
+use crate::proto::{ErrorCode, Frame, Msg, read_frame, write_frame};
 use crate::seam::{Env, Listener, RequestKind};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -61,10 +61,13 @@ impl Default for Capacity {
     }
 }
 
+/// The write half of a connection with its encode buffer, shared by the requests on it.
+type SharedWriter<E> = Rc<Mutex<(WriteHalf<<E as Env>::Stream>, Vec<u8>)>>;
+
 /// Sends further frames on the connection a request came in on (replication streams).
 pub struct Replier<E: Env> {
     id: u64,
-    writer: Rc<Mutex<(WriteHalf<E::Stream>, Vec<u8>)>>,
+    writer: SharedWriter<E>,
 }
 
 impl<E: Env> Clone for Replier<E> {
@@ -74,6 +77,12 @@ impl<E: Env> Clone for Replier<E> {
 }
 
 impl<E: Env> Replier<E> {
+    /// The id of the request this replier answers (chosen by the caller; a replica uses a
+    /// stable id for its subscription and acknowledgements, so the primary can tell replicas apart).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Sends `msg` with the id of the request this replier belongs to.
     pub async fn send(&self, msg: Msg) -> io::Result<()> {
         let mut w = self.writer.lock().await;
@@ -122,6 +131,17 @@ impl<E: Env, H> Shared<E, H> {
 /// Binds `port` and serves `handler` until the listener fails.
 pub async fn serve<E: Env, H: Handler<E>>(env: E, port: u16, capacity: Capacity, handler: H) -> io::Result<()> {
     let listener = env.bind(port).await?;
+    serve_on(env, listener, capacity, handler).await
+}
+
+/// Serves `handler` on an already bound `listener` until it fails (tests bind port 0 and read
+/// the port back before serving).
+pub async fn serve_on<E: Env, H: Handler<E>>(
+    env: E,
+    listener: E::Listener,
+    capacity: Capacity,
+    handler: H,
+) -> io::Result<()> {
     let shared = Rc::new(Shared {
         rng: RefCell::new(env.rng("service-time")),
         env: env.clone(),

@@ -1,2 +1,24 @@
-//! The Faultline world: scenario files, hosts on turmoil, workload, faults, trace and report.
+//! The Faultline world: scenario file -> hosts on turmoil -> workload -> trace and report.
+//!
+//! - [`scenario`]: TOML -> typed, validated [`scenario::Scenario`], with located errors.
+//! - [`world`]: the hosts, the seam's turmoil side ([`world::SimEnv`]), the recorder, the run.
+//! - [`workload`]: virtual users multiplexed on load generators, arrivals, key popularity.
+//! - [`nemesis`]: the scripted fault schedule and its application.
+//! - [`seeds`]: every random stream derived from the run's master seed.
+//!
+//! Architecture invariant: this is the only crate that knows turmoil. It never uses the wall
+//! clock, OS threads or OS randomness inside the simulated world; running many simulations in
+//! parallel (sweeps) is the caller's business, one simulation per thread.
+
+pub mod nemesis;
 pub mod scenario;
+pub mod seeds;
+pub mod workload;
+pub mod world;
+
+pub use world::{RecordConfig, RunError, RunOptions, RunOutcome, World};
+
+/// Runs `scenario` to the end.
+pub fn run(scenario: &scenario::Scenario, options: RunOptions) -> Result<RunOutcome, RunError> {
+    World::build(scenario, options)?.run()
+}

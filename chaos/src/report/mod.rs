@@ -1,11 +1,45 @@
-//! The judgement of a run, computed from its trace alone. SKELETON: API fixed, bodies to come.
+//! The judgement of a run, computed from its trace alone: the [`Report`] and its parts, and
+//! the [`Analyzer`] that builds it from records fed in time order.
+//!
+//! Owns: the report's data types (a boundary: JSON for tools, read by the GUI), in
+//! deterministic field order (no `HashMap` anywhere). Must not: read files or the clock.
+//!
+//! Layout: `analyzer` folds records into counters, `metrics` holds the HDR histograms and
+//! per-window series, `assemble` resolves the end of the run and lays out the report, `checks`
+//! turns counters into SLO, error-budget and Little's law verdicts, `render` writes the
+//! terminal report, `testkit` (tests only) builds synthetic record streams.
+//!
+//! Memory: bounded by the outstanding requests, the windows still open (a window closes once
+//! time has passed it and its requests have all ended), one closed-window summary per window
+//! (at most 10,000 windows per series: a longer run gets wider windows), and the capped fault
+//! (10,000) and change (1,000) lists.
+//!
+//! Definitions (the same in JSON and text):
+//! - End to end: one request per `Invoke`, ended by its `Complete`; a request still
+//!   outstanding when the run ends counts as a timeout. Availability = ok / requests ended.
+//!   Latency = `Complete.t_ns - Invoke.t_ns` over answered requests (ok or server error);
+//!   unreachable and timed-out requests have no latency, they count against availability.
+//!   A window holds the requests *issued* in it (`Invoke.t_ns / window_ns`).
+//! - Per service (per host with `Served` records): every served request, latency as the
+//!   server measured it; a window holds the requests *finished* in it.
+//! - Rates are per simulated second: over the run's length (the `End` record's time, or the
+//!   header's duration when the trace has no `End`), or over a window's width (the last window
+//!   may be cut short by the end of the run).
 
-use crate::trace::codec::TraceHash;
-use crate::trace::{Header, Record};
-use serde::Serialize;
+mod analyzer;
+mod assemble;
+mod checks;
+mod metrics;
+mod render;
+#[cfg(test)]
+mod testkit;
+
+pub use analyzer::{Analyzer, INFLIGHT_GAUGE};
+
+use serde::{Deserialize, Serialize};
 
 /// One check and its verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     /// What was checked.
     pub name: String,
@@ -15,9 +49,211 @@ pub struct Check {
     pub detail: String,
 }
 
+/// Latency percentiles of a set of requests, milliseconds (HDR precision: 3 significant
+/// digits; `max_ms` and `mean_ms` are exact). All zero when `count` is 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// How many latencies were recorded.
+    pub count: u64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Largest.
+    pub max_ms: f64,
+    /// Mean.
+    pub mean_ms: f64,
+}
+
+/// The workload's requests as the load generators saw them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndToEnd {
+    /// Requests issued.
+    pub requests: u64,
+    /// Requests that succeeded.
+    pub ok: u64,
+    /// Requests the server answered with an error.
+    pub errors: u64,
+    /// Requests whose transport failed.
+    pub unreachable: u64,
+    /// Requests that timed out, including those still outstanding at the end.
+    pub timeouts: u64,
+    /// Of the timeouts, requests still outstanding when the run ended.
+    pub outstanding_at_end: u64,
+    /// ok / requests ended; `None` when no request was issued.
+    pub availability: Option<f64>,
+    /// Successful requests per simulated second.
+    pub throughput_rps: f64,
+    /// Requests issued per simulated second.
+    pub offered_rps: f64,
+    /// Latency of answered requests.
+    pub latency: LatencySummary,
+}
+
+/// One time window of a series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowStats {
+    /// Start of the window, seconds since the start of the run.
+    pub start_s: f64,
+    /// Width of the window, seconds.
+    pub width_s: f64,
+    /// Requests in the window.
+    pub requests: u64,
+    /// Of which succeeded.
+    pub ok: u64,
+    /// Of which did not (errors, unreachable, timeouts).
+    pub failed: u64,
+    /// Requests per second.
+    pub rps: f64,
+    /// Successful requests per second.
+    pub ok_rps: f64,
+    /// Latency in the window.
+    pub latency: LatencySummary,
+}
+
+/// One host's served requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceReport {
+    /// The host's name.
+    pub name: String,
+    /// The host's id in the trace.
+    pub host: u16,
+    /// The service it runs, from the header.
+    pub service: String,
+    /// Requests served.
+    pub requests: u64,
+    /// Of which succeeded.
+    pub ok: u64,
+    /// Of which failed.
+    pub errors: u64,
+    /// Requests served per second.
+    pub rps: f64,
+    /// Latency as the server measured it.
+    pub latency: LatencySummary,
+    /// The same, per window.
+    pub windows: Vec<WindowStats>,
+}
+
+/// Little's law cross-check of one host: L = λW.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LittleLaw {
+    /// The host's name.
+    pub service: String,
+    /// λ: requests served per second over the run.
+    pub lambda_rps: f64,
+    /// W: mean served latency, milliseconds.
+    pub w_ms: f64,
+    /// λW: the mean number in service that λ and W predict.
+    pub predicted_l: f64,
+    /// The time-weighted mean of the host's `inflight` gauge.
+    pub measured_l: f64,
+    /// (measured - predicted) / predicted, percent; `None` when nothing was predicted.
+    pub error_pct: Option<f64>,
+    /// The largest |measured - predicted| that passes: max(10% of predicted, 0.05).
+    pub tolerance: f64,
+    /// Whether the measured value is within the tolerance.
+    pub pass: bool,
+}
+
+/// The error budget of one availability objective.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBudget {
+    /// The objective's name.
+    pub slo: String,
+    /// The host it applies to; `None` for end to end.
+    pub service: Option<String>,
+    /// The objective's target ratio.
+    pub target: f64,
+    /// The measured availability; `None` without data.
+    pub availability: Option<f64>,
+    /// The budget: 1 - target.
+    pub budget: f64,
+    /// (1 - availability) / budget; 1.0 means the budget is exhausted. `None` without data, or
+    /// when a 100% target met any failure (burned without bound).
+    pub burned: Option<f64>,
+}
+
+/// A fault, when it was applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultEntry {
+    /// Seconds since the start of the run.
+    pub t_s: f64,
+    /// What, hosts by name.
+    pub description: String,
+}
+
+/// A state change or power event of a host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeEntry {
+    /// Seconds since the start of the run.
+    pub t_s: f64,
+    /// The host's name.
+    pub host: String,
+    /// What changed: `key=value`, `up` or `down`.
+    pub what: String,
+}
+
+/// Things in the trace that should not happen; any of them fails the `trace well-formed` check.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Anomalies {
+    /// `Complete` records with no outstanding `Invoke`.
+    pub unmatched_completes: u64,
+    /// `Invoke` records reusing an outstanding request id (ignored).
+    pub duplicate_invokes: u64,
+    /// Records earlier than the record before them (taken as happening at that earlier time).
+    pub out_of_order: u64,
+    /// `inflight` samples with a mean that is not a finite number (ignored).
+    pub bad_samples: u64,
+    /// Whether the trace lacks its `End` record.
+    pub missing_end: bool,
+}
+
+impl Anomalies {
+    /// Whether nothing is amiss.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// The report of one run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The master seed.
+    pub seed: u64,
+    /// Simulated length of the run, seconds.
+    pub duration_s: f64,
+    /// Width of a metrics window, seconds.
+    pub window_s: f64,
+    /// The trace hash, 32 hex digits.
+    pub trace_hash: String,
+    /// Records in the trace.
+    pub records: u64,
+    /// The workload's requests end to end.
+    pub end_to_end: EndToEnd,
+    /// The same per window, every window of the run included.
+    pub windows: Vec<WindowStats>,
+    /// Per host that served requests, by host id.
+    pub services: Vec<ServiceReport>,
+    /// Little's law per host that has both served requests and an `inflight` gauge.
+    pub little: Vec<LittleLaw>,
+    /// Per availability objective.
+    pub error_budgets: Vec<ErrorBudget>,
+    /// The faults in time order.
+    pub faults: Vec<FaultEntry>,
+    /// Faults left out of `faults` (past its cap).
+    pub faults_omitted: u64,
+    /// State changes and power events in time order.
+    pub changes: Vec<ChangeEntry>,
+    /// Changes left out of `changes` (past its cap).
+    pub changes_omitted: u64,
+    /// What was wrong with the trace itself.
+    pub anomalies: Anomalies,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }
@@ -27,29 +263,56 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|c| c.pass)
     }
+
+    /// The checks that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.pass)
+    }
+
     /// The report for a terminal: aligned columns, units on every figure.
     pub fn render_text(&self) -> String {
-        todo!()
+        render::render(self)
     }
 }
 
-/// Builds a report from records fed in time order.
-pub struct Analyzer {}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::Fault;
+    use crate::report::analyzer::MAX_CHANGES;
+    use crate::report::testkit::{MS, S, Stream};
+    use crate::trace::{Event, Outcome};
 
-impl Analyzer {
-    /// An analyzer for a run with `header`.
-    pub fn new(header: &Header) -> Self {
-        let _ = header;
-        todo!()
+    #[test]
+    fn timelines_and_header_fields() {
+        let mut stream = Stream::new(2, 1);
+        stream.push(S, Event::Fault(Fault::Partition { a: vec![1], b: vec![2] }));
+        for i in 0..(MAX_CHANGES as u64 + 5) {
+            stream.push(i, Event::State { host: 2, key: "role".into(), value: "primary".into() });
+        }
+        let report = stream.analyze();
+        assert_eq!(report.faults, [FaultEntry { t_s: 1.0, description: "partition [app] | [db]".into() }]);
+        assert_eq!(report.changes.len(), MAX_CHANGES);
+        assert_eq!(report.changes_omitted, 5);
+        assert_eq!(report.changes[0].what, "role=primary");
+        assert_eq!(report.changes[0].host, "db");
+        assert_eq!((report.scenario.as_str(), report.seed), ("synthetic", 7));
+        assert_eq!((report.duration_s, report.window_s), (2.0, 1.0));
+        assert_eq!(report.trace_hash, "0000000000000000000000000000feed");
     }
-    /// Feeds one record.
-    pub fn observe(&mut self, record: &Record) {
-        let _ = record;
-        todo!()
-    }
-    /// The report; `hash` and `records` come from the trace writer.
-    pub fn finish(self, hash: TraceHash, records: u64) -> Report {
-        let _ = (hash, records);
-        todo!()
+
+    #[test]
+    fn json_is_deterministic_and_reads_back() {
+        let mut stream = Stream::new(3, 1);
+        for i in 0..50 {
+            stream.request(i * 50 * MS, (i + 1) * MS, Outcome::Ok);
+            stream.served(i * 50 * MS, 1, MS, true);
+        }
+        let a = serde_json::to_string(&stream.analyze()).unwrap();
+        let b = serde_json::to_string(&stream.analyze()).unwrap();
+        assert_eq!(a, b);
+        let report: Report = serde_json::from_str(&a).unwrap();
+        assert_eq!(report, stream.analyze());
+        assert!(a.starts_with("{\"scenario\":\"synthetic\",\"seed\":7,"), "{}", &a[..60]);
     }
 }

@@ -1,1 +1,320 @@
-//! Records as text lines and JSON lines (`faultline trace dump`). SKELETON.
+//! Records as human text lines and as JSON lines (`faultline trace dump`).
+//!
+//! Owns: the text and JSON form of every [`Event`] and of the [`Header`]. Must not: do I/O
+//! (callers print the lines) or change what a record means (host ids become names, times
+//! become seconds, nothing is dropped).
+//!
+//! Decisions: times print as seconds with microsecond precision, computed from integer
+//! nanoseconds so no float rounding creeps in; JSON keeps the exact `t_ns` next to `t_s`.
+//! A host id with no entry in the header prints as `host#N`. JSON objects come from
+//! `serde_json::Map`, whose keys are sorted, so output is deterministic.
+
+use super::{Event, FORMAT_VERSION, Header, Op, Outcome, Record};
+use crate::fault::Fault;
+use crate::slo::SloKind;
+use serde_json::{Value, json};
+
+/// One human-readable line for `record`, e.g.
+/// `   12.004000  invoke   req=17 user=3 lg0 -> app read key=42`.
+pub fn to_text(header: &Header, record: &Record) -> String {
+    let name = |h: &u16| host_name(header, *h);
+    let fields = match &record.event {
+        Event::Invoke { req, user, client, service, op, key } => {
+            format!("req={req} user={user} {} -> {} {} key={key}", name(client), name(service), op_name(*op))
+        }
+        Event::Complete { req, outcome } => format!("req={req} {}", outcome_text(outcome)),
+        Event::Served { host, op, latency_ns, ok } => format!(
+            "{} {} latency={} {}",
+            name(host),
+            op_name(*op),
+            ms_text(*latency_ns),
+            if *ok { "ok" } else { "error" }
+        ),
+        Event::Message { from, to, bytes, retransmitted } => {
+            let retransmitted = if *retransmitted { " retransmitted" } else { "" };
+            format!("{} -> {} {bytes}B{retransmitted}", name(from), name(to))
+        }
+        Event::State { host, key, value } => format!("{} {key}={value}", name(host)),
+        Event::Power { host, up } => format!("{} {}", name(host), if *up { "up" } else { "down" }),
+        Event::Sample { host, gauge, last, mean } => format!("{} {gauge} last={last} mean={mean:.3}", name(host)),
+        Event::Fault(fault) => fault.describe(&host_names(header)),
+        Event::End => String::new(),
+    };
+    format!("{}  {:<8} {fields}", seconds_text(record.t_ns), kind(&record.event)).trim_end().to_string()
+}
+
+/// One JSON object for `record`: `t_s`, `t_ns`, `kind` and the event's fields, hosts by name.
+pub fn to_json(header: &Header, record: &Record) -> Value {
+    let name = |h: &u16| Value::from(host_name(header, *h));
+    let mut value = match &record.event {
+        Event::Invoke { req, user, client, service, op, key } => json!({
+            "req": req, "user": user, "client": name(client), "service": name(service),
+            "op": op_name(*op), "key": key,
+        }),
+        Event::Complete { req, outcome } => {
+            let mut value = json!({ "req": req, "outcome": outcome_name(outcome) });
+            if let Outcome::Error(code) = outcome {
+                value["code"] = json!(code);
+            }
+            value
+        }
+        Event::Served { host, op, latency_ns, ok } => {
+            json!({ "host": name(host), "op": op_name(*op), "latency_ns": latency_ns, "ok": ok })
+        }
+        Event::Message { from, to, bytes, retransmitted } => {
+            json!({ "from": name(from), "to": name(to), "bytes": bytes, "retransmitted": retransmitted })
+        }
+        Event::State { host, key, value } => {
+            json!({ "host": name(host), "key": key, "value": value })
+        }
+        Event::Power { host, up } => json!({ "host": name(host), "up": up }),
+        Event::Sample { host, gauge, last, mean } => {
+            json!({ "host": name(host), "gauge": gauge, "last": last, "mean": mean })
+        }
+        Event::Fault(fault) => fault_json(header, fault),
+        Event::End => json!({}),
+    };
+    value["t_s"] = json!(record.t_ns as f64 / 1e9);
+    value["t_ns"] = json!(record.t_ns);
+    value["kind"] = json!(kind(&record.event));
+    value
+}
+
+/// The header as one JSON object, hosts of links by name.
+pub fn header_json(header: &Header) -> Value {
+    let hosts: Vec<Value> = header
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(id, h)| json!({ "id": id, "name": h.name, "service": h.service, "group": h.group }))
+        .collect();
+    let links: Vec<Value> = header
+        .links
+        .iter()
+        .map(|l| {
+            json!({
+                "a": host_name(header, l.a), "b": host_name(header, l.b),
+                "latency_ns": l.latency_ns, "jitter_ns": l.jitter_ns, "loss": l.loss,
+            })
+        })
+        .collect();
+    let slos: Vec<Value> = header
+        .slos
+        .iter()
+        .map(|slo| {
+            let mut value = match &slo.kind {
+                SloKind::Latency { quantile, max_ns } => {
+                    json!({ "kind": "latency", "quantile": quantile, "max_ns": max_ns })
+                }
+                SloKind::Availability { min_ratio } => {
+                    json!({ "kind": "availability", "min_ratio": min_ratio })
+                }
+            };
+            value["name"] = json!(slo.name);
+            value["service"] = json!(slo.service);
+            value
+        })
+        .collect();
+    json!({
+        "format_version": FORMAT_VERSION,
+        "tool_version": header.tool_version,
+        "rand_version": header.rand_version,
+        "scenario": header.scenario,
+        "seed": header.seed,
+        "duration_ns": header.duration_ns,
+        "duration_s": header.duration_ns as f64 / 1e9,
+        "window_ns": header.window_ns,
+        "hosts": hosts,
+        "links": links,
+        "slos": slos,
+    })
+}
+
+/// The event's kind, as in text and JSON lines.
+pub fn kind(event: &Event) -> &'static str {
+    match event {
+        Event::Invoke { .. } => "invoke",
+        Event::Complete { .. } => "complete",
+        Event::Served { .. } => "served",
+        Event::Message { .. } => "message",
+        Event::State { .. } => "state",
+        Event::Power { .. } => "power",
+        Event::Sample { .. } => "sample",
+        Event::Fault(_) => "fault",
+        Event::End => "end",
+    }
+}
+
+/// The name of host `id` in `header`, or `host#id` when the header has no such host.
+pub fn host_name(header: &Header, id: u16) -> String {
+    match header.hosts.get(id as usize) {
+        Some(host) => host.name.clone(),
+        None => format!("host#{id}"),
+    }
+}
+
+/// Every host's name, by id (what [`Fault::describe`] takes).
+pub fn host_names(header: &Header) -> Vec<String> {
+    header.hosts.iter().map(|h| h.name.clone()).collect()
+}
+
+/// Nanoseconds as seconds with microsecond precision, right-aligned in 12 columns.
+pub fn seconds_text(t_ns: u64) -> String {
+    format!("{:>5}.{:06}", t_ns / 1_000_000_000, t_ns % 1_000_000_000 / 1_000)
+}
+
+fn ms_text(ns: u64) -> String {
+    format!("{}.{:03}ms", ns / 1_000_000, ns % 1_000_000 / 1_000)
+}
+
+fn op_name(op: Op) -> &'static str {
+    match op {
+        Op::Read => "read",
+        Op::Write => "write",
+        Op::Other => "other",
+    }
+}
+
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Ok => "ok",
+        Outcome::Error(_) => "error",
+        Outcome::Unreachable => "unreachable",
+        Outcome::Timeout => "timeout",
+    }
+}
+
+fn outcome_text(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Error(code) => format!("error({code})"),
+        other => outcome_name(other).to_string(),
+    }
+}
+
+fn fault_json(header: &Header, fault: &Fault) -> Value {
+    let name = |h: &u16| Value::from(host_name(header, *h));
+    let group = |g: &[u16]| Value::from(g.iter().map(name).collect::<Vec<_>>());
+    let mut value = match fault {
+        Fault::Kill { host } => json!({ "fault": "kill", "host": name(host) }),
+        Fault::Restart { host } => json!({ "fault": "restart", "host": name(host) }),
+        Fault::Partition { a, b } => json!({ "fault": "partition", "a": group(a), "b": group(b) }),
+        Fault::Heal { a, b } => json!({ "fault": "heal", "a": group(a), "b": group(b) }),
+        Fault::LinkDegrade { a, b, latency_ns, jitter_ns, loss } => json!({
+            "fault": "link_degrade", "a": name(a), "b": name(b),
+            "latency_ns": latency_ns, "jitter_ns": jitter_ns, "loss": loss,
+        }),
+        Fault::LinkRestore { a, b } => {
+            json!({ "fault": "link_restore", "a": name(a), "b": name(b) })
+        }
+    };
+    value["description"] = json!(fault.describe(&host_names(header)));
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slo::Slo;
+    use crate::trace::{HostInfo, LinkInfo};
+
+    fn header() -> Header {
+        let host = |name: &str| HostInfo { name: name.into(), service: name.into(), group: "g".into() };
+        Header {
+            tool_version: "0.1.0".into(),
+            rand_version: "0.9".into(),
+            scenario: "text".into(),
+            seed: 7,
+            duration_ns: 60_000_000_000,
+            window_ns: 1_000_000_000,
+            hosts: vec![host("lg0"), host("app"), host("db")],
+            links: vec![LinkInfo { a: 1, b: 2, latency_ns: 1_000, jitter_ns: 0, loss: 0.0 }],
+            slos: vec![Slo {
+                name: "avail".into(),
+                service: Some("app".into()),
+                kind: SloKind::Availability { min_ratio: 0.999 },
+            }],
+        }
+    }
+
+    fn check(t_ns: u64, event: Event, text: &str, json: Value) {
+        let record = Record { t_ns, event };
+        assert_eq!(to_text(&header(), &record), text);
+        assert_eq!(to_json(&header(), &record), json);
+    }
+
+    #[test]
+    fn invoke_reads_like_the_example() {
+        let event = Event::Invoke { req: 17, user: 3, client: 0, service: 1, op: Op::Read, key: 42 };
+        check(
+            12_004_000_321,
+            event,
+            "   12.004000  invoke   req=17 user=3 lg0 -> app read key=42",
+            json!({ "t_s": 12.004000321, "t_ns": 12_004_000_321u64, "kind": "invoke", "req": 17, "user": 3,
+                    "client": "lg0", "service": "app", "op": "read", "key": 42 }),
+        );
+    }
+
+    #[test]
+    fn outcomes_and_unknown_hosts() {
+        let complete = Event::Complete { req: 5, outcome: Outcome::Error(3) };
+        let json =
+            json!({ "t_s": 0.5, "t_ns": 500_000_000u64, "kind": "complete", "req": 5, "outcome": "error", "code": 3 });
+        check(500_000_000, complete, "    0.500000  complete req=5 error(3)", json);
+        let served = Event::Served { host: 9, op: Op::Write, latency_ns: 1_234_567, ok: false };
+        let json = json!({ "t_s": 1.0, "t_ns": 1_000_000_000u64, "kind": "served", "host": "host#9", "op": "write",
+                           "latency_ns": 1_234_567, "ok": false });
+        check(1_000_000_000, served, "    1.000000  served   host#9 write latency=1.234ms error", json);
+    }
+
+    #[test]
+    fn every_kind_has_a_line() {
+        let events = [
+            (Event::Message { from: 1, to: 2, bytes: 64, retransmitted: true }, "message  app -> db 64B retransmitted"),
+            (Event::State { host: 2, key: "role".into(), value: "primary".into() }, "state    db role=primary"),
+            (Event::Power { host: 2, up: false }, "power    db down"),
+            (
+                Event::Sample { host: 1, gauge: "inflight".into(), last: 4, mean: 2.5 },
+                "sample   app inflight last=4 mean=2.500",
+            ),
+            (Event::Fault(Fault::Partition { a: vec![1], b: vec![2] }), "fault    partition [app] | [db]"),
+            (Event::End, "end"),
+        ];
+        for (event, tail) in events {
+            let record = Record { t_ns: 3_000_001_000, event };
+            let text = to_text(&header(), &record);
+            assert_eq!(text, format!("    3.000001  {tail}"));
+            let json = to_json(&header(), &record);
+            assert_eq!(json["kind"], kind(&record.event));
+            assert_eq!(json["t_ns"], 3_000_001_000u64);
+        }
+    }
+
+    #[test]
+    fn fault_json_names_hosts_and_describes() {
+        let record = Record { t_ns: 0, event: Event::Fault(Fault::Kill { host: 2 }) };
+        let json = to_json(&header(), &record);
+        assert_eq!(json["fault"], "kill");
+        assert_eq!(json["host"], "db");
+        assert_eq!(json["description"], "kill db");
+    }
+
+    #[test]
+    fn header_json_resolves_hosts() {
+        let json = header_json(&header());
+        assert_eq!(json["format_version"], FORMAT_VERSION);
+        assert_eq!(json["scenario"], "text");
+        assert_eq!(json["hosts"][2]["name"], "db");
+        assert_eq!(json["links"][0]["a"], "app");
+        assert_eq!(json["links"][0]["b"], "db");
+        assert_eq!(json["slos"][0]["kind"], "availability");
+        assert_eq!(json["slos"][0]["service"], "app");
+        assert_eq!(json["duration_s"], 60.0);
+    }
+
+    #[test]
+    fn seconds_keep_microseconds_without_float_rounding() {
+        assert_eq!(seconds_text(0), "    0.000000");
+        assert_eq!(seconds_text(999_999_999), "    0.999999");
+        assert_eq!(seconds_text(123_456_789_012_345), "123456.789012");
+    }
+}

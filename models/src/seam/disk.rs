@@ -93,10 +93,7 @@ impl Disk for MemDisk {
 
     fn read(&self, file: &str) -> Result<Vec<u8>, DiskError> {
         let files = self.files.borrow();
-        Ok(files
-            .get(file)
-            .map(|f| [f.synced.as_slice(), f.pending.as_slice()].concat())
-            .unwrap_or_default())
+        Ok(files.get(file).map(|f| [f.synced.as_slice(), f.pending.as_slice()].concat()).unwrap_or_default())
     }
 
     fn truncate(&self, file: &str, len: u64) -> Result<(), DiskError> {

@@ -1,4 +1,21 @@
 //! Scenario files: TOML -> typed, validated [`Scenario`].
+//!
+//! `types` is the format; `units` parses durations; `load` reads and parses a file and runs
+//! `validate` (with `topology`) over it; `error` is what goes wrong, located; `schema` exports
+//! the format as JSON Schema; `query` looks hosts up; `spans` locates values in the text.
+mod error;
+mod load;
+mod query;
+mod schema;
+mod spans;
+mod topology;
 pub mod types;
 pub mod units;
+mod validate;
+
+pub use error::{Problem, ScenarioError};
+pub use load::{MAX_FILE_BYTES, load_file, parse_bytes, parse_str};
+pub use schema::{SCHEMA_ID, json_schema};
+pub use topology::MAX_HOSTS;
 pub use types::*;
+pub use validate::{Finding, MAX_RATE, MAX_TICK, MAX_USERS, validate};

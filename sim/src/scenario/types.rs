@@ -22,8 +22,21 @@ pub struct Dur(pub Duration);
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        super::units::parse_duration(&text).map(Dur).map_err(serde::de::Error::custom)
+        d.deserialize_str(DurVisitor)
+    }
+}
+
+/// Reads a duration from a string; any other type is "invalid type: ..., expected a duration
+/// such as ..." (a bare number has no unit, so it is not a duration).
+struct DurVisitor;
+
+impl serde::de::Visitor<'_> for DurVisitor {
+    type Value = Dur;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a duration string with a unit, such as \"250ms\", \"1.5s\" or \"5m\"")
+    }
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Dur, E> {
+        super::units::parse_duration(text).map(Dur).map_err(E::custom)
     }
 }
 
@@ -35,7 +48,7 @@ impl JsonSchema for Dur {
         schemars::json_schema!({
             "type": "string",
             "description": "A duration: a number and a unit (ns, us, ms, s, m, h), e.g. \"250ms\", \"1.5s\", \"5m\".",
-            "pattern": "^[0-9]+(\\.[0-9]+)?\\s*(ns|us|µs|ms|s|m|h)$"
+            "pattern": "^[0-9]+(\\.[0-9]+)?\\s*(ns|us|µs|ms|s|m|min|h)$"
         })
     }
 }
@@ -489,4 +502,41 @@ pub struct SloEntry {
     #[serde(default)]
     #[schemars(with = "Option<f64>")]
     pub availability: Option<Sp<f64>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Holder {
+        d: Dur,
+    }
+
+    fn check(value: &str, expected: Result<Duration, &str>) {
+        let got = toml::from_str::<Holder>(&format!("d = {value}")).map(|h| h.d.0);
+        match (got, expected) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want, "{value}"),
+            (Err(got), Err(want)) => assert!(got.message().contains(want), "{value}: {got}"),
+            (got, want) => panic!("{value}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn durations_are_strings_with_units() {
+        check("\"250ms\"", Ok(Duration::from_millis(250)));
+        check("\"2min\"", Ok(Duration::from_secs(120)));
+        check("10", Err("invalid type: integer `10`, expected a duration string with a unit"));
+        check("1.5", Err("expected a duration string with a unit"));
+        check("\"10\"", Err("has no unit"));
+        check("\"10 parsecs\"", Err("unknown unit \"parsecs\""));
+    }
+
+    #[test]
+    fn service_kinds_are_named_as_written() {
+        let kv = |role| Service::Kv(KvService { role, primary: None, fsync: Fsync::Always });
+        assert_eq!(kv(KvRole::Primary).kind(), "kv-primary");
+        assert_eq!(kv(KvRole::Replica).kind(), "kv-replica");
+        assert_eq!(Service::Echo.kind(), "echo");
+    }
 }

@@ -1,0 +1,125 @@
+//! The in-memory side of a kv node: the applied map with its LSN, and the window of recent log
+//! entries a primary ships to replicas without touching the disk.
+//!
+//! Pure data structures: no disk, no network, no clock. Applying out of order is a bug in the
+//! caller (primary and replica check LSNs first), so it is asserted, not returned.
+
+use crate::proto::LogEntry;
+use std::collections::{BTreeMap, VecDeque};
+
+/// The map every read is served from, and the last LSN applied to it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Store {
+    map: BTreeMap<Vec<u8>, Vec<u8>>,
+    lsn: u64,
+}
+
+impl Store {
+    /// The last LSN applied (0 when empty).
+    pub(crate) fn lsn(&self) -> u64 {
+        self.lsn
+    }
+
+    /// The value under `key`.
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&Vec<u8>> {
+        self.map.get(key)
+    }
+
+    /// The whole map (for tests and comparisons).
+    #[cfg(test)]
+    pub(crate) fn map(&self) -> &BTreeMap<Vec<u8>, Vec<u8>> {
+        &self.map
+    }
+
+    /// Applies the next entry; its LSN must follow the last applied one.
+    pub(crate) fn apply(&mut self, entry: &LogEntry) {
+        assert_eq!(entry.lsn, self.lsn + 1, "log entries are applied densely, in order");
+        match &entry.value {
+            Some(value) => {
+                self.map.insert(entry.key.clone(), value.clone());
+            }
+            None => {
+                self.map.remove(&entry.key);
+            }
+        }
+        self.lsn = entry.lsn;
+    }
+}
+
+/// The last `cap` log entries, dense by LSN.
+#[derive(Debug)]
+pub(crate) struct RecentLog {
+    entries: VecDeque<LogEntry>,
+    cap: usize,
+}
+
+impl RecentLog {
+    /// An empty window holding at most `cap` entries (at least one).
+    pub(crate) fn new(cap: usize) -> Self {
+        Self { entries: VecDeque::new(), cap: cap.max(1) }
+    }
+
+    /// Adds the next entry, forgetting the oldest past the cap.
+    pub(crate) fn push(&mut self, entry: LogEntry) {
+        if let Some(last) = self.entries.back() {
+            assert_eq!(entry.lsn, last.lsn + 1, "the recent log stays dense");
+        }
+        self.entries.push_back(entry);
+        while self.entries.len() > self.cap {
+            self.entries.pop_front();
+        }
+    }
+
+    /// Up to `max` entries from `from_lsn` on, or `None` when `from_lsn` is older than the
+    /// window (the caller reads the disk then). An empty window covers nothing.
+    pub(crate) fn range(&self, from_lsn: u64, max: usize) -> Option<Vec<LogEntry>> {
+        let first = self.entries.front()?.lsn;
+        if from_lsn < first {
+            return None;
+        }
+        let start = usize::try_from(from_lsn - first).ok()?.min(self.entries.len());
+        let end = start.saturating_add(max).min(self.entries.len());
+        Some(self.entries.range(start..end).cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(lsn: u64, key: &str, value: &str) -> LogEntry {
+        LogEntry { lsn, key: key.into(), value: Some(value.into()) }
+    }
+
+    #[test]
+    fn apply_puts_and_deletes() {
+        let mut store = Store::default();
+        store.apply(&put(1, "a", "1"));
+        store.apply(&put(2, "a", "2"));
+        assert_eq!(store.get(b"a"), Some(&b"2".to_vec()));
+        store.apply(&LogEntry { lsn: 3, key: b"a".to_vec(), value: None });
+        assert_eq!(store.get(b"a"), None);
+        assert_eq!(store.lsn(), 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "densely")]
+    fn applying_out_of_order_is_a_bug() {
+        Store::default().apply(&put(2, "a", "1"));
+    }
+
+    #[test]
+    fn the_window_keeps_the_newest_entries() {
+        let mut log = RecentLog::new(3);
+        assert_eq!(log.range(1, 10), None);
+        for lsn in 1..=5 {
+            log.push(put(lsn, "k", "v"));
+        }
+        assert_eq!(log.range(2, 10), None);
+        let lsns = |v: Option<Vec<LogEntry>>| v.map(|v| v.iter().map(|e| e.lsn).collect::<Vec<_>>());
+        assert_eq!(lsns(log.range(3, 10)), Some(vec![3, 4, 5]));
+        assert_eq!(lsns(log.range(4, 1)), Some(vec![4]));
+        assert_eq!(lsns(log.range(6, 10)), Some(vec![]));
+        assert_eq!(lsns(log.range(u64::MAX, 10)), Some(vec![]));
+    }
+}

@@ -1,0 +1,349 @@
+//! Semantic checks of the topology: host names, what each service refers to, links, and the
+//! hosts faults name. Part of validation (see `validate.rs`, which owns the [`Checker`]).
+
+use super::spans::{Seg, fmt_dur};
+use super::types::{FaultSpec, Host, KvRole, Link, Service, Sp};
+use super::validate::{Checker, or_span};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+/// The most hosts a scenario may have (host indices fit in a `u16`).
+pub const MAX_HOSTS: usize = u16::MAX as usize;
+
+/// Runs every topology check.
+pub(crate) fn check(c: &mut Checker) {
+    hosts(c);
+    for (i, host) in c.scenario.hosts.iter().enumerate() {
+        service(c, i, host);
+    }
+    links(c);
+    faults(c);
+}
+
+fn hosts(c: &mut Checker) {
+    let hosts = &c.scenario.hosts;
+    if hosts.is_empty() {
+        let span = c.span_at(&[Seg::Key("hosts")], 0..0);
+        c.report(span, "no hosts", "the scenario has no hosts; expected at least one [[hosts]] table".into());
+    }
+    if hosts.len() > MAX_HOSTS {
+        let span = hosts[MAX_HOSTS].span();
+        c.report(span, "too many hosts", format!("{} hosts; expected at most {MAX_HOSTS}", hosts.len()));
+    }
+    let mut first_line: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, host) in hosts.iter().enumerate() {
+        let name = &host.get_ref().name;
+        if name.get_ref().trim().is_empty() {
+            c.report(name.span(), "empty", "a host name is empty; expected a name such as \"db\"".into());
+        }
+        if let Some(line) = first_line.get(name.get_ref().as_str()) {
+            let message = format!("duplicate host name {:?}; the first is on line {line}", name.get_ref());
+            c.report(name.span(), "duplicate", message);
+        } else {
+            let (line, _) = super::error::line_column(c.text, name.span().start);
+            first_line.insert(name.get_ref(), line);
+        }
+        if host.get_ref().workers == 0 {
+            let span = c.span_at(&[Seg::Key("hosts"), Seg::Index(i), Seg::Key("workers")], name.span());
+            c.report(span, "zero", "workers = 0; expected at least 1 worker slot".into());
+        }
+    }
+}
+
+/// What a reference must name.
+#[derive(Clone, Copy)]
+enum Want {
+    KvPrimary,
+    Kv,
+    Cache,
+}
+
+impl Want {
+    fn matches(self, service: &Service) -> bool {
+        match (self, service) {
+            (Want::KvPrimary, Service::Kv(kv)) => kv.role == KvRole::Primary,
+            (Want::Kv, Service::Kv(_)) => true,
+            (Want::Cache, Service::Cache(_)) => true,
+            _ => false,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Want::KvPrimary => "kv primary",
+            Want::Kv => "kv node (primary or replica)",
+            Want::Cache => "cache",
+        }
+    }
+}
+
+/// Checks that `name` is a host whose service is what `want` says.
+fn expect(c: &mut Checker, name: &Sp<String>, want: Want, what: &str) {
+    let Some(host) = c.host(name, "not a host") else {
+        return;
+    };
+    if want.matches(&host.service) {
+        return;
+    }
+    let fitting: Vec<&str> = c.hosts.iter().filter(|(_, h)| want.matches(&h.service)).map(|(n, _)| *n).collect();
+    let choices = if fitting.is_empty() {
+        format!("the file has no {}", want.describe())
+    } else {
+        format!("the {} hosts are: {}", want.describe(), super::spans::name_list(fitting))
+    };
+    let message = format!(
+        "{what} must be a {}, but {:?} is {}; {choices}",
+        want.describe(),
+        name.get_ref(),
+        with_article(host.service.kind())
+    );
+    c.report(name.span(), &format!("not a {}", want.describe()), message);
+}
+
+fn with_article(kind: &str) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {kind}")
+}
+
+fn service(c: &mut Checker, index: usize, host: &Sp<Host>) {
+    let host = host.get_ref();
+    match &host.service {
+        Service::Kv(kv) => match (kv.role, &kv.primary) {
+            (KvRole::Primary, Some(primary)) => {
+                let message = "a kv primary has no `primary`; expected no `primary` here, or role = \"replica\"".into();
+                c.report(primary.span(), "primary of a primary", message);
+            }
+            (KvRole::Replica, None) => {
+                let message = format!(
+                    "kv replica {:?} has no `primary`; expected primary = \"<the name of a kv primary>\"",
+                    host.name.get_ref()
+                );
+                c.report(host.name.span(), "no primary", message);
+            }
+            (KvRole::Replica, Some(primary)) => expect(c, primary, Want::KvPrimary, "a kv replica's `primary`"),
+            (KvRole::Primary, None) => {}
+        },
+        Service::App(app) => {
+            expect(c, &app.db, Want::KvPrimary, "an app's `db`");
+            if let Some(read_from) = &app.read_from {
+                expect(c, read_from, Want::Kv, "an app's `read_from`");
+            }
+            if let Some(cache) = &app.cache {
+                expect(c, cache, Want::Cache, "an app's `cache`");
+            }
+            if app.timeout.0.is_zero() {
+                let path =
+                    [Seg::Key("hosts"), Seg::Index(index), Seg::Key("service"), Seg::Key("app"), Seg::Key("timeout")];
+                let span = c.span_at(&path, host.name.span());
+                c.report(
+                    span,
+                    "zero",
+                    "an app's `timeout` is 0; expected a timeout longer than 0, e.g. \"100ms\"".into(),
+                );
+            }
+        }
+        Service::Echo | Service::Cache(_) => {}
+    }
+}
+
+/// Checks a link's hosts and loss; returns its pair of host names, in order, when both exist.
+fn link<'a>(c: &mut Checker, link: &'a Link, span: Range<usize>) -> Option<(&'a str, &'a str)> {
+    let [a, b] = &link.between;
+    let known_a = c.host(a, "not a host").is_some();
+    let known_b = c.host(b, "not a host").is_some();
+    if let Some(loss) = &link.loss {
+        c.loss(loss);
+    }
+    if a.get_ref() == b.get_ref() {
+        let message = format!("a link between {:?} and itself; expected two different hosts", a.get_ref());
+        c.report(or_span(b.span(), span), "same host twice", message);
+        return None;
+    }
+    (known_a && known_b).then(|| {
+        let (x, y) = (a.get_ref().as_str(), b.get_ref().as_str());
+        if x < y { (x, y) } else { (y, x) }
+    })
+}
+
+fn links(c: &mut Checker) {
+    c.loss(&c.scenario.network.loss);
+    let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for entry in &c.scenario.links {
+        if let Some(pair) = link(c, entry.get_ref(), entry.span())
+            && !seen.insert(pair)
+        {
+            let message =
+                format!("a second link between {:?} and {:?}; expected one [[links]] entry per pair", pair.0, pair.1);
+            c.report(entry.get_ref().between[0].span(), "duplicate link", message);
+        }
+    }
+}
+
+fn faults(c: &mut Checker) {
+    for entry in &c.scenario.faults {
+        let fault = entry.get_ref();
+        c.before_end(&fault.at, "fault");
+        if let Some(length) = &fault.length
+            && length.get_ref().0.is_zero()
+        {
+            let message = format!(
+                "a fault `for` {}: it would be undone at once; expected a length longer than 0, or no `for`",
+                fmt_dur(length.get_ref().0)
+            );
+            c.report(length.span(), "zero", message);
+        }
+        match &fault.fault {
+            FaultSpec::Kill(host) | FaultSpec::Restart(host) => {
+                c.host(host, "not a host");
+            }
+            FaultSpec::Partition { a, b } | FaultSpec::Heal { a, b } => sides(c, a, b, entry.span()),
+            FaultSpec::Link(l) => {
+                link(c, l, entry.span());
+            }
+        }
+    }
+}
+
+/// Checks the two sides of a partition or heal: known hosts, neither side empty, no host on both.
+fn sides(c: &mut Checker, a: &[Sp<String>], b: &[Sp<String>], span: Range<usize>) {
+    for name in a.iter().chain(b) {
+        c.host(name, "not a host");
+    }
+    if a.is_empty() || b.is_empty() {
+        c.report(
+            span,
+            "empty side",
+            "a partition or heal has an empty side; expected at least one host in `a` and in `b`".into(),
+        );
+    }
+    for name in b {
+        if a.iter().any(|x| x.get_ref() == name.get_ref()) {
+            let message =
+                format!("host {:?} is on both sides; expected each host in `a` or `b`, not both", name.get_ref());
+            c.report(name.span(), "on both sides", message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::validate::tests::{check, findings};
+
+    const KV_PRIMARY: &str = "service = { kv = { role = \"primary\" } }";
+
+    #[test]
+    fn host_names() {
+        let duplicate = ("duplicate host name \"db\"; the first is on line 4", "\"db\"");
+        check(
+            "name = \"cache\"",
+            "name = \"db\"",
+            &[duplicate, ("unknown host \"cache\"; the hosts are: db, replica, app", "\"cache\"")],
+        );
+        check(
+            "[[links]]",
+            "[[hosts]]\nname = \" \"\nservice = \"echo\"\n[[links]]",
+            &[("host name is empty", "\" \"")],
+        );
+        check("name = \"cache\"", "name = \"cache\"\nworkers = 0", &[("workers = 0", "0")]);
+    }
+
+    #[test]
+    fn kv_references() {
+        let replica = "service = { kv = { role = \"replica\", primary = \"db\" } }";
+        check(
+            replica,
+            "service = { kv = { role = \"replica\" } }",
+            &[("kv replica \"replica\" has no `primary`", "\"replica\"")],
+        );
+        check(
+            replica,
+            "service = { kv = { role = \"replica\", primary = \"app\" } }",
+            &[("must be a kv primary, but \"app\" is an app; the kv primary hosts are: db", "\"app\"")],
+        );
+        check(
+            replica,
+            "service = { kv = { role = \"replica\", primary = \"replica\" } }",
+            &[("\"replica\" is a kv-replica", "\"replica\"")],
+        );
+        check(
+            KV_PRIMARY,
+            "service = { kv = { role = \"primary\", primary = \"db\" } }",
+            &[("a kv primary has no `primary`", "\"db\"")],
+        );
+    }
+
+    #[test]
+    fn app_references() {
+        check(
+            "db = \"db\", read",
+            "db = \"cache\", read",
+            &[("an app's `db` must be a kv primary, but \"cache\" is a cache", "\"cache\"")],
+        );
+        check(
+            "read_from = \"replica\"",
+            "read_from = \"app\"",
+            &[("must be a kv node (primary or replica)", "\"app\"")],
+        );
+        check("read_from = \"replica\"", "read_from = \"db\"", &[]);
+        check("cache = \"cache\" }", "cache = \"db\" }", &[("must be a cache, but \"db\" is a kv-primary", "\"db\"")]);
+        check("cache = \"cache\" }", "cache = \"cache\", timeout = \"0s\" }", &[("`timeout` is 0", "\"0s\"")]);
+        check(
+            KV_PRIMARY,
+            "service = \"echo\"",
+            &[("the file has no kv primary", "\"db\""), ("the file has no kv primary", "\"db\"")],
+        );
+    }
+
+    #[test]
+    fn links() {
+        check(
+            "between = [\"app\", \"db\"]",
+            "between = [\"app\", \"app\"]",
+            &[("a link between \"app\" and itself", "\"app\"")],
+        );
+        check(
+            "between = [\"app\", \"db\"]",
+            "between = [\"app\", \"bd\"]",
+            &[("unknown host \"bd\"; the hosts are: db, replica, cache, app; did you mean \"db\"?", "\"bd\"")],
+        );
+        check(
+            "latency = \"2ms\"",
+            "latency = \"2ms\"\nloss = 1.0",
+            &[("loss 1 is out of range; expected a probability in [0, 1)", "1.0")],
+        );
+        check(
+            "latency = \"2ms\"",
+            "latency = \"2ms\"\n[[links]]\nbetween = [\"db\", \"app\"]",
+            &[("a second link between \"app\" and \"db\"", "\"db\"")],
+        );
+        check("duration = \"20s\"", "duration = \"20s\"\nnetwork = { loss = -0.1 }", &[("loss -0.1", "-0.1")]);
+    }
+
+    #[test]
+    fn faults() {
+        check(
+            "at = \"10s\"",
+            "at = \"70s\"",
+            &[("fault at 70s is after the end of the run (20s); expected a time before 20s", "\"70s\"")],
+        );
+        check("at = \"10s\"", "at = \"20s\"", &[("fault at 20s is at the end of the run (20s)", "\"20s\"")]);
+        check("for = \"3s\"", "for = \"30s\"", &[]);
+        check("for = \"3s\"", "for = \"0s\"", &[("undone at once", "\"0s\"")]);
+        check("{ kill = \"replica\" }", "{ restart = \"nope\" }", &[("unknown host \"nope\"", "\"nope\"")]);
+        let partition = "{ partition = { a = [\"app\", \"x\"], b = [\"app\"] } }";
+        check(
+            "{ kill = \"replica\" }",
+            partition,
+            &[("unknown host \"x\"", "\"x\""), ("\"app\" is on both sides", "\"app\"")],
+        );
+        let got = findings("{ kill = \"replica\" }", "{ heal = { a = [], b = [\"db\"] } }");
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].0.contains("empty side"), "{got:?}");
+        let link = "{ link = { between = [\"db\", \"db\"], loss = 2 } }";
+        check(
+            "{ kill = \"replica\" }",
+            link,
+            &[("a link between \"db\" and itself", "\"db\""), ("loss 2 is out of range", "2")],
+        );
+    }
+}

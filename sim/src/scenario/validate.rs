@@ -1,0 +1,404 @@
+//! Semantic checks of a parsed [`Scenario`]: the rules its types cannot express (names that
+//! must refer to hosts of the right kind, numbers in range, times inside the run).
+//!
+//! Every check reports a [`Finding`] at the offending value's span and says what was expected;
+//! all findings are collected, none stops the others. This file owns the entry point, run
+//! timing, the workload and the SLOs; `topology.rs` owns hosts, services, links and faults.
+//! Nothing here panics on any parsed scenario.
+
+use super::spans::{Seg, fmt_dur, name_list, suggest, value_span};
+use super::types::{Arrival, Host, Popularity, Scenario, Service, Sp};
+use indexmap::IndexMap;
+use std::ops::Range;
+use std::time::Duration;
+
+/// The highest request rate a scenario may ask for, per second.
+pub const MAX_RATE: f64 = 10_000_000.0;
+/// The most virtual users a workload may have.
+pub const MAX_USERS: u32 = 1_000_000;
+/// The coarsest simulation tick.
+pub const MAX_TICK: Duration = Duration::from_secs(1);
+
+/// One broken rule, located in the scenario's text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// Byte range of the offending value (0..0 when it has no place in the file).
+    pub span: Range<usize>,
+    /// What is wrong and what was expected.
+    pub message: String,
+    /// A short note for under the offending text.
+    pub label: String,
+}
+
+/// Every rule `scenario` breaks, in file order. `text` is the file it was parsed from; it is
+/// only read to locate values the types keep no span for. Empty when the scenario is valid.
+pub fn validate(scenario: &Scenario, text: &str) -> Vec<Finding> {
+    let mut checker = Checker::new(scenario, text);
+    checker.timing();
+    super::topology::check(&mut checker);
+    checker.workload();
+    checker.arrival();
+    checker.slos();
+    let mut findings = checker.findings;
+    findings.sort_by_key(|f| f.span.start);
+    findings
+}
+
+/// The state of one validation: the scenario, its text, its hosts by name, and what was found.
+pub(crate) struct Checker<'a> {
+    pub(crate) scenario: &'a Scenario,
+    pub(crate) text: &'a str,
+    /// Hosts by name, the first of each name, in file order.
+    pub(crate) hosts: IndexMap<&'a str, &'a Host>,
+    pub(crate) findings: Vec<Finding>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(scenario: &'a Scenario, text: &'a str) -> Self {
+        let mut hosts = IndexMap::new();
+        for host in &scenario.hosts {
+            hosts.entry(host.get_ref().name.get_ref().as_str()).or_insert(host.get_ref());
+        }
+        Checker { scenario, text, hosts, findings: Vec::new() }
+    }
+
+    pub(crate) fn report(&mut self, span: Range<usize>, label: &str, message: String) {
+        self.findings.push(Finding { span, message, label: label.to_string() });
+    }
+
+    /// The run's length.
+    pub(crate) fn end(&self) -> Duration {
+        self.scenario.duration.get_ref().0
+    }
+
+    /// The span of the value at `path`, or `fallback` when the file does not hold it.
+    pub(crate) fn span_at(&self, path: &[Seg], fallback: Range<usize>) -> Range<usize> {
+        value_span(self.text, path).unwrap_or(fallback)
+    }
+
+    /// The host `name` refers to; reports an unknown host (`label` says what refers to it).
+    pub(crate) fn host(&mut self, name: &Sp<String>, label: &str) -> Option<&'a Host> {
+        if let Some(host) = self.hosts.get(name.get_ref().as_str()) {
+            return Some(host);
+        }
+        let wanted = name.get_ref();
+        let mut message = if self.hosts.is_empty() {
+            format!("unknown host {wanted:?}; the file defines no hosts")
+        } else {
+            format!("unknown host {wanted:?}; the hosts are: {}", name_list(self.hosts.keys().copied()))
+        };
+        if let Some(close) = suggest(wanted, self.hosts.keys().copied()) {
+            message.push_str(&format!("; did you mean {close:?}?"));
+        }
+        self.report(name.span(), label, message);
+        None
+    }
+
+    /// Reports `at` unless it is before the end of the run; `what` names it ("fault", "step").
+    pub(crate) fn before_end(&mut self, at: &Sp<super::types::Dur>, what: &str) {
+        let (at_d, end) = (at.get_ref().0, self.end());
+        if end.is_zero() || at_d < end {
+            return;
+        }
+        let relation = if at_d == end { "at" } else { "after" };
+        let message = format!(
+            "{what} at {} is {relation} the end of the run ({}); expected a time before {}",
+            fmt_dur(at_d),
+            fmt_dur(end),
+            fmt_dur(end)
+        );
+        self.report(at.span(), "after the end of the run", message);
+    }
+
+    /// Reports a probability outside `[0, 1)`.
+    pub(crate) fn loss(&mut self, loss: &Sp<f64>) {
+        let value = *loss.get_ref();
+        if !(0.0..1.0).contains(&value) {
+            let message =
+                format!("loss {value} is out of range; expected a probability in [0, 1): 0 for none, 0.01 for 1%");
+            self.report(loss.span(), "not in [0, 1)", message);
+        }
+    }
+
+    fn timing(&mut self) {
+        let duration = &self.scenario.duration;
+        let (end, tick, window) = (self.end(), self.scenario.tick.get_ref().0, self.scenario.window.get_ref().0);
+        if end.is_zero() {
+            let message = "the run's duration is 0; expected a duration longer than 0, e.g. \"60s\"".to_string();
+            self.report(duration.span(), "zero", message);
+        }
+        let tick_span = or_span(self.scenario.tick.span(), duration.span());
+        if tick.is_zero() || tick > MAX_TICK {
+            let message =
+                format!("tick {} is out of range; expected a tick longer than 0 and at most 1s", fmt_dur(tick));
+            self.report(tick_span.clone(), "out of range", message);
+        } else if !end.is_zero() && tick > end {
+            let message = format!(
+                "the run ({}) is shorter than one tick ({}); expected a tick no longer than the duration",
+                fmt_dur(end),
+                fmt_dur(tick)
+            );
+            self.report(tick_span.clone(), "longer than the run", message);
+        }
+        let window_span = or_span(self.scenario.window.span(), tick_span);
+        if window.is_zero() || window < tick {
+            let message = format!(
+                "window {} is too short; expected a metrics window of at least one tick ({})",
+                fmt_dur(window),
+                fmt_dur(tick)
+            );
+            self.report(window_span, "shorter than a tick", message);
+        }
+    }
+
+    fn workload(&mut self) {
+        let workload = &self.scenario.workload;
+        if workload.targets.is_empty() {
+            let span = self.span_at(&[Seg::Key("workload"), Seg::Key("targets")], 0..0);
+            self.report(span, "empty", "the workload has no targets; expected at least one host name".into());
+        }
+        for target in &workload.targets {
+            if let Some(host) = self.host(target, "not a host")
+                && !serves_requests(&host.service)
+            {
+                let message = format!(
+                    "host {:?} runs {} and serves no requests; expected an app, kv, cache or echo host",
+                    target.get_ref(),
+                    host.service.kind()
+                );
+                self.report(target.span(), "serves no requests", message);
+            }
+        }
+        let users = *workload.users.get_ref();
+        if users == 0 || users > MAX_USERS {
+            let message = format!("users = {users} is out of range; expected between 1 and {MAX_USERS} virtual users");
+            self.report(workload.users.span(), "out of range", message);
+        }
+        let loadgens = *workload.loadgens.get_ref();
+        if users != 0 && (loadgens == 0 || loadgens > users) {
+            let message = format!(
+                "loadgens = {loadgens} is out of range; expected between 1 and {users} (no more load generators than users)"
+            );
+            self.report(or_span(workload.loadgens.span(), workload.users.span()), "out of range", message);
+        }
+        let ratio = *workload.read_ratio.get_ref();
+        if !(0.0..=1.0).contains(&ratio) {
+            let message = format!("read_ratio {ratio} is out of range; expected a share of reads in [0, 1], e.g. 0.9");
+            self.report(workload.read_ratio.span(), "not in [0, 1]", message);
+        }
+        if *workload.keys.get_ref() == 0 {
+            self.report(workload.keys.span(), "zero", "keys = 0; expected at least 1 distinct key".into());
+        }
+        if let Popularity::Zipf { s } = &workload.popularity {
+            let value = *s.get_ref();
+            if !(value.is_finite() && value > 0.0) {
+                let message =
+                    format!("zipf exponent s = {value} is out of range; expected a finite number > 0, e.g. 0.99");
+                self.report(s.span(), "not > 0", message);
+            }
+        }
+        if workload.timeout.0.is_zero() {
+            let span = self.span_at(&[Seg::Key("workload"), Seg::Key("timeout")], 0..0);
+            self.report(
+                span,
+                "zero",
+                "the workload's timeout is 0; expected a timeout longer than 0, e.g. \"1s\"".into(),
+            );
+        }
+    }
+
+    fn arrival(&mut self) {
+        match &self.scenario.workload.arrival {
+            Arrival::Constant { rate } | Arrival::Poisson { rate } => self.rate(rate, "rate"),
+            Arrival::Step { from, to, at } => {
+                self.rate(from, "from");
+                self.rate(to, "to");
+                self.before_end(at, "step");
+            }
+            Arrival::Spike { base, peak, at, length } => {
+                self.rate(base, "base");
+                self.rate(peak, "peak");
+                self.before_end(at, "spike");
+                if length.get_ref().0.is_zero() {
+                    let message = "the spike lasts 0s; expected a `for` longer than 0".to_string();
+                    self.report(length.span(), "zero", message);
+                }
+            }
+            Arrival::Closed { .. } => {}
+        }
+    }
+
+    fn rate(&mut self, rate: &Sp<f64>, what: &str) {
+        let value = *rate.get_ref();
+        if !(value.is_finite() && (0.0..=MAX_RATE).contains(&value)) {
+            let message =
+                format!("{what} {value} is out of range; expected a rate between 0 and {MAX_RATE} requests per second");
+            self.report(rate.span(), "out of range", message);
+        }
+    }
+
+    fn slos(&mut self) {
+        for slo in &self.scenario.slos {
+            let entry = slo.get_ref();
+            if let Some(service) = &entry.service {
+                self.host(service, "not a host");
+            }
+            match (&entry.latency, &entry.availability) {
+                (None, None) => {
+                    let message = "an SLO needs `latency` or `availability`; found neither".to_string();
+                    self.report(slo.span(), "no objective", message);
+                }
+                (Some(_), Some(a)) => {
+                    let message = "an SLO has one objective, found both `latency` and `availability`; expected two [[slos]] entries".to_string();
+                    self.report(a.span(), "second objective", message);
+                }
+                _ => {}
+            }
+            if let Some(q) = &entry.quantile {
+                self.quantile(q, entry.latency.is_some());
+            }
+            if let Some(a) = &entry.availability {
+                let value = *a.get_ref();
+                if !(value > 0.0 && value <= 1.0) {
+                    let message = format!(
+                        "availability {value} is out of range; expected a share of successful requests in (0, 1], e.g. 0.999"
+                    );
+                    self.report(a.span(), "not in (0, 1]", message);
+                }
+            }
+        }
+    }
+
+    fn quantile(&mut self, q: &Sp<f64>, has_latency: bool) {
+        let value = *q.get_ref();
+        if !(value > 0.0 && value <= 1.0) {
+            let message = format!("quantile {value} is out of range; expected a quantile in (0, 1], e.g. 0.99");
+            self.report(q.span(), "not in (0, 1]", message);
+        } else if !has_latency {
+            let message = "`quantile` applies to a latency objective; expected `latency` next to it".to_string();
+            self.report(q.span(), "no latency", message);
+        }
+    }
+}
+
+/// `span` unless it is empty (a default value, which has no place in the file); then `fallback`.
+pub(crate) fn or_span(span: Range<usize>, fallback: Range<usize>) -> Range<usize> {
+    if span.is_empty() { fallback } else { span }
+}
+
+/// Whether load generators may send requests to a host running `service`. Every kind listed
+/// here does; a new kind must say so.
+fn serves_requests(service: &Service) -> bool {
+    match service {
+        Service::Echo | Service::Kv(_) | Service::Cache(_) | Service::App(_) => true,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) const QUICKSTART: &str = include_str!("testdata/quickstart.toml");
+
+    /// The quickstart with `from` replaced by `to`: each finding's message and the text its
+    /// span covers.
+    pub(crate) fn findings(from: &str, to: &str) -> Vec<(String, String)> {
+        assert!(QUICKSTART.contains(from), "{from:?} is not in the quickstart");
+        let text = QUICKSTART.replacen(from, to, 1);
+        let scenario: Scenario = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        let found = validate(&scenario, &text);
+        found.into_iter().map(|f| (f.message, text[f.span].to_string())).collect()
+    }
+
+    /// Asserts the edit yields exactly the `expected` (message substring, spanned text) pairs.
+    pub(crate) fn check(from: &str, to: &str, expected: &[(&str, &str)]) {
+        let got = findings(from, to);
+        assert_eq!(got.len(), expected.len(), "{from:?} -> {to:?}: {got:#?}");
+        for ((message, spanned), (want, want_spanned)) in got.iter().zip(expected) {
+            assert!(message.contains(want), "{message:?} should contain {want:?}");
+            assert_eq!(spanned, want_spanned, "the span of {message:?}");
+        }
+    }
+
+    #[test]
+    fn the_quickstart_is_valid() {
+        check("", "", &[]);
+    }
+
+    #[test]
+    fn timing() {
+        check("\"20s\"", "\"0s\"", &[("duration is 0", "\"0s\"")]);
+        check("duration = \"20s\"", "duration = \"20s\"\ntick = \"0ms\"", &[("tick 0s is out of range", "\"0ms\"")]);
+        check(
+            "duration = \"20s\"",
+            "duration = \"20s\"\ntick = \"2s\"",
+            &[("tick 2s is out of range", "\"2s\""), ("window 1s is too short", "\"2s\"")],
+        );
+        check("\"20s\"", "\"500us\"", &[("shorter than one tick (1ms)", "\"500us\""), ("after the end", "\"10s\"")]);
+        check("duration = \"20s\"", "duration = \"20s\"\nwindow = \"0s\"", &[("window 0s is too short", "\"0s\"")]);
+    }
+
+    #[test]
+    fn workload_numbers() {
+        check("users = 50", "users = 0", &[("users = 0 is out of range", "0")]);
+        check("users = 50", "users = 1000001", &[("expected between 1 and 1000000", "1000001")]);
+        check("users = 50", "users = 50\nloadgens = 51", &[("no more load generators than users", "51")]);
+        check("users = 50", "users = 50\nloadgens = 0", &[("loadgens = 0", "0")]);
+        check("users = 50", "users = 50\nread_ratio = 1.5", &[("read_ratio 1.5", "1.5")]);
+        check("users = 50", "users = 50\nkeys = 0", &[("keys = 0", "0")]);
+        check("s = 0.99", "s = -1.0", &[("zipf exponent s = -1", "-1.0")]);
+        check("s = 0.99", "s = nan", &[("s = NaN", "nan")]);
+        check("users = 50", "users = 50\ntimeout = \"0s\"", &[("timeout is 0", "\"0s\"")]);
+        check("targets = [\"app\"]", "targets = []", &[("no targets", "[]")]);
+        check(
+            "targets = [\"app\"]",
+            "targets = [\"ap\"]",
+            &[("unknown host \"ap\"; the hosts are: db, replica, cache, app; did you mean \"app\"?", "\"ap\"")],
+        );
+    }
+
+    #[test]
+    fn arrival_rates_and_times() {
+        let rate = "expected a rate between 0 and 10000000 requests per second";
+        check("rate = 200", "rate = -5", &[(rate, "-5")]);
+        check("rate = 200", "rate = 10000001", &[(rate, "10000001")]);
+        check("rate = 200", "rate = inf", &[("rate inf", "inf")]);
+        check("rate = 200", "rate = 0", &[]);
+        let step = "{ step = { from = 1, to = -2.5, at = \"30s\" } }";
+        check(
+            "{ poisson = { rate = 200 } }",
+            step,
+            &[(rate, "-2.5"), ("step at 30s is after the end of the run (20s)", "\"30s\"")],
+        );
+        let spike = "{ spike = { base = 1, peak = 5, at = \"20s\", for = \"0s\" } }";
+        check(
+            "{ poisson = { rate = 200 } }",
+            spike,
+            &[("spike at 20s is at the end of the run (20s)", "\"20s\""), ("spike lasts 0s", "\"0s\"")],
+        );
+        check("{ poisson = { rate = 200 } }", "{ closed = { think = \"1ms\" } }", &[]);
+    }
+
+    #[test]
+    fn slos() {
+        check("latency = \"50ms\"", "name = \"none\"", &[("needs `latency` or `availability`", "[[slos]]")]);
+        check("latency = \"50ms\"", "latency = \"50ms\"\navailability = 0.9", &[("found both", "0.9")]);
+        check("latency = \"50ms\"", "latency = \"50ms\"\nquantile = 0", &[("quantile 0 is out of range", "0")]);
+        check("latency = \"50ms\"", "latency = \"50ms\"\nquantile = 1.0\nservice = \"db\"", &[]);
+        check("availability = 0.99", "availability = 1.01", &[("availability 1.01 is out of range", "1.01")]);
+        check(
+            "availability = 0.99",
+            "availability = 0.99\nquantile = 0.5",
+            &[("applies to a latency objective", "0.5")],
+        );
+        check("latency = \"50ms\"", "latency = \"50ms\"\nservice = \"dbb\"", &[("unknown host \"dbb\"", "\"dbb\"")]);
+    }
+
+    #[test]
+    fn findings_come_in_file_order() {
+        let got = findings("users = 50", "users = 0\nkeys = 0");
+        assert_eq!(got.len(), 2);
+        assert!(got[0].0.starts_with("users"), "{got:?}");
+        assert!(got[1].0.starts_with("keys"), "{got:?}");
+    }
+}

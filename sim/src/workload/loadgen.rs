@@ -1,0 +1,158 @@
+//! One load-generator host: its users, its arrival stream, its requests.
+
+use super::arrivals::{Arrivals, KeyChooser};
+use crate::world::SimEnv;
+use faultline_chaos::trace::{Event, Op, Outcome};
+use faultline_models::client::{CallError, Client};
+use faultline_models::proto::Msg;
+use faultline_models::seam::Env;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// One virtual user.
+#[derive(Debug, Clone)]
+pub(crate) struct UserPlan {
+    pub(crate) id: u32,
+    pub(crate) target: u16,
+    pub(crate) addr: String,
+    /// The target serves only echo requests.
+    pub(crate) echo: bool,
+}
+
+/// How this generator's requests are paced.
+#[derive(Debug, Clone)]
+pub(crate) enum Mode {
+    Open(super::arrivals::ArrivalProcess),
+    Closed { think: Duration },
+}
+
+/// Everything one load generator does.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadgenPlan {
+    pub(crate) index: u32,
+    pub(crate) users: Vec<UserPlan>,
+    pub(crate) mode: Mode,
+    pub(crate) read_ratio: f64,
+    pub(crate) keys: u64,
+    pub(crate) zipf_s: Option<f64>,
+    pub(crate) value_bytes: u32,
+    pub(crate) timeout: Duration,
+    pub(crate) duration: Duration,
+}
+
+/// Pause of a closed-loop user after a request that could not reach its target.
+const ERROR_BACKOFF: Duration = Duration::from_millis(10);
+
+struct Gen {
+    env: SimEnv,
+    plan: LoadgenPlan,
+    clients: Vec<Client<SimEnv>>,
+    keys: KeyChooser,
+    rng: RefCell<ChaCha8Rng>,
+    next_req: Cell<u64>,
+    outstanding: Cell<u64>,
+    drained: Notify,
+}
+
+/// Runs a load generator until its arrivals end and its requests are answered or timed out.
+pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Result {
+    let clients = plan.users.iter().map(|u| Client::new(env.clone(), u.addr.clone(), plan.timeout)).collect();
+    let lg = Rc::new(Gen {
+        rng: RefCell::new(env.rng("requests")),
+        keys: KeyChooser::new(plan.keys, plan.zipf_s),
+        next_req: Cell::new(u64::from(plan.index) << 40),
+        outstanding: Cell::new(0),
+        drained: Notify::new(),
+        clients,
+        env,
+        plan,
+    });
+    let start = tokio::time::Instant::now();
+    match lg.plan.mode.clone() {
+        Mode::Open(process) => open_loop(&lg, process, start).await,
+        Mode::Closed { think } => closed_loop(&lg, think, start).await,
+    }
+    while lg.outstanding.get() > 0 {
+        lg.drained.notified().await;
+    }
+    Ok(())
+}
+
+async fn open_loop(lg: &Rc<Gen>, process: super::arrivals::ArrivalProcess, start: tokio::time::Instant) {
+    let mut arrivals = Arrivals::new(process, lg.env.rng("arrivals"));
+    let end_ns = lg.plan.duration.as_nanos() as u64;
+    let users = lg.plan.users.len();
+    while let Some(t_ns) = arrivals.next_before(end_ns) {
+        tokio::time::sleep_until(start + Duration::from_nanos(t_ns)).await;
+        let user = lg.rng.borrow_mut().random_range(0..users);
+        lg.outstanding.set(lg.outstanding.get() + 1);
+        let g = lg.clone();
+        lg.env.spawn(async move {
+            g.request(user).await;
+            g.outstanding.set(g.outstanding.get() - 1);
+            if g.outstanding.get() == 0 {
+                g.drained.notify_one();
+            }
+        });
+    }
+}
+
+async fn closed_loop(lg: &Rc<Gen>, think: Duration, start: tokio::time::Instant) {
+    let end = start + lg.plan.duration;
+    for user in 0..lg.plan.users.len() {
+        lg.outstanding.set(lg.outstanding.get() + 1);
+        let g = lg.clone();
+        lg.env.spawn(async move {
+            while tokio::time::Instant::now() < end {
+                let outcome = g.request(user).await;
+                // A refused connection fails at once: without a pause the user would spin
+                // forever at one instant of simulated time.
+                let pause = if outcome == Outcome::Unreachable { think.max(ERROR_BACKOFF) } else { think };
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+            g.outstanding.set(g.outstanding.get() - 1);
+            if g.outstanding.get() == 0 {
+                g.drained.notify_one();
+            }
+        });
+    }
+}
+
+impl Gen {
+    fn draw(&self, user: &UserPlan) -> (Op, u64, Msg) {
+        let mut rng = self.rng.borrow_mut();
+        let key = self.keys.choose(&mut rng);
+        if user.echo {
+            return (Op::Other, key, Msg::Echo { payload: vec![0xAB; self.plan.value_bytes as usize] });
+        }
+        let key_bytes = format!("k{key}").into_bytes();
+        if rng.random::<f64>() < self.plan.read_ratio {
+            (Op::Read, key, Msg::Get { key: key_bytes })
+        } else {
+            let value = vec![b'v'; self.plan.value_bytes as usize];
+            (Op::Write, key, Msg::Put { key: key_bytes, value })
+        }
+    }
+
+    async fn request(&self, user: usize) -> Outcome {
+        let plan = &self.plan.users[user];
+        let (op, key, msg) = self.draw(plan);
+        let req = self.next_req.get();
+        self.next_req.set(req + 1);
+        self.env.record(Event::Invoke { req, user: plan.id, client: self.env.host(), service: plan.target, op, key });
+        let outcome = match self.clients[user].call(msg, self.plan.timeout).await {
+            Ok(Msg::Error { code, .. }) => Outcome::Error(code as u8),
+            Ok(_) => Outcome::Ok,
+            Err(CallError::Timeout(_)) => Outcome::Timeout,
+            Err(_) => Outcome::Unreachable,
+        };
+        self.env.record(Event::Complete { req, outcome: outcome.clone() });
+        outcome
+    }
+}

@@ -1,0 +1,106 @@
+//! The seam inside the simulation: [`SimEnv`] implements `faultline_models::seam::Env` over
+//! turmoil's network, the simulated clock (plus this host's injected skew), ChaCha streams
+//! derived from the run's seed, and the host's in-memory disk.
+
+use super::shared::Shared;
+use super::stream::{SimListener, SimStream};
+use crate::seeds;
+use faultline_chaos::trace::{Event, Op};
+use faultline_models::seam::{Disk, Env, RequestKind};
+use rand_chacha::ChaCha8Rng;
+use std::future::Future;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// The environment of one simulated host.
+#[derive(Clone)]
+pub struct SimEnv {
+    shared: Rc<Shared>,
+    host: u16,
+}
+
+impl SimEnv {
+    pub(crate) fn new(shared: Rc<Shared>, host: u16) -> Self {
+        Self { shared, host }
+    }
+
+    /// This host's index in the trace header.
+    pub fn host(&self) -> u16 {
+        self.host
+    }
+
+    /// Records an event at the current simulated time.
+    pub(crate) fn record(&self, event: Event) {
+        self.shared.recorder.borrow_mut().push(Shared::now_ns(), event);
+    }
+}
+
+impl Env for SimEnv {
+    type Stream = SimStream;
+    type Listener = SimListener;
+
+    fn host_name(&self) -> &str {
+        &self.shared.hosts[self.host as usize].name
+    }
+
+    fn connect(&self, addr: &str) -> impl Future<Output = io::Result<SimStream>> {
+        let peer = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
+        let peer = self.shared.by_name.get(peer).copied();
+        let shared = self.shared.clone();
+        let (from, addr) = (self.host, addr.to_string());
+        async move {
+            let to = peer.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no host {addr}")))?;
+            let stream = turmoil::net::TcpStream::connect(addr.as_str()).await?;
+            Ok(SimStream::new(stream, shared, from, to))
+        }
+    }
+
+    fn bind(&self, port: u16) -> impl Future<Output = io::Result<SimListener>> {
+        let shared = self.shared.clone();
+        let host = self.host;
+        async move {
+            let inner = turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?;
+            Ok(SimListener { inner, shared, host })
+        }
+    }
+
+    fn now(&self) -> Duration {
+        let skew = self.shared.hosts[self.host as usize].skew_ns.get();
+        let now = Shared::now_ns() as i128 + skew as i128;
+        Duration::from_nanos(now.max(0) as u64)
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
+        tokio::time::sleep(duration)
+    }
+
+    fn rng(&self, purpose: &str) -> ChaCha8Rng {
+        seeds::stream(self.shared.seed, self.host_name(), purpose)
+    }
+
+    fn disk(&self) -> Rc<dyn Disk> {
+        self.shared.hosts[self.host as usize].disk.clone()
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        tokio::task::spawn_local(task);
+    }
+
+    fn gauge(&self, name: &'static str, value: i64) {
+        self.shared.recorder.borrow_mut().gauge(self.host, name, value);
+    }
+
+    fn state(&self, key: &'static str, value: &str) {
+        self.record(Event::State { host: self.host, key: key.to_string(), value: value.to_string() });
+    }
+
+    fn served(&self, kind: RequestKind, latency: Duration, ok: bool) {
+        let op = match kind {
+            RequestKind::Read => Op::Read,
+            RequestKind::Write => Op::Write,
+            RequestKind::Other => Op::Other,
+        };
+        self.record(Event::Served { host: self.host, op, latency_ns: latency.as_nanos() as u64, ok });
+    }
+}

@@ -1,0 +1,233 @@
+//! The world: a validated scenario becomes turmoil hosts running models, load generators
+//! running the workload, a fault schedule, and a recorder streaming the trace.
+//!
+//! [`World::build`] lays it out; [`World::step`] advances it one tick (faults due are applied
+//! first; gauges are integrated and the step's events flushed after), which is what a replay
+//! needs; [`World::run`] steps to the end and returns the report. Hosts are indexed in file
+//! order, then the load generators `lg0`, `lg1`, ...; those indices are the trace's host ids.
+//!
+//! Architecture invariant: this module and its children are the only place that knows turmoil.
+
+mod env;
+mod header;
+pub(crate) mod recorder;
+mod services;
+pub(crate) mod shared;
+mod stream;
+
+pub use env::SimEnv;
+pub use recorder::RecordConfig;
+pub use services::SERVICE_PORT;
+pub use stream::{SimListener, SimStream};
+
+use crate::nemesis;
+use crate::scenario::Scenario;
+use crate::seeds;
+use crate::workload::run_loadgen;
+use faultline_chaos::fault::ScheduledFault;
+use faultline_chaos::report::Report;
+use faultline_chaos::trace::codec::{TraceError, TraceHash};
+use faultline_chaos::trace::{Event, Header};
+use faultline_models::seam::MemDisk;
+use recorder::Recorder;
+use shared::{HostState, LinkTable, Shared};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// How gauges are sampled into the trace.
+const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
+/// Why a run could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Writing the trace failed.
+    #[error("writing the trace: {0}")]
+    Trace(#[from] TraceError),
+    /// A host's software failed (e.g. it could not bind its port).
+    #[error("simulation failed at {at:?}: {message}")]
+    Host {
+        /// Simulated time of the failure.
+        at: Duration,
+        /// Turmoil's message.
+        message: String,
+    },
+    /// The scenario is valid but cannot be laid out (e.g. a host named like a load generator).
+    #[error("{0}")]
+    Layout(String),
+}
+
+/// Settings of one run that are not in the scenario file.
+#[derive(Default)]
+pub struct RunOptions {
+    /// The master seed; `None` takes the scenario's.
+    pub seed: Option<u64>,
+    /// Where the binary trace goes; `None` discards it (the hash is still computed).
+    pub trace: Option<Box<dyn Write>>,
+    /// Which optional events are recorded.
+    pub record: RecordConfig,
+}
+
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The seed the run used.
+    pub seed: u64,
+    /// The report.
+    pub report: Report,
+    /// The trace hash.
+    pub hash: TraceHash,
+    /// Records in the trace.
+    pub records: u64,
+    /// Simulated time at the end (the run's duration plus the drain of late replies).
+    pub simulated: Duration,
+    /// Simulation steps taken.
+    pub steps: u64,
+}
+
+/// A running simulation of one scenario.
+pub struct World {
+    sim: turmoil::Sim<'static>,
+    shared: Rc<Shared>,
+    header: Header,
+    schedule: Vec<ScheduledFault>,
+    next_fault: usize,
+    end: Duration,
+    next_sample: Duration,
+    steps: u64,
+    finished: bool,
+    seed: u64,
+}
+
+impl World {
+    /// Lays out the world of `scenario` (which must have passed validation).
+    pub fn build(scenario: &Scenario, options: RunOptions) -> Result<World, RunError> {
+        let seed = options.seed.unwrap_or(scenario.seed);
+        let layout = header::Layout::new(scenario)?;
+        let header = layout.header(scenario, seed);
+        let mut sim = turmoil::Builder::new()
+            .simulation_duration(Duration::from_secs(u64::from(u32::MAX)))
+            .tick_duration(scenario.tick.get_ref().0)
+            .min_message_latency(scenario.network.latency.0)
+            .max_message_latency(scenario.network.latency.0 + scenario.network.jitter.0)
+            .rng_seed(seeds::derive_u64(seed, "world", "turmoil"))
+            .build();
+        let out: Box<dyn Write> = options.trace.unwrap_or_else(|| Box::new(std::io::sink()));
+        let recorder = Recorder::new(out, &header, options.record)?;
+        let shared = Rc::new(Shared {
+            seed,
+            recorder: RefCell::new(recorder),
+            hosts: header
+                .hosts
+                .iter()
+                .map(|h| HostState {
+                    name: h.name.clone(),
+                    disk: Rc::new(MemDisk::new()),
+                    skew_ns: Cell::new(0),
+                    loss_rng: RefCell::new(seeds::stream(seed, &h.name, "net-loss")),
+                })
+                .collect(),
+            by_name: layout.by_name.clone(),
+            by_ip: RefCell::new(BTreeMap::new()),
+            links: RefCell::new(LinkTable {
+                default_latency_ns: scenario.network.latency.0.as_nanos() as u64,
+                default_jitter_ns: scenario.network.jitter.0.as_nanos() as u64,
+                default_loss: *scenario.network.loss.get_ref(),
+                loss: BTreeMap::new(),
+                rto: scenario.network.rto.0,
+            }),
+        });
+        for (i, host) in scenario.hosts.iter().enumerate() {
+            let host = host.get_ref().clone();
+            let name = host.name.get_ref().clone();
+            let shared2 = shared.clone();
+            let index = i as u16;
+            sim.host(name.as_str(), move || services::start(SimEnv::new(shared2.clone(), index), &host));
+        }
+        for plan in layout.loadgens(scenario) {
+            let index = layout.loadgen_index(plan.index);
+            let env = SimEnv::new(shared.clone(), index);
+            sim.client(format!("lg{}", plan.index).as_str(), run_loadgen(env, plan));
+        }
+        for (name, &index) in &shared.by_name {
+            shared.by_ip.borrow_mut().insert(sim.lookup(name.as_str()), index);
+            shared.recorder.borrow_mut().push(0, Event::Power { host: index, up: true });
+        }
+        for link in &header.links {
+            nemesis::configure_link(&mut sim, &shared, link);
+        }
+        let schedule = nemesis::schedule(scenario, &layout.by_name);
+        let end = scenario.duration.get_ref().0 + scenario.workload.timeout.0 + scenario.tick.get_ref().0 * 2;
+        Ok(World {
+            sim,
+            shared,
+            header,
+            schedule,
+            next_fault: 0,
+            end,
+            next_sample: SAMPLE_EVERY,
+            steps: 0,
+            finished: false,
+            seed,
+        })
+    }
+
+    /// The run's header (hosts, links, objectives).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Simulated time now.
+    pub fn elapsed(&self) -> Duration {
+        self.sim.elapsed()
+    }
+
+    /// Whether the run is over (every load generator done, or the drain deadline passed).
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Advances the world one tick: applies the faults that are due, steps turmoil, integrates
+    /// gauges and flushes the step's events. Returns whether the run is over.
+    pub fn step(&mut self) -> Result<bool, RunError> {
+        if self.finished {
+            return Ok(true);
+        }
+        let now = self.sim.elapsed();
+        let now_ns = now.as_nanos() as u64;
+        while let Some(f) = self.schedule.get(self.next_fault).filter(|f| f.at_ns <= now_ns) {
+            nemesis::apply(&mut self.sim, &self.shared, &self.header.links, &f.fault, now_ns);
+            self.next_fault += 1;
+        }
+        let done = self.sim.step().map_err(|e| RunError::Host { at: now, message: e.to_string() })?;
+        self.steps += 1;
+        let now = self.sim.elapsed();
+        let mut rec = self.shared.recorder.borrow_mut();
+        rec.integrate_gauges();
+        if now >= self.next_sample {
+            rec.sample_gauges(now.as_nanos() as u64);
+            self.next_sample += SAMPLE_EVERY;
+        }
+        rec.flush_step();
+        self.finished = done || now >= self.end;
+        Ok(self.finished)
+    }
+
+    /// Runs to the end and returns the report.
+    pub fn run(mut self) -> Result<RunOutcome, RunError> {
+        while !self.step()? {}
+        let simulated = self.sim.elapsed();
+        let t_ns = simulated.as_nanos() as u64;
+        let World { sim, shared, seed, steps, .. } = self;
+        drop(sim);
+        let shared =
+            Rc::try_unwrap(shared).map_err(|_| RunError::Layout("world still referenced at the end".into()))?;
+        let mut recorder = shared.recorder.into_inner();
+        recorder.sample_gauges(t_ns);
+        let (report, hash, records) = recorder.finish(t_ns)?;
+        Ok(RunOutcome { seed, report, hash, records, simulated, steps })
+    }
+}

@@ -1,0 +1,58 @@
+//! State of the world shared by every host: the recorder, the host table, the current link
+//! settings. Lives in an `Rc`: turmoil runs all hosts on one thread.
+
+use super::recorder::Recorder;
+use faultline_models::seam::MemDisk;
+use rand_chacha::ChaCha8Rng;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// One host's state that outlives its processes (it survives a kill and restart).
+pub(crate) struct HostState {
+    pub(crate) name: String,
+    pub(crate) disk: Rc<MemDisk>,
+    /// Clock skew added to this host's `now()`, nanoseconds.
+    pub(crate) skew_ns: Cell<i64>,
+    /// Draws message losses for streams this host writes.
+    pub(crate) loss_rng: RefCell<ChaCha8Rng>,
+}
+
+/// Current loss probability of every link, and the retransmission timeout.
+pub(crate) struct LinkTable {
+    pub(crate) default_latency_ns: u64,
+    pub(crate) default_jitter_ns: u64,
+    pub(crate) default_loss: f64,
+    pub(crate) loss: BTreeMap<(u16, u16), f64>,
+    pub(crate) rto: Duration,
+}
+
+impl LinkTable {
+    fn key(a: u16, b: u16) -> (u16, u16) {
+        (a.min(b), a.max(b))
+    }
+    pub(crate) fn loss(&self, a: u16, b: u16) -> f64 {
+        self.loss.get(&Self::key(a, b)).copied().unwrap_or(self.default_loss)
+    }
+    pub(crate) fn set_loss(&mut self, a: u16, b: u16, loss: f64) {
+        self.loss.insert(Self::key(a, b), loss);
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) seed: u64,
+    pub(crate) recorder: RefCell<Recorder>,
+    pub(crate) hosts: Vec<HostState>,
+    pub(crate) by_name: BTreeMap<String, u16>,
+    pub(crate) by_ip: RefCell<BTreeMap<IpAddr, u16>>,
+    pub(crate) links: RefCell<LinkTable>,
+}
+
+impl Shared {
+    /// Simulated time now, nanoseconds (inside a host: that host's sub-step clock).
+    pub(crate) fn now_ns() -> u64 {
+        turmoil::sim_elapsed().map(|d| d.as_nanos() as u64).unwrap_or(0)
+    }
+}

@@ -1,0 +1,171 @@
+//! The simulation's streams and listeners: turmoil's TCP, traced and lossy.
+//!
+//! Every write on a [`SimStream`] is one message on the simulated network and is recorded as
+//! [`Event::Message`]. Loss is modelled the way TCP experiences it: a lost segment is resent
+//! after the retransmission timeout (RTO), and the receiver cannot read past the gap until it
+//! arrives, so later segments on the same stream are held back too (head-of-line blocking).
+//! Losses that happen within one RTO overlap, as TCP's window lets them: a segment written at
+//! `t` is delivered no earlier than `t + RTO` if it was lost, and never before the segment
+//! written ahead of it. (Turmoil's own `fail_rate` drops segments for good, which would wedge
+//! a TCP stream, so it is not used.)
+//!
+//! Without loss, writes go straight to turmoil. Once a segment is held back, it and every
+//! later one wait in a queue that a small task on the host drains in order.
+
+use super::shared::Shared;
+use faultline_chaos::trace::Event;
+use faultline_models::seam::Listener;
+use rand::Rng;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::time::Instant;
+use turmoil::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// The sending side of a stream, shared with its drain task while segments are held back.
+struct Sender {
+    half: RefCell<Option<OwnedWriteHalf>>,
+    held: RefCell<VecDeque<(Vec<u8>, Instant)>>,
+    /// Delivery time of the last segment written (held back or not).
+    last_delivery: Cell<Instant>,
+    draining: Cell<bool>,
+    failed: RefCell<Option<io::ErrorKind>>,
+}
+
+/// A TCP stream between two simulated hosts.
+pub struct SimStream {
+    read: OwnedReadHalf,
+    send: Rc<Sender>,
+    shared: Rc<Shared>,
+    from: u16,
+    to: u16,
+}
+
+impl SimStream {
+    pub(crate) fn new(inner: turmoil::net::TcpStream, shared: Rc<Shared>, from: u16, to: u16) -> Self {
+        let (read, write) = inner.into_split();
+        let send = Rc::new(Sender {
+            half: RefCell::new(Some(write)),
+            held: RefCell::new(VecDeque::new()),
+            last_delivery: Cell::new(Instant::now()),
+            draining: Cell::new(false),
+            failed: RefCell::new(None),
+        });
+        Self { read, send, shared, from, to }
+    }
+
+    /// Whether the next segment is lost once on this link.
+    fn draw_loss(&self) -> bool {
+        let loss = self.shared.links.borrow().loss(self.from, self.to);
+        loss > 0.0 && self.shared.hosts[self.from as usize].loss_rng.borrow_mut().random::<f64>() < loss
+    }
+
+    fn record(&self, bytes: usize, retransmitted: bool) {
+        let mut rec = self.shared.recorder.borrow_mut();
+        if rec.config.messages {
+            let event = Event::Message { from: self.from, to: self.to, bytes: bytes as u32, retransmitted };
+            rec.push(Shared::now_ns(), event);
+        }
+    }
+
+    fn hold(&self, buf: &[u8], deliver_at: Instant) {
+        self.send.held.borrow_mut().push_back((buf.to_vec(), deliver_at));
+        self.send.last_delivery.set(deliver_at);
+        if !self.send.draining.replace(true) {
+            tokio::task::spawn_local(drain(self.send.clone()));
+        }
+    }
+}
+
+/// Delivers held-back segments in order, each at its time.
+async fn drain(send: Rc<Sender>) {
+    loop {
+        let next = send.held.borrow_mut().pop_front();
+        let Some((bytes, at)) = next else { break };
+        tokio::time::sleep_until(at).await;
+        let half = send.half.borrow_mut().take();
+        let Some(mut half) = half else { break };
+        let result = half.write_all(&bytes).await;
+        *send.half.borrow_mut() = Some(half);
+        if let Err(e) = result {
+            *send.failed.borrow_mut() = Some(e.kind());
+            send.held.borrow_mut().clear();
+            break;
+        }
+    }
+    send.draining.set(false);
+}
+
+impl AsyncRead for SimStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.read).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SimStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if let Some(kind) = *self.send.failed.borrow() {
+            return Poll::Ready(Err(io::Error::new(kind, "the connection failed while resending")));
+        }
+        let now = Instant::now();
+        let lost = self.draw_loss();
+        let rto = self.shared.links.borrow().rto;
+        let deliver_at = if lost { now + rto } else { now }.max(self.send.last_delivery.get());
+        if lost || !self.send.held.borrow().is_empty() || deliver_at > now {
+            self.hold(buf, deliver_at);
+            self.record(buf.len(), lost);
+            return Poll::Ready(Ok(buf.len()));
+        }
+        let mut half = self.send.half.borrow_mut();
+        let Some(half) = half.as_mut() else {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "the stream is being drained")));
+        };
+        let written = Pin::new(half).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = written {
+            self.send.last_delivery.set(now);
+            self.record(n, false);
+        }
+        written
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.send.half.borrow_mut().as_mut() {
+            Some(half) => Pin::new(half).poll_flush(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.send.held.borrow().is_empty() {
+            // The drain task shuts the stream when it drops the last segment's sender.
+            return Poll::Ready(Ok(()));
+        }
+        match self.send.half.borrow_mut().as_mut() {
+            Some(half) => Pin::new(half).poll_shutdown(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// A listening socket on a simulated host.
+pub struct SimListener {
+    pub(crate) inner: turmoil::net::TcpListener,
+    pub(crate) shared: Rc<Shared>,
+    pub(crate) host: u16,
+}
+
+impl Listener for SimListener {
+    type Stream = SimStream;
+
+    async fn accept(&self) -> io::Result<(SimStream, String)> {
+        let (stream, peer) = self.inner.accept().await?;
+        let peer_host = self.shared.by_ip.borrow().get(&peer.ip()).copied();
+        let peer_host = peer_host.ok_or_else(|| io::Error::other(format!("unknown peer {peer}")))?;
+        let name = self.shared.hosts[peer_host as usize].name.clone();
+        Ok((SimStream::new(stream, self.shared.clone(), self.host, peer_host), format!("{name}:{}", peer.port())))
+    }
+}

@@ -1,0 +1,35 @@
+//! `faultline check-determinism`: the same scenario and seed, K times; every trace hash equal.
+
+use super::load;
+use crate::exit::Exit;
+use std::path::Path;
+
+pub fn run(file: &Path, seed: Option<u64>, runs: u32) -> Exit {
+    let scenario = match load(file) {
+        Ok(s) => s,
+        Err(exit) => return exit,
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    let mut hashes = Vec::new();
+    for i in 1..=runs {
+        match super::run::simulate(&scenario, Some(seed), None) {
+            Ok(o) => {
+                println!("run {i}/{runs}: seed {seed}, {} records, trace hash {}", o.records, o.hash);
+                hashes.push(o.hash);
+            }
+            Err(e) => {
+                eprintln!("error: run {i} failed: {e}");
+                return Exit::CheckFailed;
+            }
+        }
+    }
+    let first = hashes[0];
+    if hashes.iter().all(|h| *h == first) {
+        println!("deterministic: {runs} runs of {} with seed {seed} gave trace hash {first}", file.display());
+        Exit::Pass
+    } else {
+        println!("NOT deterministic: {runs} runs with seed {seed} gave different trace hashes");
+        println!("reproduce: faultline check-determinism {} --seed {seed} --runs {runs}", file.display());
+        Exit::CheckFailed
+    }
+}

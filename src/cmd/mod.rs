@@ -1,0 +1,46 @@
+//! One module per subcommand; [`dispatch`] routes a parsed command line to it.
+
+mod bench;
+mod determinism;
+mod run;
+mod sweep;
+mod trace;
+
+use crate::cli::{Cli, Command, TraceCommand};
+use crate::exit::Exit;
+use faultline_sim::scenario::{self, Scenario};
+use std::path::Path;
+
+/// Runs the command and says how it ended.
+pub fn dispatch(cli: Cli) -> Exit {
+    match cli.command {
+        Command::Run { file, seed, out, format } => run::run(&file, seed, out.as_deref(), format),
+        Command::CheckDeterminism { file, seed, runs } => determinism::run(&file, seed, runs),
+        Command::Sweep { files, seeds, first_seed, jobs, format } => {
+            sweep::run(&files, first_seed, seeds, jobs, format)
+        }
+        Command::Trace { command: TraceCommand::Dump { file, format } } => trace::dump(&file, format),
+        Command::Schema => {
+            println!("{}", scenario::json_schema());
+            Exit::Pass
+        }
+        Command::Bench { quick } => bench::run(quick),
+    }
+}
+
+/// Loads a scenario, printing a located error (file:line:col and the snippet) on failure.
+pub fn load(path: &Path) -> Result<Scenario, Exit> {
+    scenario::load_file(path).map_err(|e| {
+        for line in e.report_lines() {
+            eprintln!("{line}");
+        }
+        eprintln!("{:?}", miette::Report::new(e));
+        Exit::BadInput
+    })
+}
+
+/// Prints an error that is not a scenario error, and says it was bad input.
+pub fn fail(context: &str, err: impl std::fmt::Display) -> Exit {
+    eprintln!("error: {context}: {err}");
+    Exit::BadInput
+}

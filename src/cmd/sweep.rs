@@ -1,0 +1,109 @@
+//! `faultline sweep`: every scenario under many seeds, one simulation per worker thread.
+//!
+//! Each simulation is deterministic and single-threaded; parallelism is only across runs, so a
+//! failure found on a worker reproduces exactly with `faultline run FILE --seed N`. Results are
+//! sorted by (file, seed) before printing, so the summary does not depend on thread timing.
+
+use super::load;
+use crate::cli::Format;
+use crate::exit::Exit;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct RunResult {
+    file: PathBuf,
+    seed: u64,
+    /// Names of the failed checks; a run that could not complete fails "run completes".
+    failed: Vec<String>,
+    hash: Option<String>,
+}
+
+pub fn run(files: &[PathBuf], first_seed: u64, seeds: u64, jobs: Option<u32>, format: Format) -> Exit {
+    let mut scenarios = Vec::new();
+    for f in files {
+        match load(f) {
+            Ok(s) => scenarios.push((f.clone(), s)),
+            Err(exit) => return exit,
+        }
+    }
+    let Some(last_seed) = first_seed.checked_add(seeds - 1) else {
+        eprintln!("error: --first-seed {first_seed} + --seeds {seeds} overflows a 64-bit seed");
+        return Exit::BadInput;
+    };
+    let jobs = jobs.map(|j| j as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let work: Vec<(usize, u64)> =
+        (0..scenarios.len()).flat_map(|i| (first_seed..=last_seed).map(move |s| (i, s))).collect();
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(work.len()));
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(work.len()) {
+            scope.spawn(|| {
+                while let Some(&(i, seed)) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let (file, scenario) = &scenarios[i];
+                    let result = one(file, scenario, seed);
+                    results.lock().expect("no worker panics holding the lock").push(result);
+                }
+            });
+        }
+    });
+    let wall = started.elapsed();
+    let mut results = results.into_inner().expect("workers finished");
+    results.sort_by(|a, b| (&a.file, a.seed).cmp(&(&b.file, b.seed)));
+    summarise(&results, wall.as_secs_f64(), jobs, format)
+}
+
+fn one(file: &Path, scenario: &faultline_sim::scenario::Scenario, seed: u64) -> RunResult {
+    match super::run::simulate(scenario, Some(seed), None) {
+        Ok(o) => RunResult {
+            file: file.to_path_buf(),
+            seed,
+            failed: o.report.checks.iter().filter(|c| !c.pass).map(|c| c.name.clone()).collect(),
+            hash: Some(o.hash.to_string()),
+        },
+        Err(e) => {
+            RunResult { file: file.to_path_buf(), seed, failed: vec![format!("run completes ({e})")], hash: None }
+        }
+    }
+}
+
+fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) -> Exit {
+    let failures: Vec<&RunResult> = results.iter().filter(|r| !r.failed.is_empty()).collect();
+    let mut by_check: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &failures {
+        for c in &r.failed {
+            *by_check.entry(c.as_str()).or_default() += 1;
+        }
+    }
+    let rate = results.len() as f64 / wall_s.max(1e-9);
+    match format {
+        Format::Json => {
+            let json = serde_json::json!({
+                "runs": results.len(),
+                "failures": failures.len(),
+                "failures_by_check": by_check,
+                "wall_s": wall_s,
+                "seeds_per_s": rate,
+                "jobs": jobs,
+                "results": results,
+            });
+            println!("{}", serde_json::to_string_pretty(&json).expect("json"));
+        }
+        Format::Text => {
+            println!("sweep: {} runs on {jobs} threads in {wall_s:.2} s ({rate:.1} seeds/s)", results.len());
+            println!("failed runs: {}", failures.len());
+            for (check, n) in &by_check {
+                println!("  {n:>6}  {check}");
+            }
+            for r in &failures {
+                println!("FAIL {} --seed {}: {}", r.file.display(), r.seed, r.failed.join("; "));
+                println!("  reproduce: {}", super::run::reproduce(&r.file, r.seed));
+            }
+        }
+    }
+    Exit::from_pass(failures.is_empty())
+}

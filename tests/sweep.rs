@@ -1,0 +1,60 @@
+//! `faultline sweep`: a short seed sweep of every scenario in the library (CI's sweep).
+//!
+//! Scenarios that demonstrate a failure (their comments say so) must fail on every seed and
+//! print a reproduce line per failure; the others must pass on every seed.
+
+mod util;
+use util::*;
+
+/// Scenarios whose objectives fail on purpose.
+const FAIL_ON_PURPOSE: &[&str] = &["partition.toml", "slow-link.toml"];
+
+fn library() -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_scenario_under_three_seeds() {
+    let files = library();
+    assert!(files.len() >= 4, "the library has scenarios");
+    for file in files {
+        let name = file.file_name().unwrap().to_str().unwrap().to_string();
+        let o = faultline(&["sweep", file.to_str().unwrap(), "--seeds", "3", "--jobs", "2"]);
+        let out = stdout(&o);
+        assert!(out.contains("sweep: 3 runs"), "{name}: {out}\n{}", stderr(&o));
+        if FAIL_ON_PURPOSE.contains(&name.as_str()) {
+            assert_eq!(code(&o), 1, "{name} fails on purpose: {out}");
+            assert_eq!(out.matches("reproduce: faultline run").count(), 3, "{name}: {out}");
+        } else {
+            assert_eq!(code(&o), 0, "{name} must hold on every seed: {out}");
+            assert!(out.contains("failed runs: 0"), "{out}");
+        }
+    }
+}
+
+#[test]
+fn json_summary_counts_failures_by_check() {
+    let o = faultline(&["sweep", scenario("partition.toml").to_str().unwrap(), "--seeds", "2", "--format", "json"]);
+    assert_eq!(code(&o), 1);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(json["runs"], 2);
+    assert_eq!(json["failures"], 2);
+    assert_eq!(json["failures_by_check"]["availability at least 99%"], 2);
+    assert!(json["seeds_per_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_bad_scenario_stops_the_sweep_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = 3\n").unwrap();
+    let o = faultline(&["sweep", scenario("echo.toml").to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("bad.toml:1:"), "{}", stderr(&o));
+}

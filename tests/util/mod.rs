@@ -1,0 +1,48 @@
+//! Helpers shared by the CLI tests: run the real `faultline` binary and read what it printed.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// The repository root (where `scenarios/` lives).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scenario of the library by file name.
+pub fn scenario(name: &str) -> PathBuf {
+    root().join("scenarios").join(name)
+}
+
+/// Runs `faultline ARGS` and returns its output.
+pub fn faultline(args: &[&str]) -> Output {
+    assert_cmd::Command::cargo_bin("faultline").expect("the binary is built").args(args).output().expect("it runs")
+}
+
+/// Like [`faultline`], with the working directory set.
+pub fn faultline_in(dir: &Path, args: &[&str]) -> Output {
+    assert_cmd::Command::cargo_bin("faultline")
+        .expect("the binary is built")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("it runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited, not killed")
+}
+
+/// The trace hash (the first 32-hex-digit word) printed in a report or determinism output.
+pub fn hash_in(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_hexdigit()).find(|w| w.len() == 32).expect("a 32-hex-digit hash").to_string()
+}
