@@ -124,16 +124,34 @@ fn a_partition_fails_requests_and_healing_restores_them() {
 }
 
 #[test]
-fn link_loss_adds_retransmission_delay_to_the_tail() {
+fn loss_on_a_busy_connection_is_recovered_by_fast_retransmit() {
     let patient = STORE.replace("timeout = \"50ms\"", "timeout = \"400ms\"");
     let base = scenario(&patient);
     let lossy =
-        scenario(&patient.replace("[workload]", "[[links]]\nbetween = [\"app\", \"db\"]\nloss = 0.005\n[workload]"));
+        scenario(&patient.replace("[workload]", "[[links]]\nbetween = [\"app\", \"db\"]\nloss = 0.02\n[workload]"));
     let (b, l) = (go(&base, 8).report.end_to_end, go(&lossy, 8).report.end_to_end);
-    // 0.5% of messages pay a 200 ms retransmission (and hold back those behind them on their
-    // connection): p99 jumps, the median does not.
-    assert!(l.latency.p99_ms > b.latency.p99_ms + 150.0, "p99 {} vs {}", l.latency.p99_ms, b.latency.p99_ms);
-    assert!(l.latency.p50_ms < b.latency.p50_ms + 5.0, "p50 {} vs {}", l.latency.p50_ms, b.latency.p50_ms);
+    // 300 requests/s share one app->db connection: three later segments follow a lost one
+    // within a few ms, so it is resent after one round trip, not after the 200 ms RTO.
+    assert!(l.latency.p99_ms > b.latency.p99_ms, "p99 {} vs {}", l.latency.p99_ms, b.latency.p99_ms);
+    assert!(l.latency.p99_ms < 100.0, "no RTO stalls: p99 {}", l.latency.p99_ms);
+    assert!(l.latency.p50_ms < b.latency.p50_ms + 3.0, "p50 {} vs {}", l.latency.p50_ms, b.latency.p50_ms);
+    assert_eq!(l.ok, l.requests);
+}
+
+#[test]
+fn loss_on_a_quiet_connection_waits_for_the_retransmission_timeout() {
+    // One user, one request every ~50 ms: nothing follows a lost segment, so it waits the RTO.
+    let text = ECHO
+        .replace("users = 8\nloadgens = 2", "users = 1\nloadgens = 1")
+        .replace("targets = [\"e0\", \"e1\"]", "targets = [\"e0\"]")
+        .replace("think = \"0ms\"", "think = \"50ms\"")
+        .replace("duration = \"4s\"", "duration = \"60s\"")
+        .replace("latency = \"1ms\"", "latency = \"1ms\"\nloss = 0.05");
+    let e = go(&scenario(&text), 10).report.end_to_end;
+    // About 10% of requests lose a segment (two per request, 5% each).
+    assert!(e.latency.p50_ms < 3.0, "p50 {}", e.latency.p50_ms);
+    assert!(e.latency.p99_ms >= 200.0, "p99 {} includes an RTO", e.latency.p99_ms);
+    assert_eq!(e.ok, e.requests);
 }
 
 #[test]

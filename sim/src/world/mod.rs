@@ -70,7 +70,6 @@ pub struct RunOptions {
     pub record: RecordConfig,
 }
 
-
 /// The result of a run.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
@@ -137,6 +136,7 @@ impl World {
                 default_jitter_ns: scenario.network.jitter.0.as_nanos() as u64,
                 default_loss: *scenario.network.loss.get_ref(),
                 loss: BTreeMap::new(),
+                latency_ns: BTreeMap::new(),
                 rto: scenario.network.rto.0,
             }),
         });

@@ -20,12 +20,14 @@ pub(crate) struct HostState {
     pub(crate) loss_rng: RefCell<ChaCha8Rng>,
 }
 
-/// Current loss probability of every link, and the retransmission timeout.
+/// Current latency and loss of every link, and the retransmission timeout: what the streams
+/// need to model loss recovery.
 pub(crate) struct LinkTable {
     pub(crate) default_latency_ns: u64,
     pub(crate) default_jitter_ns: u64,
     pub(crate) default_loss: f64,
     pub(crate) loss: BTreeMap<(u16, u16), f64>,
+    pub(crate) latency_ns: BTreeMap<(u16, u16), u64>,
     pub(crate) rto: Duration,
 }
 
@@ -36,8 +38,13 @@ impl LinkTable {
     pub(crate) fn loss(&self, a: u16, b: u16) -> f64 {
         self.loss.get(&Self::key(a, b)).copied().unwrap_or(self.default_loss)
     }
-    pub(crate) fn set_loss(&mut self, a: u16, b: u16, loss: f64) {
+    /// One-way base latency of a link.
+    pub(crate) fn latency(&self, a: u16, b: u16) -> Duration {
+        Duration::from_nanos(self.latency_ns.get(&Self::key(a, b)).copied().unwrap_or(self.default_latency_ns))
+    }
+    pub(crate) fn set(&mut self, a: u16, b: u16, latency_ns: u64, loss: f64) {
         self.loss.insert(Self::key(a, b), loss);
+        self.latency_ns.insert(Self::key(a, b), latency_ns);
     }
 }
 

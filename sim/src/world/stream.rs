@@ -1,16 +1,20 @@
 //! The simulation's streams and listeners: turmoil's TCP, traced and lossy.
 //!
-//! Every write on a [`SimStream`] is one message on the simulated network and is recorded as
-//! [`Event::Message`]. Loss is modelled the way TCP experiences it: a lost segment is resent
-//! after the retransmission timeout (RTO), and the receiver cannot read past the gap until it
-//! arrives, so later segments on the same stream are held back too (head-of-line blocking).
-//! Losses that happen within one RTO overlap, as TCP's window lets them: a segment written at
-//! `t` is delivered no earlier than `t + RTO` if it was lost, and never before the segment
-//! written ahead of it. (Turmoil's own `fail_rate` drops segments for good, which would wedge
-//! a TCP stream, so it is not used.)
+//! Every write on a [`SimStream`] is one message (segment) on the simulated network and is
+//! recorded as [`Event::Message`]. Loss is modelled the way TCP experiences it, not as data
+//! that vanishes (turmoil's own `fail_rate` drops segments for good, which would wedge TCP):
 //!
-//! Without loss, writes go straight to turmoil. Once a segment is held back, it and every
-//! later one wait in a queue that a small task on the host drains in order.
+//! - a lost segment is resent, and the receiver cannot read past the gap until the resent copy
+//!   arrives, so the segments written after it are held back too (head-of-line blocking);
+//! - it is resent after the retransmission timeout (RTO) when nothing follows it (tail loss),
+//!   or, as fast retransmit does, one round trip after the third later segment was written
+//!   (three duplicate acknowledgements), whichever comes first;
+//! - losses within one recovery overlap, as TCP's window lets them.
+//!
+//! So a segment written at `t` reaches turmoil (which adds the link's latency) at the latest of:
+//! `t`; its recovery time if it was lost; the time the segment before it did. Without loss,
+//! writes go straight to turmoil. Once a segment is held back, it and every later one wait in
+//! a queue that a small task on the host drains in order.
 
 use super::shared::Shared;
 use faultline_chaos::trace::Event;
@@ -23,15 +27,28 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use turmoil::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// Duplicate acknowledgements that trigger a fast retransmit.
+const DUPACKS: u8 = 3;
+
+/// A segment waiting to be handed to turmoil.
+struct Held {
+    bytes: Vec<u8>,
+    /// Not before this time.
+    earliest: Instant,
+    /// For a lost segment: later segments written since (its duplicate acknowledgements).
+    dupacks: Option<u8>,
+}
 
 /// The sending side of a stream, shared with its drain task while segments are held back.
 struct Sender {
     half: RefCell<Option<OwnedWriteHalf>>,
-    held: RefCell<VecDeque<(Vec<u8>, Instant)>>,
-    /// Delivery time of the last segment written (held back or not).
-    last_delivery: Cell<Instant>,
+    held: RefCell<VecDeque<Held>>,
+    /// Wakes the drain task when a held segment's time moves earlier.
+    wake: Notify,
     draining: Cell<bool>,
     failed: RefCell<Option<io::ErrorKind>>,
 }
@@ -51,7 +68,7 @@ impl SimStream {
         let send = Rc::new(Sender {
             half: RefCell::new(Some(write)),
             held: RefCell::new(VecDeque::new()),
-            last_delivery: Cell::new(Instant::now()),
+            wake: Notify::new(),
             draining: Cell::new(false),
             failed: RefCell::new(None),
         });
@@ -72,9 +89,30 @@ impl SimStream {
         }
     }
 
-    fn hold(&self, buf: &[u8], deliver_at: Instant) {
-        self.send.held.borrow_mut().push_back((buf.to_vec(), deliver_at));
-        self.send.last_delivery.set(deliver_at);
+    /// Queues a segment written `now`, counting it as a duplicate acknowledgement for the lost
+    /// segments ahead of it.
+    fn hold(&self, buf: &[u8], now: Instant, lost: bool) {
+        let (rto, rtt) = {
+            let links = self.shared.links.borrow();
+            (links.rto, links.latency(self.from, self.to) * 2)
+        };
+        let mut held = self.send.held.borrow_mut();
+        let mut earlier = false;
+        for h in held.iter_mut() {
+            if let Some(n) = h.dupacks.as_mut().filter(|n| **n < DUPACKS) {
+                *n += 1;
+                if *n == DUPACKS && now + rtt < h.earliest {
+                    h.earliest = now + rtt;
+                    earlier = true;
+                }
+            }
+        }
+        let (earliest, dupacks) = if lost { (now + rto, Some(0)) } else { (now, None) };
+        held.push_back(Held { bytes: buf.to_vec(), earliest, dupacks });
+        drop(held);
+        if earlier {
+            self.send.wake.notify_one();
+        }
         if !self.send.draining.replace(true) {
             tokio::task::spawn_local(drain(self.send.clone()));
         }
@@ -84,9 +122,16 @@ impl SimStream {
 /// Delivers held-back segments in order, each at its time.
 async fn drain(send: Rc<Sender>) {
     loop {
-        let next = send.held.borrow_mut().pop_front();
-        let Some((bytes, at)) = next else { break };
-        tokio::time::sleep_until(at).await;
+        let head = send.held.borrow().front().map(|h| h.earliest);
+        let Some(at) = head else { break };
+        if Instant::now() < at {
+            tokio::select! {
+                biased;
+                () = send.wake.notified() => continue,
+                () = tokio::time::sleep_until(at) => {}
+            }
+        }
+        let Some(Held { bytes, .. }) = send.held.borrow_mut().pop_front() else { break };
         let half = send.half.borrow_mut().take();
         let Some(mut half) = half else { break };
         let result = half.write_all(&bytes).await;
@@ -113,10 +158,8 @@ impl AsyncWrite for SimStream {
         }
         let now = Instant::now();
         let lost = self.draw_loss();
-        let rto = self.shared.links.borrow().rto;
-        let deliver_at = if lost { now + rto } else { now }.max(self.send.last_delivery.get());
-        if lost || !self.send.held.borrow().is_empty() || deliver_at > now {
-            self.hold(buf, deliver_at);
+        if lost || !self.send.held.borrow().is_empty() {
+            self.hold(buf, now, lost);
             self.record(buf.len(), lost);
             return Poll::Ready(Ok(buf.len()));
         }
@@ -126,7 +169,6 @@ impl AsyncWrite for SimStream {
         };
         let written = Pin::new(half).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = written {
-            self.send.last_delivery.set(now);
             self.record(n, false);
         }
         written
