@@ -173,8 +173,9 @@ fn best_pair(
 fn bounded_note(raw: &Measurement, faultline: &Measurement) -> String {
     let ratio = faultline.sim_per_wall() / raw.sim_per_wall().max(1e-12);
     format!(
-        "raw turmoil at {} servers / {} users ({} hosts): {:.1} ms simulated in {:.1} s of wall time \
-         ({} round trips; {}); faultline covers simulated time {ratio:.0}x faster",
+        "raw turmoil at {} servers / {} users ({} hosts), a tiny-duration attempt only: {:.1} ms \
+         simulated in {:.1} s of wall time ({} round trips; {}); faultline covers simulated time \
+         {ratio:.0}x faster",
         raw.topology.servers,
         raw.topology.users,
         raw.hosts,

@@ -24,13 +24,17 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         let index = analyzer.e2e.windows.index(invoked_ns);
         analyzer.e2e.windows.complete(index, false, None, run_ns);
     }
-    let run_s = run_ns as f64 / NS_PER_S;
+    // The workload issues requests during the scenario's duration; the run goes on only to
+    // collect late replies. End-to-end rates and windows cover the duration.
+    let issue_ns = if analyzer.header.duration_ns > 0 { analyzer.header.duration_ns } else { run_ns };
+    let run_s = issue_ns as f64 / NS_PER_S;
     let end_to_end = end_to_end(&analyzer.e2e, run_s);
     let mut checks_out = Vec::new();
     for slo in &analyzer.header.slos {
         checks_out.push(checks::slo_check(slo, &view(&analyzer, slo)));
     }
-    let little = checks::little(&analyzer.services, &analyzer.inflight, run_s, &analyzer.header);
+    // Little's law compares served requests with the inflight gauge over the whole run.
+    let little = checks::little(&analyzer.services, &analyzer.inflight, run_ns as f64 / NS_PER_S, &analyzer.header);
     checks_out.extend(little.iter().map(checks::little_check));
     let error_budgets =
         analyzer.header.slos.iter().filter_map(|slo| checks::error_budget(slo, &view(&analyzer, slo))).collect();
@@ -46,7 +50,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         trace_hash: hash.to_string(),
         records,
         end_to_end,
-        windows: analyzer.e2e.windows.finish(run_ns, MAX_WINDOWS),
+        windows: analyzer.e2e.windows.finish(issue_ns, MAX_WINDOWS),
         services,
         little,
         error_budgets,

@@ -44,6 +44,9 @@ pub(crate) struct LoadgenPlan {
     pub(crate) duration: Duration,
 }
 
+/// Resolution of tokio's timers, which round every deadline up to the next millisecond.
+const TIMER_GRID_NS: u64 = 1_000_000;
+
 /// Pause of a closed-loop user after a request that could not reach its target.
 const ERROR_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -87,6 +90,11 @@ async fn open_loop(lg: &Rc<Gen>, process: super::arrivals::ArrivalProcess, start
     let end_ns = lg.plan.duration.as_nanos() as u64;
     let users = lg.plan.users.len();
     while let Some(t_ns) = arrivals.next_before(end_ns) {
+        // Timers fire on tokio's 1 ms grid: an arrival that would fire at or after the end of
+        // the run belongs to no window of it.
+        if t_ns.div_ceil(TIMER_GRID_NS) * TIMER_GRID_NS >= end_ns {
+            break;
+        }
         tokio::time::sleep_until(start + Duration::from_nanos(t_ns)).await;
         let user = lg.rng.borrow_mut().random_range(0..users);
         lg.outstanding.set(lg.outstanding.get() + 1);
