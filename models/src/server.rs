@@ -13,7 +13,9 @@ use rand_chacha::ChaCha8Rng;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::WriteHalf;
 use tokio::sync::{Mutex, Semaphore};
@@ -164,8 +166,21 @@ async fn serve_connection<E: Env, H: Handler<E>>(stream: E::Stream, shared: Rc<S
     let mut scratch = Vec::with_capacity(128);
     while let Ok(Some(frame)) = read_frame(&mut reader, &mut scratch).await {
         let replier = Replier { id: frame.id, writer: writer.clone() };
-        shared.env.spawn(serve_request(frame.msg, replier, shared.clone()));
+        let mut request = Box::pin(serve_request(frame.msg, replier, shared.clone()));
+        // Most requests with no service time finish at their first poll (an echo, a cache
+        // hit): serve those here rather than paying for a task. One that must wait (a slot, a
+        // dependency, its service time) becomes a task, which polls it again with a real waker.
+        if poll_once(request.as_mut()).is_pending() {
+            shared.env.spawn(request);
+        }
     }
+}
+
+/// Polls `fut` once without a waker to register: only for futures that are polled again
+/// (spawned) if they are not ready.
+fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
+    let mut cx = Context::from_waker(Waker::noop());
+    fut.poll(&mut cx)
 }
 
 async fn serve_request<E: Env, H: Handler<E>>(msg: Msg, replier: Replier<E>, shared: Rc<Shared<E, H>>) {

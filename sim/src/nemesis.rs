@@ -87,12 +87,14 @@ pub(crate) fn apply(sim: &mut turmoil::Sim<'_>, shared: &Shared, links: &[LinkIn
     rec.push(t_ns, Event::Fault(fault.clone()));
     match fault {
         Fault::Kill { host } => {
+            shared.hosts[*host as usize].clock_base.set(None);
             sim.crash(name(*host).as_str());
             shared.hosts[*host as usize].disk.crash();
             rec.reset_gauges(*host);
             rec.push(t_ns, Event::Power { host: *host, up: false });
         }
         Fault::Restart { host } => {
+            shared.hosts[*host as usize].clock_base.set(None);
             sim.bounce(name(*host).as_str());
             rec.push(t_ns, Event::Power { host: *host, up: true });
         }

@@ -205,10 +205,15 @@ pub struct TraceWriter<W: Write> {
     block: Vec<u8>,
     compressed: Vec<u8>,
     block_target: usize,
+    /// Where one record is encoded before it joins the block.
+    scratch: Box<[u8; SCRATCH_BYTES]>,
     records: u64,
     blocks: u64,
     last_t_ns: u64,
 }
+
+/// Size of the writer's per-record scratch buffer; larger records are encoded by allocation.
+const SCRATCH_BYTES: usize = 4096;
 
 impl<W: Write> TraceWriter<W> {
     /// Writes the file header and `header`.
@@ -238,6 +243,7 @@ impl<W: Write> TraceWriter<W> {
             block: Vec::with_capacity(2 * block_target),
             compressed: Vec::new(),
             block_target,
+            scratch: Box::new([0; SCRATCH_BYTES]),
             records: 0,
             blocks: 0,
             last_t_ns: 0,
@@ -251,9 +257,15 @@ impl<W: Write> TraceWriter<W> {
         }
         let start = self.block.len();
         let wire = WireRecordRef { dt_ns: record.t_ns - self.last_t_ns, event: &record.event };
-        if let Err(e) = postcard::to_io(&wire, &mut self.block) {
-            self.block.truncate(start);
-            return Err(TraceError::Encode { detail: e.to_string() });
+        // Encode into a fixed scratch slice (one bounds check per field, no per-byte writes);
+        // a record too large for it takes the allocating path.
+        match postcard::to_slice(&wire, &mut self.scratch[..]) {
+            Ok(bytes) => self.block.extend_from_slice(bytes),
+            Err(postcard::Error::SerializeBufferFull) => match postcard::to_stdvec(&wire) {
+                Ok(bytes) => self.block.extend_from_slice(&bytes),
+                Err(e) => return Err(TraceError::Encode { detail: e.to_string() }),
+            },
+            Err(e) => return Err(TraceError::Encode { detail: e.to_string() }),
         }
         let len = self.block.len() - start;
         if len > MAX_BLOCK_BYTES {

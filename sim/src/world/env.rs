@@ -32,7 +32,8 @@ impl SimEnv {
 
     /// Records an event at the current simulated time.
     pub(crate) fn record(&self, event: Event) {
-        self.shared.recorder.borrow_mut().push(Shared::now_ns(), event);
+        let t_ns = self.shared.now_ns(self.host);
+        self.shared.recorder.borrow_mut().push(t_ns, event);
     }
 }
 
@@ -67,7 +68,7 @@ impl Env for SimEnv {
 
     fn now(&self) -> Duration {
         let skew = self.shared.hosts[self.host as usize].skew_ns.get();
-        let now = Shared::now_ns() as i128 + skew as i128;
+        let now = self.shared.now_ns(self.host) as i128 + skew as i128;
         Duration::from_nanos(now.max(0) as u64)
     }
 

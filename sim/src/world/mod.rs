@@ -127,6 +127,7 @@ impl World {
                     disk: Rc::new(MemDisk::new()),
                     skew_ns: Cell::new(0),
                     loss_rng: RefCell::new(seeds::stream(seed, &h.name, "net-loss")),
+                    clock_base: Cell::new(None),
                 })
                 .collect(),
             by_name: layout.by_name.clone(),

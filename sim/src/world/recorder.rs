@@ -10,7 +10,6 @@
 use faultline_chaos::report::{Analyzer, Report};
 use faultline_chaos::trace::codec::{TraceError, TraceHash, TraceWriter};
 use faultline_chaos::trace::{Event, Header, Record};
-use indexmap::IndexMap;
 use std::io::Write;
 
 /// Which optional events are recorded.
@@ -37,7 +36,8 @@ pub(crate) struct Recorder {
     writer: TraceWriter<Box<dyn Write>>,
     analyzer: Analyzer,
     step: Vec<Record>,
-    gauges: Vec<IndexMap<&'static str, GaugeAcc>>,
+    /// Per host: its gauges in order of first use (a handful: searched linearly, no hashing).
+    gauges: Vec<Vec<(&'static str, GaugeAcc)>>,
     pub(crate) config: RecordConfig,
     error: Option<TraceError>,
 }
@@ -48,7 +48,7 @@ impl Recorder {
             writer: TraceWriter::new(out, header)?,
             analyzer: Analyzer::new(header),
             step: Vec::with_capacity(1024),
-            gauges: vec![IndexMap::new(); header.hosts.len()],
+            gauges: vec![Vec::new(); header.hosts.len()],
             config,
             error: None,
         })
@@ -61,15 +61,17 @@ impl Recorder {
 
     /// Sets a gauge's current value.
     pub(crate) fn gauge(&mut self, host: u16, name: &'static str, value: i64) {
-        if let Some(g) = self.gauges.get_mut(host as usize) {
-            g.entry(name).or_default().last = value;
+        let Some(gauges) = self.gauges.get_mut(host as usize) else { return };
+        match gauges.iter_mut().find(|(n, _)| std::ptr::eq(*n, name) || *n == name) {
+            Some((_, acc)) => acc.last = value,
+            None => gauges.push((name, GaugeAcc { last: value, ..GaugeAcc::default() })),
         }
     }
 
     /// Zeroes every gauge of a host (it was killed: its in-flight work is gone).
     pub(crate) fn reset_gauges(&mut self, host: u16) {
         if let Some(g) = self.gauges.get_mut(host as usize) {
-            for acc in g.values_mut() {
+            for (_, acc) in g.iter_mut() {
                 acc.last = 0;
             }
         }
@@ -78,7 +80,7 @@ impl Recorder {
     /// Integrates every gauge over one step.
     pub(crate) fn integrate_gauges(&mut self) {
         for host in &mut self.gauges {
-            for acc in host.values_mut() {
+            for (_, acc) in host.iter_mut() {
                 acc.sum += acc.last as f64;
                 acc.steps += 1;
             }

@@ -18,6 +18,9 @@ pub(crate) struct HostState {
     pub(crate) skew_ns: Cell<i64>,
     /// Draws message losses for streams this host writes.
     pub(crate) loss_rng: RefCell<ChaCha8Rng>,
+    /// This incarnation's runtime instant matching a known simulated time (see
+    /// [`Shared::now_ns`]); cleared when the host is killed or restarted.
+    pub(crate) clock_base: Cell<Option<(tokio::time::Instant, u64)>>,
 }
 
 /// Current latency and loss of every link, and the retransmission timeout: what the streams
@@ -58,8 +61,21 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Simulated time now, nanoseconds (inside a host: that host's sub-step clock).
-    pub(crate) fn now_ns() -> u64 {
-        turmoil::sim_elapsed().map(|d| d.as_nanos() as u64).unwrap_or(0)
+    /// Simulated time now on `host`'s sub-step clock, nanoseconds. Call only from inside the host.
+    ///
+    /// Asking turmoil (`sim_elapsed`) takes a thread-local, a borrow and a hash lookup; it is
+    /// asked once per incarnation of the host, and after that the host runtime's own paused
+    /// clock (which turmoil advances in lockstep with simulated time) gives the offset.
+    pub(crate) fn now_ns(&self, host: u16) -> u64 {
+        let now = tokio::time::Instant::now();
+        let cell = &self.hosts[host as usize].clock_base;
+        match cell.get() {
+            Some((base, base_ns)) => base_ns + now.saturating_duration_since(base).as_nanos() as u64,
+            None => {
+                let ns = turmoil::sim_elapsed().map(|d| d.as_nanos() as u64).unwrap_or(0);
+                cell.set(Some((now, ns)));
+                ns
+            }
+        }
     }
 }

@@ -85,7 +85,7 @@ impl SimStream {
         let mut rec = self.shared.recorder.borrow_mut();
         if rec.config.messages {
             let event = Event::Message { from: self.from, to: self.to, bytes: bytes as u32, retransmitted };
-            rec.push(Shared::now_ns(), event);
+            rec.push(self.shared.now_ns(self.from), event);
         }
     }
 
