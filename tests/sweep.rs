@@ -1,7 +1,8 @@
 //! `faultline sweep`: a short seed sweep of every scenario in the library (CI's sweep).
 //!
 //! Scenarios that demonstrate a failure (their comments say so) must fail on every seed and
-//! print a reproduce line per failure; the others must pass on every seed.
+//! print a reproduce line per failure; the others must pass on every seed. CI sweeps 3 seeds;
+//! set `FAULTLINE_SWEEP_SEEDS` (e.g. 200) for a long sweep.
 
 mod util;
 use util::*;
@@ -19,18 +20,23 @@ fn library() -> Vec<std::path::PathBuf> {
     files
 }
 
+fn seeds() -> usize {
+    std::env::var("FAULTLINE_SWEEP_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3)
+}
+
 #[test]
-fn every_scenario_under_three_seeds() {
+fn every_scenario_under_a_few_seeds() {
     let files = library();
     assert!(files.len() >= 4, "the library has scenarios");
+    let n = seeds();
     for file in files {
         let name = file.file_name().unwrap().to_str().unwrap().to_string();
-        let o = faultline(&["sweep", file.to_str().unwrap(), "--seeds", "3", "--jobs", "2"]);
+        let o = faultline(&["sweep", file.to_str().unwrap(), "--seeds", &n.to_string(), "--jobs", "2"]);
         let out = stdout(&o);
-        assert!(out.contains("sweep: 3 runs"), "{name}: {out}\n{}", stderr(&o));
+        assert!(out.contains(&format!("sweep: {n} runs")), "{name}: {out}\n{}", stderr(&o));
         if FAIL_ON_PURPOSE.contains(&name.as_str()) {
             assert_eq!(code(&o), 1, "{name} fails on purpose: {out}");
-            assert_eq!(out.matches("reproduce: faultline run").count(), 3, "{name}: {out}");
+            assert_eq!(out.matches("reproduce: faultline run").count(), n, "{name}: {out}");
         } else {
             assert_eq!(code(&o), 0, "{name} must hold on every seed: {out}");
             assert!(out.contains("failed runs: 0"), "{out}");
@@ -57,4 +63,21 @@ fn a_bad_scenario_stops_the_sweep_before_it_starts() {
     let o = faultline(&["sweep", scenario("echo.toml").to_str().unwrap(), bad.to_str().unwrap()]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("bad.toml:1:"), "{}", stderr(&o));
+}
+
+#[test]
+fn sweep_runs_reproduce_exactly_with_run() {
+    // Each worker thread runs a whole simulation: the hash a sweep records for a seed is the
+    // hash `faultline run` gives for it.
+    let file = scenario("quickstart.toml");
+    let o = faultline(&["sweep", file.to_str().unwrap(), "--seeds", "3", "--first-seed", "40", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    let results = json["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3);
+    for r in results {
+        let seed = r["seed"].as_u64().unwrap().to_string();
+        let run = faultline(&["run", file.to_str().unwrap(), "--seed", &seed]);
+        assert_eq!(hash_in(&stdout(&run)), r["hash"].as_str().unwrap(), "seed {seed}");
+    }
 }
