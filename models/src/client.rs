@@ -51,7 +51,10 @@ struct Conn<E: Env> {
 pub struct Client<E: Env> {
     env: E,
     addr: String,
+    /// Held while connecting, so concurrent callers share one new connection.
     conn: Mutex<Option<Rc<Conn<E>>>>,
+    /// The live connection, readable without the lock (the common case).
+    current: RefCell<Option<Rc<Conn<E>>>>,
     next_id: Cell<u64>,
     connect_timeout: Duration,
 }
@@ -59,7 +62,14 @@ pub struct Client<E: Env> {
 impl<E: Env> Client<E> {
     /// A client of `addr` ("host:port"); it connects lazily, within `connect_timeout`.
     pub fn new(env: E, addr: impl Into<String>, connect_timeout: Duration) -> Self {
-        Self { env, addr: addr.into(), conn: Mutex::new(None), next_id: Cell::new(1), connect_timeout }
+        Self {
+            env,
+            addr: addr.into(),
+            conn: Mutex::new(None),
+            current: RefCell::new(None),
+            next_id: Cell::new(1),
+            connect_timeout,
+        }
     }
 
     /// The server address.
@@ -68,6 +78,9 @@ impl<E: Env> Client<E> {
     }
 
     async fn connection(&self) -> Result<Rc<Conn<E>>, CallError> {
+        if let Some(conn) = self.current.borrow().as_ref().filter(|c| c.alive.get()) {
+            return Ok(conn.clone());
+        }
         let mut slot = self.conn.lock().await;
         if let Some(conn) = slot.as_ref().filter(|c| c.alive.get()) {
             return Ok(conn.clone());
@@ -88,6 +101,7 @@ impl<E: Env> Client<E> {
         });
         self.env.spawn(read_replies::<E>(reader, conn.clone()));
         *slot = Some(conn.clone());
+        *self.current.borrow_mut() = Some(conn.clone());
         Ok(conn)
     }
 

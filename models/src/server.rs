@@ -4,7 +4,10 @@
 //! number of worker slots, a bounded wait queue and a per-request cost drawn from a seeded
 //! distribution, so saturation shows as queueing, rising latency and shed load, as it does in
 //! real servers. The gauges `inflight` (requests being served or queued) and `queue` (waiting
-//! for a slot) are set through the seam on every change.
+//! for a slot) are set through the seam on every change. Slots are granted in arrival order
+//! (tokio's semaphore is fair), and a cost is slept on tokio's 1 ms timer grid with a dither
+//! that keeps its mean exact (see `dithered_sleep`); `docs/fidelity.md` checks the whole model
+//! against the M/M/c formulas.
 
 use crate::proto::{ErrorCode, Frame, Msg, read_frame, write_frame};
 use crate::seam::{Env, Listener, RequestKind};
@@ -44,6 +47,26 @@ impl ServiceTime {
             }
         }
     }
+}
+
+/// Resolution of tokio's timer wheel: a sleep ends on the first whole millisecond at or after
+/// its deadline (on real tokio and in the simulation alike).
+const TIMER_GRID: Duration = Duration::from_millis(1);
+
+/// The sleep to ask for so that a service time of `cost` is realised without bias on the
+/// timer grid; `dither` is uniform in [0, 1).
+///
+/// Sleeping `cost` itself would end on the grid point at or after `now + cost`: half a
+/// millisecond too long on average, which inflates an exponential 2 ms cost by 27% (an
+/// exponential 100 ms cost by 0.5%, enough to move the queue wait by 10% at 95% utilisation).
+/// Sleeping `cost - dither * grid` instead ends on the grid point below or above
+/// `now + cost` with the probabilities that make its mean exactly `now + cost` (stochastic
+/// rounding, whatever the phase of `now` on the grid): a fixed 1.5 ms cost is 1 ms or 2 ms
+/// half of the time each, a whole number of milliseconds is kept exactly. Costs below the
+/// grid become zero or one grid step, with the right mean.
+fn dithered_sleep(cost: Duration, dither: f64) -> Duration {
+    debug_assert!((0.0..1.0).contains(&dither), "dither {dither} outside [0, 1)");
+    cost.saturating_sub(TIMER_GRID.mul_f64(dither))
 }
 
 /// The capacity of a server.
@@ -197,7 +220,11 @@ async fn serve_request<E: Env, H: Handler<E>>(msg: Msg, replier: Replier<E>, sha
             shared.publish();
             let cost = shared.capacity.service_time.sample(&mut shared.rng.borrow_mut());
             if !cost.is_zero() {
-                shared.env.sleep(cost).await;
+                let dither: f64 = shared.rng.borrow_mut().random();
+                let request = dithered_sleep(cost, dither);
+                if !request.is_zero() {
+                    shared.env.sleep(request).await;
+                }
             }
             let kind = request_kind(&msg);
             let reply = shared.handler.handle(msg, replier.clone()).await;
@@ -230,6 +257,43 @@ mod tests {
         let total: f64 = (0..n).map(|_| st.sample(&mut rng).as_secs_f64()).sum();
         let mean_ms = total / n as f64 * 1000.0;
         assert!((mean_ms - 10.0).abs() < 0.3, "mean {mean_ms} ms");
+    }
+
+    /// The time a sleep of `request` really takes from a start `phase` into a grid step: it
+    /// ends on the first grid point at or after its deadline, as tokio's timer wheel does.
+    fn realised(phase: Duration, request: Duration) -> Duration {
+        let grid = TIMER_GRID.as_nanos();
+        let end = (phase + request).as_nanos().div_ceil(grid) * grid;
+        Duration::from_nanos(end as u64) - phase
+    }
+
+    /// The mean realised time of a service `cost` over `n` dithers drawn from `seed`.
+    fn mean_realised_ms(cost: Duration, phase: Duration, seed: u64, n: u32) -> f64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let total: Duration = (0..n).map(|_| realised(phase, dithered_sleep(cost, rng.random()))).sum();
+        total.as_secs_f64() * 1000.0 / f64::from(n)
+    }
+
+    #[test]
+    fn dithered_sleeps_realise_the_cost_on_average_on_the_timer_grid() {
+        let n = 200_000;
+        for (cost_us, phase_us) in [(300, 0), (1500, 0), (2700, 0), (2700, 400), (100_250, 0)] {
+            let cost = Duration::from_micros(cost_us);
+            let got = mean_realised_ms(cost, Duration::from_micros(phase_us), cost_us, n);
+            let want = cost.as_secs_f64() * 1000.0;
+            // The rounding error is at most one grid step: its mean over n has sd <= 0.5 / sqrt(n) ms.
+            assert!((got - want).abs() < 0.005, "cost {want} ms, phase {phase_us} us: realised {got} ms");
+        }
+        // Without the dither, a sleep that starts on the grid is rounded up: 0.5 ms too long on average.
+        assert_eq!(realised(Duration::ZERO, Duration::from_micros(1500)), Duration::from_millis(2));
+    }
+
+    #[test]
+    fn dithered_sleeps_keep_whole_milliseconds_exact() {
+        for dither in [0.0, 0.3, 0.999_999] {
+            let request = dithered_sleep(Duration::from_millis(3), dither);
+            assert_eq!(realised(Duration::ZERO, request), Duration::from_millis(3), "dither {dither}");
+        }
     }
 
     #[test]
