@@ -156,10 +156,9 @@ impl AsyncWrite for SimStream {
         if let Some(kind) = *self.send.failed.borrow() {
             return Poll::Ready(Err(io::Error::new(kind, "the connection failed while resending")));
         }
-        let now = Instant::now();
         let lost = self.draw_loss();
         if lost || !self.send.held.borrow().is_empty() {
-            self.hold(buf, now, lost);
+            self.hold(buf, Instant::now(), lost);
             self.record(buf.len(), lost);
             return Poll::Ready(Ok(buf.len()));
         }
