@@ -58,7 +58,8 @@ const TIMER_GRID: Duration = Duration::from_millis(1);
 ///
 /// Sleeping `cost` itself would end on the grid point at or after `now + cost`: half a
 /// millisecond too long on average, which inflates an exponential 2 ms cost by 27% (an
-/// exponential 100 ms cost by 0.5%, enough to move the queue wait by 10% at 95% utilisation).
+/// exponential 100 ms cost by 0.5%, enough to lengthen the mean queue wait of four slots at
+/// 95% utilisation by 12%).
 /// Sleeping `cost - dither * grid` instead ends on the grid point below or above
 /// `now + cost` with the probabilities that make its mean exactly `now + cost` (stochastic
 /// rounding, whatever the phase of `now` on the grid): a fixed 1.5 ms cost is 1 ms or 2 ms
