@@ -72,6 +72,29 @@ pub enum Command {
     },
     /// Print the JSON Schema of scenario files.
     Schema,
+    /// Check a Jepsen/Knossos-style EDN register history for linearizability.
+    ///
+    /// One map per line, e.g. {:type :invoke, :f :write, :value 3, :process 0}, with :f :read,
+    /// :write or :cas (value [expected new]); keys from :key or [key value] tuples. Exit 0: the
+    /// history is linearizable. Exit 1: it is not (the explanation names the operation that
+    /// cannot be placed), or the search ran out of budget: UNKNOWN is not a pass. Exit 2: the
+    /// file is not a register history (file:line:col says where).
+    CheckHistory {
+        /// The history file (EDN).
+        file: PathBuf,
+        /// Report format on standard output.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Read every :value as a Jepsen `independent` [key value] tuple (default: detect).
+        #[arg(long)]
+        independent: bool,
+        /// Search budget per key, in steps; when it is spent the verdict is UNKNOWN.
+        #[arg(long, default_value_t = 20_000_000)]
+        max_steps: u64,
+        /// Every register's initial value (default: nil).
+        #[arg(long, allow_negative_numbers = true)]
+        initial: Option<i64>,
+    },
     /// Measure the simulator's speed: raw turmoil, Faultline, and a bare event loop.
     Bench {
         /// A short run (seconds, not minutes).

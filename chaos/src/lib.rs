@@ -4,6 +4,7 @@
 //!   the versioned binary codec (streaming writer with bounded memory, reader, hash).
 //! - [`fault`]: faults as plain data, the scripted schedule of a run.
 //! - [`slo`]: service-level objectives as data.
+//! - [`lin`]: the linearizability checker for register histories, and their Jepsen EDN form.
 //! - [`report`]: the judgement of a run, computed from its trace alone: latency percentiles per
 //!   service and per window (HDR histograms), availability, error budget, SLO verdicts,
 //!   Little's law cross-checks, the fault timeline and the trace hash.
@@ -18,6 +19,7 @@
 //! in `report` that pushes a [`report::Check`].
 
 pub mod fault;
+pub mod lin;
 pub mod report;
 pub mod slo;
 pub mod trace;

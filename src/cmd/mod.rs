@@ -1,6 +1,7 @@
 //! One module per subcommand; [`dispatch`] routes a parsed command line to it.
 
 mod bench;
+mod check_history;
 mod determinism;
 mod run;
 mod sweep;
@@ -25,6 +26,9 @@ pub fn dispatch(cli: Cli) -> Exit {
             Exit::Pass
         }
         Command::Bench { quick } => bench::run(quick),
+        Command::CheckHistory { file, format, independent, max_steps, initial } => {
+            check_history::run(&check_history::Options { file, format, independent, max_steps, initial })
+        }
     }
 }
 
