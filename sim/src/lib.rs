@@ -8,7 +8,9 @@
 //!
 //! Architecture invariant: this is the only crate that knows turmoil. It never uses the wall
 //! clock, OS threads or OS randomness inside the simulated world; running many simulations in
-//! parallel (sweeps) is the caller's business, one simulation per thread.
+//! parallel (sweeps) is the caller's business, one simulation per thread. (Inside a host,
+//! `tokio::time::Instant` is not the wall clock: turmoil runs each host's runtime with paused
+//! time and advances it step by step, so it reads simulated time.)
 
 pub mod nemesis;
 pub mod scenario;
