@@ -97,14 +97,11 @@ async fn open_loop(lg: &Rc<Gen>, process: super::arrivals::ArrivalProcess, start
         }
         tokio::time::sleep_until(start + Duration::from_nanos(t_ns)).await;
         let user = lg.rng.borrow_mut().random_range(0..users);
-        lg.outstanding.set(lg.outstanding.get() + 1);
+        lg.begin();
         let g = lg.clone();
         lg.env.spawn(async move {
             g.request(user).await;
-            g.outstanding.set(g.outstanding.get() - 1);
-            if g.outstanding.get() == 0 {
-                g.drained.notify_one();
-            }
+            g.end();
         });
     }
 }
@@ -112,7 +109,7 @@ async fn open_loop(lg: &Rc<Gen>, process: super::arrivals::ArrivalProcess, start
 async fn closed_loop(lg: &Rc<Gen>, think: Duration, start: tokio::time::Instant) {
     let end = start + lg.plan.duration;
     for user in 0..lg.plan.users.len() {
-        lg.outstanding.set(lg.outstanding.get() + 1);
+        lg.begin();
         let g = lg.clone();
         lg.env.spawn(async move {
             while tokio::time::Instant::now() < end {
@@ -124,15 +121,25 @@ async fn closed_loop(lg: &Rc<Gen>, think: Duration, start: tokio::time::Instant)
                     tokio::time::sleep(pause).await;
                 }
             }
-            g.outstanding.set(g.outstanding.get() - 1);
-            if g.outstanding.get() == 0 {
-                g.drained.notify_one();
-            }
+            g.end();
         });
     }
 }
 
 impl Gen {
+    /// Counts one more request (open loop) or user (closed loop) still running.
+    fn begin(&self) {
+        self.outstanding.set(self.outstanding.get() + 1);
+    }
+
+    /// Counts one finished; wakes the generator when none is left.
+    fn end(&self) {
+        self.outstanding.set(self.outstanding.get() - 1);
+        if self.outstanding.get() == 0 {
+            self.drained.notify_one();
+        }
+    }
+
     fn draw(&self, user: &UserPlan) -> (Op, u64, Msg) {
         let mut rng = self.rng.borrow_mut();
         let key = self.keys.choose(&mut rng);

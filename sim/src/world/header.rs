@@ -96,16 +96,23 @@ impl Layout {
             Popularity::Uniform => None,
             Popularity::Zipf { s } => Some(*s.get_ref()),
         };
+        // Which hosts serve echo only, found once rather than per user.
+        let echo_hosts: std::collections::BTreeSet<u16> = scenario
+            .hosts
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| matches!(h.get_ref().service, Service::Echo))
+            .map(|(i, _)| i as u16)
+            .collect();
         (0..self.loadgens)
             .map(|g| {
                 let users = (0..users)
                     .filter(|u| u % self.loadgens == g)
                     .map(|u| {
                         let target = w.targets[u as usize % w.targets.len()].get_ref();
-                        let echo = scenario.hosts.iter().any(|h| {
-                            h.get_ref().name.get_ref() == target && matches!(h.get_ref().service, Service::Echo)
-                        });
-                        UserPlan { id: u, target: self.by_name[target], addr: addr(target), echo }
+                        let target_index = self.by_name[target];
+                        let echo = echo_hosts.contains(&target_index);
+                        UserPlan { id: u, target: target_index, addr: addr(target), echo }
                     })
                     .collect();
                 LoadgenPlan {
