@@ -54,6 +54,46 @@ pub enum Fault {
         /// The other end.
         b: u16,
     },
+    /// Set one of a host's knobs (replication delay, slow disk, slow queries); value 0 puts it
+    /// back to normal.
+    Tune {
+        /// The host.
+        host: u16,
+        /// Which knob.
+        knob: Knob,
+        /// Its new value, in the knob's unit.
+        value: u64,
+    },
+}
+
+/// A host setting that chaos can turn while the run goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Knob {
+    /// A replica applies each shipped log entry this long after it received it (nanoseconds).
+    ApplyDelay,
+    /// Every write-ahead log append takes this much longer (nanoseconds): a slow disk.
+    DiskDelay,
+    /// Every request's service time is multiplied by (100 + value) / 100: slow queries.
+    Slowdown,
+}
+
+impl Knob {
+    /// The knob's name in scenario files and traces.
+    pub fn name(self) -> &'static str {
+        match self {
+            Knob::ApplyDelay => "replication_delay",
+            Knob::DiskDelay => "disk_delay",
+            Knob::Slowdown => "slowdown",
+        }
+    }
+
+    /// `value` in the knob's unit, for people.
+    pub fn show(self, value: u64) -> String {
+        match self {
+            Knob::ApplyDelay | Knob::DiskDelay => format!("{:.3}ms", value as f64 / 1e6),
+            Knob::Slowdown => format!("+{value}%"),
+        }
+    }
 }
 
 impl Fault {
@@ -75,6 +115,9 @@ impl Fault {
                 loss * 100.0
             ),
             Fault::LinkRestore { a, b } => format!("restore link {}<->{}", name(a), name(b)),
+            Fault::Tune { host, knob, value } => {
+                format!("set {} of {} to {}", knob.name(), name(host), knob.show(*value))
+            }
         }
     }
 }

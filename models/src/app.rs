@@ -117,7 +117,7 @@ impl<E: Env> Dependency<E> {
 
     /// Reads `key`: the value and the LSN the store answered with.
     async fn get(&self, key: &[u8], limit: Duration) -> Result<(Option<Vec<u8>>, u64), UpstreamError> {
-        match self.call(Msg::Get { key: key.to_vec() }, limit).await? {
+        match self.call(Msg::Get { key: key.to_vec(), min_lsn: 0 }, limit).await? {
             Msg::Value { value, lsn } => Ok((value, lsn)),
             other => Err(self.unexpected(&other)),
         }
@@ -126,7 +126,7 @@ impl<E: Env> Dependency<E> {
     /// Sends a write (`Put` or `Delete`): the LSN it got.
     async fn write(&self, msg: Msg, limit: Duration) -> Result<u64, UpstreamError> {
         match self.call(msg, limit).await? {
-            Msg::Written { lsn } => Ok(lsn),
+            Msg::Written { lsn, .. } => Ok(lsn),
             other => Err(self.unexpected(&other)),
         }
     }
@@ -222,7 +222,7 @@ impl<E: Env> App<E> {
         if !invalidated {
             self.bump(&self.invalidation_failures);
         }
-        Msg::Written { lsn }
+        Msg::Written { lsn, epoch: 1 }
     }
 
     /// Cumulative (hits, misses).
@@ -235,7 +235,7 @@ impl<E: Env> App<E> {
 impl<E: Env> Handler<E> for App<E> {
     async fn handle(&self, msg: Msg, _replier: Replier<E>) -> Option<Msg> {
         Some(match msg {
-            Msg::Get { key } => self.get(key).await,
+            Msg::Get { key, .. } => self.get(key).await,
             Msg::Put { key, value } => self.write(key.clone(), Msg::Put { key, value }).await,
             Msg::Delete { key } => self.write(key.clone(), Msg::Delete { key }).await,
             Msg::Applied { .. } => return None,
@@ -330,12 +330,15 @@ mod tests {
             let env = env();
             let (db, cache) = tiers(&env).await;
             let app = App::new(env.clone(), &config(&db, &db, Some(cache), LIMIT));
-            assert_eq!(app.write(b"k".to_vec(), put("k", "v1")).await, Msg::Written { lsn: 1 });
+            assert_eq!(app.write(b"k".to_vec(), put("k", "v1")).await, Msg::Written { lsn: 1, epoch: 1 });
             assert_eq!(app.get(b"k".to_vec()).await, value(Some("v1"), 1));
             assert_eq!(app.get(b"k".to_vec()).await, value(Some("v1"), 0), "the second read hits the cache");
-            assert_eq!(app.write(b"k".to_vec(), put("k", "v2")).await, Msg::Written { lsn: 2 });
+            assert_eq!(app.write(b"k".to_vec(), put("k", "v2")).await, Msg::Written { lsn: 2, epoch: 1 });
             assert_eq!(app.get(b"k".to_vec()).await, value(Some("v2"), 2), "the write invalidated the cache");
-            assert_eq!(app.write(b"k".to_vec(), Msg::Delete { key: b"k".to_vec() }).await, Msg::Written { lsn: 3 });
+            assert_eq!(
+                app.write(b"k".to_vec(), Msg::Delete { key: b"k".to_vec() }).await,
+                Msg::Written { lsn: 3, epoch: 1 }
+            );
             assert_eq!(app.get(b"k".to_vec()).await, value(None, 3));
             assert_eq!(app.get(b"k".to_vec()).await, value(None, 3), "absent keys are not cached");
             assert_eq!(app.hit_counts(), (1, 4));
@@ -349,7 +352,7 @@ mod tests {
             let env = env();
             let (db, _) = tiers(&env).await;
             let app = App::new(env.clone(), &config(&db, &dead_addr(&env).await, None, LIMIT));
-            assert_eq!(app.write(b"k".to_vec(), put("k", "v")).await, Msg::Written { lsn: 1 });
+            assert_eq!(app.write(b"k".to_vec(), put("k", "v")).await, Msg::Written { lsn: 1, epoch: 1 });
             assert_eq!(app.get(b"k".to_vec()).await, value(Some("v"), 1));
             assert_eq!(app.read_fallbacks.get(), 1);
         });
@@ -361,7 +364,7 @@ mod tests {
             let env = env();
             let (db, _) = tiers(&env).await;
             let app = App::new(env.clone(), &config(&db, &db, Some(dead_addr(&env).await), LIMIT));
-            assert_eq!(app.write(b"k".to_vec(), put("k", "v")).await, Msg::Written { lsn: 1 });
+            assert_eq!(app.write(b"k".to_vec(), put("k", "v")).await, Msg::Written { lsn: 1, epoch: 1 });
             assert_eq!(app.invalidation_failures.get(), 1);
             assert_eq!(app.get(b"k".to_vec()).await, value(Some("v"), 1));
             assert_eq!(app.get(b"k".to_vec()).await, value(Some("v"), 1));

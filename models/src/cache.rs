@@ -146,7 +146,7 @@ impl<E: Env> CacheNode<E> {
         let now = self.env.now();
         let mut cache = self.cache.borrow_mut();
         let reply = match msg {
-            Msg::Get { key } => {
+            Msg::Get { key, .. } => {
                 let value = cache.get(&key, now).map(<[u8]>::to_vec);
                 let counter = if value.is_some() { &self.hits } else { &self.misses };
                 counter.set(counter.get() + 1);
@@ -154,11 +154,11 @@ impl<E: Env> CacheNode<E> {
             }
             Msg::Put { key, value } => {
                 cache.put(key, value, now);
-                Msg::Written { lsn: 0 }
+                Msg::Written { lsn: 0, epoch: 0 }
             }
             Msg::Delete { key } => {
                 cache.delete(&key, now);
-                Msg::Written { lsn: 0 }
+                Msg::Written { lsn: 0, epoch: 0 }
             }
             _ => Msg::Error { code: ErrorCode::BadRequest, detail: "a cache serves Get, Put and Delete".into() },
         };
@@ -266,10 +266,16 @@ mod tests {
             hits: Cell::new(0),
             misses: Cell::new(0),
         };
-        assert_eq!(node.answer(Msg::Get { key: b"k".to_vec() }), Msg::Value { value: None, lsn: 0 });
-        assert_eq!(node.answer(Msg::Put { key: b"k".to_vec(), value: b"v".to_vec() }), Msg::Written { lsn: 0 });
-        assert_eq!(node.answer(Msg::Get { key: b"k".to_vec() }), Msg::Value { value: Some(b"v".to_vec()), lsn: 0 });
-        assert_eq!(node.answer(Msg::Delete { key: b"k".to_vec() }), Msg::Written { lsn: 0 });
+        assert_eq!(node.answer(Msg::Get { key: b"k".to_vec(), min_lsn: 0 }), Msg::Value { value: None, lsn: 0 });
+        assert_eq!(
+            node.answer(Msg::Put { key: b"k".to_vec(), value: b"v".to_vec() }),
+            Msg::Written { lsn: 0, epoch: 0 }
+        );
+        assert_eq!(
+            node.answer(Msg::Get { key: b"k".to_vec(), min_lsn: 0 }),
+            Msg::Value { value: Some(b"v".to_vec()), lsn: 0 }
+        );
+        assert_eq!(node.answer(Msg::Delete { key: b"k".to_vec() }), Msg::Written { lsn: 0, epoch: 0 });
         assert_eq!((node.hits.get(), node.misses.get()), (1, 1));
         assert!(matches!(node.answer(Msg::Echo { payload: vec![] }), Msg::Error { code: ErrorCode::BadRequest, .. }));
     }

@@ -184,7 +184,7 @@ mod tests {
             let addr = silent.local_addr().expect("an address").to_string();
             let client = Client::new(env, addr, Duration::from_secs(1));
             for _ in 0..3 {
-                let out = client.call(Msg::Get { key: vec![1] }, Duration::from_millis(20)).await;
+                let out = client.call(Msg::Get { key: vec![1], min_lsn: 0 }, Duration::from_millis(20)).await;
                 assert!(matches!(out, Err(CallError::Timeout(_))), "got {out:?}");
             }
             let conn = client.conn.lock().await.clone().expect("a connection was opened");

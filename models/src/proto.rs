@@ -28,6 +28,10 @@ pub enum ErrorCode {
     Fenced = 5,
     /// The server's storage failed.
     Storage = 6,
+    /// A connection pool had no server connection free within its wait timeout.
+    PoolTimeout = 7,
+    /// The server is at its connection limit and refused a new connection.
+    TooManyConnections = 8,
 }
 
 impl ErrorCode {
@@ -39,6 +43,8 @@ impl ErrorCode {
             4 => Self::BadRequest,
             5 => Self::Fenced,
             6 => Self::Storage,
+            7 => Self::PoolTimeout,
+            8 => Self::TooManyConnections,
             _ => return None,
         })
     }
@@ -49,17 +55,70 @@ impl ErrorCode {
 pub struct LogEntry {
     /// Log sequence number, 1-based and dense.
     pub lsn: u64,
+    /// The epoch of the primary that wrote it (1 for the first primary).
+    pub epoch: u64,
     /// The key written.
     pub key: Vec<u8>,
     /// The value written; `None` is a delete.
     pub value: Option<Vec<u8>>,
 }
 
+/// A replicated store node's place in its group, as it reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum NodeRole {
+    /// Accepts writes and ships its log.
+    Primary = 1,
+    /// Applies a primary's log and serves reads.
+    Replica = 2,
+    /// Serves reads only and waits for orders: a deposed primary, or one whose lease ran out,
+    /// or a managed node that restarted and has not yet been told its role.
+    Fenced = 3,
+}
+
+impl NodeRole {
+    fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            1 => Self::Primary,
+            2 => Self::Replica,
+            3 => Self::Fenced,
+            _ => return None,
+        })
+    }
+
+    /// The role's name in traces and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Replica => "replica",
+            Self::Fenced => "fenced",
+        }
+    }
+}
+
+/// What a store node says about itself in reply to [`Msg::Check`], [`Msg::Promote`] and
+/// [`Msg::Follow`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// Its role now.
+    pub role: NodeRole,
+    /// The highest epoch it knows of.
+    pub epoch: u64,
+    /// The last LSN in its log (a primary: written; a replica: applied).
+    pub lsn: u64,
+    /// The epoch of the entry at `lsn` (0 for an empty log): with `lsn`, how caught up it is.
+    pub last_epoch: u64,
+    /// A replica: how long it has been behind the newest LSN it has heard of, nanoseconds
+    /// (0 when caught up). A primary: 0.
+    pub lag_ns: u64,
+}
+
 /// Every message of the protocol, requests and replies alike.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Msg {
-    /// Read `key`.
-    Get { key: Vec<u8> },
+    /// Read `key`. `min_lsn` is a read-your-writes token: the reply must come from a node that
+    /// has applied at least this LSN (0: any node will do).
+    Get { key: Vec<u8>, min_lsn: u64 },
     /// Write `value` under `key`.
     Put { key: Vec<u8>, value: Vec<u8> },
     /// Delete `key`.
@@ -67,17 +126,57 @@ pub enum Msg {
     /// Return `payload` unchanged.
     Echo { payload: Vec<u8> },
     /// A replica asks for the log from `from_lsn` (inclusive) on, then keeps streaming.
-    Subscribe { from_lsn: u64 },
+    /// `last_epoch` is the epoch of its entry at `from_lsn - 1` (0 if none), so the primary can
+    /// tell whether their logs agree up to there.
+    Subscribe { from_lsn: u64, last_epoch: u64 },
     /// Reply to a read: the value (if any) and the LSN the server had applied.
     Value { value: Option<Vec<u8>>, lsn: u64 },
-    /// Reply to a write: its LSN.
-    Written { lsn: u64 },
-    /// Log entries pushed to a subscribed replica.
-    Log { entries: Vec<LogEntry> },
+    /// Reply to a write: its LSN and the epoch of the primary that accepted it.
+    Written { lsn: u64, epoch: u64 },
+    /// Log entries pushed to a subscribed replica; `head` is the primary's last LSN when sent
+    /// (an empty `Log` is a heartbeat).
+    Log { entries: Vec<LogEntry>, head: u64 },
     /// A replica acknowledges it applied everything up to `lsn`.
     Applied { lsn: u64 },
     /// Reply: the request failed.
     Error { code: ErrorCode, detail: String },
+    /// A health check from a failover controller that knows of `epoch`. To the primary of that
+    /// epoch, `lease_ms > 0` also grants a lease: it may accept writes for that long after it
+    /// received this. Replied to with `Status`.
+    Check { epoch: u64, lease_ms: u32 },
+    /// Reply: a node's status.
+    Status(NodeStatus),
+    /// Become the primary of `epoch` (higher than any the node knows). Replied to with `Status`.
+    Promote { epoch: u64 },
+    /// Follow the primary at `primary` ("host:port") of `epoch`, as a replica. Replied to with
+    /// `Status`.
+    Follow { primary: String, epoch: u64 },
+    /// Reply to `Subscribe` from a replica whose log diverges from the primary's (of `epoch`)
+    /// after `to_lsn`: it must drop its entries after `to_lsn` and subscribe again.
+    Truncate { to_lsn: u64, epoch: u64 },
+}
+
+impl Msg {
+    /// The message kind's name, for errors and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Msg::Get { .. } => "Get",
+            Msg::Put { .. } => "Put",
+            Msg::Delete { .. } => "Delete",
+            Msg::Echo { .. } => "Echo",
+            Msg::Subscribe { .. } => "Subscribe",
+            Msg::Value { .. } => "Value",
+            Msg::Written { .. } => "Written",
+            Msg::Log { .. } => "Log",
+            Msg::Applied { .. } => "Applied",
+            Msg::Error { .. } => "Error",
+            Msg::Check { .. } => "Check",
+            Msg::Status(_) => "Status",
+            Msg::Promote { .. } => "Promote",
+            Msg::Follow { .. } => "Follow",
+            Msg::Truncate { .. } => "Truncate",
+        }
+    }
 }
 
 /// A message with the id that pairs a request with its reply.
@@ -111,9 +210,10 @@ impl Frame {
         out.extend_from_slice(&[0; 4]);
         out.extend_from_slice(&self.id.to_be_bytes());
         match &self.msg {
-            Msg::Get { key } => {
+            Msg::Get { key, min_lsn } => {
                 out.push(1);
                 put_bytes(out, key);
+                out.extend_from_slice(&min_lsn.to_be_bytes());
             }
             Msg::Put { key, value } => {
                 out.push(2);
@@ -128,24 +228,28 @@ impl Frame {
                 out.push(4);
                 put_bytes(out, payload);
             }
-            Msg::Subscribe { from_lsn } => {
+            Msg::Subscribe { from_lsn, last_epoch } => {
                 out.push(5);
                 out.extend_from_slice(&from_lsn.to_be_bytes());
+                out.extend_from_slice(&last_epoch.to_be_bytes());
             }
             Msg::Value { value, lsn } => {
                 out.push(6);
                 put_opt(out, value);
                 out.extend_from_slice(&lsn.to_be_bytes());
             }
-            Msg::Written { lsn } => {
+            Msg::Written { lsn, epoch } => {
                 out.push(7);
                 out.extend_from_slice(&lsn.to_be_bytes());
+                out.extend_from_slice(&epoch.to_be_bytes());
             }
-            Msg::Log { entries } => {
+            Msg::Log { entries, head } => {
                 out.push(8);
+                out.extend_from_slice(&head.to_be_bytes());
                 out.extend_from_slice(&(entries.len() as u32).to_be_bytes());
                 for e in entries {
                     out.extend_from_slice(&e.lsn.to_be_bytes());
+                    out.extend_from_slice(&e.epoch.to_be_bytes());
                     put_bytes(out, &e.key);
                     put_opt(out, &e.value);
                 }
@@ -158,6 +262,32 @@ impl Frame {
                 out.push(10);
                 out.push(*code as u8);
                 put_bytes(out, detail.as_bytes());
+            }
+            Msg::Check { epoch, lease_ms } => {
+                out.push(11);
+                out.extend_from_slice(&epoch.to_be_bytes());
+                out.extend_from_slice(&lease_ms.to_be_bytes());
+            }
+            Msg::Status(s) => {
+                out.push(12);
+                out.push(s.role as u8);
+                for v in [s.epoch, s.lsn, s.last_epoch, s.lag_ns] {
+                    out.extend_from_slice(&v.to_be_bytes());
+                }
+            }
+            Msg::Promote { epoch } => {
+                out.push(13);
+                out.extend_from_slice(&epoch.to_be_bytes());
+            }
+            Msg::Follow { primary, epoch } => {
+                out.push(14);
+                put_bytes(out, primary.as_bytes());
+                out.extend_from_slice(&epoch.to_be_bytes());
+            }
+            Msg::Truncate { to_lsn, epoch } => {
+                out.push(15);
+                out.extend_from_slice(&to_lsn.to_be_bytes());
+                out.extend_from_slice(&epoch.to_be_bytes());
             }
         }
         let len = (out.len() - start - 4) as u32;
@@ -177,20 +307,21 @@ impl Frame {
         let id = r.u64()?;
         let tag = r.u8()?;
         let msg = match tag {
-            1 => Msg::Get { key: r.bytes()? },
+            1 => Msg::Get { key: r.bytes()?, min_lsn: r.u64()? },
             2 => Msg::Put { key: r.bytes()?, value: r.bytes()? },
             3 => Msg::Delete { key: r.bytes()? },
             4 => Msg::Echo { payload: r.bytes()? },
-            5 => Msg::Subscribe { from_lsn: r.u64()? },
+            5 => Msg::Subscribe { from_lsn: r.u64()?, last_epoch: r.u64()? },
             6 => Msg::Value { value: r.opt()?, lsn: r.u64()? },
-            7 => Msg::Written { lsn: r.u64()? },
+            7 => Msg::Written { lsn: r.u64()?, epoch: r.u64()? },
             8 => {
+                let head = r.u64()?;
                 let n = r.u32()?;
                 let mut entries = Vec::with_capacity((n as usize).min(1024));
                 for _ in 0..n {
-                    entries.push(LogEntry { lsn: r.u64()?, key: r.bytes()?, value: r.opt()? });
+                    entries.push(LogEntry { lsn: r.u64()?, epoch: r.u64()?, key: r.bytes()?, value: r.opt()? });
                 }
-                Msg::Log { entries }
+                Msg::Log { entries, head }
             }
             9 => Msg::Applied { lsn: r.u64()? },
             10 => {
@@ -199,6 +330,18 @@ impl Frame {
                 let detail = String::from_utf8_lossy(&r.bytes()?).into_owned();
                 Msg::Error { code, detail }
             }
+            11 => Msg::Check { epoch: r.u64()?, lease_ms: r.u32()? },
+            12 => {
+                let role = NodeRole::from_u8(r.u8()?).ok_or(ProtoError::BadValue("node role"))?;
+                let (epoch, lsn, last_epoch, lag_ns) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+                Msg::Status(NodeStatus { role, epoch, lsn, last_epoch, lag_ns })
+            }
+            13 => Msg::Promote { epoch: r.u64()? },
+            14 => {
+                let primary = String::from_utf8(r.bytes()?).map_err(|_| ProtoError::BadValue("primary address"))?;
+                Msg::Follow { primary, epoch: r.u64()? }
+            }
+            15 => Msg::Truncate { to_lsn: r.u64()?, epoch: r.u64()? },
             other => return Err(ProtoError::UnknownTag(other)),
         };
         if !r.buf.is_empty() {
@@ -309,15 +452,25 @@ mod tests {
 
     #[test]
     fn every_message_round_trips() {
-        check(Msg::Get { key: b"k1".to_vec() });
+        check(Msg::Get { key: b"k1".to_vec(), min_lsn: 0 });
+        check(Msg::Get { key: b"k1".to_vec(), min_lsn: 77 });
         check(Msg::Put { key: b"k".to_vec(), value: vec![0; 100] });
         check(Msg::Delete { key: vec![] });
         check(Msg::Echo { payload: vec![7; 64] });
-        check(Msg::Subscribe { from_lsn: 9 });
+        check(Msg::Subscribe { from_lsn: 9, last_epoch: 2 });
         check(Msg::Value { value: None, lsn: 3 });
         check(Msg::Value { value: Some(b"v".to_vec()), lsn: 3 });
-        check(Msg::Written { lsn: u64::MAX });
-        check(Msg::Log { entries: vec![LogEntry { lsn: 1, key: b"a".to_vec(), value: None }] });
+        check(Msg::Written { lsn: u64::MAX, epoch: 3 });
+        check(Msg::Log { entries: vec![LogEntry { lsn: 1, epoch: 1, key: b"a".to_vec(), value: None }], head: 4 });
+        check(Msg::Log { entries: vec![], head: 0 });
+        check(Msg::Check { epoch: 2, lease_ms: 1500 });
+        let status = NodeStatus { role: NodeRole::Fenced, epoch: 3, lsn: 10, last_epoch: 2, lag_ns: 5 };
+        check(Msg::Status(status));
+        check(Msg::Promote { epoch: 4 });
+        check(Msg::Follow { primary: "db2:7000".into(), epoch: 4 });
+        check(Msg::Truncate { to_lsn: 8, epoch: 4 });
+        check(Msg::Error { code: ErrorCode::PoolTimeout, detail: "no connection in 1s".into() });
+        check(Msg::Error { code: ErrorCode::TooManyConnections, detail: "100 in use".into() });
         check(Msg::Applied { lsn: 5 });
         check(Msg::Error { code: ErrorCode::Fenced, detail: "epoch 3 < 4".into() });
     }
@@ -325,10 +478,10 @@ mod tests {
     #[test]
     fn malformed_frames_are_errors_not_panics() {
         assert_eq!(Frame::decode(&[]), Err(ProtoError::Truncated));
-        let mut b = Frame { id: 1, msg: Msg::Written { lsn: 1 } }.to_bytes();
+        let mut b = Frame { id: 1, msg: Msg::Written { lsn: 1, epoch: 1 } }.to_bytes();
         b[12] = 99;
         assert_eq!(Frame::decode(&b[4..]), Err(ProtoError::UnknownTag(99)));
-        let mut b = Frame { id: 1, msg: Msg::Written { lsn: 1 } }.to_bytes();
+        let mut b = Frame { id: 1, msg: Msg::Written { lsn: 1, epoch: 1 } }.to_bytes();
         b.push(0);
         assert_eq!(Frame::decode(&b[4..]), Err(ProtoError::TrailingBytes(1)));
     }

@@ -12,7 +12,7 @@ use faultline_models::cache::{CacheConfig, run_cache_on};
 use faultline_models::client::Client;
 use faultline_models::kv::{FsyncPolicy, KvConfig, run_primary_on, run_replica_on};
 use faultline_models::proto::{ErrorCode, Msg};
-use faultline_models::seam::{Disk, Env, RequestKind, TokioEnv, TokioListener};
+use faultline_models::seam::{Disk, Env, Knob, RequestKind, RoleChange, TokioEnv, TokioListener};
 use faultline_models::server::Capacity;
 use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
@@ -91,6 +91,12 @@ impl Env for Observed {
     fn served(&self, kind: RequestKind, latency: Duration, ok: bool) {
         self.inner.served(kind, latency, ok)
     }
+    fn role(&self, change: RoleChange) {
+        self.inner.role(change)
+    }
+    fn knob(&self, knob: Knob) -> u64 {
+        self.inner.knob(knob)
+    }
 }
 
 fn key(i: u64) -> Vec<u8> {
@@ -108,7 +114,7 @@ async fn call(client: &Client<Observed>, msg: Msg) -> Msg {
 /// Polls the replica until every key reads its value; at most 100 polls, 20 ms apart (~2 s).
 async fn wait_for_replication(env: &Observed, replica: &Client<Observed>) -> bool {
     for _ in 0..100 {
-        let last = call(replica, Msg::Get { key: key(KEYS) }).await;
+        let last = call(replica, Msg::Get { key: key(KEYS), min_lsn: 0 }).await;
         if last == (Msg::Value { value: Some(value(KEYS)), lsn: KEYS }) {
             return true;
         }
@@ -165,7 +171,7 @@ async fn scenario() {
     let user = Observed::new("user");
     let app = Client::new(user.clone(), hosts.app_addr.clone(), LIMIT);
     for i in 1..=KEYS {
-        assert_eq!(call(&app, Msg::Put { key: key(i), value: value(i) }).await, Msg::Written { lsn: i });
+        assert_eq!(call(&app, Msg::Put { key: key(i), value: value(i) }).await, Msg::Written { lsn: i, epoch: 1 });
     }
     assert_eq!(hosts.primary.gauge_value("lsn"), Some(KEYS as i64));
 
@@ -175,7 +181,7 @@ async fn scenario() {
     assert!(wait_for_zero_lag(&hosts.primary).await, "the primary never saw the replica's acknowledgement");
 
     for i in 1..=KEYS {
-        let first = call(&app, Msg::Get { key: key(i) }).await;
+        let first = call(&app, Msg::Get { key: key(i), min_lsn: 0 }).await;
         assert_eq!(
             first,
             Msg::Value { value: Some(value(i)), lsn: KEYS },
@@ -183,7 +189,7 @@ async fn scenario() {
         );
     }
     for i in 1..=KEYS {
-        let second = call(&app, Msg::Get { key: key(i) }).await;
+        let second = call(&app, Msg::Get { key: key(i), min_lsn: 0 }).await;
         assert_eq!(second, Msg::Value { value: Some(value(i)), lsn: 0 }, "second read of key {i}: a cache hit");
     }
     assert_eq!(hosts.app.gauge_value("cache_misses"), Some(KEYS as i64));

@@ -8,8 +8,9 @@
 
 use crate::scenario::{FaultSpec, Scenario};
 use crate::world::shared::Shared;
-use faultline_chaos::fault::{Fault, ScheduledFault};
+use faultline_chaos::fault::{Fault, Knob, ScheduledFault};
 use faultline_chaos::trace::{Event, LinkInfo};
+use faultline_models::seam::Knob as ModelKnob;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -113,6 +114,14 @@ pub(crate) fn apply(sim: &mut turmoil::Sim<'_>, shared: &Shared, links: &[LinkIn
         Fault::LinkDegrade { a, b, latency_ns, jitter_ns, loss } => {
             drop(rec);
             set_link(sim, shared, *a, *b, *latency_ns, *jitter_ns, *loss);
+        }
+        Fault::Tune { host, knob, value } => {
+            let knob = match knob {
+                Knob::ApplyDelay => ModelKnob::ApplyDelay,
+                Knob::DiskDelay => ModelKnob::DiskDelay,
+                Knob::Slowdown => ModelKnob::Slowdown,
+            };
+            shared.hosts[*host as usize].knobs[knob.index()].set(*value);
         }
         Fault::LinkRestore { a, b } => {
             drop(rec);

@@ -121,7 +121,8 @@ impl Analyzer {
             Event::Complete { req, outcome } => self.on_complete(t_ns, *req, outcome),
             Event::Served { host, latency_ns, ok, .. } => self.on_served(t_ns, *host, *latency_ns, *ok),
             Event::Sample { host, gauge, mean, .. } if gauge == INFLIGHT_GAUGE => self.on_inflight(t_ns, *host, *mean),
-            Event::Sample { .. } | Event::Message { .. } => {}
+            Event::Sample { .. } | Event::Message { .. } | Event::Observed { .. } => {}
+            Event::Role { host, role, epoch, .. } => self.on_change(t_ns, *host, format!("role={role} epoch={epoch}")),
             Event::State { host, key, value } => self.on_change(t_ns, *host, format!("{key}={value}")),
             Event::Power { host, up } => self.on_change(t_ns, *host, if *up { "up" } else { "down" }.into()),
             Event::Fault(fault) => {

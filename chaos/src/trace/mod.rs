@@ -3,7 +3,8 @@
 //! A trace is a [`Header`] followed by [`Record`]s in time order. The binary format lives in
 //! [`codec`] (documented in `docs/trace-format.md`); [`text`] prints records as text or JSON
 //! lines. Adding an event kind: one variant of [`Event`], its text form in [`text`]; the codec
-//! needs no change (postcard encodes the enum), but the format version does.
+//! needs no change (postcard encodes the enum), but the format version does. New variants go
+//! at the end, so the indices of the older ones (and the worked example in the docs) stay.
 
 pub mod codec;
 pub mod text;
@@ -13,7 +14,7 @@ use crate::slo::Slo;
 use serde::{Deserialize, Serialize};
 
 /// The version of the binary trace format this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// A host of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,6 +167,48 @@ pub enum Event {
     Fault(Fault),
     /// The run ended (last record of a complete trace).
     End,
+    /// A node of a replicated store took a role (at start, on promotion, on demotion): the
+    /// checkers follow epochs and log lineage through these.
+    Role {
+        /// The node.
+        host: u16,
+        /// "primary", "replica" or "fenced".
+        role: String,
+        /// The highest epoch the node knows of (for a primary: the epoch it writes in).
+        epoch: u64,
+        /// The last LSN in its log at that moment.
+        lsn: u64,
+        /// The epoch of the entry at `lsn` (0 for an empty log).
+        last_epoch: u64,
+    },
+    /// What a successful workload request returned, as far as the checkers need it; recorded
+    /// just before its [`Event::Complete`].
+    Observed {
+        /// The id from its [`Event::Invoke`].
+        req: u64,
+        /// What came back.
+        what: Observation,
+    },
+}
+
+/// What a read or write returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Observation {
+    /// A read: the request id of the write whose value it returned (`None`: the key was
+    /// absent), and the LSN the answering node had applied (0 when unknown, e.g. a cache hit).
+    Read {
+        /// The write that produced the value read.
+        writer: Option<u64>,
+        /// The answering node's applied LSN.
+        lsn: u64,
+    },
+    /// A write was acknowledged at this LSN by the primary of this epoch.
+    Written {
+        /// The write's LSN.
+        lsn: u64,
+        /// The epoch of the primary that accepted it.
+        epoch: u64,
+    },
 }
 
 /// An event with its simulated time.

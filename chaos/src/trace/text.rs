@@ -9,7 +9,7 @@
 //! A host id with no entry in the header prints as `host#N`. JSON objects come from
 //! `serde_json::Map`, whose keys are sorted, so output is deterministic.
 
-use super::{Event, FORMAT_VERSION, Header, Op, Outcome, Record};
+use super::{Event, FORMAT_VERSION, Header, Observation, Op, Outcome, Record};
 use crate::fault::Fault;
 use crate::slo::SloKind;
 use serde_json::{Value, json};
@@ -37,6 +37,14 @@ pub fn to_text(header: &Header, record: &Record) -> String {
         Event::State { host, key, value } => format!("{} {key}={value}", name(host)),
         Event::Power { host, up } => format!("{} {}", name(host), if *up { "up" } else { "down" }),
         Event::Sample { host, gauge, last, mean } => format!("{} {gauge} last={last} mean={mean:.3}", name(host)),
+        Event::Role { host, role, epoch, lsn, last_epoch } => {
+            format!("{} {role} epoch={epoch} lsn={lsn} last_epoch={last_epoch}", name(host))
+        }
+        Event::Observed { req, what } => match what {
+            Observation::Read { writer: Some(w), lsn } => format!("req={req} read writer={w} lsn={lsn}"),
+            Observation::Read { writer: None, lsn } => format!("req={req} read absent lsn={lsn}"),
+            Observation::Written { lsn, epoch } => format!("req={req} written lsn={lsn} epoch={epoch}"),
+        },
         Event::Fault(fault) => fault.describe(&host_names(header)),
         Event::End => String::new(),
     };
@@ -71,6 +79,13 @@ pub fn to_json(header: &Header, record: &Record) -> Value {
         Event::Sample { host, gauge, last, mean } => {
             json!({ "host": name(host), "gauge": gauge, "last": last, "mean": mean })
         }
+        Event::Role { host, role, epoch, lsn, last_epoch } => {
+            json!({ "host": name(host), "role": role, "epoch": epoch, "lsn": lsn, "last_epoch": last_epoch })
+        }
+        Event::Observed { req, what } => match what {
+            Observation::Read { writer, lsn } => json!({ "req": req, "read": { "writer": writer, "lsn": lsn } }),
+            Observation::Written { lsn, epoch } => json!({ "req": req, "written": { "lsn": lsn, "epoch": epoch } }),
+        },
         Event::Fault(fault) => fault_json(header, fault),
         Event::End => json!({}),
     };
@@ -140,6 +155,8 @@ pub fn kind(event: &Event) -> &'static str {
         Event::State { .. } => "state",
         Event::Power { .. } => "power",
         Event::Sample { .. } => "sample",
+        Event::Role { .. } => "role",
+        Event::Observed { .. } => "observed",
         Event::Fault(_) => "fault",
         Event::End => "end",
     }
@@ -203,6 +220,9 @@ fn fault_json(header: &Header, fault: &Fault) -> Value {
             "fault": "link_degrade", "a": name(a), "b": name(b),
             "latency_ns": latency_ns, "jitter_ns": jitter_ns, "loss": loss,
         }),
+        Fault::Tune { host, knob, value } => {
+            json!({ "fault": "tune", "host": name(host), "knob": knob.name(), "value": value })
+        }
         Fault::LinkRestore { a, b } => {
             json!({ "fault": "link_restore", "a": name(a), "b": name(b) })
         }

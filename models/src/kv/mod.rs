@@ -178,18 +178,7 @@ pub(crate) fn replica_id(host_name: &str) -> u64 {
 
 /// The name of a message's kind, for errors.
 pub(crate) fn msg_name(msg: &Msg) -> &'static str {
-    match msg {
-        Msg::Get { .. } => "Get",
-        Msg::Put { .. } => "Put",
-        Msg::Delete { .. } => "Delete",
-        Msg::Echo { .. } => "Echo",
-        Msg::Subscribe { .. } => "Subscribe",
-        Msg::Value { .. } => "Value",
-        Msg::Written { .. } => "Written",
-        Msg::Log { .. } => "Log",
-        Msg::Applied { .. } => "Applied",
-        Msg::Error { .. } => "Error",
-    }
+    msg.name()
 }
 
 #[cfg(test)]

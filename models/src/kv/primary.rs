@@ -79,7 +79,7 @@ impl<E: Env> Primary<E> {
     pub(crate) fn write(&self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<u64, KvError> {
         let lsn = {
             let mut state = self.state.borrow_mut();
-            let entry = LogEntry { lsn: state.store.lsn() + 1, key, value };
+            let entry = LogEntry { lsn: state.store.lsn() + 1, epoch: 1, key, value };
             self.wal.append(std::slice::from_ref(&entry))?;
             state.store.apply(&entry);
             let lsn = entry.lsn;
@@ -172,7 +172,7 @@ impl<E: Env> Primary<E> {
             if let Some(last) = entries.last() {
                 next = last.lsn + 1;
                 for batch in entries.chunks(MAX_BATCH) {
-                    replier.send(Msg::Log { entries: batch.to_vec() }).await.ok()?;
+                    replier.send(Msg::Log { entries: batch.to_vec(), head: next - 1 }).await.ok()?;
                 }
                 continue;
             }
@@ -182,7 +182,7 @@ impl<E: Env> Primary<E> {
                 () = self.env.sleep(HEARTBEAT) => true,
             };
             if heartbeat_due {
-                replier.send(Msg::Log { entries: Vec::new() }).await.ok()?;
+                replier.send(Msg::Log { entries: Vec::new(), head: next - 1 }).await.ok()?;
             }
         }
         None
@@ -196,14 +196,14 @@ impl<E: Env> Handler<E> for PrimaryHandler<E> {
     async fn handle(&self, msg: Msg, replier: Replier<E>) -> Option<Msg> {
         let primary = &self.0;
         let written = |result: Result<u64, KvError>| match result {
-            Ok(lsn) => Msg::Written { lsn },
+            Ok(lsn) => Msg::Written { lsn, epoch: 1 },
             Err(e) => Msg::Error { code: ErrorCode::Storage, detail: e.to_string() },
         };
         match msg {
-            Msg::Get { key } => Some(primary.read(&key)),
+            Msg::Get { key, .. } => Some(primary.read(&key)),
             Msg::Put { key, value } => Some(written(primary.write(key, Some(value)))),
             Msg::Delete { key } => Some(written(primary.write(key, None))),
-            Msg::Subscribe { from_lsn } => primary.stream(replier, from_lsn).await,
+            Msg::Subscribe { from_lsn, .. } => primary.stream(replier, from_lsn).await,
             Msg::Applied { lsn } => {
                 primary.ack(replier.id(), lsn);
                 None

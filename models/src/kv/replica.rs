@@ -54,7 +54,7 @@ impl<E: Env> Replica<E> {
     /// Answers a request: reads from the local map, refuses everything else.
     pub(crate) fn answer(&self, msg: Msg) -> Msg {
         match msg {
-            Msg::Get { key } => {
+            Msg::Get { key, .. } => {
                 let store = self.store.borrow();
                 Msg::Value { value: store.get(&key).cloned(), lsn: store.lsn() }
             }
@@ -148,7 +148,7 @@ async fn follow_once<E: Env>(replica: &Replica<E>, addr: &str, progressed: &mut 
         }
     };
     let (mut scratch, mut out) = (Vec::with_capacity(1024), Vec::with_capacity(64));
-    let subscribe = Frame { id: replica.id, msg: Msg::Subscribe { from_lsn: replica.applied() + 1 } };
+    let subscribe = Frame { id: replica.id, msg: Msg::Subscribe { from_lsn: replica.applied() + 1, last_epoch: 1 } };
     write_frame(&mut stream, &subscribe, &mut out).await?;
     loop {
         let frame = match timeout(env, REPLICA_IDLE_TIMEOUT, read_frame(&mut stream, &mut scratch)).await {
@@ -156,7 +156,7 @@ async fn follow_once<E: Env>(replica: &Replica<E>, addr: &str, progressed: &mut 
             Ok(read) => read?.ok_or(KvError::Closed)?,
         };
         let lsn = match frame.msg {
-            Msg::Log { entries } => replica.apply(&entries)?,
+            Msg::Log { entries, .. } => replica.apply(&entries)?,
             Msg::Error { code, detail } => return Err(KvError::Rejected { code, detail }),
             other => return Err(KvError::Unexpected(msg_name(&other))),
         };
@@ -193,7 +193,7 @@ mod tests {
     }
 
     fn put(lsn: u64, key: &str, value: &str) -> LogEntry {
-        LogEntry { lsn, key: key.into(), value: Some(value.into()) }
+        LogEntry { lsn, epoch: 1, key: key.into(), value: Some(value.into()) }
     }
 
     #[test]
@@ -211,7 +211,10 @@ mod tests {
     fn reads_are_served_and_writes_refused() {
         let r = replica(&Rc::new(MemDisk::new()), FsyncPolicy::Always);
         r.apply(&[put(1, "a", "1")]).unwrap();
-        assert_eq!(r.answer(Msg::Get { key: b"a".to_vec() }), Msg::Value { value: Some(b"1".to_vec()), lsn: 1 });
+        assert_eq!(
+            r.answer(Msg::Get { key: b"a".to_vec(), min_lsn: 0 }),
+            Msg::Value { value: Some(b"1".to_vec()), lsn: 1 }
+        );
         let refused = r.answer(Msg::Put { key: b"a".to_vec(), value: vec![] });
         assert!(matches!(refused, Msg::Error { code: ErrorCode::NotPrimary, .. }));
         let refused = r.answer(Msg::Delete { key: b"a".to_vec() });

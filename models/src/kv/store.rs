@@ -88,7 +88,7 @@ mod tests {
     use super::*;
 
     fn put(lsn: u64, key: &str, value: &str) -> LogEntry {
-        LogEntry { lsn, key: key.into(), value: Some(value.into()) }
+        LogEntry { lsn, epoch: 1, key: key.into(), value: Some(value.into()) }
     }
 
     #[test]
@@ -97,7 +97,7 @@ mod tests {
         store.apply(&put(1, "a", "1"));
         store.apply(&put(2, "a", "2"));
         assert_eq!(store.get(b"a"), Some(&b"2".to_vec()));
-        store.apply(&LogEntry { lsn: 3, key: b"a".to_vec(), value: None });
+        store.apply(&LogEntry { lsn: 3, epoch: 1, key: b"a".to_vec(), value: None });
         assert_eq!(store.get(b"a"), None);
         assert_eq!(store.lsn(), 3);
     }

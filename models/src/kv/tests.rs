@@ -48,7 +48,7 @@ async fn put(client: &Client<TokioEnv>, key: &str, value: &str) -> Msg {
 async fn replica_reaches(env: &TokioEnv, replica: &Client<TokioEnv>, key: &str, value: Option<&str>, lsn: u64) -> bool {
     let expected = Msg::Value { value: value.map(Into::into), lsn };
     for _ in 0..300 {
-        if replica.call(Msg::Get { key: key.into() }, LIMIT).await.ok().as_ref() == Some(&expected) {
+        if replica.call(Msg::Get { key: key.into(), min_lsn: 0 }, LIMIT).await.ok().as_ref() == Some(&expected) {
             return true;
         }
         env.sleep(Duration::from_millis(10)).await;
@@ -70,7 +70,7 @@ fn a_replica_follows_its_primary_across_a_restart() {
         start(run_replica_on(replica_env.clone(), replica_listener, Capacity::default(), addr.clone(), config));
         let writer = Client::new(primary_env.clone(), addr.clone(), LIMIT);
         for i in 1..=10u64 {
-            assert_eq!(put(&writer, &format!("k{i}"), "before").await, Msg::Written { lsn: i });
+            assert_eq!(put(&writer, &format!("k{i}"), "before").await, Msg::Written { lsn: i, epoch: 1 });
         }
         let replica = Client::new(replica_env.clone(), format!("127.0.0.1:{replica_port}"), LIMIT);
         assert!(replica_reaches(&replica_env, &replica, "k10", Some("before"), 10).await);
@@ -81,10 +81,10 @@ fn a_replica_follows_its_primary_across_a_restart() {
         let (listener, _) = bind(&primary_env, port).await;
         start(run_primary_on(primary_env.clone(), listener, Capacity::default(), config));
         let writer = Client::new(primary_env.clone(), addr, LIMIT);
-        assert_eq!(put(&writer, "k1", "after").await, Msg::Written { lsn: 11 });
+        assert_eq!(put(&writer, "k1", "after").await, Msg::Written { lsn: 11, epoch: 1 });
         assert!(replica_reaches(&replica_env, &replica, "k1", Some("after"), 11).await);
         assert_eq!(
-            call(&replica, Msg::Get { key: b"k2".to_vec() }).await,
+            call(&replica, Msg::Get { key: b"k2".to_vec(), min_lsn: 0 }).await,
             Msg::Value { value: Some(b"before".to_vec()), lsn: 11 }
         );
     });
@@ -110,7 +110,7 @@ fn a_replica_ahead_of_a_primary_that_lost_writes_resyncs() {
         ));
         let writer = Client::new(primary_env.clone(), addr.clone(), LIMIT);
         for i in 1..=5u64 {
-            assert_eq!(put(&writer, &format!("old{i}"), "x").await, Msg::Written { lsn: i });
+            assert_eq!(put(&writer, &format!("old{i}"), "x").await, Msg::Written { lsn: i, epoch: 1 });
         }
         let replica = Client::new(replica_env.clone(), format!("127.0.0.1:{replica_port}"), LIMIT);
         assert!(replica_reaches(&replica_env, &replica, "old5", Some("x"), 5).await);
@@ -121,9 +121,12 @@ fn a_replica_ahead_of_a_primary_that_lost_writes_resyncs() {
         let (listener, _) = bind(&primary_env, port).await;
         start(run_primary_on(primary_env.clone(), listener, Capacity::default(), lossy));
         let writer = Client::new(primary_env.clone(), addr, LIMIT);
-        assert_eq!(put(&writer, "new", "y").await, Msg::Written { lsn: 1 });
+        assert_eq!(put(&writer, "new", "y").await, Msg::Written { lsn: 1, epoch: 1 });
         assert!(replica_reaches(&replica_env, &replica, "new", Some("y"), 1).await);
-        assert_eq!(call(&replica, Msg::Get { key: b"old5".to_vec() }).await, Msg::Value { value: None, lsn: 1 });
+        assert_eq!(
+            call(&replica, Msg::Get { key: b"old5".to_vec(), min_lsn: 0 }).await,
+            Msg::Value { value: None, lsn: 1 }
+        );
     });
 }
 
@@ -139,9 +142,9 @@ fn a_malformed_frame_closes_only_its_connection() {
         raw.write_all(&[0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 99]).await.expect("send garbage");
         raw.write_all(&u32::MAX.to_be_bytes()).await.expect("send an oversized length");
         let client = Client::new(primary_env.clone(), addr, LIMIT);
-        assert_eq!(put(&client, "k", "v").await, Msg::Written { lsn: 1 });
+        assert_eq!(put(&client, "k", "v").await, Msg::Written { lsn: 1, epoch: 1 });
         assert_eq!(
-            call(&client, Msg::Get { key: b"k".to_vec() }).await,
+            call(&client, Msg::Get { key: b"k".to_vec(), min_lsn: 0 }).await,
             Msg::Value { value: Some(b"v".to_vec()), lsn: 1 }
         );
         let refused = call(&client, Msg::Echo { payload: vec![1] }).await;

@@ -1,7 +1,7 @@
 //! The write-ahead log: the record format, its checksum, and recovery from a torn tail.
 //!
 //! A record is `len: u32 LE` (bytes of the body), `crc: u32 LE` (CRC-32/IEEE of the body), then
-//! the body: `lsn: u64 LE`, `key_len: u32 LE`, the key, `kind: u8` (0 delete, 1 put) and, for a
+//! the body: `lsn: u64 LE`, `epoch: u64 LE`, `key_len: u32 LE`, the key, `kind: u8` (0 delete, 1 put) and, for a
 //! put, `value_len: u32 LE` and the value. Records sit back to back in the file "wal".
 //!
 //! Recovery keeps the longest prefix of records that are whole, pass their checksum, parse
@@ -58,6 +58,7 @@ pub(crate) fn encode_record(entry: &LogEntry, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER_BYTES]);
     out.extend_from_slice(&entry.lsn.to_le_bytes());
+    out.extend_from_slice(&entry.epoch.to_le_bytes());
     out.extend_from_slice(&(entry.key.len() as u32).to_le_bytes());
     out.extend_from_slice(&entry.key);
     match &entry.value {
@@ -113,6 +114,7 @@ fn decode_record(bytes: &[u8]) -> Option<(LogEntry, usize)> {
     }
     let mut r = body;
     let lsn = u64::from_le_bytes(take(&mut r, 8)?.try_into().ok()?);
+    let epoch = u64::from_le_bytes(take(&mut r, 8)?.try_into().ok()?);
     let key = take_bytes(&mut r)?;
     let value = match take(&mut r, 1)?[0] {
         0 => None,
@@ -122,7 +124,7 @@ fn decode_record(bytes: &[u8]) -> Option<(LogEntry, usize)> {
     if !r.is_empty() {
         return None;
     }
-    Some((LogEntry { lsn, key, value }, HEADER_BYTES + len))
+    Some((LogEntry { lsn, epoch, key, value }, HEADER_BYTES + len))
 }
 
 fn take<'a>(r: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
@@ -198,7 +200,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn entry(lsn: u64, key: &str, value: Option<&str>) -> LogEntry {
-        LogEntry { lsn, key: key.into(), value: value.map(Into::into) }
+        LogEntry { lsn, epoch: 1, key: key.into(), value: value.map(Into::into) }
     }
 
     fn encode_all(entries: &[LogEntry]) -> Vec<u8> {
@@ -286,7 +288,7 @@ mod tests {
             garbage in proptest::collection::vec(any::<u8>(), 0..40),
         ) {
             let entries: Vec<LogEntry> = ops.into_iter().enumerate()
-                .map(|(i, (key, value))| LogEntry { lsn: i as u64 + 1, key, value }).collect();
+                .map(|(i, (key, value))| LogEntry { lsn: i as u64 + 1, epoch: 1, key, value }).collect();
             let mut bytes = encode_all(&entries);
             let found = scan(&bytes);
             prop_assert_eq!(&found.entries, &entries);

@@ -70,6 +70,45 @@ pub trait Env: Clone + 'static {
     /// Reports one request this host served: its kind, how long it took here, and whether it
     /// succeeded. The simulation turns these into per-service latency and throughput.
     fn served(&self, kind: RequestKind, latency: Duration, ok: bool);
+    /// Reports that this node took a role in a replicated group (at start, on promotion, on
+    /// demotion); traced as it happens, and read by the checkers to follow epochs and logs.
+    fn role(&self, change: RoleChange);
+    /// The current value of one of this host's knobs (0 when not turned), in the knob's unit.
+    fn knob(&self, knob: Knob) -> u64;
+}
+
+/// A node's role in a replicated group, as reported through [`Env::role`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleChange {
+    /// "primary", "replica" or "fenced".
+    pub role: &'static str,
+    /// The highest epoch the node knows of (a primary: the epoch it writes in).
+    pub epoch: u64,
+    /// The last LSN in its log.
+    pub lsn: u64,
+    /// The epoch of the entry at `lsn` (0 for an empty log).
+    pub last_epoch: u64,
+}
+
+/// Settings that chaos turns while a model runs: a model reads them where they apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Knob {
+    /// A replica applies each shipped log entry this long after receiving it (nanoseconds).
+    ApplyDelay,
+    /// Each write-ahead log append takes this much longer (nanoseconds): a slow disk.
+    DiskDelay,
+    /// Each request's service time is multiplied by (100 + value) / 100: slow queries.
+    Slowdown,
+}
+
+impl Knob {
+    /// Every knob, in a fixed order (an index into per-host knob tables).
+    pub const ALL: [Knob; 3] = [Knob::ApplyDelay, Knob::DiskDelay, Knob::Slowdown];
+
+    /// The knob's position in [`Knob::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// What kind of request a server handled, for per-service metrics.

@@ -3,9 +3,10 @@
 //! This is the only place in `models` allowed to touch the operating system. It runs models
 //! inside a `tokio::task::LocalSet` (see [`TokioEnv::spawn`]), exactly as a turmoil host does.
 
-use super::{Disk, Env, Listener, MemDisk};
+use super::{Disk, Env, Knob, Listener, MemDisk, RoleChange};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::cell::Cell;
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ pub struct TokioEnv {
     seed: u64,
     disk: Rc<dyn Disk>,
     start: tokio::time::Instant,
+    knobs: Rc<[Cell<u64>; Knob::ALL.len()]>,
 }
 
 impl TokioEnv {
@@ -29,7 +31,13 @@ impl TokioEnv {
 
     /// Like [`TokioEnv::new`], with the given disk (an [`super::FsDisk`] for real durability).
     pub fn with_disk(name: &str, host: &str, seed: u64, disk: Rc<dyn Disk>) -> Self {
-        Self { name: name.into(), host: host.to_string(), seed, disk, start: tokio::time::Instant::now() }
+        let knobs = Rc::new(Default::default());
+        Self { name: name.into(), host: host.to_string(), seed, disk, start: tokio::time::Instant::now(), knobs }
+    }
+
+    /// Turns `knob` to `value` for this environment and its clones (an operator's switch).
+    pub fn set_knob(&self, knob: Knob, value: u64) {
+        self.knobs[knob.index()].set(value);
     }
 }
 
@@ -101,4 +109,10 @@ impl Env for TokioEnv {
     fn state(&self, _key: &'static str, _value: &str) {}
 
     fn served(&self, _kind: super::RequestKind, _latency: Duration, _ok: bool) {}
+
+    fn role(&self, _change: RoleChange) {}
+
+    fn knob(&self, knob: Knob) -> u64 {
+        self.knobs[knob.index()].get()
+    }
 }

@@ -148,7 +148,7 @@ impl Gen {
         }
         let key_bytes = format!("k{key}").into_bytes();
         if rng.random::<f64>() < self.plan.read_ratio {
-            (Op::Read, key, Msg::Get { key: key_bytes })
+            (Op::Read, key, Msg::Get { key: key_bytes, min_lsn: 0 })
         } else {
             let value = vec![b'v'; self.plan.value_bytes as usize];
             (Op::Write, key, Msg::Put { key: key_bytes, value })

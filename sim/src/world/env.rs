@@ -6,7 +6,7 @@ use super::shared::Shared;
 use super::stream::{SimListener, SimStream};
 use crate::seeds;
 use faultline_chaos::trace::{Event, Op};
-use faultline_models::seam::{Disk, Env, RequestKind};
+use faultline_models::seam::{Disk, Env, Knob, RequestKind, RoleChange};
 use rand_chacha::ChaCha8Rng;
 use std::future::Future;
 use std::io;
@@ -103,5 +103,14 @@ impl Env for SimEnv {
             RequestKind::Other => Op::Other,
         };
         self.record(Event::Served { host: self.host, op, latency_ns: latency.as_nanos() as u64, ok });
+    }
+
+    fn role(&self, change: RoleChange) {
+        let RoleChange { role, epoch, lsn, last_epoch } = change;
+        self.record(Event::Role { host: self.host, role: role.to_string(), epoch, lsn, last_epoch });
+    }
+
+    fn knob(&self, knob: Knob) -> u64 {
+        self.shared.hosts[self.host as usize].knobs[knob.index()].get()
     }
 }

@@ -128,6 +128,7 @@ impl World {
                     skew_ns: Cell::new(0),
                     loss_rng: RefCell::new(seeds::stream(seed, &h.name, "net-loss")),
                     clock_base: Cell::new(None),
+                    knobs: Default::default(),
                 })
                 .collect(),
             by_name: layout.by_name.clone(),

@@ -21,6 +21,8 @@ pub(crate) struct HostState {
     /// This incarnation's runtime instant matching a known simulated time (see
     /// [`Shared::now_ns`]); cleared when the host is killed or restarted.
     pub(crate) clock_base: Cell<Option<(tokio::time::Instant, u64)>>,
+    /// The knobs chaos has turned on this host (see `faultline_models::seam::Knob`).
+    pub(crate) knobs: [Cell<u64>; faultline_models::seam::Knob::ALL.len()],
 }
 
 /// Current latency and loss of every link, and the retransmission timeout: what the streams

@@ -1,10 +1,10 @@
 //! Tests of the trace codec: round trips, hashes, bounded memory, and every kind of damage.
 
 use super::*;
-use crate::fault::Fault;
+use crate::fault::{Fault, Knob};
 use crate::slo::{Slo, SloKind};
 use crate::trace::{FORMAT_VERSION, Header, Record};
-use crate::trace::{HostInfo, LinkInfo, Op, Outcome};
+use crate::trace::{HostInfo, LinkInfo, Observation, Op, Outcome};
 use proptest::prelude::*;
 
 fn header() -> Header {
@@ -46,6 +46,11 @@ fn every_variant() -> Vec<Record> {
         Event::Fault(Fault::Heal { a: vec![0, 1], b: vec![2] }),
         Event::Fault(Fault::LinkDegrade { a: 1, b: 2, latency_ns: 9, jitter_ns: 8, loss: 0.5 }),
         Event::Fault(Fault::LinkRestore { a: 1, b: 2 }),
+        Event::Fault(Fault::Tune { host: 2, knob: Knob::ApplyDelay, value: 2_000_000_000 }),
+        Event::Role { host: 2, role: "primary".into(), epoch: 3, lsn: 1200, last_epoch: 2 },
+        Event::Observed { req: 1, what: Observation::Read { writer: Some(9), lsn: 12 } },
+        Event::Observed { req: 2, what: Observation::Read { writer: None, lsn: 0 } },
+        Event::Observed { req: 3, what: Observation::Written { lsn: 13, epoch: 3 } },
         Event::End,
     ];
     events.into_iter().enumerate().map(|(i, event)| Record { t_ns: i as u64 * 1_000_003, event }).collect()
