@@ -4,6 +4,8 @@
 //!   the versioned binary codec (streaming writer with bounded memory, reader, hash).
 //! - [`fault`]: faults as plain data, the scripted schedule of a run.
 //! - [`slo`]: service-level objectives as data.
+//! - [`check`]: invariants of the data tier over a run's history (lost writes and RPO,
+//!   read-your-writes, staleness, one primary per epoch, RTO), and what they are judged against.
 //! - [`lin`]: the linearizability checker for register histories, and their Jepsen EDN form.
 //! - [`report`]: the judgement of a run, computed from its trace alone: latency percentiles per
 //!   service and per window (HDR histograms), availability, error budget, SLO verdicts,
@@ -18,6 +20,7 @@
 //! in `trace::text`); a fault kind is one variant of [`fault::Fault`]; a check is one function
 //! in `report` that pushes a [`report::Check`].
 
+pub mod check;
 pub mod fault;
 pub mod lin;
 pub mod report;

@@ -35,6 +35,7 @@ impl Stream {
                 hosts: vec![host("lg0", "loadgen"), host("app", "app"), host("db", "kv-primary")],
                 links: Vec::new(),
                 slos: Vec::new(),
+                checks: Default::default(),
             },
             records: Vec::new(),
             next_req: 0,

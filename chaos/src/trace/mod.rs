@@ -9,6 +9,7 @@
 pub mod codec;
 pub mod text;
 
+use crate::check::CheckConfig;
 use crate::fault::Fault;
 use crate::slo::Slo;
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,8 @@ pub struct Header {
     pub links: Vec<LinkInfo>,
     /// The objectives the run is judged against.
     pub slos: Vec<Slo>,
+    /// The data-tier checks the run is judged against (format version 2).
+    pub checks: CheckConfig,
 }
 
 /// A request's operation.

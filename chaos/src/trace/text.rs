@@ -253,6 +253,7 @@ mod tests {
                 service: Some("app".into()),
                 kind: SloKind::Availability { min_ratio: 0.999 },
             }],
+            checks: Default::default(),
         }
     }
 

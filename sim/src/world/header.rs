@@ -85,6 +85,7 @@ impl Layout {
             hosts,
             links,
             slos: slos(scenario),
+            checks: Default::default(),
         }
     }
 

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 /// The first bytes of every trace file.
 pub const MAGIC: [u8; 8] = *b"FLTRACE\0";
 /// The oldest format version this build still reads.
-pub const MIN_FORMAT_VERSION: u16 = 1;
+pub const MIN_FORMAT_VERSION: u16 = 2;
 /// The writer compresses a block once this many uncompressed record bytes are buffered.
 pub const BLOCK_TARGET_BYTES: usize = 64 * 1024;
 /// The largest uncompressed block (and so the largest single record) a trace may hold.

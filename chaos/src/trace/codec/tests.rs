@@ -24,6 +24,7 @@ fn header() -> Header {
             service: None,
             kind: SloKind::Latency { quantile: 0.99, max_ns: 50_000_000 },
         }],
+        checks: Default::default(),
     }
 }
 
