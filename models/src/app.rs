@@ -1,31 +1,42 @@
 //! The application server: composes the tiers the way the scaling guides do, over the framed
 //! protocol.
 //!
-//! - Read (`Get`), cache-aside: ask the cache; a hit is answered at once (`lsn: 0`, the cache
-//!   keeps no log position). A miss, or any cache failure, reads from `read_addr` (a replica or
-//!   the primary), fills the cache with a found value (a failed fill does not fail the read;
-//!   absent keys are not cached) and answers with the store's LSN.
-//! - Write (`Put` / `Delete`): to the primary at `db_addr`, then delete the key from the cache
-//!   (invalidation), then `Written { lsn }`. A failed invalidation does not fail the write,
-//!   which is durable by then; it is counted in the gauge "cache_invalidation_failures".
-//! - When reads go to a replica (`read_addr` differs from `db_addr`), a failed replica read is
-//!   retried once on the primary (counted in the gauge "read_fallbacks"), as read/write routers
-//!   do; only when both fail is the read an error.
+//! - Read (`Get { key, min_lsn }`), cache-aside: ask the cache; a hit is answered at once
+//!   (`lsn: 0`, the cache keeps no log position). A miss, or any cache failure, reads from the
+//!   store, fills the cache with a found value (a failed fill does not fail the read; absent
+//!   keys are not cached) and answers `Value { value, lsn }` with the store's LSN.
+//! - Write (`Put` / `Delete`): to the primary, then delete the key from the cache
+//!   (invalidation), then the primary's `Written { lsn, epoch }` exactly as it said it. A failed
+//!   invalidation does not fail the write, which is durable by then; it is counted in the gauge
+//!   "cache_invalidation_failures".
+//! - How the store is reached is [`DbRoute`]:
+//!   - `Fixed { write_addr, read_addr }`: writes to one address, reads to another. The read
+//!     token is not forwarded (`min_lsn: 0`). When reads go to a replica (`read_addr` differs),
+//!     a failed replica read is retried once on `write_addr` (counted in the gauge
+//!     "read_fallbacks"); only when both fail is the read an error.
+//!   - `Routed(RouterConfig)`: a [`Router`] follows the group's primary and spreads reads over
+//!     its replicas by policy; with `read_your_writes`, the request's `min_lsn` is forwarded as
+//!     the read token. See [`crate::router`] for retries and fallbacks.
+//! - `connect_per_request`: every store call opens its own connection, sends, reads the reply
+//!   and closes (an app without a connection pool); otherwise each store node gets one
+//!   long-lived multiplexed connection. The cache always keeps its long-lived connection.
 //! - A failed or slow dependency (each call bounded by `timeout`) is answered with
 //!   `Error { code: Upstream, detail }`, the detail naming the dependency, its address and why.
 //!
 //! Gauges: "cache_hits" and "cache_misses" (cumulative; every read that went to the store
-//! counts as a miss, including those with no cache configured or a failing cache).
+//! counts as a miss, including those with no cache configured or a failing cache), and the
+//! router's gauges in routed mode.
 //!
 //! Known, deliberate race (cache-aside's classic one, for the checkers to find): a read that
 //! misses, reads an old value from a lagging replica and fills the cache after a write's
-//! invalidation leaves the old value cached until eviction or TTL.
+//! invalidation leaves the old value cached until eviction or TTL. A cache hit also ignores the
+//! read token: the cache keeps no log position.
 //!
 //! This file must not know how the tiers store data: it only speaks the protocol to them.
 
-use crate::client::{CallError, Client};
-use crate::kv::msg_name;
+use crate::client::CallError;
 use crate::proto::{ErrorCode, Msg};
+use crate::router::{Connections, Link, RouteError, Router, RouterConfig};
 use crate::seam::Env;
 use crate::server::{Capacity, Handler, Replier, serve_on};
 use std::cell::Cell;
@@ -35,14 +46,28 @@ use std::time::Duration;
 /// Configuration of an app server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppConfig {
-    /// The primary database ("host:port"): every write goes here.
-    pub db_addr: String,
-    /// Where reads that miss the cache go: a replica or the primary.
-    pub read_addr: String,
+    /// How the store is reached.
+    pub db: DbRoute,
     /// The cache node, if any.
     pub cache_addr: Option<String>,
     /// The longest any one call to a dependency (connect included) may take.
     pub timeout: Duration,
+    /// Every store call opens and closes its own connection (no pool).
+    pub connect_per_request: bool,
+}
+
+/// Where the app's store calls go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbRoute {
+    /// Fixed addresses ("host:port").
+    Fixed {
+        /// The primary: every write goes here.
+        write_addr: String,
+        /// Where reads that miss the cache go: a replica or the primary.
+        read_addr: String,
+    },
+    /// A router over a replicated group that follows its primary.
+    Routed(RouterConfig),
 }
 
 /// Why a dependency did not give a usable answer.
@@ -78,6 +103,9 @@ pub(crate) enum UpstreamError {
         /// The kind of message it sent.
         got: &'static str,
     },
+    /// The routed store gave no usable answer (the error names the member or the cause).
+    #[error("db: {0}")]
+    Routed(#[from] RouteError),
 }
 
 impl UpstreamError {
@@ -86,33 +114,30 @@ impl UpstreamError {
     }
 }
 
-/// One dependency: a multiplexed client and the name errors give it.
+/// One dependency at a fixed address, and the name errors give it.
 struct Dependency<E: Env> {
     name: &'static str,
-    client: Client<E>,
+    link: Link<E>,
 }
 
 impl<E: Env> Dependency<E> {
-    fn new(env: &E, name: &'static str, addr: &str, timeout: Duration) -> Self {
-        Self { name, client: Client::new(env.clone(), addr, timeout) }
+    fn new(env: &E, name: &'static str, addr: &str, timeout: Duration, connections: Connections) -> Self {
+        Self { name, link: Link::new(env, addr, timeout, connections) }
     }
 
     /// Calls the dependency; an `Error` reply becomes [`UpstreamError::Refused`].
     async fn call(&self, msg: Msg, limit: Duration) -> Result<Msg, UpstreamError> {
-        match self.client.call(msg, limit).await {
-            Ok(Msg::Error { code, detail }) => Err(UpstreamError::Refused {
-                dependency: self.name,
-                addr: self.client.addr().to_string(),
-                code,
-                detail,
-            }),
+        match self.link.call(msg, limit).await {
+            Ok(Msg::Error { code, detail }) => {
+                Err(UpstreamError::Refused { dependency: self.name, addr: self.link.addr().to_string(), code, detail })
+            }
             Ok(reply) => Ok(reply),
             Err(source) => Err(UpstreamError::Transport { dependency: self.name, source }),
         }
     }
 
     fn unexpected(&self, reply: &Msg) -> UpstreamError {
-        UpstreamError::Unexpected { dependency: self.name, addr: self.client.addr().to_string(), got: msg_name(reply) }
+        UpstreamError::Unexpected { dependency: self.name, addr: self.link.addr().to_string(), got: reply.name() }
     }
 
     /// Reads `key`: the value and the LSN the store answered with.
@@ -123,24 +148,32 @@ impl<E: Env> Dependency<E> {
         }
     }
 
-    /// Sends a write (`Put` or `Delete`): the LSN it got.
-    async fn write(&self, msg: Msg, limit: Duration) -> Result<u64, UpstreamError> {
+    /// Sends a write (`Put` or `Delete`): the `Written` reply.
+    async fn write(&self, msg: Msg, limit: Duration) -> Result<Msg, UpstreamError> {
         match self.call(msg, limit).await? {
-            Msg::Written { lsn, .. } => Ok(lsn),
+            written @ Msg::Written { .. } => Ok(written),
             other => Err(self.unexpected(&other)),
         }
     }
+}
+
+/// The store behind the app.
+enum Store<E: Env> {
+    Fixed {
+        db: Dependency<E>,
+        read: Dependency<E>,
+        /// Reads go to a different node than writes (a replica): a failed read falls back to `db`.
+        read_is_replica: bool,
+    },
+    Routed(Router<E>),
 }
 
 /// The app server's handler.
 pub(crate) struct App<E: Env> {
     env: E,
     timeout: Duration,
-    db: Dependency<E>,
-    read: Dependency<E>,
+    store: Store<E>,
     cache: Option<Dependency<E>>,
-    /// Reads go to a different host than writes (a replica): a failed read falls back to `db`.
-    read_is_replica: bool,
     hits: Cell<u64>,
     misses: Cell<u64>,
     read_fallbacks: Cell<u64>,
@@ -148,15 +181,28 @@ pub(crate) struct App<E: Env> {
 }
 
 impl<E: Env> App<E> {
-    /// An app over the dependencies in `config`; connections open lazily.
+    /// An app over the dependencies in `config`; connections open lazily (a router starts
+    /// probing at once).
     pub(crate) fn new(env: E, config: &AppConfig) -> Self {
-        let dependency = |name, addr: &str| Dependency::new(&env, name, addr, config.timeout);
+        let connections = if config.connect_per_request { Connections::PerRequest } else { Connections::Shared };
+        let store = match &config.db {
+            DbRoute::Fixed { write_addr, read_addr } => Store::Fixed {
+                db: Dependency::new(&env, "db", write_addr, config.timeout, connections),
+                read: Dependency::new(&env, "read store", read_addr, config.timeout, connections),
+                read_is_replica: read_addr != write_addr,
+            },
+            DbRoute::Routed(routes) => {
+                Store::Routed(Router::with_connections(env.clone(), routes.clone(), config.timeout, connections))
+            }
+        };
+        let cache = config
+            .cache_addr
+            .as_deref()
+            .map(|addr| Dependency::new(&env, "cache", addr, config.timeout, Connections::Shared));
         Self {
             timeout: config.timeout,
-            db: dependency("db", &config.db_addr),
-            read: dependency("read store", &config.read_addr),
-            cache: config.cache_addr.as_deref().map(|addr| dependency("cache", addr)),
-            read_is_replica: config.read_addr != config.db_addr,
+            store,
+            cache,
             hits: Cell::new(0),
             misses: Cell::new(0),
             read_fallbacks: Cell::new(0),
@@ -177,8 +223,8 @@ impl<E: Env> App<E> {
         self.publish();
     }
 
-    /// Serves a read, cache-aside.
-    pub(crate) async fn get(&self, key: Vec<u8>) -> Msg {
+    /// Serves a read with read token `min_lsn`, cache-aside.
+    pub(crate) async fn get(&self, key: Vec<u8>, min_lsn: u64) -> Msg {
         if let Some(cache) = &self.cache {
             // A cache failure is a miss: the store still answers.
             if let Ok((Some(value), _)) = cache.get(&key, self.timeout).await {
@@ -187,20 +233,9 @@ impl<E: Env> App<E> {
             }
         }
         self.bump(&self.misses);
-        let (value, lsn) = match self.read.get(&key, self.timeout).await {
+        let (value, lsn) = match self.store_get(&key, min_lsn).await {
             Ok(found) => found,
-            // A failed replica read falls back to the primary, as read/write routers do.
-            Err(first) if self.read_is_replica => {
-                self.bump(&self.read_fallbacks);
-                match self.db.get(&key, self.timeout).await {
-                    Ok(found) => found,
-                    Err(e) => {
-                        let detail = format!("{first}; then, falling back: {e}");
-                        return Msg::Error { code: ErrorCode::Upstream, detail };
-                    }
-                }
-            }
-            Err(e) => return e.reply(),
+            Err(reply) => return reply,
         };
         if let (Some(cache), Some(value)) = (&self.cache, &value) {
             // A failed fill costs a later miss, not this read.
@@ -209,10 +244,40 @@ impl<E: Env> App<E> {
         Msg::Value { value, lsn }
     }
 
+    /// Reads `key` from the store: the value and its LSN, or the error reply to send.
+    async fn store_get(&self, key: &[u8], min_lsn: u64) -> Result<(Option<Vec<u8>>, u64), Msg> {
+        match &self.store {
+            Store::Fixed { db, read, read_is_replica } => match read.get(key, self.timeout).await {
+                Ok(found) => Ok(found),
+                // A failed replica read falls back to the primary, as read/write routers do.
+                Err(first) if *read_is_replica => {
+                    self.bump(&self.read_fallbacks);
+                    db.get(key, self.timeout).await.map_err(|e| {
+                        let detail = format!("{first}; then, falling back: {e}");
+                        Msg::Error { code: ErrorCode::Upstream, detail }
+                    })
+                }
+                Err(e) => Err(e.reply()),
+            },
+            Store::Routed(router) => match router.read(key.to_vec(), min_lsn, self.timeout).await {
+                Ok(Msg::Value { value, lsn }) => Ok((value, lsn)),
+                Ok(other) => {
+                    let detail = format!("db: the router passed on an unexpected {}", other.name());
+                    Err(Msg::Error { code: ErrorCode::Upstream, detail })
+                }
+                Err(e) => Err(UpstreamError::from(e).reply()),
+            },
+        }
+    }
+
     /// Serves a write (`Put` or `Delete` of `key`): primary first, then invalidation.
     pub(crate) async fn write(&self, key: Vec<u8>, msg: Msg) -> Msg {
-        let lsn = match self.db.write(msg, self.timeout).await {
-            Ok(lsn) => lsn,
+        let written = match &self.store {
+            Store::Fixed { db, .. } => db.write(msg, self.timeout).await,
+            Store::Routed(router) => router.write(msg, self.timeout).await.map_err(UpstreamError::from),
+        };
+        let written = match written {
+            Ok(written) => written,
             Err(e) => return e.reply(),
         };
         let invalidated = match &self.cache {
@@ -222,7 +287,7 @@ impl<E: Env> App<E> {
         if !invalidated {
             self.bump(&self.invalidation_failures);
         }
-        Msg::Written { lsn, epoch: 1 }
+        written
     }
 
     /// Cumulative (hits, misses).
@@ -235,12 +300,12 @@ impl<E: Env> App<E> {
 impl<E: Env> Handler<E> for App<E> {
     async fn handle(&self, msg: Msg, _replier: Replier<E>) -> Option<Msg> {
         Some(match msg {
-            Msg::Get { key, .. } => self.get(key).await,
+            Msg::Get { key, min_lsn } => self.get(key, min_lsn).await,
             Msg::Put { key, value } => self.write(key.clone(), Msg::Put { key, value }).await,
             Msg::Delete { key } => self.write(key.clone(), Msg::Delete { key }).await,
             Msg::Applied { .. } => return None,
             other => {
-                let detail = format!("the app serves Get, Put and Delete, not {}", msg_name(&other));
+                let detail = format!("the app serves Get, Put and Delete, not {}", other.name());
                 Msg::Error { code: ErrorCode::BadRequest, detail }
             }
         })
@@ -269,7 +334,10 @@ pub async fn run_app_on<E: Env>(
 mod tests {
     use super::*;
     use crate::cache::{CacheConfig, run_cache_on};
+    use crate::failover::test_nodes::{FakeNode, status};
     use crate::kv::{KvConfig, run_primary_on};
+    use crate::proto::NodeRole;
+    use crate::router::ReadPolicy;
     use crate::seam::TokioEnv;
     use std::future::Future;
     use tokio::task::LocalSet;
@@ -304,7 +372,8 @@ mod tests {
     }
 
     fn config(db_addr: &str, read_addr: &str, cache_addr: Option<String>, timeout: Duration) -> AppConfig {
-        AppConfig { db_addr: db_addr.into(), read_addr: read_addr.into(), cache_addr, timeout }
+        let db = DbRoute::Fixed { write_addr: db_addr.into(), read_addr: read_addr.into() };
+        AppConfig { db, cache_addr, timeout, connect_per_request: false }
     }
 
     fn put(key: &str, value: &str) -> Msg {
@@ -331,16 +400,16 @@ mod tests {
             let (db, cache) = tiers(&env).await;
             let app = App::new(env.clone(), &config(&db, &db, Some(cache), LIMIT));
             assert_eq!(app.write(b"k".to_vec(), put("k", "v1")).await, Msg::Written { lsn: 1, epoch: 1 });
-            assert_eq!(app.get(b"k".to_vec()).await, value(Some("v1"), 1));
-            assert_eq!(app.get(b"k".to_vec()).await, value(Some("v1"), 0), "the second read hits the cache");
+            assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v1"), 1));
+            assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v1"), 0), "the second read hits the cache");
             assert_eq!(app.write(b"k".to_vec(), put("k", "v2")).await, Msg::Written { lsn: 2, epoch: 1 });
-            assert_eq!(app.get(b"k".to_vec()).await, value(Some("v2"), 2), "the write invalidated the cache");
+            assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v2"), 2), "the write invalidated the cache");
             assert_eq!(
                 app.write(b"k".to_vec(), Msg::Delete { key: b"k".to_vec() }).await,
                 Msg::Written { lsn: 3, epoch: 1 }
             );
-            assert_eq!(app.get(b"k".to_vec()).await, value(None, 3));
-            assert_eq!(app.get(b"k".to_vec()).await, value(None, 3), "absent keys are not cached");
+            assert_eq!(app.get(b"k".to_vec(), 0).await, value(None, 3));
+            assert_eq!(app.get(b"k".to_vec(), 0).await, value(None, 3), "absent keys are not cached");
             assert_eq!(app.hit_counts(), (1, 4));
             assert_eq!(app.invalidation_failures.get(), 0);
         });
@@ -353,7 +422,7 @@ mod tests {
             let (db, _) = tiers(&env).await;
             let app = App::new(env.clone(), &config(&db, &dead_addr(&env).await, None, LIMIT));
             assert_eq!(app.write(b"k".to_vec(), put("k", "v")).await, Msg::Written { lsn: 1, epoch: 1 });
-            assert_eq!(app.get(b"k".to_vec()).await, value(Some("v"), 1));
+            assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v"), 1));
             assert_eq!(app.read_fallbacks.get(), 1);
         });
     }
@@ -366,8 +435,8 @@ mod tests {
             let app = App::new(env.clone(), &config(&db, &db, Some(dead_addr(&env).await), LIMIT));
             assert_eq!(app.write(b"k".to_vec(), put("k", "v")).await, Msg::Written { lsn: 1, epoch: 1 });
             assert_eq!(app.invalidation_failures.get(), 1);
-            assert_eq!(app.get(b"k".to_vec()).await, value(Some("v"), 1));
-            assert_eq!(app.get(b"k".to_vec()).await, value(Some("v"), 1));
+            assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v"), 1));
+            assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v"), 1));
             assert_eq!(app.hit_counts(), (0, 2));
         });
     }
@@ -381,7 +450,7 @@ mod tests {
             let silent_addr = silent.local_addr().expect("an address").to_string();
             let app = App::new(env.clone(), &config(&dead, &silent_addr, None, Duration::from_millis(100)));
             assert_upstream(&app.write(b"k".to_vec(), put("k", "v")).await, &["db", &dead]);
-            assert_upstream(&app.get(b"k".to_vec()).await, &["read store", &silent_addr, "in time"]);
+            assert_upstream(&app.get(b"k".to_vec(), 0).await, &["read store", &silent_addr, "in time"]);
             drop(silent);
         });
     }
@@ -393,9 +462,104 @@ mod tests {
             let (_, cache) = tiers(&env).await;
             // A cache is no database: it answers writes with lsn 0 but refuses an Echo.
             let app = App::new(env.clone(), &config(&cache, &cache, None, LIMIT));
-            let refused = app.read.call(Msg::Echo { payload: vec![] }, LIMIT).await.expect_err("refused");
+            let Store::Fixed { read, .. } = &app.store else { panic!("a fixed route") };
+            let refused = read.call(Msg::Echo { payload: vec![] }, LIMIT).await.expect_err("refused");
             assert!(matches!(refused, UpstreamError::Refused { code: ErrorCode::BadRequest, .. }));
             assert!(refused.to_string().starts_with("read store at "), "{refused}");
+        });
+    }
+
+    fn routed(nodes: &[&FakeNode], read_your_writes: bool, cache_addr: Option<String>) -> AppConfig {
+        let routes = RouterConfig {
+            members: nodes.iter().map(|n| n.addr.clone()).collect(),
+            reads: ReadPolicy::RoundRobin,
+            max_lag: None,
+            read_your_writes,
+            probe_every: Duration::from_secs(3600),
+        };
+        AppConfig { db: DbRoute::Routed(routes), cache_addr, timeout: LIMIT, connect_per_request: false }
+    }
+
+    fn gets(node: &FakeNode) -> Vec<u64> {
+        let received = node.received().into_iter();
+        received.filter_map(|m| if let Msg::Get { min_lsn, .. } = m { Some(min_lsn) } else { None }).collect()
+    }
+
+    #[test]
+    fn routed_writes_answer_as_the_primary_did_and_reads_forward_the_token() {
+        block_on(async {
+            let env = env();
+            let primary = FakeNode::start(121, status(NodeRole::Primary, 3, 10)).await;
+            let replica = FakeNode::start(122, status(NodeRole::Replica, 3, 10)).await;
+            let app = App::new(env.clone(), &routed(&[&primary, &replica], true, None));
+            assert_eq!(app.write(b"k".to_vec(), put("k", "v")).await, Msg::Written { lsn: 11, epoch: 3 });
+            assert_eq!(app.get(b"k".to_vec(), 11).await, value(Some("v"), 11), "the replica is behind lsn 11");
+            assert_eq!(gets(&primary), [11]);
+            assert_eq!(app.get(b"k".to_vec(), 5).await, value(None, 10), "the replica has no data yet");
+            assert_eq!(gets(&replica), [5], "the token went along");
+            assert_eq!(app.hit_counts(), (0, 2));
+        });
+    }
+
+    #[test]
+    fn routed_reads_ignore_tokens_without_read_your_writes() {
+        block_on(async {
+            let env = env();
+            let primary = FakeNode::start(123, status(NodeRole::Primary, 1, 10)).await;
+            let replica = FakeNode::start(124, status(NodeRole::Replica, 1, 4)).await;
+            let app = App::new(env.clone(), &routed(&[&primary, &replica], false, None));
+            assert_eq!(app.get(b"k".to_vec(), 9).await, value(None, 4));
+            assert_eq!((gets(&primary), gets(&replica)), (vec![], vec![0]));
+        });
+    }
+
+    #[test]
+    fn a_routed_store_without_a_primary_is_an_upstream_error_that_says_so() {
+        block_on(async {
+            let env = env();
+            let replica = FakeNode::start(125, status(NodeRole::Replica, 2, 4)).await;
+            let app = App::new(env.clone(), &routed(&[&replica], true, None));
+            let reply = app.write(b"k".to_vec(), put("k", "v")).await;
+            assert_upstream(&reply, &["db: no primary known", &replica.addr, "replica epoch 2"]);
+        });
+    }
+
+    #[test]
+    fn routed_writes_invalidate_the_cache() {
+        block_on(async {
+            let env = env();
+            let (_, cache) = tiers(&env).await;
+            let primary = FakeNode::start(126, status(NodeRole::Primary, 1, 0)).await;
+            let app = App::new(env.clone(), &routed(&[&primary], true, Some(cache)));
+            assert_eq!(app.write(b"k".to_vec(), put("k", "v1")).await, Msg::Written { lsn: 1, epoch: 1 });
+            assert_eq!(app.get(b"k".to_vec(), 1).await, value(Some("v1"), 1));
+            assert_eq!(app.get(b"k".to_vec(), 1).await, value(Some("v1"), 0), "a hit");
+            assert_eq!(app.write(b"k".to_vec(), put("k", "v2")).await, Msg::Written { lsn: 2, epoch: 1 });
+            assert_eq!(app.get(b"k".to_vec(), 2).await, value(Some("v2"), 2));
+            assert_eq!(app.hit_counts(), (1, 2));
+        });
+    }
+
+    #[test]
+    fn connections_per_request_reach_the_store_every_time() {
+        block_on(async {
+            let env = env();
+            let (db, _) = tiers(&env).await;
+            let mut shared = config(&db, &db, None, LIMIT);
+            shared.connect_per_request = true;
+            let app = App::new(env.clone(), &shared);
+            let Store::Fixed { db: dependency, .. } = &app.store else { panic!("a fixed route") };
+            assert!(matches!(dependency.link, Link::PerRequest { .. }));
+            for (i, v) in ["v1", "v2", "v3"].into_iter().enumerate() {
+                let lsn = i as u64 + 1;
+                assert_eq!(app.write(b"k".to_vec(), put("k", v)).await, Msg::Written { lsn, epoch: 1 });
+                assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some(v), lsn));
+            }
+            let dead = dead_addr(&env).await;
+            let mut unreachable = config(&dead, &dead, None, Duration::from_millis(200));
+            unreachable.connect_per_request = true;
+            let app = App::new(env.clone(), &unreachable);
+            assert_upstream(&app.write(b"k".to_vec(), put("k", "v")).await, &["db", &dead]);
         });
     }
 }

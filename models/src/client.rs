@@ -1,11 +1,18 @@
-//! A multiplexed client for the framed protocol: many concurrent calls share one connection,
-//! replies are matched by request id, and a broken connection is re-opened on the next call.
+//! Clients of the framed protocol.
+//!
+//! - [`Client`]: a multiplexed client: many concurrent calls share one connection, replies are
+//!   matched by request id, and a broken connection is re-opened on the next call.
+//! - [`call_once`]: one connection per call, opened, used for one request and closed: an
+//!   application without a connection pool, which pays a server's connect cost on every call
+//!   and holds one of its connections while it waits.
 //!
 //! Pending calls live in a `BTreeMap` so that failing them all (when the connection drops)
 //! wakes them in id order: no hash order reaches the simulation.
+//!
+//! Only transport failures are errors here; a server's refusal is a reply (`Msg::Error`).
 
 use crate::proto::{Frame, Msg, read_frame, write_frame};
-use crate::seam::{Env, timeout};
+use crate::seam::{self, Env, timeout};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io;
@@ -136,6 +143,44 @@ impl<E: Env> Client<E> {
     }
 }
 
+/// The request id [`call_once`] sends.
+const ONCE_ID: u64 = 1;
+
+/// Opens a connection to `addr`, sends `msg`, reads its reply and closes the connection, all
+/// within `timeout`. A connect that fails or runs out of time is `Connect`; a reply that does
+/// not come in time is `Timeout`; a connection closed, or a frame that cannot be read, before
+/// the reply is `Disconnected`. Frames with another id are skipped.
+pub async fn call_once<E: Env>(env: &E, addr: &str, msg: Msg, timeout: Duration) -> Result<Msg, CallError> {
+    let started = env.now();
+    let mut stream = match seam::timeout(env, timeout, env.connect(addr)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(source)) => return Err(CallError::Connect { addr: addr.to_string(), source }),
+        Err(_) => {
+            let source = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+            return Err(CallError::Connect { addr: addr.to_string(), source });
+        }
+    };
+    let exchange = async {
+        let mut scratch = Vec::with_capacity(128);
+        let request = Frame { id: ONCE_ID, msg };
+        if let Err(source) = write_frame(&mut stream, &request, &mut scratch).await {
+            return Err(CallError::Send { addr: addr.to_string(), source });
+        }
+        loop {
+            match read_frame(&mut stream, &mut scratch).await {
+                Ok(Some(frame)) if frame.id == ONCE_ID => return Ok(frame.msg),
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return Err(CallError::Disconnected(addr.to_string())),
+            }
+        }
+    };
+    let left = timeout.saturating_sub(env.now().saturating_sub(started));
+    match seam::timeout(env, left, exchange).await {
+        Ok(out) => out,
+        Err(_) => Err(CallError::Timeout(addr.to_string())),
+    }
+}
+
 /// A call in flight. However the call ends (reply, error, or its timeout dropping it), its
 /// pending entry goes, so a peer that never answers cannot grow the map; and a call dropped in
 /// the middle of writing its frame marks the connection dead, since a half-written frame would
@@ -173,6 +218,69 @@ async fn read_replies<E: Env>(mut reader: ReadHalf<E::Stream>, conn: Rc<Conn<E>>
 mod tests {
     use super::*;
     use crate::seam::TokioEnv;
+
+    use crate::echo::Echo;
+    use crate::proto::ErrorCode;
+    use crate::server::tests::{Recorder, bind_any, block_on};
+    use crate::server::{Capacity, ServiceTime, serve_on};
+
+    fn echo() -> Msg {
+        Msg::Echo { payload: b"once".to_vec() }
+    }
+
+    #[test]
+    fn call_once_opens_a_connection_per_call() {
+        block_on(async {
+            let env = Recorder::new("app");
+            let (listener, addr) = bind_any(&env).await;
+            let capacity = Capacity { max_connections: Some(1), ..Capacity::default() };
+            tokio::task::spawn_local(serve_on(env.clone(), listener, capacity, Echo));
+            for _ in 0..3 {
+                let reply = call_once(&env, &addr, echo(), Duration::from_secs(2)).await.expect("a reply");
+                assert_eq!(reply, echo());
+                // Each call closes its connection: with a limit of one, the next is accepted
+                // once the server has seen the close.
+                for _ in 0..200 {
+                    if env.last_gauge("connections") == Some(0) {
+                        break;
+                    }
+                    env.sleep(Duration::from_millis(2)).await;
+                }
+                assert_eq!(env.last_gauge("connections"), Some(0));
+            }
+            let served = env.served_log();
+            assert_eq!(served.len(), 3, "{served:?}");
+        });
+    }
+
+    #[test]
+    fn call_once_reports_a_refusal_as_a_reply_and_transport_failures_as_errors() {
+        block_on(async {
+            let env = Recorder::new("app");
+            // A slow server holding its only connection: the second caller is refused.
+            let (listener, addr) = bind_any(&env).await;
+            let capacity = Capacity {
+                max_connections: Some(1),
+                ..Capacity::new(1, 10, ServiceTime::Fixed(Duration::from_millis(200)))
+            };
+            tokio::task::spawn_local(serve_on(env.clone(), listener, capacity, Echo));
+            let (slow, refused) = tokio::join!(call_once(&env, &addr, echo(), Duration::from_secs(2)), async {
+                env.sleep(Duration::from_millis(50)).await;
+                call_once(&env, &addr, echo(), Duration::from_secs(2)).await
+            });
+            assert_eq!(slow.expect("a reply"), echo());
+            let refused = refused.expect("a refusal is a reply");
+            assert!(matches!(refused, Msg::Error { code: ErrorCode::TooManyConnections, .. }), "got {refused:?}");
+            // A listener that never accepts: the connection opens (backlog) but nobody answers.
+            let (silent, silent_addr) = bind_any(&env).await;
+            let out = call_once(&env, &silent_addr, echo(), Duration::from_millis(30)).await;
+            assert!(matches!(out, Err(CallError::Timeout(_))), "got {out:?}");
+            drop(silent);
+            // Nobody listens on the port any more.
+            let out = call_once(&env, &silent_addr, echo(), Duration::from_secs(1)).await;
+            assert!(matches!(out, Err(CallError::Connect { .. })), "got {out:?}");
+        });
+    }
 
     #[test]
     fn a_timed_out_call_leaves_nothing_pending() {

@@ -7,7 +7,7 @@
 //! through a recording wrapper around `TokioEnv`. This file must not sleep a fixed time or
 //! assert anything about wall-clock durations.
 
-use faultline_models::app::{AppConfig, run_app_on};
+use faultline_models::app::{AppConfig, DbRoute, run_app_on};
 use faultline_models::cache::{CacheConfig, run_cache_on};
 use faultline_models::client::Client;
 use faultline_models::kv::{FsyncPolicy, KvConfig, run_primary_on, run_replica_on};
@@ -147,7 +147,7 @@ struct Hosts {
 async fn start() -> Hosts {
     let (primary, replica, cache, app) =
         (Observed::new("db-primary"), Observed::new("db-replica"), Observed::new("cache"), Observed::new("app"));
-    let kv = KvConfig { fsync: FsyncPolicy::Always };
+    let kv = KvConfig { fsync: FsyncPolicy::Always, ..KvConfig::default() };
     let (listener, primary_addr) = primary.listen().await;
     tokio::task::spawn_local(run_primary_on(primary.clone(), listener, Capacity::default(), kv));
     let (listener, replica_addr) = replica.listen().await;
@@ -157,10 +157,10 @@ async fn start() -> Hosts {
     tokio::task::spawn_local(run_cache_on(cache.clone(), listener, Capacity::default(), config));
     let (listener, app_addr) = app.listen().await;
     let config = AppConfig {
-        db_addr: primary_addr,
-        read_addr: replica_addr.clone(),
+        db: DbRoute::Fixed { write_addr: primary_addr, read_addr: replica_addr.clone() },
         cache_addr: Some(cache_addr),
         timeout: LIMIT,
+        connect_per_request: false,
     };
     tokio::task::spawn_local(run_app_on(app.clone(), listener, Capacity::default(), config));
     Hosts { primary, replica, cache, app, app_addr, replica_addr }

@@ -2,7 +2,7 @@
 //! `faultline_chaos::fault::Fault`s, and their application to the turmoil world.
 //!
 //! A fault with `for` is followed by its inverse (kill -> restart, partition -> heal,
-//! link change -> restore) that long after. Adding a fault kind: a variant of `Fault`
+//! link change -> restore, a knob turned -> turned back to 0) that long after. Adding a fault kind: a variant of `Fault`
 //! (chaos), its scenario form (`scenario::FaultSpec`), an arm in [`to_faults`] and in
 //! [`apply`].
 
@@ -48,7 +48,16 @@ fn to_faults(spec: &FaultSpec, hosts: &BTreeMap<String, u16>, scenario: &Scenari
             };
             (fault, Some(Fault::LinkRestore { a, b }))
         }
+        FaultSpec::ReplicationDelay { host, delay } => tune(hosts, host, Knob::ApplyDelay, delay.0.as_nanos() as u64),
+        FaultSpec::DiskDelay { host, delay } => tune(hosts, host, Knob::DiskDelay, delay.0.as_nanos() as u64),
+        FaultSpec::Slowdown { host, percent } => tune(hosts, host, Knob::Slowdown, u64::from(*percent)),
     }
+}
+
+/// Turning `knob` of `host` to `value`, and back to 0.
+fn tune(hosts: &BTreeMap<String, u16>, host: &toml::Spanned<String>, knob: Knob, value: u64) -> (Fault, Option<Fault>) {
+    let host = idx(hosts, host.get_ref());
+    (Fault::Tune { host, knob, value }, Some(Fault::Tune { host, knob, value: 0 }))
 }
 
 /// The scenario's faults in time order (ties keep file order).
@@ -103,6 +112,7 @@ pub(crate) fn apply(sim: &mut turmoil::Sim<'_>, shared: &Shared, links: &[LinkIn
             let heal = matches!(fault, Fault::Heal { .. });
             for &x in a {
                 for &y in b {
+                    shared.links.borrow_mut().set_cut(x, y, !heal);
                     if heal {
                         sim.repair(name(x).as_str(), name(y).as_str());
                     } else {

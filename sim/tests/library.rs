@@ -1,16 +1,44 @@
 //! The scenario library keeps its promises: each file's comment says what a reader will see,
 //! and this test holds the simulation to it (on the file's own seed and on two more).
 
-use faultline_chaos::report::Report;
-use faultline_sim::scenario::load_file;
+use faultline_chaos::report::{DataReport, Report, ServiceReport};
+use faultline_sim::scenario::{load_file, parse_str};
 use faultline_sim::{RunOptions, run};
 use std::path::PathBuf;
 
+fn path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)
+}
+
 fn report(name: &str, seed: u64) -> Report {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
-    let scenario = load_file(&path).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")));
+    let scenario = load_file(&path(name)).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")));
     run(&scenario, RunOptions { seed: Some(seed), ..RunOptions::default() }).expect("the run completes").report
 }
+
+/// The report of `name` with each `(from, to)` edit applied to its text (each must apply).
+fn variant(name: &str, edits: &[(&str, &str)], seed: u64) -> Report {
+    let mut text = std::fs::read_to_string(path(name)).expect("the scenario exists");
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from:?} is not in {name}");
+        text = text.replacen(from, to, 1);
+    }
+    let scenario = parse_str(name, &text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")));
+    run(&scenario, RunOptions { seed: Some(seed), ..RunOptions::default() }).expect("the run completes").report
+}
+
+fn data(r: &Report) -> &DataReport {
+    r.data.as_ref().unwrap_or_else(|| panic!("a data section:\n{}", r.render_text()))
+}
+
+fn failed(r: &Report) -> Vec<&str> {
+    r.failures().map(|c| c.name.as_str()).collect()
+}
+
+fn service<'a>(r: &'a Report, name: &str) -> &'a ServiceReport {
+    r.services.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no service {name}"))
+}
+
+const S: u64 = 1_000_000_000;
 
 fn check(name: &str, promise: impl Fn(&Report)) {
     for seed in [1, 2, 3] {
@@ -67,4 +95,123 @@ fn slow_link_grows_the_tail_not_the_median() {
         assert!(during.p99_ms > 100.0, "lost segments hold back the connection: {during:?}");
         assert_eq!(r.end_to_end.ok, r.end_to_end.requests);
     });
+}
+
+#[test]
+fn async_failover_recovers_and_loses_the_unreplicated_second() {
+    check("failover-async.toml", |r| {
+        assert!(r.passed(), "{}", r.render_text());
+        let d = data(r);
+        let lost = d.durability.as_ref().expect("a store");
+        // db1 acknowledged ~200 writes per second while cut off from its replicas (9 s - 10 s).
+        assert!((150..=260).contains(&lost.lost), "lost {}", lost.lost);
+        assert!((800 * S / 1000..=1_100 * S / 1000).contains(&lost.rpo_ns), "RPO {} ns", lost.rpo_ns);
+        assert_eq!(d.epochs.len(), 2, "one failover");
+        assert_ne!(d.epochs[1].primaries, ["db1"], "a replica was promoted");
+        let kill = d.recovery.iter().find(|x| x.fault == "kill db1").expect("the kill is measured");
+        let detection = kill.detection_ns.expect("the controller detected it");
+        assert!((2 * S..=3 * S + S / 2).contains(&detection), "detection {detection}");
+        assert!(kill.promotion_ns.expect("promoted") < S / 10);
+        let rto = kill.rto_ns.expect("recovered");
+        assert!(rto > detection && rto < 6 * S, "RTO {rto}");
+        assert!(r.changes.iter().any(|c| c.host == "db1" && c.what.starts_with("truncated=dropped")));
+    });
+}
+
+#[test]
+fn sync_failover_loses_nothing_and_writes_stall_without_replicas() {
+    check("failover-sync.toml", |r| {
+        assert!(r.passed(), "{}", r.render_text());
+        let d = data(r);
+        assert_eq!(d.durability.as_ref().expect("a store").lost, 0, "RPO zero");
+        assert_eq!(d.epochs.len(), 2);
+        let kill = d.recovery.iter().find(|x| x.fault == "kill db1").expect("measured");
+        assert!(kill.detection_ns.is_some() && kill.rto_ns.is_some_and(|ns| ns < 6 * S), "{kill:?}");
+        // 1 s windows: both replicas are down from 5 s to 10 s. Stalled writes hold every
+        // worker of the primary, so reads stall behind them.
+        let w = &r.windows[7];
+        assert_eq!(w.ok, 0, "the store stalls: {w:?}");
+        assert!(w.failed > 300, "{w:?}");
+        assert_eq!(r.windows[3].failed, 0, "before");
+        assert_eq!(r.windows[15].failed, 0, "after");
+    });
+}
+
+#[test]
+fn replica_lag_grows_past_a_tight_staleness_bound() {
+    check("replica-lag.toml", |r| {
+        assert_eq!(failed(r), ["staleness <= 250.0 ms"]);
+        let d = data(r);
+        assert!(d.staleness.max_ns > 2 * S, "lag grows for 20 s: {:?}", d.staleness);
+        assert_eq!(d.durability.as_ref().expect("a store").lost, 0);
+    });
+    // A lag bound in the router takes lagging replicas out of rotation: the reads go to the
+    // primary, and a bound that covers the probe interval holds.
+    let bounded = variant(
+        "replica-lag.toml",
+        &[("reads = \"round_robin\" }", "reads = \"round_robin\", max_lag = \"100ms\" }"), ("\"250ms\"", "\"1s\"")],
+        1,
+    );
+    assert!(bounded.passed(), "{}", bounded.render_text());
+    assert!(service(&bounded, "db1").requests > service(&report("replica-lag.toml", 1), "db1").requests);
+}
+
+#[test]
+fn split_brain_is_fenced() {
+    check("split-brain.toml", |r| {
+        assert!(r.passed(), "{}", r.render_text());
+        let d = data(r);
+        let one = d.one_primary.as_ref().expect("roles");
+        assert!(one.shared_epochs.is_empty() && one.deposed_writes == 0, "{one:?}");
+        assert_eq!(d.durability.as_ref().expect("a store").lost, 0);
+        assert_eq!(d.epochs.len(), 2);
+        assert!(d.epochs[1].start_ns > 10 * S && d.epochs[1].start_ns < 12 * S, "{:?}", d.epochs);
+        // app-a's users cannot write while partitioned with the deposed primary.
+        let app_a = service(r, "app-a");
+        assert!(app_a.errors > 0, "{app_a:?}");
+        assert!(r.changes.iter().any(|c| c.host == "db1" && c.what == "role=replica epoch=2"), "db1 rejoined");
+    });
+}
+
+#[test]
+fn a_spike_exhausts_a_small_pool_but_not_a_big_one() {
+    check("pool-exhaustion.toml", |r| {
+        assert_eq!(failed(r), ["p99 latency under 50 ms", "availability at least 99.9%"]);
+        let (before, spike) = (&r.windows[5], &r.windows[12]);
+        assert_eq!(before.failed, 0);
+        assert!(before.latency.p99_ms < 50.0, "{before:?}");
+        assert!(spike.failed > 500, "pool timeouts: {spike:?}");
+        assert!(spike.latency.p50_ms > 400.0, "requests wait for a connection: {spike:?}");
+        assert_eq!(service(r, "db").errors, 0, "the database itself is fine");
+    });
+    let big = variant("pool-exhaustion.toml", &[("max_server_conns = 10", "max_server_conns = 40")], 1);
+    assert!(big.passed(), "{}", big.render_text());
+}
+
+#[test]
+fn without_a_pool_connection_setup_exhausts_the_store_a_pool_of_20_protects() {
+    let steady =
+        ("{ spike = { base = 1000, peak = 4000, at = \"10s\", for = \"5s\" } }", "{ poisson = { rate = 3000 } }");
+    let direct = ("db = \"pgbouncer\"", "db = \"db\", connect_per_request = true");
+    let no_pool = variant("pool-exhaustion.toml", &[steady, direct], 1);
+    let refused = no_pool.end_to_end.requests - no_pool.end_to_end.ok;
+    assert!(refused * 10 > no_pool.end_to_end.requests, "too many connections: {}", no_pool.render_text());
+    let pool = variant("pool-exhaustion.toml", &[steady, ("max_server_conns = 10", "max_server_conns = 20")], 1);
+    assert!(pool.passed(), "{}", pool.render_text());
+    assert_eq!(pool.end_to_end.ok, pool.end_to_end.requests);
+}
+
+#[test]
+fn read_replicas_take_load_off_the_primary() {
+    for seed in [1, 2] {
+        let stage2 = report("read-replicas.toml", seed);
+        let stage1 = variant("read-replicas.toml", &[("reads = \"round_robin\"", "reads = \"primary\"")], seed);
+        assert!(stage2.passed(), "{}", stage2.render_text());
+        let (p1, p2) = (service(&stage1, "db1"), service(&stage2, "db1"));
+        assert!(p2.rps < p1.rps / 5.0, "the primary keeps only the writes: {} -> {}", p1.rps, p2.rps);
+        assert!(p2.latency.p99_ms < p1.latency.p99_ms / 2.0, "{:?} -> {:?}", p1.latency, p2.latency);
+        let (e1, e2) = (stage1.end_to_end.latency.p99_ms, stage2.end_to_end.latency.p99_ms);
+        assert!(e2 < e1 / 2.0, "end-to-end p99 {e1} -> {e2}");
+        assert!(service(&stage2, "db2").rps > 700.0 && service(&stage2, "db3").rps > 700.0);
+    }
 }

@@ -3,6 +3,41 @@
 //!
 //! [`CheckConfig`] is what a run is judged against (declared in the scenario, carried in the
 //! trace header so a trace alone can be judged again).
+//!
+//! Flow: [`History`] collects, in one pass over the records, what the checks need; [`evaluate`]
+//! turns it into a [`DataReport`] of measurements; [`judge`] makes verdicts of those the
+//! config asks for. Everything is a pure function of the records.
+//!
+//! - `history`: the compact history ([`History`], [`OpEntry`], [`EpochEntry`]) and its memory
+//!   bound.
+//! - `lineage`: which `(epoch, lsn)` entries each epoch's log holds ([`Lineage`]).
+//! - `durability`: lost acknowledged writes and the RPO; one primary per epoch.
+//! - `reads`: read-your-writes and staleness.
+//! - `linear`: reads and writes as a register history for [`crate::lin`].
+//! - `rto`: recovery after each fault.
+//! - `data`, `verdict`: the measurements together, and the verdicts.
+//!
+//! Must not: do I/O, read a clock, or iterate a hash map (every collection is ordered).
+
+mod data;
+mod durability;
+pub mod history;
+mod lineage;
+mod linear;
+mod reads;
+mod rto;
+#[cfg(test)]
+pub(crate) mod testkit;
+mod verdict;
+
+pub use data::{DataReport, EpochReport, evaluate};
+pub use durability::{DeposedWrite, Durability, LISTED, LostWrite, OnePrimary, SharedEpoch, durability, one_primary};
+pub use history::{EpochEntry, FailoverEntry, FailoverKind, History, OpEntry};
+pub use lineage::Lineage;
+pub use linear::{Linearizability, linearizability, operations};
+pub use reads::{ReadYourWrites, Staleness, read_your_writes, staleness};
+pub use rto::{Recovery, recovery};
+pub use verdict::{judge, ms_text, rto_label, rto_text, s_text};
 
 use serde::{Deserialize, Serialize};
 

@@ -2,12 +2,14 @@
 //! made of.
 //!
 //! Owns: matching `Invoke` to `Complete`, per-host served statistics, the time-weighted
-//! `inflight` gauge, the fault and change timelines. Must not: keep records (memory is bounded
-//! apart from outstanding requests, open windows and the capped timelines), or decide verdicts
-//! (that is `checks`).
+//! `inflight` gauge, the fault and change timelines, and feeding the data tier's
+//! [`History`]. Must not: keep records (memory is bounded apart from outstanding requests, open
+//! windows, the capped timelines and the data history, whose bound `check::history` documents),
+//! or decide verdicts (that is `checks`).
 
 use super::metrics::{Latency, WindowSeries};
 use super::{Anomalies, ChangeEntry, FaultEntry, Report};
+use crate::check::History;
 use crate::trace::codec::TraceHash;
 use crate::trace::text::host_names;
 use crate::trace::{Event, Header, Outcome, Record};
@@ -71,6 +73,8 @@ pub struct Analyzer {
     pub(super) changes: Vec<ChangeEntry>,
     pub(super) changes_omitted: u64,
     pub(super) anomalies: Anomalies,
+    /// What the data-tier checks need.
+    pub(super) data: History,
 }
 
 impl Analyzer {
@@ -101,6 +105,7 @@ impl Analyzer {
             changes: Vec::new(),
             changes_omitted: 0,
             anomalies: Anomalies::default(),
+            data: History::new(),
         }
     }
 
@@ -116,6 +121,7 @@ impl Analyzer {
         if t_ns / self.window_ns > self.settled_window {
             self.settle(t_ns);
         }
+        self.data.observe(t_ns, &record.event);
         match &record.event {
             Event::Invoke { req, .. } => self.on_invoke(t_ns, *req),
             Event::Complete { req, outcome } => self.on_complete(t_ns, *req, outcome),

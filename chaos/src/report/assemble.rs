@@ -2,11 +2,13 @@
 //! the end (timeouts), picks the statistics each objective is judged on, and lays out the
 //! report's parts.
 //!
-//! Owns: the end of a run. Must not: decide verdicts (that is `checks`).
+//! Owns: the end of a run. Must not: decide verdicts (that is `checks`, and `crate::check` for
+//! the data tier: its verdicts join the SLO checks before the trace's own sanity check).
 
 use super::analyzer::{Analyzer, EndToEndAcc, MAX_WINDOWS};
 use super::checks::{self, ViewStats};
 use super::{EndToEnd, Report, ServiceReport};
+use crate::check;
 use crate::slo::Slo;
 use crate::trace::codec::TraceHash;
 use crate::trace::text::{host_name, host_names};
@@ -38,6 +40,11 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
     checks_out.extend(little.iter().map(checks::little_check));
     let error_budgets =
         analyzer.header.slos.iter().filter_map(|slo| checks::error_budget(slo, &view(&analyzer, slo))).collect();
+    analyzer.data.finish(run_ns);
+    let data = check::evaluate(&analyzer.data, &analyzer.header.checks, &host_names(&analyzer.header));
+    if let Some(data) = &data {
+        checks_out.extend(check::judge(data, &analyzer.header.checks));
+    }
     if !analyzer.anomalies.is_empty() {
         checks_out.push(checks::anomalies_check(&analyzer.anomalies));
     }
@@ -59,6 +66,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         changes: analyzer.changes,
         changes_omitted: analyzer.changes_omitted,
         anomalies: analyzer.anomalies,
+        data,
         checks: checks_out,
     }
 }

@@ -6,13 +6,16 @@
 //!
 //! Layout: `analyzer` folds records into counters, `metrics` holds the HDR histograms and
 //! per-window series, `assemble` resolves the end of the run and lays out the report, `checks`
-//! turns counters into SLO, error-budget and Little's law verdicts, `render` writes the
-//! terminal report, `testkit` (tests only) builds synthetic record streams.
+//! turns counters into SLO, error-budget and Little's law verdicts (the data tier's measurements
+//! and verdicts come from [`crate::check`]), `render` writes the terminal report, `testkit`
+//! (tests only) builds synthetic record streams.
 //!
 //! Memory: bounded by the outstanding requests, the windows still open (a window closes once
 //! time has passed it and its requests have all ended), one closed-window summary per window
 //! (at most 10,000 windows per series: a longer run gets wider windows), and the capped fault
-//! (10,000) and change (1,000) lists.
+//! (10,000) and change (1,000) lists; and the data tier's history, which grows with the
+//! workload's reads and writes (72 bytes each) and its requests (8 bytes each), see
+//! `check::history`.
 //!
 //! Definitions (the same in JSON and text):
 //! - End to end: one request per `Invoke`, ended by its `Complete`; a request still
@@ -34,6 +37,7 @@ mod render;
 #[cfg(test)]
 mod testkit;
 
+pub use crate::check::DataReport;
 pub use analyzer::{Analyzer, INFLIGHT_GAUGE};
 
 use serde::{Deserialize, Serialize};
@@ -254,6 +258,11 @@ pub struct Report {
     pub changes_omitted: u64,
     /// What was wrong with the trace itself.
     pub anomalies: Anomalies,
+    /// The data tier's measurements (lost writes and RPO, epochs, read-your-writes, staleness,
+    /// linearizability, RTO per fault); `None` when the trace has no `Role` or `Observed`
+    /// event and no fault to measure recovery from.
+    #[serde(default)]
+    pub data: Option<DataReport>,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }
@@ -278,6 +287,8 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::CheckConfig;
+    use crate::check::testkit::{DB1, DB2, Run};
     use crate::fault::Fault;
     use crate::report::analyzer::MAX_CHANGES;
     use crate::report::testkit::{MS, S, Stream};
@@ -299,6 +310,81 @@ mod tests {
         assert_eq!((report.scenario.as_str(), report.seed), ("synthetic", 7));
         assert_eq!((report.duration_s, report.window_s), (2.0, 1.0));
         assert_eq!(report.trace_hash, "0000000000000000000000000000feed");
+    }
+
+    /// Async replication loses two writes when db1 is killed at 10 s; the controller detects it
+    /// at 13.01 s and promotes db2 at 13.03 s; requests fail from 10 s to 14 s.
+    fn failover_stream() -> Stream {
+        let mut run = Run::new();
+        run.primary(0, DB1, 1, 0, 0);
+        run.role(0, DB2, "replica", 1, 0, 0);
+        for lsn in 1..=12 {
+            let w = run.write(9 * S + lsn * 50 * MS, 2 * MS, 0, lsn, Some((1, lsn)));
+            run.read(9 * S + lsn * 50 * MS + 5 * MS, MS, 0, lsn, Some(w));
+        }
+        for i in 0..2_000 {
+            let t = i * 10 * MS;
+            run.other(t, if (10 * S..14 * S).contains(&t) { Outcome::Unreachable } else { Outcome::Ok });
+        }
+        run.fault(10 * S, Fault::Kill { host: DB1 });
+        run.detected(13 * S + 10 * MS, DB1);
+        run.primary(13 * S + 30 * MS, DB2, 2, 10, 1);
+        run.promoted(13 * S + 30 * MS, DB2, 2, 10);
+        let mut stream = Stream::new(20, 1);
+        stream.hosts(&Run::names());
+        stream.header.checks = CheckConfig {
+            max_rpo_ns: Some(20 * MS),
+            max_rto_ns: Some(5 * S),
+            recovery_ratio: 0.9,
+            ..CheckConfig::default()
+        };
+        stream.extend(run.records());
+        stream
+    }
+
+    #[test]
+    fn the_data_tier_is_measured_and_judged() {
+        let report = failover_stream().analyze();
+        let data = report.data.as_ref().expect("a data section");
+        let lost = data.durability.as_ref().expect("roles");
+        assert_eq!((lost.lost, lost.final_epoch), (2, 2));
+        // LSN 10, the last to survive, was acknowledged at 9.502 s; the last lost one at 9.602 s.
+        assert_eq!(lost.rpo_ns, 9_602 * MS - 9_502 * MS);
+        assert_eq!(data.recovery[0].rto_ns, Some(4_891 * MS));
+        let verdicts: Vec<(&str, bool)> = report.checks.iter().map(|c| (c.name.as_str(), c.pass)).collect();
+        assert_eq!(
+            verdicts,
+            [("RPO <= 20.0 ms", false), ("one primary per epoch", true), ("RTO after kill db1 at 10.000 s", true)]
+        );
+        assert!(!report.passed());
+        let text = report.render_text();
+        for piece in [
+            "Data tier",
+            "lost acknowledged writes",
+            "2 (RPO 100.0 ms); first: req 20, 22",
+            "RTO after kill db1 at 10.000 s  4.891 s (detection 3.010 s, promotion 0.020 s)",
+            "staleness                       p99 0.0 ms, max 0.0 ms (12 reads)",
+            "      2  13.030 s        10           1  db2",
+            "RPO 100.0 ms > 20.0 ms",
+            "1 of 3 checks failed",
+        ] {
+            assert!(text.contains(piece), "missing {piece:?} in:\n{text}");
+        }
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.contains("\"data\":{\"reads\":12,\"acknowledged_writes\":12,"), "{json}");
+        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), report);
+    }
+
+    #[test]
+    fn no_data_events_no_data_section() {
+        let mut stream = Stream::new(2, 1);
+        stream.request(0, MS, Outcome::Ok);
+        let report = stream.analyze();
+        assert_eq!(report.data, None);
+        assert!(!report.render_text().contains("Data tier"));
+        let mut json: serde_json::Value = serde_json::to_value(&report).unwrap();
+        json.as_object_mut().unwrap().remove("data");
+        assert_eq!(serde_json::from_value::<Report>(json).unwrap(), report, "reports without the section read back");
     }
 
     #[test]

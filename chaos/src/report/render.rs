@@ -4,7 +4,8 @@
 //! Owns: layout and number formatting. Must not: compute anything the JSON report lacks (a
 //! reader of either sees the same figures).
 
-use super::{LatencySummary, Report, WindowStats};
+use super::{DataReport, LatencySummary, Report, WindowStats};
+use crate::check::{ms_text, rto_label, rto_text, s_text};
 use crate::trace::text::seconds_text;
 
 /// The most window rows shown; longer series show every k-th window.
@@ -72,6 +73,7 @@ pub(super) fn render(report: &Report) -> String {
     windows(&report.windows, &mut out);
     faults(report, &mut out);
     changes(report, &mut out);
+    data(report, &mut out);
     checks(report, &mut out);
     error_budgets(report, &mut out);
     little(report, &mut out);
@@ -229,6 +231,75 @@ fn changes(report: &Report, out: &mut String) {
     if report.changes_omitted > 0 {
         out.push_str(&format!("  ... and {} more changes\n", report.changes_omitted));
     }
+}
+
+fn data(report: &Report, out: &mut String) {
+    let Some(data) = &report.data else {
+        return;
+    };
+    section(out, "Data tier");
+    let mut table = Table::new(&["<measure", "<value"]);
+    table.row(vec!["successful reads observed".into(), data.reads.to_string()]);
+    table.row(vec!["acknowledged writes".into(), data.acknowledged_writes.to_string()]);
+    if let Some(d) = &data.durability {
+        let mut value = format!("{} (RPO {})", d.lost, ms_text(d.rpo_ns));
+        if !d.lost_first.is_empty() {
+            let ids: Vec<String> = d.lost_first.iter().map(u64::to_string).collect();
+            value.push_str(&format!("; first: req {}", ids.join(", ")));
+        }
+        table.row(vec!["lost acknowledged writes".into(), value]);
+        table.row(vec!["final epoch".into(), d.final_epoch.to_string()]);
+    }
+    if let Some(p) = &data.one_primary {
+        let value = if p.holds() {
+            "one per epoch".to_string()
+        } else {
+            format!("{} shared epoch(s), {} write(s) to a deposed primary", p.shared_epochs.len(), p.deposed_writes)
+        };
+        table.row(vec!["primaries".into(), value]);
+    }
+    let ryw = &data.read_your_writes;
+    table.row(vec![
+        "read-your-writes".into(),
+        format!("{} violation(s) in {} read(s) after the user's own write", ryw.violations, ryw.reads_checked),
+    ]);
+    let st = &data.staleness;
+    let mut staleness = format!("p99 {}, max {} ({} reads", ms_text(st.p99_ns), ms_text(st.max_ns), st.reads);
+    if let Some(bound_ns) = st.bound_ns {
+        staleness.push_str(&format!("; {} over {}", st.over_bound, ms_text(bound_ns)));
+    }
+    staleness.push(')');
+    table.row(vec!["staleness".into(), staleness]);
+    if let Some(l) = &data.linearizability {
+        let detail = if l.detail.is_empty() { String::new() } else { format!(": {}", l.detail) };
+        table.row(vec!["linearizability".into(), format!("{} ({} ops on {} keys){detail}", l.verdict, l.ops, l.keys)]);
+    }
+    for r in &data.recovery {
+        table.row(vec![format!("RTO {}", rto_label(r)), rto_text(r)]);
+    }
+    table.render(out);
+    if data.faults_omitted > 0 {
+        out.push_str(&format!("  ... and {} more faults not measured\n", data.faults_omitted));
+    }
+    epochs(data, out);
+}
+
+fn epochs(data: &DataReport, out: &mut String) {
+    if data.epochs.is_empty() {
+        return;
+    }
+    out.push('\n');
+    let mut table = Table::new(&["epoch", "start", "base lsn", "from epoch", "<primaries"]);
+    for e in &data.epochs {
+        table.row(vec![
+            e.epoch.to_string(),
+            s_text(e.start_ns),
+            e.base_lsn.to_string(),
+            e.last_epoch.to_string(),
+            e.primaries.join(", "),
+        ]);
+    }
+    table.render(out);
 }
 
 fn checks(report: &Report, out: &mut String) {

@@ -43,6 +43,17 @@ impl Stream {
         }
     }
 
+    /// Replaces the hosts with `names` (service = name).
+    pub(crate) fn hosts(&mut self, names: &[String]) {
+        let host = |name: &String| HostInfo { name: name.clone(), service: name.clone(), group: "g".into() };
+        self.header.hosts = names.iter().map(host).collect();
+    }
+
+    /// Adds `records` as they are.
+    pub(crate) fn extend(&mut self, records: Vec<Record>) {
+        self.records.extend(records);
+    }
+
     pub(crate) fn slo(&mut self, slo: Slo) {
         self.header.slos.push(slo);
     }

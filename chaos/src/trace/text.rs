@@ -95,7 +95,8 @@ pub fn to_json(header: &Header, record: &Record) -> Value {
     value
 }
 
-/// The header as one JSON object, hosts of links by name.
+/// The header as one JSON object, hosts of links by name, the data-tier checks with their
+/// bounds in nanoseconds (`null`: not judged).
 pub fn header_json(header: &Header) -> Value {
     let hosts: Vec<Value> = header
         .hosts
@@ -130,6 +131,12 @@ pub fn header_json(header: &Header) -> Value {
             value
         })
         .collect();
+    let c = &header.checks;
+    let checks = json!({
+        "max_rpo_ns": c.max_rpo_ns, "read_your_writes": c.read_your_writes,
+        "max_staleness_ns": c.max_staleness_ns, "linearizable": c.linearizable,
+        "max_rto_ns": c.max_rto_ns, "rto_window_ns": c.rto_window_ns, "recovery_ratio": c.recovery_ratio,
+    });
     json!({
         "format_version": FORMAT_VERSION,
         "tool_version": header.tool_version,
@@ -142,6 +149,7 @@ pub fn header_json(header: &Header) -> Value {
         "hosts": hosts,
         "links": links,
         "slos": slos,
+        "checks": checks,
     })
 }
 
@@ -330,6 +338,26 @@ mod tests {
         assert_eq!(json["slos"][0]["kind"], "availability");
         assert_eq!(json["slos"][0]["service"], "app");
         assert_eq!(json["duration_s"], 60.0);
+    }
+
+    #[test]
+    fn header_json_carries_every_check_setting() {
+        let mut header = header();
+        header.checks = crate::check::CheckConfig {
+            max_rpo_ns: Some(500_000_000),
+            read_your_writes: true,
+            max_staleness_ns: None,
+            linearizable: true,
+            max_rto_ns: Some(5_000_000_000),
+            rto_window_ns: 2_000_000_000,
+            recovery_ratio: 0.95,
+        };
+        let expected = json!({
+            "max_rpo_ns": 500_000_000u64, "read_your_writes": true, "max_staleness_ns": null,
+            "linearizable": true, "max_rto_ns": 5_000_000_000u64, "rto_window_ns": 2_000_000_000u64,
+            "recovery_ratio": 0.95,
+        });
+        assert_eq!(header_json(&header)["checks"], expected);
     }
 
     #[test]

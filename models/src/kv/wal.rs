@@ -5,8 +5,10 @@
 //! put, `value_len: u32 LE` and the value. Records sit back to back in the file "wal".
 //!
 //! Recovery keeps the longest prefix of records that are whole, pass their checksum, parse
-//! exactly and carry dense LSNs (1, 2, 3, ...); everything after the first bad record is a torn
-//! or corrupt tail, and is cut off durably so later appends do not land behind garbage.
+//! exactly, carry dense LSNs (1, 2, 3, ...) and epochs that never go back; everything after the
+//! first bad record is a torn or corrupt tail, and is cut off durably so later appends do not
+//! land behind garbage. A replica whose log diverged from its primary's cuts it back to an LSN
+//! with [`Wal::truncate`], durably, before it appends anything else.
 //!
 //! This file owns bytes on the disk only: it knows nothing of the network or the in-memory map,
 //! and never panics on what it reads back.
@@ -91,7 +93,8 @@ pub(crate) fn scan(bytes: &[u8]) -> Scan {
     let mut entries = Vec::new();
     let mut at = 0usize;
     while let Some((entry, used)) = decode_record(&bytes[at..]) {
-        if entry.lsn != entries.len() as u64 + 1 {
+        let last_epoch = entries.last().map_or(0, |e: &LogEntry| e.epoch);
+        if entry.lsn != entries.len() as u64 + 1 || entry.epoch < last_epoch {
             break;
         }
         entries.push(entry);
@@ -178,11 +181,25 @@ impl Wal {
         written.inspect_err(|_| self.failed.set(true)).map_err(KvError::from)
     }
 
-    /// Empties the log durably (a replica resynchronising from scratch).
-    pub(crate) fn reset(&self) -> Result<(), KvError> {
-        self.disk.truncate(WAL_FILE, 0).inspect_err(|_| self.failed.set(true))?;
+    /// Cuts the log durably after `to_lsn` (a replica dropping a divergent tail) and returns
+    /// the entries it keeps. A log that failed earlier is usable again once this succeeds: the
+    /// cut removed whatever half-written record the failure may have left.
+    pub(crate) fn truncate(&self, to_lsn: u64) -> Result<Vec<LogEntry>, KvError> {
+        let bytes = self.disk.read(WAL_FILE)?;
+        let mut found = scan(&bytes);
+        let mut keep = 0usize;
+        let mut at = 0usize;
+        while let Some((entry, used)) = decode_record(&bytes[at..]) {
+            if keep == found.entries.len() || entry.lsn > to_lsn {
+                break;
+            }
+            keep += 1;
+            at += used;
+        }
+        self.disk.truncate(WAL_FILE, at as u64).inspect_err(|_| self.failed.set(true))?;
         self.failed.set(false);
-        Ok(())
+        found.entries.truncate(keep);
+        Ok(found.entries)
     }
 
     /// Up to `max` entries from `from_lsn` on, read back from the disk.
@@ -255,6 +272,33 @@ mod tests {
     fn a_gap_in_lsns_ends_the_log_there() {
         let bytes = encode_all(&[entry(1, "a", None), entry(3, "b", None)]);
         check(&bytes, &[entry(1, "a", None)]);
+    }
+
+    #[test]
+    fn an_epoch_going_back_ends_the_log_there() {
+        let mut second = entry(2, "b", None);
+        second.epoch = 3;
+        let mut third = entry(3, "c", None);
+        third.epoch = 2;
+        let bytes = encode_all(&[entry(1, "a", None), second.clone(), third]);
+        check(&bytes, &[entry(1, "a", None), second]);
+    }
+
+    #[test]
+    fn truncation_is_durable_and_appends_follow_the_kept_prefix() {
+        let disk = Rc::new(MemDisk::new());
+        let (wal, _) = Wal::recover(disk.clone(), FsyncPolicy::Never).unwrap();
+        let entries: Vec<LogEntry> = (1..=4).map(|lsn| entry(lsn, "k", Some("v"))).collect();
+        wal.append(&entries).unwrap();
+        assert_eq!(wal.truncate(9).unwrap(), entries, "cutting past the end keeps everything");
+        assert_eq!(wal.truncate(2).unwrap(), entries[..2]);
+        disk.crash();
+        wal.append(&[entry(3, "new", None)]).unwrap();
+        let (_, found) = Wal::recover(disk.clone(), FsyncPolicy::Never).unwrap();
+        assert_eq!(found.entries, vec![entries[0].clone(), entries[1].clone(), entry(3, "new", None)]);
+        assert_eq!(wal.truncate(0).unwrap(), Vec::<LogEntry>::new());
+        disk.crash();
+        assert_eq!(Wal::recover(disk, FsyncPolicy::Never).unwrap().1.entries, Vec::<LogEntry>::new());
     }
 
     #[test]

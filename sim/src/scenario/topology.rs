@@ -56,6 +56,8 @@ enum Want {
     KvPrimary,
     Kv,
     Cache,
+    /// A kv primary or a pool (what an app's `db` may be).
+    Store,
 }
 
 impl Want {
@@ -64,6 +66,8 @@ impl Want {
             (Want::KvPrimary, Service::Kv(kv)) => kv.role == KvRole::Primary,
             (Want::Kv, Service::Kv(_)) => true,
             (Want::Cache, Service::Cache(_)) => true,
+            (Want::Store, Service::Kv(kv)) => kv.role == KvRole::Primary,
+            (Want::Store, Service::Pool(_)) => true,
             _ => false,
         }
     }
@@ -73,6 +77,7 @@ impl Want {
             Want::KvPrimary => "kv primary",
             Want::Kv => "kv node (primary or replica)",
             Want::Cache => "cache",
+            Want::Store => "kv primary or pool",
         }
     }
 }
@@ -124,8 +129,26 @@ fn service(c: &mut Checker, index: usize, host: &Sp<Host>) {
             (KvRole::Primary, None) => {}
         },
         Service::App(app) => {
-            expect(c, &app.db, Want::KvPrimary, "an app's `db`");
+            match (&app.db, &app.router) {
+                (Some(db), None) => expect(c, db, Want::Store, "an app's `db`"),
+                (None, Some(router)) => members(c, &router.members, host.name.span(), "a router"),
+                (None, None) => {
+                    let message = format!(
+                        "app {:?} has neither `db` nor `router`; expected db = \"<a kv primary or pool>\" or a `router`",
+                        host.name.get_ref()
+                    );
+                    c.report(host.name.span(), "no store", message);
+                }
+                (Some(db), Some(_)) => {
+                    let message = "an app has both `db` and `router`; expected one of them".to_string();
+                    c.report(db.span(), "both db and router", message);
+                }
+            }
             if let Some(read_from) = &app.read_from {
+                if app.router.is_some() {
+                    let message = "`read_from` has no effect with a `router`; expected the router's `reads`".into();
+                    c.report(read_from.span(), "with a router", message);
+                }
                 expect(c, read_from, Want::Kv, "an app's `read_from`");
             }
             if let Some(cache) = &app.cache {
@@ -142,7 +165,88 @@ fn service(c: &mut Checker, index: usize, host: &Sp<Host>) {
                 );
             }
         }
+        Service::Failover(f) => {
+            members(c, &f.members, host.name.span(), "a failover controller");
+            let (lease, every, fail_after) = (f.lease.0, f.check_every.0, f.fail_after.0);
+            if every.is_zero() || f.timeout.0.is_zero() || lease.is_zero() {
+                let message =
+                    "a failover controller's `check_every`, `timeout` and `lease` must be longer than 0".into();
+                c.report(host.name.span(), "zero", message);
+            } else if fail_after < lease + every {
+                let path = [
+                    Seg::Key("hosts"),
+                    Seg::Index(index),
+                    Seg::Key("service"),
+                    Seg::Key("failover"),
+                    Seg::Key("fail_after"),
+                ];
+                let span = c.span_at(&path, host.name.span());
+                let message = format!(
+                    "fail_after {} is shorter than lease + check_every ({}): a new primary could be promoted while the old one still holds its lease; expected at least {}",
+                    fmt_dur(fail_after),
+                    fmt_dur(lease + every),
+                    fmt_dur(lease + every)
+                );
+                c.report(span, "shorter than lease + check_every", message);
+            }
+        }
+        Service::Pool(p) => {
+            expect(c, &p.backend, Want::KvPrimary, "a pool's `backend`");
+            if p.max_server_conns == 0 {
+                let message = "a pool's max_server_conns = 0; expected at least 1 server connection".into();
+                c.report(host.name.span(), "zero", message);
+            }
+        }
         Service::Echo | Service::Cache(_) => {}
+    }
+    let kv = match &host.service {
+        Service::Kv(kv) => Some(kv),
+        _ => None,
+    };
+    if let Some(super::types::ReplicationSpec::Sync { replicas }) = kv.map(|k| &k.replication)
+        && *replicas.get_ref() == 0
+    {
+        let message = "sync replication with replicas = 0 is async; expected at least 1 replica".to_string();
+        c.report(or_span(replicas.span(), host.name.span()), "zero", message);
+    }
+    if let super::types::ServiceTimeSpec::Lognormal { mean, sigma } = &host.service_time {
+        let value = *sigma.get_ref();
+        if !(value.is_finite() && (0.0..=10.0).contains(&value)) {
+            let message = format!("lognormal sigma {value} is out of range; expected a number in [0, 10], e.g. 1.0");
+            c.report(sigma.span(), "out of range", message);
+        }
+        if mean.0.is_zero() {
+            let message = "a lognormal service time with mean 0; expected a mean longer than 0, or \"zero\"".into();
+            c.report(host.name.span(), "zero mean", message);
+        }
+    }
+}
+
+/// Checks the members of a replicated group: at least two kv nodes, exactly one primary among
+/// them, each named once. `what` names the group's owner ("a router").
+fn members(c: &mut Checker, members: &[Sp<String>], span: Range<usize>, what: &str) {
+    let mut primaries = 0;
+    let mut seen = BTreeSet::new();
+    for member in members {
+        expect(c, member, Want::Kv, &format!("a member of {what}"));
+        if !seen.insert(member.get_ref().as_str()) {
+            let message = format!("{:?} is listed twice; expected each member once", member.get_ref());
+            c.report(member.span(), "listed twice", message);
+            continue;
+        }
+        if let Some(Service::Kv(kv)) = c.hosts.get(member.get_ref().as_str()).map(|h| &h.service)
+            && kv.role == KvRole::Primary
+        {
+            primaries += 1;
+        }
+    }
+    if members.len() < 2 || primaries != 1 {
+        let message = format!(
+            "{what} has {} members of which {primaries} are kv primaries; expected a kv primary and at least one of its replicas",
+            members.len()
+        );
+        let span = members.first().map(|m| m.span()).unwrap_or(span);
+        c.report(span, "not a replicated group", message);
     }
 }
 
@@ -199,6 +303,11 @@ fn faults(c: &mut Checker) {
             FaultSpec::Partition { a, b } | FaultSpec::Heal { a, b } => sides(c, a, b, entry.span()),
             FaultSpec::Link(l) => {
                 link(c, l, entry.span());
+            }
+            FaultSpec::ReplicationDelay { host, .. } => expect(c, host, Want::Kv, "a replication_delay's `host`"),
+            FaultSpec::DiskDelay { host, .. } => expect(c, host, Want::Kv, "a disk_delay's `host`"),
+            FaultSpec::Slowdown { host, .. } => {
+                c.host(host, "not a host");
             }
         }
     }
@@ -277,7 +386,7 @@ mod tests {
         check(
             "db = \"db\", read",
             "db = \"cache\", read",
-            &[("an app's `db` must be a kv primary, but \"cache\" is a cache", "\"cache\"")],
+            &[("an app's `db` must be a kv primary or pool, but \"cache\" is a cache", "\"cache\"")],
         );
         check(
             "read_from = \"replica\"",
@@ -290,8 +399,50 @@ mod tests {
         check(
             KV_PRIMARY,
             "service = \"echo\"",
-            &[("the file has no kv primary", "\"db\""), ("the file has no kv primary", "\"db\"")],
+            &[("the file has no kv primary", "\"db\""), ("the file has no kv primary or pool", "\"db\"")],
         );
+        check("db = \"db\", read_from = \"replica\", ", "", &[("has neither `db` nor `router`", "\"app\"")]);
+        let router = "router = { members = [\"db\", \"replica\"] }, ";
+        check("read_from = \"replica\", ", router, &[("both `db` and `router`", "\"db\"")]);
+        check("db = \"db\", read_from = \"replica\", ", router, &[]);
+        check(
+            "db = \"db\", read_from = \"replica\", ",
+            "router = { members = [\"db\"] }, ",
+            &[("a router has 1 members of which 1 are kv primaries", "\"db\"")],
+        );
+        check(
+            "db = \"db\", read_from = \"replica\", ",
+            "router = { members = [\"db\", \"cache\", \"db\"] }, ",
+            &[("a member of a router must be a kv node", "\"cache\""), ("listed twice", "\"db\"")],
+        );
+    }
+
+    #[test]
+    fn failover_pool_and_data_faults() {
+        let failover = "[[hosts]]\nname = \"fo\"\nservice = { failover = { members = [\"db\", \"replica\"] } }\n\n[[hosts]]\nname = \"app\"";
+        check("[[hosts]]\nname = \"app\"", failover, &[]);
+        let tight = failover.replace("] }", "], lease = \"3s\" }");
+        check(
+            "[[hosts]]\nname = \"app\"",
+            &tight,
+            &[("fail_after 3s is shorter than lease + check_every (3500ms)", "\"fo\"")],
+        );
+        let pool =
+            "[[hosts]]\nname = \"pgb\"\nservice = { pool = { backend = \"replica\" } }\n\n[[hosts]]\nname = \"app\"";
+        check("[[hosts]]\nname = \"app\"", pool, &[("a pool's `backend` must be a kv primary", "\"replica\"")]);
+        let pooled = pool.replace("\"replica\"", "\"db\"");
+        check("[[hosts]]\nname = \"app\"", &pooled, &[]);
+        check("db = \"db\", read", "db = \"pgb\", read", &[("unknown host \"pgb\"", "\"pgb\"")]);
+        let delay = "fault = { replication_delay = { host = \"cache\", delay = \"2s\" } }";
+        check(
+            "fault = { kill = \"replica\" }",
+            delay,
+            &[("a replication_delay's `host` must be a kv node", "\"cache\"")],
+        );
+        let slow = "fault = { slowdown = { host = \"dbx\", percent = 300 } }";
+        check("fault = { kill = \"replica\" }", slow, &[("unknown host \"dbx\"", "\"dbx\"")]);
+        let sync = "{ kv = { role = \"primary\", replication = { sync = { replicas = 0 } } } }";
+        check("{ kv = { role = \"primary\" } }", sync, &[("sync replication with replicas = 0", "0")]);
     }
 
     #[test]

@@ -96,6 +96,59 @@ pub struct Scenario {
     #[serde(default)]
     #[schemars(with = "Vec<SloEntry>")]
     pub slos: Vec<Sp<SloEntry>>,
+    /// Invariants of the data tier the run is judged against.
+    #[serde(default)]
+    pub checks: ChecksSpec,
+}
+
+/// The data-tier checks: lost writes and RPO, read-your-writes, staleness, linearizability,
+/// RTO. Lost writes, RPO, staleness, epochs and RTO are always measured when the run has a
+/// store; these settings make verdicts of them.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksSpec {
+    /// Acknowledged writes may be lost if none is older than this when lost (the RPO).
+    /// Default: no acknowledged write may be lost.
+    #[serde(default)]
+    pub max_rpo: Option<Dur>,
+    /// A user's read after its own acknowledged write must see it (or a newer one). Default false.
+    #[serde(default)]
+    pub read_your_writes: bool,
+    /// A read may return a value at most this stale. Default: measured, not judged.
+    #[serde(default)]
+    pub max_staleness: Option<Dur>,
+    /// Reads and writes per key must be linearizable. Default false.
+    #[serde(default)]
+    pub linearizable: bool,
+    /// After each fault the success rate must recover within this. Default: measured, not judged.
+    #[serde(default)]
+    pub max_rto: Option<Dur>,
+    /// Sliding window over which the success rate is measured for RTO. Default "1s".
+    #[serde(default = "default_rto_window")]
+    pub rto_window: Dur,
+    /// The success rate that counts as recovered, in (0, 1]. Default: the end-to-end
+    /// availability SLO's target, else 0.99.
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub recovery_ratio: Option<Sp<f64>>,
+}
+
+impl Default for ChecksSpec {
+    fn default() -> Self {
+        Self {
+            max_rpo: None,
+            read_your_writes: false,
+            max_staleness: None,
+            linearizable: false,
+            max_rto: None,
+            rto_window: default_rto_window(),
+            recovery_ratio: None,
+        }
+    }
+}
+
+fn default_rto_window() -> Dur {
+    Dur(Duration::from_secs(1))
 }
 
 fn default_seed() -> u64 {
@@ -170,6 +223,18 @@ pub struct Host {
     /// Time one request occupies a worker slot. Default "zero".
     #[serde(default)]
     pub service_time: ServiceTimeSpec,
+    /// Connections the host accepts at once; one more is refused ("too many connections").
+    /// Default: no limit.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+    /// Time a new connection takes to set up (process start, authentication) before its first
+    /// request is served. Default "0ms".
+    #[serde(default = "zero")]
+    pub connect_cost: Dur,
+    /// A request that waits longer than this for a worker slot is refused as overloaded.
+    /// Default: it waits for as long as it takes.
+    #[serde(default)]
+    pub queue_timeout: Option<Dur>,
 }
 
 fn default_workers() -> usize {
@@ -190,6 +255,14 @@ pub enum ServiceTimeSpec {
     Fixed(Dur),
     /// Exponentially distributed with this mean: `{ exponential = "2ms" }`.
     Exponential(Dur),
+    /// Log-normally distributed with this mean and shape: `{ lognormal = { mean = "2ms", sigma = 1.0 } }`.
+    Lognormal {
+        /// The mean.
+        mean: Dur,
+        /// The standard deviation of the underlying normal, >= 0 (1.0 gives a long tail).
+        #[schemars(with = "f64")]
+        sigma: Sp<f64>,
+    },
 }
 
 /// The services a host can run.
@@ -205,6 +278,12 @@ pub enum Service {
     /// An application server doing cache-aside reads and write-through-invalidate writes:
     /// `{ app = { db = "db", cache = "cache" } }`.
     App(AppService),
+    /// A failover controller for a group of kv nodes:
+    /// `{ failover = { members = ["db1", "db2", "db3"] } }`.
+    Failover(FailoverService),
+    /// A connection pooler in front of a store, like PgBouncer:
+    /// `{ pool = { backend = "db", max_server_conns = 20 } }`.
+    Pool(PoolService),
 }
 
 impl Service {
@@ -218,6 +297,8 @@ impl Service {
             },
             Service::Cache(_) => "cache",
             Service::App(_) => "app",
+            Service::Failover(_) => "failover",
+            Service::Pool(_) => "pool",
         }
     }
 }
@@ -235,6 +316,117 @@ pub struct KvService {
     /// When the write-ahead log is fsynced. Default "always".
     #[serde(default)]
     pub fsync: Fsync,
+    /// For a primary: what a write waits for before it is acknowledged. Default "async".
+    #[serde(default)]
+    pub replication: ReplicationSpec,
+    /// For a replica: time to apply one log entry. Apply is single-threaded, so lag grows
+    /// without bound once writes arrive faster than 1 / apply_cost. Default "0ms".
+    #[serde(default = "zero")]
+    pub apply_cost: Dur,
+}
+
+/// What a primary's write waits for before it is acknowledged.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ReplicationSpec {
+    /// Nothing: acknowledged once in the primary's log; a failover can lose it.
+    #[default]
+    Async,
+    /// One replica's acknowledgement, or `timeout`, whichever comes first (then it degrades
+    /// to async for that write): `{ semi_sync = { timeout = "1s" } }`.
+    SemiSync {
+        /// How long a write waits for a replica.
+        timeout: Dur,
+    },
+    /// `replicas` replicas' acknowledgements, however long it takes: `{ sync = { replicas = 1 } }`.
+    Sync {
+        /// How many replicas must have the write. Default 1.
+        #[serde(default = "one")]
+        #[schemars(with = "usize")]
+        replicas: Sp<usize>,
+    },
+}
+
+fn one() -> Sp<usize> {
+    Spanned::new(0..0, 1)
+}
+
+/// A failover controller: health-checks the primary, grants it a write lease, promotes the
+/// most caught-up replica when the primary has failed for `fail_after`, and makes the others
+/// (and a returning old primary) follow the new one.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverService {
+    /// The kv nodes it manages: a primary and its replicas.
+    #[schemars(with = "Vec<String>")]
+    pub members: Vec<Sp<String>>,
+    /// Interval between health checks. Default "500ms".
+    #[serde(default = "default_check_every")]
+    pub check_every: Dur,
+    /// The primary is declared failed after failing its checks for this long. Must be at least
+    /// `lease` + `check_every`, so a deposed primary's lease has run out before another is
+    /// promoted. Default "3s".
+    #[serde(default = "default_fail_after")]
+    pub fail_after: Dur,
+    /// Write lease granted to the primary by each successful check. Default "2s".
+    #[serde(default = "default_lease")]
+    pub lease: Dur,
+    /// Timeout of each check. Default "250ms".
+    #[serde(default = "default_check_timeout")]
+    pub timeout: Dur,
+}
+
+fn default_check_every() -> Dur {
+    Dur(Duration::from_millis(500))
+}
+fn default_fail_after() -> Dur {
+    Dur(Duration::from_secs(3))
+}
+fn default_lease() -> Dur {
+    Dur(Duration::from_secs(2))
+}
+fn default_check_timeout() -> Dur {
+    Dur(Duration::from_millis(250))
+}
+
+/// A connection pooler.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolService {
+    /// The store it pools connections to (a kv primary).
+    #[schemars(with = "String")]
+    pub backend: Sp<String>,
+    /// "transaction" (a server connection per request) or "session" (per client connection).
+    /// Default "transaction".
+    #[serde(default)]
+    pub mode: PoolModeSpec,
+    /// The most connections it opens to the backend. Default 20.
+    #[serde(default = "default_pool_size")]
+    pub max_server_conns: usize,
+    /// A request waiting longer than this for a server connection fails. Default "1s".
+    #[serde(default = "default_wait_timeout")]
+    pub wait_timeout: Dur,
+    /// Timeout of each request at the backend. Default "1s".
+    #[serde(default = "default_wait_timeout")]
+    pub server_timeout: Dur,
+}
+
+fn default_pool_size() -> usize {
+    20
+}
+fn default_wait_timeout() -> Dur {
+    Dur(Duration::from_secs(1))
+}
+
+/// How a pool lends server connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolModeSpec {
+    /// For the length of one request.
+    #[default]
+    Transaction,
+    /// For the life of a client connection.
+    Session,
 }
 
 /// The role of a key-value node.
@@ -278,9 +470,19 @@ fn default_capacity() -> usize {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppService {
-    /// Host name of the primary database: writes go there.
-    #[schemars(with = "String")]
-    pub db: Sp<String>,
+    /// Host name of the primary database (or of a pool in front of it): writes go there.
+    /// Give `db` or `router`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub db: Option<Sp<String>>,
+    /// Route to a replicated store by probing its nodes: writes to the primary, reads by
+    /// policy. Give `db` or `router`.
+    #[serde(default)]
+    pub router: Option<RouterSpec>,
+    /// Open a new connection for every call to the store, as an app without a connection
+    /// pool does. Default false.
+    #[serde(default)]
+    pub connect_per_request: bool,
     /// Host name to read from on a cache miss. Default: `db`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -292,6 +494,46 @@ pub struct AppService {
     /// Timeout of each call to a dependency. Default "100ms".
     #[serde(default = "default_dep_timeout")]
     pub timeout: Dur,
+}
+
+/// Read/write routing over a replicated store.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouterSpec {
+    /// The kv nodes: a primary and its replicas.
+    #[schemars(with = "Vec<String>")]
+    pub members: Vec<Sp<String>>,
+    /// Where reads go: "primary", "round_robin" or "least_lag" over the replicas. Default
+    /// "round_robin".
+    #[serde(default)]
+    pub reads: ReadsSpec,
+    /// Replicas lagging more than this are not read from. Default: no bound.
+    #[serde(default)]
+    pub max_lag: Option<Dur>,
+    /// A read carrying a user's LSN token goes to a replica that has applied it, or to the
+    /// primary. Default false.
+    #[serde(default)]
+    pub read_your_writes: bool,
+    /// How often the router asks every node for its role and position. Default "200ms".
+    #[serde(default = "default_probe_every")]
+    pub probe_every: Dur,
+}
+
+fn default_probe_every() -> Dur {
+    Dur(Duration::from_millis(200))
+}
+
+/// Where a router sends reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadsSpec {
+    /// Always the primary.
+    Primary,
+    /// The eligible replicas in turn.
+    #[default]
+    RoundRobin,
+    /// The eligible replica with the least lag.
+    LeastLag,
 }
 
 fn default_dep_timeout() -> Dur {
@@ -478,6 +720,32 @@ pub enum FaultSpec {
     },
     /// Change a link: `{ link = { between = ["app", "db"], latency = "50ms", loss = 0.1 } }`.
     Link(Link),
+    /// A replica applies the log `delay` late: `{ replication_delay = { host = "replica", delay = "2s" } }`.
+    ReplicationDelay {
+        /// The kv replica.
+        #[schemars(with = "String")]
+        host: Sp<String>,
+        /// How late each entry is applied.
+        delay: Dur,
+    },
+    /// A host's disk gets slow: each log append takes `delay` longer:
+    /// `{ disk_delay = { host = "db", delay = "20ms" } }`.
+    DiskDelay {
+        /// The kv node.
+        #[schemars(with = "String")]
+        host: Sp<String>,
+        /// Extra time per append.
+        delay: Dur,
+    },
+    /// A host's queries get slow: service times grow by `percent`:
+    /// `{ slowdown = { host = "db", percent = 400 } }`.
+    Slowdown {
+        /// The host.
+        #[schemars(with = "String")]
+        host: Sp<String>,
+        /// Extra service time, percent (400 makes it five times as long).
+        percent: u32,
+    },
 }
 
 /// A service-level objective.
@@ -534,7 +802,15 @@ mod tests {
 
     #[test]
     fn service_kinds_are_named_as_written() {
-        let kv = |role| Service::Kv(KvService { role, primary: None, fsync: Fsync::Always });
+        let kv = |role| {
+            Service::Kv(KvService {
+                role,
+                primary: None,
+                fsync: Fsync::Always,
+                replication: ReplicationSpec::Async,
+                apply_cost: Dur(Duration::ZERO),
+            })
+        };
         assert_eq!(kv(KvRole::Primary).kind(), "kv-primary");
         assert_eq!(kv(KvRole::Replica).kind(), "kv-replica");
         assert_eq!(Service::Echo.kind(), "echo");

@@ -39,6 +39,7 @@ pub fn validate(scenario: &Scenario, text: &str) -> Vec<Finding> {
     checker.workload();
     checker.arrival();
     checker.slos();
+    checker.checks();
     let mut findings = checker.findings;
     findings.sort_by_key(|f| f.span.start);
     findings
@@ -269,6 +270,22 @@ impl<'a> Checker<'a> {
         }
     }
 
+    fn checks(&mut self) {
+        let checks = &self.scenario.checks;
+        if let Some(ratio) = &checks.recovery_ratio {
+            let value = *ratio.get_ref();
+            if !(value > 0.0 && value <= 1.0) {
+                let message =
+                    format!("recovery_ratio {value} is out of range; expected a success rate in (0, 1], e.g. 0.99");
+                self.report(ratio.span(), "not in (0, 1]", message);
+            }
+        }
+        if checks.rto_window.0.is_zero() {
+            let span = self.span_at(&[Seg::Key("checks"), Seg::Key("rto_window")], 0..0);
+            self.report(span, "zero", "rto_window is 0; expected a window longer than 0, e.g. \"1s\"".into());
+        }
+    }
+
     fn quantile(&mut self, q: &Sp<f64>, has_latency: bool) {
         let value = *q.get_ref();
         if !(value > 0.0 && value <= 1.0) {
@@ -290,7 +307,8 @@ pub(crate) fn or_span(span: Range<usize>, fallback: Range<usize>) -> Range<usize
 /// here does; a new kind must say so.
 fn serves_requests(service: &Service) -> bool {
     match service {
-        Service::Echo | Service::Kv(_) | Service::Cache(_) | Service::App(_) => true,
+        Service::Echo | Service::Kv(_) | Service::Cache(_) | Service::App(_) | Service::Pool(_) => true,
+        Service::Failover(_) => false,
     }
 }
 

@@ -1,8 +1,16 @@
 //! One load-generator host: its users, its arrival stream, its requests.
+//!
+//! Every write puts a value that names it: its request id, big-endian, in the first 8 bytes
+//! (values are at least 8 bytes long). A read's value thus says which write it returned, and
+//! the recorded [`Observation`] lets the checkers judge durability, read-your-writes and
+//! staleness from the trace alone. Each user keeps the LSN of its last acknowledged write as
+//! a session token and sends it with its reads (`Get { min_lsn }`), as a web app keeps one in
+//! its session cookie; a store or router that honours tokens serves the read from a node
+//! that has applied it.
 
 use super::arrivals::{Arrivals, KeyChooser};
 use crate::world::SimEnv;
-use faultline_chaos::trace::{Event, Op, Outcome};
+use faultline_chaos::trace::{Event, Observation, Op, Outcome};
 use faultline_models::client::{CallError, Client};
 use faultline_models::proto::Msg;
 use faultline_models::seam::Env;
@@ -44,6 +52,18 @@ pub(crate) struct LoadgenPlan {
     pub(crate) duration: Duration,
 }
 
+/// The value a workload write puts: its request id, then filler up to `bytes` (at least 8).
+pub(crate) fn write_value(req: u64, bytes: u32) -> Vec<u8> {
+    let mut value = req.to_be_bytes().to_vec();
+    value.resize((bytes as usize).max(8), b'v');
+    value
+}
+
+/// The request id of the workload write that put `value`, if it is one.
+pub(crate) fn writer_of(value: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(value.get(..8)?.try_into().ok()?))
+}
+
 /// Resolution of tokio's timers, which round every deadline up to the next millisecond.
 const TIMER_GRID_NS: u64 = 1_000_000;
 
@@ -57,6 +77,8 @@ struct Gen {
     keys: KeyChooser,
     rng: RefCell<ChaCha8Rng>,
     next_req: Cell<u64>,
+    /// Each user's read-your-writes token: the LSN of its last acknowledged write.
+    tokens: RefCell<Vec<u64>>,
     outstanding: Cell<u64>,
     drained: Notify,
 }
@@ -68,6 +90,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
         rng: RefCell::new(env.rng("requests")),
         keys: KeyChooser::new(plan.keys, plan.zipf_s),
         next_req: Cell::new(u64::from(plan.index) << 40),
+        tokens: RefCell::new(vec![0; plan.users.len()]),
         outstanding: Cell::new(0),
         drained: Notify::new(),
         clients,
@@ -140,28 +163,43 @@ impl Gen {
         }
     }
 
-    fn draw(&self, user: &UserPlan) -> (Op, u64, Msg) {
+    /// The next request of `user`, whose id is `req`.
+    fn draw(&self, user: usize, req: u64) -> (Op, u64, Msg) {
         let mut rng = self.rng.borrow_mut();
         let key = self.keys.choose(&mut rng);
-        if user.echo {
+        if self.plan.users[user].echo {
             return (Op::Other, key, Msg::Echo { payload: vec![0xAB; self.plan.value_bytes as usize] });
         }
         let key_bytes = format!("k{key}").into_bytes();
         if rng.random::<f64>() < self.plan.read_ratio {
-            (Op::Read, key, Msg::Get { key: key_bytes, min_lsn: 0 })
+            (Op::Read, key, Msg::Get { key: key_bytes, min_lsn: self.tokens.borrow()[user] })
         } else {
-            let value = vec![b'v'; self.plan.value_bytes as usize];
-            (Op::Write, key, Msg::Put { key: key_bytes, value })
+            (Op::Write, key, Msg::Put { key: key_bytes, value: write_value(req, self.plan.value_bytes) })
         }
     }
 
     async fn request(&self, user: usize) -> Outcome {
         let plan = &self.plan.users[user];
-        let (op, key, msg) = self.draw(plan);
         let req = self.next_req.get();
         self.next_req.set(req + 1);
+        let (op, key, msg) = self.draw(user, req);
         self.env.record(Event::Invoke { req, user: plan.id, client: self.env.host(), service: plan.target, op, key });
-        let outcome = match self.clients[user].call(msg, self.plan.timeout).await {
+        let reply = self.clients[user].call(msg, self.plan.timeout).await;
+        let observed = match (&reply, op) {
+            (Ok(Msg::Value { value, lsn }), Op::Read) => {
+                Some(Observation::Read { writer: value.as_deref().and_then(writer_of), lsn: *lsn })
+            }
+            (Ok(Msg::Written { lsn, epoch }), Op::Write) => {
+                let token = &mut self.tokens.borrow_mut()[user];
+                *token = (*token).max(*lsn);
+                Some(Observation::Written { lsn: *lsn, epoch: *epoch })
+            }
+            _ => None,
+        };
+        if let Some(what) = observed {
+            self.env.record(Event::Observed { req, what });
+        }
+        let outcome = match reply {
             Ok(Msg::Error { code, .. }) => Outcome::Error(code as u8),
             Ok(_) => Outcome::Ok,
             Err(CallError::Timeout(_)) => Outcome::Timeout,

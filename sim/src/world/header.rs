@@ -6,6 +6,7 @@ use super::services::addr;
 use crate::scenario::{Arrival, Popularity, Scenario, Service};
 use crate::workload::arrivals::ArrivalProcess;
 use crate::workload::{LoadgenPlan, Mode, UserPlan};
+use faultline_chaos::check::CheckConfig;
 use faultline_chaos::slo::{Slo, SloKind};
 use faultline_chaos::trace::{Header, HostInfo, LinkInfo};
 use std::collections::BTreeMap;
@@ -85,7 +86,7 @@ impl Layout {
             hosts,
             links,
             slos: slos(scenario),
-            checks: Default::default(),
+            checks: checks(scenario),
         }
     }
 
@@ -151,6 +152,26 @@ fn mode(arrival: &Arrival, g: u32, n: u32) -> Mode {
         },
         Arrival::Closed { think } => return Mode::Closed { think: think.0 },
     })
+}
+
+/// The data-tier checks as the trace header carries them.
+fn checks(scenario: &Scenario) -> CheckConfig {
+    let c = &scenario.checks;
+    let ns = |d: Option<crate::scenario::Dur>| d.map(|d| d.0.as_nanos() as u64);
+    let end_to_end_availability = scenario.slos.iter().find_map(|s| {
+        let s = s.get_ref();
+        s.service.is_none().then_some(())?;
+        s.availability.as_ref().map(|a| *a.get_ref())
+    });
+    CheckConfig {
+        max_rpo_ns: ns(c.max_rpo),
+        read_your_writes: c.read_your_writes,
+        max_staleness_ns: ns(c.max_staleness),
+        linearizable: c.linearizable,
+        max_rto_ns: ns(c.max_rto),
+        rto_window_ns: c.rto_window.0.as_nanos() as u64,
+        recovery_ratio: c.recovery_ratio.as_ref().map(|r| *r.get_ref()).or(end_to_end_availability).unwrap_or(0.99),
+    }
 }
 
 fn slos(scenario: &Scenario) -> Vec<Slo> {

@@ -32,7 +32,7 @@ use faultline_models::seam::MemDisk;
 use recorder::Recorder;
 use shared::{HostState, LinkTable, Shared};
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::rc::Rc;
 use std::time::Duration;
@@ -139,15 +139,18 @@ impl World {
                 default_loss: *scenario.network.loss.get_ref(),
                 loss: BTreeMap::new(),
                 latency_ns: BTreeMap::new(),
+                cut: BTreeSet::new(),
                 rto: scenario.network.rto.0,
             }),
         });
+        let managed = services::managed(scenario);
         for (i, host) in scenario.hosts.iter().enumerate() {
             let host = host.get_ref().clone();
             let name = host.name.get_ref().clone();
             let shared2 = shared.clone();
             let index = i as u16;
-            sim.host(name.as_str(), move || services::start(SimEnv::new(shared2.clone(), index), &host));
+            let is_managed = managed.contains(&name);
+            sim.host(name.as_str(), move || services::start(SimEnv::new(shared2.clone(), index), &host, is_managed));
         }
         for plan in layout.loadgens(scenario) {
             let index = layout.loadgen_index(plan.index);

@@ -5,7 +5,7 @@ use super::recorder::Recorder;
 use faultline_models::seam::MemDisk;
 use rand_chacha::ChaCha8Rng;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
@@ -25,14 +25,16 @@ pub(crate) struct HostState {
     pub(crate) knobs: [Cell<u64>; faultline_models::seam::Knob::ALL.len()],
 }
 
-/// Current latency and loss of every link, and the retransmission timeout: what the streams
-/// need to model loss recovery.
+/// Current latency, loss and partitions of every link, and the retransmission timeout: what
+/// the streams need to model loss recovery.
 pub(crate) struct LinkTable {
     pub(crate) default_latency_ns: u64,
     pub(crate) default_jitter_ns: u64,
     pub(crate) default_loss: f64,
     pub(crate) loss: BTreeMap<(u16, u16), f64>,
     pub(crate) latency_ns: BTreeMap<(u16, u16), u64>,
+    /// Links cut by a partition now.
+    pub(crate) cut: BTreeSet<(u16, u16)>,
     pub(crate) rto: Duration,
 }
 
@@ -50,6 +52,18 @@ impl LinkTable {
     pub(crate) fn set(&mut self, a: u16, b: u16, latency_ns: u64, loss: f64) {
         self.loss.insert(Self::key(a, b), loss);
         self.latency_ns.insert(Self::key(a, b), latency_ns);
+    }
+    /// Whether a partition cuts the link between `a` and `b` now.
+    pub(crate) fn is_cut(&self, a: u16, b: u16) -> bool {
+        self.cut.contains(&Self::key(a, b))
+    }
+    /// Cuts (`true`) or restores the link between `a` and `b`.
+    pub(crate) fn set_cut(&mut self, a: u16, b: u16, cut: bool) {
+        if cut {
+            self.cut.insert(Self::key(a, b));
+        } else {
+            self.cut.remove(&Self::key(a, b));
+        }
     }
 }
 

@@ -15,6 +15,12 @@
 //! `t`; its recovery time if it was lost; the time the segment before it did. Without loss,
 //! writes go straight to turmoil. Once a segment is held back, it and every later one wait in
 //! a queue that a small task on the host drains in order.
+//!
+//! A partition is loss that lasts: a segment written across a cut link (turmoil would drop it
+//! for good, and its receiver would wait for it forever) is retransmitted the way TCP does,
+//! after the RTO and then after intervals that double up to [`RTO_MAX`], until an attempt finds
+//! the link healed. So a connection survives a partition and resumes at the first
+//! retransmission after the heal, as a real one does (this model never gives up on it).
 
 use super::shared::Shared;
 use faultline_chaos::trace::Event;
@@ -34,6 +40,9 @@ use turmoil::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 /// Duplicate acknowledgements that trigger a fast retransmit.
 const DUPACKS: u8 = 3;
 
+/// The longest interval between two retransmissions of a segment (Linux's `TCP_RTO_MAX`).
+pub(crate) const RTO_MAX: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// A segment waiting to be handed to turmoil.
 struct Held {
     bytes: Vec<u8>,
@@ -41,10 +50,15 @@ struct Held {
     earliest: Instant,
     /// For a lost segment: later segments written since (its duplicate acknowledgements).
     dupacks: Option<u8>,
+    /// The interval to the next retransmission should this one find the link cut.
+    backoff: std::time::Duration,
 }
 
 /// The sending side of a stream, shared with its drain task while segments are held back.
 struct Sender {
+    /// The link's two ends, to ask whether a partition cuts it.
+    link: (u16, u16),
+    shared: Rc<Shared>,
     half: RefCell<Option<OwnedWriteHalf>>,
     held: RefCell<VecDeque<Held>>,
     /// Wakes the drain task when a held segment's time moves earlier.
@@ -66,6 +80,8 @@ impl SimStream {
     pub(crate) fn new(inner: turmoil::net::TcpStream, shared: Rc<Shared>, from: u16, to: u16) -> Self {
         let (read, write) = inner.into_split();
         let send = Rc::new(Sender {
+            link: (from, to),
+            shared: shared.clone(),
             half: RefCell::new(Some(write)),
             held: RefCell::new(VecDeque::new()),
             wake: Notify::new(),
@@ -75,9 +91,13 @@ impl SimStream {
         Self { read, send, shared, from, to }
     }
 
-    /// Whether the next segment is lost once on this link.
+    /// Whether the next segment is lost once on this link (a cut link loses every segment).
     fn draw_loss(&self) -> bool {
-        let loss = self.shared.links.borrow().loss(self.from, self.to);
+        let links = self.shared.links.borrow();
+        if links.is_cut(self.from, self.to) {
+            return true;
+        }
+        let loss = links.loss(self.from, self.to);
         loss > 0.0 && self.shared.hosts[self.from as usize].loss_rng.borrow_mut().random::<f64>() < loss
     }
 
@@ -92,9 +112,9 @@ impl SimStream {
     /// Queues a segment written `now`, counting it as a duplicate acknowledgement for the lost
     /// segments ahead of it.
     fn hold(&self, buf: &[u8], now: Instant, lost: bool) {
-        let (rto, rtt) = {
+        let (rto, rtt, cut) = {
             let links = self.shared.links.borrow();
-            (links.rto, links.latency(self.from, self.to) * 2)
+            (links.rto, links.latency(self.from, self.to) * 2, links.is_cut(self.from, self.to))
         };
         let mut held = self.send.held.borrow_mut();
         let mut earlier = false;
@@ -107,8 +127,13 @@ impl SimStream {
                 }
             }
         }
-        let (earliest, dupacks) = if lost { (now + rto, Some(0)) } else { (now, None) };
-        held.push_back(Held { bytes: buf.to_vec(), earliest, dupacks });
+        // No acknowledgement crosses a partition, so nothing triggers a fast retransmit there.
+        let (earliest, dupacks) = match (lost, cut) {
+            (false, _) => (now, None),
+            (true, false) => (now + rto, Some(0)),
+            (true, true) => (now + rto, None),
+        };
+        held.push_back(Held { bytes: buf.to_vec(), earliest, dupacks, backoff: (rto * 2).min(RTO_MAX) });
         drop(held);
         if earlier {
             self.send.wake.notify_one();
@@ -116,6 +141,13 @@ impl SimStream {
         if !self.send.draining.replace(true) {
             tokio::task::spawn_local(drain(self.send.clone()));
         }
+    }
+}
+
+impl Sender {
+    /// Whether a partition cuts this stream's link now.
+    fn links_cut(&self) -> bool {
+        self.shared.links.borrow().is_cut(self.link.0, self.link.1)
     }
 }
 
@@ -130,6 +162,15 @@ async fn drain(send: Rc<Sender>) {
                 () = send.wake.notified() => continue,
                 () = tokio::time::sleep_until(at) => {}
             }
+        }
+        if send.links_cut() {
+            // This retransmission is lost in the partition too: back off and try again.
+            let mut held = send.held.borrow_mut();
+            let head = held.front_mut().expect("the head is still there");
+            head.earliest = at + head.backoff;
+            head.backoff = (head.backoff * 2).min(RTO_MAX);
+            head.dupacks = None;
+            continue;
         }
         let Some(Held { bytes, .. }) = send.held.borrow_mut().pop_front() else { break };
         let half = send.half.borrow_mut().take();

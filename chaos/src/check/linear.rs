@@ -1,0 +1,133 @@
+//! The workload's reads and writes as a register history, judged by the [`crate::lin`] checker.
+//!
+//! Owns: [`linearizability`] and the mapping of ops to [`lin::Operation`]s. Must not: search
+//! (that is `lin`).
+//!
+//! Mapping: each key is a register that starts absent (nil); a write writes the unique value
+//! named by its own request id; a read returns its writer's request id, or nil when the key was
+//! absent. The process is the virtual user. A write that succeeded is `Ok`; any other write
+//! may or may not have taken effect (a timeout, a lost connection, and a server error whose
+//! meaning the trace does not carry), so it is indeterminate (`Info`, Jepsen's `:info`), and one
+//! still outstanding at the end never completed. Only successful reads with an observation take
+//! part (a failed read constrains nothing).
+
+use super::history::History;
+use crate::lin::{self, Budget, Completion, OpKind, Operation, Value, Verdict};
+use crate::trace::{Op, Outcome};
+use serde::{Deserialize, Serialize};
+
+/// The linearizability check's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Linearizability {
+    /// "ok", "illegal" or "unknown" (the search ran out of budget: not a pass).
+    pub verdict: String,
+    /// Operations handed to the checker.
+    pub ops: u64,
+    /// Keys among them.
+    pub keys: u64,
+    /// Why, when the verdict is not "ok": the key and the operation that could not be placed,
+    /// or what ran out.
+    pub detail: String,
+}
+
+impl Linearizability {
+    /// Whether the history is linearizable.
+    pub fn pass(&self) -> bool {
+        self.verdict == "ok"
+    }
+}
+
+/// The reads and writes of `history` as register operations.
+pub fn operations(history: &History) -> Vec<Operation> {
+    let mut out = Vec::new();
+    for op in &history.ops {
+        let value = |req: u64| Value::Int(i64::try_from(req).unwrap_or(i64::MAX));
+        let (kind, completion) = match (op.op, op.read(), op.complete_ns) {
+            (Op::Read, Some((writer, _)), Some(at)) => {
+                (OpKind::Read { value: writer.map_or(Value::Nil, value) }, Completion::Ok { at })
+            }
+            (Op::Write, _, at) => {
+                let completion = match (&op.outcome, at) {
+                    (Outcome::Ok, Some(at)) => Completion::Ok { at },
+                    (_, at) => Completion::Info { at },
+                };
+                (OpKind::Write { value: value(op.req) }, completion)
+            }
+            _ => continue,
+        };
+        let key = Value::Int(i64::try_from(op.key).unwrap_or(i64::MAX));
+        out.push(Operation { id: op.req, process: u64::from(op.user), key, kind, invoke: op.invoke_ns, completion });
+    }
+    out
+}
+
+/// Checks that the reads and writes of `history` are linearizable, within `budget` per key.
+pub fn linearizability(history: &History, budget: Budget) -> Linearizability {
+    let ops = operations(history);
+    let keys = ops.iter().map(|op| &op.key).collect::<std::collections::BTreeSet<_>>().len() as u64;
+    let config = lin::CheckConfig { initial: Value::Nil, budget };
+    let (verdict, detail) = match lin::check(&ops, &config) {
+        Err(error) => ("unknown", format!("the history cannot be checked: {error}")),
+        Ok(checked) => match checked.verdict {
+            Verdict::Ok => ("ok", String::new()),
+            Verdict::Illegal { key, explanation } => {
+                ("illegal", format!("key {key}: {}", explanation.blocked.describe(lin::TimeUnit::Ticks)))
+            }
+            Verdict::Unknown { reason } => ("unknown", reason),
+        },
+    };
+    Linearizability { verdict: verdict.into(), ops: ops.len() as u64, keys, detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::{DB1, MS, Run, S};
+
+    fn run() -> Run {
+        let mut run = Run::new();
+        run.primary(0, DB1, 1, 0, 0);
+        run
+    }
+
+    #[test]
+    fn a_small_linearizable_run() {
+        let mut run = run();
+        run.read(0, MS, 1, 5, None);
+        let w1 = run.write(S, MS, 0, 5, Some((1, 1)));
+        run.read(S, 2 * MS, 1, 5, None); // overlaps the write: may read before it
+        run.read(2 * S, MS, 1, 5, Some(w1));
+        let maybe = run.write(3 * S, MS, 0, 5, None); // timed out, took effect
+        run.read(4 * S, MS, 2, 5, Some(maybe));
+        run.write(5 * S, MS, 0, 6, None); // timed out, never seen
+        let found = linearizability(&run.history(), Budget::default());
+        assert_eq!(found.verdict, "ok", "{}", found.detail);
+        assert!(found.pass());
+        assert_eq!((found.ops, found.keys), (7, 2));
+    }
+
+    #[test]
+    fn a_stale_read_after_a_completed_write_is_illegal() {
+        let mut run = run();
+        let w1 = run.write(S, MS, 0, 5, Some((1, 1)));
+        run.write(2 * S, MS, 0, 5, Some((1, 2)));
+        let stale = run.read(3 * S, MS, 1, 5, Some(w1));
+        let found = linearizability(&run.history(), Budget::default());
+        assert_eq!(found.verdict, "illegal");
+        assert!(!found.pass());
+        assert!(found.detail.starts_with("key 5: "), "{}", found.detail);
+        assert!(found.detail.contains(&format!("op {stale} ")), "{}", found.detail);
+    }
+
+    #[test]
+    fn an_exhausted_budget_is_unknown() {
+        let mut run = run();
+        for i in 0..12 {
+            run.write(S, MS, i, 1, Some((1, u64::from(i) + 1)));
+        }
+        run.read(S, MS, 99, 1, Some(3));
+        let found = linearizability(&run.history(), Budget { max_steps: 2, max_memo_words: 1 << 20 });
+        assert_eq!(found.verdict, "unknown", "{}", found.detail);
+        assert!(!found.pass());
+    }
+}
