@@ -65,6 +65,26 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Run a scenario with a seed and open its trace in the replay GUI.
+    Replay {
+        /// The scenario file (TOML).
+        file: PathBuf,
+        /// Master seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Directory for trace.fltrace (default: a directory under the system's temp dir).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        gui: GuiFlags,
+    },
+    /// Open a saved trace (e.g. DIR/trace.fltrace from `run --out DIR`) in the replay GUI.
+    Gui {
+        /// The trace file.
+        file: PathBuf,
+        #[command(flatten)]
+        gui: GuiFlags,
+    },
     /// Work with trace files.
     Trace {
         #[command(subcommand)]
@@ -101,6 +121,20 @@ pub enum Command {
         #[arg(long)]
         quick: bool,
     },
+}
+
+/// Flags shared by `replay` and `gui`.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct GuiFlags {
+    /// Load and index the trace, print the figures and exit without opening a window.
+    #[arg(long)]
+    pub headless_check: bool,
+    /// Start with the cursor at this many seconds into the run.
+    #[arg(long, value_name = "SECONDS")]
+    pub at: Option<f64>,
+    /// With --headless-check: frames of the whole UI to draw and time while scrubbing.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub frames: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,11 +3,13 @@
 mod bench;
 mod check_history;
 mod determinism;
+mod gui;
+mod replay;
 mod run;
 mod sweep;
 mod trace;
 
-use crate::cli::{Cli, Command, TraceCommand};
+use crate::cli::{Cli, Command, GuiFlags, TraceCommand};
 use crate::exit::Exit;
 use faultline_sim::scenario::{self, Scenario};
 use std::path::Path;
@@ -20,6 +22,8 @@ pub fn dispatch(cli: Cli) -> Exit {
         Command::Sweep { files, seeds, first_seed, jobs, format } => {
             sweep::run(&files, first_seed, seeds, jobs, format)
         }
+        Command::Replay { file, seed, out, gui } => replay::run(&file, seed, out.as_deref(), gui_options(gui)),
+        Command::Gui { file, gui } => gui::run(&file, gui_options(gui)),
         Command::Trace { command: TraceCommand::Dump { file, format } } => trace::dump(&file, format),
         Command::Schema => {
             println!("{}", scenario::json_schema());
@@ -30,6 +34,10 @@ pub fn dispatch(cli: Cli) -> Exit {
             check_history::run(&check_history::Options { file, format, independent, max_steps, initial })
         }
     }
+}
+
+fn gui_options(flags: GuiFlags) -> gui::Options {
+    gui::Options { headless_check: flags.headless_check, frames: flags.frames, at_s: flags.at }
 }
 
 /// Loads a scenario, printing a located error (file:line:col and the snippet) on failure.
