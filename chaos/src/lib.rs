@@ -18,7 +18,8 @@
 //!
 //! Extension points: a trace event kind is one variant of [`trace::Event`] (and its text form
 //! in `trace::text`); a fault kind is one variant of [`fault::Fault`]; a check is one function
-//! in `report` that pushes a [`report::Check`].
+//! in `report` that pushes a [`report::Check`], or, for the data tier, a measure over the
+//! [`check::history::History`] with its verdict in `check::verdict`.
 
 pub mod check;
 pub mod fault;

@@ -134,7 +134,24 @@ fn sync_failover_loses_nothing_and_writes_stall_without_replicas() {
         assert!(w.failed > 300, "{w:?}");
         assert_eq!(r.windows[3].failed, 0, "before");
         assert_eq!(r.windows[15].failed, 0, "after");
+        assert_eq!(d.linearizability.as_ref().map(|l| l.verdict.as_str()), Some("ok"));
     });
+    // Reads spread over the replicas while one of them applies the log 200 ms late: a read
+    // there can miss a write another read already saw, which linearizability forbids.
+    let stale = variant(
+        "failover-sync.toml",
+        &[
+            ("reads = \"primary\"", "reads = \"round_robin\""),
+            (
+                "[[faults]]",
+                "[[faults]]\nat = \"1s\"\nfault = { replication_delay = { host = \"db3\", delay = \"200ms\" } }\n\n[[faults]]",
+            ),
+        ],
+        1,
+    );
+    let verdict = data(&stale).linearizability.as_ref().map(|l| l.verdict.clone());
+    assert_eq!(verdict.as_deref(), Some("illegal"), "{}", stale.render_text());
+    assert!(failed(&stale).contains(&"linearizable"));
 }
 
 #[test]
@@ -214,4 +231,28 @@ fn read_replicas_take_load_off_the_primary() {
         assert!(e2 < e1 / 2.0, "end-to-end p99 {e1} -> {e2}");
         assert!(service(&stage2, "db2").rps > 700.0 && service(&stage2, "db3").rps > 700.0);
     }
+}
+
+#[test]
+fn a_slow_disk_slows_writes_and_slow_queries_slow_everything() {
+    check("slow-disk.toml", |r| {
+        assert_eq!(failed(r), ["p99 latency under 25 ms"]);
+        let w = &r.windows; // 1 s windows: slow disk 10-15 s, slow queries 20-25 s.
+        let (normal, disk, queries) = (&w[5].latency, &w[12].latency, &w[22].latency);
+        assert!(normal.p99_ms < 20.0, "{normal:?}");
+        assert!(disk.p99_ms > normal.p99_ms + 20.0, "writes wait 30 ms for the disk: {disk:?}");
+        assert!(disk.p50_ms < normal.p50_ms + 2.0, "reads do not: {disk:?}");
+        assert!(queries.p50_ms > normal.p50_ms + 4.0, "every request is slower: {queries:?}");
+        assert_eq!(r.end_to_end.ok, r.end_to_end.requests);
+        let faults: Vec<&str> = r.faults.iter().map(|f| f.description.as_str()).collect();
+        assert_eq!(
+            faults,
+            [
+                "set disk_delay of db to 30.000ms",
+                "set disk_delay of db to 0.000ms",
+                "set slowdown of db to +400%",
+                "set slowdown of db to +0%"
+            ]
+        );
+    });
 }
