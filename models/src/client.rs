@@ -9,24 +9,17 @@
 //! Pending calls live in a `BTreeMap` so that failing them all (when the connection drops)
 //! wakes them in id order: no hash order reaches the simulation.
 //!
-//! Timeouts: a call does not arm a timer of its own. Its deadline goes into its connection's
-//! ordered set, and one reaper task per connection sleeps until the earliest deadline and
-//! expires what is due. The reaper does not re-arm when a call ends early: it wakes at the
-//! deadline it slept for, finds the next one and sleeps again, so a connection whose calls
-//! all finish in time costs about one timer per timeout period instead of one per call. A new
-//! call wakes it only when its deadline is earlier than the one it sleeps for.
-//!
 //! Only transport failures are errors here; a server's refusal is a reply (`Msg::Error`).
 
 use crate::proto::{Frame, Msg, read_frame, write_frame};
 use crate::seam::{self, Env, timeout};
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::io::{ReadHalf, WriteHalf};
-use tokio::sync::{Mutex, Notify, oneshot};
+use tokio::sync::{Mutex, oneshot};
 
 /// Why a call produced no reply.
 #[derive(Debug, thiserror::Error)]
@@ -55,21 +48,9 @@ pub enum CallError {
     Timeout(String),
 }
 
-/// What ends a pending call: its reply, or its deadline.
-enum Outcome {
-    Reply(Msg),
-    Expired,
-}
-
 struct Conn<E: Env> {
     writer: Mutex<(WriteHalf<E::Stream>, Vec<u8>)>,
-    pending: RefCell<BTreeMap<u64, oneshot::Sender<Outcome>>>,
-    /// The pending calls' deadlines (on the host's clock), earliest first.
-    deadlines: RefCell<BTreeSet<(Duration, u64)>>,
-    /// The deadline the reaper sleeps until; `None` while it waits for a call.
-    reaper_at: Cell<Option<Duration>>,
-    /// Wakes the reaper for an earlier deadline, or to end it when the connection is gone.
-    reaper_wake: Notify,
+    pending: RefCell<BTreeMap<u64, oneshot::Sender<Msg>>>,
     alive: Cell<bool>,
 }
 
@@ -103,19 +84,10 @@ impl<E: Env> Client<E> {
         &self.addr
     }
 
-    /// The live connection, or a new one (waiting for another caller's connect, or opening
-    /// one within the connect timeout), all within `limit`.
-    async fn connection(&self, limit: Duration) -> Result<Rc<Conn<E>>, CallError> {
+    async fn connection(&self) -> Result<Rc<Conn<E>>, CallError> {
         if let Some(conn) = self.current.borrow().as_ref().filter(|c| c.alive.get()) {
             return Ok(conn.clone());
         }
-        match timeout(&self.env, limit, self.reconnect()).await {
-            Ok(out) => out,
-            Err(_) => Err(CallError::Timeout(self.addr.clone())),
-        }
-    }
-
-    async fn reconnect(&self) -> Result<Rc<Conn<E>>, CallError> {
         let mut slot = self.conn.lock().await;
         if let Some(conn) = slot.as_ref().filter(|c| c.alive.get()) {
             return Ok(conn.clone());
@@ -132,13 +104,9 @@ impl<E: Env> Client<E> {
         let conn = Rc::new(Conn {
             writer: Mutex::new((writer, Vec::with_capacity(128))),
             pending: RefCell::new(BTreeMap::new()),
-            deadlines: RefCell::new(BTreeSet::new()),
-            reaper_at: Cell::new(None),
-            reaper_wake: Notify::new(),
             alive: Cell::new(true),
         });
         self.env.spawn(read_replies::<E>(reader, conn.clone()));
-        self.env.spawn(reap::<E>(self.env.clone(), conn.clone()));
         *slot = Some(conn.clone());
         *self.current.borrow_mut() = Some(conn.clone());
         Ok(conn)
@@ -147,42 +115,30 @@ impl<E: Env> Client<E> {
     /// Sends `msg` and waits up to `limit` for the reply. A server-side failure comes back as
     /// `Ok(Msg::Error { .. })`; only transport failures are `Err`.
     pub async fn call(&self, msg: Msg, limit: Duration) -> Result<Msg, CallError> {
-        let start = self.env.now();
-        let conn = self.connection(limit).await?;
-        let deadline = start + limit;
-        let id = self.next_id.get();
-        self.next_id.set(id + 1);
-        let (tx, mut rx) = oneshot::channel();
-        conn.pending.borrow_mut().insert(id, tx);
-        conn.deadlines.borrow_mut().insert((deadline, id));
-        if conn.reaper_at.get().is_none_or(|at| deadline < at) {
-            conn.reaper_wake.notify_one();
-        }
-        let mut call = PendingCall { conn, id, deadline, sending: true };
-        let write = async {
-            let mut w = call.conn.writer.lock().await;
-            let (writer, scratch) = &mut *w;
-            write_frame(writer, &Frame { id, msg }, scratch).await
+        let work = async {
+            let conn = self.connection().await?;
+            let id = self.next_id.get();
+            self.next_id.set(id + 1);
+            let (tx, rx) = oneshot::channel();
+            conn.pending.borrow_mut().insert(id, tx);
+            let mut call = PendingCall { conn, id, sending: true };
+            let sent = {
+                let mut w = call.conn.writer.lock().await;
+                let (writer, scratch) = &mut *w;
+                write_frame(writer, &Frame { id, msg }, scratch).await
+            };
+            call.sending = false;
+            if let Err(source) = sent {
+                call.conn.alive.set(false);
+                return Err(CallError::Send { addr: self.addr.clone(), source });
+            }
+            let out = rx.await.map_err(|_| CallError::Disconnected(self.addr.clone()));
+            Ok::<_, CallError>(out)
         };
-        // The reaper may expire the call while it waits to write.
-        let sent = tokio::select! {
-            biased;
-            sent = write => sent,
-            early = &mut rx => return self.outcome(early),
-        };
-        call.sending = false;
-        if let Err(source) = sent {
-            call.conn.alive.set(false);
-            return Err(CallError::Send { addr: self.addr.clone(), source });
-        }
-        self.outcome(rx.await)
-    }
-
-    fn outcome(&self, received: Result<Outcome, oneshot::error::RecvError>) -> Result<Msg, CallError> {
-        match received {
-            Ok(Outcome::Reply(msg)) => Ok(msg),
-            Ok(Outcome::Expired) => Err(CallError::Timeout(self.addr.clone())),
-            Err(_) => Err(CallError::Disconnected(self.addr.clone())),
+        match timeout(&self.env, limit, work).await {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(CallError::Timeout(self.addr.clone())),
         }
     }
 }
@@ -232,14 +188,12 @@ pub async fn call_once<E: Env>(env: &E, addr: &str, msg: Msg, timeout: Duration)
 struct PendingCall<E: Env> {
     conn: Rc<Conn<E>>,
     id: u64,
-    deadline: Duration,
     sending: bool,
 }
 
 impl<E: Env> Drop for PendingCall<E> {
     fn drop(&mut self) {
         self.conn.pending.borrow_mut().remove(&self.id);
-        self.conn.deadlines.borrow_mut().remove(&(self.deadline, self.id));
         if self.sending {
             self.conn.alive.set(false);
         }
@@ -252,48 +206,12 @@ async fn read_replies<E: Env>(mut reader: ReadHalf<E::Stream>, conn: Rc<Conn<E>>
         let waiter = conn.pending.borrow_mut().remove(&frame.id);
         if let Some(tx) = waiter {
             // The caller may have timed out and gone: nothing to deliver then.
-            let _ = tx.send(Outcome::Reply(frame.msg));
+            let _ = tx.send(frame.msg);
         }
     }
     conn.alive.set(false);
     let pending = std::mem::take(&mut *conn.pending.borrow_mut());
     drop(pending);
-    conn.reaper_wake.notify_one();
-}
-
-/// Expires a connection's calls at their deadlines, until the connection is gone and no call
-/// is left.
-async fn reap<E: Env>(env: E, conn: Rc<Conn<E>>) {
-    loop {
-        let next = conn.deadlines.borrow().first().map(|&(at, _)| at);
-        let Some(at) = next else {
-            if !conn.alive.get() {
-                break;
-            }
-            conn.reaper_at.set(None);
-            conn.reaper_wake.notified().await;
-            continue;
-        };
-        let now = env.now();
-        if at > now {
-            conn.reaper_at.set(Some(at));
-            tokio::select! {
-                biased;
-                () = conn.reaper_wake.notified() => {}
-                () = env.sleep(at - now) => {}
-            }
-            continue;
-        }
-        let due: Vec<(Duration, u64)> = conn.deadlines.borrow().range(..=(now, u64::MAX)).copied().collect();
-        for key in due {
-            conn.deadlines.borrow_mut().remove(&key);
-            let waiter = conn.pending.borrow_mut().remove(&key.1);
-            if let Some(tx) = waiter {
-                let _ = tx.send(Outcome::Expired);
-            }
-        }
-    }
-    conn.reaper_at.set(None);
 }
 
 #[cfg(test)]
@@ -403,7 +321,7 @@ mod tests {
             assert_eq!(pending_then, 1, "the longer call was still waiting when the shorter one expired");
             assert!(matches!(long, Err(CallError::Timeout(_))), "got {long:?}");
             let conn = client.current.borrow().clone().expect("a connection");
-            assert!(conn.deadlines.borrow().is_empty() && conn.pending.borrow().is_empty());
+            assert!(conn.pending.borrow().is_empty());
         });
     }
 }
