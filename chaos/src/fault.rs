@@ -64,6 +64,16 @@ pub enum Fault {
         /// Its new value, in the knob's unit.
         value: u64,
     },
+    /// A batch job opens `count` connections to `target` and runs one long transaction on
+    /// each, holding it for `hold_ns`: the burst that exhausts a connection pool.
+    LongTransactions {
+        /// The store or pool they go to.
+        target: u16,
+        /// How many at once.
+        count: u32,
+        /// How long each holds its connection, nanoseconds.
+        hold_ns: u64,
+    },
 }
 
 /// A host setting that chaos can turn while the run goes on.
@@ -117,6 +127,9 @@ impl Fault {
             Fault::LinkRestore { a, b } => format!("restore link {}<->{}", name(a), name(b)),
             Fault::Tune { host, knob, value } => {
                 format!("set {} of {} to {}", knob.name(), name(host), knob.show(*value))
+            }
+            Fault::LongTransactions { target, count, hold_ns } => {
+                format!("{count} long transactions on {} for {:.3}s", name(target), *hold_ns as f64 / 1e9)
             }
         }
     }

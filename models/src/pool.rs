@@ -25,8 +25,8 @@
 //!   the pooler is transparent to the store's answers. The exception is `TooManyConnections`,
 //!   which is about the pooler's connection, not the client's request: that connection is
 //!   discarded and the client gets `Upstream`.
-//! - Only `Get`, `Put`, `Delete` and `Echo` are forwarded; anything else (replication, control)
-//!   is answered `BadRequest`.
+//! - Only `Get`, `Put`, `Delete`, `Echo` and `Hold` (a long transaction) are forwarded;
+//!   anything else (replication, control) is answered `BadRequest`.
 //!
 //! The pooler runs on [`crate::server`]'s accept loop as a handler that gives its worker slot
 //! back while it waits for the backend (an event loop, as PgBouncer is): `capacity` models the
@@ -341,8 +341,9 @@ impl<E: Env> Handler<E> for Pooler<E> {
     const HOLDS_SLOT: bool = false;
 
     async fn handle(&self, msg: Msg, replier: Replier<E>) -> Option<Msg> {
-        if !matches!(msg, Msg::Get { .. } | Msg::Put { .. } | Msg::Delete { .. } | Msg::Echo { .. }) {
-            let detail = format!("the pool forwards Get, Put, Delete and Echo, not {}", msg.name());
+        if !matches!(msg, Msg::Get { .. } | Msg::Put { .. } | Msg::Delete { .. } | Msg::Echo { .. } | Msg::Hold { .. })
+        {
+            let detail = format!("the pool forwards Get, Put, Delete, Echo and Hold, not {}", msg.name());
             return Some(Msg::Error { code: ErrorCode::BadRequest, detail });
         }
         Some(match self.pool.config.mode {

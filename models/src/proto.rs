@@ -154,6 +154,10 @@ pub enum Msg {
     /// Reply to `Subscribe` from a replica whose log diverges from the primary's (of `epoch`)
     /// after `to_lsn`: it must drop its entries after `to_lsn` and subscribe again.
     Truncate { to_lsn: u64, epoch: u64 },
+    /// A long transaction: a query that holds its worker (and its connection) for `ms`
+    /// milliseconds before it answers, like a report query or `pg_sleep`. Replied to with
+    /// `Value { value: None, lsn }`.
+    Hold { ms: u32 },
 }
 
 impl Msg {
@@ -175,6 +179,7 @@ impl Msg {
             Msg::Promote { .. } => "Promote",
             Msg::Follow { .. } => "Follow",
             Msg::Truncate { .. } => "Truncate",
+            Msg::Hold { .. } => "Hold",
         }
     }
 }
@@ -289,6 +294,10 @@ impl Frame {
                 out.extend_from_slice(&to_lsn.to_be_bytes());
                 out.extend_from_slice(&epoch.to_be_bytes());
             }
+            Msg::Hold { ms } => {
+                out.push(16);
+                out.extend_from_slice(&ms.to_be_bytes());
+            }
         }
         let len = (out.len() - start - 4) as u32;
         out[start..start + 4].copy_from_slice(&len.to_be_bytes());
@@ -342,6 +351,7 @@ impl Frame {
                 Msg::Follow { primary, epoch: r.u64()? }
             }
             15 => Msg::Truncate { to_lsn: r.u64()?, epoch: r.u64()? },
+            16 => Msg::Hold { ms: r.u32()? },
             other => return Err(ProtoError::UnknownTag(other)),
         };
         if !r.buf.is_empty() {
@@ -469,6 +479,7 @@ mod tests {
         check(Msg::Promote { epoch: 4 });
         check(Msg::Follow { primary: "db2:7000".into(), epoch: 4 });
         check(Msg::Truncate { to_lsn: 8, epoch: 4 });
+        check(Msg::Hold { ms: 5_000 });
         check(Msg::Error { code: ErrorCode::PoolTimeout, detail: "no connection in 1s".into() });
         check(Msg::Error { code: ErrorCode::TooManyConnections, detail: "100 in use".into() });
         check(Msg::Applied { lsn: 5 });

@@ -234,7 +234,7 @@ pub trait Handler<E: Env>: 'static {
 
 /// Whether a message is a query that occupies a worker slot (control traffic does not).
 fn is_query(msg: &Msg) -> bool {
-    matches!(msg, Msg::Get { .. } | Msg::Put { .. } | Msg::Delete { .. } | Msg::Echo { .. })
+    matches!(msg, Msg::Get { .. } | Msg::Put { .. } | Msg::Delete { .. } | Msg::Echo { .. } | Msg::Hold { .. })
 }
 
 fn request_kind(msg: &Msg) -> RequestKind {

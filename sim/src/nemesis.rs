@@ -7,7 +7,7 @@
 //! [`apply`].
 
 use crate::scenario::{FaultSpec, Scenario};
-use crate::world::shared::Shared;
+use crate::world::shared::{Burst, Shared};
 use faultline_chaos::fault::{Fault, Knob, ScheduledFault};
 use faultline_chaos::trace::{Event, LinkInfo};
 use faultline_models::seam::Knob as ModelKnob;
@@ -51,6 +51,10 @@ fn to_faults(spec: &FaultSpec, hosts: &BTreeMap<String, u16>, scenario: &Scenari
         FaultSpec::ReplicationDelay { host, delay } => tune(hosts, host, Knob::ApplyDelay, delay.0.as_nanos() as u64),
         FaultSpec::DiskDelay { host, delay } => tune(hosts, host, Knob::DiskDelay, delay.0.as_nanos() as u64),
         FaultSpec::Slowdown { host, percent } => tune(hosts, host, Knob::Slowdown, u64::from(*percent)),
+        FaultSpec::LongTransactions { target, count, hold } => {
+            let target = idx(hosts, target.get_ref());
+            (Fault::LongTransactions { target, count: *count, hold_ns: hold.0.as_nanos() as u64 }, None)
+        }
     }
 }
 
@@ -132,6 +136,11 @@ pub(crate) fn apply(sim: &mut turmoil::Sim<'_>, shared: &Shared, links: &[LinkIn
                 Knob::Slowdown => ModelKnob::Slowdown,
             };
             shared.hosts[*host as usize].knobs[knob.index()].set(*value);
+        }
+        Fault::LongTransactions { target, count, hold_ns } => {
+            let burst = Burst { target: shared.hosts[*target as usize].name.clone(), count: *count, hold_ns: *hold_ns };
+            shared.bursts.borrow_mut().push_back(burst);
+            shared.burst_ready.notify_one();
         }
         Fault::LinkRestore { a, b } => {
             drop(rec);

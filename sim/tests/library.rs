@@ -200,6 +200,10 @@ fn a_spike_exhausts_a_small_pool_but_not_a_big_one() {
         assert!(spike.failed > 500, "pool timeouts: {spike:?}");
         assert!(spike.latency.p50_ms > 400.0, "requests wait for a connection: {spike:?}");
         assert_eq!(service(r, "db").errors, 0, "the database itself is fine");
+        let (calm, batch) = (&r.windows[18], &r.windows[20]);
+        assert_eq!(calm.failed, 0);
+        assert!(batch.failed > batch.ok, "long transactions hold every server connection: {batch:?}");
+        assert_eq!(r.windows[23].failed, 0, "they end at 22 s");
     });
     let big = variant("pool-exhaustion.toml", &[("max_server_conns = 10", "max_server_conns = 40")], 1);
     assert!(big.passed(), "{}", big.render_text());
@@ -210,10 +214,13 @@ fn without_a_pool_connection_setup_exhausts_the_store_a_pool_of_20_protects() {
     let steady =
         ("{ spike = { base = 1000, peak = 4000, at = \"10s\", for = \"5s\" } }", "{ poisson = { rate = 3000 } }");
     let direct = ("db = \"pgbouncer\"", "db = \"db\", connect_per_request = true");
-    let no_pool = variant("pool-exhaustion.toml", &[steady, direct], 1);
+    let batch = "[[faults]]\nat = \"20s\"\nfault = { long_transactions = { target = \"pgbouncer\", count = 10, hold = \"2s\" } }\n";
+    let steady = [steady, (batch, "")];
+    let no_pool = variant("pool-exhaustion.toml", &[steady[0], steady[1], direct], 1);
     let refused = no_pool.end_to_end.requests - no_pool.end_to_end.ok;
     assert!(refused * 10 > no_pool.end_to_end.requests, "too many connections: {}", no_pool.render_text());
-    let pool = variant("pool-exhaustion.toml", &[steady, ("max_server_conns = 10", "max_server_conns = 20")], 1);
+    let pool =
+        variant("pool-exhaustion.toml", &[steady[0], steady[1], ("max_server_conns = 10", "max_server_conns = 20")], 1);
     assert!(pool.passed(), "{}", pool.render_text());
     assert_eq!(pool.end_to_end.ok, pool.end_to_end.requests);
 }

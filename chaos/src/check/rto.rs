@@ -124,7 +124,14 @@ impl Segments {
 }
 
 fn measured(fault: &Fault) -> bool {
-    matches!(fault, Fault::Kill { .. } | Fault::Partition { .. } | Fault::LinkDegrade { .. } | Fault::Tune { .. })
+    matches!(
+        fault,
+        Fault::Kill { .. }
+            | Fault::Partition { .. }
+            | Fault::LinkDegrade { .. }
+            | Fault::Tune { .. }
+            | Fault::LongTransactions { .. }
+    )
 }
 
 /// The recovery after every measured fault, in time order; `names` are the hosts' names by id.

@@ -228,6 +228,9 @@ fn fault_json(header: &Header, fault: &Fault) -> Value {
             "fault": "link_degrade", "a": name(a), "b": name(b),
             "latency_ns": latency_ns, "jitter_ns": jitter_ns, "loss": loss,
         }),
+        Fault::LongTransactions { target, count, hold_ns } => {
+            json!({ "fault": "long_transactions", "target": name(target), "count": count, "hold_ns": hold_ns })
+        }
         Fault::Tune { host, knob, value } => {
             json!({ "fault": "tune", "host": name(host), "knob": knob.name(), "value": value })
         }

@@ -289,6 +289,10 @@ impl<E: Env> Handler<E> for NodeHandler<E> {
             Msg::Check { epoch, lease_ms } => Some(node.check(epoch, lease_ms)),
             Msg::Promote { epoch } => Some(node.promote(epoch)),
             Msg::Follow { primary, epoch } => Some(Node::follow(node, primary, epoch)),
+            Msg::Hold { ms } => {
+                node.env.sleep(std::time::Duration::from_millis(u64::from(ms))).await;
+                Some(node.read(&[], 0))
+            }
             other => {
                 let detail = format!("a kv node does not serve {}", msg_name(&other));
                 Some(Msg::Error { code: ErrorCode::BadRequest, detail })

@@ -309,6 +309,20 @@ fn faults(c: &mut Checker) {
             FaultSpec::Slowdown { host, .. } => {
                 c.host(host, "not a host");
             }
+            FaultSpec::LongTransactions { target, count, hold } => {
+                expect(c, target, Want::Store, "a long_transactions' `target`");
+                if !(1..=10_000).contains(count) || hold.0.is_zero() {
+                    let message = format!(
+                        "long_transactions with count = {count} and hold = {}; expected a count from 1 to 10000 and a hold longer than 0",
+                        fmt_dur(hold.0)
+                    );
+                    c.report(entry.span(), "out of range", message);
+                }
+                if let Some(length) = &fault.length {
+                    let message = "long_transactions take no `for`: `hold` is how long they last".to_string();
+                    c.report(length.span(), "no `for` here", message);
+                }
+            }
         }
     }
 }
@@ -441,6 +455,15 @@ mod tests {
         );
         let slow = "fault = { slowdown = { host = \"dbx\", percent = 300 } }";
         check("fault = { kill = \"replica\" }", slow, &[("unknown host \"dbx\"", "\"dbx\"")]);
+        let kill = "for = \"3s\"\nfault = { kill = \"replica\" }";
+        let long = "fault = { long_transactions = { target = \"cache\", count = 5, hold = \"1s\" } }";
+        check(kill, long, &[("a long_transactions' `target` must be a kv primary or pool", "\"cache\"")]);
+        let with_for = "for = \"3s\"\nfault = { long_transactions = { target = \"db\", count = 5, hold = \"1s\" } }";
+        check(kill, with_for, &[("long_transactions take no `for`", "\"3s\"")]);
+        let zero = "fault = { long_transactions = { target = \"db\", count = 0, hold = \"1s\" } }";
+        let got = findings(kill, zero);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].0.contains("count = 0 and hold = 1s; expected a count from 1 to 10000"), "{got:?}");
         let sync = "{ kv = { role = \"primary\", replication = { sync = { replicas = 0 } } } }";
         check("{ kv = { role = \"primary\" } }", sync, &[("sync replication with replicas = 0", "0")]);
     }

@@ -737,6 +737,18 @@ pub enum FaultSpec {
         /// Extra time per append.
         delay: Dur,
     },
+    /// A batch job runs `count` long transactions at once against a store or pool, each
+    /// holding its connection for `hold`: `{ long_transactions = { target = "pgbouncer",
+    /// count = 10, hold = "3s" } }`. Takes no `for`: `hold` is its length.
+    LongTransactions {
+        /// The kv primary or pool.
+        #[schemars(with = "String")]
+        target: Sp<String>,
+        /// How many at once, 1 to 10000.
+        count: u32,
+        /// How long each holds its connection.
+        hold: Dur,
+    },
     /// A host's queries get slow: service times grow by `percent`:
     /// `{ slowdown = { host = "db", percent = 400 } }`.
     Slowdown {

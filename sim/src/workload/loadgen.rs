@@ -97,6 +97,9 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
         env,
         plan,
     });
+    if lg.plan.index == 0 {
+        lg.env.spawn(super::batch::run_batch_job(lg.env.clone()));
+    }
     let start = tokio::time::Instant::now();
     match lg.plan.mode.clone() {
         Mode::Open(process) => open_loop(&lg, process, start).await,

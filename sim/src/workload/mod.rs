@@ -10,8 +10,12 @@
 //! user drawn at random; requests never wait for earlier ones, so a slow system cannot slow
 //! the offered load (no coordinated omission). Closed loop: each user sends its next request
 //! when the last one ends, after a think time.
+//!
+//! The first load generator also runs the batch job (`batch`): long transactions that a fault
+//! injects beside the users' traffic.
 
 pub mod arrivals;
+mod batch;
 mod loadgen;
 
 pub(crate) use loadgen::{LoadgenPlan, Mode, UserPlan, run_loadgen};

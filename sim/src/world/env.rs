@@ -30,6 +30,11 @@ impl SimEnv {
         self.host
     }
 
+    /// The world's state shared by every host.
+    pub(crate) fn shared(&self) -> &Rc<Shared> {
+        &self.shared
+    }
+
     /// Records an event at the current simulated time.
     pub(crate) fn record(&self, event: Event) {
         let t_ns = self.shared.now_ns(self.host);

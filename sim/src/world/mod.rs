@@ -11,7 +11,7 @@
 mod env;
 mod header;
 pub(crate) mod recorder;
-mod services;
+pub(crate) mod services;
 pub(crate) mod shared;
 mod stream;
 
@@ -118,6 +118,8 @@ impl World {
         let recorder = Recorder::new(out, &header, options.record)?;
         let shared = Rc::new(Shared {
             seed,
+            bursts: RefCell::new(Default::default()),
+            burst_ready: tokio::sync::Notify::new(),
             recorder: RefCell::new(recorder),
             hosts: header
                 .hosts

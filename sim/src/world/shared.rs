@@ -67,8 +67,21 @@ impl LinkTable {
     }
 }
 
+/// Long transactions a fault asks the first load generator's batch job to run.
+#[derive(Debug, Clone)]
+pub(crate) struct Burst {
+    /// The host they go to.
+    pub(crate) target: String,
+    pub(crate) count: u32,
+    pub(crate) hold_ns: u64,
+}
+
 pub(crate) struct Shared {
     pub(crate) seed: u64,
+    /// Bursts of long transactions waiting for the batch job (see `workload::batch`).
+    pub(crate) bursts: RefCell<std::collections::VecDeque<Burst>>,
+    /// Wakes the batch job when a burst is queued.
+    pub(crate) burst_ready: tokio::sync::Notify,
     pub(crate) recorder: RefCell<Recorder>,
     pub(crate) hosts: Vec<HostState>,
     pub(crate) by_name: BTreeMap<String, u16>,
