@@ -221,8 +221,9 @@ mod tests {
 
     use crate::echo::Echo;
     use crate::proto::ErrorCode;
-    use crate::server::tests::{Recorder, bind_any, block_on};
+    use crate::server::tests::bind_any;
     use crate::server::{Capacity, ServiceTime, serve_on};
+    use crate::testenv::{TestEnv, block_on};
 
     fn echo() -> Msg {
         Msg::Echo { payload: b"once".to_vec() }
@@ -231,7 +232,7 @@ mod tests {
     #[test]
     fn call_once_opens_a_connection_per_call() {
         block_on(async {
-            let env = Recorder::new("app");
+            let env = TestEnv::new("app");
             let (listener, addr) = bind_any(&env).await;
             let capacity = Capacity { max_connections: Some(1), ..Capacity::default() };
             tokio::task::spawn_local(serve_on(env.clone(), listener, capacity, Echo));
@@ -241,12 +242,12 @@ mod tests {
                 // Each call closes its connection: with a limit of one, the next is accepted
                 // once the server has seen the close.
                 for _ in 0..200 {
-                    if env.last_gauge("connections") == Some(0) {
+                    if env.gauge("connections") == Some(0) {
                         break;
                     }
                     env.sleep(Duration::from_millis(2)).await;
                 }
-                assert_eq!(env.last_gauge("connections"), Some(0));
+                assert_eq!(env.gauge("connections"), Some(0));
             }
             let served = env.served_log();
             assert_eq!(served.len(), 3, "{served:?}");
@@ -256,7 +257,7 @@ mod tests {
     #[test]
     fn call_once_reports_a_refusal_as_a_reply_and_transport_failures_as_errors() {
         block_on(async {
-            let env = Recorder::new("app");
+            let env = TestEnv::new("app");
             // A slow server holding its only connection: the second caller is refused.
             let (listener, addr) = bind_any(&env).await;
             let capacity = Capacity {

@@ -21,3 +21,5 @@ pub mod proto;
 pub mod router;
 pub mod seam;
 pub mod server;
+#[cfg(test)]
+pub(crate) mod testenv;

@@ -383,7 +383,8 @@ mod tests {
     use super::*;
     use crate::client::Client;
     use crate::seam::TokioListener;
-    use crate::server::tests::{Raw, Recorder, bind_any, block_on};
+    use crate::server::tests::{Raw, bind_any};
+    use crate::testenv::{TestEnv, block_on};
     use std::future::Future;
     use tokio::task::{JoinHandle, LocalSet};
 
@@ -420,7 +421,7 @@ mod tests {
         })
     }
 
-    fn start_backend(env: &Recorder, listener: TokioListener, delay: Duration) -> (JoinHandle<()>, Rc<Seen>) {
+    fn start_backend(env: &TestEnv, listener: TokioListener, delay: Duration) -> (JoinHandle<()>, Rc<Seen>) {
         let seen = Rc::new(Seen::default());
         let backend = SlowBackend { env: env.clone(), delay, seen: seen.clone() };
         (start(serve_on(env.clone(), listener, Capacity::default(), backend)), seen)
@@ -437,8 +438,8 @@ mod tests {
     }
 
     /// Starts a pooler; returns its environment (which records its gauges) and address.
-    async fn start_pool(config: PoolConfig) -> (Recorder, String) {
-        let env = Recorder::new("pool");
+    async fn start_pool(config: PoolConfig) -> (TestEnv, String) {
+        let env = TestEnv::new("pool");
         let (listener, addr) = bind_any(&env).await;
         start(run_pool_on(env.clone(), listener, Capacity::default(), config));
         (env, addr)
@@ -464,7 +465,7 @@ mod tests {
     }
 
     /// Polls `ready` every 5 ms, at most ~2 s; whether it became true.
-    async fn eventually(env: &Recorder, mut ready: impl FnMut() -> bool) -> bool {
+    async fn eventually(env: &TestEnv, mut ready: impl FnMut() -> bool) -> bool {
         for _ in 0..400 {
             if ready() {
                 return true;
@@ -477,7 +478,7 @@ mod tests {
     #[test]
     fn transaction_mode_caps_the_requests_at_the_backend() {
         block_on(async {
-            let backend_env = Recorder::new("db");
+            let backend_env = TestEnv::new("db");
             let (listener, backend) = bind_any(&backend_env).await;
             let (_db, seen) = start_backend(&backend_env, listener, Duration::from_millis(10));
             let (env, addr) = start_pool(config(&backend, PoolMode::Transaction, 3, Duration::from_secs(5))).await;
@@ -499,10 +500,10 @@ mod tests {
             }
             assert_eq!(seen.peak.get(), 3, "never more than max_server_conns requests at the backend");
             assert_eq!(conns.len(), 3, "three server connections carried all 48 requests: {conns:?}");
-            assert_eq!(env.last_gauge("server_conns"), Some(3));
-            assert_eq!(env.last_gauge("server_conns_busy"), Some(0));
-            assert_eq!(env.last_gauge("clients_waiting"), Some(0));
-            assert_eq!(env.last_gauge("pool_timeouts"), Some(0));
+            assert_eq!(env.gauge("server_conns"), Some(3));
+            assert_eq!(env.gauge("server_conns_busy"), Some(0));
+            assert_eq!(env.gauge("clients_waiting"), Some(0));
+            assert_eq!(env.gauge("pool_timeouts"), Some(0));
             let served = env.served_log();
             assert_eq!(served.len(), 48);
             assert!(served.iter().all(|&(kind, _, ok)| ok && kind == crate::seam::RequestKind::Read), "{served:?}");
@@ -515,7 +516,7 @@ mod tests {
     #[test]
     fn requests_that_wait_past_the_wait_timeout_get_pool_timeout() {
         block_on(async {
-            let backend_env = Recorder::new("db");
+            let backend_env = TestEnv::new("db");
             let (listener, backend) = bind_any(&backend_env).await;
             let (_db, seen) = start_backend(&backend_env, listener, Duration::from_millis(300));
             let (env, addr) = start_pool(config(&backend, PoolMode::Transaction, 1, Duration::from_millis(40))).await;
@@ -531,8 +532,8 @@ mod tests {
             assert_eq!(error_code(&second), Some(ErrorCode::PoolTimeout), "got {second:?}");
             assert_eq!(error_code(&third), Some(ErrorCode::PoolTimeout), "got {third:?}");
             assert_eq!(seen.peak.get(), 1);
-            assert_eq!(env.last_gauge("pool_timeouts"), Some(2));
-            assert_eq!(env.last_gauge("clients_waiting"), Some(0));
+            assert_eq!(env.gauge("pool_timeouts"), Some(2));
+            assert_eq!(env.gauge("clients_waiting"), Some(0));
             let failed = env.served_log().iter().filter(|(_, _, ok)| !ok).count();
             assert_eq!(failed, 2, "timeouts are reported as failed requests");
             // The connection is free again, and serves the next request.
@@ -543,7 +544,7 @@ mod tests {
     #[test]
     fn session_mode_pins_a_client_to_one_server_connection_until_it_leaves() {
         block_on(async {
-            let backend_env = Recorder::new("db");
+            let backend_env = TestEnv::new("db");
             let (listener, backend) = bind_any(&backend_env).await;
             let (_db, _seen) = start_backend(&backend_env, listener, Duration::from_millis(1));
             let (env, addr) = start_pool(config(&backend, PoolMode::Session, 2, Duration::from_secs(5))).await;
@@ -560,22 +561,22 @@ mod tests {
             // Every server connection is bound: a third client waits.
             let mut b = Raw::open(&env, &addr).await;
             let waiting = tokio::task::spawn_local(async move { b.call(get()).await });
-            assert!(eventually(&env, || env.last_gauge("clients_waiting") == Some(1)).await, "b waits");
+            assert!(eventually(&env, || env.gauge("clients_waiting") == Some(1)).await, "b waits");
             assert_eq!(server_conn(&a.call(get()).await), Some(a_conns[0]), "a keeps its connection");
             assert!(!waiting.is_finished(), "b is still waiting while a and c are connected");
             drop(a);
             let reply = waiting.await.expect("b's call ran");
             assert_eq!(server_conn(&reply), Some(a_conns[0]), "b gets the connection a released");
-            assert_eq!(env.last_gauge("clients_waiting"), Some(0));
-            assert_eq!(env.last_gauge("server_conns"), Some(2));
-            assert_eq!(env.last_gauge("pool_timeouts"), Some(0));
+            assert_eq!(env.gauge("clients_waiting"), Some(0));
+            assert_eq!(env.gauge("server_conns"), Some(2));
+            assert_eq!(env.gauge("pool_timeouts"), Some(0));
         });
     }
 
     #[test]
     fn a_dead_backend_gives_upstream_errors_and_the_pool_recovers_when_it_returns() {
         block_on(async {
-            let backend_env = Recorder::new("db");
+            let backend_env = TestEnv::new("db");
             let (listener, backend) = bind_any(&backend_env).await;
             let port = listener.local_addr().expect("a bound address").port();
             let (db, _seen) = start_backend(&backend_env, listener, Duration::from_millis(1));
@@ -591,7 +592,7 @@ mod tests {
                 let Some(Msg::Error { detail, .. }) = reply else { unreachable!("checked above") };
                 assert!(detail.contains(&backend), "the detail names the backend: {detail}");
             }
-            assert_eq!(env.last_gauge("server_conns"), Some(0), "broken connections are discarded");
+            assert_eq!(env.gauge("server_conns"), Some(0), "broken connections are discarded");
             let listener = backend_env.bind(port).await.expect("the backend's port again");
             let (_db, seen) = start_backend(&backend_env, listener, Duration::from_millis(1));
             let mut reply = None;
@@ -604,7 +605,7 @@ mod tests {
             }
             assert!(server_conn(&reply).is_some(), "the pool recovers: got {reply:?}");
             assert_eq!(seen.peak.get(), 1);
-            assert_eq!(env.last_gauge("server_conns"), Some(1));
+            assert_eq!(env.gauge("server_conns"), Some(1));
         });
     }
 }

@@ -457,84 +457,9 @@ async fn serve_query<E: Env, H: Handler<E>>(
 pub(crate) mod tests {
     use super::*;
     use crate::echo::Echo;
-    use crate::seam::{Disk, RoleChange, TokioEnv, TokioListener};
+    use crate::seam::TokioListener;
+    use crate::testenv::{TestEnv, block_on};
     use rand::SeedableRng;
-    use std::collections::BTreeMap;
-
-    /// An environment on loopback that records the gauges and served requests a model reports.
-    #[derive(Clone)]
-    pub(crate) struct Recorder {
-        pub(crate) inner: TokioEnv,
-        gauges: Rc<RefCell<BTreeMap<&'static str, i64>>>,
-        served: Rc<RefCell<Vec<(RequestKind, Duration, bool)>>>,
-    }
-
-    impl Recorder {
-        pub(crate) fn new(name: &str) -> Self {
-            Self { inner: TokioEnv::new(name, "127.0.0.1", 7), gauges: Rc::default(), served: Rc::default() }
-        }
-
-        /// The last value of gauge `name`, if it was ever set.
-        pub(crate) fn last_gauge(&self, name: &str) -> Option<i64> {
-            self.gauges.borrow().get(name).copied()
-        }
-
-        /// Every served request reported so far: kind, latency, success.
-        pub(crate) fn served_log(&self) -> Vec<(RequestKind, Duration, bool)> {
-            self.served.borrow().clone()
-        }
-    }
-
-    impl Env for Recorder {
-        type Stream = <TokioEnv as Env>::Stream;
-        type Listener = TokioListener;
-
-        fn host_name(&self) -> &str {
-            self.inner.host_name()
-        }
-        fn connect(&self, addr: &str) -> impl Future<Output = io::Result<Self::Stream>> {
-            self.inner.connect(addr)
-        }
-        fn bind(&self, port: u16) -> impl Future<Output = io::Result<Self::Listener>> {
-            self.inner.bind(port)
-        }
-        fn now(&self) -> Duration {
-            self.inner.now()
-        }
-        fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
-            self.inner.sleep(duration)
-        }
-        fn rng(&self, purpose: &str) -> ChaCha8Rng {
-            self.inner.rng(purpose)
-        }
-        fn disk(&self) -> Rc<dyn Disk> {
-            self.inner.disk()
-        }
-        fn spawn(&self, task: impl Future<Output = ()> + 'static) {
-            self.inner.spawn(task)
-        }
-        fn gauge(&self, name: &'static str, value: i64) {
-            self.gauges.borrow_mut().insert(name, value);
-        }
-        fn state(&self, key: &'static str, value: &str) {
-            self.inner.state(key, value)
-        }
-        fn served(&self, kind: RequestKind, latency: Duration, ok: bool) {
-            self.served.borrow_mut().push((kind, latency, ok));
-        }
-        fn role(&self, change: RoleChange) {
-            self.inner.role(change)
-        }
-        fn knob(&self, knob: Knob) -> u64 {
-            self.inner.knob(knob)
-        }
-    }
-
-    /// Runs `f` on a current-thread runtime inside a `LocalSet`, as a simulated host runs.
-    pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-        tokio::task::LocalSet::new().block_on(&rt, f)
-    }
 
     /// Binds a free loopback port; returns the listener and its "host:port".
     pub(crate) async fn bind_any<E: Env<Listener = TokioListener>>(env: &E) -> (TokioListener, String) {
@@ -687,13 +612,13 @@ pub(crate) mod tests {
     #[test]
     fn a_connection_over_the_limit_is_refused_at_its_first_request_and_closed() {
         block_on(async {
-            let env = Recorder::new("db");
+            let env = TestEnv::new("db");
             let (listener, addr) = bind_any(&env).await;
             let capacity = Capacity { max_connections: Some(1), ..Capacity::default() };
             tokio::task::spawn_local(serve_on(env.clone(), listener, capacity, Echo));
             let mut first = Raw::open(&env, &addr).await;
             assert_eq!(first.call(echo()).await, Some(echo()));
-            assert_eq!(env.last_gauge("connections"), Some(1));
+            assert_eq!(env.gauge("connections"), Some(1));
             let mut second = Raw::open(&env, &addr).await;
             let refused = second.call(echo()).await;
             assert_eq!(error_code(&refused), Some(ErrorCode::TooManyConnections), "got {refused:?}");
@@ -717,7 +642,7 @@ pub(crate) mod tests {
     #[test]
     fn a_request_that_waits_past_the_queue_timeout_is_answered_overloaded() {
         block_on(async {
-            let env = Recorder::new("db");
+            let env = TestEnv::new("db");
             let (listener, addr) = bind_any(&env).await;
             let capacity = Capacity {
                 queue_timeout: Some(Duration::from_millis(20)),
@@ -745,7 +670,7 @@ pub(crate) mod tests {
     #[test]
     fn a_new_connection_pays_its_connect_cost_once() {
         block_on(async {
-            let env = Recorder::new("db");
+            let env = TestEnv::new("db");
             let (listener, addr) = bind_any(&env).await;
             let cost = Duration::from_millis(150);
             let capacity = Capacity { connect_cost: cost, ..Capacity::default() };
@@ -759,14 +684,14 @@ pub(crate) mod tests {
             assert_eq!(served.len(), 2, "{served:?}");
             assert!(served[0].1 >= cost, "the first request's latency includes the connect cost: {served:?}");
             assert!(served[1].1 < cost, "later requests do not pay it: {served:?}");
-            assert_eq!(env.last_gauge("connections"), Some(1));
+            assert_eq!(env.gauge("connections"), Some(1));
         });
     }
 
     #[test]
     fn the_slowdown_knob_stretches_service_times() {
         block_on(async {
-            let env = Recorder::new("db");
+            let env = TestEnv::new("db");
             let (listener, addr) = bind_any(&env).await;
             let cost = Duration::from_millis(40);
             tokio::task::spawn_local(serve_on(
@@ -783,7 +708,7 @@ pub(crate) mod tests {
             assert_eq!(served.len(), 2, "{served:?}");
             assert!(served[0].1 < 3 * cost, "before the knob: {served:?}");
             assert!(served[1].1 >= 3 * cost, "a slowdown of 200% triples the cost: {served:?}");
-            assert_eq!(env.last_gauge("connections"), None, "connections are not modelled by default");
+            assert_eq!(env.gauge("connections"), None, "connections are not modelled by default");
         });
     }
 }

@@ -1,5 +1,5 @@
 //! Test support for the controller, the router and the app: scripted store nodes that speak
-//! the management protocol, and an environment that records the gauges and states it is given.
+//! the management protocol (the environment that records what they report is `crate::testenv`).
 //!
 //! A [`FakeNode`] keeps a [`NodeStatus`] the test sets directly and answers `Check`, `Promote`,
 //! `Follow`, `Get` and `Put` from it the way the protocol says a managed store node does (only
@@ -8,86 +8,13 @@
 //! own (`127.0.0.<host>`), so the controller's state messages name it.
 
 use crate::proto::{ErrorCode, Msg, NodeRole, NodeStatus};
-use crate::seam::{Disk, Env, Knob, RequestKind, RoleChange, TokioEnv, TokioListener};
+use crate::seam::{Env, TokioEnv};
 use crate::server::{Capacity, Handler, Replier, serve_on};
-use rand_chacha::ChaCha8Rng;
+pub(crate) use crate::testenv::{TestEnv, block_on};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::io;
 use std::rc::Rc;
 use std::time::Duration;
-
-/// Runs `f` on a current-thread runtime inside a `LocalSet`, as a host runs.
-pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-    tokio::task::LocalSet::new().block_on(&rt, f)
-}
-
-/// A [`TokioEnv`] that keeps what is reported through it.
-#[derive(Clone)]
-pub(crate) struct RecordingEnv {
-    inner: TokioEnv,
-    states: Rc<RefCell<Vec<(Duration, String)>>>,
-    gauges: Rc<RefCell<BTreeMap<&'static str, i64>>>,
-}
-
-impl RecordingEnv {
-    pub(crate) fn new(name: &str) -> Self {
-        let inner = TokioEnv::new(name, "127.0.0.1", 5);
-        Self { inner, states: Rc::default(), gauges: Rc::default() }
-    }
-
-    /// Every state value reported so far, with the time it was reported.
-    pub(crate) fn states(&self) -> Vec<(Duration, String)> {
-        self.states.borrow().clone()
-    }
-
-    pub(crate) fn gauge_value(&self, name: &str) -> Option<i64> {
-        self.gauges.borrow().get(name).copied()
-    }
-}
-
-impl Env for RecordingEnv {
-    type Stream = tokio::net::TcpStream;
-    type Listener = TokioListener;
-
-    fn host_name(&self) -> &str {
-        self.inner.host_name()
-    }
-    async fn connect(&self, addr: &str) -> io::Result<Self::Stream> {
-        self.inner.connect(addr).await
-    }
-    async fn bind(&self, port: u16) -> io::Result<Self::Listener> {
-        self.inner.bind(port).await
-    }
-    fn now(&self) -> Duration {
-        self.inner.now()
-    }
-    async fn sleep(&self, duration: Duration) {
-        self.inner.sleep(duration).await
-    }
-    fn rng(&self, purpose: &str) -> ChaCha8Rng {
-        self.inner.rng(purpose)
-    }
-    fn disk(&self) -> Rc<dyn Disk> {
-        self.inner.disk()
-    }
-    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
-        self.inner.spawn(task)
-    }
-    fn gauge(&self, name: &'static str, value: i64) {
-        self.gauges.borrow_mut().insert(name, value);
-    }
-    fn state(&self, key: &'static str, value: &str) {
-        self.states.borrow_mut().push((self.inner.now(), format!("{key}: {value}")));
-    }
-    fn served(&self, _kind: RequestKind, _latency: Duration, _ok: bool) {}
-    fn role(&self, _change: RoleChange) {}
-    fn knob(&self, knob: Knob) -> u64 {
-        self.inner.knob(knob)
-    }
-}
 
 /// The scripted state of a fake store node.
 #[derive(Debug, Clone)]

@@ -1,4 +1,4 @@
-use super::test_nodes::{FakeNode, RecordingEnv, block_on, status, until};
+use super::test_nodes::{FakeNode, TestEnv, block_on, status, until};
 use super::*;
 
 const MS: Duration = Duration::from_millis(1);
@@ -49,7 +49,7 @@ fn a_config_that_could_overlap_leases_is_refused() {
     let mut exact = config(3);
     exact.fail_after = exact.lease + exact.check_every;
     assert!(exact.validate().is_ok(), "the bound itself is allowed");
-    let err = block_on(run_controller(RecordingEnv::new("ctl"), FailoverConfig { members: vec![], ..config(1) }));
+    let err = block_on(run_controller(TestEnv::new("ctl"), FailoverConfig { members: vec![], ..config(1) }));
     assert_eq!(err.expect_err("refused").kind(), io::ErrorKind::InvalidInput);
 }
 
@@ -188,7 +188,7 @@ fn live_config(nodes: &[FakeNode]) -> FailoverConfig {
 #[test]
 fn a_silent_primary_is_replaced_by_the_most_caught_up_replica_which_the_others_follow() {
     block_on(async {
-        let env = RecordingEnv::new("ctl");
+        let env = TestEnv::new("ctl");
         let nodes = group().await;
         let config = live_config(&nodes);
         tokio::task::spawn_local(run_controller(env.clone(), config.clone()));
@@ -199,7 +199,7 @@ fn a_silent_primary_is_replaced_by_the_most_caught_up_replica_which_the_others_f
         nodes[0].set(|s| s.silent = true);
         let silenced = env.now();
         until(&env, "a promotion", || nodes[2].status().role == NodeRole::Primary).await;
-        let states = env.states();
+        let states = env.state_log();
         let detected = states.iter().find(|(_, s)| s.starts_with("failover: detected")).expect("detected");
         let promoted = states.iter().find(|(_, s)| s.starts_with("failover: promoted")).expect("promoted");
         assert_eq!(promoted.1, "failover: promoted 127.0.0.13 epoch 2 at lsn 10");
@@ -210,7 +210,7 @@ fn a_silent_primary_is_replaced_by_the_most_caught_up_replica_which_the_others_f
         assert_eq!(nodes[2].count(|m| matches!(m, Msg::Promote { epoch: 2 })), 1);
         let follow = Msg::Follow { primary: nodes[2].addr.clone(), epoch: 2 };
         until(&env, "the replica to follow", || nodes[1].count(|m| *m == follow) == 1).await;
-        assert_eq!(env.gauge_value("epoch"), Some(2));
+        assert_eq!(env.gauge("epoch"), Some(2));
         // Leases went only ever to the primary of the epoch.
         for (i, node) in nodes.iter().enumerate() {
             for msg in node.received() {
@@ -226,7 +226,7 @@ fn a_silent_primary_is_replaced_by_the_most_caught_up_replica_which_the_others_f
         until(&env, "the old primary to rejoin", || nodes[0].count(|m| *m == follow) == 1).await;
         assert_eq!(nodes[0].status().role, NodeRole::Replica);
         until(&env, "the rejoin to be reported", || {
-            env.states().iter().any(|(_, s)| s == "failover: 127.0.0.11 follows 127.0.0.13 epoch 2")
+            env.state_log().iter().any(|(_, s)| s == "failover: 127.0.0.11 follows 127.0.0.13 epoch 2")
         })
         .await;
     });
@@ -235,14 +235,14 @@ fn a_silent_primary_is_replaced_by_the_most_caught_up_replica_which_the_others_f
 #[test]
 fn a_primary_that_answers_keeps_its_place() {
     block_on(async {
-        let env = RecordingEnv::new("ctl");
+        let env = TestEnv::new("ctl");
         let nodes = group().await;
         tokio::task::spawn_local(run_controller(env.clone(), live_config(&nodes)));
         // Many times fail_after's worth of checks.
         until(&env, "forty leases", || nodes[0].count(|m| matches!(m, Msg::Check { lease_ms: 40, .. })) >= 40).await;
         assert!(nodes.iter().all(|n| n.count(|m| matches!(m, Msg::Promote { .. } | Msg::Follow { .. })) == 0));
-        assert_eq!(env.states(), [(env.states()[0].0, "failover: found primary 127.0.0.11 epoch 1".to_string())]);
-        assert_eq!(env.gauge_value("epoch"), Some(1));
+        assert_eq!(env.state_log(), [(env.state_log()[0].0, "failover: found primary 127.0.0.11 epoch 1".to_string())]);
+        assert_eq!(env.gauge("epoch"), Some(1));
     });
 }
 
@@ -308,7 +308,7 @@ fn a_real_managed_group_fails_over_and_a_router_follows_it() {
                 kv,
             ));
         }
-        let ctl = RecordingEnv::new("ctl");
+        let ctl = TestEnv::new("ctl");
         let config = FailoverConfig {
             members: members.clone(),
             check_every: 20 * MS,
@@ -317,7 +317,7 @@ fn a_real_managed_group_fails_over_and_a_router_follows_it() {
             timeout: 50 * MS,
         };
         tokio::task::spawn_local(run_controller(ctl.clone(), config));
-        let app = RecordingEnv::new("app");
+        let app = TestEnv::new("app");
         let routes_members = members.clone();
         let routes = RouterConfig {
             members,
@@ -336,14 +336,14 @@ fn a_real_managed_group_fails_over_and_a_router_follows_it() {
             wait_for_lsn(&app, replica, 1).await;
         }
         proxy.cut();
-        until(&ctl, "a promotion", || ctl.states().iter().any(|(_, s)| s.contains("promoted"))).await;
-        let promoted = ctl.states().into_iter().find(|(_, s)| s.contains("promoted")).expect("promoted").1;
+        until(&ctl, "a promotion", || ctl.state_log().iter().any(|(_, s)| s.contains("promoted"))).await;
+        let promoted = ctl.state_log().into_iter().find(|(_, s)| s.contains("promoted")).expect("promoted").1;
         assert!(promoted.ends_with("epoch 2 at lsn 1"), "{promoted}");
         let second = write_until_accepted(&app, &router, put("v2")).await;
         assert_eq!(second, Msg::Written { lsn: 2, epoch: 2 });
         let read = router.read(b"k".to_vec(), 2, LIMIT_RW).await.expect("a read");
         assert_eq!(read, Msg::Value { value: Some(b"v2".to_vec()), lsn: 2 });
-        assert_eq!(ctl.gauge_value("epoch"), Some(2));
+        assert_eq!(ctl.gauge("epoch"), Some(2));
     });
 }
 

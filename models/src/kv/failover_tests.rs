@@ -8,9 +8,9 @@
 //! and once shipping is allowed to finish, every member holds exactly the primary's log and map.
 
 use super::node::{Node, Start};
-use super::test_env::TestEnv;
 use super::{FsyncPolicy, KvConfig};
 use crate::proto::{LogEntry, Msg, NodeRole};
+use crate::testenv::TestEnv;
 use proptest::prelude::*;
 
 /// One step of the run.

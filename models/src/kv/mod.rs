@@ -103,8 +103,6 @@ mod node;
 mod primary;
 mod replica;
 mod store;
-#[cfg(test)]
-mod test_env;
 mod wal;
 
 use crate::proto::{ErrorCode, Msg};

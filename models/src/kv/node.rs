@@ -305,7 +305,7 @@ impl<E: Env> Handler<E> for NodeHandler<E> {
 mod tests {
     use super::*;
     use crate::kv::FsyncPolicy;
-    use crate::kv::test_env::TestEnv;
+    use crate::testenv::TestEnv;
 
     fn managed() -> KvConfig {
         KvConfig { managed: true, ..KvConfig::default() }

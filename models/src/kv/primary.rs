@@ -256,9 +256,9 @@ impl<E: Env> Node<E> {
 mod tests {
     use super::*;
     use crate::kv::node::Start;
-    use crate::kv::test_env::{TestEnv, settle};
     use crate::kv::{FsyncPolicy, KvConfig};
     use crate::seam::MemDisk;
+    use crate::testenv::{TestEnv, settle};
     use std::rc::Rc;
 
     fn open(env: &TestEnv, config: KvConfig, window: usize) -> Node<TestEnv> {

@@ -306,9 +306,9 @@ async fn apply<E: Env, W: AsyncWrite + Unpin>(
 mod tests {
     use super::*;
     use crate::kv::node::Start;
-    use crate::kv::test_env::{TestEnv, settle};
     use crate::kv::{FsyncPolicy, KvConfig};
     use crate::proto::{ErrorCode, NodeRole};
+    use crate::testenv::{TestEnv, settle};
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 

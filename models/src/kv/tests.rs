@@ -9,8 +9,8 @@ use super::*;
 use crate::client::Client;
 use crate::proto::NodeRole;
 use crate::seam::{Knob, MemDisk, TokioListener};
+use crate::testenv::TestEnv;
 use std::future::Future;
-use test_env::TestEnv;
 use tokio::io::AsyncWriteExt;
 use tokio::task::{JoinHandle, LocalSet};
 

@@ -1,16 +1,11 @@
 use super::*;
-use crate::failover::test_nodes::{FakeNode, RecordingEnv, block_on, status};
+use crate::failover::test_nodes::{FakeNode, TestEnv, block_on, status};
 
 const LIMIT: Duration = Duration::from_secs(2);
 
 /// A router with a probe period long enough that only the tests' own `probe()` calls (and the
 /// one at start) refresh its view.
-fn router(
-    env: &RecordingEnv,
-    nodes: &[&FakeNode],
-    reads: ReadPolicy,
-    max_lag: Option<Duration>,
-) -> Router<RecordingEnv> {
+fn router(env: &TestEnv, nodes: &[&FakeNode], reads: ReadPolicy, max_lag: Option<Duration>) -> Router<TestEnv> {
     let config = RouterConfig {
         members: nodes.iter().map(|n| n.addr.clone()).collect(),
         reads,
@@ -58,7 +53,7 @@ async fn group(base: u8, replicas: u8) -> Vec<FakeNode> {
 #[test]
 fn writes_follow_a_promotion() {
     block_on(async {
-        let env = RecordingEnv::new("app");
+        let env = TestEnv::new("app");
         let nodes = group(31, 1).await;
         let (a, b) = (&nodes[0], &nodes[1]);
         let r = router(&env, &[a, b], ReadPolicy::Primary, None);
@@ -77,7 +72,7 @@ fn writes_follow_a_promotion() {
 #[test]
 fn with_no_primary_a_write_is_refused_naming_what_the_probe_saw() {
     block_on(async {
-        let env = RecordingEnv::new("app");
+        let env = TestEnv::new("app");
         let a = FakeNode::start(41, status(NodeRole::Replica, 1, 3)).await;
         let b = FakeNode::start(42, status(NodeRole::Fenced, 2, 3)).await;
         let r = router(&env, &[&a, &b], ReadPolicy::RoundRobin, None);
@@ -93,7 +88,7 @@ fn with_no_primary_a_write_is_refused_naming_what_the_probe_saw() {
 #[test]
 fn a_write_that_timed_out_is_not_retried() {
     block_on(async {
-        let env = RecordingEnv::new("app");
+        let env = TestEnv::new("app");
         let nodes = group(51, 1).await;
         let r = router(&env, &[&nodes[0], &nodes[1]], ReadPolicy::Primary, None);
         r.probe().await;
@@ -108,7 +103,7 @@ fn a_write_that_timed_out_is_not_retried() {
 #[test]
 fn tokens_route_to_a_caught_up_replica_or_the_primary() {
     block_on(async {
-        let env = RecordingEnv::new("app");
+        let env = TestEnv::new("app");
         let nodes = group(61, 2).await;
         let (p, r1, r2) = (&nodes[0], &nodes[1], &nodes[2]);
         lagging(r1, 5, 0);
@@ -122,8 +117,8 @@ fn tokens_route_to_a_caught_up_replica_or_the_primary() {
         r.read(b"k".to_vec(), 11, LIMIT).await.expect("read");
         assert_eq!(gets(p), [11], "no replica has reached lsn 11");
         assert_eq!(r.stats(), RouterStats { reads_primary: 1, reads_replica: 3, replicas_excluded: 2 });
-        assert_eq!(env.gauge_value("reads_primary"), Some(1));
-        assert_eq!(env.gauge_value("replicas_excluded"), Some(2));
+        assert_eq!(env.gauge("reads_primary"), Some(1));
+        assert_eq!(env.gauge("replicas_excluded"), Some(2));
         // r2 fell behind since the probe: it refuses the token, and the primary answers.
         r2.set(|s| s.status.lsn = 4);
         r.read(b"k".to_vec(), 8, LIMIT).await.expect("read");
@@ -135,7 +130,7 @@ fn tokens_route_to_a_caught_up_replica_or_the_primary() {
 #[test]
 fn without_read_your_writes_tokens_are_neither_used_nor_sent() {
     block_on(async {
-        let env = RecordingEnv::new("app");
+        let env = TestEnv::new("app");
         let nodes = group(71, 1).await;
         lagging(&nodes[1], 2, 0);
         let config = RouterConfig {
@@ -155,7 +150,7 @@ fn without_read_your_writes_tokens_are_neither_used_nor_sent() {
 #[test]
 fn lagging_replicas_are_excluded() {
     block_on(async {
-        let env = RecordingEnv::new("app");
+        let env = TestEnv::new("app");
         let nodes = group(81, 2).await;
         lagging(&nodes[1], 10, 500);
         lagging(&nodes[2], 10, 20);
@@ -179,7 +174,7 @@ fn lagging_replicas_are_excluded() {
 #[test]
 fn round_robin_alternates() {
     block_on(async {
-        let env = RecordingEnv::new("app");
+        let env = TestEnv::new("app");
         let nodes = group(91, 2).await;
         let r = router(&env, &[&nodes[0], &nodes[1], &nodes[2]], ReadPolicy::RoundRobin, None);
         r.probe().await;
@@ -198,7 +193,7 @@ fn round_robin_alternates() {
 #[test]
 fn least_lag_picks_the_least_lagging() {
     block_on(async {
-        let env = RecordingEnv::new("app");
+        let env = TestEnv::new("app");
         let nodes = group(101, 3).await;
         lagging(&nodes[1], 10, 50);
         lagging(&nodes[2], 10, 10);
@@ -215,7 +210,7 @@ fn least_lag_picks_the_least_lagging() {
 #[test]
 fn per_request_connections_carry_writes_and_reads() {
     block_on(async {
-        let env = RecordingEnv::new("app");
+        let env = TestEnv::new("app");
         let nodes = group(111, 1).await;
         let config = RouterConfig {
             members: nodes.iter().map(|n| n.addr.clone()).collect(),

@@ -1,7 +1,8 @@
-//! A test environment for kv nodes: `TokioEnv` (its network, randomness and knobs) with an
-//! in-memory disk the test keeps, a record of every gauge, state and role report, and
-//! optionally a manual clock that only moves when the test advances it, so timing tests are
-//! exact and never wait on the wall clock.
+//! The models' test environment: `TokioEnv` (its network, randomness and knobs) with an
+//! in-memory disk the test keeps, a record of every gauge, state, role and served request
+//! reported, and optionally a manual clock that only moves when the test advances it, so
+//! timing tests are exact and never wait on the wall clock. Also [`block_on`], which runs a
+//! test the way a host runs: a current-thread runtime inside a `LocalSet`.
 
 use crate::seam::{Disk, Env, Knob, MemDisk, RequestKind, RoleChange, TokioEnv, TokioListener};
 use rand_chacha::ChaCha8Rng;
@@ -30,7 +31,10 @@ pub(crate) struct TestEnv {
     clock: Option<Rc<ManualClock>>,
     gauges: Rc<RefCell<BTreeMap<&'static str, i64>>>,
     states: Rc<RefCell<BTreeMap<&'static str, String>>>,
+    /// Every state report, with the time it was made, as "key: value".
+    state_log: Rc<RefCell<Vec<(Duration, String)>>>,
     roles: Rc<RefCell<Vec<RoleChange>>>,
+    served: Rc<RefCell<Vec<(RequestKind, Duration, bool)>>>,
 }
 
 impl TestEnv {
@@ -47,7 +51,9 @@ impl TestEnv {
             clock: None,
             gauges: Rc::default(),
             states: Rc::default(),
+            state_log: Rc::default(),
             roles: Rc::default(),
+            served: Rc::default(),
         }
     }
 
@@ -77,6 +83,22 @@ impl TestEnv {
     pub(crate) fn roles(&self) -> Vec<RoleChange> {
         self.roles.borrow().clone()
     }
+
+    /// Every state report so far, with the time it was made, as "key: value".
+    pub(crate) fn state_log(&self) -> Vec<(Duration, String)> {
+        self.state_log.borrow().clone()
+    }
+
+    /// Every served request reported so far: kind, latency, success.
+    pub(crate) fn served_log(&self) -> Vec<(RequestKind, Duration, bool)> {
+        self.served.borrow().clone()
+    }
+}
+
+/// Runs `f` on a current-thread runtime inside a `LocalSet`, as a simulated host runs.
+pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    tokio::task::LocalSet::new().block_on(&rt, f)
 }
 
 /// Lets every ready task on the current `LocalSet` run until all of them wait.
@@ -130,9 +152,10 @@ impl Env for TestEnv {
     }
     fn state(&self, key: &'static str, value: &str) {
         self.states.borrow_mut().insert(key, value.to_string());
+        self.state_log.borrow_mut().push((self.now(), format!("{key}: {value}")));
     }
     fn served(&self, kind: RequestKind, latency: Duration, ok: bool) {
-        self.inner.served(kind, latency, ok)
+        self.served.borrow_mut().push((kind, latency, ok));
     }
     fn role(&self, change: RoleChange) {
         self.roles.borrow_mut().push(change);
