@@ -63,6 +63,8 @@ pub enum Fault {
         knob: Knob,
         /// Its new value, in the knob's unit.
         value: u64,
+        /// How much the value grows every second from now on (0: it stays), in the knob's unit.
+        grow_per_s: u64,
     },
     /// A batch job opens `count` connections to `target` and runs one long transaction on
     /// each, holding it for `hold_ns`: the burst that exhausts a connection pool.
@@ -125,9 +127,16 @@ impl Fault {
                 loss * 100.0
             ),
             Fault::LinkRestore { a, b } => format!("restore link {}<->{}", name(a), name(b)),
-            Fault::Tune { host, knob, value } => {
+            Fault::Tune { host, knob, value, grow_per_s: 0 } => {
                 format!("set {} of {} to {}", knob.name(), name(host), knob.show(*value))
             }
+            Fault::Tune { host, knob, value, grow_per_s } => format!(
+                "set {} of {} to {}, growing by {} per second",
+                knob.name(),
+                name(host),
+                knob.show(*value),
+                knob.show(*grow_per_s)
+            ),
             Fault::LongTransactions { target, count, hold_ns } => {
                 format!("{count} long transactions on {} for {:.3}s", name(target), *hold_ns as f64 / 1e9)
             }

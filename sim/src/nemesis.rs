@@ -7,7 +7,7 @@
 //! [`apply`].
 
 use crate::scenario::{FaultSpec, Scenario};
-use crate::world::shared::{Burst, Shared};
+use crate::world::shared::{Burst, KnobSetting, Shared};
 use faultline_chaos::fault::{Fault, Knob, ScheduledFault};
 use faultline_chaos::trace::{Event, LinkInfo};
 use faultline_models::seam::Knob as ModelKnob;
@@ -48,9 +48,12 @@ fn to_faults(spec: &FaultSpec, hosts: &BTreeMap<String, u16>, scenario: &Scenari
             };
             (fault, Some(Fault::LinkRestore { a, b }))
         }
-        FaultSpec::ReplicationDelay { host, delay } => tune(hosts, host, Knob::ApplyDelay, delay.0.as_nanos() as u64),
-        FaultSpec::DiskDelay { host, delay } => tune(hosts, host, Knob::DiskDelay, delay.0.as_nanos() as u64),
-        FaultSpec::Slowdown { host, percent } => tune(hosts, host, Knob::Slowdown, u64::from(*percent)),
+        FaultSpec::ReplicationDelay { host, delay, grow } => {
+            let grow_ns = grow.map_or(0, |g| g.0.as_nanos() as u64);
+            tune(hosts, host, Knob::ApplyDelay, delay.0.as_nanos() as u64, grow_ns)
+        }
+        FaultSpec::DiskDelay { host, delay } => tune(hosts, host, Knob::DiskDelay, delay.0.as_nanos() as u64, 0),
+        FaultSpec::Slowdown { host, percent } => tune(hosts, host, Knob::Slowdown, u64::from(*percent), 0),
         FaultSpec::LongTransactions { target, count, hold } => {
             let target = idx(hosts, target.get_ref());
             (Fault::LongTransactions { target, count: *count, hold_ns: hold.0.as_nanos() as u64 }, None)
@@ -58,10 +61,16 @@ fn to_faults(spec: &FaultSpec, hosts: &BTreeMap<String, u16>, scenario: &Scenari
     }
 }
 
-/// Turning `knob` of `host` to `value`, and back to 0.
-fn tune(hosts: &BTreeMap<String, u16>, host: &toml::Spanned<String>, knob: Knob, value: u64) -> (Fault, Option<Fault>) {
+/// Turning `knob` of `host` to `value` (growing by `grow_per_s` every second), and back to 0.
+fn tune(
+    hosts: &BTreeMap<String, u16>,
+    host: &toml::Spanned<String>,
+    knob: Knob,
+    value: u64,
+    grow_per_s: u64,
+) -> (Fault, Option<Fault>) {
     let host = idx(hosts, host.get_ref());
-    (Fault::Tune { host, knob, value }, Some(Fault::Tune { host, knob, value: 0 }))
+    (Fault::Tune { host, knob, value, grow_per_s }, Some(Fault::Tune { host, knob, value: 0, grow_per_s: 0 }))
 }
 
 /// The scenario's faults in time order (ties keep file order).
@@ -129,13 +138,17 @@ pub(crate) fn apply(sim: &mut turmoil::Sim<'_>, shared: &Shared, links: &[LinkIn
             drop(rec);
             set_link(sim, shared, *a, *b, *latency_ns, *jitter_ns, *loss);
         }
-        Fault::Tune { host, knob, value } => {
+        Fault::Tune { host, knob, value, grow_per_s } => {
             let knob = match knob {
                 Knob::ApplyDelay => ModelKnob::ApplyDelay,
                 Knob::DiskDelay => ModelKnob::DiskDelay,
                 Knob::Slowdown => ModelKnob::Slowdown,
             };
-            shared.hosts[*host as usize].knobs[knob.index()].set(*value);
+            shared.hosts[*host as usize].knobs[knob.index()].set(KnobSetting {
+                value: *value,
+                grow_per_s: *grow_per_s,
+                since_ns: t_ns,
+            });
         }
         Fault::LongTransactions { target, count, hold_ns } => {
             let burst = Burst { target: shared.hosts[*target as usize].name.clone(), count: *count, hold_ns: *hold_ns };

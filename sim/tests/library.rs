@@ -263,3 +263,24 @@ fn a_slow_disk_slows_writes_and_slow_queries_slow_everything() {
         );
     });
 }
+
+#[test]
+fn an_injected_replication_delay_can_grow() {
+    // read-replicas.toml with db2 applying the log later and later: 100 ms more every second
+    // from 5 s, for 10 s, so reads from it get staler until the fault ends.
+    let growing = "[[faults]]\nat = \"5s\"\nfor = \"10s\"\nfault = { replication_delay = { host = \"db2\", delay = \"0ms\", grow = \"100ms\" } }\n\n[[slos]]";
+    let r = variant("read-replicas.toml", &[("[[slos]]", growing)], 1);
+    let faults: Vec<&str> = r.faults.iter().map(|f| f.description.as_str()).collect();
+    assert_eq!(
+        faults,
+        [
+            "set replication_delay of db2 to 0.000ms, growing by 100.000ms per second",
+            "set replication_delay of db2 to 0.000ms"
+        ]
+    );
+    let staleness = &data(&r).staleness;
+    // The delay reaches 1 s at 15 s; a read is at most that stale (plus a write's spacing).
+    assert!((800 * S / 1000..=1_200 * S / 1000).contains(&staleness.max_ns), "{staleness:?}");
+    let steady = data(&report("read-replicas.toml", 1)).staleness.max_ns;
+    assert!(steady < 50 * S / 1000, "without the fault reads are fresh: {steady}");
+}

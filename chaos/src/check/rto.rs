@@ -232,7 +232,7 @@ mod tests {
     fn a_harmless_fault_has_rto_zero_and_repairs_are_not_measured() {
         let mut run = Run::new();
         traffic(&mut run, 12 * S, 13 * S);
-        run.fault(3 * S, Fault::Tune { host: DB1, knob: crate::fault::Knob::Slowdown, value: 50 });
+        run.fault(3 * S, Fault::Tune { host: DB1, knob: crate::fault::Knob::Slowdown, value: 50, grow_per_s: 0 });
         run.fault(12 * S, Fault::Kill { host: DB1 });
         run.fault(15 * S, Fault::Restart { host: DB1 });
         let found = recovery(&run.history(), &config(), &Run::names());

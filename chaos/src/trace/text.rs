@@ -231,8 +231,8 @@ fn fault_json(header: &Header, fault: &Fault) -> Value {
         Fault::LongTransactions { target, count, hold_ns } => {
             json!({ "fault": "long_transactions", "target": name(target), "count": count, "hold_ns": hold_ns })
         }
-        Fault::Tune { host, knob, value } => {
-            json!({ "fault": "tune", "host": name(host), "knob": knob.name(), "value": value })
+        Fault::Tune { host, knob, value, grow_per_s } => {
+            json!({ "fault": "tune", "host": name(host), "knob": knob.name(), "value": value, "grow_per_s": grow_per_s })
         }
         Fault::LinkRestore { a, b } => {
             json!({ "fault": "link_restore", "a": name(a), "b": name(b) })

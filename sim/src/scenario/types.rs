@@ -727,6 +727,10 @@ pub enum FaultSpec {
         host: Sp<String>,
         /// How late each entry is applied.
         delay: Dur,
+        /// How much later still, every second from `at` on (lag that grows, as on a replica
+        /// falling behind): `grow = "100ms"`. Default: none.
+        #[serde(default)]
+        grow: Option<Dur>,
     },
     /// A host's disk gets slow: each log append takes `delay` longer:
     /// `{ disk_delay = { host = "db", delay = "20ms" } }`.

@@ -116,6 +116,6 @@ impl Env for SimEnv {
     }
 
     fn knob(&self, knob: Knob) -> u64 {
-        self.shared.hosts[self.host as usize].knobs[knob.index()].get()
+        self.shared.hosts[self.host as usize].knobs[knob.index()].get().at(self.shared.now_ns(self.host))
     }
 }

@@ -22,7 +22,25 @@ pub(crate) struct HostState {
     /// [`Shared::now_ns`]); cleared when the host is killed or restarted.
     pub(crate) clock_base: Cell<Option<(tokio::time::Instant, u64)>>,
     /// The knobs chaos has turned on this host (see `faultline_models::seam::Knob`).
-    pub(crate) knobs: [Cell<u64>; faultline_models::seam::Knob::ALL.len()],
+    pub(crate) knobs: [Cell<KnobSetting>; faultline_models::seam::Knob::ALL.len()],
+}
+
+/// A knob as chaos set it: a value that may grow with time.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct KnobSetting {
+    pub(crate) value: u64,
+    /// Added every second since `since_ns`.
+    pub(crate) grow_per_s: u64,
+    /// When it was set, simulated nanoseconds.
+    pub(crate) since_ns: u64,
+}
+
+impl KnobSetting {
+    /// The knob's value at simulated time `now_ns`.
+    pub(crate) fn at(self, now_ns: u64) -> u64 {
+        let grown = u128::from(self.grow_per_s) * u128::from(now_ns.saturating_sub(self.since_ns)) / 1_000_000_000;
+        self.value.saturating_add(u64::try_from(grown).unwrap_or(u64::MAX))
+    }
 }
 
 /// Current latency, loss and partitions of every link, and the retransmission timeout: what

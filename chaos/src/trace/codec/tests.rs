@@ -47,7 +47,7 @@ fn every_variant() -> Vec<Record> {
         Event::Fault(Fault::Heal { a: vec![0, 1], b: vec![2] }),
         Event::Fault(Fault::LinkDegrade { a: 1, b: 2, latency_ns: 9, jitter_ns: 8, loss: 0.5 }),
         Event::Fault(Fault::LinkRestore { a: 1, b: 2 }),
-        Event::Fault(Fault::Tune { host: 2, knob: Knob::ApplyDelay, value: 2_000_000_000 }),
+        Event::Fault(Fault::Tune { host: 2, knob: Knob::ApplyDelay, value: 2_000_000_000, grow_per_s: 100_000_000 }),
         Event::Fault(Fault::LongTransactions { target: 2, count: 10, hold_ns: 3_000_000_000 }),
         Event::Role { host: 2, role: "primary".into(), epoch: 3, lsn: 1200, last_epoch: 2 },
         Event::Observed { req: 1, what: Observation::Read { writer: Some(9), lsn: 12 } },
