@@ -92,18 +92,12 @@ pub fn evaluate(history: &History, config: &CheckConfig, names: &[String]) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::testkit::{DB1, DB2, MS, Run, S};
+    use crate::check::testkit::{MS, Run, S};
     use crate::fault::Fault;
 
     #[test]
     fn a_failover_run_measured_end_to_end() {
-        let mut run = Run::new();
-        run.primary(0, DB1, 1, 0, 0);
-        let w = run.write(S, MS, 0, 1, Some((1, 1)));
-        run.write(2 * S, MS, 0, 1, Some((1, 2)));
-        run.read(3 * S, MS, 0, 1, Some(w));
-        run.fault(4 * S, Fault::Kill { host: DB1 });
-        run.primary(5 * S, DB2, 2, 1, 1);
+        let run = Run::lossy_failover();
         let config = CheckConfig { linearizable: true, ..CheckConfig::default() };
         let data = evaluate(&run.history(), &config, &Run::names()).expect("data events");
         assert_eq!((data.reads, data.acknowledged_writes), (1, 2));

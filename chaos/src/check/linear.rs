@@ -82,17 +82,11 @@ pub fn linearizability(history: &History, budget: Budget) -> Linearizability {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::testkit::{DB1, MS, Run, S};
-
-    fn run() -> Run {
-        let mut run = Run::new();
-        run.primary(0, DB1, 1, 0, 0);
-        run
-    }
+    use crate::check::testkit::{MS, Run, S};
 
     #[test]
     fn a_small_linearizable_run() {
-        let mut run = run();
+        let mut run = Run::with_primary();
         run.read(0, MS, 1, 5, None);
         let w1 = run.write(S, MS, 0, 5, Some((1, 1)));
         run.read(S, 2 * MS, 1, 5, None); // overlaps the write: may read before it
@@ -108,7 +102,7 @@ mod tests {
 
     #[test]
     fn a_stale_read_after_a_completed_write_is_illegal() {
-        let mut run = run();
+        let mut run = Run::with_primary();
         let w1 = run.write(S, MS, 0, 5, Some((1, 1)));
         run.write(2 * S, MS, 0, 5, Some((1, 2)));
         let stale = run.read(3 * S, MS, 1, 5, Some(w1));
@@ -121,7 +115,7 @@ mod tests {
 
     #[test]
     fn an_exhausted_budget_is_unknown() {
-        let mut run = run();
+        let mut run = Run::with_primary();
         for i in 0..12 {
             run.write(S, MS, i, 1, Some((1, u64::from(i) + 1)));
         }

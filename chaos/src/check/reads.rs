@@ -214,18 +214,12 @@ fn nearest_rank(values: &mut [u64], quantile: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::testkit::{DB1, MS, Run, S};
+    use crate::check::testkit::{MS, Run, S};
     use proptest::prelude::*;
-
-    fn run() -> Run {
-        let mut run = Run::new();
-        run.primary(0, DB1, 1, 0, 0);
-        run
-    }
 
     #[test]
     fn a_user_reads_its_own_write_or_newer() {
-        let mut run = run();
+        let mut run = Run::with_primary();
         let w1 = run.write(S, MS, 7, 1, Some((1, 1)));
         let w2 = run.write(2 * S, MS, 8, 1, Some((1, 2)));
         run.read(3 * S, MS, 7, 1, Some(w1));
@@ -238,7 +232,7 @@ mod tests {
 
     #[test]
     fn absent_or_older_is_a_violation() {
-        let mut run = run();
+        let mut run = Run::with_primary();
         let w1 = run.write(S, MS, 8, 1, Some((1, 1)));
         let w2 = run.write(2 * S, MS, 7, 1, Some((1, 2)));
         let stale = run.read(3 * S, MS, 7, 1, Some(w1));
@@ -252,7 +246,7 @@ mod tests {
 
     #[test]
     fn lineage_order_puts_a_later_epoch_first() {
-        let mut run = run();
+        let mut run = Run::with_primary();
         run.primary(5 * S, 3, 2, 12, 1);
         let own = run.write(S, MS, 7, 1, Some((1, 12)));
         let newer = run.write(6 * S, MS, 8, 1, Some((2, 13)));
@@ -266,7 +260,7 @@ mod tests {
     #[test]
     fn writes_the_store_lost_are_not_read_anomalies() {
         // Epoch 2 starts from LSN 10: db1's write at LSN 12 of epoch 1 is lost.
-        let mut run = run();
+        let mut run = Run::with_primary();
         let kept = run.write(S / 2, MS, 8, 1, Some((1, 9)));
         run.write(S, MS, 7, 1, Some((1, 12)));
         run.primary(5 * S, 3, 2, 10, 1);
@@ -279,7 +273,7 @@ mod tests {
 
     #[test]
     fn staleness_exact_values() {
-        let mut run = run();
+        let mut run = Run::with_primary();
         let w1 = run.write(S, MS, 0, 1, Some((1, 1))); // acknowledged at 1.001 s
         let w2 = run.write(2 * S, MS, 0, 1, Some((1, 2))); // at 2.001 s
         run.write(3 * S, MS, 0, 1, Some((1, 3))); // at 3.001 s

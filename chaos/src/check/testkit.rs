@@ -32,6 +32,25 @@ impl Run {
         Self::default()
     }
 
+    /// db1 acknowledges two writes (LSN 1 at 1 s, LSN 2 at 2 s), a read returns the first, db1
+    /// is killed at 4 s and db2 promoted at 5 s from LSN 1: the second write is lost.
+    pub(crate) fn lossy_failover() -> Self {
+        let mut run = Self::with_primary();
+        let w = run.write(S, MS, 0, 1, Some((1, 1)));
+        run.write(2 * S, MS, 0, 1, Some((1, 2)));
+        run.read(3 * S, MS, 0, 1, Some(w));
+        run.fault(4 * S, crate::fault::Fault::Kill { host: DB1 });
+        run.primary(5 * S, DB2, 2, 1, 1);
+        run
+    }
+
+    /// A run whose db1 is the primary of epoch 1 from the start.
+    pub(crate) fn with_primary() -> Self {
+        let mut run = Self::new();
+        run.primary(0, DB1, 1, 0, 0);
+        run
+    }
+
     /// Host names by id.
     pub(crate) fn names() -> Vec<String> {
         ["lg0", "app", "db1", "db2", "ctl"].iter().map(|s| s.to_string()).collect()

@@ -198,8 +198,7 @@ fn rto_check(found: &Recovery, bound_ns: u64) -> Check {
 mod tests {
     use super::*;
     use crate::check::data::evaluate;
-    use crate::check::testkit::{DB1, DB2, MS, Run, S};
-    use crate::fault::Fault;
+    use crate::check::testkit::{DB1, MS, Run, S};
 
     /// Checks the verdict and detail of the check named `name` among `checks`.
     fn check(checks: &[Check], name: &str, pass: bool, detail: &str) {
@@ -209,14 +208,7 @@ mod tests {
     }
 
     fn lossy_run() -> Run {
-        let mut run = Run::new();
-        run.primary(0, DB1, 1, 0, 0);
-        let w = run.write(S, MS, 0, 1, Some((1, 1)));
-        run.write(2 * S, MS, 0, 1, Some((1, 2)));
-        run.read(3 * S, MS, 0, 1, Some(w));
-        run.fault(4 * S, Fault::Kill { host: DB1 });
-        run.primary(5 * S, DB2, 2, 1, 1);
-        run
+        Run::lossy_failover()
     }
 
     fn judged(run: &Run, config: &CheckConfig) -> Vec<Check> {

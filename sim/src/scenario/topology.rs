@@ -1,8 +1,9 @@
 //! Semantic checks of the topology: host names, what each service refers to, links, and the
 //! hosts faults name. Part of validation (see `validate.rs`, which owns the [`Checker`]).
 
+use super::services::{KvRole, Service};
 use super::spans::{Seg, fmt_dur};
-use super::types::{FaultSpec, Host, KvRole, Link, Service, Sp};
+use super::types::{FaultSpec, Host, Link, Sp};
 use super::validate::{Checker, or_span};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -203,7 +204,7 @@ fn service(c: &mut Checker, index: usize, host: &Sp<Host>) {
         Service::Kv(kv) => Some(kv),
         _ => None,
     };
-    if let Some(super::types::ReplicationSpec::Sync { replicas }) = kv.map(|k| &k.replication)
+    if let Some(super::services::ReplicationSpec::Sync { replicas }) = kv.map(|k| &k.replication)
         && *replicas.get_ref() == 0
     {
         let message = "sync replication with replicas = 0 is async; expected at least 1 replica".to_string();

@@ -6,8 +6,9 @@
 //! timing, the workload and the SLOs; `topology.rs` owns hosts, services, links and faults.
 //! Nothing here panics on any parsed scenario.
 
+use super::services::Service;
 use super::spans::{Seg, fmt_dur, name_list, suggest, value_span};
-use super::types::{Arrival, Host, Popularity, Scenario, Service, Sp};
+use super::types::{Arrival, Host, Popularity, Scenario, Sp};
 use indexmap::IndexMap;
 use std::ops::Range;
 use std::time::Duration;
