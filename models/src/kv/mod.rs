@@ -105,7 +105,7 @@ mod replica;
 mod store;
 mod wal;
 
-use crate::proto::{ErrorCode, Msg};
+use crate::proto::ErrorCode;
 use crate::seam::{DiskError, Env};
 use crate::server::{Capacity, serve_on};
 use node::{Node, NodeHandler, Start};
@@ -300,11 +300,6 @@ pub async fn run_replica_on<E: Env>(
 /// it stays the same across reconnects and restarts.
 pub(crate) fn replica_id(host_name: &str) -> u64 {
     host_name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-}
-
-/// The name of a message's kind, for errors.
-pub(crate) fn msg_name(msg: &Msg) -> &'static str {
-    msg.name()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use super::epoch_file::EpochFile;
 use super::replica;
 use super::store::{Lag, LogState};
 use super::wal::Wal;
-use super::{KvConfig, KvError, msg_name, replica_id};
+use super::{KvConfig, KvError, replica_id};
 use crate::proto::{ErrorCode, Msg, NodeRole, NodeStatus};
 use crate::seam::{Env, RoleChange};
 use crate::server::{Handler, Replier};
@@ -294,7 +294,7 @@ impl<E: Env> Handler<E> for NodeHandler<E> {
                 Some(node.read(&[], 0))
             }
             other => {
-                let detail = format!("a kv node does not serve {}", msg_name(&other));
+                let detail = format!("a kv node does not serve {}", other.name());
                 Some(Msg::Error { code: ErrorCode::BadRequest, detail })
             }
         }

@@ -7,7 +7,7 @@
 
 use super::*;
 use crate::client::Client;
-use crate::proto::NodeRole;
+use crate::proto::{Msg, NodeRole};
 use crate::seam::{Knob, MemDisk, TokioListener};
 use crate::testenv::TestEnv;
 use std::future::Future;
