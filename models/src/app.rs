@@ -109,8 +109,15 @@ pub(crate) enum UpstreamError {
 }
 
 impl UpstreamError {
+    /// The error reply to the app's client: `Upstream`, except for a compare-and-set the store
+    /// refused because the value differed, a definite answer the client must see as it is.
     fn reply(&self) -> Msg {
-        Msg::Error { code: ErrorCode::Upstream, detail: self.to_string() }
+        let code = match self {
+            UpstreamError::Refused { code: ErrorCode::CasMismatch, .. }
+            | UpstreamError::Routed(RouteError::Refused { code: ErrorCode::CasMismatch, .. }) => ErrorCode::CasMismatch,
+            _ => ErrorCode::Upstream,
+        };
+        Msg::Error { code, detail: self.to_string() }
     }
 }
 
@@ -148,7 +155,7 @@ impl<E: Env> Dependency<E> {
         }
     }
 
-    /// Sends a write (`Put` or `Delete`): the `Written` reply.
+    /// Sends a write (`Put`, `Delete` or `Cas`): the `Written` reply.
     async fn write(&self, msg: Msg, limit: Duration) -> Result<Msg, UpstreamError> {
         match self.call(msg, limit).await? {
             written @ Msg::Written { .. } => Ok(written),
@@ -270,7 +277,7 @@ impl<E: Env> App<E> {
         }
     }
 
-    /// Serves a write (`Put` or `Delete` of `key`): primary first, then invalidation.
+    /// Serves a write (`Put`, `Delete` or `Cas` of `key`): primary first, then invalidation.
     pub(crate) async fn write(&self, key: Vec<u8>, msg: Msg) -> Msg {
         let written = match &self.store {
             Store::Fixed { db, .. } => db.write(msg, self.timeout).await,
@@ -303,9 +310,10 @@ impl<E: Env> Handler<E> for App<E> {
             Msg::Get { key, min_lsn } => self.get(key, min_lsn).await,
             Msg::Put { key, value } => self.write(key.clone(), Msg::Put { key, value }).await,
             Msg::Delete { key } => self.write(key.clone(), Msg::Delete { key }).await,
+            Msg::Cas { key, expected, value } => self.write(key.clone(), Msg::Cas { key, expected, value }).await,
             Msg::Applied { .. } => return None,
             other => {
-                let detail = format!("the app serves Get, Put and Delete, not {}", other.name());
+                let detail = format!("the app serves Get, Put, Delete and Cas, not {}", other.name());
                 Msg::Error { code: ErrorCode::BadRequest, detail }
             }
         })
@@ -412,6 +420,28 @@ mod tests {
             assert_eq!(app.get(b"k".to_vec(), 0).await, value(None, 3), "absent keys are not cached");
             assert_eq!(app.hit_counts(), (1, 4));
             assert_eq!(app.invalidation_failures.get(), 0);
+        });
+    }
+
+    #[test]
+    fn a_compare_and_set_passes_through_and_a_mismatch_stays_a_mismatch() {
+        block_on(async {
+            let env = env();
+            let (db, cache) = tiers(&env).await;
+            let app = App::new(env.clone(), &config(&db, &db, Some(cache), LIMIT));
+            let cas = |expected: Option<&str>, new: &str| Msg::Cas {
+                key: b"k".to_vec(),
+                expected: expected.map(Into::into),
+                value: new.into(),
+            };
+            assert_eq!(app.write(b"k".to_vec(), cas(None, "v1")).await, Msg::Written { lsn: 1, epoch: 1 });
+            assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v1"), 1), "fills the cache");
+            assert_eq!(app.write(b"k".to_vec(), cas(Some("v1"), "v2")).await, Msg::Written { lsn: 2, epoch: 1 });
+            match app.write(b"k".to_vec(), cas(Some("v1"), "v3")).await {
+                Msg::Error { code: ErrorCode::CasMismatch, detail } => assert!(detail.contains("db at"), "{detail}"),
+                other => panic!("a stale CAS should be a mismatch, got {other:?}"),
+            }
+            assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v2"), 2), "the CAS invalidated the cache");
         });
     }
 

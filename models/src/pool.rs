@@ -341,9 +341,16 @@ impl<E: Env> Handler<E> for Pooler<E> {
     const HOLDS_SLOT: bool = false;
 
     async fn handle(&self, msg: Msg, replier: Replier<E>) -> Option<Msg> {
-        if !matches!(msg, Msg::Get { .. } | Msg::Put { .. } | Msg::Delete { .. } | Msg::Echo { .. } | Msg::Hold { .. })
-        {
-            let detail = format!("the pool forwards Get, Put, Delete, Echo and Hold, not {}", msg.name());
+        if !matches!(
+            msg,
+            Msg::Get { .. }
+                | Msg::Put { .. }
+                | Msg::Delete { .. }
+                | Msg::Cas { .. }
+                | Msg::Echo { .. }
+                | Msg::Hold { .. }
+        ) {
+            let detail = format!("the pool forwards Get, Put, Delete, Cas, Echo and Hold, not {}", msg.name());
             return Some(Msg::Error { code: ErrorCode::BadRequest, detail });
         }
         Some(match self.pool.config.mode {

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     PoolTimeout = 7,
     /// The server is at its connection limit and refused a new connection.
     TooManyConnections = 8,
+    /// A compare-and-set found another value than the one expected, and wrote nothing.
+    CasMismatch = 9,
 }
 
 impl ErrorCode {
@@ -45,6 +47,7 @@ impl ErrorCode {
             6 => Self::Storage,
             7 => Self::PoolTimeout,
             8 => Self::TooManyConnections,
+            9 => Self::CasMismatch,
             _ => return None,
         })
     }
@@ -123,6 +126,10 @@ pub enum Msg {
     Put { key: Vec<u8>, value: Vec<u8> },
     /// Delete `key`.
     Delete { key: Vec<u8> },
+    /// Compare-and-set: write `value` under `key` only if it holds `expected` now (`None`: the
+    /// key must be absent), in one atomic step at the primary. Replied to with `Written`, or
+    /// `Error { code: CasMismatch }` when the key holds something else (nothing was written).
+    Cas { key: Vec<u8>, expected: Option<Vec<u8>>, value: Vec<u8> },
     /// Return `payload` unchanged.
     Echo { payload: Vec<u8> },
     /// A replica asks for the log from `from_lsn` (inclusive) on, then keeps streaming.
@@ -167,6 +174,7 @@ impl Msg {
             Msg::Get { .. } => "Get",
             Msg::Put { .. } => "Put",
             Msg::Delete { .. } => "Delete",
+            Msg::Cas { .. } => "Cas",
             Msg::Echo { .. } => "Echo",
             Msg::Subscribe { .. } => "Subscribe",
             Msg::Value { .. } => "Value",
@@ -298,6 +306,12 @@ impl Frame {
                 out.push(16);
                 out.extend_from_slice(&ms.to_be_bytes());
             }
+            Msg::Cas { key, expected, value } => {
+                out.push(17);
+                put_bytes(out, key);
+                put_opt(out, expected);
+                put_bytes(out, value);
+            }
         }
         let len = (out.len() - start - 4) as u32;
         out[start..start + 4].copy_from_slice(&len.to_be_bytes());
@@ -352,6 +366,7 @@ impl Frame {
             }
             15 => Msg::Truncate { to_lsn: r.u64()?, epoch: r.u64()? },
             16 => Msg::Hold { ms: r.u32()? },
+            17 => Msg::Cas { key: r.bytes()?, expected: r.opt()?, value: r.bytes()? },
             other => return Err(ProtoError::UnknownTag(other)),
         };
         if !r.buf.is_empty() {
@@ -480,6 +495,9 @@ mod tests {
         check(Msg::Follow { primary: "db2:7000".into(), epoch: 4 });
         check(Msg::Truncate { to_lsn: 8, epoch: 4 });
         check(Msg::Hold { ms: 5_000 });
+        check(Msg::Cas { key: b"k".to_vec(), expected: None, value: b"v".to_vec() });
+        check(Msg::Cas { key: b"k".to_vec(), expected: Some(b"old".to_vec()), value: b"new".to_vec() });
+        check(Msg::Error { code: ErrorCode::CasMismatch, detail: "k holds another value".into() });
         check(Msg::Error { code: ErrorCode::PoolTimeout, detail: "no connection in 1s".into() });
         check(Msg::Error { code: ErrorCode::TooManyConnections, detail: "100 in use".into() });
         check(Msg::Applied { lsn: 5 });

@@ -112,10 +112,13 @@ pub enum RouteError {
 
 impl RouteError {
     /// The call certainly changed nothing, and the member may just not be the primary any more:
-    /// worth a re-probe and one more try elsewhere.
+    /// worth a re-probe and one more try elsewhere. `Fenced` does not qualify: a primary says it
+    /// of a write it logged, and perhaps shipped, before it lost its role, so the write may
+    /// still survive on the new primary, and a second try could apply it twice (and would
+    /// report a compare-and-set that took effect as a mismatch).
     fn not_applied_elsewhere_maybe(&self) -> bool {
         match self {
-            RouteError::Refused { code, .. } => matches!(code, ErrorCode::NotPrimary | ErrorCode::Fenced),
+            RouteError::Refused { code, .. } => *code == ErrorCode::NotPrimary,
             RouteError::Call(CallError::Connect { .. }) => true,
             _ => false,
         }
@@ -256,7 +259,7 @@ impl<E: Env> Router<E> {
         }
     }
 
-    /// Sends a write (`Put` or `Delete`) to the primary; the primary's `Written` reply.
+    /// Sends a write (`Put`, `Delete` or `Cas`) to the primary; the primary's `Written` reply.
     pub async fn write(&self, msg: Msg, limit: Duration) -> Result<Msg, RouteError> {
         self.inner.to_primary(msg, limit, is_written).await
     }

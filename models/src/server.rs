@@ -234,13 +234,16 @@ pub trait Handler<E: Env>: 'static {
 
 /// Whether a message is a query that occupies a worker slot (control traffic does not).
 fn is_query(msg: &Msg) -> bool {
-    matches!(msg, Msg::Get { .. } | Msg::Put { .. } | Msg::Delete { .. } | Msg::Echo { .. } | Msg::Hold { .. })
+    matches!(
+        msg,
+        Msg::Get { .. } | Msg::Put { .. } | Msg::Delete { .. } | Msg::Cas { .. } | Msg::Echo { .. } | Msg::Hold { .. }
+    )
 }
 
 fn request_kind(msg: &Msg) -> RequestKind {
     match msg {
         Msg::Get { .. } => RequestKind::Read,
-        Msg::Put { .. } | Msg::Delete { .. } => RequestKind::Write,
+        Msg::Put { .. } | Msg::Delete { .. } | Msg::Cas { .. } => RequestKind::Write,
         _ => RequestKind::Other,
     }
 }
@@ -407,7 +410,9 @@ async fn serve_request<E: Env, H: Handler<E>>(
                 Some(Msg::Error { code: ErrorCode::Overloaded, detail })
             }
         };
-        let ok = !matches!(reply, Some(Msg::Error { .. }));
+        // A compare-and-set that found another value was served correctly: the refusal is the
+        // caller's concern (like HTTP 409), not a failure of this server.
+        let ok = !matches!(reply, Some(Msg::Error { code, .. }) if code != ErrorCode::CasMismatch);
         shared.env.served(kind, shared.env.now().saturating_sub(arrived), ok);
         shared.inflight.set(shared.inflight.get() - 1);
         shared.publish();

@@ -381,7 +381,7 @@ impl IndexBuilder {
                 if let Some(at) = self.open.remove(req) {
                     let request = &mut self.index.requests[at];
                     request.complete = row;
-                    request.ok = *outcome == Outcome::Ok;
+                    request.ok = outcome.is_success();
                     request.answered = matches!(outcome, Outcome::Ok | Outcome::Error(_));
                     request.latency_ns = t_ns.saturating_sub(self.index.t_ns[request.invoke as usize]);
                 }

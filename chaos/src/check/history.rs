@@ -1,15 +1,15 @@
 //! The compact history the data-tier checks judge, collected in one pass over a run's records.
 //!
-//! Owns: [`History`] and what it keeps: the workload's reads and writes with their times,
-//! outcomes and observations ([`OpEntry`]), the completion time and success of every workload
+//! Owns: [`History`] and what it keeps: the workload's reads, writes and compare-and-sets with
+//! their times, outcomes and observations ([`OpEntry`]) and what each CAS expects, the completion time and success of every workload
 //! request (for RTO), the epochs store nodes took ([`EpochEntry`]), failover controller actions
 //! ([`FailoverEntry`]) and faults. Must not: judge anything, or keep whole records.
 //!
 //! Memory: while a request is outstanding it holds one [`OpEntry`] (72 bytes) in a map. Once it
 //! ends it leaves 8 bytes in the completion series (time and success packed in one `u64`), and
 //! a read or write keeps its 72-byte [`OpEntry`] when it matters to a check: a read that
-//! returned an observation, or any write (an indeterminate write matters to
-//! linearizability), once the trace has shown a data-tier event (`Role` or `Observed`). Other
+//! returned an observation, or any write or CAS (an indeterminate write matters to
+//! linearizability; a CAS also keeps its expectation, about 40 bytes in a map), once the trace has shown a data-tier event (`Role` or `Observed`). Other
 //! requests keep nothing more. Epochs (one per promotion) are few; failover actions and faults
 //! are capped at [`MAX_ACTIONS`] and [`MAX_FAULTS`] (the overflow is counted).
 //!
@@ -46,10 +46,11 @@ pub struct OpEntry {
 }
 
 impl OpEntry {
-    /// The `(epoch, lsn)` at which it was acknowledged, if it is an acknowledged write.
+    /// The `(epoch, lsn)` at which it was acknowledged, if it is an acknowledged write (or
+    /// compare-and-set).
     pub fn written(&self) -> Option<(u64, u64)> {
         match (self.op, &self.outcome, self.observed) {
-            (Op::Write, Outcome::Ok, Some(Observation::Written { lsn, epoch })) => Some((epoch, lsn)),
+            (Op::Write | Op::Cas, Outcome::Ok, Some(Observation::Written { lsn, epoch })) => Some((epoch, lsn)),
             _ => None,
         }
     }
@@ -116,6 +117,9 @@ pub struct History {
     pub faults: Vec<(u64, Fault)>,
     /// Faults left out of `faults` (past [`MAX_FAULTS`]).
     pub faults_omitted: u64,
+    /// What each compare-and-set expects, by request id: the writer of the value (`None`:
+    /// the key absent). A CAS whose expectation the trace lacks is judged as a plain write.
+    pub expects: BTreeMap<u64, Option<u64>>,
     /// Whether any `Role` event was seen.
     pub has_roles: bool,
     /// Whether any `Observed` event was seen.
@@ -148,6 +152,12 @@ impl History {
                 };
                 // A reused outstanding id is an anomaly the analyzer reports; keep the first.
                 self.pending.entry(*req).or_insert(entry);
+            }
+            Event::Observed { req, what: Observation::Expects { writer } } => {
+                self.has_observations = true;
+                if self.pending.get(req).is_some_and(|entry| entry.op == Op::Cas) {
+                    self.expects.insert(*req, *writer);
+                }
             }
             Event::Observed { req, what } => {
                 self.has_observations = true;
@@ -183,7 +193,7 @@ impl History {
         if *outcome != Outcome::Ok {
             entry.observed = None;
         }
-        self.completions.push(pack(t_ns, *outcome == Outcome::Ok));
+        self.completions.push(pack(t_ns, outcome.is_success()));
         self.keep(entry);
     }
 
@@ -191,7 +201,7 @@ impl History {
         let data = self.has_roles || self.has_observations;
         let keep = match entry.op {
             Op::Read => entry.observed.is_some(),
-            Op::Write => data,
+            Op::Write | Op::Cas => data,
             Op::Other => false,
         };
         if keep {

@@ -5,15 +5,18 @@
 //!
 //! Mapping: each key is a register that starts absent (nil); a write writes the unique value
 //! named by its own request id; a read returns its writer's request id, or nil when the key was
-//! absent. The process is the virtual user. A write that succeeded is `Ok`; any other write
-//! may or may not have taken effect (a timeout, a lost connection, and a server error whose
-//! meaning the trace does not carry), so it is indeterminate (`Info`, Jepsen's `:info`), and one
-//! still outstanding at the end never completed. Only successful reads with an observation take
-//! part (a failed read constrains nothing).
+//! absent; a compare-and-set expects its recorded writer's id (nil: absent) and writes its own.
+//! The process is the virtual user. A write or CAS that succeeded is `Ok`; a CAS the store
+//! refused with `CasMismatch` certainly did not take effect (`Fail`); any other write may or
+//! may not have taken effect (a timeout, a lost connection, and a server error whose meaning
+//! the trace does not carry), so it is indeterminate (`Info`, Jepsen's `:info`), and one still
+//! outstanding at the end never completed. A CAS whose expectation the trace lacks counts as a
+//! plain write (a weaker check, never a false alarm). Only successful reads with an
+//! observation take part (a failed read constrains nothing).
 
 use super::history::History;
 use crate::lin::{self, Budget, Completion, OpKind, Operation, Value, Verdict};
-use crate::trace::{Op, Outcome};
+use crate::trace::{CAS_MISMATCH, Op, Outcome};
 use serde::{Deserialize, Serialize};
 
 /// The linearizability check's result.
@@ -23,6 +26,9 @@ pub struct Linearizability {
     pub verdict: String,
     /// Operations handed to the checker.
     pub ops: u64,
+    /// Compare-and-sets among them, whatever their outcome.
+    #[serde(default)]
+    pub cas: u64,
     /// Keys among them.
     pub keys: u64,
     /// Why, when the verdict is not "ok": the key and the operation that could not be placed,
@@ -37,7 +43,7 @@ impl Linearizability {
     }
 }
 
-/// The reads and writes of `history` as register operations.
+/// The reads, writes and compare-and-sets of `history` as register operations.
 pub fn operations(history: &History) -> Vec<Operation> {
     let mut out = Vec::new();
     for op in &history.ops {
@@ -46,12 +52,18 @@ pub fn operations(history: &History) -> Vec<Operation> {
             (Op::Read, Some((writer, _)), Some(at)) => {
                 (OpKind::Read { value: writer.map_or(Value::Nil, value) }, Completion::Ok { at })
             }
-            (Op::Write, _, at) => {
+            (Op::Write | Op::Cas, _, at) => {
                 let completion = match (&op.outcome, at) {
                     (Outcome::Ok, Some(at)) => Completion::Ok { at },
+                    (Outcome::Error(CAS_MISMATCH), Some(at)) if op.op == Op::Cas => Completion::Fail { at },
                     (_, at) => Completion::Info { at },
                 };
-                (OpKind::Write { value: value(op.req) }, completion)
+                let new = value(op.req);
+                let kind = match history.expects.get(&op.req).filter(|_| op.op == Op::Cas) {
+                    Some(expected) => OpKind::Cas { expected: expected.map_or(Value::Nil, value), new },
+                    None => OpKind::Write { value: new },
+                };
+                (kind, completion)
             }
             _ => continue,
         };
@@ -65,6 +77,7 @@ pub fn operations(history: &History) -> Vec<Operation> {
 pub fn linearizability(history: &History, budget: Budget) -> Linearizability {
     let ops = operations(history);
     let keys = ops.iter().map(|op| &op.key).collect::<std::collections::BTreeSet<_>>().len() as u64;
+    let cas = ops.iter().filter(|op| matches!(op.kind, OpKind::Cas { .. })).count() as u64;
     let config = lin::CheckConfig { initial: Value::Nil, budget };
     let (verdict, detail) = match lin::check(&ops, &config) {
         Err(error) => ("unknown", format!("the history cannot be checked: {error}")),
@@ -76,7 +89,7 @@ pub fn linearizability(history: &History, budget: Budget) -> Linearizability {
             Verdict::Unknown { reason } => ("unknown", reason),
         },
     };
-    Linearizability { verdict: verdict.into(), ops: ops.len() as u64, keys, detail }
+    Linearizability { verdict: verdict.into(), ops: ops.len() as u64, cas, keys, detail }
 }
 
 #[cfg(test)]
@@ -111,6 +124,59 @@ mod tests {
         assert!(!found.pass());
         assert!(found.detail.starts_with("key 5: "), "{}", found.detail);
         assert!(found.detail.contains(&format!("op {stale} ")), "{}", found.detail);
+    }
+
+    const MISMATCH: Outcome = Outcome::Error(CAS_MISMATCH);
+
+    #[test]
+    fn compare_and_sets_that_chain_are_linearizable() {
+        let mut run = Run::with_primary();
+        let w1 = run.write(S, MS, 0, 5, Some((1, 1)));
+        let c1 = run.cas(2 * S, MS, 1, 5, Some(w1), Outcome::Ok, (1, 2));
+        run.cas(3 * S, MS, 2, 5, Some(w1), MISMATCH, (0, 0)); // too late: c1 won
+        let maybe = run.cas(4 * S, MS, 2, 5, Some(c1), Outcome::Timeout, (0, 0));
+        run.read(5 * S, MS, 0, 5, Some(maybe)); // the timed-out CAS took effect
+        run.cas(6 * S, MS, 1, 6, None, Outcome::Ok, (1, 3)); // insert if absent
+        let found = linearizability(&run.history(), Budget::default());
+        assert_eq!(found.verdict, "ok", "{}", found.detail);
+        assert_eq!((found.ops, found.cas, found.keys), (6, 4, 2));
+    }
+
+    #[test]
+    fn two_compare_and_sets_from_the_same_value_cannot_both_win() {
+        let mut run = Run::with_primary();
+        let w1 = run.write(S, MS, 0, 5, Some((1, 1)));
+        run.cas(2 * S, MS, 1, 5, Some(w1), Outcome::Ok, (1, 2));
+        let second = run.cas(3 * S, MS, 2, 5, Some(w1), Outcome::Ok, (1, 3));
+        let found = linearizability(&run.history(), Budget::default());
+        assert_eq!(found.verdict, "illegal", "a lost update must be caught");
+        assert!(found.detail.contains(&format!("op {second} ")), "{}", found.detail);
+    }
+
+    #[test]
+    fn a_mismatch_that_should_have_matched_is_illegal() {
+        let mut run = Run::with_primary();
+        let w1 = run.write(S, MS, 0, 5, Some((1, 1)));
+        run.cas(2 * S, MS, 1, 5, Some(w1), MISMATCH, (0, 0));
+        run.read(3 * S, MS, 0, 5, Some(w1)); // nothing else was written
+        let failed = linearizability(&run.history(), Budget::default());
+        // A refused CAS changes nothing, so the history is fine as it stands ...
+        assert_eq!(failed.verdict, "ok", "{}", failed.detail);
+        // ... but had the refusal been wrong, a read of its value would be unexplained.
+        let mut run = Run::with_primary();
+        let w1 = run.write(S, MS, 0, 5, Some((1, 1)));
+        let refused = run.cas(2 * S, MS, 1, 5, Some(w1), MISMATCH, (0, 0));
+        run.read(3 * S, MS, 0, 5, Some(refused));
+        assert_eq!(linearizability(&run.history(), Budget::default()).verdict, "illegal");
+    }
+
+    #[test]
+    fn a_cas_without_its_expectation_is_judged_as_a_write() {
+        let mut run = Run::with_primary();
+        let req = run.invoke_cas_without_expectation(S, 0, 5);
+        run.read(3 * S, MS, 1, 5, Some(req));
+        let found = linearizability(&run.history(), Budget::default());
+        assert_eq!((found.verdict.as_str(), found.cas), ("ok", 0), "{}", found.detail);
     }
 
     #[test]

@@ -95,6 +95,27 @@ impl Run {
         req
     }
 
+    /// A compare-and-set issued at `t_ns` that expects `expects`' value (`None`: absent),
+    /// ended `dur_ns` later with `outcome` (acknowledged at `(epoch, lsn)` when `Ok`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn cas(
+        &mut self,
+        t_ns: u64,
+        dur_ns: u64,
+        user: u32,
+        key: u64,
+        expects: Option<u64>,
+        outcome: Outcome,
+        at: (u64, u64),
+    ) -> u64 {
+        let req = self.invoke(t_ns, user, Op::Cas, key);
+        self.push(t_ns, Event::Observed { req, what: Observation::Expects { writer: expects } });
+        let (epoch, lsn) = at;
+        let written = (outcome == Outcome::Ok).then_some(Observation::Written { lsn, epoch });
+        self.complete(t_ns + dur_ns, req, outcome, written);
+        req
+    }
+
     /// A successful read issued at `t_ns`, ended `dur_ns` later, that returned `writer`'s value.
     pub(crate) fn read(&mut self, t_ns: u64, dur_ns: u64, user: u32, key: u64, writer: Option<u64>) -> u64 {
         let req = self.invoke(t_ns, user, Op::Read, key);
@@ -114,6 +135,11 @@ impl Run {
         let req = self.invoke(t_ns, 0, Op::Other, 0);
         self.complete(t_ns + MS, req, outcome, None);
         req
+    }
+
+    /// A compare-and-set that never ends and whose expectation the trace lacks.
+    pub(crate) fn invoke_cas_without_expectation(&mut self, t_ns: u64, user: u32, key: u64) -> u64 {
+        self.invoke(t_ns, user, Op::Cas, key)
     }
 
     /// A write that never ends.

@@ -170,7 +170,7 @@ impl Analyzer {
         let e2e = &mut self.e2e;
         let latency_ns = t_ns - invoked_ns;
         let answered = match outcome {
-            Outcome::Ok => {
+            Outcome::Ok | Outcome::Error(crate::trace::CAS_MISMATCH) => {
                 e2e.ok += 1;
                 true
             }
@@ -192,7 +192,7 @@ impl Analyzer {
             e2e.latency.record(ns);
         }
         let index = e2e.windows.index(invoked_ns);
-        let counted = e2e.windows.complete(index, *outcome == Outcome::Ok, latency_ns, t_ns);
+        let counted = e2e.windows.complete(index, outcome.is_success(), latency_ns, t_ns);
         assert!(counted, "every outstanding request was counted in its window");
     }
 
@@ -254,6 +254,17 @@ mod tests {
     fn check(what: &str, got_ms: f64, expected_ms: f64) {
         let error = (got_ms - expected_ms).abs() / expected_ms;
         assert!(error <= 0.001, "{what}: got {got_ms} ms, expected {expected_ms} ms");
+    }
+
+    #[test]
+    fn a_cas_mismatch_is_a_success_and_other_errors_are_not() {
+        let mut stream = Stream::new(20, 1);
+        stream.request(10 * MS, MS, Outcome::Error(crate::trace::CAS_MISMATCH));
+        stream.request(20 * MS, MS, Outcome::Error(3));
+        stream.request(30 * MS, MS, Outcome::Ok);
+        let e2e = stream.analyze().end_to_end;
+        assert_eq!((e2e.requests, e2e.ok, e2e.errors), (3, 2, 1));
+        assert_eq!(e2e.availability, Some(2.0 / 3.0));
     }
 
     #[test]

@@ -78,7 +78,8 @@ pub struct LatencySummary {
 pub struct EndToEnd {
     /// Requests issued.
     pub requests: u64,
-    /// Requests that succeeded.
+    /// Requests that succeeded (a compare-and-set refused for a mismatch included: the
+    /// service answered correctly, see [`crate::trace::Outcome::is_success`]).
     pub ok: u64,
     /// Requests the server answered with an error.
     pub errors: u64,

@@ -272,7 +272,10 @@ fn data(report: &Report, out: &mut String) {
     table.row(vec!["staleness".into(), staleness]);
     if let Some(l) = &data.linearizability {
         let detail = if l.detail.is_empty() { String::new() } else { format!(": {}", l.detail) };
-        table.row(vec!["linearizability".into(), format!("{} ({} ops on {} keys){detail}", l.verdict, l.ops, l.keys)]);
+        table.row(vec![
+            "linearizability".into(),
+            format!("{} ({} ops, {} of them CAS, on {} keys){detail}", l.verdict, l.ops, l.cas, l.keys),
+        ]);
     }
     for r in &data.recovery {
         table.row(vec![format!("RTO {}", rto_label(r)), rto_text(r)]);

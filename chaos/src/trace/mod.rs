@@ -15,7 +15,7 @@ use crate::slo::Slo;
 use serde::{Deserialize, Serialize};
 
 /// The version of the binary trace format this build writes and reads.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 
 /// A host of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,7 +77,14 @@ pub enum Op {
     Write,
     /// Anything else (echo, control).
     Other,
+    /// A compare-and-set (format version 3): a write that takes effect only if the key holds
+    /// the value it expects ([`Observation::Expects`]).
+    Cas,
 }
+
+/// The wire protocol's error code for a compare-and-set that found another value than it
+/// expected (`ErrorCode::CasMismatch` in `faultline-models`, which this crate does not see).
+pub const CAS_MISMATCH: u8 = 9;
 
 /// How a request ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,8 +191,9 @@ pub enum Event {
         /// The epoch of the entry at `lsn` (0 for an empty log).
         last_epoch: u64,
     },
-    /// What a successful workload request returned, as far as the checkers need it; recorded
-    /// just before its [`Event::Complete`].
+    /// What a successful workload request returned, as far as the checkers need it, recorded
+    /// just before its [`Event::Complete`]; or what a compare-and-set expects, recorded just
+    /// after its [`Event::Invoke`].
     Observed {
         /// The id from its [`Event::Invoke`].
         req: u64,
@@ -194,7 +202,7 @@ pub enum Event {
     },
 }
 
-/// What a read or write returned.
+/// What a read or write returned, or what a compare-and-set expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Observation {
     /// A read: the request id of the write whose value it returned (`None`: the key was
@@ -212,6 +220,22 @@ pub enum Observation {
         /// The epoch of the primary that accepted it.
         epoch: u64,
     },
+    /// A compare-and-set expects the key to hold the value of the workload write `writer`
+    /// (`None`: to be absent). Recorded at its invocation, so the checkers know it even if the
+    /// request never completes (format version 3).
+    Expects {
+        /// The write whose value it expects.
+        writer: Option<u64>,
+    },
+}
+
+impl Outcome {
+    /// Whether the service did its job: the request succeeded, or was refused for a reason that
+    /// is the caller's, not the service's: a compare-and-set whose expected value was not there
+    /// (like HTTP 409). Availability, error rates, SLOs and RTO count these as successes.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::Error(CAS_MISMATCH))
+    }
 }
 
 /// An event with its simulated time.

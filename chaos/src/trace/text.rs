@@ -44,6 +44,8 @@ pub fn to_text(header: &Header, record: &Record) -> String {
             Observation::Read { writer: Some(w), lsn } => format!("req={req} read writer={w} lsn={lsn}"),
             Observation::Read { writer: None, lsn } => format!("req={req} read absent lsn={lsn}"),
             Observation::Written { lsn, epoch } => format!("req={req} written lsn={lsn} epoch={epoch}"),
+            Observation::Expects { writer: Some(w) } => format!("req={req} expects writer={w}"),
+            Observation::Expects { writer: None } => format!("req={req} expects absent"),
         },
         Event::Fault(fault) => fault.describe(&host_names(header)),
         Event::End => String::new(),
@@ -85,6 +87,7 @@ pub fn to_json(header: &Header, record: &Record) -> Value {
         Event::Observed { req, what } => match what {
             Observation::Read { writer, lsn } => json!({ "req": req, "read": { "writer": writer, "lsn": lsn } }),
             Observation::Written { lsn, epoch } => json!({ "req": req, "written": { "lsn": lsn, "epoch": epoch } }),
+            Observation::Expects { writer } => json!({ "req": req, "expects": { "writer": writer } }),
         },
         Event::Fault(fault) => fault_json(header, fault),
         Event::End => json!({}),
@@ -197,6 +200,7 @@ fn op_name(op: Op) -> &'static str {
         Op::Read => "read",
         Op::Write => "write",
         Op::Other => "other",
+        Op::Cas => "cas",
     }
 }
 

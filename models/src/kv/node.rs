@@ -279,8 +279,9 @@ impl<E: Env> Handler<E> for NodeHandler<E> {
         let node = &self.0;
         match msg {
             Msg::Get { key, min_lsn } => Some(node.read(&key, min_lsn)),
-            Msg::Put { key, value } => Some(node.write(key, Some(value)).await),
-            Msg::Delete { key } => Some(node.write(key, None).await),
+            Msg::Put { key, value } => Some(node.write(key, Some(value), None).await),
+            Msg::Delete { key } => Some(node.write(key, None, None).await),
+            Msg::Cas { key, expected, value } => Some(node.write(key, Some(value), Some(&expected)).await),
             Msg::Subscribe { from_lsn, last_epoch } => node.stream(replier, from_lsn, last_epoch).await,
             Msg::Applied { lsn } => {
                 node.ack(replier.id(), lsn);

@@ -49,11 +49,35 @@ impl<E: Env> Node<E> {
 
     /// Logs and applies a write (`None` deletes) in one synchronous step: its LSN and epoch,
     /// or the error reply.
+    #[cfg(test)]
     pub(crate) fn append_local(&self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<(u64, u64), Msg> {
+        self.append_if(key, value, None)
+    }
+
+    /// [`Self::append_local`] under a precondition: with `expected` given, the key must hold
+    /// exactly that value (`None`: be absent), checked and written in the same step, so no other
+    /// write can come between (compare-and-set); otherwise nothing is written and the reply is a
+    /// `CasMismatch` error.
+    pub(crate) fn append_if(
+        &self,
+        key: Vec<u8>,
+        value: Option<Vec<u8>>,
+        expected: Option<&Option<Vec<u8>>>,
+    ) -> Result<(u64, u64), Msg> {
         let (lsn, epoch) = {
             let mut state = self.state.borrow_mut();
             if let Some(detail) = self.refusal(&state) {
                 return Err(Msg::Error { code: ErrorCode::NotPrimary, detail });
+            }
+            if let Some(expected) = expected
+                && state.log.store.get(&key) != expected.as_ref()
+            {
+                let detail = format!(
+                    "{} holds {}, not the value expected",
+                    String::from_utf8_lossy(&key),
+                    if state.log.store.get(&key).is_some() { "another value" } else { "nothing" },
+                );
+                return Err(Msg::Error { code: ErrorCode::CasMismatch, detail });
             }
             let entry = LogEntry { lsn: state.log.lsn() + 1, epoch: state.epoch, key, value };
             if let Err(e) = self.wal.append(std::slice::from_ref(&entry)) {
@@ -69,10 +93,11 @@ impl<E: Env> Node<E> {
         Ok((lsn, epoch))
     }
 
-    /// Serves a `Put` (`Some`) or `Delete` (`None`): logs it, waits for the disk and the
-    /// replicas as configured, and replies `Written` or the reason it was not acknowledged.
-    pub(crate) async fn write(&self, key: Vec<u8>, value: Option<Vec<u8>>) -> Msg {
-        let (lsn, epoch) = match self.append_local(key, value) {
+    /// Serves a `Put` (`Some`), `Delete` (`None`) or, with `expected`, a `Cas`: logs it, waits
+    /// for the disk and the replicas as configured, and replies `Written` or the reason it was
+    /// not acknowledged.
+    pub(crate) async fn write(&self, key: Vec<u8>, value: Option<Vec<u8>>, expected: Option<&Option<Vec<u8>>>) -> Msg {
+        let (lsn, epoch) = match self.append_if(key, value, expected) {
             Ok(written) => written,
             Err(reply) => return reply,
         };
@@ -286,6 +311,69 @@ mod tests {
         assert_eq!(node.append_local(b"a".to_vec(), None), Ok((3, epoch)));
     }
 
+    /// A compare-and-set of `key` to `new`, expecting `expected`.
+    fn cas(node: &Node<TestEnv>, key: &str, expected: Option<&str>, new: &str) -> Result<(u64, u64), Msg> {
+        let expected = expected.map(|v| v.as_bytes().to_vec());
+        node.append_if(key.into(), Some(new.as_bytes().to_vec()), Some(&expected))
+    }
+
+    fn mismatch(result: Result<(u64, u64), Msg>) -> String {
+        match result {
+            Err(Msg::Error { code: ErrorCode::CasMismatch, detail }) => detail,
+            other => panic!("expected a CAS mismatch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn compare_and_set_writes_only_over_the_expected_value() {
+        let env = TestEnv::new("primary");
+        let node = open(&env, KvConfig::default(), 10);
+        assert!(mismatch(cas(&node, "k", Some("x"), "1")).contains("holds nothing"));
+        assert_eq!(cas(&node, "k", None, "1"), Ok((1, 1)), "absent, as expected");
+        assert!(mismatch(cas(&node, "k", None, "2")).contains("holds another value"));
+        assert!(mismatch(cas(&node, "k", Some("2"), "3")).contains("holds another value"));
+        assert_eq!(node.status().lsn, 1, "a refused CAS logs nothing");
+        assert_eq!(cas(&node, "k", Some("1"), "2"), Ok((2, 1)));
+        assert_eq!(value(&node, "k"), Some(b"2".to_vec()));
+        assert_eq!(node.append_local(b"k".to_vec(), None), Ok((3, 1)));
+        assert_eq!(cas(&node, "k", None, "4"), Ok((4, 1)), "a deleted key is absent again");
+    }
+
+    #[test]
+    fn a_fenced_node_refuses_a_cas_before_comparing() {
+        let env = TestEnv::new("primary");
+        let node = open(&env, KvConfig::default(), 10);
+        node.step_down(&mut node.state.borrow_mut(), 2);
+        match cas(&node, "k", None, "1") {
+            Err(Msg::Error { code: ErrorCode::NotPrimary, .. }) => {}
+            other => panic!("a fenced node wrote or compared: {other:?}"),
+        }
+    }
+
+    proptest::proptest! {
+        /// Against a plain map: every CAS succeeds exactly when the map holds what it expects,
+        /// and the store ends equal to the map.
+        #[test]
+        fn compare_and_set_agrees_with_a_map(ops in proptest::collection::vec(
+            (0u8..3, proptest::option::of(0u8..4), 0u8..4, proptest::bool::ANY), 1..60)) {
+            let env = TestEnv::new("primary");
+            let node = open(&env, KvConfig::default(), 8);
+            let mut model = std::collections::BTreeMap::new();
+            for (key, expected, new, conditional) in ops {
+                let expected = expected.map(|v| vec![v]);
+                let result = node.append_if(vec![key], Some(vec![new]), conditional.then_some(&expected));
+                let holds = model.get(&key) == expected.as_ref();
+                proptest::prop_assert_eq!(result.is_ok(), !conditional || holds);
+                if result.is_ok() {
+                    model.insert(key, vec![new]);
+                }
+            }
+            for key in 0u8..3 {
+                proptest::prop_assert_eq!(value(&node, &String::from_utf8(vec![key]).unwrap()), model.get(&key).cloned());
+            }
+        }
+    }
+
     #[test]
     fn synced_writes_survive_a_crash_and_the_restart_is_a_new_epoch() {
         let env = TestEnv::new("primary");
@@ -402,7 +490,8 @@ mod tests {
             let node = Rc::new(open(&env, config, 10));
             assert_eq!(node.subscribe(9, 1, 0), Ok(1));
             let writer = node.clone();
-            let write = tokio::task::spawn_local(async move { writer.write(b"k".to_vec(), Some(b"v".to_vec())).await });
+            let write =
+                tokio::task::spawn_local(async move { writer.write(b"k".to_vec(), Some(b"v".to_vec()), None).await });
             settle().await;
             env.advance(Duration::from_secs(60));
             settle().await;
@@ -421,7 +510,7 @@ mod tests {
             let node = Rc::new(open(&env, config, 10));
             node.subscribe(9, 1, 0).unwrap();
             let writer = node.clone();
-            let write = tokio::task::spawn_local(async move { writer.write(b"k".to_vec(), None).await });
+            let write = tokio::task::spawn_local(async move { writer.write(b"k".to_vec(), None, None).await });
             settle().await;
             node.ack(9, 1);
             settle().await;
@@ -441,7 +530,7 @@ mod tests {
             let config = KvConfig { replication: Replication::SemiSync { timeout }, ..KvConfig::default() };
             let node = Rc::new(open(&env, config, 10));
             let writer = node.clone();
-            let write = tokio::task::spawn_local(async move { writer.write(b"k".to_vec(), None).await });
+            let write = tokio::task::spawn_local(async move { writer.write(b"k".to_vec(), None, None).await });
             settle().await;
             env.advance(Duration::from_millis(199));
             settle().await;
@@ -452,7 +541,7 @@ mod tests {
 
             node.subscribe(9, 2, 1).unwrap();
             let writer = node.clone();
-            let write = tokio::task::spawn_local(async move { writer.write(b"k".to_vec(), None).await });
+            let write = tokio::task::spawn_local(async move { writer.write(b"k".to_vec(), None, None).await });
             settle().await;
             node.ack(9, 2);
             assert_eq!(write.await.unwrap(), Msg::Written { lsn: 2, epoch: 1 });
@@ -467,7 +556,7 @@ mod tests {
             env.inner.set_knob(Knob::DiskDelay, 50_000_000);
             let node = Rc::new(open(&env, KvConfig::default(), 10));
             let writer = node.clone();
-            let write = tokio::task::spawn_local(async move { writer.write(b"k".to_vec(), None).await });
+            let write = tokio::task::spawn_local(async move { writer.write(b"k".to_vec(), None, None).await });
             settle().await;
             assert_eq!(node.status().lsn, 1, "the state changed before the disk delay");
             env.advance(Duration::from_millis(49));

@@ -305,6 +305,13 @@ pub struct Workload {
     #[serde(default = "default_read_ratio")]
     #[schemars(with = "f64")]
     pub read_ratio: Sp<f64>,
+    /// Share of requests that are compare-and-sets, in [0, 1], taken from the writes (reads +
+    /// CAS at most 1). A user's CAS updates the key it read last, expecting the value it read
+    /// there (optimistic concurrency); with no read behind it, a fresh key expected absent.
+    /// Default 0.
+    #[serde(default = "default_cas_ratio")]
+    #[schemars(with = "f64")]
+    pub cas_ratio: Sp<f64>,
     /// Number of distinct keys. Default 1000.
     #[serde(default = "default_keys")]
     #[schemars(with = "u64")]
@@ -325,6 +332,9 @@ fn default_loadgens() -> Sp<u32> {
 }
 fn default_read_ratio() -> Sp<f64> {
     Spanned::new(0..0, 0.9)
+}
+fn default_cas_ratio() -> Sp<f64> {
+    Spanned::new(0..0, 0.0)
 }
 fn default_keys() -> Sp<u64> {
     Spanned::new(0..0, 1000)

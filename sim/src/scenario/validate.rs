@@ -188,6 +188,16 @@ impl<'a> Checker<'a> {
             let message = format!("read_ratio {ratio} is out of range; expected a share of reads in [0, 1], e.g. 0.9");
             self.report(workload.read_ratio.span(), "not in [0, 1]", message);
         }
+        let cas = *workload.cas_ratio.get_ref();
+        if !(0.0..=1.0).contains(&cas) {
+            let message = format!("cas_ratio {cas} is out of range; expected a share of compare-and-sets in [0, 1]");
+            self.report(workload.cas_ratio.span(), "not in [0, 1]", message);
+        } else if (0.0..=1.0).contains(&ratio) && ratio + cas > 1.0 + 1e-9 {
+            let message = format!(
+                "read_ratio {ratio} + cas_ratio {cas} is more than 1; expected reads and compare-and-sets to share at most all requests"
+            );
+            self.report(workload.cas_ratio.span(), "more than all requests", message);
+        }
         if *workload.keys.get_ref() == 0 {
             self.report(workload.keys.span(), "zero", "keys = 0; expected at least 1 distinct key".into());
         }
@@ -364,6 +374,12 @@ pub(crate) mod tests {
         check("users = 50", "users = 50\nloadgens = 51", &[("no more load generators than users", "51")]);
         check("users = 50", "users = 50\nloadgens = 0", &[("loadgens = 0", "0")]);
         check("users = 50", "users = 50\nread_ratio = 1.5", &[("read_ratio 1.5", "1.5")]);
+        check("users = 50", "users = 50\ncas_ratio = -0.1", &[("cas_ratio -0.1 is out of range", "-0.1")]);
+        check(
+            "users = 50",
+            "users = 50\nread_ratio = 0.8\ncas_ratio = 0.3",
+            &[("cas_ratio 0.3 is more than 1", "0.3")],
+        );
         check("users = 50", "users = 50\nkeys = 0", &[("keys = 0", "0")]);
         check("s = 0.99", "s = -1.0", &[("zipf exponent s = -1", "-1.0")]);
         check("s = 0.99", "s = nan", &[("s = NaN", "nan")]);

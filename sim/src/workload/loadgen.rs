@@ -7,6 +7,11 @@
 //! a session token and sends it with its reads (`Get { min_lsn }`), as a web app keeps one in
 //! its session cookie; a store or router that honours tokens serves the read from a node
 //! that has applied it.
+//!
+//! A compare-and-set is optimistic concurrency, as an app does it: the user updates the key it
+//! last read (or wrote), expecting the value it saw there; with nothing seen yet, or after a
+//! CAS that did not succeed, a freshly drawn key expected absent. What it expects is recorded
+//! at its invocation ([`Observation::Expects`]), so a CAS that never completes is still judged.
 
 use super::arrivals::{Arrivals, KeyChooser};
 use crate::world::SimEnv;
@@ -45,6 +50,7 @@ pub(crate) struct LoadgenPlan {
     pub(crate) users: Vec<UserPlan>,
     pub(crate) mode: Mode,
     pub(crate) read_ratio: f64,
+    pub(crate) cas_ratio: f64,
     pub(crate) keys: u64,
     pub(crate) zipf_s: Option<f64>,
     pub(crate) value_bytes: u32,
@@ -70,6 +76,9 @@ const TIMER_GRID_NS: u64 = 1_000_000;
 /// Pause of a closed-loop user after a request that could not reach its target.
 const ERROR_BACKOFF: Duration = Duration::from_millis(10);
 
+/// A key and the writer of the value a user saw there (`None`: absent).
+type Seen = (u64, Option<u64>);
+
 struct Gen {
     env: SimEnv,
     plan: LoadgenPlan,
@@ -79,6 +88,9 @@ struct Gen {
     next_req: Cell<u64>,
     /// Each user's read-your-writes token: the LSN of its last acknowledged write.
     tokens: RefCell<Vec<u64>>,
+    /// What each user saw last of the store: a key and the writer of its value there (`None`:
+    /// absent), from its last successful read, write or CAS. Its next CAS starts from it.
+    seen: RefCell<Vec<Option<Seen>>>,
     outstanding: Cell<u64>,
     drained: Notify,
 }
@@ -91,6 +103,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
         keys: KeyChooser::new(plan.keys, plan.zipf_s),
         next_req: Cell::new(u64::from(plan.index) << 40),
         tokens: RefCell::new(vec![0; plan.users.len()]),
+        seen: RefCell::new(vec![None; plan.users.len()]),
         outstanding: Cell::new(0),
         drained: Notify::new(),
         clients,
@@ -166,18 +179,25 @@ impl Gen {
         }
     }
 
-    /// The next request of `user`, whose id is `req`.
-    fn draw(&self, user: usize, req: u64) -> (Op, u64, Msg) {
+    /// The next request of `user`, whose id is `req`; for a CAS, also the writer it expects.
+    fn draw(&self, user: usize, req: u64) -> (Op, u64, Msg, Option<Option<u64>>) {
         let mut rng = self.rng.borrow_mut();
         let key = self.keys.choose(&mut rng);
         if self.plan.users[user].echo {
-            return (Op::Other, key, Msg::Echo { payload: vec![0xAB; self.plan.value_bytes as usize] });
+            return (Op::Other, key, Msg::Echo { payload: vec![0xAB; self.plan.value_bytes as usize] }, None);
         }
-        let key_bytes = format!("k{key}").into_bytes();
-        if rng.random::<f64>() < self.plan.read_ratio {
-            (Op::Read, key, Msg::Get { key: key_bytes, min_lsn: self.tokens.borrow()[user] })
+        let key_name = |key: u64| format!("k{key}").into_bytes();
+        let draw = rng.random::<f64>();
+        if draw < self.plan.read_ratio {
+            let msg = Msg::Get { key: key_name(key), min_lsn: self.tokens.borrow()[user] };
+            (Op::Read, key, msg, None)
+        } else if draw < self.plan.read_ratio + self.plan.cas_ratio {
+            let (key, writer) = self.seen.borrow()[user].unwrap_or((key, None));
+            let expected = writer.map(|w| write_value(w, self.plan.value_bytes));
+            let msg = Msg::Cas { key: key_name(key), expected, value: write_value(req, self.plan.value_bytes) };
+            (Op::Cas, key, msg, Some(writer))
         } else {
-            (Op::Write, key, Msg::Put { key: key_bytes, value: write_value(req, self.plan.value_bytes) })
+            (Op::Write, key, Msg::Put { key: key_name(key), value: write_value(req, self.plan.value_bytes) }, None)
         }
     }
 
@@ -185,17 +205,27 @@ impl Gen {
         let plan = &self.plan.users[user];
         let req = self.next_req.get();
         self.next_req.set(req + 1);
-        let (op, key, msg) = self.draw(user, req);
+        let (op, key, msg, expects) = self.draw(user, req);
         self.env.record(Event::Invoke { req, user: plan.id, client: self.env.host(), service: plan.target, op, key });
+        if let Some(writer) = expects {
+            self.env.record(Event::Observed { req, what: Observation::Expects { writer } });
+        }
         let reply = self.clients[user].call(msg, self.plan.timeout).await;
         let observed = match (&reply, op) {
             (Ok(Msg::Value { value, lsn }), Op::Read) => {
-                Some(Observation::Read { writer: value.as_deref().and_then(writer_of), lsn: *lsn })
+                let writer = value.as_deref().and_then(writer_of);
+                self.seen.borrow_mut()[user] = Some((key, writer));
+                Some(Observation::Read { writer, lsn: *lsn })
             }
-            (Ok(Msg::Written { lsn, epoch }), Op::Write) => {
+            (Ok(Msg::Written { lsn, epoch }), Op::Write | Op::Cas) => {
                 let token = &mut self.tokens.borrow_mut()[user];
                 *token = (*token).max(*lsn);
+                self.seen.borrow_mut()[user] = Some((key, Some(req)));
                 Some(Observation::Written { lsn: *lsn, epoch: *epoch })
+            }
+            (_, Op::Cas) => {
+                self.seen.borrow_mut()[user] = None;
+                None
             }
             _ => None,
         };

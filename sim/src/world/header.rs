@@ -122,6 +122,7 @@ impl Layout {
                     users,
                     mode: mode(&w.arrival, g, self.loadgens),
                     read_ratio: *w.read_ratio.get_ref(),
+                    cas_ratio: *w.cas_ratio.get_ref(),
                     keys: *w.keys.get_ref(),
                     zipf_s,
                     value_bytes: w.value_bytes,

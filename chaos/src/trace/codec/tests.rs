@@ -53,6 +53,9 @@ fn every_variant() -> Vec<Record> {
         Event::Observed { req: 1, what: Observation::Read { writer: Some(9), lsn: 12 } },
         Event::Observed { req: 2, what: Observation::Read { writer: None, lsn: 0 } },
         Event::Observed { req: 3, what: Observation::Written { lsn: 13, epoch: 3 } },
+        Event::Invoke { req: 4, user: 2, client: 0, service: 1, op: Op::Cas, key: 7 },
+        Event::Observed { req: 4, what: Observation::Expects { writer: Some(3) } },
+        Event::Observed { req: 5, what: Observation::Expects { writer: None } },
         Event::End,
     ];
     events.into_iter().enumerate().map(|(i, event)| Record { t_ns: i as u64 * 1_000_003, event }).collect()
@@ -326,7 +329,7 @@ fn arb_fault() -> impl Strategy<Value = Fault> {
 }
 
 fn arb_event() -> impl Strategy<Value = Event> {
-    let op = prop_oneof![Just(Op::Read), Just(Op::Write), Just(Op::Other)];
+    let op = prop_oneof![Just(Op::Read), Just(Op::Write), Just(Op::Other), Just(Op::Cas)];
     let outcome = prop_oneof![
         Just(Outcome::Ok),
         any::<u8>().prop_map(Outcome::Error),
