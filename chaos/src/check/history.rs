@@ -17,7 +17,8 @@
 
 use crate::fault::Fault;
 use crate::trace::{Event, Observation, Op, Outcome};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// The most failover controller actions kept.
 pub const MAX_ACTIONS: usize = 10_000;
@@ -100,10 +101,30 @@ pub struct FailoverEntry {
     pub text: String,
 }
 
+/// What one event did to the map of outstanding requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matched {
+    /// The event is not an `Invoke` or a `Complete`.
+    Nothing,
+    /// An `Invoke` of a new request.
+    Invoked,
+    /// An `Invoke` reusing the id of a request still outstanding (ignored).
+    DuplicateInvoke,
+    /// The `Complete` of an outstanding request, invoked at `invoked_ns`.
+    Completed {
+        /// When it was invoked.
+        invoked_ns: u64,
+    },
+    /// A `Complete` with no outstanding request (ignored).
+    UnmatchedComplete,
+}
+
 /// The history of a run's data tier.
 #[derive(Debug, Clone, Default)]
 pub struct History {
-    pending: BTreeMap<u64, OpEntry>,
+    /// Outstanding requests by id. Never iterated in its own order: what leaves it in bulk is
+    /// sorted by request id first, so results do not depend on the hash.
+    pending: HashMap<u64, OpEntry, BuildHasherDefault<ReqHasher>>,
     /// Reads and writes that matter to a check, in completion order (outstanding ones last).
     pub ops: Vec<OpEntry>,
     completions: Vec<u64>,
@@ -130,14 +151,38 @@ pub struct History {
 
 const OK_BIT: u64 = 1 << 63;
 
+/// Hashes request ids, which are unique `u64`s (a load generator's index in the high bits, a
+/// counter in the low ones), with a fold and one multiplication: SipHash's resistance to chosen
+/// keys buys nothing here, and this map is touched twice per request.
+#[derive(Default)]
+struct ReqHasher(u64);
+
+impl Hasher for ReqHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        let h = (self.0 ^ v ^ (v >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 32);
+    }
+}
+
 impl History {
     /// An empty history.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Feeds one event that happened at `t_ns` (not before the previous one's time).
-    pub fn observe(&mut self, t_ns: u64, event: &Event) {
+    /// Feeds one event that happened at `t_ns` (not before the previous one's time), and says
+    /// what it did to the map of outstanding requests (the analyzer matches requests by it).
+    pub fn observe(&mut self, t_ns: u64, event: &Event) -> Matched {
         match event {
             Event::Invoke { req, user, op, key, .. } => {
                 let entry = OpEntry {
@@ -151,7 +196,13 @@ impl History {
                     outcome: Outcome::Timeout,
                 };
                 // A reused outstanding id is an anomaly the analyzer reports; keep the first.
-                self.pending.entry(*req).or_insert(entry);
+                return match self.pending.entry(*req) {
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(entry);
+                        Matched::Invoked
+                    }
+                    std::collections::hash_map::Entry::Occupied(_) => Matched::DuplicateInvoke,
+                };
             }
             Event::Observed { req, what: Observation::Expects { writer } } => {
                 self.has_observations = true;
@@ -165,7 +216,12 @@ impl History {
                     entry.observed = Some(*what);
                 }
             }
-            Event::Complete { req, outcome } => self.on_complete(t_ns, *req, outcome),
+            Event::Complete { req, outcome } => {
+                return match self.on_complete(t_ns, *req, outcome) {
+                    Some(invoked_ns) => Matched::Completed { invoked_ns },
+                    None => Matched::UnmatchedComplete,
+                };
+            }
             Event::Role { host, role, epoch, lsn, last_epoch } => {
                 self.has_roles = true;
                 if role == "primary" {
@@ -182,12 +238,13 @@ impl History {
             }
             _ => {}
         }
+        Matched::Nothing
     }
 
-    fn on_complete(&mut self, t_ns: u64, req: u64, outcome: &Outcome) {
-        let Some(mut entry) = self.pending.remove(&req) else {
-            return;
-        };
+    /// Ends request `req`: its invocation time, or `None` if it was not outstanding.
+    fn on_complete(&mut self, t_ns: u64, req: u64, outcome: &Outcome) -> Option<u64> {
+        let mut entry = self.pending.remove(&req)?;
+        let invoked_ns = entry.invoke_ns;
         entry.complete_ns = Some(t_ns);
         entry.outcome = outcome.clone();
         if *outcome != Outcome::Ok {
@@ -195,6 +252,7 @@ impl History {
         }
         self.completions.push(pack(t_ns, outcome.is_success()));
         self.keep(entry);
+        Some(invoked_ns)
     }
 
     fn keep(&mut self, entry: OpEntry) {
@@ -240,11 +298,18 @@ impl History {
     /// completed (failures at `end_ns` for RTO).
     pub fn finish(&mut self, end_ns: u64) {
         self.end_ns = end_ns;
-        let pending = std::mem::take(&mut self.pending);
-        for entry in pending.into_values() {
+        let mut pending: Vec<OpEntry> = std::mem::take(&mut self.pending).into_values().collect();
+        pending.sort_unstable_by_key(|entry| entry.req);
+        for entry in pending {
             self.completions.push(pack(end_ns, false));
             self.keep(OpEntry { observed: None, ..entry });
         }
+    }
+
+    /// The invocation times of the requests still outstanding (before [`History::finish`]), in
+    /// no particular order.
+    pub fn outstanding_invokes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.pending.values().map(|entry| entry.invoke_ns)
     }
 
     /// Whether the run has a data tier to judge (a `Role` or `Observed` event).

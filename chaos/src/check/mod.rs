@@ -32,7 +32,7 @@ mod verdict;
 
 pub use data::{DataReport, EpochReport, evaluate};
 pub use durability::{DeposedWrite, Durability, LISTED, LostWrite, OnePrimary, SharedEpoch, durability, one_primary};
-pub use history::{EpochEntry, FailoverEntry, FailoverKind, History, OpEntry};
+pub use history::{EpochEntry, FailoverEntry, FailoverKind, History, Matched, OpEntry};
 pub use lineage::Lineage;
 pub use linear::{Linearizability, linearizability, operations};
 pub use reads::{ReadYourWrites, Staleness, read_your_writes, staleness};

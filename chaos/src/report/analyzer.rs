@@ -3,13 +3,14 @@
 //!
 //! Owns: matching `Invoke` to `Complete`, per-host served statistics, the time-weighted
 //! `inflight` gauge, the fault and change timelines, and feeding the data tier's
-//! [`History`]. Must not: keep records (memory is bounded apart from outstanding requests, open
+//! [`History`] (whose map of outstanding requests is also the one `Invoke` and `Complete` are
+//! matched through). Must not: keep records (memory is bounded apart from outstanding requests, open
 //! windows, the capped timelines and the data history, whose bound `check::history` documents),
 //! or decide verdicts (that is `checks`).
 
 use super::metrics::{Latency, WindowSeries};
 use super::{Anomalies, ChangeEntry, FaultEntry, Report};
-use crate::check::History;
+use crate::check::{History, Matched};
 use crate::trace::codec::TraceHash;
 use crate::trace::text::host_names;
 use crate::trace::{Event, Header, Outcome, Record};
@@ -38,8 +39,6 @@ pub(super) struct EndToEndAcc {
     pub(super) outstanding_at_end: u64,
     pub(super) latency: Latency<u64>,
     pub(super) windows: WindowSeries,
-    /// Request id -> time of its Invoke.
-    pub(super) outstanding: BTreeMap<u64, u64>,
 }
 
 /// One host's served requests being accumulated.
@@ -96,7 +95,6 @@ impl Analyzer {
                 outstanding_at_end: 0,
                 latency: Latency::new(),
                 windows: WindowSeries::new(window_ns),
-                outstanding: BTreeMap::new(),
             },
             services: BTreeMap::new(),
             inflight: BTreeMap::new(),
@@ -121,10 +119,11 @@ impl Analyzer {
         if t_ns / self.window_ns > self.settled_window {
             self.settle(t_ns);
         }
-        self.data.observe(t_ns, &record.event);
+        // Requests are matched through the data history's map of outstanding requests.
+        let matched = self.data.observe(t_ns, &record.event);
         match &record.event {
-            Event::Invoke { req, .. } => self.on_invoke(t_ns, *req),
-            Event::Complete { req, outcome } => self.on_complete(t_ns, *req, outcome),
+            Event::Invoke { .. } => self.on_invoke(t_ns, matched),
+            Event::Complete { outcome, .. } => self.on_complete(t_ns, matched, outcome),
             Event::Served { host, latency_ns, ok, .. } => self.on_served(t_ns, *host, *latency_ns, *ok),
             Event::Sample { host, gauge, mean, .. } if gauge == INFLIGHT_GAUGE => self.on_inflight(t_ns, *host, *mean),
             Event::Sample { .. } | Event::Message { .. } | Event::Observed { .. } => {}
@@ -151,19 +150,18 @@ impl Analyzer {
         }
     }
 
-    fn on_invoke(&mut self, t_ns: u64, req: u64) {
-        if self.e2e.outstanding.contains_key(&req) {
+    fn on_invoke(&mut self, t_ns: u64, matched: Matched) {
+        if matched != Matched::Invoked {
             self.anomalies.duplicate_invokes += 1;
             return;
         }
-        self.e2e.outstanding.insert(req, t_ns);
         self.e2e.requests += 1;
         let index = self.e2e.windows.index(t_ns);
         self.e2e.windows.invoke(index);
     }
 
-    fn on_complete(&mut self, t_ns: u64, req: u64, outcome: &Outcome) {
-        let Some(invoked_ns) = self.e2e.outstanding.remove(&req) else {
+    fn on_complete(&mut self, t_ns: u64, matched: Matched, outcome: &Outcome) {
+        let Matched::Completed { invoked_ns } = matched else {
             self.anomalies.unmatched_completes += 1;
             return;
         };

@@ -19,6 +19,7 @@
 //! - The reader is fused: after it reports an error, [`TraceReader::next_record`] answers
 //!   [`TraceError::AfterError`], never a clean end.
 
+mod hot;
 mod reader;
 #[cfg(test)]
 mod tests;

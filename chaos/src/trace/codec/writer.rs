@@ -67,16 +67,19 @@ impl<W: Write> TraceWriter<W> {
             return Err(TraceError::OutOfOrder { t_ns: record.t_ns, previous_ns: self.last_t_ns });
         }
         let start = self.block.len();
-        let wire = WireRecordRef { dt_ns: record.t_ns - self.last_t_ns, event: &record.event };
-        // Encode into a fixed scratch slice (one bounds check per field, no per-byte writes);
-        // a record too large for it takes the allocating path.
-        match postcard::to_slice(&wire, &mut self.scratch[..]) {
-            Ok(bytes) => self.block.extend_from_slice(bytes),
-            Err(postcard::Error::SerializeBufferFull) => match postcard::to_stdvec(&wire) {
-                Ok(bytes) => self.block.extend_from_slice(&bytes),
+        let dt_ns = record.t_ns - self.last_t_ns;
+        // The frequent kinds are encoded by hand; the rest into a fixed scratch slice (one
+        // bounds check per field, no per-byte writes), or by allocation when too large for it.
+        if !super::hot::encode_hot(&mut self.block, dt_ns, &record.event) {
+            let wire = WireRecordRef { dt_ns, event: &record.event };
+            match postcard::to_slice(&wire, &mut self.scratch[..]) {
+                Ok(bytes) => self.block.extend_from_slice(bytes),
+                Err(postcard::Error::SerializeBufferFull) => match postcard::to_stdvec(&wire) {
+                    Ok(bytes) => self.block.extend_from_slice(&bytes),
+                    Err(e) => return Err(TraceError::Encode { detail: e.to_string() }),
+                },
                 Err(e) => return Err(TraceError::Encode { detail: e.to_string() }),
-            },
-            Err(e) => return Err(TraceError::Encode { detail: e.to_string() }),
+            }
         }
         let len = self.block.len() - start;
         if len > MAX_BLOCK_BYTES {
