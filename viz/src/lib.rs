@@ -24,6 +24,8 @@ pub mod load;
 pub mod locate;
 pub mod panels;
 pub mod series;
+#[cfg(test)]
+mod snapshot_tests;
 pub mod state;
 #[cfg(test)]
 mod testkit;

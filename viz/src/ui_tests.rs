@@ -1,6 +1,5 @@
 //! The whole window driven by egui_kittest: widgets found by their labels, clicked and typed
-//! into, and what the window then shows asserted. No images: they would need the wgpu
-//! renderer, too heavy a dependency for this crate's CI budget.
+//! into, and what the window then shows asserted. Pictures are [`crate::snapshot_tests`]'s.
 
 use crate::app::{PATH_LABEL, ReplayApp};
 use crate::panels::log::SEARCH_LABEL;
