@@ -81,6 +81,7 @@ pub(crate) fn encode_hot(out: &mut Vec<u8>, dt_ns: u64, event: &Event) -> bool {
 mod tests {
     use super::*;
     use crate::trace::codec::WireRecordRef;
+    use crate::trace::codec::tests::arb_hot_event;
     use proptest::prelude::*;
 
     fn postcard_bytes(dt_ns: u64, event: &Event) -> Vec<u8> {
@@ -90,33 +91,6 @@ mod tests {
     fn hot_bytes(dt_ns: u64, event: &Event) -> Option<Vec<u8>> {
         let mut out = vec![0xEE]; // something before: the encoder appends
         encode_hot(&mut out, dt_ns, event).then(|| out.split_off(1))
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![Just(Op::Read), Just(Op::Write), Just(Op::Other), Just(Op::Cas)]
-    }
-
-    fn hot_event() -> impl Strategy<Value = Event> {
-        let outcome = prop_oneof![
-            Just(Outcome::Ok),
-            any::<u8>().prop_map(Outcome::Error),
-            Just(Outcome::Unreachable),
-            Just(Outcome::Timeout)
-        ];
-        prop_oneof![
-            (any::<u64>(), any::<u32>(), any::<u16>(), any::<u16>(), op(), any::<u64>()).prop_map(
-                |(req, user, client, service, op, key)| Event::Invoke { req, user, client, service, op, key }
-            ),
-            (any::<u64>(), outcome).prop_map(|(req, outcome)| Event::Complete { req, outcome }),
-            (any::<u16>(), op(), any::<u64>(), any::<bool>()).prop_map(|(host, op, latency_ns, ok)| Event::Served {
-                host,
-                op,
-                latency_ns,
-                ok
-            }),
-            (any::<u16>(), any::<u16>(), any::<u32>(), any::<bool>())
-                .prop_map(|(from, to, bytes, retransmitted)| Event::Message { from, to, bytes, retransmitted }),
-        ]
     }
 
     #[test]
@@ -136,7 +110,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn hot_records_are_encoded_exactly_as_postcard_does(dt_ns in any::<u64>(), event in hot_event()) {
+        fn hot_records_are_encoded_exactly_as_postcard_does(dt_ns in any::<u64>(), event in arb_hot_event()) {
             prop_assert_eq!(hot_bytes(dt_ns, &event), Some(postcard_bytes(dt_ns, &event)));
         }
     }

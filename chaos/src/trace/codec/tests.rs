@@ -328,7 +328,8 @@ fn arb_fault() -> impl Strategy<Value = Fault> {
     ]
 }
 
-fn arb_event() -> impl Strategy<Value = Event> {
+/// Any record of the kinds `hot.rs` encodes by hand: `Invoke`, `Complete`, `Served`, `Message`.
+pub(super) fn arb_hot_event() -> impl Strategy<Value = Event> {
     let op = prop_oneof![Just(Op::Read), Just(Op::Write), Just(Op::Other), Just(Op::Cas)];
     let outcome = prop_oneof![
         Just(Outcome::Ok),
@@ -348,6 +349,12 @@ fn arb_event() -> impl Strategy<Value = Event> {
         }),
         (any::<u16>(), any::<u16>(), any::<u32>(), any::<bool>())
             .prop_map(|(from, to, bytes, retransmitted)| Event::Message { from, to, bytes, retransmitted }),
+    ]
+}
+
+fn arb_event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        arb_hot_event(),
         (any::<u16>(), ".{0,12}", ".{0,12}").prop_map(|(host, key, value)| Event::State { host, key, value }),
         (any::<u16>(), any::<bool>()).prop_map(|(host, up)| Event::Power { host, up }),
         (any::<u16>(), "[a-z]{0,8}", any::<i64>(), -1e12..1e12f64)
