@@ -19,7 +19,9 @@ const NS_PER_S: f64 = 1e9;
 pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> Report {
     analyzer.anomalies.missing_end = analyzer.end_t_ns.is_none();
     let run_ns = analyzer.end_t_ns.unwrap_or(analyzer.header.duration_ns.max(analyzer.last_t_ns));
-    let outstanding: Vec<u64> = analyzer.data.outstanding_invokes().collect();
+    // In time order, not the map's: nothing here may depend on a hash.
+    let mut outstanding: Vec<u64> = analyzer.data.outstanding_invokes().collect();
+    outstanding.sort_unstable();
     for invoked_ns in outstanding {
         analyzer.e2e.timeouts += 1;
         analyzer.e2e.outstanding_at_end += 1;
