@@ -135,10 +135,13 @@ impl<E: Env> Client<E> {
             let out = rx.await.map_err(|_| CallError::Disconnected(self.addr.clone()));
             Ok::<_, CallError>(out)
         };
-        match timeout(&self.env, limit, work).await {
-            Ok(Ok(out)) => out,
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(CallError::Timeout(self.addr.clone())),
+        // The call's state stays where it is (pinned in place) rather than being moved into a
+        // timeout future: this runs once per request, and the move was a copy of all of it.
+        tokio::pin!(work);
+        tokio::select! {
+            biased;
+            out = &mut work => out.and_then(|out| out),
+            () = self.env.sleep(limit) => Err(CallError::Timeout(self.addr.clone())),
         }
     }
 }
