@@ -59,7 +59,7 @@ pub fn operations(history: &History) -> Vec<Operation> {
                     (_, at) => Completion::Info { at },
                 };
                 let new = value(op.req);
-                let kind = match history.expects.get(&op.req).filter(|_| op.op == Op::Cas) {
+                let kind = match history.expects.get(&op.req) {
                     Some(expected) => OpKind::Cas { expected: expected.map_or(Value::Nil, value), new },
                     None => OpKind::Write { value: new },
                 };

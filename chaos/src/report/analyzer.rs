@@ -167,30 +167,21 @@ impl Analyzer {
         };
         let e2e = &mut self.e2e;
         let latency_ns = t_ns - invoked_ns;
-        let answered = match outcome {
-            Outcome::Ok | Outcome::Error(crate::trace::CAS_MISMATCH) => {
-                e2e.ok += 1;
-                true
-            }
-            Outcome::Error(_) => {
-                e2e.errors += 1;
-                true
-            }
-            Outcome::Unreachable => {
-                e2e.unreachable += 1;
-                false
-            }
-            Outcome::Timeout => {
-                e2e.timeouts += 1;
-                false
-            }
-        };
+        // What counts as a success is the outcome's to say (a CAS mismatch is one).
+        let success = outcome.is_success();
+        match outcome {
+            Outcome::Error(_) if !success => e2e.errors += 1,
+            Outcome::Ok | Outcome::Error(_) => e2e.ok += 1,
+            Outcome::Unreachable => e2e.unreachable += 1,
+            Outcome::Timeout => e2e.timeouts += 1,
+        }
+        let answered = matches!(outcome, Outcome::Ok | Outcome::Error(_));
         let latency_ns = answered.then_some(latency_ns);
         if let Some(ns) = latency_ns {
             e2e.latency.record(ns);
         }
         let index = e2e.windows.index(invoked_ns);
-        let counted = e2e.windows.complete(index, outcome.is_success(), latency_ns, t_ns);
+        let counted = e2e.windows.complete(index, success, latency_ns, t_ns);
         assert!(counted, "every outstanding request was counted in its window");
     }
 
