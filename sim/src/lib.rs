@@ -18,7 +18,7 @@ pub mod seeds;
 pub mod workload;
 pub mod world;
 
-pub use world::{RecordConfig, RunError, RunOptions, RunOutcome, World};
+pub use world::{RecordConfig, RunError, RunOptions, RunOutcome, TraceOut, World};
 
 /// Runs `scenario` to the end.
 pub fn run(scenario: &scenario::Scenario, options: RunOptions) -> Result<RunOutcome, RunError> {

@@ -3,9 +3,9 @@
 use super::{fail, load};
 use crate::cli::Format;
 use crate::exit::Exit;
-use faultline_sim::{RunOptions, RunOutcome};
+use faultline_sim::{RunOptions, RunOutcome, TraceOut};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::Path;
 
 /// The command that reproduces a run exactly.
@@ -19,7 +19,7 @@ pub fn simulate(
     seed: Option<u64>,
     trace: Option<&Path>,
 ) -> Result<RunOutcome, String> {
-    let trace: Option<Box<dyn Write>> = match trace {
+    let trace: Option<TraceOut> = match trace {
         Some(path) => {
             let f = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
             Some(Box::new(BufWriter::with_capacity(1 << 16, f)))

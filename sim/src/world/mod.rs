@@ -13,11 +13,13 @@ mod header;
 pub(crate) mod recorder;
 pub(crate) mod services;
 pub(crate) mod shared;
+mod sink;
 mod stream;
 
 pub use env::SimEnv;
 pub use recorder::RecordConfig;
 pub use services::SERVICE_PORT;
+pub use sink::TraceOut;
 pub use stream::{SimListener, SimStream};
 
 use crate::nemesis;
@@ -33,7 +35,6 @@ use recorder::Recorder;
 use shared::{HostState, LinkTable, Shared};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -65,7 +66,7 @@ pub struct RunOptions {
     /// The master seed; `None` takes the scenario's.
     pub seed: Option<u64>,
     /// Where the binary trace goes; `None` discards it (the hash is still computed).
-    pub trace: Option<Box<dyn Write>>,
+    pub trace: Option<TraceOut>,
     /// Which optional events are recorded.
     pub record: RecordConfig,
 }
@@ -114,7 +115,7 @@ impl World {
             .max_message_latency(scenario.network.latency.0 + scenario.network.jitter.0)
             .rng_seed(seeds::derive_u64(seed, "world", "turmoil"))
             .build();
-        let out: Box<dyn Write> = options.trace.unwrap_or_else(|| Box::new(std::io::sink()));
+        let out: TraceOut = options.trace.unwrap_or_else(|| Box::new(std::io::sink()));
         let recorder = Recorder::new(out, &header, options.record)?;
         let shared = Rc::new(Shared {
             seed,

@@ -3,14 +3,14 @@
 //! Hosts run one after another within a simulation step, each with its own sub-step clock, so
 //! events arrive slightly out of time order. The recorder buffers one step's events, sorts them
 //! stably by time at the end of the step (ties keep arrival order, which is deterministic) and
-//! then streams them to the trace writer and the report's analyzer. Memory is bounded by one
-//! step's events. Gauges are integrated here too: sampled at every step, written as a
-//! [`Event::Sample`] with their time-weighted mean every sampling interval.
+//! then appends them to a batch for the [`Sink`], which writes the trace and feeds the report's
+//! analyzer on its own thread. Memory is bounded by one step's events plus the sink's batches.
+//! Gauges are integrated here too: sampled at every step, written as a [`Event::Sample`] with
+//! their time-weighted mean every sampling interval.
 
-use faultline_chaos::report::{Analyzer, Report};
-use faultline_chaos::trace::codec::{TraceError, TraceHash, TraceWriter};
+use super::sink::{BATCH_RECORDS, Finished, Sink, TraceOut};
+use faultline_chaos::trace::codec::TraceError;
 use faultline_chaos::trace::{Event, Header, Record};
-use std::io::Write;
 
 /// Which optional events are recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,24 +33,23 @@ struct GaugeAcc {
 }
 
 pub(crate) struct Recorder {
-    writer: TraceWriter<Box<dyn Write>>,
-    analyzer: Analyzer,
+    sink: Sink,
+    /// Sorted steps waiting to go to the sink.
+    batch: Vec<Record>,
     step: Vec<Record>,
     /// Per host: its gauges in order of first use (a handful: searched linearly, no hashing).
     gauges: Vec<Vec<(&'static str, GaugeAcc)>>,
     pub(crate) config: RecordConfig,
-    error: Option<TraceError>,
 }
 
 impl Recorder {
-    pub(crate) fn new(out: Box<dyn Write>, header: &Header, config: RecordConfig) -> Result<Self, TraceError> {
+    pub(crate) fn new(out: TraceOut, header: &Header, config: RecordConfig) -> Result<Self, TraceError> {
         Ok(Self {
-            writer: TraceWriter::new(out, header)?,
-            analyzer: Analyzer::new(header),
+            sink: Sink::start(out, header)?,
+            batch: Vec::with_capacity(BATCH_RECORDS),
             step: Vec::with_capacity(1024),
             gauges: vec![Vec::new(); header.hosts.len()],
             config,
-            error: None,
         })
     }
 
@@ -103,30 +102,23 @@ impl Recorder {
         }
     }
 
-    /// Sorts the step's events by time and streams them out.
+    /// Sorts the step's events by time and queues them for the sink.
     pub(crate) fn flush_step(&mut self) {
         self.step.sort_by_key(|r| r.t_ns);
-        for record in self.step.drain(..) {
-            self.analyzer.observe(&record);
-            if self.error.is_none()
-                && let Err(e) = self.writer.write(&record)
-            {
-                self.error = Some(e);
-            }
+        self.batch.append(&mut self.step);
+        if self.batch.len() >= BATCH_RECORDS {
+            let full = std::mem::take(&mut self.batch);
+            self.batch = self.sink.send(full);
         }
     }
 
     /// Ends the trace and builds the report.
-    pub(crate) fn finish(mut self, t_ns: u64) -> Result<(Report, TraceHash, u64), TraceError> {
+    pub(crate) fn finish(mut self, t_ns: u64) -> Result<Finished, TraceError> {
         self.flush_step();
         self.push(t_ns, Event::End);
         self.flush_step();
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        let records = self.writer.records();
-        let (hash, mut out) = self.writer.finish()?;
-        out.flush()?;
-        Ok((self.analyzer.finish(hash, records), hash, records))
+        let last = std::mem::take(&mut self.batch);
+        self.sink.send(last);
+        self.sink.finish()
     }
 }
