@@ -11,14 +11,14 @@
 //!
 //! Only transport failures are errors here; a server's refusal is a reply (`Msg::Error`).
 
-use crate::proto::{Frame, Msg, read_frame, write_frame};
-use crate::seam::{self, Env, timeout};
+use crate::lock::LocalLock;
+use crate::proto::{Frame, FrameReader, Msg, read_frame, write_frame};
+use crate::seam::{self, Env, Stream, timeout};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
-use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::{Mutex, oneshot};
 
 /// Why a call produced no reply.
@@ -49,7 +49,7 @@ pub enum CallError {
 }
 
 struct Conn<E: Env> {
-    writer: Mutex<(WriteHalf<E::Stream>, Vec<u8>)>,
+    writer: LocalLock<(<E::Stream as Stream>::WriteHalf, Vec<u8>)>,
     pending: RefCell<BTreeMap<u64, oneshot::Sender<Msg>>>,
     alive: Cell<bool>,
 }
@@ -100,9 +100,9 @@ impl<E: Env> Client<E> {
                 return Err(CallError::Connect { addr: self.addr.clone(), source });
             }
         };
-        let (reader, writer) = tokio::io::split(stream);
+        let (reader, writer) = stream.into_split();
         let conn = Rc::new(Conn {
-            writer: Mutex::new((writer, Vec::with_capacity(128))),
+            writer: LocalLock::new((writer, Vec::with_capacity(128))),
             pending: RefCell::new(BTreeMap::new()),
             alive: Cell::new(true),
         });
@@ -203,9 +203,9 @@ impl<E: Env> Drop for PendingCall<E> {
     }
 }
 
-async fn read_replies<E: Env>(mut reader: ReadHalf<E::Stream>, conn: Rc<Conn<E>>) {
-    let mut scratch = Vec::with_capacity(128);
-    while let Ok(Some(frame)) = read_frame(&mut reader, &mut scratch).await {
+async fn read_replies<E: Env>(reader: <E::Stream as Stream>::ReadHalf, conn: Rc<Conn<E>>) {
+    let mut reader = FrameReader::new(reader);
+    while let Ok(Some(frame)) = reader.next().await {
         let waiter = conn.pending.borrow_mut().remove(&frame.id);
         if let Some(tx) = waiter {
             // The caller may have timed out and gone: nothing to deliver then.

@@ -16,6 +16,7 @@ pub mod client;
 pub mod echo;
 pub mod failover;
 pub mod kv;
+pub mod lock;
 pub mod pool;
 pub mod proto;
 pub mod router;

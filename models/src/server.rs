@@ -34,8 +34,9 @@
 //! Hot path: with these settings off, a request allocates nothing beyond its one boxed future,
 //! arms no timer for a queue timeout, and reads the knob only when its cost is nonzero.
 
-use crate::proto::{ErrorCode, Frame, Msg, read_frame, write_frame};
-use crate::seam::{Env, Knob, Listener, RequestKind, timeout};
+use crate::lock::LocalLock;
+use crate::proto::{ErrorCode, Frame, FrameReader, Msg, read_frame, write_frame};
+use crate::seam::{Env, Knob, Listener, RequestKind, Stream, timeout};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::cell::{Cell, RefCell};
@@ -45,8 +46,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::io::WriteHalf;
-use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// How long one request occupies a worker slot.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -173,7 +173,7 @@ impl Default for Capacity {
 }
 
 /// The write half of a connection with its encode buffer, shared by the requests on it.
-type SharedWriter<E> = Rc<Mutex<(WriteHalf<<E as Env>::Stream>, Vec<u8>)>>;
+type SharedWriter<E> = Rc<LocalLock<(<<E as Env>::Stream as Stream>::WriteHalf, Vec<u8>)>>;
 
 /// Sends further frames on the connection a request came in on (replication streams).
 pub struct Replier<E: Env> {
@@ -348,10 +348,10 @@ async fn serve_connection<E: Env, H: Handler<E>>(stream: E::Stream, conn: u64, s
         cost if cost.is_zero() => None,
         cost => Some(shared.env.now() + cost),
     };
-    let (mut reader, writer) = tokio::io::split(stream);
-    let writer = Rc::new(Mutex::new((writer, Vec::with_capacity(128))));
-    let mut scratch = Vec::with_capacity(128);
-    while let Ok(Some(frame)) = read_frame(&mut reader, &mut scratch).await {
+    let (reader, writer) = stream.into_split();
+    let writer = Rc::new(LocalLock::new((writer, Vec::with_capacity(128))));
+    let mut reader = FrameReader::new(reader);
+    while let Ok(Some(frame)) = reader.next().await {
         let mut arrived = None;
         if let Some(ready) = ready_at.take() {
             let now = shared.env.now();

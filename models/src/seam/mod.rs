@@ -29,8 +29,26 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A byte stream to a peer (a TCP connection on either engine).
-pub trait Stream: AsyncRead + AsyncWrite + Unpin + 'static {}
-impl<T: AsyncRead + AsyncWrite + Unpin + 'static> Stream for T {}
+///
+/// It splits into owned halves, so one task can read while others write: unlike
+/// `tokio::io::split`, the halves share no lock that every read and write must take.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + 'static {
+    /// The reading half.
+    type ReadHalf: AsyncRead + Unpin + 'static;
+    /// The writing half; dropping it shuts the write direction, as dropping the stream does.
+    type WriteHalf: AsyncWrite + Unpin + 'static;
+    /// Splits the stream into its two halves.
+    fn into_split(self) -> (Self::ReadHalf, Self::WriteHalf);
+}
+
+impl Stream for tokio::net::TcpStream {
+    type ReadHalf = tokio::net::tcp::OwnedReadHalf;
+    type WriteHalf = tokio::net::tcp::OwnedWriteHalf;
+
+    fn into_split(self) -> (Self::ReadHalf, Self::WriteHalf) {
+        tokio::net::TcpStream::into_split(self)
+    }
+}
 
 /// A bound listening socket.
 pub trait Listener: 'static {

@@ -20,7 +20,7 @@ pub use env::SimEnv;
 pub use recorder::RecordConfig;
 pub use services::SERVICE_PORT;
 pub use sink::TraceOut;
-pub use stream::{SimListener, SimStream};
+pub use stream::{SimListener, SimStream, SimWriteHalf};
 
 use crate::nemesis;
 use crate::scenario::Scenario;

@@ -24,7 +24,7 @@
 
 use super::shared::Shared;
 use faultline_chaos::trace::Event;
-use faultline_models::seam::Listener;
+use faultline_models::seam::{Listener, Stream};
 use rand::Rng;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -70,10 +70,12 @@ struct Sender {
 /// A TCP stream between two simulated hosts.
 pub struct SimStream {
     read: OwnedReadHalf,
+    write: SimWriteHalf,
+}
+
+/// The writing half of a [`SimStream`]: traced, lossy, retransmitting.
+pub struct SimWriteHalf {
     send: Rc<Sender>,
-    shared: Rc<Shared>,
-    from: u16,
-    to: u16,
 }
 
 impl SimStream {
@@ -81,42 +83,61 @@ impl SimStream {
         let (read, write) = inner.into_split();
         let send = Rc::new(Sender {
             link: (from, to),
-            shared: shared.clone(),
+            shared,
             half: RefCell::new(Some(write)),
             held: RefCell::new(VecDeque::new()),
             wake: Notify::new(),
             draining: Cell::new(false),
             failed: RefCell::new(None),
         });
-        Self { read, send, shared, from, to }
+        Self { read, write: SimWriteHalf { send } }
+    }
+}
+
+impl Stream for SimStream {
+    type ReadHalf = OwnedReadHalf;
+    type WriteHalf = SimWriteHalf;
+
+    fn into_split(self) -> (OwnedReadHalf, SimWriteHalf) {
+        (self.read, self.write)
+    }
+}
+
+impl Sender {
+    /// Whether a partition cuts this stream's link now.
+    fn links_cut(&self) -> bool {
+        self.shared.links.borrow().is_cut(self.link.0, self.link.1)
     }
 
     /// Whether the next segment is lost once on this link (a cut link loses every segment).
     fn draw_loss(&self) -> bool {
+        let (from, to) = self.link;
         let links = self.shared.links.borrow();
-        if links.is_cut(self.from, self.to) {
+        if links.is_cut(from, to) {
             return true;
         }
-        let loss = links.loss(self.from, self.to);
-        loss > 0.0 && self.shared.hosts[self.from as usize].loss_rng.borrow_mut().random::<f64>() < loss
+        let loss = links.loss(from, to);
+        loss > 0.0 && self.shared.hosts[from as usize].loss_rng.borrow_mut().random::<f64>() < loss
     }
 
     fn record(&self, bytes: usize, retransmitted: bool) {
         let mut rec = self.shared.recorder.borrow_mut();
         if rec.config.messages {
-            let event = Event::Message { from: self.from, to: self.to, bytes: bytes as u32, retransmitted };
-            rec.push(self.shared.now_ns(self.from), event);
+            let (from, to) = self.link;
+            let event = Event::Message { from, to, bytes: bytes as u32, retransmitted };
+            rec.push(self.shared.now_ns(from), event);
         }
     }
 
     /// Queues a segment written `now`, counting it as a duplicate acknowledgement for the lost
     /// segments ahead of it.
-    fn hold(&self, buf: &[u8], now: Instant, lost: bool) {
+    fn hold(self: &Rc<Self>, buf: &[u8], now: Instant, lost: bool) {
         let (rto, rtt, cut) = {
             let links = self.shared.links.borrow();
-            (links.rto, links.latency(self.from, self.to) * 2, links.is_cut(self.from, self.to))
+            let (from, to) = self.link;
+            (links.rto, links.latency(from, to) * 2, links.is_cut(from, to))
         };
-        let mut held = self.send.held.borrow_mut();
+        let mut held = self.held.borrow_mut();
         let mut earlier = false;
         for h in held.iter_mut() {
             if let Some(n) = h.dupacks.as_mut().filter(|n| **n < DUPACKS) {
@@ -136,18 +157,11 @@ impl SimStream {
         held.push_back(Held { bytes: buf.to_vec(), earliest, dupacks, backoff: (rto * 2).min(RTO_MAX) });
         drop(held);
         if earlier {
-            self.send.wake.notify_one();
+            self.wake.notify_one();
         }
-        if !self.send.draining.replace(true) {
-            tokio::task::spawn_local(drain(self.send.clone()));
+        if !self.draining.replace(true) {
+            tokio::task::spawn_local(drain(self.clone()));
         }
-    }
-}
-
-impl Sender {
-    /// Whether a partition cuts this stream's link now.
-    fn links_cut(&self) -> bool {
-        self.shared.links.borrow().is_cut(self.link.0, self.link.1)
     }
 }
 
@@ -193,23 +207,38 @@ impl AsyncRead for SimStream {
 }
 
 impl AsyncWrite for SimStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.write).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.write).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.write).poll_shutdown(cx)
+    }
+}
+
+impl AsyncWrite for SimWriteHalf {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        if let Some(kind) = *self.send.failed.borrow() {
+        let send = &self.send;
+        if let Some(kind) = *send.failed.borrow() {
             return Poll::Ready(Err(io::Error::new(kind, "the connection failed while resending")));
         }
-        let lost = self.draw_loss();
-        if lost || !self.send.held.borrow().is_empty() {
-            self.hold(buf, Instant::now(), lost);
-            self.record(buf.len(), lost);
+        let lost = send.draw_loss();
+        if lost || !send.held.borrow().is_empty() {
+            send.hold(buf, Instant::now(), lost);
+            send.record(buf.len(), lost);
             return Poll::Ready(Ok(buf.len()));
         }
-        let mut half = self.send.half.borrow_mut();
+        let mut half = send.half.borrow_mut();
         let Some(half) = half.as_mut() else {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "the stream is being drained")));
         };
         let written = Pin::new(half).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = written {
-            self.record(n, false);
+            send.record(n, false);
         }
         written
     }
