@@ -18,8 +18,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::Mutex;
 
 /// Why a call produced no reply.
 #[derive(Debug, thiserror::Error)]
@@ -48,9 +49,91 @@ pub enum CallError {
     Timeout(String),
 }
 
+/// A call's entry among a connection's pending calls.
+enum Waiter {
+    /// No reply yet; the task to wake when it comes.
+    Waiting(Option<Waker>),
+    /// The reply, for the call to take.
+    Replied(Msg),
+}
+
+/// The calls on one connection that wait for a reply, by request id.
+///
+/// A reply is left in its call's entry and the call's task woken; the call takes it when it
+/// runs. When the connection ends, the calls still waiting lose their entries and are woken (in
+/// id order) to fail as disconnected, while a reply that came before the end stays for its call.
+#[derive(Default)]
+struct Pending(RefCell<BTreeMap<u64, Waiter>>);
+
+impl Pending {
+    /// Starts waiting for the reply to `id`.
+    fn register(&self, id: u64) {
+        self.0.borrow_mut().insert(id, Waiter::Waiting(None));
+    }
+
+    /// The reply to `id` once it has come; `None` when the connection ended without one (or
+    /// `id` was never registered).
+    fn poll_reply(&self, id: u64, cx: &mut Context<'_>) -> Poll<Option<Msg>> {
+        let mut map = self.0.borrow_mut();
+        match map.get_mut(&id) {
+            None => Poll::Ready(None),
+            Some(Waiter::Waiting(waker)) => {
+                if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+            Some(Waiter::Replied(_)) => match map.remove(&id) {
+                Some(Waiter::Replied(msg)) => Poll::Ready(Some(msg)),
+                _ => unreachable!("the entry was a reply"),
+            },
+        }
+    }
+
+    /// Hands `msg` to the call waiting for `id`, if one is (it may have timed out and gone).
+    fn deliver(&self, id: u64, msg: Msg) {
+        let woken = match self.0.borrow_mut().get_mut(&id) {
+            Some(entry) => match std::mem::replace(entry, Waiter::Replied(msg)) {
+                Waiter::Waiting(waker) => waker,
+                Waiter::Replied(_) => None,
+            },
+            None => None,
+        };
+        if let Some(waker) = woken {
+            waker.wake();
+        }
+    }
+
+    /// The connection ended: every call still waiting fails.
+    fn close(&self) {
+        let mut woken = Vec::new();
+        self.0.borrow_mut().retain(|_, waiter| match waiter {
+            Waiter::Waiting(waker) => {
+                woken.extend(waker.take());
+                false
+            }
+            Waiter::Replied(_) => true,
+        });
+        for waker in woken {
+            waker.wake();
+        }
+    }
+
+    /// Drops the entry of `id` (its call ended, however).
+    fn forget(&self, id: u64) {
+        self.0.borrow_mut().remove(&id);
+    }
+
+    /// Calls with an entry.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+}
+
 struct Conn<E: Env> {
     writer: LocalLock<(<E::Stream as Stream>::WriteHalf, Vec<u8>)>,
-    pending: RefCell<BTreeMap<u64, oneshot::Sender<Msg>>>,
+    pending: Pending,
     alive: Cell<bool>,
 }
 
@@ -103,7 +186,7 @@ impl<E: Env> Client<E> {
         let (reader, writer) = stream.into_split();
         let conn = Rc::new(Conn {
             writer: LocalLock::new((writer, Vec::with_capacity(128))),
-            pending: RefCell::new(BTreeMap::new()),
+            pending: Pending::default(),
             alive: Cell::new(true),
         });
         self.env.spawn(read_replies::<E>(reader, conn.clone()));
@@ -119,8 +202,7 @@ impl<E: Env> Client<E> {
             let conn = self.connection().await?;
             let id = self.next_id.get();
             self.next_id.set(id + 1);
-            let (tx, rx) = oneshot::channel();
-            conn.pending.borrow_mut().insert(id, tx);
+            conn.pending.register(id);
             let mut call = PendingCall { conn, id, sending: true };
             let sent = {
                 let mut w = call.conn.writer.lock().await;
@@ -132,7 +214,8 @@ impl<E: Env> Client<E> {
                 call.conn.alive.set(false);
                 return Err(CallError::Send { addr: self.addr.clone(), source });
             }
-            let out = rx.await.map_err(|_| CallError::Disconnected(self.addr.clone()));
+            let reply = std::future::poll_fn(|cx| call.conn.pending.poll_reply(id, cx)).await;
+            let out = reply.ok_or_else(|| CallError::Disconnected(self.addr.clone()));
             Ok::<_, CallError>(out)
         };
         // The call's state stays where it is (pinned in place) rather than being moved into a
@@ -196,7 +279,7 @@ struct PendingCall<E: Env> {
 
 impl<E: Env> Drop for PendingCall<E> {
     fn drop(&mut self) {
-        self.conn.pending.borrow_mut().remove(&self.id);
+        self.conn.pending.forget(self.id);
         if self.sending {
             self.conn.alive.set(false);
         }
@@ -206,15 +289,10 @@ impl<E: Env> Drop for PendingCall<E> {
 async fn read_replies<E: Env>(reader: <E::Stream as Stream>::ReadHalf, conn: Rc<Conn<E>>) {
     let mut reader = FrameReader::new(reader);
     while let Ok(Some(frame)) = reader.next().await {
-        let waiter = conn.pending.borrow_mut().remove(&frame.id);
-        if let Some(tx) = waiter {
-            // The caller may have timed out and gone: nothing to deliver then.
-            let _ = tx.send(frame.msg);
-        }
+        conn.pending.deliver(frame.id, frame.msg);
     }
     conn.alive.set(false);
-    let pending = std::mem::take(&mut *conn.pending.borrow_mut());
-    drop(pending);
+    conn.pending.close();
 }
 
 #[cfg(test)]
@@ -227,6 +305,58 @@ mod tests {
     use crate::server::tests::bind_any;
     use crate::server::{Capacity, ServiceTime, serve_on};
     use crate::testenv::{TestEnv, block_on};
+
+    /// A waker that counts its wake-ups.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn counting() -> (std::sync::Arc<Count>, Waker) {
+        let count = std::sync::Arc::new(Count(0.into()));
+        (count.clone(), Waker::from(count))
+    }
+
+    fn woken(count: &Count) -> usize {
+        count.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_reply_wakes_its_call_once_and_is_taken_once() {
+        let pending = Pending::default();
+        let (count, waker) = counting();
+        let mut cx = Context::from_waker(&waker);
+        pending.register(7);
+        assert!(pending.poll_reply(7, &mut cx).is_pending());
+        pending.deliver(8, echo()); // a call that already gave up: nothing happens
+        assert_eq!(woken(&count), 0);
+        pending.deliver(7, echo());
+        assert_eq!(woken(&count), 1);
+        assert_eq!(pending.poll_reply(7, &mut cx), Poll::Ready(Some(echo())));
+        assert_eq!(pending.len(), 0, "the reply was taken with its entry");
+    }
+
+    #[test]
+    fn a_reply_that_came_before_the_connection_ended_still_reaches_its_call() {
+        let pending = Pending::default();
+        let (answered, answered_waker) = counting();
+        let (waiting, waiting_waker) = counting();
+        pending.register(1);
+        pending.register(2);
+        assert!(pending.poll_reply(1, &mut Context::from_waker(&answered_waker)).is_pending());
+        assert!(pending.poll_reply(2, &mut Context::from_waker(&waiting_waker)).is_pending());
+        // The reply to 1 and the end of the stream are read before either call runs again.
+        pending.deliver(1, echo());
+        pending.close();
+        assert_eq!((woken(&answered), woken(&waiting)), (1, 1));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(pending.poll_reply(1, &mut cx), Poll::Ready(Some(echo())), "the reply is not lost");
+        assert_eq!(pending.poll_reply(2, &mut cx), Poll::Ready(None), "the unanswered call fails");
+        assert_eq!(pending.len(), 0);
+    }
 
     fn echo() -> Msg {
         Msg::Echo { payload: b"once".to_vec() }
@@ -300,7 +430,7 @@ mod tests {
                 assert!(matches!(out, Err(CallError::Timeout(_))), "got {out:?}");
             }
             let conn = client.conn.lock().await.clone().expect("a connection was opened");
-            assert!(conn.pending.borrow().is_empty());
+            assert!(conn.pending.len() == 0);
             assert!(conn.alive.get());
         });
     }
@@ -318,14 +448,14 @@ mod tests {
                 env.sleep(Duration::from_millis(20)).await;
                 let out = client.call(get(), Duration::from_millis(30)).await;
                 let conn = client.current.borrow().clone().expect("a connection");
-                (out, conn.pending.borrow().len())
+                (out, conn.pending.len())
             };
             let (long, (short, pending_then)) = tokio::join!(long, short);
             assert!(matches!(short, Err(CallError::Timeout(_))), "got {short:?}");
             assert_eq!(pending_then, 1, "the longer call was still waiting when the shorter one expired");
             assert!(matches!(long, Err(CallError::Timeout(_))), "got {long:?}");
             let conn = client.current.borrow().clone().expect("a connection");
-            assert!(conn.pending.borrow().is_empty());
+            assert!(conn.pending.len() == 0);
         });
     }
 }

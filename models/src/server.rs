@@ -264,7 +264,15 @@ struct Shared<E: Env, H> {
 
 impl<E: Env, H> Shared<E, H> {
     fn publish(&self) {
+        self.publish_inflight();
+        self.publish_queue();
+    }
+
+    fn publish_inflight(&self) {
         self.env.gauge("inflight", self.inflight.get() as i64);
+    }
+
+    fn publish_queue(&self) {
         self.env.gauge("queue", self.waiting.get() as i64);
     }
 
@@ -401,7 +409,7 @@ async fn serve_request<E: Env, H: Handler<E>>(
         let kind = request_kind(&msg);
         let permit = wait_for_slot(&shared).await;
         shared.waiting.set(shared.waiting.get() - 1);
-        shared.publish();
+        shared.publish_queue();
         let reply = match permit {
             Some(permit) => serve_query(msg, permit, replier.clone(), &shared).await,
             None => {
@@ -415,7 +423,7 @@ async fn serve_request<E: Env, H: Handler<E>>(
         let ok = !matches!(reply, Some(Msg::Error { code, .. }) if code != ErrorCode::CasMismatch);
         shared.env.served(kind, shared.env.now().saturating_sub(arrived), ok);
         shared.inflight.set(shared.inflight.get() - 1);
-        shared.publish();
+        shared.publish_inflight();
         reply
     };
     if let Some(reply) = reply {
