@@ -6,8 +6,8 @@
 //!   application without a connection pool, which pays a server's connect cost on every call
 //!   and holds one of its connections while it waits.
 //!
-//! Pending calls live in a `BTreeMap` so that failing them all (when the connection drops)
-//! wakes them in id order: no hash order reaches the simulation.
+//! Pending calls live in a deque ordered by request id, so that failing them all (when the
+//! connection drops) wakes them in id order: no hash order reaches the simulation.
 //!
 //! Only transport failures are errors here; a server's refusal is a reply (`Msg::Error`).
 
@@ -15,7 +15,7 @@ use crate::lock::LocalLock;
 use crate::proto::{Frame, FrameReader, Msg, read_frame, write_frame};
 use crate::seam::{self, Env, Stream, timeout};
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -62,20 +62,57 @@ enum Waiter {
 /// A reply is left in its call's entry and the call's task woken; the call takes it when it
 /// runs. When the connection ends, the calls still waiting lose their entries and are woken (in
 /// id order) to fail as disconnected, while a reply that came before the end stays for its call.
+///
+/// A connection's calls take ids in increasing order, so the entries are a deque indexed by
+/// `id - first`: registering appends, finding is an index, and the slots of calls that ended
+/// are dropped from the front as soon as no older call waits.
 #[derive(Default)]
-struct Pending(RefCell<BTreeMap<u64, Waiter>>);
+struct Pending(RefCell<Slots>);
+
+#[derive(Default)]
+struct Slots {
+    /// The id of the slot at the front.
+    first: u64,
+    slots: VecDeque<Option<Waiter>>,
+}
+
+impl Slots {
+    fn get_mut(&mut self, id: u64) -> Option<&mut Waiter> {
+        let at = usize::try_from(id.checked_sub(self.first)?).ok()?;
+        self.slots.get_mut(at)?.as_mut()
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Waiter> {
+        let at = usize::try_from(id.checked_sub(self.first)?).ok()?;
+        let waiter = self.slots.get_mut(at)?.take();
+        while let Some(None) = self.slots.front() {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+        waiter
+    }
+}
 
 impl Pending {
-    /// Starts waiting for the reply to `id`.
+    /// Starts waiting for the reply to `id`, which is higher than every id registered before.
     fn register(&self, id: u64) {
-        self.0.borrow_mut().insert(id, Waiter::Waiting(None));
+        let mut table = self.0.borrow_mut();
+        if table.slots.is_empty() {
+            table.first = id;
+        }
+        let end = table.first + table.slots.len() as u64;
+        debug_assert!(id >= end, "request ids on a connection increase");
+        for _ in end..id {
+            table.slots.push_back(None);
+        }
+        table.slots.push_back(Some(Waiter::Waiting(None)));
     }
 
     /// The reply to `id` once it has come; `None` when the connection ended without one (or
     /// `id` was never registered).
     fn poll_reply(&self, id: u64, cx: &mut Context<'_>) -> Poll<Option<Msg>> {
-        let mut map = self.0.borrow_mut();
-        match map.get_mut(&id) {
+        let mut table = self.0.borrow_mut();
+        match table.get_mut(id) {
             None => Poll::Ready(None),
             Some(Waiter::Waiting(waker)) => {
                 if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
@@ -83,7 +120,7 @@ impl Pending {
                 }
                 Poll::Pending
             }
-            Some(Waiter::Replied(_)) => match map.remove(&id) {
+            Some(Waiter::Replied(_)) => match table.remove(id) {
                 Some(Waiter::Replied(msg)) => Poll::Ready(Some(msg)),
                 _ => unreachable!("the entry was a reply"),
             },
@@ -92,7 +129,7 @@ impl Pending {
 
     /// Hands `msg` to the call waiting for `id`, if one is (it may have timed out and gone).
     fn deliver(&self, id: u64, msg: Msg) {
-        let woken = match self.0.borrow_mut().get_mut(&id) {
+        let woken = match self.0.borrow_mut().get_mut(id) {
             Some(entry) => match std::mem::replace(entry, Waiter::Replied(msg)) {
                 Waiter::Waiting(waker) => waker,
                 Waiter::Replied(_) => None,
@@ -107,13 +144,19 @@ impl Pending {
     /// The connection ended: every call still waiting fails.
     fn close(&self) {
         let mut woken = Vec::new();
-        self.0.borrow_mut().retain(|_, waiter| match waiter {
-            Waiter::Waiting(waker) => {
-                woken.extend(waker.take());
-                false
+        {
+            let mut table = self.0.borrow_mut();
+            for slot in table.slots.iter_mut() {
+                if let Some(Waiter::Waiting(waker)) = slot {
+                    woken.extend(waker.take());
+                    *slot = None;
+                }
             }
-            Waiter::Replied(_) => true,
-        });
+            while let Some(None) = table.slots.front() {
+                table.slots.pop_front();
+                table.first += 1;
+            }
+        }
         for waker in woken {
             waker.wake();
         }
@@ -121,13 +164,13 @@ impl Pending {
 
     /// Drops the entry of `id` (its call ended, however).
     fn forget(&self, id: u64) {
-        self.0.borrow_mut().remove(&id);
+        self.0.borrow_mut().remove(id);
     }
 
     /// Calls with an entry.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.0.borrow().len()
+        self.0.borrow().slots.iter().filter(|s| s.is_some()).count()
     }
 }
 
@@ -337,6 +380,29 @@ mod tests {
         assert_eq!(woken(&count), 1);
         assert_eq!(pending.poll_reply(7, &mut cx), Poll::Ready(Some(echo())));
         assert_eq!(pending.len(), 0, "the reply was taken with its entry");
+    }
+
+    #[test]
+    fn pending_calls_are_found_by_id_across_gaps_and_out_of_order_endings() {
+        let pending = Pending::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        for id in [5, 6, 9, 12] {
+            pending.register(id);
+        }
+        assert_eq!(pending.len(), 4);
+        pending.forget(6);
+        pending.deliver(12, echo());
+        pending.forget(5); // the front ends: the table now starts at 9
+        assert_eq!(pending.0.borrow().first, 9);
+        assert!(pending.poll_reply(9, &mut cx).is_pending());
+        assert_eq!(pending.poll_reply(12, &mut cx), Poll::Ready(Some(echo())));
+        assert_eq!(pending.poll_reply(5, &mut cx), Poll::Ready(None), "an ended call has no entry");
+        assert_eq!(pending.poll_reply(40, &mut cx), Poll::Ready(None), "nor has one never registered");
+        pending.forget(9);
+        assert_eq!(pending.len(), 0);
+        assert!(pending.0.borrow().slots.is_empty(), "no slot is kept once every call ended");
+        pending.register(13);
+        assert!(pending.poll_reply(13, &mut cx).is_pending());
     }
 
     #[test]
