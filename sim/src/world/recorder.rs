@@ -1,14 +1,14 @@
 //! The recorder: where every event of a run goes, in time order.
 //!
 //! Hosts run one after another within a simulation step, each with its own sub-step clock, so
-//! events arrive slightly out of time order. The recorder buffers one step's events, sorts them
-//! stably by time at the end of the step (ties keep arrival order, which is deterministic) and
-//! then appends them to a batch for the [`Sink`], which writes the trace and feeds the report's
-//! analyzer on its own thread. Memory is bounded by one step's events plus the sink's batches.
+//! events arrive slightly out of time order. The recorder collects them step by step into a
+//! batch for the [`Sink`], which sorts each step stably by time (ties keep arrival order, which
+//! is deterministic), writes the trace and feeds the report's analyzer on its own thread.
+//! Memory is bounded by the sink's batches.
 //! Gauges are integrated here too: sampled at every step, written as a [`Event::Sample`] with
 //! their time-weighted mean every sampling interval.
 
-use super::sink::{BATCH_RECORDS, Finished, Sink, TraceOut};
+use super::sink::{BATCH_RECORDS, Batch, Finished, Sink, TraceOut};
 use faultline_chaos::trace::codec::TraceError;
 use faultline_chaos::trace::{Event, Header, Record};
 
@@ -34,9 +34,8 @@ struct GaugeAcc {
 
 pub(crate) struct Recorder {
     sink: Sink,
-    /// Sorted steps waiting to go to the sink.
-    batch: Vec<Record>,
-    step: Vec<Record>,
+    /// Steps waiting to go to the sink; the last one is the current step.
+    batch: Batch,
     /// Per host: its gauges in order of first use (a handful: searched linearly, no hashing).
     gauges: Vec<Vec<(&'static str, GaugeAcc)>>,
     pub(crate) config: RecordConfig,
@@ -46,8 +45,7 @@ impl Recorder {
     pub(crate) fn new(out: TraceOut, header: &Header, config: RecordConfig) -> Result<Self, TraceError> {
         Ok(Self {
             sink: Sink::start(out, header)?,
-            batch: Vec::with_capacity(BATCH_RECORDS),
-            step: Vec::with_capacity(1024),
+            batch: Batch::with_capacity(BATCH_RECORDS),
             gauges: vec![Vec::new(); header.hosts.len()],
             config,
         })
@@ -55,7 +53,7 @@ impl Recorder {
 
     /// Buffers one event of the current step.
     pub(crate) fn push(&mut self, t_ns: u64, event: Event) {
-        self.step.push(Record { t_ns, event });
+        self.batch.records.push(Record { t_ns, event });
     }
 
     /// Sets a gauge's current value.
@@ -95,18 +93,17 @@ impl Recorder {
                 }
                 let mean = acc.sum / acc.steps as f64;
                 let event = Event::Sample { host: host as u16, gauge: (*name).to_string(), last: acc.last, mean };
-                self.step.push(Record { t_ns, event });
+                self.batch.records.push(Record { t_ns, event });
                 acc.sum = 0.0;
                 acc.steps = 0;
             }
         }
     }
 
-    /// Sorts the step's events by time and queues them for the sink.
+    /// Ends the step; hands the batch to the sink once it is full.
     pub(crate) fn flush_step(&mut self) {
-        self.step.sort_by_key(|r| r.t_ns);
-        self.batch.append(&mut self.step);
-        if self.batch.len() >= BATCH_RECORDS {
+        self.batch.end_step();
+        if self.batch.records.len() >= BATCH_RECORDS {
             let full = std::mem::take(&mut self.batch);
             self.batch = self.sink.send(full);
         }

@@ -1,17 +1,19 @@
 //! The recorder's sink: the trace writer and the report's analyzer, on a thread of their own.
 //!
-//! Encoding, hashing and compressing the trace and folding every event into the report's
-//! metrics cost as much as a sixth of a run, and none of it feeds back into the simulation:
-//! the world only reads the report when the run is over. So the sink runs beside the
-//! simulation on a second core. The recorder hands it the events in time order, in batches
-//! of about [`BATCH_RECORDS`] records (one wake-up per batch, never one per step), through a
-//! channel that holds at most [`BATCHES_IN_FLIGHT`] batches: memory stays bounded, and a
-//! simulation that outruns its sink waits for it.
+//! Putting each step's events in time order, encoding, hashing and compressing the trace and
+//! folding every event into the report's metrics cost as much as a sixth of a run, and none of
+//! it feeds back into the simulation: the world only reads the report when the run is over. So
+//! the sink runs beside the simulation on a second core. The recorder hands it the events as
+//! they were recorded, step by step, in batches of about [`BATCH_RECORDS`] records (one
+//! wake-up per batch, never one per step), through a channel that holds at most
+//! [`BATCHES_IN_FLIGHT`] batches: memory stays bounded, and a simulation that outruns its sink
+//! waits for it.
 //!
-//! Determinism is untouched: the records, their order and so the trace bytes and its hash are
-//! fixed before they leave the simulation's thread; the sink's thread decides only when they
-//! are written, never what. Emptied batches come back to the recorder to be filled again, so
-//! the steady state allocates nothing.
+//! Determinism is untouched: which records there are and the order they were recorded in are
+//! fixed on the simulation's thread, and the sink sorts each step stably by time (ties keep
+//! that order), so the trace bytes and its hash are the same whatever the threads do; the
+//! sink's thread decides only when they are written, never what. Emptied batches come back to
+//! the recorder to be filled again, so the steady state allocates nothing.
 
 use faultline_chaos::report::{Analyzer, Report};
 use faultline_chaos::trace::codec::{TraceError, TraceHash, TraceWriter};
@@ -32,10 +34,36 @@ pub type TraceOut = Box<dyn Write + Send>;
 /// What the sink gives back at the end: the report, the trace hash and the record count.
 pub(crate) type Finished = (Report, TraceHash, u64);
 
+/// Records of whole steps, in the order they were recorded.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub(crate) records: Vec<Record>,
+    /// Where each step ends in `records` (exclusive), in order.
+    pub(crate) steps: Vec<usize>,
+}
+
+impl Batch {
+    pub(crate) fn with_capacity(records: usize) -> Self {
+        Self { records: Vec::with_capacity(records), steps: Vec::new() }
+    }
+
+    /// Closes the current step: the records pushed since the last one belong to it.
+    pub(crate) fn end_step(&mut self) {
+        if self.steps.last() != Some(&self.records.len()) {
+            self.steps.push(self.records.len());
+        }
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
 /// The simulation's end of the sink.
 pub(crate) struct Sink {
-    batches: Option<mpsc::SyncSender<Vec<Record>>>,
-    empties: mpsc::Receiver<Vec<Record>>,
+    batches: Option<mpsc::SyncSender<Batch>>,
+    empties: mpsc::Receiver<Batch>,
     worker: Option<JoinHandle<Result<Finished, TraceError>>>,
 }
 
@@ -48,15 +76,26 @@ struct Consumer {
 }
 
 impl Consumer {
-    fn take(&mut self, batch: &mut Vec<Record>) {
-        for record in batch.drain(..) {
-            self.analyzer.observe(&record);
-            if self.error.is_none()
-                && let Err(e) = self.writer.write(&record)
-            {
-                self.error = Some(e);
+    fn take(&mut self, batch: &mut Batch) {
+        let mut start = 0;
+        for &end in &batch.steps {
+            let step = &mut batch.records[start..end];
+            // Hosts run one after another within a step, each on its own sub-step clock: a
+            // stable sort puts the step in time order and keeps ties in recording order.
+            step.sort_by_key(|r| r.t_ns);
+            for record in step.iter() {
+                self.analyzer.observe(record);
+                if self.error.is_none()
+                    && let Err(e) = self.writer.write(record)
+                {
+                    self.error = Some(e);
+                }
             }
+            start = end;
         }
+        debug_assert_eq!(start, batch.records.len(), "a batch holds whole steps");
+        batch.records.clear();
+        batch.steps.clear();
     }
 
     fn finish(self) -> Result<Finished, TraceError> {
@@ -75,7 +114,7 @@ impl Sink {
     pub(crate) fn start(out: TraceOut, header: &Header) -> Result<Self, TraceError> {
         let mut consumer =
             Consumer { writer: TraceWriter::new(out, header)?, analyzer: Analyzer::new(header), error: None };
-        let (batches, incoming) = mpsc::sync_channel::<Vec<Record>>(BATCHES_IN_FLIGHT);
+        let (batches, incoming) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (give_back, empties) = mpsc::channel();
         let worker = std::thread::Builder::new()
             .name("faultline-trace".into())
@@ -91,16 +130,16 @@ impl Sink {
         Ok(Self { batches: Some(batches), empties, worker: Some(worker) })
     }
 
-    /// Hands `batch` (records in time order, after every record handed before) to the sink
-    /// and returns an empty one to fill next.
-    pub(crate) fn send(&mut self, batch: Vec<Record>) -> Vec<Record> {
+    /// Hands `batch` (whole steps, after every step handed before) to the sink and returns an
+    /// empty one to fill next.
+    pub(crate) fn send(&mut self, batch: Batch) -> Batch {
         if let Some(tx) = &self.batches
             && tx.send(batch).is_err()
         {
             // The sink's thread is gone (it panicked): `finish` reports it.
             self.batches = None;
         }
-        self.empties.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_RECORDS))
+        self.empties.try_recv().unwrap_or_else(|_| Batch::with_capacity(BATCH_RECORDS))
     }
 
     /// Waits for the sink to write and analyse everything handed to it, and returns the report.
@@ -145,6 +184,16 @@ mod tests {
             slos: Vec::new(),
             checks: Default::default(),
         }
+    }
+
+    /// `records` as one step per record: already in time order.
+    fn steps(records: &[Record]) -> Batch {
+        let mut batch = Batch::default();
+        for r in records {
+            batch.records.push(r.clone());
+            batch.end_step();
+        }
+        batch
     }
 
     /// `n` requests, each invoked and completed 2 ms later, then the end.
@@ -213,8 +262,8 @@ mod tests {
                 break;
             }
             let (batch, tail) = rest.split_at(size.min(rest.len()));
-            let empty = sink.send(batch.to_vec());
-            assert!(empty.is_empty(), "a batch handed back is empty");
+            let empty = sink.send(steps(batch));
+            assert!(empty.is_empty() && empty.steps.is_empty(), "a batch handed back is empty");
             rest = tail;
         }
         let (report, hash, count) = sink.finish().expect("the sink finishes");
@@ -225,12 +274,35 @@ mod tests {
     }
 
     #[test]
+    fn each_step_is_put_in_time_order_with_ties_in_recording_order() {
+        // Two steps, each recorded host after host: times go back within a step.
+        let at = |t_ns: u64, req: u64| Record { t_ns, event: Event::Complete { req, outcome: Outcome::Ok } };
+        let mut batch = Batch::default();
+        batch.records.extend([at(30, 1), at(10, 2), at(30, 3), at(20, 4)]);
+        batch.end_step();
+        batch.end_step(); // an empty step adds no boundary
+        batch.records.extend([at(50, 5), at(40, 6)]);
+        batch.end_step();
+        assert_eq!(batch.steps, vec![4, 6]);
+
+        let out = Shared::default();
+        let mut sink = Sink::start(Box::new(out.clone()), &header()).expect("start");
+        sink.send(batch);
+        sink.finish().expect("the sink finishes");
+
+        let mut sorted = TraceWriter::new(Vec::new(), &header()).expect("header");
+        for r in [at(10, 2), at(20, 4), at(30, 1), at(30, 3), at(40, 6), at(50, 5)] {
+            sorted.write(&r).expect("in order");
+        }
+        let (_, expected) = sorted.finish().expect("finish");
+        assert_eq!(*out.0.lock().expect("not poisoned"), expected);
+    }
+
+    #[test]
     fn a_write_error_is_reported_at_the_end() {
         let mut sink = Sink::start(Box::new(Failing { left: 4096 }), &header()).expect("the header fits");
-        let mut records = records(50_000);
-        while !records.is_empty() {
-            let tail = records.split_off(records.len().min(BATCH_RECORDS));
-            sink.send(std::mem::replace(&mut records, tail));
+        for chunk in records(50_000).chunks(BATCH_RECORDS) {
+            sink.send(steps(chunk));
         }
         match sink.finish() {
             Err(TraceError::Io(e)) => assert_eq!(e.to_string(), "disk full"),
@@ -241,7 +313,7 @@ mod tests {
     #[test]
     fn a_sink_dropped_before_the_end_stops_its_thread() {
         let mut sink = Sink::start(Box::new(io::sink()), &header()).expect("start");
-        sink.send(records(10));
+        sink.send(steps(&records(10)));
         drop(sink); // joins the thread: a hang here fails the test by its timeout
     }
 }
