@@ -116,7 +116,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
     let start = tokio::time::Instant::now();
     match lg.plan.mode.clone() {
         Mode::Open(process) => open_loop(&lg, process, start).await,
-        Mode::Closed { think } => closed_loop(&lg, think, start).await,
+        Mode::Closed { think } => closed_loop(&lg, think, lg.env.sim_ns()).await,
     }
     while lg.outstanding.get() > 0 {
         lg.drained.notified().await;
@@ -145,13 +145,13 @@ async fn open_loop(lg: &Rc<Gen>, process: super::arrivals::ArrivalProcess, start
     }
 }
 
-async fn closed_loop(lg: &Rc<Gen>, think: Duration, start: tokio::time::Instant) {
-    let end = start + lg.plan.duration;
+async fn closed_loop(lg: &Rc<Gen>, think: Duration, start_ns: u64) {
+    let end_ns = start_ns + lg.plan.duration.as_nanos() as u64;
     for user in 0..lg.plan.users.len() {
         lg.begin();
         let g = lg.clone();
         lg.env.spawn(async move {
-            while tokio::time::Instant::now() < end {
+            while g.env.sim_ns() < end_ns {
                 let outcome = g.request(user).await;
                 // A refused connection fails at once: without a pause the user would spin
                 // forever at one instant of simulated time.

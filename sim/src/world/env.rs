@@ -35,6 +35,11 @@ impl SimEnv {
         &self.shared
     }
 
+    /// Simulated time now on this host, nanoseconds (no skew: the world's time, not the host's).
+    pub(crate) fn sim_ns(&self) -> u64 {
+        self.shared.now_ns(self.host)
+    }
+
     /// Records an event at the current simulated time.
     pub(crate) fn record(&self, event: Event) {
         let t_ns = self.shared.now_ns(self.host);

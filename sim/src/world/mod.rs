@@ -38,6 +38,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
+/// The step with which a host's clock stands still while it runs: tokio's timer resolution.
+const STILL_CLOCK_TICK: Duration = Duration::from_millis(1);
+
 /// How gauges are sampled into the trace.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
@@ -100,6 +103,8 @@ pub struct World {
     steps: u64,
     finished: bool,
     seed: u64,
+    /// Whether hosts' clocks stand still within a step (a 1 ms tick: see `Shared::now_ns`).
+    still_clock: bool,
 }
 
 impl World {
@@ -145,6 +150,7 @@ impl World {
                 cut: BTreeSet::new(),
                 rto: scenario.network.rto.0,
             }),
+            step_ns: Cell::new(None),
         });
         let managed = services::managed(scenario);
         for (i, host) in scenario.hosts.iter().enumerate() {
@@ -180,6 +186,7 @@ impl World {
             steps: 0,
             finished: false,
             seed,
+            still_clock: scenario.tick.get_ref().0 == STILL_CLOCK_TICK,
         })
     }
 
@@ -210,7 +217,10 @@ impl World {
             nemesis::apply(&mut self.sim, &self.shared, &self.header.links, &f.fault, now_ns);
             self.next_fault += 1;
         }
-        let done = self.sim.step().map_err(|e| RunError::Host { at: now, message: e.to_string() })?;
+        self.shared.step_ns.set(self.still_clock.then_some(now_ns));
+        let stepped = self.sim.step();
+        self.shared.step_ns.set(None);
+        let done = stepped.map_err(|e| RunError::Host { at: now, message: e.to_string() })?;
         self.steps += 1;
         let now = self.sim.elapsed();
         let mut rec = self.shared.recorder.borrow_mut();

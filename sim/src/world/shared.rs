@@ -20,9 +20,19 @@ pub(crate) struct HostState {
     pub(crate) loss_rng: RefCell<ChaCha8Rng>,
     /// This incarnation's runtime instant matching a known simulated time (see
     /// [`Shared::now_ns`]); cleared when the host is killed or restarted.
-    pub(crate) clock_base: Cell<Option<(tokio::time::Instant, u64)>>,
+    pub(crate) clock_base: Cell<Option<ClockBase>>,
     /// The knobs chaos has turned on this host (see `faultline_models::seam::Knob`).
     pub(crate) knobs: [Cell<KnobSetting>; faultline_models::seam::Knob::ALL.len()],
+}
+
+/// How a host's runtime clock maps to simulated time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClockBase {
+    /// A runtime instant and the simulated time it stands for, nanoseconds.
+    base: (tokio::time::Instant, u64),
+    /// The last instant converted and its simulated time: the clock stands still while a host
+    /// runs its ready tasks, so most readings repeat the one before.
+    last: (tokio::time::Instant, u64),
 }
 
 /// A knob as chaos set it: a value that may grow with time.
@@ -105,22 +115,50 @@ pub(crate) struct Shared {
     pub(crate) by_name: BTreeMap<String, u16>,
     pub(crate) by_ip: RefCell<BTreeMap<IpAddr, u16>>,
     pub(crate) links: RefCell<LinkTable>,
+    /// The simulated time, nanoseconds, that every host's clock shows throughout the step being
+    /// run, when it stands still for the whole step (see [`Shared::now_ns`]); `None` otherwise.
+    /// Set by the world around each step.
+    pub(crate) step_ns: Cell<Option<u64>>,
 }
 
 impl Shared {
     /// Simulated time now on `host`'s sub-step clock, nanoseconds. Call only from inside the host.
     ///
+    /// With a 1 ms step, a host's clock stands still while it runs: turmoil ticks a host by
+    /// running its ready tasks until its runtime, idle, advances the clock to the end of the
+    /// step, and tokio's timers have 1 ms resolution, so nothing fires in between; the tasks the
+    /// advance wakes run in the next step. So the time is the step's, set once by the world,
+    /// and no clock is read (a debug build checks it against the host's clock on every call).
+    pub(crate) fn now_ns(&self, host: u16) -> u64 {
+        match self.step_ns.get() {
+            Some(t_ns) => {
+                debug_assert_eq!(t_ns, self.clock_ns(host), "a host's clock moved within a 1 ms step");
+                t_ns
+            }
+            None => self.clock_ns(host),
+        }
+    }
+
+    /// Simulated time now on `host`'s runtime clock, nanoseconds.
+    ///
     /// Asking turmoil (`sim_elapsed`) takes a thread-local, a borrow and a hash lookup; it is
     /// asked once per incarnation of the host, and after that the host runtime's own paused
     /// clock (which turmoil advances in lockstep with simulated time) gives the offset.
-    pub(crate) fn now_ns(&self, host: u16) -> u64 {
+    fn clock_ns(&self, host: u16) -> u64 {
         let now = tokio::time::Instant::now();
         let cell = &self.hosts[host as usize].clock_base;
         match cell.get() {
-            Some((base, base_ns)) => base_ns + now.saturating_duration_since(base).as_nanos() as u64,
+            Some(clock) if clock.last.0 == now => clock.last.1,
+            Some(mut clock) => {
+                let (base, base_ns) = clock.base;
+                let ns = base_ns + now.saturating_duration_since(base).as_nanos() as u64;
+                clock.last = (now, ns);
+                cell.set(Some(clock));
+                ns
+            }
             None => {
                 let ns = turmoil::sim_elapsed().map(|d| d.as_nanos() as u64).unwrap_or(0);
-                cell.set(Some((now, ns)));
+                cell.set(Some(ClockBase { base: (now, ns), last: (now, ns) }));
                 ns
             }
         }
