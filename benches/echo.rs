@@ -15,6 +15,10 @@ use std::time::Duration;
 
 const SIMULATED: Duration = Duration::from_millis(200);
 
+/// The allocator the `faultline` binary runs with, so both measure the same thing.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>, round_trips: u64) {
     group
         .sampling_mode(SamplingMode::Flat)
