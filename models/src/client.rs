@@ -16,6 +16,7 @@ use crate::proto::{Frame, FrameReader, Msg, read_frame, write_frame};
 use crate::seam::{self, Env, Stream, timeout};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -241,6 +242,13 @@ impl<E: Env> Client<E> {
     /// Sends `msg` and waits up to `limit` for the reply. A server-side failure comes back as
     /// `Ok(Msg::Error { .. })`; only transport failures are `Err`.
     pub async fn call(&self, msg: Msg, limit: Duration) -> Result<Msg, CallError> {
+        self.call_until(msg, self.env.sleep(limit)).await
+    }
+
+    /// Sends `msg` and waits for the reply until `expiry` completes, which is a `Timeout`: for
+    /// a caller that keeps the deadlines of many calls itself, with one timer for all of them.
+    /// A reply ready when `expiry` completes wins.
+    pub async fn call_until(&self, msg: Msg, expiry: impl Future<Output = ()>) -> Result<Msg, CallError> {
         let work = async {
             let conn = self.connection().await?;
             let id = self.next_id.get();
@@ -267,7 +275,7 @@ impl<E: Env> Client<E> {
         tokio::select! {
             biased;
             out = &mut work => out.and_then(|out| out),
-            () = self.env.sleep(limit) => Err(CallError::Timeout(self.addr.clone())),
+            () = expiry => Err(CallError::Timeout(self.addr.clone())),
         }
     }
 }

@@ -165,3 +165,71 @@ fn a_latency_change_shows_only_while_it_lasts() {
     assert_eq!(w[4].failed, 0, "still inside the app's 50 ms dependency timeout: {:?}", w[4]);
     assert!(w[8].latency.p50_ms < 15.0, "restored: {:?}", w[8]);
 }
+
+/// Runs `s` and reads its trace back: every request's invoke time and its completion (time and
+/// outcome), by request id.
+fn requests(s: &Scenario, seed: u64) -> (RunOutcome, Vec<(u64, u64, faultline_chaos::trace::Outcome)>) {
+    use faultline_chaos::trace::Event;
+    use faultline_chaos::trace::codec::TraceReader;
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("trace.bin");
+    let file = std::fs::File::create(&path).expect("the trace file");
+    let options = RunOptions { seed: Some(seed), trace: Some(Box::new(file)), ..RunOptions::default() };
+    let outcome = run(s, options).expect("the run completes");
+    let reader = TraceReader::new(std::fs::File::open(&path).expect("the trace")).expect("a trace header");
+    let mut invoked = BTreeMap::new();
+    let mut done = Vec::new();
+    for record in reader {
+        let record = record.expect("a readable trace");
+        match record.event {
+            Event::Invoke { req, .. } => {
+                invoked.insert(req, record.t_ns);
+            }
+            Event::Complete { req, outcome } => done.push((invoked[&req], record.t_ns, outcome)),
+            _ => {}
+        }
+    }
+    (outcome, done)
+}
+
+#[test]
+fn a_request_times_out_at_its_deadline_and_a_faster_reply_beats_it() {
+    // Service times straddle the 100 ms timeout: some replies come in time, others do not.
+    let s = scenario(
+        r#"
+name = "timeouts"
+duration = "3s"
+[network]
+latency = "1ms"
+[[hosts]]
+name = "e0"
+service = "echo"
+service_time = { exponential = "60ms" }
+workers = 64
+[workload]
+targets = ["e0"]
+users = 30
+loadgens = 2
+arrival = { poisson = { rate = 300 } }
+timeout = "100ms"
+"#,
+    );
+    let (outcome, done) = requests(&s, 3);
+    let e2e = &outcome.report.end_to_end;
+    assert!(e2e.timeouts > 50 && e2e.ok > 300, "both outcomes occur: {e2e:?}");
+    assert_eq!(e2e.outstanding_at_end, 0, "every request ended");
+    const MS: u64 = 1_000_000;
+    for (invoked, completed, result) in &done {
+        let took = completed - invoked;
+        match result {
+            faultline_chaos::trace::Outcome::Timeout => {
+                assert_eq!(took, 100 * MS, "a timeout ends its request at the deadline, on the 1 ms grid")
+            }
+            faultline_chaos::trace::Outcome::Ok => assert!(took <= 100 * MS, "an answer came in time: {took} ns"),
+            other => panic!("an echo neither fails nor is unreachable: {other:?}"),
+        }
+    }
+    assert_eq!(done.len() as u64, e2e.requests);
+    assert_eq!(go(&s, 3).hash, outcome.hash, "and the run is deterministic");
+}

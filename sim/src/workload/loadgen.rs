@@ -14,6 +14,7 @@
 //! at its invocation ([`Observation::Expects`]), so a CAS that never completes is still judged.
 
 use super::arrivals::{Arrivals, KeyChooser};
+use super::deadlines::Deadlines;
 use crate::world::SimEnv;
 use faultline_chaos::trace::{Event, Observation, Op, Outcome};
 use faultline_models::client::{CallError, Client};
@@ -83,6 +84,8 @@ struct Gen {
     env: SimEnv,
     plan: LoadgenPlan,
     clients: Vec<Client<SimEnv>>,
+    /// Every request's timeout, kept by one timer.
+    deadlines: Rc<Deadlines>,
     keys: KeyChooser,
     rng: RefCell<ChaCha8Rng>,
     next_req: Cell<u64>,
@@ -106,6 +109,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
         seen: RefCell::new(vec![None; plan.users.len()]),
         outstanding: Cell::new(0),
         drained: Notify::new(),
+        deadlines: Deadlines::new(env.clone(), plan.timeout),
         clients,
         env,
         plan,
@@ -113,6 +117,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
     if lg.plan.index == 0 {
         lg.env.spawn(super::batch::run_batch_job(lg.env.clone()));
     }
+    lg.env.spawn(lg.deadlines.clone().keep());
     let start = tokio::time::Instant::now();
     match lg.plan.mode.clone() {
         Mode::Open(process) => open_loop(&lg, process, start).await,
@@ -210,7 +215,9 @@ impl Gen {
         if let Some(writer) = expects {
             self.env.record(Event::Observed { req, what: Observation::Expects { writer } });
         }
-        let reply = self.clients[user].call(msg, self.plan.timeout).await;
+        let expiry = self.deadlines.start();
+        let reply = self.clients[user].call_until(msg, expiry.wait()).await;
+        drop(expiry);
         let observed = match (&reply, op) {
             (Ok(Msg::Value { value, lsn }), Op::Read) => {
                 let writer = value.as_deref().and_then(writer_of);

@@ -16,6 +16,7 @@
 
 pub mod arrivals;
 mod batch;
+mod deadlines;
 mod loadgen;
 
 pub(crate) use loadgen::{LoadgenPlan, Mode, UserPlan, run_loadgen};
