@@ -96,7 +96,7 @@ impl Deadlines {
         expiry
     }
 
-    /// Expires requests as their deadlines come, until the generator is dropped.
+    /// Expires requests as their deadlines come; runs as long as its host does.
     pub(crate) async fn keep(self: Rc<Self>) {
         loop {
             let next = self.queue.borrow().front().map(|(deadline, _)| *deadline);

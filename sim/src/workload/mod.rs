@@ -12,7 +12,8 @@
 //! when the last one ends, after a think time.
 //!
 //! The first load generator also runs the batch job (`batch`): long transactions that a fault
-//! injects beside the users' traffic.
+//! injects beside the users' traffic. Each generator keeps its requests' timeouts with one timer
+//! (`deadlines`).
 
 pub mod arrivals;
 mod batch;
