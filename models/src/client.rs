@@ -86,11 +86,16 @@ impl Slots {
     fn remove(&mut self, id: u64) -> Option<Waiter> {
         let at = usize::try_from(id.checked_sub(self.first)?).ok()?;
         let waiter = self.slots.get_mut(at)?.take();
+        self.trim_front();
+        waiter
+    }
+
+    /// Drops the slots of ended calls from the front, up to the oldest call with an entry.
+    fn trim_front(&mut self) {
         while let Some(None) = self.slots.front() {
             self.slots.pop_front();
             self.first += 1;
         }
-        waiter
     }
 }
 
@@ -153,10 +158,7 @@ impl Pending {
                     *slot = None;
                 }
             }
-            while let Some(None) = table.slots.front() {
-                table.slots.pop_front();
-                table.first += 1;
-            }
+            table.trim_front();
         }
         for waker in woken {
             waker.wake();

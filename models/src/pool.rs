@@ -43,7 +43,7 @@
 
 use crate::proto::{ErrorCode, Frame, Msg, read_frame, write_frame};
 use crate::seam::{Env, timeout};
-use crate::server::{Capacity, Handler, Replier, serve_on};
+use crate::server::{Capacity, Handler, Replier, is_query, serve_on};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -341,15 +341,7 @@ impl<E: Env> Handler<E> for Pooler<E> {
     const HOLDS_SLOT: bool = false;
 
     async fn handle(&self, msg: Msg, replier: Replier<E>) -> Option<Msg> {
-        if !matches!(
-            msg,
-            Msg::Get { .. }
-                | Msg::Put { .. }
-                | Msg::Delete { .. }
-                | Msg::Cas { .. }
-                | Msg::Echo { .. }
-                | Msg::Hold { .. }
-        ) {
+        if !is_query(&msg) {
             let detail = format!("the pool forwards Get, Put, Delete, Cas, Echo and Hold, not {}", msg.name());
             return Some(Msg::Error { code: ErrorCode::BadRequest, detail });
         }

@@ -233,7 +233,7 @@ pub trait Handler<E: Env>: 'static {
 }
 
 /// Whether a message is a query that occupies a worker slot (control traffic does not).
-fn is_query(msg: &Msg) -> bool {
+pub(crate) fn is_query(msg: &Msg) -> bool {
     matches!(
         msg,
         Msg::Get { .. } | Msg::Put { .. } | Msg::Delete { .. } | Msg::Cas { .. } | Msg::Echo { .. } | Msg::Hold { .. }

@@ -1,17 +1,19 @@
 //! The compact history the data-tier checks judge, collected in one pass over a run's records.
 //!
 //! Owns: [`History`] and what it keeps: the workload's reads, writes and compare-and-sets with
-//! their times, outcomes and observations ([`OpEntry`]) and what each CAS expects, the completion time and success of every workload
-//! request (for RTO), the epochs store nodes took ([`EpochEntry`]), failover controller actions
-//! ([`FailoverEntry`]) and faults. Must not: judge anything, or keep whole records.
+//! their times, outcomes and observations ([`OpEntry`]) and what each CAS expects, the
+//! completion time and success of every workload request (for RTO), the epochs store nodes
+//! took ([`EpochEntry`]), failover controller actions ([`FailoverEntry`]) and faults. Must
+//! not: judge anything, or keep whole records.
 //!
 //! Memory: while a request is outstanding it holds one [`OpEntry`] (72 bytes) in a map. Once it
 //! ends it leaves 8 bytes in the completion series (time and success packed in one `u64`), and
 //! a read or write keeps its 72-byte [`OpEntry`] when it matters to a check: a read that
 //! returned an observation, or any write or CAS (an indeterminate write matters to
-//! linearizability; a CAS also keeps its expectation, about 40 bytes in a map), once the trace has shown a data-tier event (`Role` or `Observed`). Other
-//! requests keep nothing more. Epochs (one per promotion) are few; failover actions and faults
-//! are capped at [`MAX_ACTIONS`] and [`MAX_FAULTS`] (the overflow is counted).
+//! linearizability; a CAS also keeps its expectation, about 40 bytes in a map), once the trace
+//! has shown a data-tier event (`Role` or `Observed`). Other requests keep nothing more.
+//! Epochs (one per promotion) are few; failover actions and faults are capped at
+//! [`MAX_ACTIONS`] and [`MAX_FAULTS`] (the overflow is counted).
 //!
 //! Times are the caller's: the analyzer hands in record times already clamped to be monotonic.
 

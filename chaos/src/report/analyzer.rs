@@ -4,9 +4,9 @@
 //! Owns: matching `Invoke` to `Complete`, per-host served statistics, the time-weighted
 //! `inflight` gauge, the fault and change timelines, and feeding the data tier's
 //! [`History`] (whose map of outstanding requests is also the one `Invoke` and `Complete` are
-//! matched through). Must not: keep records (memory is bounded apart from outstanding requests, open
-//! windows, the capped timelines and the data history, whose bound `check::history` documents),
-//! or decide verdicts (that is `checks`).
+//! matched through). Must not: keep records (memory is bounded apart from outstanding
+//! requests, open windows, the capped timelines and the data history, whose bound
+//! `check::history` documents), or decide verdicts (that is `checks`).
 
 use super::metrics::{Latency, WindowSeries};
 use super::{Anomalies, ChangeEntry, FaultEntry, Report};

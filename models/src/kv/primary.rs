@@ -69,15 +69,13 @@ impl<E: Env> Node<E> {
             if let Some(detail) = self.refusal(&state) {
                 return Err(Msg::Error { code: ErrorCode::NotPrimary, detail });
             }
-            if let Some(expected) = expected
-                && state.log.store.get(&key) != expected.as_ref()
-            {
-                let detail = format!(
-                    "{} holds {}, not the value expected",
-                    String::from_utf8_lossy(&key),
-                    if state.log.store.get(&key).is_some() { "another value" } else { "nothing" },
-                );
-                return Err(Msg::Error { code: ErrorCode::CasMismatch, detail });
+            if let Some(expected) = expected {
+                let held = state.log.store.get(&key);
+                if held != expected.as_ref() {
+                    let holds = if held.is_some() { "another value" } else { "nothing" };
+                    let detail = format!("{} holds {holds}, not the value expected", String::from_utf8_lossy(&key));
+                    return Err(Msg::Error { code: ErrorCode::CasMismatch, detail });
+                }
             }
             let entry = LogEntry { lsn: state.log.lsn() + 1, epoch: state.epoch, key, value };
             if let Err(e) = self.wal.append(std::slice::from_ref(&entry)) {
@@ -369,7 +367,8 @@ mod tests {
                 }
             }
             for key in 0u8..3 {
-                proptest::prop_assert_eq!(value(&node, &String::from_utf8(vec![key]).unwrap()), model.get(&key).cloned());
+                let held = value(&node, &String::from_utf8(vec![key]).unwrap());
+                proptest::prop_assert_eq!(held, model.get(&key).cloned());
             }
         }
     }

@@ -114,8 +114,6 @@ impl Recorder {
         self.flush_step();
         self.push(t_ns, Event::End);
         self.flush_step();
-        let last = std::mem::take(&mut self.batch);
-        self.sink.send(last);
-        self.sink.finish()
+        self.sink.finish(self.batch)
     }
 }

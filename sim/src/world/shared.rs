@@ -20,19 +20,9 @@ pub(crate) struct HostState {
     pub(crate) loss_rng: RefCell<ChaCha8Rng>,
     /// This incarnation's runtime instant matching a known simulated time (see
     /// [`Shared::now_ns`]); cleared when the host is killed or restarted.
-    pub(crate) clock_base: Cell<Option<ClockBase>>,
+    pub(crate) clock_base: Cell<Option<(tokio::time::Instant, u64)>>,
     /// The knobs chaos has turned on this host (see `faultline_models::seam::Knob`).
     pub(crate) knobs: [Cell<KnobSetting>; faultline_models::seam::Knob::ALL.len()],
-}
-
-/// How a host's runtime clock maps to simulated time.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ClockBase {
-    /// A runtime instant and the simulated time it stands for, nanoseconds.
-    base: (tokio::time::Instant, u64),
-    /// The last instant converted and its simulated time: the clock stands still while a host
-    /// runs its ready tasks, so most readings repeat the one before.
-    last: (tokio::time::Instant, u64),
 }
 
 /// A knob as chaos set it: a value that may grow with time.
@@ -148,17 +138,10 @@ impl Shared {
         let now = tokio::time::Instant::now();
         let cell = &self.hosts[host as usize].clock_base;
         match cell.get() {
-            Some(clock) if clock.last.0 == now => clock.last.1,
-            Some(mut clock) => {
-                let (base, base_ns) = clock.base;
-                let ns = base_ns + now.saturating_duration_since(base).as_nanos() as u64;
-                clock.last = (now, ns);
-                cell.set(Some(clock));
-                ns
-            }
+            Some((base, base_ns)) => base_ns + now.saturating_duration_since(base).as_nanos() as u64,
             None => {
                 let ns = turmoil::sim_elapsed().map(|d| d.as_nanos() as u64).unwrap_or(0);
-                cell.set(Some(ClockBase { base: (now, ns), last: (now, ns) }));
+                cell.set(Some((now, ns)));
                 ns
             }
         }

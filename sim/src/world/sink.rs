@@ -142,9 +142,13 @@ impl Sink {
         self.empties.try_recv().unwrap_or_else(|_| Batch::with_capacity(BATCH_RECORDS))
     }
 
-    /// Waits for the sink to write and analyse everything handed to it, and returns the report.
-    pub(crate) fn finish(mut self) -> Result<Finished, TraceError> {
-        self.batches = None;
+    /// Hands the sink its `last` batch, waits for it to write and analyse everything, and
+    /// returns the report.
+    pub(crate) fn finish(mut self, last: Batch) -> Result<Finished, TraceError> {
+        if let Some(tx) = self.batches.take() {
+            // A send fails only if the sink's thread is gone; joining it below says why.
+            let _ = tx.send(last);
+        }
         let worker = self.worker.take().expect("a sink finishes once");
         match worker.join() {
             Ok(result) => result,
@@ -266,7 +270,7 @@ mod tests {
             assert!(empty.is_empty() && empty.steps.is_empty(), "a batch handed back is empty");
             rest = tail;
         }
-        let (report, hash, count) = sink.finish().expect("the sink finishes");
+        let (report, hash, count) = sink.finish(Batch::default()).expect("the sink finishes");
         assert_eq!(hash, direct_hash);
         assert_eq!(count, direct_records);
         assert_eq!(*out.0.lock().expect("not poisoned"), direct_bytes, "byte for byte the same trace");
@@ -288,7 +292,7 @@ mod tests {
         let out = Shared::default();
         let mut sink = Sink::start(Box::new(out.clone()), &header()).expect("start");
         sink.send(batch);
-        sink.finish().expect("the sink finishes");
+        sink.finish(Batch::default()).expect("the sink finishes");
 
         let mut sorted = TraceWriter::new(Vec::new(), &header()).expect("header");
         for r in [at(10, 2), at(20, 4), at(30, 1), at(30, 3), at(40, 6), at(50, 5)] {
@@ -304,7 +308,7 @@ mod tests {
         for chunk in records(50_000).chunks(BATCH_RECORDS) {
             sink.send(steps(chunk));
         }
-        match sink.finish() {
+        match sink.finish(Batch::default()) {
             Err(TraceError::Io(e)) => assert_eq!(e.to_string(), "disk full"),
             other => panic!("expected the write error, got {:?}", other.map(|(_, hash, n)| (hash, n))),
         }
