@@ -36,6 +36,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Print the run plan a scenario compiles to (hosts, services, load, faults, checks)
+    /// without running it.
+    Plan {
+        /// The scenario file (TOML).
+        file: PathBuf,
+        /// Master seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Run a scenario several times with one seed and compare the trace hashes.
     CheckDeterminism {
         /// The scenario file.

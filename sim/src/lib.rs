@@ -1,6 +1,8 @@
 //! The Faultline world: scenario file -> hosts on turmoil -> workload -> trace and report.
 //!
 //! - [`scenario`]: TOML -> typed, validated [`scenario::Scenario`], with located errors.
+//! - [`services`]: the service kinds, one file each, and the registry that lists them.
+//! - [`plan`]: a validated scenario compiled into the [`RunPlan`] the world is built from.
 //! - [`world`]: the hosts, the seam's turmoil side ([`world::SimEnv`]), the recorder, the run.
 //! - [`workload`]: virtual users multiplexed on load generators, arrivals, key popularity.
 //! - [`nemesis`]: the scripted fault schedule and its application.
@@ -13,14 +15,18 @@
 //! time and advances it step by step, so it reads simulated time.)
 
 pub mod nemesis;
+pub mod plan;
 pub mod scenario;
 pub mod seeds;
+pub mod services;
 pub mod workload;
 pub mod world;
 
-pub use world::{RecordConfig, RunError, RunOptions, RunOutcome, TraceOut, World};
+pub use plan::{RunPlan, compile};
+pub use world::{Output, RecordConfig, RunError, RunOptions, RunOutcome, TraceOut, World};
 
-/// Runs `scenario` to the end.
+/// Compiles `scenario` (which must have passed validation) and runs it to the end.
 pub fn run(scenario: &scenario::Scenario, options: RunOptions) -> Result<RunOutcome, RunError> {
-    World::build(scenario, options)?.run()
+    let plan = plan::compile(scenario, options.seed);
+    World::build(&plan, Output { trace: options.trace, record: options.record })?.run()
 }

@@ -4,6 +4,7 @@ mod bench;
 mod check_history;
 mod determinism;
 mod gui;
+mod plan;
 mod replay;
 mod run;
 mod sweep;
@@ -18,6 +19,7 @@ use std::path::Path;
 pub fn dispatch(cli: Cli) -> Exit {
     match cli.command {
         Command::Run { file, seed, out, format } => run::run(&file, seed, out.as_deref(), format),
+        Command::Plan { file, seed, format } => plan::run(&file, seed, format),
         Command::CheckDeterminism { file, seed, runs } => determinism::run(&file, seed, runs),
         Command::Sweep { files, seeds, first_seed, jobs, format } => {
             sweep::run(&files, first_seed, seeds, jobs, format)

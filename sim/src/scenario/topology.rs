@@ -1,10 +1,11 @@
 //! Semantic checks of the topology: host names, what each service refers to, links, and the
 //! hosts faults name. Part of validation (see `validate.rs`, which owns the [`Checker`]).
 
-use super::services::{KvRole, Service};
 use super::spans::{Seg, fmt_dur};
+
 use super::types::{FaultSpec, Host, Link, Sp};
 use super::validate::{Checker, or_span};
+use crate::services::{Want, expect};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
@@ -51,165 +52,9 @@ fn hosts(c: &mut Checker) {
     }
 }
 
-/// What a reference must name.
-#[derive(Clone, Copy)]
-enum Want {
-    KvPrimary,
-    Kv,
-    Cache,
-    /// A kv primary or a pool (what an app's `db` may be).
-    Store,
-}
-
-impl Want {
-    fn matches(self, service: &Service) -> bool {
-        match (self, service) {
-            (Want::KvPrimary, Service::Kv(kv)) => kv.role == KvRole::Primary,
-            (Want::Kv, Service::Kv(_)) => true,
-            (Want::Cache, Service::Cache(_)) => true,
-            (Want::Store, Service::Kv(kv)) => kv.role == KvRole::Primary,
-            (Want::Store, Service::Pool(_)) => true,
-            _ => false,
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Want::KvPrimary => "kv primary",
-            Want::Kv => "kv node (primary or replica)",
-            Want::Cache => "cache",
-            Want::Store => "kv primary or pool",
-        }
-    }
-}
-
-/// Checks that `name` is a host whose service is what `want` says.
-fn expect(c: &mut Checker, name: &Sp<String>, want: Want, what: &str) {
-    let Some(host) = c.host(name, "not a host") else {
-        return;
-    };
-    if want.matches(&host.service) {
-        return;
-    }
-    let fitting: Vec<&str> = c.hosts.iter().filter(|(_, h)| want.matches(&h.service)).map(|(n, _)| *n).collect();
-    let choices = if fitting.is_empty() {
-        format!("the file has no {}", want.describe())
-    } else {
-        format!("the {} hosts are: {}", want.describe(), super::spans::name_list(fitting))
-    };
-    let message = format!(
-        "{what} must be a {}, but {:?} is {}; {choices}",
-        want.describe(),
-        name.get_ref(),
-        with_article(host.service.kind())
-    );
-    c.report(name.span(), &format!("not a {}", want.describe()), message);
-}
-
-fn with_article(kind: &str) -> String {
-    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
-    format!("{article} {kind}")
-}
-
 fn service(c: &mut Checker, index: usize, host: &Sp<Host>) {
     let host = host.get_ref();
-    match &host.service {
-        Service::Kv(kv) => match (kv.role, &kv.primary) {
-            (KvRole::Primary, Some(primary)) => {
-                let message = "a kv primary has no `primary`; expected no `primary` here, or role = \"replica\"".into();
-                c.report(primary.span(), "primary of a primary", message);
-            }
-            (KvRole::Replica, None) => {
-                let message = format!(
-                    "kv replica {:?} has no `primary`; expected primary = \"<the name of a kv primary>\"",
-                    host.name.get_ref()
-                );
-                c.report(host.name.span(), "no primary", message);
-            }
-            (KvRole::Replica, Some(primary)) => expect(c, primary, Want::KvPrimary, "a kv replica's `primary`"),
-            (KvRole::Primary, None) => {}
-        },
-        Service::App(app) => {
-            match (&app.db, &app.router) {
-                (Some(db), None) => expect(c, db, Want::Store, "an app's `db`"),
-                (None, Some(router)) => members(c, &router.members, host.name.span(), "a router"),
-                (None, None) => {
-                    let message = format!(
-                        "app {:?} has neither `db` nor `router`; expected db = \"<a kv primary or pool>\" or a `router`",
-                        host.name.get_ref()
-                    );
-                    c.report(host.name.span(), "no store", message);
-                }
-                (Some(db), Some(_)) => {
-                    let message = "an app has both `db` and `router`; expected one of them".to_string();
-                    c.report(db.span(), "both db and router", message);
-                }
-            }
-            if let Some(read_from) = &app.read_from {
-                if app.router.is_some() {
-                    let message = "`read_from` has no effect with a `router`; expected the router's `reads`".into();
-                    c.report(read_from.span(), "with a router", message);
-                }
-                expect(c, read_from, Want::Kv, "an app's `read_from`");
-            }
-            if let Some(cache) = &app.cache {
-                expect(c, cache, Want::Cache, "an app's `cache`");
-            }
-            if app.timeout.0.is_zero() {
-                let path =
-                    [Seg::Key("hosts"), Seg::Index(index), Seg::Key("service"), Seg::Key("app"), Seg::Key("timeout")];
-                let span = c.span_at(&path, host.name.span());
-                c.report(
-                    span,
-                    "zero",
-                    "an app's `timeout` is 0; expected a timeout longer than 0, e.g. \"100ms\"".into(),
-                );
-            }
-        }
-        Service::Failover(f) => {
-            members(c, &f.members, host.name.span(), "a failover controller");
-            let (lease, every, fail_after) = (f.lease.0, f.check_every.0, f.fail_after.0);
-            if every.is_zero() || f.timeout.0.is_zero() || lease.is_zero() {
-                let message =
-                    "a failover controller's `check_every`, `timeout` and `lease` must be longer than 0".into();
-                c.report(host.name.span(), "zero", message);
-            } else if fail_after < lease + every {
-                let path = [
-                    Seg::Key("hosts"),
-                    Seg::Index(index),
-                    Seg::Key("service"),
-                    Seg::Key("failover"),
-                    Seg::Key("fail_after"),
-                ];
-                let span = c.span_at(&path, host.name.span());
-                let message = format!(
-                    "fail_after {} is shorter than lease + check_every ({}): a new primary could be promoted while the old one still holds its lease; expected at least {}",
-                    fmt_dur(fail_after),
-                    fmt_dur(lease + every),
-                    fmt_dur(lease + every)
-                );
-                c.report(span, "shorter than lease + check_every", message);
-            }
-        }
-        Service::Pool(p) => {
-            expect(c, &p.backend, Want::KvPrimary, "a pool's `backend`");
-            if p.max_server_conns == 0 {
-                let message = "a pool's max_server_conns = 0; expected at least 1 server connection".into();
-                c.report(host.name.span(), "zero", message);
-            }
-        }
-        Service::Echo | Service::Cache(_) => {}
-    }
-    let kv = match &host.service {
-        Service::Kv(kv) => Some(kv),
-        _ => None,
-    };
-    if let Some(super::services::ReplicationSpec::Sync { replicas }) = kv.map(|k| &k.replication)
-        && *replicas.get_ref() == 0
-    {
-        let message = "sync replication with replicas = 0 is async; expected at least 1 replica".to_string();
-        c.report(or_span(replicas.span(), host.name.span()), "zero", message);
-    }
+    host.service.validate(c, index, host);
     if let super::types::ServiceTimeSpec::Lognormal { mean, sigma } = &host.service_time {
         let value = *sigma.get_ref();
         if !(value.is_finite() && (0.0..=10.0).contains(&value)) {
@@ -220,34 +65,6 @@ fn service(c: &mut Checker, index: usize, host: &Sp<Host>) {
             let message = "a lognormal service time with mean 0; expected a mean longer than 0, or \"zero\"".into();
             c.report(host.name.span(), "zero mean", message);
         }
-    }
-}
-
-/// Checks the members of a replicated group: at least two kv nodes, exactly one primary among
-/// them, each named once. `what` names the group's owner ("a router").
-fn members(c: &mut Checker, members: &[Sp<String>], span: Range<usize>, what: &str) {
-    let mut primaries = 0;
-    let mut seen = BTreeSet::new();
-    for member in members {
-        expect(c, member, Want::Kv, &format!("a member of {what}"));
-        if !seen.insert(member.get_ref().as_str()) {
-            let message = format!("{:?} is listed twice; expected each member once", member.get_ref());
-            c.report(member.span(), "listed twice", message);
-            continue;
-        }
-        if let Some(Service::Kv(kv)) = c.hosts.get(member.get_ref().as_str()).map(|h| &h.service)
-            && kv.role == KvRole::Primary
-        {
-            primaries += 1;
-        }
-    }
-    if members.len() < 2 || primaries != 1 {
-        let message = format!(
-            "{what} has {} members of which {primaries} are kv primaries; expected a kv primary and at least one of its replicas",
-            members.len()
-        );
-        let span = members.first().map(|m| m.span()).unwrap_or(span);
-        c.report(span, "not a replicated group", message);
     }
 }
 

@@ -6,7 +6,6 @@
 //! timing, the workload and the SLOs; `topology.rs` owns hosts, services, links and faults.
 //! Nothing here panics on any parsed scenario.
 
-use super::services::Service;
 use super::spans::{Seg, fmt_dur, name_list, suggest, value_span};
 use super::types::{Arrival, Host, Popularity, Scenario, Sp};
 use indexmap::IndexMap;
@@ -161,7 +160,7 @@ impl<'a> Checker<'a> {
         }
         for target in &workload.targets {
             if let Some(host) = self.host(target, "not a host")
-                && !serves_requests(&host.service)
+                && host.service.load_api().is_none()
             {
                 let message = format!(
                     "host {:?} runs {} and serves no requests; expected an app, kv, cache or echo host",
@@ -312,15 +311,6 @@ impl<'a> Checker<'a> {
 /// `span` unless it is empty (a default value, which has no place in the file); then `fallback`.
 pub(crate) fn or_span(span: Range<usize>, fallback: Range<usize>) -> Range<usize> {
     if span.is_empty() { fallback } else { span }
-}
-
-/// Whether load generators may send requests to a host running `service`. Every kind listed
-/// here does; a new kind must say so.
-fn serves_requests(service: &Service) -> bool {
-    match service {
-        Service::Echo | Service::Kv(_) | Service::Cache(_) | Service::App(_) | Service::Pool(_) => true,
-        Service::Failover(_) => false,
-    }
 }
 
 #[cfg(test)]

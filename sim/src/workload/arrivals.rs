@@ -10,7 +10,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Zipf};
 
 /// When requests arrive at one load generator.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ArrivalProcess {
     /// Evenly spaced at `rate` per second, the first after `phase_ns`.
     Constant {

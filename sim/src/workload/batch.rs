@@ -6,8 +6,8 @@
 //! closes. They are not workload requests: they stay out of the end-to-end history and show in
 //! the servers' own metrics, and in what they do to everyone else's requests.
 
+use crate::services::addr;
 use crate::world::SimEnv;
-use crate::world::services::addr;
 use faultline_models::client::call_once;
 use faultline_models::proto::Msg;
 use std::time::Duration;

@@ -15,6 +15,7 @@
 
 use super::arrivals::{Arrivals, KeyChooser};
 use super::deadlines::Deadlines;
+use crate::services::LoadApi;
 use crate::world::SimEnv;
 use faultline_chaos::trace::{Event, Observation, Op, Outcome};
 use faultline_models::client::{CallError, Client};
@@ -28,35 +29,60 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 /// One virtual user.
-#[derive(Debug, Clone)]
-pub(crate) struct UserPlan {
-    pub(crate) id: u32,
-    pub(crate) target: u16,
-    pub(crate) addr: String,
-    /// The target serves only echo requests.
-    pub(crate) echo: bool,
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UserPlan {
+    /// The user's number, unique in the run.
+    pub id: u32,
+    /// The host index of its target.
+    pub target: u16,
+    /// "host:port" of its target.
+    pub addr: String,
+    /// What it sends its target.
+    pub api: LoadApi,
 }
 
-/// How this generator's requests are paced.
-#[derive(Debug, Clone)]
-pub(crate) enum Mode {
+/// How a generator's requests are paced.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Open loop: arrivals drawn from a process, whatever the replies.
     Open(super::arrivals::ArrivalProcess),
-    Closed { think: Duration },
+    /// Closed loop: each user's next request follows its last reply after a think time.
+    Closed {
+        /// The think time, nanoseconds.
+        think_ns: u64,
+    },
 }
 
 /// Everything one load generator does.
-#[derive(Debug, Clone)]
-pub(crate) struct LoadgenPlan {
-    pub(crate) index: u32,
-    pub(crate) users: Vec<UserPlan>,
-    pub(crate) mode: Mode,
-    pub(crate) read_ratio: f64,
-    pub(crate) cas_ratio: f64,
-    pub(crate) keys: u64,
-    pub(crate) zipf_s: Option<f64>,
-    pub(crate) value_bytes: u32,
-    pub(crate) timeout: Duration,
-    pub(crate) duration: Duration,
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LoadgenPlan {
+    /// Its number: it is host `lg<index>`.
+    pub index: u32,
+    /// Its users.
+    pub users: Vec<UserPlan>,
+    /// How its requests are paced.
+    pub mode: Mode,
+    /// Share of requests that are reads.
+    pub read_ratio: f64,
+    /// Share of requests that are compare-and-sets.
+    pub cas_ratio: f64,
+    /// Distinct keys.
+    pub keys: u64,
+    /// Zipf exponent of key popularity; `None`: uniform.
+    pub zipf_s: Option<f64>,
+    /// Size of written values and echo payloads, bytes.
+    pub value_bytes: u32,
+    /// A request not answered within this times out, nanoseconds.
+    pub timeout_ns: u64,
+    /// How long arrivals go on, nanoseconds.
+    pub duration_ns: u64,
+}
+
+impl LoadgenPlan {
+    fn timeout(&self) -> Duration {
+        Duration::from_nanos(self.timeout_ns)
+    }
 }
 
 /// The value a workload write puts: its request id, then filler up to `bytes` (at least 8).
@@ -100,7 +126,7 @@ struct Gen {
 
 /// Runs a load generator until its arrivals end and its requests are answered or timed out.
 pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Result {
-    let clients = plan.users.iter().map(|u| Client::new(env.clone(), u.addr.clone(), plan.timeout)).collect();
+    let clients = plan.users.iter().map(|u| Client::new(env.clone(), u.addr.clone(), plan.timeout())).collect();
     let lg = Rc::new(Gen {
         rng: RefCell::new(env.rng("requests")),
         keys: KeyChooser::new(plan.keys, plan.zipf_s),
@@ -109,7 +135,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
         seen: RefCell::new(vec![None; plan.users.len()]),
         outstanding: Cell::new(0),
         drained: Notify::new(),
-        deadlines: Deadlines::new(env.clone(), plan.timeout),
+        deadlines: Deadlines::new(env.clone(), plan.timeout()),
         clients,
         env,
         plan,
@@ -121,7 +147,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
     let start = tokio::time::Instant::now();
     match lg.plan.mode.clone() {
         Mode::Open(process) => open_loop(&lg, process, start).await,
-        Mode::Closed { think } => closed_loop(&lg, think, lg.env.sim_ns()).await,
+        Mode::Closed { think_ns } => closed_loop(&lg, Duration::from_nanos(think_ns), lg.env.sim_ns()).await,
     }
     while lg.outstanding.get() > 0 {
         lg.drained.notified().await;
@@ -131,7 +157,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
 
 async fn open_loop(lg: &Rc<Gen>, process: super::arrivals::ArrivalProcess, start: tokio::time::Instant) {
     let mut arrivals = Arrivals::new(process, lg.env.rng("arrivals"));
-    let end_ns = lg.plan.duration.as_nanos() as u64;
+    let end_ns = lg.plan.duration_ns;
     let users = lg.plan.users.len();
     while let Some(t_ns) = arrivals.next_before(end_ns) {
         // Timers fire on tokio's 1 ms grid: an arrival that would fire at or after the end of
@@ -151,7 +177,7 @@ async fn open_loop(lg: &Rc<Gen>, process: super::arrivals::ArrivalProcess, start
 }
 
 async fn closed_loop(lg: &Rc<Gen>, think: Duration, start_ns: u64) {
-    let end_ns = start_ns + lg.plan.duration.as_nanos() as u64;
+    let end_ns = start_ns + lg.plan.duration_ns;
     for user in 0..lg.plan.users.len() {
         lg.begin();
         let g = lg.clone();
@@ -188,8 +214,11 @@ impl Gen {
     fn draw(&self, user: usize, req: u64) -> (Op, u64, Msg, Option<Option<u64>>) {
         let mut rng = self.rng.borrow_mut();
         let key = self.keys.choose(&mut rng);
-        if self.plan.users[user].echo {
-            return (Op::Other, key, Msg::Echo { payload: vec![0xAB; self.plan.value_bytes as usize] }, None);
+        match self.plan.users[user].api {
+            LoadApi::Echo => {
+                return (Op::Other, key, Msg::Echo { payload: vec![0xAB; self.plan.value_bytes as usize] }, None);
+            }
+            LoadApi::Store => {}
         }
         let key_name = |key: u64| format!("k{key}").into_bytes();
         let draw = rng.random::<f64>();

@@ -20,4 +20,5 @@ mod batch;
 mod deadlines;
 mod loadgen;
 
-pub(crate) use loadgen::{LoadgenPlan, Mode, UserPlan, run_loadgen};
+pub(crate) use loadgen::run_loadgen;
+pub use loadgen::{LoadgenPlan, Mode, UserPlan};

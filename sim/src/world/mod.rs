@@ -9,21 +9,18 @@
 //! Architecture invariant: this module and its children are the only place that knows turmoil.
 
 mod env;
-mod header;
 pub(crate) mod recorder;
-pub(crate) mod services;
 pub(crate) mod shared;
 mod sink;
 mod stream;
 
 pub use env::SimEnv;
 pub use recorder::RecordConfig;
-pub use services::SERVICE_PORT;
 pub use sink::TraceOut;
 pub use stream::{SimListener, SimStream, SimWriteHalf};
 
 use crate::nemesis;
-use crate::scenario::Scenario;
+use crate::plan::RunPlan;
 use crate::seeds;
 use crate::workload::run_loadgen;
 use faultline_chaos::fault::ScheduledFault;
@@ -74,6 +71,15 @@ pub struct RunOptions {
     pub record: RecordConfig,
 }
 
+/// Where a world's trace goes and what it records.
+#[derive(Default)]
+pub struct Output {
+    /// Where the binary trace goes; `None` discards it (the hash is still computed).
+    pub trace: Option<TraceOut>,
+    /// Which optional events are recorded.
+    pub record: RecordConfig,
+}
+
 /// The result of a run.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
@@ -108,20 +114,23 @@ pub struct World {
 }
 
 impl World {
-    /// Lays out the world of `scenario` (which must have passed validation).
-    pub fn build(scenario: &Scenario, options: RunOptions) -> Result<World, RunError> {
-        let seed = options.seed.unwrap_or(scenario.seed);
-        let layout = header::Layout::new(scenario)?;
-        let header = layout.header(scenario, seed);
+    /// Lays out the world `plan` describes.
+    pub fn build(plan: &RunPlan, output: Output) -> Result<World, RunError> {
+        let seed = plan.seed;
+        let header = plan.header();
+        let tick = Duration::from_nanos(plan.tick_ns);
+        let latency = Duration::from_nanos(plan.network.latency_ns);
         let mut sim = turmoil::Builder::new()
             .simulation_duration(Duration::from_secs(u64::from(u32::MAX)))
-            .tick_duration(scenario.tick.get_ref().0)
-            .min_message_latency(scenario.network.latency.0)
-            .max_message_latency(scenario.network.latency.0 + scenario.network.jitter.0)
+            .tick_duration(tick)
+            .min_message_latency(latency)
+            .max_message_latency(latency + Duration::from_nanos(plan.network.jitter_ns))
             .rng_seed(seeds::derive_u64(seed, "world", "turmoil"))
             .build();
-        let out: TraceOut = options.trace.unwrap_or_else(|| Box::new(std::io::sink()));
-        let recorder = Recorder::new(out, &header, options.record)?;
+        let out: TraceOut = output.trace.unwrap_or_else(|| Box::new(std::io::sink()));
+        let recorder = Recorder::new(out, &header, output.record)?;
+        let by_name: BTreeMap<String, u16> =
+            header.hosts.iter().enumerate().map(|(i, h)| (h.name.clone(), i as u16)).collect();
         let shared = Rc::new(Shared {
             seed,
             bursts: RefCell::new(Default::default()),
@@ -139,32 +148,31 @@ impl World {
                     knobs: Default::default(),
                 })
                 .collect(),
-            by_name: layout.by_name.clone(),
+            by_name,
             by_ip: RefCell::new(BTreeMap::new()),
             links: RefCell::new(LinkTable {
-                default_latency_ns: scenario.network.latency.0.as_nanos() as u64,
-                default_jitter_ns: scenario.network.jitter.0.as_nanos() as u64,
-                default_loss: *scenario.network.loss.get_ref(),
+                default_latency_ns: plan.network.latency_ns,
+                default_jitter_ns: plan.network.jitter_ns,
+                default_loss: plan.network.loss,
                 loss: BTreeMap::new(),
                 latency_ns: BTreeMap::new(),
                 cut: BTreeSet::new(),
-                rto: scenario.network.rto.0,
+                rto: Duration::from_nanos(plan.network.rto_ns),
             }),
             step_ns: Cell::new(None),
         });
-        let managed = services::managed(scenario);
-        for (i, host) in scenario.hosts.iter().enumerate() {
-            let host = host.get_ref().clone();
-            let name = host.name.get_ref().clone();
+        for (i, host) in plan.hosts.iter().enumerate() {
+            let (service, capacity) = (host.service.clone(), host.capacity.capacity());
             let shared2 = shared.clone();
             let index = i as u16;
-            let is_managed = managed.contains(&name);
-            sim.host(name.as_str(), move || services::start(SimEnv::new(shared2.clone(), index), &host, is_managed));
+            sim.host(host.name.as_str(), move || {
+                let running = service.start(SimEnv::new(shared2.clone(), index), capacity);
+                async move { Ok(running.await?) }
+            });
         }
-        for plan in layout.loadgens(scenario) {
-            let index = layout.loadgen_index(plan.index);
-            let env = SimEnv::new(shared.clone(), index);
-            sim.client(format!("lg{}", plan.index).as_str(), run_loadgen(env, plan));
+        for lg in &plan.loadgens {
+            let env = SimEnv::new(shared.clone(), plan.loadgen_index(lg.index));
+            sim.client(RunPlan::loadgen_name(lg.index).as_str(), run_loadgen(env, lg.clone()));
         }
         for (name, &index) in &shared.by_name {
             shared.by_ip.borrow_mut().insert(sim.lookup(name.as_str()), index);
@@ -173,20 +181,18 @@ impl World {
         for link in &header.links {
             nemesis::configure_link(&mut sim, &shared, link);
         }
-        let schedule = nemesis::schedule(scenario, &layout.by_name);
-        let end = scenario.duration.get_ref().0 + scenario.workload.timeout.0 + scenario.tick.get_ref().0 * 2;
         Ok(World {
             sim,
             shared,
             header,
-            schedule,
+            schedule: plan.faults.clone(),
             next_fault: 0,
-            end,
+            end: Duration::from_nanos(plan.end_ns),
             next_sample: SAMPLE_EVERY,
             steps: 0,
             finished: false,
             seed,
-            still_clock: scenario.tick.get_ref().0 == STILL_CLOCK_TICK,
+            still_clock: tick == STILL_CLOCK_TICK,
         })
     }
 

@@ -1,0 +1,235 @@
+//! The app kind: an application server doing cache-aside reads and write-then-invalidate
+//! writes over a store, fixed (`db`, `read_from`) or routed over a replicated group (`router`:
+//! read/write splitting, lag bounds, read-your-writes tokens). Its settings, their checks and
+//! its start.
+
+use super::{LoadApi, PlanContext, Want, expect, members, ns};
+use crate::scenario::spans::Seg;
+use crate::scenario::validate::Checker;
+use crate::scenario::{Dur, Host, Sp};
+use crate::world::SimEnv;
+use faultline_models::server::Capacity;
+use faultline_models::{app, router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The kind's name in reports and traces.
+pub(crate) const KIND: &str = "app";
+
+/// Load generators read and write through it.
+pub(crate) const LOAD: Option<LoadApi> = Some(LoadApi::Store);
+
+/// An application server.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppService {
+    /// Host name of the primary database (or of a pool in front of it): writes go there.
+    /// Give `db` or `router`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub db: Option<Sp<String>>,
+    /// Route to a replicated store by probing its nodes: writes to the primary, reads by
+    /// policy. Give `db` or `router`.
+    #[serde(default)]
+    pub router: Option<RouterSpec>,
+    /// Open a new connection for every call to the store, as an app without a connection
+    /// pool does. Default false.
+    #[serde(default)]
+    pub connect_per_request: bool,
+    /// Host name to read from on a cache miss. Default: `db`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub read_from: Option<Sp<String>>,
+    /// Host name of the cache. Default: no cache.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub cache: Option<Sp<String>>,
+    /// Timeout of each call to a dependency. Default "100ms".
+    #[serde(default = "default_dep_timeout")]
+    pub timeout: Dur,
+}
+
+fn default_dep_timeout() -> Dur {
+    Dur(Duration::from_millis(100))
+}
+
+/// Read/write routing over a replicated store.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouterSpec {
+    /// The kv nodes: a primary and its replicas.
+    #[schemars(with = "Vec<String>")]
+    pub members: Vec<Sp<String>>,
+    /// Where reads go: "primary", "round_robin" or "least_lag" over the replicas. Default
+    /// "round_robin".
+    #[serde(default)]
+    pub reads: ReadsSpec,
+    /// Replicas lagging more than this are not read from. Default: no bound.
+    #[serde(default)]
+    pub max_lag: Option<Dur>,
+    /// A read carrying a user's LSN token goes to a replica that has applied it, or to the
+    /// primary. Default false.
+    #[serde(default)]
+    pub read_your_writes: bool,
+    /// How often the router asks every node for its role and position. Default "200ms".
+    #[serde(default = "default_probe_every")]
+    pub probe_every: Dur,
+}
+
+fn default_probe_every() -> Dur {
+    Dur(Duration::from_millis(200))
+}
+
+/// Where a router sends reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadsSpec {
+    /// Always the primary.
+    Primary,
+    /// The eligible replicas in turn.
+    #[default]
+    RoundRobin,
+    /// The eligible replica with the least lag.
+    LeastLag,
+}
+
+/// An app in the run plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppPlan {
+    /// Where its store calls go.
+    pub store: StorePlan,
+    /// "host:port" of its cache, if it has one.
+    pub cache: Option<String>,
+    /// Timeout of each call to a dependency, nanoseconds.
+    pub timeout_ns: u64,
+    /// A new connection for every call to the store.
+    pub connect_per_request: bool,
+}
+
+/// Where an app's store calls go, in the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorePlan {
+    /// Writes to one address, reads (on a cache miss) to another (or the same).
+    Fixed {
+        /// "host:port" writes go to.
+        write: String,
+        /// "host:port" reads go to.
+        read: String,
+    },
+    /// Routed over a replicated group.
+    Routed {
+        /// "host:port" of each member.
+        members: Vec<String>,
+        /// Where reads go.
+        reads: ReadsSpec,
+        /// Replicas lagging more than this are not read from, nanoseconds.
+        max_lag_ns: Option<u64>,
+        /// Reads carrying a token go where it has been applied.
+        read_your_writes: bool,
+        /// How often the router probes the members, nanoseconds.
+        probe_every_ns: u64,
+    },
+}
+
+pub(crate) fn provides(want: Want) -> bool {
+    match want {
+        Want::KvPrimary | Want::Kv | Want::Cache | Want::Store => false,
+    }
+}
+
+impl AppService {
+    pub(crate) fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
+        match (&self.db, &self.router) {
+            (Some(db), None) => expect(c, db, Want::Store, "an app's `db`"),
+            (None, Some(router)) => members(c, &router.members, host.name.span(), "a router"),
+            (None, None) => {
+                let message = format!(
+                    "app {:?} has neither `db` nor `router`; expected db = \"<a kv primary or pool>\" or a `router`",
+                    host.name.get_ref()
+                );
+                c.report(host.name.span(), "no store", message);
+            }
+            (Some(db), Some(_)) => {
+                let message = "an app has both `db` and `router`; expected one of them".to_string();
+                c.report(db.span(), "both db and router", message);
+            }
+        }
+        if let Some(read_from) = &self.read_from {
+            if self.router.is_some() {
+                let message = "`read_from` has no effect with a `router`; expected the router's `reads`".into();
+                c.report(read_from.span(), "with a router", message);
+            }
+            expect(c, read_from, Want::Kv, "an app's `read_from`");
+        }
+        if let Some(cache) = &self.cache {
+            expect(c, cache, Want::Cache, "an app's `cache`");
+        }
+        if self.timeout.0.is_zero() {
+            let path =
+                [Seg::Key("hosts"), Seg::Index(index), Seg::Key("service"), Seg::Key("app"), Seg::Key("timeout")];
+            let span = c.span_at(&path, host.name.span());
+            let message = "an app's `timeout` is 0; expected a timeout longer than 0, e.g. \"100ms\"".into();
+            c.report(span, "zero", message);
+        }
+    }
+
+    /// The plan of a validated app (it has `db` or `router`).
+    pub(crate) fn compile(&self, cx: &PlanContext) -> AppPlan {
+        let store = match (&self.router, &self.db) {
+            (Some(r), _) => StorePlan::Routed {
+                members: cx.addrs(&r.members),
+                reads: r.reads,
+                max_lag_ns: r.max_lag.map(|d| ns(d.0)),
+                read_your_writes: r.read_your_writes,
+                probe_every_ns: ns(r.probe_every.0),
+            },
+            (None, db) => {
+                let db = db.as_ref().expect("validated: an app has `db` or `router`");
+                let read = self.read_from.as_ref().unwrap_or(db);
+                StorePlan::Fixed { write: cx.addr(db), read: cx.addr(read) }
+            }
+        };
+        AppPlan {
+            store,
+            cache: self.cache.as_ref().map(|c| cx.addr(c)),
+            timeout_ns: ns(self.timeout.0),
+            connect_per_request: self.connect_per_request,
+        }
+    }
+}
+
+impl AppPlan {
+    fn config(&self) -> app::AppConfig {
+        let db = match &self.store {
+            StorePlan::Fixed { write, read } => {
+                app::DbRoute::Fixed { write_addr: write.clone(), read_addr: read.clone() }
+            }
+            StorePlan::Routed { members, reads, max_lag_ns, read_your_writes, probe_every_ns } => {
+                app::DbRoute::Routed(router::RouterConfig {
+                    members: members.clone(),
+                    reads: match reads {
+                        ReadsSpec::Primary => router::ReadPolicy::Primary,
+                        ReadsSpec::RoundRobin => router::ReadPolicy::RoundRobin,
+                        ReadsSpec::LeastLag => router::ReadPolicy::LeastLag,
+                    },
+                    max_lag: max_lag_ns.map(Duration::from_nanos),
+                    read_your_writes: *read_your_writes,
+                    probe_every: Duration::from_nanos(*probe_every_ns),
+                })
+            }
+        };
+        app::AppConfig {
+            db,
+            cache_addr: self.cache.clone(),
+            timeout: Duration::from_nanos(self.timeout_ns),
+            connect_per_request: self.connect_per_request,
+        }
+    }
+
+    /// Serves the app on the service port.
+    pub(crate) async fn start(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
+        app::run_app(env, super::SERVICE_PORT, capacity, self.config()).await
+    }
+}

@@ -1,0 +1,63 @@
+//! The cache kind: an in-memory cache node with LRU eviction by entry count and an optional
+//! time to live, its settings and its start.
+
+use super::{LoadApi, Want, ns};
+use crate::scenario::Dur;
+use crate::world::SimEnv;
+use faultline_models::cache;
+use faultline_models::server::Capacity;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The kind's name in reports and traces.
+pub(crate) const KIND: &str = "cache";
+
+/// Load generators may read and write it directly.
+pub(crate) const LOAD: Option<LoadApi> = Some(LoadApi::Store);
+
+/// A cache node.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheService {
+    /// Entries held before the least recently used is evicted. Default 10000.
+    #[serde(default = "default_capacity")]
+    pub capacity: usize,
+    /// Time to live of an entry. Default: none.
+    #[serde(default)]
+    pub ttl: Option<Dur>,
+}
+
+fn default_capacity() -> usize {
+    10_000
+}
+
+/// A cache node in the run plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CachePlan {
+    /// Entries held before the least recently used is evicted.
+    pub capacity: usize,
+    /// Time to live of an entry, nanoseconds; `None`: entries live until evicted.
+    pub ttl_ns: Option<u64>,
+}
+
+pub(crate) fn provides(want: Want) -> bool {
+    match want {
+        Want::Cache => true,
+        Want::KvPrimary | Want::Kv | Want::Store => false,
+    }
+}
+
+impl CacheService {
+    pub(crate) fn compile(&self) -> CachePlan {
+        CachePlan { capacity: self.capacity, ttl_ns: self.ttl.map(|d| ns(d.0)) }
+    }
+}
+
+impl CachePlan {
+    /// Serves the cache on the service port.
+    pub(crate) async fn start(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
+        let config = cache::CacheConfig { capacity: self.capacity, ttl: self.ttl_ns.map(Duration::from_nanos) };
+        cache::run_cache(env, super::SERVICE_PORT, capacity, config).await
+    }
+}

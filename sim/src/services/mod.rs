@@ -1,0 +1,309 @@
+//! The service kinds a host can run, and the registry that lists them.
+//!
+//! Each kind is one file here that owns everything the simulator knows of it: its scenario
+//! settings (serde + schemars, with defaults; part of the file format, documented in
+//! `docs/scenario.md`), their validation with located errors, the hosts they refer to, what
+//! the kind offers to other hosts' references, whether and how load generators send it
+//! requests ([`LoadApi`]), its compiled settings in the run plan (times in nanoseconds, host
+//! names resolved), and how it starts on a host.
+//!
+//! The registry is this file: the [`Service`] enum (the file format) and the [`ServicePlan`]
+//! enum (the plan) have one variant per kind, and every dispatch below is an exhaustive match,
+//! so a new kind is: its file, a variant in each enum, and the arms the compiler then asks for
+//! here. Nothing outside this folder names a kind.
+//!
+//! Must not: know turmoil beyond [`SimEnv`] (a kind starts its model on the seam), or read a
+//! scenario value after compilation (the world runs from the plan).
+
+pub mod app;
+pub mod cache;
+pub mod echo;
+pub mod failover;
+pub mod kv;
+pub mod pool;
+
+use crate::scenario::validate::Checker;
+use crate::scenario::{Host, Sp};
+use crate::world::SimEnv;
+use faultline_models::server::Capacity;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+
+/// The port every simulated service listens on.
+pub const SERVICE_PORT: u16 = 7000;
+
+/// "host:port" of a service host.
+pub(crate) fn addr(host: &str) -> String {
+    format!("{host}:{SERVICE_PORT}")
+}
+
+/// The services a host can run: the file format, one variant per kind.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Service {
+    /// Replies to echo requests (the benchmark's server): `"echo"`.
+    Echo,
+    /// A replicated key-value store node: `{ kv = { role = "primary" } }`.
+    Kv(kv::KvService),
+    /// An in-memory cache node with LRU eviction: `{ cache = { capacity = 10000 } }`.
+    Cache(cache::CacheService),
+    /// An application server doing cache-aside reads and write-through-invalidate writes:
+    /// `{ app = { db = "db", cache = "cache" } }`.
+    App(app::AppService),
+    /// A failover controller for a group of kv nodes:
+    /// `{ failover = { members = ["db1", "db2", "db3"] } }`.
+    Failover(failover::FailoverService),
+    /// A connection pooler in front of a store, like PgBouncer:
+    /// `{ pool = { backend = "db", max_server_conns = 20 } }`.
+    Pool(pool::PoolService),
+}
+
+/// A host's service as the run plan holds it: settings compiled, names resolved to addresses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServicePlan {
+    /// See [`Service::Echo`].
+    Echo,
+    /// See [`Service::Kv`].
+    Kv(kv::KvPlan),
+    /// See [`Service::Cache`].
+    Cache(cache::CachePlan),
+    /// See [`Service::App`].
+    App(app::AppPlan),
+    /// See [`Service::Failover`].
+    Failover(failover::FailoverPlan),
+    /// See [`Service::Pool`].
+    Pool(pool::PoolPlan),
+}
+
+/// What a reference to another host asks it to be (a replica's `primary`, an app's `cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Want {
+    /// A kv node with the primary role.
+    KvPrimary,
+    /// A kv node, primary or replica.
+    Kv,
+    /// A cache node.
+    Cache,
+    /// Somewhere writes can go: a kv primary, or a pool in front of one.
+    Store,
+}
+
+impl Want {
+    /// How a message names what was wanted.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Want::KvPrimary => "kv primary",
+            Want::Kv => "kv node (primary or replica)",
+            Want::Cache => "cache",
+            Want::Store => "kv primary or pool",
+        }
+    }
+}
+
+/// The requests a load generator sends a kind, and how their answers are judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadApi {
+    /// Echo requests of the workload's value size; any reply that is not an error succeeds.
+    Echo,
+    /// The store's API over the framed protocol: reads, writes and compare-and-sets of the
+    /// workload's keys, each write's value naming it, so reads say which write they saw.
+    Store,
+}
+
+/// What a kind needs to compile its settings beyond its own.
+pub(crate) struct PlanContext<'a> {
+    /// Names of the kv hosts a failover controller manages.
+    pub(crate) managed: &'a std::collections::BTreeSet<String>,
+}
+
+impl PlanContext<'_> {
+    /// "host:port" of a referenced host.
+    pub(crate) fn addr(&self, name: &Sp<String>) -> String {
+        addr(name.get_ref())
+    }
+
+    /// The addresses of a list of referenced hosts.
+    pub(crate) fn addrs(&self, names: &[Sp<String>]) -> Vec<String> {
+        names.iter().map(|n| self.addr(n)).collect()
+    }
+}
+
+/// A host's running service: the future it runs (again after every restart).
+pub(crate) type Running = Pin<Box<dyn Future<Output = io::Result<()>>>>;
+
+impl Service {
+    /// The kind's name as reports and traces show it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Service::Echo => echo::KIND,
+            Service::Kv(k) => k.kind(),
+            Service::Cache(_) => cache::KIND,
+            Service::App(_) => app::KIND,
+            Service::Failover(_) => failover::KIND,
+            Service::Pool(_) => pool::KIND,
+        }
+    }
+
+    /// Whether this service is what `want` asks a reference to be.
+    pub(crate) fn provides(&self, want: Want) -> bool {
+        match self {
+            Service::Echo => echo::provides(want),
+            Service::Kv(k) => k.provides(want),
+            Service::Cache(_) => cache::provides(want),
+            Service::App(_) => app::provides(want),
+            Service::Failover(_) => failover::provides(want),
+            Service::Pool(_) => pool::provides(want),
+        }
+    }
+
+    /// The requests load generators may send it; `None`: it serves no workload.
+    pub(crate) fn load_api(&self) -> Option<LoadApi> {
+        match self {
+            Service::Echo => echo::LOAD,
+            Service::Kv(_) => kv::LOAD,
+            Service::Cache(_) => cache::LOAD,
+            Service::App(_) => app::LOAD,
+            Service::Failover(_) => failover::LOAD,
+            Service::Pool(_) => pool::LOAD,
+        }
+    }
+
+    /// The hosts whose replication group a service manages (a failover controller's members).
+    pub(crate) fn manages(&self) -> &[Sp<String>] {
+        match self {
+            Service::Failover(f) => &f.members,
+            Service::Echo | Service::Kv(_) | Service::Cache(_) | Service::App(_) | Service::Pool(_) => &[],
+        }
+    }
+
+    /// Checks the kind's settings of host `index`, reporting located findings.
+    pub(crate) fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
+        match self {
+            Service::Echo => {}
+            Service::Kv(k) => k.validate(c, host),
+            Service::Cache(_) => {}
+            Service::App(a) => a.validate(c, index, host),
+            Service::Failover(f) => f.validate(c, index, host),
+            Service::Pool(p) => p.validate(c, host),
+        }
+    }
+
+    /// The settings compiled for the plan of the host named `name`.
+    pub(crate) fn compile(&self, name: &str, cx: &PlanContext) -> ServicePlan {
+        match self {
+            Service::Echo => ServicePlan::Echo,
+            Service::Kv(k) => ServicePlan::Kv(k.compile(cx.managed.contains(name), cx)),
+            Service::Cache(c) => ServicePlan::Cache(c.compile()),
+            Service::App(a) => ServicePlan::App(a.compile(cx)),
+            Service::Failover(f) => ServicePlan::Failover(f.compile(cx)),
+            Service::Pool(p) => ServicePlan::Pool(p.compile(cx)),
+        }
+    }
+}
+
+impl ServicePlan {
+    /// Starts the service on a host with the host's capacity.
+    pub(crate) fn start(&self, env: SimEnv, capacity: Capacity) -> Running {
+        match self {
+            ServicePlan::Echo => Box::pin(echo::start(env, capacity)),
+            ServicePlan::Kv(k) => Box::pin(k.clone().start(env, capacity)),
+            ServicePlan::Cache(c) => Box::pin(c.clone().start(env, capacity)),
+            ServicePlan::App(a) => Box::pin(a.clone().start(env, capacity)),
+            ServicePlan::Failover(f) => Box::pin(f.clone().start(env)),
+            ServicePlan::Pool(p) => Box::pin(p.clone().start(env, capacity)),
+        }
+    }
+}
+
+/// Checks that `name` is a host whose service is what `want` says; `what` names the reference
+/// ("a kv replica's `primary`").
+pub(crate) fn expect(c: &mut Checker, name: &Sp<String>, want: Want, what: &str) {
+    let Some(host) = c.host(name, "not a host") else {
+        return;
+    };
+    if host.service.provides(want) {
+        return;
+    }
+    let fitting: Vec<&str> = c.hosts.iter().filter(|(_, h)| h.service.provides(want)).map(|(n, _)| *n).collect();
+    let choices = if fitting.is_empty() {
+        format!("the file has no {}", want.describe())
+    } else {
+        format!("the {} hosts are: {}", want.describe(), crate::scenario::spans::name_list(fitting))
+    };
+    let message = format!(
+        "{what} must be a {}, but {:?} is {}; {choices}",
+        want.describe(),
+        name.get_ref(),
+        with_article(host.service.kind())
+    );
+    c.report(name.span(), &format!("not a {}", want.describe()), message);
+}
+
+fn with_article(kind: &str) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {kind}")
+}
+
+/// Checks the members of a replicated group: at least two kv nodes, exactly one primary among
+/// them, each named once. `what` names the group's owner ("a router").
+pub(crate) fn members(c: &mut Checker, members: &[Sp<String>], span: std::ops::Range<usize>, what: &str) {
+    let mut primaries = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    for member in members {
+        expect(c, member, Want::Kv, &format!("a member of {what}"));
+        if !seen.insert(member.get_ref().as_str()) {
+            let message = format!("{:?} is listed twice; expected each member once", member.get_ref());
+            c.report(member.span(), "listed twice", message);
+            continue;
+        }
+        if c.hosts.get(member.get_ref().as_str()).is_some_and(|h| h.service.provides(Want::KvPrimary)) {
+            primaries += 1;
+        }
+    }
+    if members.len() < 2 || primaries != 1 {
+        let message = format!(
+            "{what} has {} members of which {primaries} are kv primaries; expected a kv primary and at least one of its replicas",
+            members.len()
+        );
+        let span = members.first().map(|m| m.span()).unwrap_or(span);
+        c.report(span, "not a replicated group", message);
+    }
+}
+
+/// Nanoseconds of a duration setting, for the plan.
+pub(crate) fn ns(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Dur;
+    use std::time::Duration;
+
+    #[test]
+    fn service_kinds_are_named_as_written() {
+        let kv = |role| {
+            Service::Kv(kv::KvService {
+                role,
+                primary: None,
+                fsync: kv::Fsync::Always,
+                replication: kv::ReplicationSpec::Async,
+                apply_cost: Dur(Duration::ZERO),
+            })
+        };
+        assert_eq!(kv(kv::KvRole::Primary).kind(), "kv-primary");
+        assert_eq!(kv(kv::KvRole::Replica).kind(), "kv-replica");
+        assert_eq!(Service::Echo.kind(), "echo");
+        assert!(kv(kv::KvRole::Primary).provides(Want::Store));
+        assert!(!kv(kv::KvRole::Replica).provides(Want::Store));
+        assert!(kv(kv::KvRole::Replica).provides(Want::Kv));
+        assert!(!Service::Echo.provides(Want::Kv));
+        assert_eq!(Service::Echo.load_api(), Some(LoadApi::Echo));
+    }
+}

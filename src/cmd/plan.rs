@@ -1,0 +1,19 @@
+//! `faultline plan`: the run plan a scenario compiles to, printed without running it.
+
+use super::load;
+use crate::cli::Format;
+use crate::exit::Exit;
+use std::path::Path;
+
+pub fn run(file: &Path, seed: Option<u64>, format: Format) -> Exit {
+    let scenario = match load(file) {
+        Ok(s) => s,
+        Err(exit) => return exit,
+    };
+    let plan = faultline_sim::compile(&scenario, seed);
+    match format {
+        Format::Text => print!("{}", plan.render_text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("plans serialize")),
+    }
+    Exit::Pass
+}

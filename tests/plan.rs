@@ -1,0 +1,49 @@
+//! `faultline plan` through the real binary: the compiled plan of a scenario, as text and JSON,
+//! without running it; bad input is exit 2.
+
+mod util;
+use util::*;
+
+#[test]
+fn the_quickstart_plan_lists_hosts_load_faults_and_checks() {
+    let file = scenario("quickstart.toml");
+    let o = faultline(&["plan", file.to_str().unwrap(), "--seed", "7"]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert!(out.starts_with("plan: scenario \"quickstart\", seed 7\n"), "{out}");
+    assert!(out.contains("#0 db [data] kv-primary at db:7000"), "{out}");
+    assert!(out.contains("#1 db-replica [data] kv-replica at db-replica:7000"), "{out}");
+    assert!(out.contains("primary=\"db:7000\""), "the replica's primary is resolved to an address: {out}");
+    assert!(out.contains("lg0 (#4): 100 users"), "{out}");
+    assert!(out.contains("lg1 (#5): 100 users"), "{out}");
+    assert!(out.contains("at      12s  kill db-replica"), "{out}");
+    assert!(out.contains("at      17s  restart db-replica"), "the undo is in the schedule: {out}");
+    assert!(out.contains("p99 latency under 100 ms"), "{out}");
+}
+
+#[test]
+fn the_plan_as_json_is_typed_data_in_nanoseconds() {
+    let file = scenario("quickstart.toml");
+    let o = faultline(&["plan", file.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(plan["seed"], 1);
+    assert_eq!(plan["duration_ns"], 30_000_000_000u64);
+    assert_eq!(plan["hosts"][0]["service"]["kv"]["primary"], serde_json::Value::Null);
+    assert_eq!(plan["hosts"][1]["service"]["kv"]["primary"], "db:7000");
+    let users: u64 =
+        plan["loadgens"].as_array().unwrap().iter().map(|lg| lg["users"].as_array().unwrap().len() as u64).sum();
+    assert_eq!(users, 200);
+    assert_eq!(plan["faults"].as_array().unwrap().len(), 2, "the kill and its restart");
+    assert_eq!(plan["faults"][1]["at_ns"], 17_000_000_000u64);
+}
+
+#[test]
+fn a_bad_scenario_has_no_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, "name = \"x\"\nduration = \"1s\"\n").unwrap();
+    let o = faultline(&["plan", file.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "stderr: {}", stderr(&o));
+    assert!(stderr(&o).contains("s.toml"), "{}", stderr(&o));
+}
