@@ -62,7 +62,7 @@ fn one(file: &Path, scenario: &faultline_sim::scenario::Scenario, seed: u64) -> 
         Ok(o) => RunResult {
             file: file.to_path_buf(),
             seed,
-            failed: o.report.checks.iter().filter(|c| !c.pass).map(|c| c.name.clone()).collect(),
+            failed: o.report.checks.iter().filter(|c| !c.passed()).map(|c| c.name.clone()).collect(),
             hash: Some(o.hash.to_string()),
         },
         Err(e) => {
