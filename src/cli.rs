@@ -23,6 +23,9 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario and print its report.
+    ///
+    /// Exit 0: every check holds. Exit 1: a check failed. Exit 2: bad input or usage. Exit 3:
+    /// no check failed but one could not decide (UNKNOWN is not a pass).
     Run {
         /// The scenario file (TOML).
         file: PathBuf,
@@ -60,6 +63,9 @@ pub enum Command {
         runs: u32,
     },
     /// Run every scenario under many seeds, in parallel, and summarise the failures.
+    ///
+    /// Exit 0: every check held on every run. Exit 1: a check failed on some run. Exit 2: bad
+    /// input or usage. Exit 3: none failed but a check could not decide on some run.
     Sweep {
         /// Scenario files.
         #[arg(required = true)]
@@ -109,8 +115,8 @@ pub enum Command {
     /// One map per line, e.g. {:type :invoke, :f :write, :value 3, :process 0}, with :f :read,
     /// :write or :cas (value [expected new]); keys from :key or [key value] tuples. Exit 0: the
     /// history is linearizable. Exit 1: it is not (the explanation names the operation that
-    /// cannot be placed), or the search ran out of budget: UNKNOWN is not a pass. Exit 2: the
-    /// file is not a register history (file:line:col says where).
+    /// cannot be placed). Exit 2: the file is not a register history (file:line:col says
+    /// where). Exit 3: the search ran out of budget: UNKNOWN is not a pass.
     CheckHistory {
         /// The history file (EDN).
         file: PathBuf,

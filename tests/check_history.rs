@@ -68,11 +68,22 @@ fn json_reports_the_verdict_and_the_blocked_operation() {
 }
 
 #[test]
-fn a_spent_budget_is_unknown_and_not_a_pass() {
-    let (out, _) = check(&[&history("independent.edn"), "--max-steps", "10"], 1);
+fn a_spent_budget_is_unknown_and_exits_3() {
+    let (out, _) = check(&[&history("independent.edn"), "--max-steps", "10"], 3);
     assert!(out.contains("UNKNOWN (not a pass"), "{out}");
     assert!(out.contains("budget of 10 search steps"), "{out}");
     assert!(out.contains("raise --max-steps"), "{out}");
+    let (json, _) = check(&[&history("independent.edn"), "--max-steps", "10", "--format", "json"], 3);
+    let json: serde_json::Value = serde_json::from_str(&json).expect("stdout is JSON");
+    assert_eq!(json["verdict"], "unknown");
+}
+
+#[test]
+fn an_illegal_key_beats_a_spent_budget() {
+    // Key 2's stale read is found however small the budget on the other keys: FAIL, not UNKNOWN.
+    let (out, _) = check(&[&history("independent-stale-read.edn"), "--max-steps", "40"], 1);
+    assert!(out.contains("key 2: not linearizable"), "{out}");
+    assert!(out.contains("key 0: the search spent its budget of 40 search steps"), "{out}");
 }
 
 #[test]
@@ -125,6 +136,7 @@ fn help_says_unknown_is_not_a_pass() {
     assert_eq!(code(&o), 0);
     let help = stdout(&o);
     assert!(help.contains("UNKNOWN is not a pass"), "{help}");
+    assert!(help.contains("Exit 3"), "{help}");
     assert!(help.contains("--independent"), "{help}");
     assert!(stdout(&faultline(&["--help"])).contains("check-history"));
 }

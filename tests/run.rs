@@ -47,6 +47,41 @@ fn a_failing_check_exits_1_with_a_reproduce_line() {
 }
 
 #[test]
+fn an_undecided_check_exits_3_with_its_verdict_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_only(dir.path());
+    let o = faultline(&["run", file.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 3, "stdout:\n{out}\nstderr:\n{}", stderr(&o));
+    assert!(out.contains("UNKNOWN"), "{out}");
+    assert!(out.contains("no successful read to measure"), "{out}");
+    assert!(out.contains("checks could not decide (UNKNOWN is not a pass)"), "{out}");
+    assert!(stderr(&o).contains("reproduce: faultline run"), "{}", stderr(&o));
+    let o = faultline(&["run", file.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
+    let checks = json["checks"].as_array().expect("checks");
+    let staleness = checks.iter().find(|c| c["name"] == "staleness <= 100.0 ms").expect("judged");
+    assert_eq!(staleness["verdict"], "unknown", "{staleness}");
+    assert!(staleness["evidence"].is_object(), "{staleness}");
+    assert!(checks.iter().all(|c| c["verdict"] != "fail"), "{checks:?}");
+    assert!(checks.iter().all(|c| c.get("pass").is_none()), "verdicts replace the old boolean: {checks:?}");
+}
+
+#[test]
+fn a_failed_check_carries_its_evidence_in_json() {
+    let file = scenario("partition.toml");
+    let o = faultline(&["run", file.to_str().unwrap(), "--seed", "1", "--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
+    let failed = json["checks"].as_array().unwrap().iter().find(|c| c["verdict"] == "fail").expect("a failed check");
+    let t_ns = failed["evidence"]["t_ns"].as_u64().expect("the time it broke");
+    // The partition begins at 8 s: the first window under the bound starts there.
+    assert_eq!(t_ns, 8_000_000_000, "{failed}");
+    assert!(json["hosts"].as_array().is_some_and(|h| !h.is_empty()), "host names for evidence");
+}
+
+#[test]
 fn seeds_change_the_run_and_repeat_it() {
     let file = scenario("echo.toml");
     let run = |seed: &str| hash_in(&stdout(&faultline(&["run", file.to_str().unwrap(), "--seed", seed])));

@@ -57,6 +57,27 @@ fn json_summary_counts_failures_by_check() {
 }
 
 #[test]
+fn undecided_runs_exit_3_unless_a_run_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let undecided = write_only(dir.path());
+    let o = faultline(&["sweep", undecided.to_str().unwrap(), "--seeds", "2", "--jobs", "1"]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 3, "{out}\n{}", stderr(&o));
+    assert!(out.contains("failed runs: 0"), "{out}");
+    assert!(out.contains("undecided runs (no check failed, one could not decide): 2"), "{out}");
+    assert_eq!(out.matches("UNKNOWN ").count(), 2, "{out}");
+    assert_eq!(out.matches("reproduce: faultline run").count(), 2, "{out}");
+    let json = faultline(&["sweep", undecided.to_str().unwrap(), "--seeds", "2", "--format", "json"]);
+    assert_eq!(code(&json), 3);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("JSON");
+    assert_eq!((json["failures"].as_u64(), json["undecided"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(json["undecided_by_check"]["staleness <= 100.0 ms"], 2);
+    let failing = scenario("partition.toml");
+    let both = faultline(&["sweep", undecided.to_str().unwrap(), failing.to_str().unwrap(), "--seeds", "1"]);
+    assert_eq!(code(&both), 1, "a failure beats an undecided run: {}", stdout(&both));
+}
+
+#[test]
 fn a_bad_scenario_stops_the_sweep_before_it_starts() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");

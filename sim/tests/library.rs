@@ -135,7 +135,7 @@ fn sync_failover_loses_nothing_and_writes_stall_without_replicas() {
         assert_eq!(r.windows[3].failed, 0, "before");
         assert_eq!(r.windows[15].failed, 0, "after");
         let lin = d.linearizability.as_ref().expect("judged");
-        assert_eq!(lin.verdict, "ok", "{}", lin.detail);
+        assert_eq!(lin.verdict.as_str(), "ok", "{}", lin.detail);
         // One request in five is a compare-and-set, and the check judges them with the rest.
         assert!(lin.cas > 2_000 && lin.cas * 6 > lin.ops, "{lin:?}");
     });
@@ -152,8 +152,8 @@ fn sync_failover_loses_nothing_and_writes_stall_without_replicas() {
         ],
         1,
     );
-    let verdict = data(&stale).linearizability.as_ref().map(|l| l.verdict.clone());
-    assert_eq!(verdict.as_deref(), Some("illegal"), "{}", stale.render_text());
+    let verdict = data(&stale).linearizability.as_ref().map(|l| l.verdict.as_str());
+    assert_eq!(verdict, Some("illegal"), "{}", stale.render_text());
     assert!(failed(&stale).contains(&"linearizable"));
 }
 

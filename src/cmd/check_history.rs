@@ -2,9 +2,9 @@
 //! checker.
 //!
 //! Owns: reading the file, mapping flags to the checker's configuration, printing the report,
-//! and the exit code (0 linearizable; 1 not linearizable, or UNKNOWN because the budget was
-//! spent: a check that could not be completed is not a pass; 2 bad input, as
-//! `file:line:col: message`). Must not: parse or judge anything itself (`faultline_chaos::lin`
+//! and the exit code (0 linearizable; 1 not linearizable; 2 bad input, as
+//! `file:line:col: message`; 3 UNKNOWN because the budget was spent: a check that could not be
+//! completed is not a pass). Must not: parse or judge anything itself (`faultline_chaos::lin`
 //! does both).
 
 use super::fail;
@@ -12,6 +12,7 @@ use crate::cli::Format;
 use crate::exit::Exit;
 use faultline_chaos::lin::jepsen::{self, KeyMode};
 use faultline_chaos::lin::{Budget, CheckConfig, TimeUnit, Value, Verdict, check, explain};
+use faultline_chaos::report;
 use std::path::PathBuf;
 
 /// The command's flags, validated by clap.
@@ -76,5 +77,9 @@ pub fn run(options: &Options) -> Exit {
             println!("{json}");
         }
     }
-    Exit::from_pass(checked.verdict == Verdict::Ok)
+    Exit::from_verdict(match checked.verdict {
+        Verdict::Ok => report::Verdict::Pass,
+        Verdict::Illegal { .. } => report::Verdict::Fail,
+        Verdict::Unknown { .. } => report::Verdict::Unknown,
+    })
 }

@@ -1,7 +1,10 @@
 //! `faultline check-determinism`: the same scenario and seed, K times; every trace hash equal.
+//! Equal hashes are a pass and unequal ones a failure: this check always decides (a run that
+//! cannot complete fails it).
 
 use super::load;
 use crate::exit::Exit;
+use faultline_chaos::report::Verdict;
 use std::path::Path;
 
 pub fn run(file: &Path, seed: Option<u64>, runs: u32) -> Exit {
@@ -24,12 +27,15 @@ pub fn run(file: &Path, seed: Option<u64>, runs: u32) -> Exit {
         }
     }
     let first = hashes[0];
-    if hashes.iter().all(|h| *h == first) {
-        println!("deterministic: {runs} runs of {} with seed {seed} gave trace hash {first}", file.display());
-        Exit::Pass
-    } else {
-        println!("NOT deterministic: {runs} runs with seed {seed} gave different trace hashes");
-        println!("reproduce: faultline check-determinism {} --seed {seed} --runs {runs}", file.display());
-        Exit::CheckFailed
+    let verdict = Verdict::of(hashes.iter().all(|h| *h == first));
+    match verdict {
+        Verdict::Pass => {
+            println!("deterministic: {runs} runs of {} with seed {seed} gave trace hash {first}", file.display());
+        }
+        Verdict::Fail | Verdict::Unknown => {
+            println!("NOT deterministic: {runs} runs with seed {seed} gave different trace hashes");
+            println!("reproduce: faultline check-determinism {} --seed {seed} --runs {runs}", file.display());
+        }
     }
+    Exit::from_verdict(verdict)
 }

@@ -3,6 +3,7 @@
 use super::{fail, load};
 use crate::cli::Format;
 use crate::exit::Exit;
+use faultline_chaos::report::Verdict;
 use faultline_sim::{RunOptions, RunOutcome, TraceOut};
 use std::fs::File;
 use std::io::BufWriter;
@@ -67,8 +68,9 @@ pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, format: Format) -
         Format::Text => println!("{}", text.trim_end()),
         Format::Json => println!("{json}"),
     }
-    if !outcome.report.passed() {
+    let verdict = outcome.report.verdict();
+    if verdict != Verdict::Pass {
         eprintln!("reproduce: {}", reproduce(file, seed_used));
     }
-    Exit::from_pass(outcome.report.passed())
+    Exit::from_verdict(verdict)
 }

@@ -3,10 +3,14 @@
 //! Each simulation is deterministic and single-threaded; parallelism is only across runs, so a
 //! failure found on a worker reproduces exactly with `faultline run FILE --seed N`. Results are
 //! sorted by (file, seed) before printing, so the summary does not depend on thread timing.
+//!
+//! Exit: 1 when a check failed on any run, else 3 when a check could not decide on any run
+//! (UNKNOWN is not a pass), else 0.
 
 use super::load;
 use crate::cli::Format;
 use crate::exit::Exit;
+use faultline_chaos::report::Verdict;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -19,7 +23,20 @@ struct RunResult {
     seed: u64,
     /// Names of the failed checks; a run that could not complete fails "run completes".
     failed: Vec<String>,
+    /// Names of the checks that could not decide.
+    undecided: Vec<String>,
     hash: Option<String>,
+}
+
+impl RunResult {
+    /// The run's verdict: failed, else undecided, else passed.
+    fn verdict(&self) -> Verdict {
+        match (self.failed.is_empty(), self.undecided.is_empty()) {
+            (false, _) => Verdict::Fail,
+            (true, false) => Verdict::Unknown,
+            (true, true) => Verdict::Pass,
+        }
+    }
 }
 
 pub fn run(files: &[PathBuf], first_seed: u64, seeds: u64, jobs: Option<u32>, format: Format) -> Exit {
@@ -62,30 +79,45 @@ fn one(file: &Path, scenario: &faultline_sim::scenario::Scenario, seed: u64) -> 
         Ok(o) => RunResult {
             file: file.to_path_buf(),
             seed,
-            failed: o.report.checks.iter().filter(|c| !c.pass).map(|c| c.name.clone()).collect(),
+            failed: o.report.failures().map(|c| c.name.clone()).collect(),
+            undecided: o.report.undecided().map(|c| c.name.clone()).collect(),
             hash: Some(o.hash.to_string()),
         },
-        Err(e) => {
-            RunResult { file: file.to_path_buf(), seed, failed: vec![format!("run completes ({e})")], hash: None }
-        }
+        Err(e) => RunResult {
+            file: file.to_path_buf(),
+            seed,
+            failed: vec![format!("run completes ({e})")],
+            undecided: Vec::new(),
+            hash: None,
+        },
     }
 }
 
-fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) -> Exit {
-    let failures: Vec<&RunResult> = results.iter().filter(|r| !r.failed.is_empty()).collect();
-    let mut by_check: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in &failures {
-        for c in &r.failed {
-            *by_check.entry(c.as_str()).or_default() += 1;
+/// How many runs each check failed (or could not decide) on.
+fn by_check<'a>(results: impl Iterator<Item = &'a Vec<String>>) -> BTreeMap<&'a str, usize> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for names in results {
+        for c in names {
+            *counts.entry(c.as_str()).or_default() += 1;
         }
     }
+    counts
+}
+
+fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) -> Exit {
+    let failures: Vec<&RunResult> = results.iter().filter(|r| r.verdict() == Verdict::Fail).collect();
+    let undecided: Vec<&RunResult> = results.iter().filter(|r| r.verdict() == Verdict::Unknown).collect();
+    let failed_by_check = by_check(failures.iter().map(|r| &r.failed));
+    let undecided_by_check = by_check(results.iter().map(|r| &r.undecided));
     let rate = results.len() as f64 / wall_s.max(1e-9);
     match format {
         Format::Json => {
             let json = serde_json::json!({
                 "runs": results.len(),
                 "failures": failures.len(),
-                "failures_by_check": by_check,
+                "failures_by_check": failed_by_check,
+                "undecided": undecided.len(),
+                "undecided_by_check": undecided_by_check,
                 "wall_s": wall_s,
                 "seeds_per_s": rate,
                 "jobs": jobs,
@@ -96,14 +128,21 @@ fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) ->
         Format::Text => {
             println!("sweep: {} runs on {jobs} threads in {wall_s:.2} s ({rate:.1} seeds/s)", results.len());
             println!("failed runs: {}", failures.len());
-            for (check, n) in &by_check {
+            for (check, n) in &failed_by_check {
                 println!("  {n:>6}  {check}");
+            }
+            if !undecided.is_empty() {
+                println!("undecided runs (no check failed, one could not decide): {}", undecided.len());
             }
             for r in &failures {
                 println!("FAIL {} --seed {}: {}", r.file.display(), r.seed, r.failed.join("; "));
                 println!("  reproduce: {}", super::run::reproduce(&r.file, r.seed));
             }
+            for r in &undecided {
+                println!("UNKNOWN {} --seed {}: {}", r.file.display(), r.seed, r.undecided.join("; "));
+                println!("  reproduce: {}", super::run::reproduce(&r.file, r.seed));
+            }
         }
     }
-    Exit::from_pass(failures.is_empty())
+    Exit::from_verdict(Verdict::fold(results.iter().map(RunResult::verdict)))
 }

@@ -46,3 +46,28 @@ pub fn code(o: &Output) -> i32 {
 pub fn hash_in(text: &str) -> String {
     text.split(|c: char| !c.is_ascii_hexdigit()).find(|w| w.len() == 32).expect("a 32-hex-digit hash").to_string()
 }
+
+/// Writes, in `dir`, a scenario whose store only takes writes and is judged on staleness: there
+/// is no read to measure, so that check cannot decide. Returns its path.
+pub fn write_only(dir: &Path) -> PathBuf {
+    let file = dir.join("write-only.toml");
+    let text = r#"
+name = "write-only"
+duration = "2s"
+
+[[hosts]]
+name = "db"
+service = { kv = { role = "primary" } }
+
+[workload]
+targets = ["db"]
+users = 4
+arrival = { poisson = { rate = 50 } }
+read_ratio = 0.0
+
+[checks]
+max_staleness = "100ms"
+"#;
+    std::fs::write(&file, text).expect("the temp dir is writable");
+    file
+}

@@ -42,6 +42,7 @@ pub fn summary(state: &ReplayState) -> String {
     let index = &loaded.index;
     let report = &loaded.report;
     let failed = report.failures().count();
+    let undecided = report.undecided().count();
     let violations = state.markers.iter().filter(|m| m.kind == state::MarkerKind::Violation).count();
     [
         format!("trace: {}", loaded.path.display()),
@@ -55,7 +56,7 @@ pub fn summary(state: &ReplayState) -> String {
         format!("messages: {}", index.messages.len()),
         format!("faults: {}", index.faults.len()),
         format!("plot bins: {} of {:.3} s", loaded.series.bins.len(), loaded.series.bin_ns as f64 / 1e9),
-        format!("checks: {} ({failed} failed, {violations} located)", report.checks.len()),
+        format!("checks: {} ({failed} failed, {undecided} undecided, {violations} located)", report.checks.len()),
         format!("index memory: {:.1} MiB", index.heap_bytes() as f64 / (1 << 20) as f64),
         format!("open time: {:.1} ms", loaded.load_time.as_secs_f64() * 1e3),
     ]

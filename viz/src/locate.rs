@@ -1,19 +1,17 @@
-//! Where a failed check broke: the moment to jump to and the operations that show it.
+//! Where a check broke: the moment to jump to and the operations that show it, read from the
+//! check's [`Evidence`] (never from its words).
 //!
-//! Owns: [`locate`]. Rules, first that applies:
-//! 1. The check's name or detail names a request (`req=N`, `req N`, `request N`, `req #N`,
-//!    `read N`, `write N`) that the trace holds: its invoke time, and that request.
-//! 2. The check is an SLO of the header (same name):
-//!    - end to end: the first report window (the report's width, requests by issue time) whose
-//!      measured value crosses the bound (the window's percentile nearest the SLO's quantile
-//!      above the bound; availability below the target); the moment is the first request of
-//!      that window that crosses it (slower than the bound; failed), and those requests (up to
-//!      [`MAX_RELATED`]) are the related operations;
-//!    - per service: the start of the first of that service's windows that crosses it.
-//! 3. Otherwise the check names no moment (`None`), and the GUI says so.
+//! Owns: [`locate`]. Rules:
+//! 1. A check whose evidence has no time names no moment (`None`), and the GUI says so.
+//! 2. An end-to-end SLO of the header (same name): the evidence's time is the start of the
+//!    first report window over the bound; within that window (requests by issue time), the
+//!    requests that cross it (answered slower than the bound; failed) are the related
+//!    operations (up to [`MAX_RELATED`]) and the first of them is the moment (the window's
+//!    start when the trace holds none).
+//! 3. Any other check: the evidence's time, its requests and its hosts.
 
-use crate::index::{Kind, TraceIndex};
-use faultline_chaos::report::{Check, LatencySummary, Report, WindowStats};
+use crate::index::{Kind, RequestRow, TraceIndex};
+use faultline_chaos::report::{Check, Evidence, Report};
 use faultline_chaos::slo::SloKind;
 use faultline_chaos::trace::Event;
 
@@ -27,63 +25,55 @@ pub struct Located {
     pub t_ns: u64,
     /// Request ids of the operations that show the violation.
     pub requests: Vec<u64>,
+    /// The hosts involved (indices into the trace header's hosts).
+    pub hosts: Vec<u16>,
     /// How the moment was found, in words.
     pub why: String,
 }
 
-/// Where `check` broke, if the trace and report can say.
+/// Where `check` broke, if its evidence says.
 pub fn locate(index: &TraceIndex, report: &Report, check: &Check) -> Option<Located> {
-    if let Some(req) = named_request(&check.name).or_else(|| named_request(&check.detail))
-        && let Some(request) = index.request(req)
-    {
-        let t_ns = index.t_ns[request.invoke as usize];
-        return Some(Located { t_ns, requests: vec![req], why: format!("the check names request {req}") });
-    }
-    let slo = index.header.slos.iter().find(|s| s.name == check.name)?;
-    let window_ns = (report.window_s * 1e9) as u64;
-    match (&slo.service, &slo.kind) {
-        (None, SloKind::Latency { quantile, max_ns }) => {
-            let max_ms = *max_ns as f64 / 1e6;
-            let w = report.windows.iter().find(|w| pick(&w.latency, *quantile) > max_ms)?;
-            let slow = |r: &crate::index::RequestRow| r.answered && r.latency_ns > *max_ns;
-            Some(in_window(
-                index,
-                w,
-                window_ns,
-                slow,
-                format!("first window with {} over {max_ms} ms", label(*quantile)),
-            ))
+    let evidence = &check.evidence;
+    let t_ns = evidence.t_ns?;
+    let slo = index.header.slos.iter().find(|s| s.name == check.name && s.service.is_none());
+    let Some(slo) = slo else {
+        return Some(from_evidence(t_ns, evidence));
+    };
+    let window_ns = (report.window_s * 1e9).round() as u64;
+    let located = match &slo.kind {
+        SloKind::Latency { quantile, max_ns } => {
+            let slow = |r: &RequestRow| r.answered && r.latency_ns > *max_ns;
+            let why = format!("first window with p{} over {} ms", quantile * 100.0, *max_ns as f64 / 1e6);
+            in_window(index, t_ns, window_ns, slow, why)
         }
-        (None, SloKind::Availability { min_ratio }) => {
-            let w = report.windows.iter().find(|w| w.requests > 0 && (w.ok as f64 / w.requests as f64) < *min_ratio)?;
+        SloKind::Availability { min_ratio } => {
             let why = format!("first window with availability under {:.2}%", min_ratio * 100.0);
-            Some(in_window(index, w, window_ns, |r| !r.ok, why))
+            in_window(index, t_ns, window_ns, |r| !r.ok, why)
         }
-        (Some(service), kind) => {
-            let windows = &report.services.iter().find(|s| &s.name == service)?.windows;
-            let w = windows.iter().find(|w| match kind {
-                SloKind::Latency { quantile, max_ns } => pick(&w.latency, *quantile) > *max_ns as f64 / 1e6,
-                SloKind::Availability { min_ratio } => w.requests > 0 && (w.ok as f64 / w.requests as f64) < *min_ratio,
-            })?;
-            let t_ns = (w.start_s * 1e9) as u64;
-            Some(Located { t_ns, requests: Vec::new(), why: format!("first window of {service} over the bound") })
-        }
-    }
+    };
+    Some(Located { hosts: evidence.hosts.clone(), ..located })
 }
 
-/// The requests issued in window `w` that `bad` picks; the moment is the first of them.
+fn from_evidence(t_ns: u64, evidence: &Evidence) -> Located {
+    let why = match evidence.requests.len() {
+        0 => "the check's evidence".to_string(),
+        n => format!("the check's evidence ({n} of {} requests)", evidence.requests_total),
+    };
+    Located { t_ns, requests: evidence.requests.clone(), hosts: evidence.hosts.clone(), why }
+}
+
+/// The requests issued in the window from `start_ns` that `bad` picks; the moment is the first
+/// of them.
 fn in_window(
     index: &TraceIndex,
-    w: &WindowStats,
+    start_ns: u64,
     window_ns: u64,
-    bad: impl Fn(&crate::index::RequestRow) -> bool,
+    bad: impl Fn(&RequestRow) -> bool,
     why: String,
 ) -> Located {
-    let start_ns = (w.start_s * 1e9).round() as u64;
-    let width_ns = if w.width_s > 0.0 { (w.width_s * 1e9).round() as u64 } else { window_ns };
     let mut requests = Vec::new();
     let mut first = None;
-    for row in index.rows_between(start_ns, start_ns + width_ns) {
+    for row in index.rows_between(start_ns, start_ns.saturating_add(window_ns)) {
         if index.kind[row] != Kind::Invoke || requests.len() >= MAX_RELATED {
             continue;
         }
@@ -93,70 +83,89 @@ fn in_window(
             requests.push(req);
         }
     }
-    Located { t_ns: first.unwrap_or(start_ns), requests, why }
-}
-
-/// The window's latency at the summary's percentile nearest `quantile`, ms.
-fn pick(latency: &LatencySummary, quantile: f64) -> f64 {
-    if quantile >= 0.999 {
-        latency.p999_ms
-    } else if quantile >= 0.99 {
-        latency.p99_ms
-    } else if quantile >= 0.95 {
-        latency.p95_ms
-    } else {
-        latency.p50_ms
-    }
-}
-
-fn label(quantile: f64) -> String {
-    format!("p{}", quantile * 100.0)
-}
-
-/// Words that, followed by a number, name a request in a check's detail.
-const REQUEST_WORDS: [&str; 4] = ["request", "req", "read", "write"];
-
-/// The first request id named in `text`: `req=N`, `req N`, `req #N`, `request N`, `read N`,
-/// `write N` (the word, then optional `=`, `#`, `:` or spaces, then digits).
-pub fn named_request(text: &str) -> Option<u64> {
-    let lower = text.to_ascii_lowercase();
-    let mut best: Option<(usize, u64)> = None;
-    for word in REQUEST_WORDS {
-        for (at, _) in lower.match_indices(word) {
-            let word_start = at == 0 || !lower.as_bytes()[at - 1].is_ascii_alphanumeric();
-            let after = &lower[at + word.len()..];
-            let digits = after.trim_start_matches(['=', ' ', '#', ':']);
-            let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
-            if word_start
-                && end > 0
-                && let Ok(req) = digits[..end].parse()
-                && best.is_none_or(|(b, _)| at < b)
-            {
-                best = Some((at, req));
-            }
-        }
-    }
-    best.map(|(_, req)| req)
+    Located { t_ns: first.unwrap_or(start_ns), requests, hosts: Vec::new(), why }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::load_reader;
+    use crate::state::ReplayState;
+    use crate::testkit::{APP, DB, LG, MS, REPLICA, S, header, loaded};
+    use faultline_chaos::report::Verdict;
+    use faultline_chaos::trace::codec::TraceWriter;
+    use faultline_chaos::trace::{Observation, Op, Outcome, Record};
+    use std::path::Path;
 
-    fn check(text: &str, expected: Option<u64>) {
-        assert_eq!(named_request(text), expected, "{text}");
+    /// `db` acknowledges writes 0..4 (LSNs 1..=4 of epoch 1, one every 100 ms from 1 s); the
+    /// replica is promoted at 3 s from LSN 2: writes 2 and 3 are lost then.
+    fn lossy() -> ReplayState {
+        let mut records = vec![
+            Record {
+                t_ns: 0,
+                event: Event::Role { host: DB, role: "primary".into(), epoch: 1, lsn: 0, last_epoch: 0 },
+            },
+            Record {
+                t_ns: 0,
+                event: Event::Role { host: REPLICA, role: "replica".into(), epoch: 1, lsn: 0, last_epoch: 0 },
+            },
+        ];
+        for req in 0..4u64 {
+            let t_ns = S + req * 100 * MS;
+            let invoke = Event::Invoke { req, user: 0, client: LG, service: APP, op: Op::Write, key: 1 };
+            let what = Observation::Written { lsn: req + 1, epoch: 1 };
+            records.push(Record { t_ns, event: invoke });
+            records.push(Record { t_ns: t_ns + MS, event: Event::Observed { req, what } });
+            records.push(Record { t_ns: t_ns + MS, event: Event::Complete { req, outcome: Outcome::Ok } });
+        }
+        let promoted = Event::Role { host: REPLICA, role: "primary".into(), epoch: 2, lsn: 2, last_epoch: 1 };
+        records.push(Record { t_ns: 3 * S, event: promoted });
+        records.push(Record { t_ns: 10 * S, event: Event::End });
+        let mut header = header();
+        header.slos.clear();
+        let mut writer = TraceWriter::new(Vec::new(), &header).expect("the header encodes");
+        for record in &records {
+            writer.write(record).expect("records in time order");
+        }
+        let bytes = writer.finish().expect("the trace finishes").1;
+        ReplayState::new(load_reader(bytes.as_slice(), Path::new("lossy.fltrace")).expect("the trace loads"))
     }
 
     #[test]
-    fn request_ids_in_words() {
-        check("lost write req=42 at lsn 7", Some(42));
-        check("read of request 17 saw an old value", Some(17));
-        check("req #9", Some(9));
-        check("requests 5 of 10 ok", None);
-        check("no id here", None);
-        check("req=", None);
-        check("max 3058.0 ms > 250.0 ms (5571 of 14011 reads over; worst: read 1099511641711)", Some(1099511641711));
-        check("lost write 12 of user 3", Some(12));
-        check("prereq 5", None);
+    fn a_lost_write_check_jumps_to_the_loss() {
+        let mut state = lossy();
+        let checks = &state.loaded.report.checks;
+        let lost = checks.iter().position(|c| c.name == "no acknowledged write lost").expect("judged");
+        assert_eq!(checks[lost].verdict, Verdict::Fail, "{:?}", checks[lost]);
+        let located = locate(&state.loaded.index, &state.loaded.report, &checks[lost]).expect("evidence");
+        assert_eq!(located.t_ns, 3 * S, "the promotion that dropped them");
+        assert_eq!(located.requests, [2, 3]);
+        assert_eq!(located.hosts, [DB, REPLICA]);
+        assert!(state.jump_to_check(lost));
+        assert_eq!(state.cursor_ns, 3 * S);
+        assert_eq!(state.highlight.iter().copied().collect::<Vec<_>>(), [2, 3]);
+        assert!(state.status.contains("the check's evidence (2 of 2 requests)"), "{}", state.status);
+    }
+
+    #[test]
+    fn no_evidence_time_no_moment() {
+        let state = ReplayState::new(loaded());
+        let report = &state.loaded.report;
+        let mut check = report.checks.iter().find(|c| c.verdict == Verdict::Fail).expect("a failed check").clone();
+        assert!(locate(&state.loaded.index, report, &check).is_some());
+        check.evidence = Evidence::default();
+        check.detail = "req 42 named in words only".into();
+        assert_eq!(locate(&state.loaded.index, report, &check), None, "words are never parsed");
+    }
+
+    #[test]
+    fn an_end_to_end_slo_refines_its_window() {
+        let state = ReplayState::new(loaded());
+        let report = &state.loaded.report;
+        let check = report.checks.iter().find(|c| c.name == "p99 under 50 ms").expect("the SLO");
+        assert_eq!(check.evidence.t_ns, Some(4 * S), "the report's first window over the bound");
+        let located = locate(&state.loaded.index, report, check).expect("located");
+        assert_eq!(located.t_ns, 4_050 * MS, "the first slow answer in that window");
+        assert!(located.requests.iter().all(|&r| (81..100).contains(&r)), "{:?}", located.requests);
     }
 }

@@ -9,6 +9,7 @@
 use crate::index::{Kind, NO_HOST};
 use crate::load::Loaded;
 use crate::locate::{Located, locate};
+use faultline_chaos::report::Verdict;
 use faultline_chaos::trace::Event;
 use faultline_chaos::trace::text::host_names;
 use std::collections::BTreeSet;
@@ -21,7 +22,7 @@ pub const SPEEDS: [f64; 8] = [0.01, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 20.0];
 pub enum MarkerKind {
     /// A fault was applied.
     Fault,
-    /// A failed check broke here.
+    /// A check that did not pass (failed, or could not decide) points here.
     Violation,
 }
 
@@ -178,7 +179,7 @@ impl ReplayState {
         let Some(c) = self.loaded.report.checks.get(check) else { return false };
         let name = c.name.clone();
         match locate(&self.loaded.index, &self.loaded.report, c) {
-            Some(Located { t_ns, requests, why }) => {
+            Some(Located { t_ns, requests, why, .. }) => {
                 self.highlight = requests.into_iter().collect();
                 self.set_cursor(t_ns);
                 // Sit on the first highlighted row at that time, if any.
@@ -265,7 +266,8 @@ fn filter_rows(loaded: &Loaded, filter: &LogFilter) -> Vec<u32> {
         .collect()
 }
 
-/// Faults from the trace and the located moment of every failed check, in time order.
+/// Faults from the trace and the located moment of every check that did not pass, in time
+/// order.
 fn markers(loaded: &Loaded) -> Vec<Marker> {
     let index = &loaded.index;
     let names = host_names(&index.header);
@@ -282,9 +284,10 @@ fn markers(loaded: &Loaded) -> Vec<Marker> {
             _ => None,
         })
         .collect();
-    for (i, check) in loaded.report.checks.iter().enumerate().filter(|(_, c)| !c.pass) {
+    for (i, check) in loaded.report.checks.iter().enumerate().filter(|(_, c)| c.verdict != Verdict::Pass) {
         if let Some(located) = locate(index, &loaded.report, check) {
-            let label = format!("{} failed: {}", check.name, check.detail);
+            let what = if check.verdict == Verdict::Fail { "failed" } else { "could not decide" };
+            let label = format!("{} {what}: {}", check.name, check.detail);
             markers.push(Marker { t_ns: located.t_ns, kind: MarkerKind::Violation, label, check: Some(i) });
         }
     }
@@ -349,7 +352,7 @@ mod tests {
     fn a_failed_latency_check_jumps_to_its_first_slow_request() {
         let mut state = state();
         let check = state.loaded.report.checks.iter().position(|c| c.name == "p99 under 50 ms").expect("the SLO check");
-        assert!(!state.loaded.report.checks[check].pass);
+        assert_eq!(state.loaded.report.checks[check].verdict, Verdict::Fail);
         assert!(state.jump_to_check(check));
         assert_eq!(state.cursor_ns, 4_050 * MS);
         assert_eq!(state.selected_check, Some(check));
@@ -358,7 +361,7 @@ mod tests {
         assert!(!state.highlight.contains(&80), "request 80 timed out: it has no latency");
         let row = state.cursor_row.expect("a row");
         assert_eq!(state.loaded.index.request_of_row(row), Some(81));
-        let passing = state.loaded.report.checks.iter().position(|c| c.pass).expect("a passing check");
+        let passing = state.loaded.report.checks.iter().position(|c| c.passed()).expect("a passing check");
         assert!(!state.jump_to_check(passing));
         assert!(state.highlight.is_empty());
     }

@@ -125,6 +125,7 @@ mod tests {
 #[cfg(test)]
 mod props {
     use super::*;
+    use crate::check::LinVerdict;
     use crate::check::testkit::{DB1, MS, Run};
     use proptest::prelude::*;
 
@@ -159,7 +160,7 @@ mod props {
             let data = evaluate(&run.history(), &config(), &Run::names()).expect("data");
             prop_assert_eq!(data.read_your_writes.violations, 0);
             prop_assert_eq!(data.staleness.max_ns, 0);
-            prop_assert_eq!(data.linearizability.map(|l| l.verdict), Some("ok".to_string()));
+            prop_assert_eq!(data.linearizability.map(|l| l.verdict), Some(LinVerdict::Ok));
             prop_assert_eq!(data.durability.map(|d| d.lost), Some(0));
         }
 
@@ -191,7 +192,7 @@ mod props {
             }
             history.finish(records.last().map_or(0, |r| r.t_ns));
             let data = evaluate(&history, &config(), &Run::names()).expect("data");
-            prop_assert_eq!(data.linearizability.map(|l| l.verdict), Some("illegal".to_string()));
+            prop_assert_eq!(data.linearizability.map(|l| l.verdict), Some(LinVerdict::Illegal));
             prop_assert!(data.staleness.max_ns > 0);
             prop_assert_eq!(data.staleness.worst_read, Some(*read));
         }

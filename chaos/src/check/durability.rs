@@ -21,10 +21,10 @@
 use super::history::History;
 use super::lineage::Lineage;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// The most request ids a finding lists.
-pub const LISTED: usize = 5;
+/// The most request ids a finding lists (what a check's evidence keeps).
+pub const LISTED: usize = crate::report::MAX_EVIDENCE_REQUESTS;
 
 /// Acknowledged writes the final lineage lost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +41,14 @@ pub struct Durability {
     pub rpo_ns: u64,
     /// The oldest lost write of the span that set the RPO.
     pub worst: Option<LostWrite>,
+    /// When the first acknowledged write was lost: the earliest start of an epoch that dropped
+    /// one, ns; `None` when none was lost.
+    #[serde(default)]
+    pub first_loss_ns: Option<u64>,
+    /// The primaries (host indices, ascending) of the epochs that acknowledged a lost write and
+    /// of the epochs that dropped one.
+    #[serde(default)]
+    pub hosts: Vec<u16>,
 }
 
 /// One lost write.
@@ -56,6 +64,9 @@ pub struct LostWrite {
     pub acked_ns: u64,
     /// The epoch that dropped it.
     pub dropped_by: u64,
+    /// When that epoch began, ns: the moment the write was lost.
+    #[serde(default)]
+    pub dropped_ns: u64,
     /// The last acknowledgement of its epoch that survived before it (the epoch's start if
     /// none), ns: where the span of lost writes begins.
     pub durable_ns: u64,
@@ -80,7 +91,10 @@ pub fn durability(history: &History) -> Option<Durability> {
         lost_first: Vec::new(),
         rpo_ns: 0,
         worst: None,
+        first_loss_ns: None,
+        hosts: Vec::new(),
     };
+    let mut epochs_involved = BTreeSet::new();
     // Per epoch: the last surviving acknowledgement so far, and the span of lost ones.
     let mut durable_ns: BTreeMap<u64, u64> = BTreeMap::new();
     let mut spans: BTreeMap<u64, LostWrite> = BTreeMap::new();
@@ -96,11 +110,16 @@ pub fn durability(history: &History) -> Option<Durability> {
             out.lost_first.push(req);
         }
         let start_ns = history.epochs.get(&epoch).map_or(0, |e| e.start_ns);
+        let dropped_ns = history.epochs.get(&dropped_by).map_or(0, |e| e.start_ns);
+        out.first_loss_ns = Some(out.first_loss_ns.map_or(dropped_ns, |t| t.min(dropped_ns)));
+        epochs_involved.extend([epoch, dropped_by]);
         let durable_ns = durable_ns.get(&epoch).copied().unwrap_or(start_ns);
-        let span =
-            spans.entry(epoch).or_insert(LostWrite { req, epoch, lsn, acked_ns, dropped_by, durable_ns, lost_ns: 0 });
+        let lost = LostWrite { req, epoch, lsn, acked_ns, dropped_by, dropped_ns, durable_ns, lost_ns: 0 };
+        let span = spans.entry(epoch).or_insert(lost);
         span.lost_ns = acked_ns;
     }
+    let primaries = epochs_involved.iter().filter_map(|e| history.epochs.get(e)).flat_map(|e| &e.primaries);
+    out.hosts = primaries.map(|&(host, _)| host).collect::<BTreeSet<u16>>().into_iter().collect();
     for span in spans.into_values() {
         let rpo_ns = span.lost_ns.saturating_sub(span.durable_ns);
         if out.worst.is_none() || rpo_ns > out.rpo_ns {
@@ -120,6 +139,17 @@ pub struct OnePrimary {
     pub deposed_writes: u64,
     /// The first of them (by invocation).
     pub first_deposed: Option<DeposedWrite>,
+    /// The request ids of the first of them (by invocation), at most [`LISTED`].
+    #[serde(default)]
+    pub deposed_first: Vec<u64>,
+    /// When it first broke: the earliest of a shared epoch's second primary taking the role and
+    /// the first deposed write's invocation, ns; `None` when nothing was found.
+    #[serde(default)]
+    pub broke_ns: Option<u64>,
+    /// The hosts involved (indices, ascending): the primaries of shared epochs, and of the
+    /// epochs a deposed write was acknowledged in and superseded by.
+    #[serde(default)]
+    pub hosts: Vec<u16>,
 }
 
 /// An epoch claimed by several hosts.
@@ -129,6 +159,12 @@ pub struct SharedEpoch {
     pub epoch: u64,
     /// The hosts, by name, in the order they took the role.
     pub hosts: Vec<String>,
+    /// When the epoch began, ns.
+    #[serde(default)]
+    pub start_ns: u64,
+    /// When the second host took the primary role in it, ns.
+    #[serde(default)]
+    pub split_ns: u64,
 }
 
 /// A write acknowledged in an epoch that had already been superseded when it was invoked.
@@ -162,11 +198,15 @@ pub fn one_primary(history: &History, names: &[String]) -> OnePrimary {
     let hosts_of = |epoch: u64| -> Vec<String> {
         history.epochs.get(&epoch).map(|e| e.primaries.iter().map(|&(h, _)| name(h)).collect()).unwrap_or_default()
     };
-    let shared_epochs = history
+    let mut involved = BTreeSet::new();
+    let shared_epochs: Vec<SharedEpoch> = history
         .epochs
         .iter()
         .filter(|(_, e)| e.primaries.len() > 1)
-        .map(|(&epoch, _)| SharedEpoch { epoch, hosts: hosts_of(epoch) })
+        .map(|(&epoch, e)| {
+            involved.insert(epoch);
+            SharedEpoch { epoch, hosts: hosts_of(epoch), start_ns: e.start_ns, split_ns: e.primaries[1].1 }
+        })
         .collect();
     // Epochs ascending, each with the earliest-starting epoch at or above it.
     let mut suffix: Vec<(u64, (u64, u64))> = Vec::with_capacity(history.epochs.len());
@@ -179,6 +219,7 @@ pub fn one_primary(history: &History, names: &[String]) -> OnePrimary {
     // The earliest-starting epoch above `epoch`, as (start, epoch).
     let newer = |epoch: u64| suffix.get(suffix.partition_point(|&(e, _)| e <= epoch)).map(|&(_, found)| found);
     let mut out = OnePrimary { shared_epochs, ..OnePrimary::default() };
+    let mut deposed: Vec<(u64, u64)> = Vec::new();
     for op in &history.ops {
         let Some((epoch, _)) = op.written() else {
             continue;
@@ -187,6 +228,8 @@ pub fn one_primary(history: &History, names: &[String]) -> OnePrimary {
             continue;
         };
         out.deposed_writes += 1;
+        deposed.push((op.invoke_ns, op.req));
+        involved.extend([epoch, newer_epoch]);
         let earlier = out.first_deposed.as_ref().is_none_or(|d| (op.invoke_ns, op.req) < (d.invoke_ns, d.req));
         if earlier {
             let hosts = hosts_of(epoch);
@@ -194,6 +237,12 @@ pub fn one_primary(history: &History, names: &[String]) -> OnePrimary {
                 Some(DeposedWrite { req: op.req, invoke_ns: op.invoke_ns, epoch, hosts, newer_epoch, newer_start_ns });
         }
     }
+    deposed.sort_unstable();
+    out.deposed_first = deposed.iter().take(LISTED).map(|&(_, req)| req).collect();
+    let split = out.shared_epochs.iter().map(|s| s.split_ns);
+    out.broke_ns = split.chain(out.first_deposed.as_ref().map(|d| d.invoke_ns)).min();
+    let primaries = involved.iter().filter_map(|e| history.epochs.get(e)).flat_map(|e| &e.primaries);
+    out.hosts = primaries.map(|&(host, _)| host).collect::<BTreeSet<u16>>().into_iter().collect();
     out
 }
 
@@ -227,8 +276,10 @@ mod tests {
         // LSN 10, the last to survive, was acknowledged at 1 s + 1000 ms + 2 ms = 2.002 s; the
         // lost LSNs 11 and 12 at 2.102 s and 2.202 s: 200 ms of writes were lost.
         assert_eq!(found.rpo_ns, 200 * MS);
+        assert_eq!(found.first_loss_ns, Some(5 * S), "db2's promotion dropped them");
+        assert_eq!(found.hosts, [DB1, DB2], "the primary that acknowledged them, the one that dropped them");
         let worst = found.worst.expect("a lost write");
-        assert_eq!((worst.req, worst.lsn, worst.dropped_by), (writes[10], 11, 2));
+        assert_eq!((worst.req, worst.lsn, worst.dropped_by, worst.dropped_ns), (writes[10], 11, 2, 5 * S));
         assert_eq!((worst.durable_ns, worst.lost_ns), (2_002 * MS, 2_202 * MS));
     }
 
@@ -237,6 +288,7 @@ mod tests {
         let (run, _) = failover(12);
         let found = durability(&run.history()).expect("roles present");
         assert_eq!((found.lost, found.rpo_ns, found.worst), (0, 0, None));
+        assert_eq!((found.first_loss_ns, found.hosts.len()), (None, 0));
         assert!(one_primary(&run.history(), &Run::names()).holds());
     }
 
@@ -252,8 +304,13 @@ mod tests {
         let (mut run, _) = failover(12);
         run.primary(7 * S, DB1, 2, 12, 1);
         let found = one_primary(&run.history(), &Run::names());
-        assert_eq!(found.shared_epochs, [SharedEpoch { epoch: 2, hosts: vec!["db2".into(), "db1".into()] }]);
+        let shared =
+            SharedEpoch { epoch: 2, hosts: vec!["db2".into(), "db1".into()], start_ns: 5 * S, split_ns: 7 * S };
+        assert_eq!(found.shared_epochs, [shared]);
         assert!(!found.holds());
+        assert_eq!(found.broke_ns, Some(7 * S), "when db1 took the role db2 already held");
+        assert_eq!(found.hosts, [DB1, DB2]);
+        assert!(found.deposed_first.is_empty());
     }
 
     #[test]
@@ -266,8 +323,14 @@ mod tests {
         let first = found.first_deposed.expect("found");
         assert_eq!((first.req, first.epoch, first.newer_epoch, first.newer_start_ns), (late, 1, 2, 5 * S));
         assert_eq!(first.hosts, ["db1"]);
+        assert_eq!(found.deposed_first.len(), 2);
+        assert_eq!(found.deposed_first[0], late);
+        assert_eq!(found.broke_ns, Some(5 * S + 300 * MS), "the deposed write's invocation");
+        assert_eq!(found.hosts, [DB1, DB2], "the deposed primary and its successor");
         let lost = durability(&run.history()).expect("roles");
         assert_eq!(lost.lost, 2);
+        assert_eq!(lost.lost_first[0], late);
+        assert_eq!(lost.first_loss_ns, Some(5 * S), "lost when epoch 2 began without them");
         assert_eq!(lost.rpo_ns, 5_401 * MS - 2_202 * MS, "from the last replicated write to the last deposed one");
     }
 }

@@ -19,11 +19,35 @@ use crate::lin::{self, Budget, Completion, OpKind, Operation, Value, Verdict};
 use crate::trace::{CAS_MISMATCH, Op, Outcome};
 use serde::{Deserialize, Serialize};
 
+/// What the linearizability search concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinVerdict {
+    /// Linearizable.
+    Ok,
+    /// Not linearizable: a key has an operation that cannot be placed.
+    Illegal,
+    /// Undecided: the search ran out of budget, or the history could not be checked. Not a
+    /// pass.
+    Unknown,
+}
+
+impl LinVerdict {
+    /// `ok`, `illegal` or `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinVerdict::Ok => "ok",
+            LinVerdict::Illegal => "illegal",
+            LinVerdict::Unknown => "unknown",
+        }
+    }
+}
+
 /// The linearizability check's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Linearizability {
-    /// "ok", "illegal" or "unknown" (the search ran out of budget: not a pass).
-    pub verdict: String,
+    /// Ok, illegal, or unknown (not a pass).
+    pub verdict: LinVerdict,
     /// Operations handed to the checker.
     pub ops: u64,
     /// Compare-and-sets among them, whatever their outcome.
@@ -34,12 +58,20 @@ pub struct Linearizability {
     /// Why, when the verdict is not "ok": the key and the operation that could not be placed,
     /// or what ran out.
     pub detail: String,
+    /// When illegal: the request ids of the operation that could not be placed, then the end
+    /// of the longest linearizable prefix before it and the operations pending with it (each
+    /// list bounded by the checker), without repeats.
+    #[serde(default)]
+    pub shown: Vec<u64>,
+    /// When illegal: when the operation that could not be placed was invoked, ns.
+    #[serde(default)]
+    pub blocked_ns: Option<u64>,
 }
 
 impl Linearizability {
     /// Whether the history is linearizable.
     pub fn pass(&self) -> bool {
-        self.verdict == "ok"
+        self.verdict == LinVerdict::Ok
     }
 }
 
@@ -79,17 +111,35 @@ pub fn linearizability(history: &History, budget: Budget) -> Linearizability {
     let keys = ops.iter().map(|op| &op.key).collect::<std::collections::BTreeSet<_>>().len() as u64;
     let cas = ops.iter().filter(|op| matches!(op.kind, OpKind::Cas { .. })).count() as u64;
     let config = lin::CheckConfig { initial: Value::Nil, budget };
-    let (verdict, detail) = match lin::check(&ops, &config) {
-        Err(error) => ("unknown", format!("the history cannot be checked: {error}")),
-        Ok(checked) => match checked.verdict {
-            Verdict::Ok => ("ok", String::new()),
-            Verdict::Illegal { key, explanation } => {
-                ("illegal", format!("key {key}: {}", explanation.blocked.describe(lin::TimeUnit::Ticks)))
-            }
-            Verdict::Unknown { reason } => ("unknown", reason),
-        },
+    let mut out = Linearizability {
+        verdict: LinVerdict::Unknown,
+        ops: ops.len() as u64,
+        cas,
+        keys,
+        detail: String::new(),
+        shown: Vec::new(),
+        blocked_ns: None,
     };
-    Linearizability { verdict: verdict.into(), ops: ops.len() as u64, cas, keys, detail }
+    match lin::check(&ops, &config) {
+        Err(error) => out.detail = format!("the history cannot be checked: {error}"),
+        Ok(checked) => match checked.verdict {
+            Verdict::Ok => out.verdict = LinVerdict::Ok,
+            Verdict::Illegal { key, explanation } => {
+                out.verdict = LinVerdict::Illegal;
+                out.detail = format!("key {key}: {}", explanation.blocked.describe(lin::TimeUnit::Ticks));
+                out.blocked_ns = Some(explanation.blocked.invoke);
+                let tail = explanation.prefix_tail.iter().map(|step| step.op.id);
+                let pending = explanation.pending.iter().map(|op| op.id);
+                for id in std::iter::once(explanation.blocked.id).chain(tail).chain(pending) {
+                    if !out.shown.contains(&id) {
+                        out.shown.push(id);
+                    }
+                }
+            }
+            Verdict::Unknown { reason } => out.detail = reason,
+        },
+    }
+    out
 }
 
 #[cfg(test)]
@@ -108,7 +158,7 @@ mod tests {
         run.read(4 * S, MS, 2, 5, Some(maybe));
         run.write(5 * S, MS, 0, 6, None); // timed out, never seen
         let found = linearizability(&run.history(), Budget::default());
-        assert_eq!(found.verdict, "ok", "{}", found.detail);
+        assert_eq!(found.verdict, LinVerdict::Ok, "{}", found.detail);
         assert!(found.pass());
         assert_eq!((found.ops, found.keys), (7, 2));
     }
@@ -120,10 +170,13 @@ mod tests {
         run.write(2 * S, MS, 0, 5, Some((1, 2)));
         let stale = run.read(3 * S, MS, 1, 5, Some(w1));
         let found = linearizability(&run.history(), Budget::default());
-        assert_eq!(found.verdict, "illegal");
+        assert_eq!(found.verdict, LinVerdict::Illegal);
         assert!(!found.pass());
         assert!(found.detail.starts_with("key 5: "), "{}", found.detail);
         assert!(found.detail.contains(&format!("op {stale} ")), "{}", found.detail);
+        assert_eq!(found.shown.first(), Some(&stale), "the op that cannot be placed comes first");
+        assert!(found.shown.contains(&w1), "the prefix before it: {:?}", found.shown);
+        assert_eq!(found.blocked_ns, Some(3 * S));
     }
 
     const MISMATCH: Outcome = Outcome::Error(CAS_MISMATCH);
@@ -138,7 +191,7 @@ mod tests {
         run.read(5 * S, MS, 0, 5, Some(maybe)); // the timed-out CAS took effect
         run.cas(6 * S, MS, 1, 6, None, Outcome::Ok, (1, 3)); // insert if absent
         let found = linearizability(&run.history(), Budget::default());
-        assert_eq!(found.verdict, "ok", "{}", found.detail);
+        assert_eq!(found.verdict, LinVerdict::Ok, "{}", found.detail);
         assert_eq!((found.ops, found.cas, found.keys), (6, 4, 2));
     }
 
@@ -149,7 +202,7 @@ mod tests {
         run.cas(2 * S, MS, 1, 5, Some(w1), Outcome::Ok, (1, 2));
         let second = run.cas(3 * S, MS, 2, 5, Some(w1), Outcome::Ok, (1, 3));
         let found = linearizability(&run.history(), Budget::default());
-        assert_eq!(found.verdict, "illegal", "a lost update must be caught");
+        assert_eq!(found.verdict, LinVerdict::Illegal, "a lost update must be caught");
         assert!(found.detail.contains(&format!("op {second} ")), "{}", found.detail);
     }
 
@@ -161,13 +214,13 @@ mod tests {
         run.read(3 * S, MS, 0, 5, Some(w1)); // nothing else was written
         let failed = linearizability(&run.history(), Budget::default());
         // A refused CAS changes nothing, so the history is fine as it stands ...
-        assert_eq!(failed.verdict, "ok", "{}", failed.detail);
+        assert_eq!(failed.verdict, LinVerdict::Ok, "{}", failed.detail);
         // ... but had the refusal been wrong, a read of its value would be unexplained.
         let mut run = Run::with_primary();
         let w1 = run.write(S, MS, 0, 5, Some((1, 1)));
         let refused = run.cas(2 * S, MS, 1, 5, Some(w1), MISMATCH, (0, 0));
         run.read(3 * S, MS, 0, 5, Some(refused));
-        assert_eq!(linearizability(&run.history(), Budget::default()).verdict, "illegal");
+        assert_eq!(linearizability(&run.history(), Budget::default()).verdict, LinVerdict::Illegal);
     }
 
     #[test]
@@ -176,7 +229,7 @@ mod tests {
         let req = run.invoke_cas_without_expectation(S, 0, 5);
         run.read(3 * S, MS, 1, 5, Some(req));
         let found = linearizability(&run.history(), Budget::default());
-        assert_eq!((found.verdict.as_str(), found.cas), ("ok", 0), "{}", found.detail);
+        assert_eq!((found.verdict, found.cas), (LinVerdict::Ok, 0), "{}", found.detail);
     }
 
     #[test]
@@ -187,7 +240,8 @@ mod tests {
         }
         run.read(S, MS, 99, 1, Some(3));
         let found = linearizability(&run.history(), Budget { max_steps: 2, max_memo_words: 1 << 20 });
-        assert_eq!(found.verdict, "unknown", "{}", found.detail);
+        assert_eq!(found.verdict, LinVerdict::Unknown, "{}", found.detail);
+        assert!(found.shown.is_empty(), "the search gives no blocking key's ops when it runs out");
         assert!(!found.pass());
     }
 }

@@ -34,7 +34,7 @@ pub use data::{DataReport, EpochReport, evaluate};
 pub use durability::{DeposedWrite, Durability, LISTED, LostWrite, OnePrimary, SharedEpoch, durability, one_primary};
 pub use history::{EpochEntry, FailoverEntry, FailoverKind, History, Matched, OpEntry};
 pub use lineage::Lineage;
-pub use linear::{Linearizability, linearizability, operations};
+pub use linear::{LinVerdict, Linearizability, linearizability, operations};
 pub use reads::{ReadYourWrites, Staleness, read_your_writes, staleness};
 pub use rto::{Recovery, recovery};
 pub use verdict::{judge, ms_text, rto_label, rto_text, s_text};

@@ -42,6 +42,9 @@ pub struct ReadYourWrites {
     /// The first violations (by invocation) as (read request, the write it should have seen),
     /// at most [`LISTED`].
     pub first: Vec<(u64, u64)>,
+    /// When the first violating read was invoked, ns.
+    #[serde(default)]
+    pub first_ns: Option<u64>,
 }
 
 /// How old the values returned by reads were.
@@ -61,12 +64,19 @@ pub struct Staleness {
     pub bound_ns: Option<u64>,
     /// Reads staler than the bound.
     pub over_bound: u64,
+    /// The first reads staler than the bound (by invocation) as (read request, the earliest
+    /// acknowledged newer write it missed), at most [`LISTED`].
+    #[serde(default)]
+    pub over_first: Vec<(u64, u64)>,
+    /// When the first read staler than the bound was invoked, ns.
+    #[serde(default)]
+    pub first_over_ns: Option<u64>,
 }
 
 type Order = (u64, u64);
 /// Per key, the writes that were the newest in lineage order when acknowledged: order ->
-/// (acknowledged at, lost at).
-type Stairs = BTreeMap<Order, (u64, u64)>;
+/// (acknowledged at, lost at, request id).
+type Stairs = BTreeMap<Order, (u64, u64, u64)>;
 /// A user's acknowledged write to a key: (completion time, order, request id, lost at).
 type OwnWrite = (u64, Order, u64, u64);
 
@@ -134,6 +144,7 @@ pub fn read_your_writes(history: &History) -> ReadYourWrites {
         };
         if seen.is_none_or(|order| order < needed) {
             out.violations += 1;
+            out.first_ns.get_or_insert(read.invoke_ns);
             if out.first.len() < LISTED {
                 out.first.push((read.req, needed_req));
             }
@@ -146,10 +157,10 @@ pub fn read_your_writes(history: &History) -> ReadYourWrites {
 pub fn staleness(history: &History, bound_ns: Option<u64>) -> Staleness {
     let orders = orders(history);
     // Per key: acknowledged writes by acknowledgement time, with when they were lost.
-    let mut writes: BTreeMap<u64, Vec<(u64, Order, u64)>> = BTreeMap::new();
+    let mut writes: BTreeMap<u64, Vec<(u64, Order, u64, u64)>> = BTreeMap::new();
     for (op, order, lost_ns) in acknowledged(history) {
         if let Some(done_ns) = op.complete_ns {
-            writes.entry(op.key).or_default().push((done_ns, order, lost_ns));
+            writes.entry(op.key).or_default().push((done_ns, order, lost_ns, op.req));
         }
     }
     for list in writes.values_mut() {
@@ -175,22 +186,28 @@ pub fn staleness(history: &History, bound_ns: Option<u64>) -> Staleness {
         let list = writes.get(&read.key).map_or(&[][..], Vec::as_slice);
         let (next, stairs) = taken.entry(read.key).or_default();
         while *next < list.len() && list[*next].0 < read.invoke_ns {
-            let (done_ns, order, lost_ns) = list[*next];
+            let (done_ns, order, lost_ns, req) = list[*next];
             if stairs.last_key_value().is_none_or(|(&newest, _)| order > newest) {
-                stairs.insert(order, (done_ns, lost_ns));
+                stairs.insert(order, (done_ns, lost_ns, req));
             }
             *next += 1;
         }
         let lower = floor.map_or(Bound::Unbounded, Bound::Excluded);
         let mut newer = stairs.range((lower, Bound::Unbounded)).map(|(_, &w)| w);
-        let first_kept = newer.find(|&(_, lost_ns)| lost_ns > read.invoke_ns);
-        let stale_ns = first_kept.map_or(0, |(a, _)| read.invoke_ns - a);
+        let first_kept = newer.find(|&(_, lost_ns, _)| lost_ns > read.invoke_ns);
+        let stale_ns = first_kept.map_or(0, |(a, ..)| read.invoke_ns - a);
         if stale_ns > out.max_ns || out.worst_read.is_none() {
             out.max_ns = stale_ns;
             out.worst_read = Some(read.req);
         }
-        if bound_ns.is_some_and(|bound| stale_ns > bound) {
+        if let Some((.., missed)) = first_kept
+            && bound_ns.is_some_and(|bound| stale_ns > bound)
+        {
             out.over_bound += 1;
+            out.first_over_ns.get_or_insert(read.invoke_ns);
+            if out.over_first.len() < LISTED {
+                out.over_first.push((read.req, missed));
+            }
         }
         all_ns.push(stale_ns);
     }
@@ -242,6 +259,7 @@ mod tests {
         let found = read_your_writes(&run.history());
         assert_eq!((found.reads_checked, found.violations, found.unplaced), (3, 2, 1));
         assert_eq!(found.first, [(stale, w2), (absent, w2)]);
+        assert_eq!(found.first_ns, Some(3 * S), "the stale read's invocation");
     }
 
     #[test]
@@ -287,6 +305,8 @@ mod tests {
         assert_eq!(found.worst_read, Some(absent));
         assert_eq!(found.p99_ns, found.max_ns, "the 4th of 4");
         assert_eq!(found.over_bound, 1, "1.1 s is within 1.5 s, 1.999 s is not");
+        assert_eq!(found.over_first, [(absent, w1)], "it missed w1, the first write newer than nothing");
+        assert_eq!(found.first_over_ns, Some(3 * S + 1));
         assert_eq!(staleness(&run.history(), None).over_bound, 0, "no bound, nothing counted");
         let mut values: Vec<u64> = vec![0, 1_100 * MS, 1_999 * MS + 1, 0];
         assert_eq!(nearest_rank(&mut values, 0.5), 0);

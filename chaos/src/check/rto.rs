@@ -42,6 +42,14 @@ pub struct Recovery {
     pub detection_ns: Option<u64>,
     /// Time from the detection to the controller's promotion, ns.
     pub promotion_ns: Option<u64>,
+    /// The hosts the fault touched (indices, ascending).
+    #[serde(default)]
+    pub hosts: Vec<u16>,
+    /// The longest RTO the run could show after this fault, ns: from the fault to one window
+    /// before the end of the run (a recovery must hold for a window). An RTO bound above it
+    /// cannot be judged when the run did not recover.
+    #[serde(default)]
+    pub observable_ns: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,9 +171,24 @@ pub fn recovery(history: &History, config: &CheckConfig, names: &[String]) -> Ve
             rto_ns,
             detection_ns: detected.map(|d| d - f_ns),
             promotion_ns: promoted,
+            hosts: fault_hosts(fault),
+            observable_ns: history.end_ns.saturating_sub(window_ns).saturating_sub(*f_ns),
         });
     }
     out
+}
+
+/// Every host `fault` touches, ascending.
+fn fault_hosts(fault: &Fault) -> Vec<u16> {
+    let mut hosts = match fault {
+        Fault::Kill { host } | Fault::Restart { host } | Fault::Tune { host, .. } => vec![*host],
+        Fault::Partition { a, b } | Fault::Heal { a, b } => a.iter().chain(b).copied().collect(),
+        Fault::LinkDegrade { a, b, .. } | Fault::LinkRestore { a, b } => vec![*a, *b],
+        Fault::LongTransactions { target, .. } => vec![*target],
+    };
+    hosts.sort_unstable();
+    hosts.dedup();
+    hosts
 }
 
 #[cfg(test)]
@@ -206,6 +229,8 @@ mod tests {
         assert_eq!(kill.rto_ns, Some(4_891 * MS));
         assert_eq!(kill.detection_ns, Some(3_010 * MS));
         assert_eq!(kill.promotion_ns, Some(20 * MS));
+        assert_eq!(kill.hosts, [DB1]);
+        assert_eq!(kill.observable_ns, 9 * S, "the run ends at 20 s, one 1 s window after 19 s");
     }
 
     #[test]
@@ -216,6 +241,7 @@ mod tests {
         let found = recovery(&run.history(), &config(), &Run::names());
         assert_eq!(found[0].rto_ns, Some(1_891 * MS));
         assert_eq!((found[0].detection_ns, found[0].promotion_ns), (None, None));
+        assert_eq!(found[0].hosts, [1, DB1], "both sides of the partition");
     }
 
     #[test]

@@ -1,21 +1,32 @@
-//! Verdicts on a [`DataReport`]: which measurements are judged, against what, and the words
-//! that say why.
+//! Verdicts on a [`DataReport`]: which measurements are judged, against what, the words that
+//! say why, and the evidence (time, hosts, requests) that shows it.
 //!
-//! Owns: [`judge`]. Must not: pass a check it cannot measure (a check asked for with nothing to
-//! judge fails and says so), or judge what the [`CheckConfig`] leaves as a measurement.
+//! Owns: [`judge`]. Must not: pass a check it cannot decide (a check asked for with nothing to
+//! judge, a linearizability search that ran out of budget, or an RTO bound longer than the run
+//! could show is Unknown and says so), or judge what the [`CheckConfig`] leaves as a
+//! measurement.
 //!
 //! Judged: lost writes (always, once a node took the primary role: no loss, or the RPO within
 //! `max_rpo_ns`), one primary per epoch (always, with `Role` events), read-your-writes and
 //! linearizability (when asked for), staleness (when `max_staleness_ns` is set), RTO per fault
 //! (when `max_rto_ns` is set).
+//!
+//! Evidence: lost writes: the time of the loss (the start of the epoch that dropped them), the
+//! primaries involved, the lost writes; one primary: when it first broke, the primaries, the
+//! deposed writes; read-your-writes and staleness: the first offending read's time, each
+//! offending read followed by the write it missed; linearizability: the blocked operation's
+//! invocation and the operations around it; RTO: the fault's time and hosts.
 
 use super::CheckConfig;
 use super::data::DataReport;
 use super::durability::{Durability, OnePrimary};
-use super::linear::Linearizability;
+use super::linear::{LinVerdict, Linearizability};
 use super::reads::{ReadYourWrites, Staleness};
 use super::rto::Recovery;
-use crate::report::Check;
+use crate::report::{Check, Evidence, Verdict};
+
+/// Request ids a check's words list; the evidence keeps more.
+const SHOWN: usize = 5;
 
 /// Nanoseconds as milliseconds, one decimal: `480.0 ms`.
 pub fn ms_text(ns: u64) -> String {
@@ -27,10 +38,16 @@ pub fn s_text(ns: u64) -> String {
     format!("{:.3} s", ns as f64 / 1e9)
 }
 
-/// Request ids as `req 3, 8`.
-fn reqs(ids: impl IntoIterator<Item = u64>) -> String {
-    let ids: Vec<String> = ids.into_iter().map(|id| id.to_string()).collect();
-    format!("req {}", ids.join(", "))
+/// Request ids as `req 3, 8` (the first [`SHOWN`], then `...`).
+fn reqs(ids: &[u64]) -> String {
+    let shown: Vec<String> = ids.iter().take(SHOWN).map(|id| id.to_string()).collect();
+    let more = if ids.len() > SHOWN { ", ..." } else { "" };
+    format!("req {}{more}", shown.join(", "))
+}
+
+/// Pairs of (offending read, the write it missed) as a request list: read, write, read, ...
+fn pairs(pairs: &[(u64, u64)], total: u64) -> Evidence {
+    Evidence::default().with_requests(pairs.iter().flat_map(|&(r, w)| [r, w]), total.saturating_mul(2))
 }
 
 /// The checks `data` is judged on under `config`.
@@ -38,11 +55,11 @@ pub fn judge(data: &DataReport, config: &CheckConfig) -> Vec<Check> {
     let mut out = Vec::new();
     match &data.durability {
         Some(durability) => out.push(durability_check(durability, config.max_rpo_ns)),
-        None if config.max_rpo_ns.is_some() && data.acknowledged_writes > 0 => out.push(Check {
-            name: rpo_name(config.max_rpo_ns),
-            pass: false,
-            detail: "no store node reported its role: the lineage of the log is unknown".into(),
-        }),
+        None if config.max_rpo_ns.is_some() && data.acknowledged_writes > 0 => out.push(Check::new(
+            rpo_name(config.max_rpo_ns),
+            Verdict::Unknown,
+            "no store node reported its role: the lineage of the log is unknown",
+        )),
         None => {}
     }
     if let Some(found) = &data.one_primary {
@@ -57,7 +74,7 @@ pub fn judge(data: &DataReport, config: &CheckConfig) -> Vec<Check> {
     if config.linearizable {
         out.push(match &data.linearizability {
             Some(found) => lin_check(found),
-            None => Check { name: "linearizable".into(), pass: false, detail: "not measured".into() },
+            None => Check::new("linearizable", Verdict::Unknown, "not measured"),
         });
     }
     if let Some(bound_ns) = config.max_rto_ns {
@@ -77,18 +94,22 @@ fn durability_check(found: &Durability, max_rpo_ns: Option<u64>) -> Check {
     let counts = format!("{} of {} acknowledged writes lost", found.lost, found.acknowledged_writes);
     let first = match found.lost_first.is_empty() {
         true => String::new(),
-        false => format!("; first: {}", reqs(found.lost_first.iter().copied())),
+        false => format!("; first: {}", reqs(&found.lost_first)),
     };
-    let (pass, detail) = match max_rpo_ns {
-        None if found.lost == 0 => (true, counts),
-        None => (false, format!("{counts} (RPO {}){first}", ms_text(found.rpo_ns))),
+    let (pass, detail, t_ns) = match max_rpo_ns {
+        None if found.lost == 0 => (true, counts, None),
+        None => (false, format!("{counts} (RPO {}){first}", ms_text(found.rpo_ns)), found.first_loss_ns),
         Some(bound_ns) => {
             let pass = found.rpo_ns <= bound_ns;
             let op = if pass { "<=" } else { ">" };
-            (pass, format!("RPO {} {op} {} ({counts}{first})", ms_text(found.rpo_ns), ms_text(bound_ns)))
+            let detail = format!("RPO {} {op} {} ({counts}{first})", ms_text(found.rpo_ns), ms_text(bound_ns));
+            (pass, detail, found.worst.as_ref().map(|w| w.dropped_ns))
         }
     };
-    Check { name: rpo_name(max_rpo_ns), pass, detail }
+    let evidence = Evidence::at(t_ns)
+        .with_hosts(found.hosts.iter().copied())
+        .with_requests(found.lost_first.iter().copied(), found.lost);
+    Check::new(rpo_name(max_rpo_ns), Verdict::of(pass), detail).with(evidence)
 }
 
 fn one_primary_check(found: &OnePrimary) -> Check {
@@ -110,28 +131,33 @@ fn one_primary_check(found: &OnePrimary) -> Check {
         ));
     }
     let detail = if what.is_empty() { "every epoch had one primary".into() } else { what.join("; ") };
-    Check { name: "one primary per epoch".into(), pass: found.holds(), detail }
+    let evidence = Evidence::at(found.broke_ns)
+        .with_hosts(found.hosts.iter().copied())
+        .with_requests(found.deposed_first.iter().copied(), found.deposed_writes);
+    Check::new("one primary per epoch", Verdict::of(found.holds()), detail).with(evidence)
 }
 
 fn ryw_check(found: &ReadYourWrites) -> Check {
-    let name = "read-your-writes".to_string();
+    let name = "read-your-writes";
     if found.reads_checked == 0 {
-        let detail = "no read followed its user's own acknowledged write to the key: nothing to judge".into();
-        return Check { name, pass: false, detail };
+        let detail = "no read followed its user's own acknowledged write to the key: nothing to judge";
+        return Check::new(name, Verdict::Unknown, detail);
     }
     let mut detail =
         format!("{} of {} reads after the user's own write missed it", found.violations, found.reads_checked);
     if !found.first.is_empty() {
-        let pairs: Vec<String> = found.first.iter().map(|(r, w)| format!("read {r} missed write {w}")).collect();
-        detail.push_str(&format!(" ({})", pairs.join(", ")));
+        let listed = found.first.iter().take(SHOWN).map(|(r, w)| format!("read {r} missed write {w}"));
+        let more = if found.first.len() > SHOWN { ", ..." } else { "" };
+        detail.push_str(&format!(" ({}{more})", listed.collect::<Vec<_>>().join(", ")));
     }
-    Check { name, pass: found.violations == 0, detail }
+    let evidence = Evidence { t_ns: found.first_ns, ..pairs(&found.first, found.violations) };
+    Check::new(name, Verdict::of(found.violations == 0), detail).with(evidence)
 }
 
 fn staleness_check(found: &Staleness, bound_ns: u64) -> Check {
     let name = format!("staleness <= {}", ms_text(bound_ns));
     if found.reads == 0 {
-        return Check { name, pass: false, detail: "no successful read to measure".into() };
+        return Check::new(name, Verdict::Unknown, "no successful read to measure");
     }
     let pass = found.over_bound == 0;
     let op = if pass { "<=" } else { ">" };
@@ -144,20 +170,23 @@ fn staleness_check(found: &Staleness, bound_ns: u64) -> Check {
         found.reads,
         ms_text(found.p99_ns)
     );
-    Check { name, pass, detail }
+    let evidence = Evidence { t_ns: found.first_over_ns, ..pairs(&found.over_first, found.over_bound) };
+    Check::new(name, Verdict::of(pass), detail).with(evidence)
 }
 
 fn lin_check(found: &Linearizability) -> Check {
-    let name = "linearizable".to_string();
+    let name = "linearizable";
     if found.ops == 0 {
-        return Check { name, pass: false, detail: "no reads or writes to check".into() };
+        return Check::new(name, Verdict::Unknown, "no reads or writes to check");
     }
     let counts = format!("{} operations on {} keys", found.ops, found.keys);
-    let detail = match found.verdict.as_str() {
-        "ok" => format!("ok: {counts}"),
-        verdict => format!("{verdict}: {} ({counts})", found.detail),
+    let (verdict, detail) = match found.verdict {
+        LinVerdict::Ok => (Verdict::Pass, format!("ok: {counts}")),
+        LinVerdict::Illegal => (Verdict::Fail, format!("illegal: {} ({counts})", found.detail)),
+        LinVerdict::Unknown => (Verdict::Unknown, format!("unknown: {} ({counts})", found.detail)),
     };
-    Check { name, pass: found.pass(), detail }
+    let evidence = Evidence::at(found.blocked_ns).with_requests(found.shown.iter().copied(), found.shown.len() as u64);
+    Check::new(name, verdict, detail).with(evidence)
 }
 
 /// "after kill db1 at 10.000 s".
@@ -185,26 +214,47 @@ pub fn rto_text(found: &Recovery) -> String {
 }
 
 fn rto_check(found: &Recovery, bound_ns: u64) -> Check {
-    let pass = found.rto_ns.is_some_and(|ns| ns <= bound_ns);
-    let detail = if found.rto_ns.is_some() {
-        format!("{} {} {}", rto_text(found), if pass { "<=" } else { ">" }, s_text(bound_ns))
-    } else {
-        format!("{} (bound {})", rto_text(found), s_text(bound_ns))
+    let (verdict, detail) = match found.rto_ns {
+        Some(rto_ns) => {
+            let op = if rto_ns <= bound_ns { "<=" } else { ">" };
+            (Verdict::of(rto_ns <= bound_ns), format!("{} {op} {}", rto_text(found), s_text(bound_ns)))
+        }
+        None if found.observable_ns >= bound_ns => {
+            (Verdict::Fail, format!("{} (bound {})", rto_text(found), s_text(bound_ns)))
+        }
+        None => (
+            Verdict::Unknown,
+            format!(
+                "{}: the run shows at most {} after the fault, less than the bound {}",
+                rto_text(found),
+                s_text(found.observable_ns),
+                s_text(bound_ns)
+            ),
+        ),
     };
-    Check { name: format!("RTO {}", rto_label(found)), pass, detail }
+    let evidence = Evidence::at(Some(found.t_ns)).with_hosts(found.hosts.iter().copied());
+    Check::new(format!("RTO {}", rto_label(found)), verdict, detail).with(evidence)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::check::data::evaluate;
-    use crate::check::testkit::{DB1, MS, Run, S};
+    use crate::check::testkit::{DB1, DB2, MS, Run, S};
 
-    /// Checks the verdict and detail of the check named `name` among `checks`.
-    fn check(checks: &[Check], name: &str, pass: bool, detail: &str) {
+    /// The check named `name` among `checks`, after checking its verdict and detail.
+    fn check<'a>(checks: &'a [Check], name: &str, verdict: Verdict, detail: &str) -> &'a Check {
         let found = checks.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no {name:?} in {checks:#?}"));
-        assert_eq!(found.pass, pass, "{found:?}");
+        assert_eq!(found.verdict, verdict, "{found:?}");
         assert!(found.detail.contains(detail), "{:?} does not contain {detail:?}", found.detail);
+        found
+    }
+
+    /// `evidence` holds exactly this time, these hosts and these requests.
+    fn evidence(found: &Check, t_ns: Option<u64>, hosts: &[u16], requests: &[u64]) {
+        let e = &found.evidence;
+        assert_eq!((e.t_ns, &e.hosts[..], &e.requests[..]), (t_ns, hosts, requests), "{found:#?}");
+        assert!(e.requests_total >= e.requests.len() as u64, "{found:#?}");
     }
 
     fn lossy_run() -> Run {
@@ -215,49 +265,78 @@ mod tests {
         judge(&evaluate(&run.history(), config, &Run::names()).expect("data"), config)
     }
 
-    #[test]
-    fn default_config_judges_loss_and_primaries_only() {
-        let checks = judged(&lossy_run(), &CheckConfig::default());
-        assert_eq!(checks.len(), 2, "{checks:#?}");
-        check(
-            &checks,
-            "no acknowledged write lost",
-            false,
-            "1 of 2 acknowledged writes lost (RPO 1000.0 ms); first: req 1",
-        );
-        check(&checks, "one primary per epoch", true, "every epoch had one primary");
-    }
-
-    #[test]
-    fn bounds_make_verdicts() {
-        let config = CheckConfig {
+    fn strict() -> CheckConfig {
+        CheckConfig {
             max_rpo_ns: Some(3 * S),
             read_your_writes: true,
             max_staleness_ns: Some(500 * MS),
             linearizable: true,
             max_rto_ns: Some(10 * S),
             ..CheckConfig::default()
-        };
-        let checks = judged(&lossy_run(), &config);
+        }
+    }
+
+    #[test]
+    fn default_config_judges_loss_and_primaries_only() {
+        let checks = judged(&lossy_run(), &CheckConfig::default());
+        assert_eq!(checks.len(), 2, "{checks:#?}");
+        let lost = check(
+            &checks,
+            "no acknowledged write lost",
+            Verdict::Fail,
+            "1 of 2 acknowledged writes lost (RPO 1000.0 ms); first: req 1",
+        );
+        // Request 1 (LSN 2) was lost when db2 took epoch 2 at 5 s from LSN 1.
+        evidence(lost, Some(5 * S), &[DB1, DB2], &[1]);
+        let primaries = check(&checks, "one primary per epoch", Verdict::Pass, "every epoch had one primary");
+        assert!(primaries.evidence.is_empty(), "{primaries:#?}");
+    }
+
+    #[test]
+    fn bounds_make_verdicts() {
+        let checks = judged(&lossy_run(), &strict());
         check(
             &checks,
             "RPO <= 3000.0 ms",
-            true,
+            Verdict::Pass,
             "RPO 1000.0 ms <= 3000.0 ms (1 of 2 acknowledged writes lost; first: req 1)",
         );
         check(
             &checks,
             "read-your-writes",
-            false,
+            Verdict::Fail,
             "1 of 1 reads after the user's own write missed it (read 2 missed write 1)",
         );
-        check(&checks, "staleness <= 500.0 ms", false, "max 999.0 ms > 500.0 ms (1 of 1 reads over");
-        check(&checks, "linearizable", false, "illegal: key 1: op 2");
-        check(&checks, "RTO after kill db1 at 4.000 s", true, "0.000 s (the success rate never dropped) <= 10.000 s");
+        check(&checks, "staleness <= 500.0 ms", Verdict::Fail, "max 999.0 ms > 500.0 ms (1 of 1 reads over");
+        check(&checks, "linearizable", Verdict::Fail, "illegal: key 1: op 2");
+        check(
+            &checks,
+            "RTO after kill db1 at 4.000 s",
+            Verdict::Pass,
+            "0.000 s (the success rate never dropped) <= 10.000 s",
+        );
     }
 
     #[test]
-    fn checks_with_nothing_to_judge_fail() {
+    fn every_check_carries_its_evidence() {
+        let checks = judged(&lossy_run(), &strict());
+        // Read 2 (invoked at 3 s) returned write 0 after write 1 was acknowledged.
+        let rpo = check(&checks, "RPO <= 3000.0 ms", Verdict::Pass, "");
+        evidence(rpo, Some(5 * S), &[DB1, DB2], &[1]);
+        evidence(check(&checks, "read-your-writes", Verdict::Fail, ""), Some(3 * S), &[], &[2, 1]);
+        evidence(check(&checks, "staleness <= 500.0 ms", Verdict::Fail, ""), Some(3 * S), &[], &[2, 1]);
+        let lin = check(&checks, "linearizable", Verdict::Fail, "");
+        assert_eq!(lin.evidence.t_ns, Some(3 * S), "the read that cannot be placed");
+        assert_eq!(lin.evidence.requests.first(), Some(&2), "{lin:#?}");
+        let rto = check(&checks, "RTO after kill db1 at 4.000 s", Verdict::Pass, "");
+        evidence(rto, Some(4 * S), &[DB1], &[]);
+        let json = serde_json::to_value(rto).unwrap();
+        assert_eq!(json["verdict"], "pass");
+        assert_eq!(json["evidence"]["t_ns"], 4 * S);
+    }
+
+    #[test]
+    fn checks_with_nothing_to_judge_are_unknown() {
         let mut run = Run::new();
         run.primary(0, DB1, 1, 0, 0);
         let config = CheckConfig {
@@ -267,26 +346,47 @@ mod tests {
             ..CheckConfig::default()
         };
         let checks = judged(&run, &config);
-        check(&checks, "read-your-writes", false, "nothing to judge");
-        check(&checks, "staleness <= 1.0 ms", false, "no successful read");
-        check(&checks, "linearizable", false, "no reads or writes");
-        check(&checks, "no acknowledged write lost", true, "0 of 0 acknowledged writes lost");
+        check(&checks, "read-your-writes", Verdict::Unknown, "nothing to judge");
+        check(&checks, "staleness <= 1.0 ms", Verdict::Unknown, "no successful read");
+        check(&checks, "linearizable", Verdict::Unknown, "no reads or writes");
+        check(&checks, "no acknowledged write lost", Verdict::Pass, "0 of 0 acknowledged writes lost");
+    }
+
+    #[test]
+    fn an_rpo_bound_without_roles_is_unknown() {
+        let mut run = Run::new();
+        run.write(S, MS, 0, 1, Some((1, 1)));
+        let config = CheckConfig { max_rpo_ns: Some(S), ..CheckConfig::default() };
+        check(&judged(&run, &config), "RPO <= 1000.0 ms", Verdict::Unknown, "lineage of the log is unknown");
+    }
+
+    #[test]
+    fn a_spent_linearizability_budget_is_unknown() {
+        let mut run = Run::with_primary();
+        run.write(S, MS, 0, 1, Some((1, 1)));
+        let mut data = evaluate(&run.history(), &strict(), &Run::names()).expect("data");
+        let lin = data.linearizability.as_mut().expect("measured");
+        (lin.verdict, lin.detail) = (LinVerdict::Unknown, "key 1: the search spent its budget".into());
+        let found = judge(&data, &strict());
+        let lin = check(&found, "linearizable", Verdict::Unknown, "unknown: key 1: the search spent its budget");
+        assert!(lin.evidence.is_empty(), "the search names no operation when it runs out");
     }
 
     #[test]
     fn split_brain_names_hosts_epochs_and_the_write() {
         let mut run = lossy_run();
         run.primary(6 * S, DB1, 2, 2, 1);
-        run.write(6 * S, MS, 0, 1, Some((1, 3)));
+        let deposed = run.write(6 * S, MS, 0, 1, Some((1, 3)));
         let checks = judged(&run, &CheckConfig::default());
-        check(&checks, "one primary per epoch", false, "epoch 2 had primaries db2, db1");
-        check(
+        check(&checks, "one primary per epoch", Verdict::Fail, "epoch 2 had primaries db2, db1");
+        let found = check(
             &checks,
             "one primary per epoch",
-            false,
+            Verdict::Fail,
             "1 write(s) accepted by a deposed primary; first: req 3 acknowledged in epoch 1 (db1) was invoked at 6.000 s, \
              after epoch 2 began at 5.000 s",
         );
+        evidence(found, Some(6 * S), &[DB1, DB2], &[deposed]);
     }
 
     #[test]
@@ -298,13 +398,21 @@ mod tests {
             rto_ns: Some(4_210 * MS),
             detection_ns: Some(3_010 * MS),
             promotion_ns: Some(20 * MS),
+            hosts: vec![DB1],
+            observable_ns: 9 * S,
         };
         assert_eq!(rto_label(&found), "after kill db1 at 10.000 s");
         assert_eq!(rto_text(&found), "4.210 s (detection 3.010 s, promotion 0.020 s)");
         let failing = rto_check(&found, 4 * S);
-        assert!(!failing.pass);
+        assert_eq!(failing.verdict, Verdict::Fail);
         assert_eq!(failing.detail, "4.210 s (detection 3.010 s, promotion 0.020 s) > 4.000 s");
+        evidence(&failing, Some(10 * S), &[DB1], &[]);
         found.rto_ns = None;
-        assert_eq!(rto_check(&found, 4 * S).detail, "not recovered by the end of the run (bound 4.000 s)");
+        let never = rto_check(&found, 4 * S);
+        assert_eq!(never.verdict, Verdict::Fail, "the run watched 9 s, past the 4 s bound");
+        assert_eq!(never.detail, "not recovered by the end of the run (bound 4.000 s)");
+        let too_soon = rto_check(&found, 10 * S);
+        assert_eq!(too_soon.verdict, Verdict::Unknown, "the run ended before the 10 s bound could pass");
+        assert!(too_soon.detail.contains("at most 9.000 s after the fault"), "{}", too_soon.detail);
     }
 }

@@ -7,7 +7,7 @@
 
 use super::analyzer::{Analyzer, EndToEndAcc, MAX_WINDOWS};
 use super::checks::{self, ViewStats};
-use super::{EndToEnd, Report, ServiceReport};
+use super::{EndToEnd, Evidence, Report, ServiceReport, Verdict, WindowStats};
 use crate::check;
 use crate::slo::Slo;
 use crate::trace::codec::TraceHash;
@@ -37,6 +37,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
     for slo in &analyzer.header.slos {
         checks_out.push(checks::slo_check(slo, &view(&analyzer, slo)));
     }
+    let slo_checks = checks_out.len();
     // Little's law compares served requests with the inflight gauge over the whole run.
     let little = checks::little(&analyzer.services, &analyzer.inflight, run_ns as f64 / NS_PER_S, &analyzer.header);
     checks_out.extend(little.iter().map(checks::little_check));
@@ -51,6 +52,12 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         checks_out.push(checks::anomalies_check(&analyzer.anomalies));
     }
     let services = service_reports(&mut analyzer, run_ns);
+    let windows = analyzer.e2e.windows.finish(issue_ns, MAX_WINDOWS);
+    for (check, slo) in checks_out[..slo_checks].iter_mut().zip(&analyzer.header.slos) {
+        if check.verdict == Verdict::Fail {
+            check.evidence = slo_evidence(slo, &windows, &services);
+        }
+    }
     Report {
         scenario: analyzer.header.scenario.clone(),
         seed: analyzer.header.seed,
@@ -58,8 +65,9 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         window_s: analyzer.window_ns as f64 / NS_PER_S,
         trace_hash: hash.to_string(),
         records,
+        hosts: host_names(&analyzer.header),
         end_to_end,
-        windows: analyzer.e2e.windows.finish(issue_ns, MAX_WINDOWS),
+        windows,
         services,
         little,
         error_budgets,
@@ -104,6 +112,18 @@ fn view<'a>(analyzer: &'a Analyzer, slo: &'a Slo) -> Result<ViewStats<'a>, Strin
     match u16::try_from(host).ok().and_then(|h| analyzer.services.get(&h)) {
         Some(s) => Ok(ViewStats { scope: Some(name), latency: &s.latency, ok: s.ok, total: s.requests }),
         None => Err(format!("host '{name}' served no requests in this run; nothing to measure")),
+    }
+}
+
+/// The evidence of a failed objective: its first window over the bound (end to end, or its
+/// service's).
+fn slo_evidence(slo: &Slo, windows: &[WindowStats], services: &[ServiceReport]) -> Evidence {
+    match &slo.service {
+        None => checks::slo_evidence(slo, windows, None),
+        Some(name) => match services.iter().find(|s| &s.name == name) {
+            Some(service) => checks::slo_evidence(slo, &service.windows, Some(service.host)),
+            None => Evidence::default(),
+        },
     }
 }
 
@@ -158,7 +178,7 @@ mod tests {
         assert_eq!(report.anomalies.unmatched_completes, 1);
         assert!(report.anomalies.missing_end);
         let check = report.checks.iter().find(|c| c.name == "trace well-formed").expect("present");
-        assert!(!check.pass);
+        assert_eq!(check.verdict, crate::report::Verdict::Fail);
         assert!(check.detail.contains("1 complete(s) without an outstanding invoke"), "{}", check.detail);
         assert!(!report.passed());
     }

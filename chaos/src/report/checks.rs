@@ -1,7 +1,9 @@
 //! Verdicts: SLO checks, error budgets, Little's law cross-checks and the trace's own sanity.
 //!
-//! Owns: what passes and what fails, and the words that say why. Must not: pass a check it
-//! cannot measure (an objective with no data fails and says so).
+//! Owns: what passes and what fails, the words that say why, and the evidence of a broken
+//! objective (the first window whose measure crosses its bound). Must not: pass a check it
+//! cannot measure (an objective with no data, or a host that served nothing, is Unknown and
+//! says so).
 //!
 //! Little's law: for a host, λ = requests served per simulated second over the run, W = mean
 //! served latency, so the mean number in service should be L = λW. The measured L is the
@@ -11,7 +13,7 @@
 
 use super::analyzer::{GaugeAcc, ServiceAcc};
 use super::metrics::Latency;
-use super::{Anomalies, Check, ErrorBudget, LittleLaw};
+use super::{Anomalies, Check, ErrorBudget, Evidence, LatencySummary, LittleLaw, Verdict, WindowStats};
 use crate::slo::{Slo, SloKind};
 use crate::trace::Header;
 use crate::trace::text::host_name;
@@ -51,8 +53,40 @@ pub(super) fn slo_check(slo: &Slo, view: &Result<ViewStats<'_>, String>) -> Chec
         },
     };
     match verdict {
-        Ok((pass, detail)) => Check { name: slo.name.clone(), pass, detail },
-        Err(detail) => Check { name: slo.name.clone(), pass: false, detail },
+        Ok((pass, detail)) => Check::new(slo.name.clone(), Verdict::of(pass), detail),
+        Err(detail) => Check::new(slo.name.clone(), Verdict::Unknown, detail),
+    }
+}
+
+/// The evidence of an objective that did not hold: the start of the first of `windows` whose
+/// measure crosses its bound, and `host` (the objective's service, if it has one).
+pub(super) fn slo_evidence(slo: &Slo, windows: &[WindowStats], host: Option<u16>) -> Evidence {
+    let first = windows.iter().find(|w| crosses(&slo.kind, w));
+    Evidence::at(first.map(|w| (w.start_s * 1e9).round() as u64)).with_hosts(host)
+}
+
+/// Whether window `w`'s measure crosses an objective of `kind`: its latency at the summary's
+/// percentile nearest the quantile (at or below it) above the bound, or its availability below
+/// the target.
+pub fn crosses(kind: &SloKind, w: &WindowStats) -> bool {
+    match kind {
+        SloKind::Latency { quantile, max_ns } => {
+            w.latency.count > 0 && nearest_percentile_ms(&w.latency, *quantile) > *max_ns as f64 / 1e6
+        }
+        SloKind::Availability { min_ratio } => w.requests > 0 && (w.ok as f64 / w.requests as f64) < *min_ratio,
+    }
+}
+
+/// The summary's latency at the percentile nearest `quantile` at or below it (p50 below 0.95), ms.
+fn nearest_percentile_ms(latency: &LatencySummary, quantile: f64) -> f64 {
+    if quantile >= 0.999 {
+        latency.p999_ms
+    } else if quantile >= 0.99 {
+        latency.p99_ms
+    } else if quantile >= 0.95 {
+        latency.p95_ms
+    } else {
+        latency.p50_ms
     }
 }
 
@@ -127,6 +161,7 @@ pub(super) fn little(
         let tolerance = (LITTLE_RELATIVE_TOLERANCE * predicted_l).max(LITTLE_ABSOLUTE_TOLERANCE);
         out.push(LittleLaw {
             service: host_name(header, *host),
+            host: *host,
             lambda_rps,
             w_ms: w_s * 1e3,
             predicted_l,
@@ -143,14 +178,12 @@ pub(super) fn little(
 pub(super) fn little_check(little: &LittleLaw) -> Check {
     let error = little.error_pct.map(|e| format!("error {e:+.1}%, ")).unwrap_or_default();
     let op = if little.pass { "within" } else { "outside" };
-    Check {
-        name: format!("little's law: {}", little.service),
-        pass: little.pass,
-        detail: format!(
-            "measured L = {:.3}, λW = {:.3} ({error}{op} ±{:.3})",
-            little.measured_l, little.predicted_l, little.tolerance
-        ),
-    }
+    let detail = format!(
+        "measured L = {:.3}, λW = {:.3} ({error}{op} ±{:.3})",
+        little.measured_l, little.predicted_l, little.tolerance
+    );
+    Check::new(format!("little's law: {}", little.service), Verdict::of(little.pass), detail)
+        .with(Evidence::default().with_hosts([little.host]))
 }
 
 /// The failing check that says what is wrong with the trace itself.
@@ -168,7 +201,7 @@ pub(super) fn anomalies_check(anomalies: &Anomalies) -> Check {
     if anomalies.missing_end {
         what.push("no End record (the trace is incomplete)".into());
     }
-    Check { name: "trace well-formed".into(), pass: what.is_empty(), detail: what.join("; ") }
+    Check::new("trace well-formed", Verdict::of(what.is_empty()), what.join("; "))
 }
 
 /// `0.99` -> `p99`, `0.999` -> `p99.9`, `0.5` -> `p50`.
@@ -194,7 +227,7 @@ pub(super) fn distinct(a: f64, b: f64, decimals: usize) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::testkit::{MS, Stream};
+    use crate::report::testkit::{MS, S, Stream};
     use crate::slo::Slo;
     use crate::trace::Outcome;
 
@@ -202,12 +235,17 @@ mod tests {
         Slo { name: name.into(), service: service.map(String::from), kind }
     }
 
-    /// Runs `stream` and checks the verdict and detail of the check named `name`.
-    fn check(stream: Stream, name: &str, pass: bool, detail: &str) {
+    const PASS: Verdict = Verdict::Pass;
+    const FAIL: Verdict = Verdict::Fail;
+    const UNKNOWN: Verdict = Verdict::Unknown;
+
+    /// Runs `stream`, checks the verdict and detail of the check named `name`, and returns it.
+    fn check(stream: Stream, name: &str, verdict: Verdict, detail: &str) -> Check {
         let report = stream.analyze();
         let found = report.checks.iter().find(|c| c.name == name).expect("check present");
-        assert_eq!(found.pass, pass, "{found:?}");
+        assert_eq!(found.verdict, verdict, "{found:?}");
         assert!(found.detail.contains(detail), "{:?} does not contain {detail:?}", found.detail);
+        found.clone()
     }
 
     /// 10,000 requests of 5 ms of which `failed` time out.
@@ -223,12 +261,12 @@ mod tests {
 
     #[test]
     fn availability_fails_at_98_percent() {
-        check(availability_stream(200, 0.999), "avail", false, "availability = 98.00% < 99.90% (9800 of 10000 ok)");
+        check(availability_stream(200, 0.999), "avail", FAIL, "availability = 98.00% < 99.90% (9800 of 10000 ok)");
     }
 
     #[test]
     fn availability_passes_at_99_95_percent() {
-        check(availability_stream(5, 0.999), "avail", true, "availability = 99.95% >= 99.90%");
+        check(availability_stream(5, 0.999), "avail", PASS, "availability = 99.95% >= 99.90%");
     }
 
     #[test]
@@ -250,20 +288,58 @@ mod tests {
             }
             stream
         };
-        check(stream(50), "p99", false, "p99 = 990.");
-        check(stream(50), "p99", false, "ms > 50.0 ms");
-        check(stream(2000), "p99", true, "ms <= 2000.0 ms");
+        check(stream(50), "p99", FAIL, "p99 = 990.");
+        let failed = check(stream(50), "p99", FAIL, "ms > 50.0 ms");
+        // Latencies grow 1 ms per request, one request every 10 ms: the first 1 s window has
+        // latencies 1..=100 ms, so its p99 is already over 50 ms.
+        assert_eq!(failed.evidence.t_ns, Some(0), "{failed:?}");
+        assert!(failed.evidence.hosts.is_empty(), "an end-to-end objective names no host");
+        let passed = check(stream(2000), "p99", PASS, "ms <= 2000.0 ms");
+        assert!(passed.evidence.is_empty(), "{passed:?}");
     }
 
     #[test]
-    fn slo_without_data_fails_and_says_why() {
+    fn a_failed_objective_points_at_its_first_window_over_the_bound() {
+        // 200 of 10,000 requests time out: those issued in the first 2 s (windows 0 and 1).
+        let found = check(availability_stream(200, 0.999), "avail", FAIL, "");
+        assert_eq!(found.evidence.t_ns, Some(0));
+        let mut late = Stream::new(100, 1);
+        late.slo(slo("avail", None, SloKind::Availability { min_ratio: 0.999 }));
+        for i in 0..10_000 {
+            let outcome = if (4_200..4_250).contains(&i) { Outcome::Timeout } else { Outcome::Ok };
+            late.request(i * 10 * MS, 5 * MS, outcome);
+        }
+        let found = check(late, "avail", FAIL, "availability = 99.50% < 99.90%");
+        assert_eq!(found.evidence.t_ns, Some(42 * S), "the timeouts were issued from 42 s on");
+        let mut per_service = Stream::new(10, 1);
+        per_service.slo(slo("app p50", Some("app"), SloKind::Latency { quantile: 0.5, max_ns: 3 * MS }));
+        for i in 0..100 {
+            let latency = if i >= 70 { 5 * MS } else { 2 * MS };
+            per_service.served(i * 100 * MS, 1, latency, true);
+        }
+        let found = check(per_service, "app p50", PASS, "app p50 = 2.0 ms");
+        assert!(found.evidence.is_empty());
+        let mut slow = Stream::new(10, 1);
+        slow.slo(slo("app p50", Some("app"), SloKind::Latency { quantile: 0.5, max_ns: 3 * MS }));
+        for i in 0..100 {
+            let latency = if i >= 40 { 5 * MS } else { 2 * MS };
+            slow.served(i * 100 * MS, 1, latency, true);
+        }
+        let found = check(slow, "app p50", FAIL, "app p50 = 5.0 ms");
+        assert_eq!(found.evidence.t_ns, Some(4 * S), "served requests from 4 s on are slow");
+        assert_eq!(found.evidence.hosts, [1], "the app");
+    }
+
+    #[test]
+    fn slo_without_data_is_unknown_and_says_why() {
         let mut stream = Stream::new(10, 1);
         stream.slo(slo("ghost", Some("nope"), SloKind::Availability { min_ratio: 0.9 }));
         stream.slo(slo("idle", Some("db"), SloKind::Latency { quantile: 0.5, max_ns: MS }));
         stream.slo(slo("e2e", None, SloKind::Latency { quantile: 0.5, max_ns: MS }));
-        check(stream.clone(), "ghost", false, "no host named 'nope' in this run (hosts: lg0, app, db)");
-        check(stream.clone(), "idle", false, "host 'db' served no requests");
-        check(stream, "e2e", false, "p50: no answered requests to measure");
+        check(stream.clone(), "ghost", UNKNOWN, "no host named 'nope' in this run (hosts: lg0, app, db)");
+        check(stream.clone(), "idle", UNKNOWN, "host 'db' served no requests");
+        let found = check(stream, "e2e", UNKNOWN, "p50: no answered requests to measure");
+        assert!(found.evidence.is_empty());
     }
 
     #[test]
@@ -273,7 +349,7 @@ mod tests {
         for i in 0..100 {
             stream.served(i * MS, 1, 2 * MS, true);
         }
-        check(stream, "app p50", true, "app p50 = 2.0 ms <= 3.0 ms");
+        check(stream, "app p50", PASS, "app p50 = 2.0 ms <= 3.0 ms");
     }
 
     /// A single-server FIFO queue with fixed service time and pseudo-random arrivals (M/D/1
@@ -312,12 +388,13 @@ mod tests {
         assert!(little.predicted_l > 0.3, "a loaded queue: {little:?}");
         assert!(little.error_pct.unwrap().abs() < 1.0, "{little:?}");
         assert!(little.pass);
-        check(queue_stream(1.0), "little's law: app", true, "within");
+        let found = check(queue_stream(1.0), "little's law: app", PASS, "within");
+        assert_eq!(found.evidence.hosts, [1], "the app");
     }
 
     #[test]
     fn littles_law_fails_when_the_gauge_is_inconsistent() {
-        check(queue_stream(2.0), "little's law: app", false, "outside");
+        check(queue_stream(2.0), "little's law: app", FAIL, "outside");
         let little = &queue_stream(2.0).analyze().little[0];
         assert!((little.error_pct.unwrap() - 100.0).abs() < 2.0, "{little:?}");
     }

@@ -7,8 +7,14 @@
 //! Layout: `analyzer` folds records into counters, `metrics` holds the HDR histograms and
 //! per-window series, `assemble` resolves the end of the run and lays out the report, `checks`
 //! turns counters into SLO, error-budget and Little's law verdicts (the data tier's measurements
-//! and verdicts come from [`crate::check`]), `render` writes the terminal report, `testkit`
-//! (tests only) builds synthetic record streams.
+//! and verdicts come from [`crate::check`]), `verdict` is what a check is ([`Check`]: a
+//! [`Verdict`] of pass, fail or unknown, the words, and the [`Evidence`]), `render` writes the
+//! terminal report, `testkit` (tests only) builds synthetic record streams.
+//!
+//! JSON: every check is `{"name", "verdict": "pass" | "fail" | "unknown", "detail", "evidence":
+//! {"t_ns", "hosts", "requests", "requests_total"}}`; evidence hosts index the report's `hosts`
+//! (the trace header's host names). The run's verdict folds the checks: fail beats unknown
+//! beats pass ([`Report::verdict`]).
 //!
 //! Memory: bounded by the outstanding requests, the windows still open (a window closes once
 //! time has passed it and its requests have all ended), one closed-window summary per window
@@ -36,22 +42,13 @@ mod metrics;
 mod render;
 #[cfg(test)]
 mod testkit;
+mod verdict;
 
 pub use crate::check::DataReport;
 pub use analyzer::{Analyzer, INFLIGHT_GAUGE};
+pub use verdict::{Check, Evidence, MAX_EVIDENCE_REQUESTS, Verdict};
 
 use serde::{Deserialize, Serialize};
-
-/// One check and its verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Check {
-    /// What was checked.
-    pub name: String,
-    /// Whether it held.
-    pub pass: bool,
-    /// The measured value and the bound, in words.
-    pub detail: String,
-}
 
 /// Latency percentiles of a set of requests, milliseconds (HDR precision: 3 significant
 /// digits; `max_ms` and `mean_ms` are exact). All zero when `count` is 0.
@@ -148,6 +145,9 @@ pub struct ServiceReport {
 pub struct LittleLaw {
     /// The host's name.
     pub service: String,
+    /// The host's index in the trace header.
+    #[serde(default)]
+    pub host: u16,
     /// λ: requests served per second over the run.
     pub lambda_rps: f64,
     /// W: mean served latency, milliseconds.
@@ -239,6 +239,10 @@ pub struct Report {
     pub trace_hash: String,
     /// Records in the trace.
     pub records: u64,
+    /// The run's hosts by name, by their index in the trace header (what evidence's `hosts`
+    /// index).
+    #[serde(default)]
+    pub hosts: Vec<String>,
     /// The workload's requests end to end.
     pub end_to_end: EndToEnd,
     /// The same per window, every window of the run included.
@@ -269,14 +273,25 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether every check held.
+    /// The verdict of the run: Fail if any check failed, else Unknown if any could not
+    /// decide, else Pass.
+    pub fn verdict(&self) -> Verdict {
+        Verdict::fold(self.checks.iter().map(|c| c.verdict))
+    }
+
+    /// Whether every check held (none failed, none undecided).
     pub fn passed(&self) -> bool {
-        self.checks.iter().all(|c| c.pass)
+        self.verdict() == Verdict::Pass
     }
 
     /// The checks that failed.
     pub fn failures(&self) -> impl Iterator<Item = &Check> {
-        self.checks.iter().filter(|c| !c.pass)
+        self.checks.iter().filter(|c| c.verdict == Verdict::Fail)
+    }
+
+    /// The checks that could not decide.
+    pub fn undecided(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.verdict == Verdict::Unknown)
     }
 
     /// The report for a terminal: aligned columns, units on every figure.
@@ -352,12 +367,23 @@ mod tests {
         // LSN 10, the last to survive, was acknowledged at 9.502 s; the last lost one at 9.602 s.
         assert_eq!(lost.rpo_ns, 9_602 * MS - 9_502 * MS);
         assert_eq!(data.recovery[0].rto_ns, Some(4_891 * MS));
-        let verdicts: Vec<(&str, bool)> = report.checks.iter().map(|c| (c.name.as_str(), c.pass)).collect();
+        let verdicts: Vec<(&str, Verdict)> = report.checks.iter().map(|c| (c.name.as_str(), c.verdict)).collect();
         assert_eq!(
             verdicts,
-            [("RPO <= 20.0 ms", false), ("one primary per epoch", true), ("RTO after kill db1 at 10.000 s", true)]
+            [
+                ("RPO <= 20.0 ms", Verdict::Fail),
+                ("one primary per epoch", Verdict::Pass),
+                ("RTO after kill db1 at 10.000 s", Verdict::Pass)
+            ]
         );
         assert!(!report.passed());
+        assert_eq!(report.verdict(), Verdict::Fail);
+        assert_eq!(report.failures().count(), 1);
+        // The two lost writes (LSNs 11 and 12) were lost when db2 took epoch 2 at 13.03 s.
+        let rpo = &report.checks[0].evidence;
+        assert_eq!(rpo.t_ns, Some(13 * S + 30 * MS));
+        assert_eq!((&rpo.hosts[..], &rpo.requests[..], rpo.requests_total), (&[DB1, DB2][..], &[20, 22][..], 2));
+        assert_eq!(report.checks[2].evidence.t_ns, Some(10 * S), "the kill");
         let text = report.render_text();
         for piece in [
             "Data tier",
@@ -367,12 +393,21 @@ mod tests {
             "staleness                       p99 0.0 ms, max 0.0 ms (12 reads)",
             "      2  13.030 s        10           1  db2",
             "RPO 100.0 ms > 20.0 ms",
+            "RPO <= 20.0 ms  at 13.030000 s; hosts db1, db2; req 20, 22",
             "1 of 3 checks failed",
         ] {
             assert!(text.contains(piece), "missing {piece:?} in:\n{text}");
         }
         let json = serde_json::to_string(&report).unwrap();
         assert!(json.contains("\"data\":{\"reads\":12,\"acknowledged_writes\":12,"), "{json}");
+        assert!(
+            json.contains(
+                "{\"name\":\"RPO <= 20.0 ms\",\"verdict\":\"fail\",\"detail\":\"RPO 100.0 ms > 20.0 ms (2 of 12 \
+                 acknowledged writes lost; first: req 20, 22)\",\"evidence\":{\"t_ns\":13030000000,\"hosts\":[2,3],\
+                 \"requests\":[20,22],\"requests_total\":2}}"
+            ),
+            "{json}"
+        );
         assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), report);
     }
 

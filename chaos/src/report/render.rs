@@ -1,10 +1,11 @@
 //! The terminal form of a [`Report`]: sections of aligned tables, a unit on every figure (in the
-//! column header or after the value), and a final verdict line.
+//! column header or after the value), the evidence of every check that did not pass, and a
+//! final verdict line.
 //!
 //! Owns: layout and number formatting. Must not: compute anything the JSON report lacks (a
 //! reader of either sees the same figures).
 
-use super::{DataReport, LatencySummary, Report, WindowStats};
+use super::{DataReport, LatencySummary, Report, Verdict, WindowStats};
 use crate::check::{ms_text, rto_label, rto_text, s_text};
 use crate::trace::text::seconds_text;
 
@@ -244,8 +245,9 @@ fn data(report: &Report, out: &mut String) {
     if let Some(d) = &data.durability {
         let mut value = format!("{} (RPO {})", d.lost, ms_text(d.rpo_ns));
         if !d.lost_first.is_empty() {
-            let ids: Vec<String> = d.lost_first.iter().map(u64::to_string).collect();
-            value.push_str(&format!("; first: req {}", ids.join(", ")));
+            let ids: Vec<String> = d.lost_first.iter().take(5).map(u64::to_string).collect();
+            let more = if d.lost_first.len() > 5 { ", ..." } else { "" };
+            value.push_str(&format!("; first: req {}{more}", ids.join(", ")));
         }
         table.row(vec!["lost acknowledged writes".into(), value]);
         table.row(vec!["final epoch".into(), d.final_epoch.to_string()]);
@@ -274,7 +276,7 @@ fn data(report: &Report, out: &mut String) {
         let detail = if l.detail.is_empty() { String::new() } else { format!(": {}", l.detail) };
         table.row(vec![
             "linearizability".into(),
-            format!("{} ({} ops, {} of them CAS, on {} keys){detail}", l.verdict, l.ops, l.cas, l.keys),
+            format!("{} ({} ops, {} of them CAS, on {} keys){detail}", l.verdict.as_str(), l.ops, l.cas, l.keys),
         ]);
     }
     for r in &data.recovery {
@@ -313,10 +315,19 @@ fn checks(report: &Report, out: &mut String) {
     }
     let mut table = Table::new(&["<check", "<verdict", "<measured"]);
     for c in &report.checks {
-        let verdict = if c.pass { "PASS" } else { "FAIL" };
-        table.row(vec![c.name.clone(), verdict.into(), c.detail.clone()]);
+        table.row(vec![c.name.clone(), c.verdict.label().into(), c.detail.clone()]);
     }
     table.render(out);
+    let shown: Vec<_> = report.checks.iter().filter(|c| c.verdict != Verdict::Pass && !c.evidence.is_empty()).collect();
+    if shown.is_empty() {
+        return;
+    }
+    out.push('\n');
+    let mut evidence = Table::new(&["<evidence of", "<where"]);
+    for c in shown {
+        evidence.row(vec![c.name.clone(), c.evidence.text(&report.hosts)]);
+    }
+    evidence.render(out);
 }
 
 fn error_budgets(report: &Report, out: &mut String) {
@@ -360,13 +371,17 @@ fn little(report: &Report, out: &mut String) {
 
 fn verdict(report: &Report, out: &mut String) {
     let total = report.checks.len();
-    let failed = report.checks.iter().filter(|c| !c.pass).count();
+    let failed = report.failures().count();
+    let undecided = report.undecided().count();
     out.push('\n');
-    if failed == 0 {
-        out.push_str(&format!("all {total} checks hold\n"));
-    } else {
-        out.push_str(&format!("{failed} of {total} checks failed\n"));
-    }
+    let line = match (failed, undecided) {
+        (0, 0) => format!("all {total} checks hold"),
+        (0, u) => format!("{u} of {total} checks could not decide (UNKNOWN is not a pass)"),
+        (f, 0) => format!("{f} of {total} checks failed"),
+        (f, u) => format!("{f} of {total} checks failed, {u} could not decide"),
+    };
+    out.push_str(&line);
+    out.push('\n');
 }
 
 #[cfg(test)]
@@ -435,7 +450,31 @@ mod tests {
     fn failures_are_counted_in_the_verdict() {
         let mut failing = stream(3);
         failing.invoke(2 * S);
-        check(&failing, &["FAIL", "availability = 99.01% < 99.90%", "1 of 2 checks failed"]);
+        check(
+            &failing,
+            &[
+                "FAIL",
+                "availability = 99.01% < 99.90%",
+                "evidence of",
+                "three nines  at 2.000000 s",
+                "1 of 2 checks failed",
+            ],
+        );
+    }
+
+    #[test]
+    fn undecided_checks_are_counted_apart() {
+        let mut undecided = stream(3);
+        undecided.slo(Slo {
+            name: "ghost".into(),
+            service: Some("nope".into()),
+            kind: SloKind::Availability { min_ratio: 0.9 },
+        });
+        let text =
+            check(&undecided, &["ghost           UNKNOWN", "1 of 3 checks could not decide (UNKNOWN is not a pass)"]);
+        assert!(!text.contains("evidence of"), "an undecided objective has no window to show:\n{text}");
+        undecided.invoke(2 * S);
+        check(&undecided, &["1 of 3 checks failed, 1 could not decide"]);
     }
 
     #[test]

@@ -1,21 +1,27 @@
-//! The report side panel: the verdict, every check (click a failed one to jump to the moment it
-//! broke and highlight the operations that show it), end-to-end figures, error budgets, the
+//! The report side panel: the verdict, every check with its evidence (click one that did not
+//! pass to jump to the moment its evidence names and highlight the operations that show it),
+//! end-to-end figures, error budgets, the
 //! fault timeline (click to jump), and every other section of the report (such as the data
 //! tier's RTO/RPO) as a collapsible tree, so sections added to the report later show too.
 
 use super::{FAULT_COLOR, VIOLATION_COLOR, seconds};
 use crate::state::ReplayState;
 use egui::{Color32, RichText};
+use faultline_chaos::report::Verdict;
+
+/// The colour of a verdict that holds.
+const PASS_COLOR: Color32 = Color32::from_rgb(60, 170, 80);
 use serde_json::Value;
 
 /// Report fields this panel shows in its own way; every other top-level field is shown as a tree.
-const SHOWN: [&str; 17] = [
+const SHOWN: [&str; 18] = [
     "scenario",
     "seed",
     "duration_s",
     "window_s",
     "trace_hash",
     "records",
+    "hosts",
     "end_to_end",
     "windows",
     "services",
@@ -58,11 +64,13 @@ impl ReportPanel {
 
     fn verdict(&self, ui: &mut egui::Ui, state: &ReplayState) {
         let report = &state.loaded.report;
-        let failed = report.failures().count();
-        let (text, color) = if failed == 0 {
-            ("PASS: every check holds".to_string(), Color32::from_rgb(60, 170, 80))
-        } else {
-            (format!("FAIL: {failed} of {} checks failed", report.checks.len()), FAULT_COLOR)
+        let total = report.checks.len();
+        let (text, color) = match report.verdict() {
+            Verdict::Pass => ("PASS: every check holds".to_string(), PASS_COLOR),
+            Verdict::Fail => (format!("FAIL: {} of {total} checks failed", report.failures().count()), FAULT_COLOR),
+            Verdict::Unknown => {
+                (format!("UNKNOWN: {} of {total} checks could not decide", report.undecided().count()), VIOLATION_COLOR)
+            }
         };
         ui.heading(RichText::new(text).color(color));
         if !state.status.is_empty() {
@@ -73,15 +81,26 @@ impl ReportPanel {
     fn checks(&self, ui: &mut egui::Ui, state: &mut ReplayState) {
         ui.strong("Checks");
         let mut jump = None;
-        for (i, check) in state.loaded.report.checks.iter().enumerate() {
-            let (mark, color) = if check.pass { ("PASS", ui.visuals().text_color()) } else { ("FAIL", FAULT_COLOR) };
-            let text = RichText::new(format!("{mark} {}", check.name)).color(color);
+        let report = &state.loaded.report;
+        for (i, check) in report.checks.iter().enumerate() {
+            let color = match check.verdict {
+                Verdict::Pass => ui.visuals().text_color(),
+                Verdict::Fail => FAULT_COLOR,
+                Verdict::Unknown => VIOLATION_COLOR,
+            };
+            let text = RichText::new(format!("{} {}", check.verdict.label(), check.name)).color(color);
             let response = ui.selectable_label(state.selected_check == Some(i), text);
-            let response = if check.pass { response } else { response.on_hover_text("Jump to where it broke") };
+            let response = match check.passed() {
+                true => response,
+                false => response.on_hover_text("Jump to where its evidence points"),
+            };
             if response.clicked() {
                 jump = Some(i);
             }
             ui.small(&check.detail);
+            if !check.passed() && !check.evidence.is_empty() {
+                ui.small(format!("evidence: {}", check.evidence.text(&report.hosts)));
+            }
         }
         if let Some(i) = jump {
             state.jump_to_check(i);
