@@ -20,7 +20,7 @@ pub use env::SimEnv;
 pub use recorder::RecordConfig;
 pub use services::SERVICE_PORT;
 pub use sink::TraceOut;
-pub use stream::{SimListener, SimStream, SimWriteHalf};
+pub use stream::{SimListener, SimReadHalf, SimStream, SimWriteHalf};
 
 use crate::nemesis;
 use crate::scenario::Scenario;
@@ -147,10 +147,12 @@ impl World {
                 default_loss: *scenario.network.loss.get_ref(),
                 loss: BTreeMap::new(),
                 latency_ns: BTreeMap::new(),
+                jitter_ns: BTreeMap::new(),
                 cut: BTreeSet::new(),
                 rto: scenario.network.rto.0,
             }),
             step_ns: Cell::new(None),
+            handshakes: stream::Handshakes::new(scenario.tick.get_ref().0),
         });
         let managed = services::managed(scenario);
         for (i, host) in scenario.hosts.iter().enumerate() {
