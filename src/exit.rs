@@ -11,6 +11,9 @@ pub enum Exit {
     CheckFailed,
     /// Bad input or usage: nothing was judged.
     BadInput,
+    /// The simulator itself failed (a panic, or a host's software erred): nothing was judged,
+    /// and the reproduce line says how to see it again. (3 is kept for "undecided".)
+    Internal,
 }
 
 impl Exit {
@@ -20,6 +23,7 @@ impl Exit {
             Exit::Pass => 0,
             Exit::CheckFailed => 1,
             Exit::BadInput => 2,
+            Exit::Internal => 4,
         })
     }
 

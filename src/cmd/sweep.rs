@@ -3,8 +3,14 @@
 //! Each simulation is deterministic and single-threaded; parallelism is only across runs, so a
 //! failure found on a worker reproduces exactly with `faultline run FILE --seed N`. Results are
 //! sorted by (file, seed) before printing, so the summary does not depend on thread timing.
+//!
+//! A run in which the simulator panicked does not stop the sweep: it is counted as an internal
+//! error, printed with its message and reproduce line, and the other runs go on. The sweep exits
+//! 4 when any run hit an internal error (whatever the others found: its verdict is incomplete),
+//! else 1 when a check failed, else 0.
 
 use super::load;
+use super::run::Failure;
 use crate::cli::Format;
 use crate::exit::Exit;
 use std::collections::BTreeMap;
@@ -19,6 +25,8 @@ struct RunResult {
     seed: u64,
     /// Names of the failed checks; a run that could not complete fails "run completes".
     failed: Vec<String>,
+    /// Why the simulator gave this run no outcome (a panic): the sweep's verdict is incomplete.
+    internal_error: Option<String>,
     hash: Option<String>,
 }
 
@@ -58,21 +66,21 @@ pub fn run(files: &[PathBuf], first_seed: u64, seeds: u64, jobs: Option<u32>, fo
 }
 
 fn one(file: &Path, scenario: &faultline_sim::scenario::Scenario, seed: u64) -> RunResult {
+    let mut result = RunResult { file: file.to_path_buf(), seed, failed: Vec::new(), internal_error: None, hash: None };
     match super::run::simulate(scenario, Some(seed), None) {
-        Ok(o) => RunResult {
-            file: file.to_path_buf(),
-            seed,
-            failed: o.report.checks.iter().filter(|c| !c.pass).map(|c| c.name.clone()).collect(),
-            hash: Some(o.hash.to_string()),
-        },
-        Err(e) => {
-            RunResult { file: file.to_path_buf(), seed, failed: vec![format!("run completes ({e})")], hash: None }
+        Ok(o) => {
+            result.failed = o.report.checks.iter().filter(|c| !c.pass).map(|c| c.name.clone()).collect();
+            result.hash = Some(o.hash.to_string());
         }
+        Err(Failure::Internal(message)) => result.internal_error = Some(message),
+        Err(e @ Failure::Output(_)) => result.failed = vec![format!("run completes ({e})")],
     }
+    result
 }
 
 fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) -> Exit {
     let failures: Vec<&RunResult> = results.iter().filter(|r| !r.failed.is_empty()).collect();
+    let internal: Vec<&RunResult> = results.iter().filter(|r| r.internal_error.is_some()).collect();
     let mut by_check: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &failures {
         for c in &r.failed {
@@ -86,6 +94,7 @@ fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) ->
                 "runs": results.len(),
                 "failures": failures.len(),
                 "failures_by_check": by_check,
+                "internal_errors": internal.len(),
                 "wall_s": wall_s,
                 "seeds_per_s": rate,
                 "jobs": jobs,
@@ -103,7 +112,46 @@ fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) ->
                 println!("FAIL {} --seed {}: {}", r.file.display(), r.seed, r.failed.join("; "));
                 println!("  reproduce: {}", super::run::reproduce(&r.file, r.seed));
             }
+            if !internal.is_empty() {
+                println!("internal errors: {}", internal.len());
+            }
+            for r in &internal {
+                let message = r.internal_error.as_deref().unwrap_or_default();
+                println!("INTERNAL ERROR {} --seed {}: {message}", r.file.display(), r.seed);
+                println!("  reproduce: {}", super::run::reproduce(&r.file, r.seed));
+            }
         }
     }
-    Exit::from_pass(failures.is_empty())
+    if internal.is_empty() { Exit::from_pass(failures.is_empty()) } else { Exit::Internal }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(seed: u64, failed: &[&str], internal_error: Option<&str>) -> RunResult {
+        RunResult {
+            file: PathBuf::from("s.toml"),
+            seed,
+            failed: failed.iter().map(|s| s.to_string()).collect(),
+            internal_error: internal_error.map(str::to_string),
+            hash: None,
+        }
+    }
+
+    #[test]
+    fn the_exit_code_puts_an_internal_error_before_a_failed_check() {
+        let pass = result(1, &[], None);
+        let fail = result(2, &["availability"], None);
+        let panicked = result(3, &[], Some("internal error: the simulation panicked: boom"));
+        let cases = [
+            (vec![pass.clone()], Exit::Pass),
+            (vec![pass.clone(), fail.clone()], Exit::CheckFailed),
+            (vec![pass.clone(), panicked.clone()], Exit::Internal),
+            (vec![fail, panicked, pass], Exit::Internal),
+        ];
+        for (results, exit) in cases {
+            assert_eq!(summarise(&results, 1.0, 1, Format::Json), exit, "{results:?}");
+        }
+    }
 }
