@@ -15,6 +15,9 @@ pub enum Exit {
     /// No check failed, but at least one could not decide (a search ran out of budget, nothing
     /// to measure): not a pass.
     Undecided,
+    /// The simulator itself failed (a panic, or a host's software erred): nothing was judged,
+    /// and the reproduce line says how to see it again.
+    Internal,
 }
 
 impl Exit {
@@ -25,6 +28,7 @@ impl Exit {
             Exit::CheckFailed => 1,
             Exit::BadInput => 2,
             Exit::Undecided => 3,
+            Exit::Internal => 4,
         })
     }
 

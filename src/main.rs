@@ -1,6 +1,6 @@
 //! `faultline`: the command line. Glue only: arguments become one validated config, a library
 //! call does the work, and [`exit::Exit`] maps every outcome to its code in one place
-//! (0 every check holds, 1 a check failed, 2 bad input or usage).
+//! (0 every check holds, 1 a check failed, 2 bad input or usage, 4 internal error).
 
 mod cli;
 mod cmd;

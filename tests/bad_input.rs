@@ -75,3 +75,38 @@ fn huge_number() {
         .replace("users = 2", "users = 99999999999999999999999");
     check(body.as_bytes(), &["s.toml:"]);
 }
+
+#[test]
+fn a_host_named_like_a_load_generator() {
+    // Validation finds it; it used to pass and fail the run (exit 1) when laying out the world.
+    let body = format!("name = \"x\"\nduration = \"1s\"\n{VALID_TAIL}").replace("name = \"e\"", "name = \"lg0\"");
+    let body = body.replace("targets = [\"e\"]", "targets = [\"lg0\"]");
+    check(
+        body.as_bytes(),
+        &["s.toml:5:8: host name \"lg0\" is reserved: the load generators are named lg0, lg1, ...", "\"lg0-host\""],
+    );
+}
+
+#[test]
+fn a_tick_the_engine_cannot_keep() {
+    // A tick finer than tokio's 1 ms timer grid used to pass and fail the run (exit 1) with
+    // trace records out of time order.
+    let body = |tick: &str| format!("name = \"x\"\nduration = \"1s\"\ntick = \"{tick}\"\n{VALID_TAIL}");
+    check(body("1ns").as_bytes(), &["s.toml:3:8: tick 1ns is not a whole number of milliseconds; expected e.g. 1ms"]);
+    check(body("1500us").as_bytes(), &["s.toml:3:8: tick 1500us is not a whole number of milliseconds", "1ms or 2ms"]);
+    check(body("0ms").as_bytes(), &["s.toml:3:8: tick 0s is out of range; expected a whole number of milliseconds"]);
+}
+
+#[test]
+fn more_users_on_a_load_generator_than_it_has_ports() {
+    let body =
+        format!("name = \"x\"\nduration = \"1s\"\n{VALID_TAIL}").replace("users = 2", "users = 30000\nloadgens = 2");
+    check(body.as_bytes(), &["s.toml:10:12: 30000 users on 2 load generator(s) puts 15000 on one", "at least 3"]);
+}
+
+#[test]
+fn more_simulated_hosts_than_the_network_has_addresses() {
+    let body = format!("name = \"x\"\nduration = \"1s\"\n{VALID_TAIL}")
+        .replace("users = 2", "users = 1000000\nloadgens = 65535");
+    check(body.as_bytes(), &["s.toml:10:12: loadgens = 65535 with 1 hosts makes 65536 simulated hosts"]);
+}

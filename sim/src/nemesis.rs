@@ -95,7 +95,7 @@ fn set_link(sim: &mut turmoil::Sim<'_>, shared: &Shared, a: u16, b: u16, latency
     let latency = Duration::from_nanos(latency_ns);
     sim.set_link_latency(na.as_str(), nb.as_str(), latency);
     sim.set_link_max_message_latency(na.as_str(), nb.as_str(), latency + Duration::from_nanos(jitter_ns));
-    shared.links.borrow_mut().set(a, b, latency_ns, loss);
+    shared.links.borrow_mut().set(a, b, latency_ns, jitter_ns, loss);
 }
 
 /// Configures one link as the scenario states it (at build time and on restore).

@@ -22,7 +22,8 @@ pub fn run(file: &Path, seed: Option<u64>, runs: u32) -> Exit {
             }
             Err(e) => {
                 eprintln!("error: run {i} failed: {e}");
-                return Exit::CheckFailed;
+                eprintln!("reproduce: {}", super::run::reproduce(file, seed));
+                return e.exit();
             }
         }
     }

@@ -3,10 +3,11 @@
 //!
 //! The trace goes to `--out DIR/trace.fltrace`, or to a directory under the system's temporary
 //! directory named after the scenario and seed (kept, so the trace can be opened again with
-//! `faultline gui`).
+//! `faultline gui`). A run that fails opens no window: a panic inside it is an internal error
+//! (exit 4), like `faultline run`'s.
 
 use super::gui::{self, Options};
-use super::run::{reproduce, simulate};
+use super::run::{failed, reproduce, simulate};
 use super::{fail, load};
 use crate::exit::Exit;
 use std::path::{Path, PathBuf};
@@ -25,9 +26,8 @@ pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, options: Options)
     let trace = dir.join("trace.fltrace");
     println!("faultline replay: scenario {:?}, seed {seed_used}", scenario.name);
     println!("reproduce: {}", reproduce(file, seed_used));
-    if let Err(e) = simulate(&scenario, Some(seed_used), Some(&trace)) {
-        eprintln!("error: the run failed: {e}");
-        return Exit::CheckFailed;
+    if let Err(failure) = simulate(&scenario, Some(seed_used), Some(&trace)) {
+        return failed(&failure, file, seed_used);
     }
     println!("trace: {} (open again with: faultline gui {})", trace.display(), trace.display());
     gui::run(&trace, options)

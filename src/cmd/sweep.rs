@@ -4,10 +4,15 @@
 //! failure found on a worker reproduces exactly with `faultline run FILE --seed N`. Results are
 //! sorted by (file, seed) before printing, so the summary does not depend on thread timing.
 //!
-//! Exit: 1 when a check failed on any run, else 3 when a check could not decide on any run
-//! (UNKNOWN is not a pass), else 0.
+//! A run in which the simulator panicked does not stop the sweep: it is counted as an internal
+//! error, printed with its message and reproduce line, and the other runs go on.
+//!
+//! Exit: 4 when any run hit an internal error (whatever the others found: the sweep's verdict is
+//! incomplete), else 1 when a check failed on any run, else 3 when a check could not decide on
+//! any run (UNKNOWN is not a pass), else 0.
 
 use super::load;
+use super::run::Failure;
 use crate::cli::Format;
 use crate::exit::Exit;
 use faultline_chaos::report::Verdict;
@@ -25,6 +30,8 @@ struct RunResult {
     failed: Vec<String>,
     /// Names of the checks that could not decide.
     undecided: Vec<String>,
+    /// Why the simulator gave this run no outcome (a panic): the sweep's verdict is incomplete.
+    internal_error: Option<String>,
     hash: Option<String>,
 }
 
@@ -75,22 +82,24 @@ pub fn run(files: &[PathBuf], first_seed: u64, seeds: u64, jobs: Option<u32>, fo
 }
 
 fn one(file: &Path, scenario: &faultline_sim::scenario::Scenario, seed: u64) -> RunResult {
+    let mut result = RunResult {
+        file: file.to_path_buf(),
+        seed,
+        failed: Vec::new(),
+        undecided: Vec::new(),
+        internal_error: None,
+        hash: None,
+    };
     match super::run::simulate(scenario, Some(seed), None) {
-        Ok(o) => RunResult {
-            file: file.to_path_buf(),
-            seed,
-            failed: o.report.failures().map(|c| c.name.clone()).collect(),
-            undecided: o.report.undecided().map(|c| c.name.clone()).collect(),
-            hash: Some(o.hash.to_string()),
-        },
-        Err(e) => RunResult {
-            file: file.to_path_buf(),
-            seed,
-            failed: vec![format!("run completes ({e})")],
-            undecided: Vec::new(),
-            hash: None,
-        },
+        Ok(o) => {
+            result.failed = o.report.failures().map(|c| c.name.clone()).collect();
+            result.undecided = o.report.undecided().map(|c| c.name.clone()).collect();
+            result.hash = Some(o.hash.to_string());
+        }
+        Err(Failure::Internal(message)) => result.internal_error = Some(message),
+        Err(e @ Failure::Output(_)) => result.failed = vec![format!("run completes ({e})")],
     }
+    result
 }
 
 /// How many runs each check failed (or could not decide) on.
@@ -109,6 +118,7 @@ fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) ->
     let undecided: Vec<&RunResult> = results.iter().filter(|r| r.verdict() == Verdict::Unknown).collect();
     let failed_by_check = by_check(failures.iter().map(|r| &r.failed));
     let undecided_by_check = by_check(results.iter().map(|r| &r.undecided));
+    let internal: Vec<&RunResult> = results.iter().filter(|r| r.internal_error.is_some()).collect();
     let rate = results.len() as f64 / wall_s.max(1e-9);
     match format {
         Format::Json => {
@@ -118,6 +128,7 @@ fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) ->
                 "failures_by_check": failed_by_check,
                 "undecided": undecided.len(),
                 "undecided_by_check": undecided_by_check,
+                "internal_errors": internal.len(),
                 "wall_s": wall_s,
                 "seeds_per_s": rate,
                 "jobs": jobs,
@@ -142,7 +153,49 @@ fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) ->
                 println!("UNKNOWN {} --seed {}: {}", r.file.display(), r.seed, r.undecided.join("; "));
                 println!("  reproduce: {}", super::run::reproduce(&r.file, r.seed));
             }
+            if !internal.is_empty() {
+                println!("internal errors: {}", internal.len());
+            }
+            for r in &internal {
+                let message = r.internal_error.as_deref().unwrap_or_default();
+                println!("INTERNAL ERROR {} --seed {}: {message}", r.file.display(), r.seed);
+                println!("  reproduce: {}", super::run::reproduce(&r.file, r.seed));
+            }
         }
     }
-    Exit::from_verdict(Verdict::fold(results.iter().map(RunResult::verdict)))
+    if internal.is_empty() { Exit::from_verdict(Verdict::fold(results.iter().map(RunResult::verdict))) } else { Exit::Internal }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(seed: u64, failed: &[&str], undecided: &[&str], internal_error: Option<&str>) -> RunResult {
+        RunResult {
+            file: PathBuf::from("s.toml"),
+            seed,
+            failed: failed.iter().map(|s| s.to_string()).collect(),
+            undecided: undecided.iter().map(|s| s.to_string()).collect(),
+            internal_error: internal_error.map(str::to_string),
+            hash: None,
+        }
+    }
+
+    #[test]
+    fn the_exit_code_puts_an_internal_error_before_a_failed_check_and_that_before_an_unknown() {
+        let pass = result(1, &[], &[], None);
+        let fail = result(2, &["availability"], &[], None);
+        let unknown = result(4, &[], &["linearizable"], None);
+        let panicked = result(3, &[], &[], Some("internal error: the simulation panicked: boom"));
+        let cases = [
+            (vec![pass.clone()], Exit::Pass),
+            (vec![pass.clone(), unknown.clone()], Exit::Undecided),
+            (vec![pass.clone(), fail.clone(), unknown.clone()], Exit::CheckFailed),
+            (vec![pass.clone(), panicked.clone()], Exit::Internal),
+            (vec![fail, panicked, pass, unknown], Exit::Internal),
+        ];
+        for (results, exit) in cases {
+            assert_eq!(summarise(&results, 1.0, 1, Format::Json), exit, "{results:?}");
+        }
+    }
 }

@@ -38,6 +38,14 @@ fn hosts(c: &mut Checker) {
         if name.get_ref().trim().is_empty() {
             c.report(name.span(), "empty", "a host name is empty; expected a name such as \"db\"".into());
         }
+        if is_loadgen_name(name.get_ref()) {
+            let message = format!(
+                "host name {:?} is reserved: the load generators are named lg0, lg1, ...; expected another name, e.g. \"{}-host\"",
+                name.get_ref(),
+                name.get_ref()
+            );
+            c.report(name.span(), "reserved for load generators", message);
+        }
         if let Some(line) = first_line.get(name.get_ref().as_str()) {
             let message = format!("duplicate host name {:?}; the first is on line {line}", name.get_ref());
             c.report(name.span(), "duplicate", message);
@@ -50,6 +58,12 @@ fn hosts(c: &mut Checker) {
             c.report(span, "zero", "workers = 0; expected at least 1 worker slot".into());
         }
     }
+}
+
+/// Whether `name` has the form of a load generator's name: `lg` and a number (`lg0`, `lg12`).
+/// The world names its load generators so; every such name is reserved, whatever `loadgens` is.
+pub(crate) fn is_loadgen_name(name: &str) -> bool {
+    name.strip_prefix("lg").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn service(c: &mut Checker, index: usize, host: &Sp<Host>) {
@@ -186,6 +200,24 @@ mod tests {
             &[("host name is empty", "\" \"")],
         );
         check("name = \"cache\"", "name = \"cache\"\nworkers = 0", &[("workers = 0", "0")]);
+    }
+
+    #[test]
+    fn load_generator_names_are_reserved() {
+        let edit = |name: &str| {
+            let hosts = format!("[[hosts]]\nname = \"{name}\"\nservice = \"echo\"\n[[links]]");
+            findings("[[links]]", &hosts)
+        };
+        for name in ["lg0", "lg1", "lg7", "lg12", "lg00"] {
+            let got = edit(name);
+            assert_eq!(got.len(), 1, "{name}: {got:?}");
+            assert!(got[0].0.contains(&format!("host name \"{name}\" is reserved")), "{got:?}");
+            assert!(got[0].0.contains(&format!("e.g. \"{name}-host\"")), "{got:?}");
+            assert_eq!(got[0].1, format!("\"{name}\""));
+        }
+        for name in ["lg", "lgx", "lg1a", "lg-1", "xlg1", "LG1", "lg0-host"] {
+            assert_eq!(edit(name), vec![], "{name} is not a load generator's name");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! Nothing here panics on any parsed scenario.
 
 use super::spans::{Seg, fmt_dur, name_list, suggest, value_span};
+use super::topology::MAX_HOSTS;
 use super::types::{Arrival, Host, Popularity, Scenario, Sp};
 use indexmap::IndexMap;
 use std::ops::Range;
@@ -18,6 +19,15 @@ pub const MAX_RATE: f64 = 10_000_000.0;
 pub const MAX_USERS: u32 = 1_000_000;
 /// The coarsest simulation tick.
 pub const MAX_TICK: Duration = Duration::from_secs(1);
+/// A tick is a whole number of these. Turmoil steps a host by sleeping one tick on the host's
+/// tokio runtime, whose paused clock moves only to timer deadlines, which tokio rounds up to
+/// the millisecond: with a tick of 1.5 ms (or 1 ns) a host's clock would run ahead of the
+/// simulation's, and the trace's records would come out of time order.
+pub const TICK_GRAIN: Duration = Duration::from_millis(1);
+/// The most virtual users one load generator runs. Each user holds a connection, which takes
+/// one of the host's 16384 ephemeral ports (49152 to 65535, as on Linux and in turmoil) for as
+/// long as it is open; the rest are left for reconnections.
+pub const MAX_USERS_PER_LOADGEN: u32 = 10_000;
 
 /// One broken rule, located in the scenario's text.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,9 +140,21 @@ impl<'a> Checker<'a> {
         }
         let tick_span = or_span(self.scenario.tick.span(), duration.span());
         if tick.is_zero() || tick > MAX_TICK {
-            let message =
-                format!("tick {} is out of range; expected a tick longer than 0 and at most 1s", fmt_dur(tick));
+            let message = format!(
+                "tick {} is out of range; expected a whole number of milliseconds from 1ms to 1s",
+                fmt_dur(tick)
+            );
             self.report(tick_span.clone(), "out of range", message);
+        } else if tick.as_nanos() % TICK_GRAIN.as_nanos() != 0 {
+            let below = Duration::from_millis(tick.as_millis() as u64).max(TICK_GRAIN);
+            let above = Duration::from_millis(tick.as_millis() as u64 + 1);
+            let close =
+                if below == above { fmt_dur(below) } else { format!("{} or {}", fmt_dur(below), fmt_dur(above)) };
+            let message = format!(
+                "tick {} is not a whole number of milliseconds; expected e.g. {close}: each host keeps time on tokio's 1 ms timer grid, so its clock would drift from the simulation's",
+                fmt_dur(tick)
+            );
+            self.report(tick_span.clone(), "not whole milliseconds", message);
         } else if !end.is_zero() && tick > end {
             let message = format!(
                 "the run ({}) is shorter than one tick ({}); expected a tick no longer than the duration",
@@ -176,11 +198,14 @@ impl<'a> Checker<'a> {
             self.report(workload.users.span(), "out of range", message);
         }
         let loadgens = *workload.loadgens.get_ref();
+        let loadgens_span = or_span(workload.loadgens.span(), workload.users.span());
         if users != 0 && (loadgens == 0 || loadgens > users) {
             let message = format!(
                 "loadgens = {loadgens} is out of range; expected between 1 and {users} (no more load generators than users)"
             );
-            self.report(or_span(workload.loadgens.span(), workload.users.span()), "out of range", message);
+            self.report(loadgens_span, "out of range", message);
+        } else if loadgens != 0 && users <= MAX_USERS {
+            self.loadgen_capacity(users, loadgens, loadgens_span);
         }
         let ratio = *workload.read_ratio.get_ref();
         if !(0.0..=1.0).contains(&ratio) {
@@ -215,6 +240,27 @@ impl<'a> Checker<'a> {
                 "zero",
                 "the workload's timeout is 0; expected a timeout longer than 0, e.g. \"1s\"".into(),
             );
+        }
+    }
+
+    /// Reports load generators the world cannot lay out: too many simulated hosts in all, or
+    /// more users on one than it has ports for their connections.
+    fn loadgen_capacity(&mut self, users: u32, loadgens: u32, span: Range<usize>) {
+        let hosts = self.scenario.hosts.len();
+        if hosts <= MAX_HOSTS && hosts + loadgens as usize > MAX_HOSTS {
+            let message = format!(
+                "loadgens = {loadgens} with {hosts} hosts makes {} simulated hosts; expected at most {} load generators (at most {MAX_HOSTS} hosts in all)",
+                hosts + loadgens as usize,
+                MAX_HOSTS - hosts
+            );
+            self.report(span, "too many hosts", message);
+        } else if users.div_ceil(loadgens) > MAX_USERS_PER_LOADGEN {
+            let message = format!(
+                "{users} users on {loadgens} load generator(s) puts {} on one; each user holds a connection, and a load generator has ports for at most {MAX_USERS_PER_LOADGEN}; expected loadgens of at least {}",
+                users.div_ceil(loadgens),
+                users.div_ceil(MAX_USERS_PER_LOADGEN)
+            );
+            self.report(span, "too many users per load generator", message);
         }
     }
 
@@ -354,6 +400,20 @@ pub(crate) mod tests {
             &[("tick 2s is out of range", "\"2s\""), ("window 1s is too short", "\"2s\"")],
         );
         check("\"20s\"", "\"500us\"", &[("shorter than one tick (1ms)", "\"500us\""), ("after the end", "\"10s\"")]);
+        let grain = "is not a whole number of milliseconds; expected e.g.";
+        check(
+            "duration = \"20s\"",
+            "duration = \"20s\"\ntick = \"1ns\"",
+            &[(&format!("tick 1ns {grain} 1ms: each host keeps time"), "\"1ns\"")],
+        );
+        check(
+            "duration = \"20s\"",
+            "duration = \"20s\"\ntick = \"1500us\"",
+            &[(&format!("tick 1500us {grain} 1ms or 2ms"), "\"1500us\"")],
+        );
+        check("duration = \"20s\"", "duration = \"20s\"\ntick = \"999us\"", &[("tick 999us is not", "\"999us\"")]);
+        check("duration = \"20s\"", "duration = \"20s\"\ntick = \"7ms\"", &[]);
+        check("duration = \"20s\"", "duration = \"20s\"\ntick = \"1s\"", &[]);
         check("duration = \"20s\"", "duration = \"20s\"\nwindow = \"0s\"", &[("window 0s is too short", "\"0s\"")]);
     }
 
@@ -371,6 +431,22 @@ pub(crate) mod tests {
             &[("cas_ratio 0.3 is more than 1", "0.3")],
         );
         check("users = 50", "users = 50\nkeys = 0", &[("keys = 0", "0")]);
+        check(
+            "users = 50",
+            "users = 20001\nloadgens = 2",
+            &[(
+                "puts 10001 on one; each user holds a connection, and a load generator has ports for at most 10000; expected loadgens of at least 3",
+                "2",
+            )],
+        );
+        check("users = 50", "users = 20000\nloadgens = 2", &[]);
+        check("users = 50", "users = 10001", &[("expected loadgens of at least 2", "10001")]);
+        check(
+            "users = 50",
+            "users = 1000000\nloadgens = 65532",
+            &[("makes 65536 simulated hosts; expected at most 65531 load generators", "65532")],
+        );
+        check("users = 50", "users = 1000000\nloadgens = 65531", &[]);
         check("s = 0.99", "s = -1.0", &[("zipf exponent s = -1", "-1.0")]);
         check("s = 0.99", "s = nan", &[("s = NaN", "nan")]);
         check("users = 50", "users = 50\ntimeout = \"0s\"", &[("timeout is 0", "\"0s\"")]);

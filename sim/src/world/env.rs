@@ -62,8 +62,7 @@ impl Env for SimEnv {
         let (from, addr) = (self.host, addr.to_string());
         async move {
             let to = peer.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no host {addr}")))?;
-            let stream = turmoil::net::TcpStream::connect(addr.as_str()).await?;
-            Ok(SimStream::new(stream, shared, from, to))
+            super::stream::connect(shared, from, to, addr).await
         }
     }
 

@@ -17,7 +17,7 @@ mod stream;
 pub use env::SimEnv;
 pub use recorder::RecordConfig;
 pub use sink::TraceOut;
-pub use stream::{SimListener, SimStream, SimWriteHalf};
+pub use stream::{SimListener, SimReadHalf, SimStream, SimWriteHalf};
 
 use crate::nemesis;
 use crate::plan::RunPlan;
@@ -156,10 +156,12 @@ impl World {
                 default_loss: plan.network.loss,
                 loss: BTreeMap::new(),
                 latency_ns: BTreeMap::new(),
+                jitter_ns: BTreeMap::new(),
                 cut: BTreeSet::new(),
                 rto: Duration::from_nanos(plan.network.rto_ns),
             }),
             step_ns: Cell::new(None),
+            handshakes: stream::Handshakes::new(tick),
         });
         for (i, host) in plan.hosts.iter().enumerate() {
             let (service, capacity) = (host.service.clone(), host.capacity.capacity());

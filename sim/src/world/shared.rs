@@ -51,6 +51,7 @@ pub(crate) struct LinkTable {
     pub(crate) default_loss: f64,
     pub(crate) loss: BTreeMap<(u16, u16), f64>,
     pub(crate) latency_ns: BTreeMap<(u16, u16), u64>,
+    pub(crate) jitter_ns: BTreeMap<(u16, u16), u64>,
     /// Links cut by a partition now.
     pub(crate) cut: BTreeSet<(u16, u16)>,
     pub(crate) rto: Duration,
@@ -67,9 +68,15 @@ impl LinkTable {
     pub(crate) fn latency(&self, a: u16, b: u16) -> Duration {
         Duration::from_nanos(self.latency_ns.get(&Self::key(a, b)).copied().unwrap_or(self.default_latency_ns))
     }
-    pub(crate) fn set(&mut self, a: u16, b: u16, latency_ns: u64, loss: f64) {
+    /// The longest one-way delay of a message on a link: its latency plus its jitter.
+    pub(crate) fn max_delay(&self, a: u16, b: u16) -> Duration {
+        let jitter_ns = self.jitter_ns.get(&Self::key(a, b)).copied().unwrap_or(self.default_jitter_ns);
+        self.latency(a, b) + Duration::from_nanos(jitter_ns)
+    }
+    pub(crate) fn set(&mut self, a: u16, b: u16, latency_ns: u64, jitter_ns: u64, loss: f64) {
         self.loss.insert(Self::key(a, b), loss);
         self.latency_ns.insert(Self::key(a, b), latency_ns);
+        self.jitter_ns.insert(Self::key(a, b), jitter_ns);
     }
     /// Whether a partition cuts the link between `a` and `b` now.
     pub(crate) fn is_cut(&self, a: u16, b: u16) -> bool {
@@ -109,6 +116,8 @@ pub(crate) struct Shared {
     /// run, when it stands still for the whole step (see [`Shared::now_ns`]); `None` otherwise.
     /// Set by the world around each step.
     pub(crate) step_ns: Cell<Option<u64>>,
+    /// Connections being opened: each listener's queue of them, each host's ports.
+    pub(crate) handshakes: super::stream::Handshakes,
 }
 
 impl Shared {

@@ -21,19 +21,42 @@
 //! after the RTO and then after intervals that double up to [`RTO_MAX`], until an attempt finds
 //! the link healed. So a connection survives a partition and resumes at the first
 //! retransmission after the heal, as a real one does (this model never gives up on it).
+//!
+//! Flow control, so that no load panics the engine where real TCP holds the sender back:
+//!
+//! - Data: turmoil gives each direction of a stream a window of 64 segments; a write past it
+//!   waits for the reader to consume one (as a full receive window stops a TCP sender). A write
+//!   made while the drain task waits so holds its segment in the queue behind the others.
+//! - Connection requests: turmoil's listener queues at most [`BACKLOG`] of them and panics on one
+//!   more ("server socket buffer full"), where a kernel would drop the SYN and the client would
+//!   resend it. Here at most [`BACKLOG`] handshakes are under way to one listener at a time (a
+//!   SYN on its way counts, as a full queue is only ever filled by SYNs that were on their way);
+//!   a connect past them waits, in order, for one to complete: each completes within a round
+//!   trip, as the servers accept at once. A connect given up (timed out) before its handshake
+//!   resolved keeps its place until its SYN has surely arrived (the link's latency and jitter
+//!   and two ticks after it was sent).
+//! - Ports: a host opens connections from [`EPHEMERAL_PORTS`] ports, and turmoil panics when none
+//!   is free ("ports exhausted"). A connect with none free fails with `AddrNotAvailable`, as
+//!   `connect(2)` does. Turmoil keeps the port of a connect that failed or was given up for the
+//!   rest of the run, so the count here keeps it too.
+//!
+//! While no listener has [`BACKLOG`] handshakes under way and no host runs out of ports, none of
+//! this adds a wait or a task: a run below those limits is what it was without them.
 
 use super::shared::Shared;
 use faultline_chaos::trace::Event;
 use faultline_models::seam::{Listener, Stream};
 use rand::Rng;
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use turmoil::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
@@ -42,6 +65,153 @@ const DUPACKS: u8 = 3;
 
 /// The longest interval between two retransmissions of a segment (Linux's `TCP_RTO_MAX`).
 pub(crate) const RTO_MAX: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Connection requests turmoil's listener queues before they are accepted (its `tcp_capacity`,
+/// 64 unless the builder sets it): one more arriving panics.
+pub(crate) const BACKLOG: usize = 64;
+
+/// Ports a host opens connections from: 49152 to 65535, turmoil's range and Linux's.
+pub(crate) const EPHEMERAL_PORTS: usize = 16_384;
+
+/// The connections being opened in the world: each listener's handshakes, each host's ports.
+pub(crate) struct Handshakes {
+    /// The world's step: a SYN is handled within two steps of its arrival time.
+    tick: Duration,
+    /// By the listener's (host, port).
+    backlogs: RefCell<BTreeMap<(u16, u16), Rc<Backlog>>>,
+    /// Ports each host's connections hold (open, or kept by turmoil after a failed connect).
+    ports: RefCell<BTreeMap<u16, usize>>,
+}
+
+/// The handshakes under way to one listener.
+struct Backlog {
+    places: Arc<Semaphore>,
+    /// Places of handshakes given up before they resolved, by the simulated time (ns) from which
+    /// their SYN has surely arrived.
+    orphans: RefCell<BTreeMap<u64, Vec<OwnedSemaphorePermit>>>,
+}
+
+impl Handshakes {
+    pub(crate) fn new(tick: Duration) -> Self {
+        Handshakes { tick, backlogs: RefCell::default(), ports: RefCell::default() }
+    }
+
+    fn backlog(&self, host: u16, port: u16) -> Rc<Backlog> {
+        let mut backlogs = self.backlogs.borrow_mut();
+        let backlog = backlogs.entry((host, port)).or_insert_with(|| {
+            Rc::new(Backlog { places: Arc::new(Semaphore::new(BACKLOG)), orphans: RefCell::default() })
+        });
+        backlog.clone()
+    }
+
+    /// Takes a port on `host` for a new connection; `AddrNotAvailable` when none is free.
+    fn take_port(&self, host: u16, name: &str) -> io::Result<()> {
+        let mut ports = self.ports.borrow_mut();
+        let used = ports.entry(host).or_insert(0);
+        if *used >= EPHEMERAL_PORTS {
+            let message = format!("{name} has no free port: its {EPHEMERAL_PORTS} ports are all held");
+            return Err(io::Error::new(io::ErrorKind::AddrNotAvailable, message));
+        }
+        *used += 1;
+        Ok(())
+    }
+}
+
+impl Backlog {
+    /// Waits for a place for one more handshake; at once (no wait, no yield) when one is free.
+    async fn enter(&self, shared: &Shared, host: u16) -> OwnedSemaphorePermit {
+        loop {
+            let now_ns = shared.now_ns(host);
+            let next_orphan = self.release_orphans(now_ns);
+            if let Ok(place) = self.places.clone().try_acquire_owned() {
+                return place;
+            }
+            let Some(at_ns) = next_orphan else {
+                return self.places.clone().acquire_owned().await.expect("a backlog is never closed");
+            };
+            tokio::select! {
+                biased;
+                place = self.places.clone().acquire_owned() => return place.expect("a backlog is never closed"),
+                () = tokio::time::sleep(Duration::from_nanos(at_ns - now_ns)) => {}
+            }
+        }
+    }
+
+    /// Frees the places of given-up handshakes whose SYN has arrived by `now_ns`; returns when
+    /// the next one's will have.
+    fn release_orphans(&self, now_ns: u64) -> Option<u64> {
+        let mut orphans = self.orphans.borrow_mut();
+        while orphans.first_key_value().is_some_and(|(&at, _)| at <= now_ns) {
+            orphans.pop_first();
+        }
+        orphans.first_key_value().map(|(&at, _)| at)
+    }
+}
+
+/// One handshake's place in its listener's backlog, from its SYN to its resolution.
+struct Handshake {
+    backlog: Rc<Backlog>,
+    place: Option<OwnedSemaphorePermit>,
+    /// The simulated time (ns) from which its SYN has surely arrived.
+    arrived_by_ns: u64,
+}
+
+impl Handshake {
+    /// The handshake resolved (accepted or refused): its place is free.
+    fn resolved(mut self) {
+        self.place = None;
+    }
+}
+
+impl Drop for Handshake {
+    fn drop(&mut self) {
+        // Given up before it resolved: the SYN may still reach the listener's queue.
+        if let Some(place) = self.place.take() {
+            self.backlog.orphans.borrow_mut().entry(self.arrived_by_ns).or_default().push(place);
+        }
+    }
+}
+
+/// Opens a connection from host `from` to `addr` on host `to`, within the world's limits (see
+/// the module doc): a port on `from`, a place in the listener's backlog.
+pub(crate) async fn connect(shared: Rc<Shared>, from: u16, to: u16, addr: String) -> io::Result<SimStream> {
+    let port = addr.rsplit_once(':').and_then(|(_, port)| port.parse::<u16>().ok());
+    let mut entered = None;
+    if let Some(port) = port {
+        let backlog = shared.handshakes.backlog(to, port);
+        let place = backlog.enter(&shared, from).await;
+        entered = Some((backlog, place));
+    }
+    // From here to turmoil's SYN nothing waits, so nothing can give the connect up in between.
+    shared.handshakes.take_port(from, &shared.hosts[from as usize].name)?;
+    let handshake = entered.map(|(backlog, place)| {
+        let delay = shared.links.borrow().max_delay(from, to) + shared.handshakes.tick * 2;
+        let arrived_by_ns = shared.now_ns(from) + delay.as_nanos() as u64;
+        Handshake { backlog, place: Some(place), arrived_by_ns }
+    });
+    let stream = turmoil::net::TcpStream::connect(addr.as_str()).await;
+    if let Some(handshake) = handshake {
+        handshake.resolved();
+    }
+    // A connect that failed keeps its port: turmoil does not free it.
+    let stream = stream?;
+    let port = Rc::new(PortHold { shared: shared.clone(), host: from });
+    Ok(SimStream::new(stream, shared, from, to, Some(port)))
+}
+
+/// The port a connection opened from `host` holds until both its halves are dropped.
+struct PortHold {
+    shared: Rc<Shared>,
+    host: u16,
+}
+
+impl Drop for PortHold {
+    fn drop(&mut self) {
+        if let Some(used) = self.shared.handshakes.ports.borrow_mut().get_mut(&self.host) {
+            *used -= 1;
+        }
+    }
+}
 
 /// A segment waiting to be handed to turmoil.
 struct Held {
@@ -65,12 +235,21 @@ struct Sender {
     wake: Notify,
     draining: Cell<bool>,
     failed: RefCell<Option<io::ErrorKind>>,
+    /// The port of a connection this host opened, shared with the reading half.
+    _port: Option<Rc<PortHold>>,
 }
 
 /// A TCP stream between two simulated hosts.
 pub struct SimStream {
-    read: OwnedReadHalf,
+    read: SimReadHalf,
     write: SimWriteHalf,
+}
+
+/// The reading half of a [`SimStream`].
+pub struct SimReadHalf {
+    inner: OwnedReadHalf,
+    /// The port of a connection this host opened, shared with the writing half.
+    _port: Option<Rc<PortHold>>,
 }
 
 /// The writing half of a [`SimStream`]: traced, lossy, retransmitting.
@@ -79,7 +258,7 @@ pub struct SimWriteHalf {
 }
 
 impl SimStream {
-    pub(crate) fn new(inner: turmoil::net::TcpStream, shared: Rc<Shared>, from: u16, to: u16) -> Self {
+    fn new(inner: turmoil::net::TcpStream, shared: Rc<Shared>, from: u16, to: u16, port: Option<Rc<PortHold>>) -> Self {
         let (read, write) = inner.into_split();
         let send = Rc::new(Sender {
             link: (from, to),
@@ -89,16 +268,17 @@ impl SimStream {
             wake: Notify::new(),
             draining: Cell::new(false),
             failed: RefCell::new(None),
+            _port: port.clone(),
         });
-        Self { read, write: SimWriteHalf { send } }
+        Self { read: SimReadHalf { inner: read, _port: port }, write: SimWriteHalf { send } }
     }
 }
 
 impl Stream for SimStream {
-    type ReadHalf = OwnedReadHalf;
+    type ReadHalf = SimReadHalf;
     type WriteHalf = SimWriteHalf;
 
-    fn into_split(self) -> (OwnedReadHalf, SimWriteHalf) {
+    fn into_split(self) -> (SimReadHalf, SimWriteHalf) {
         (self.read, self.write)
     }
 }
@@ -202,7 +382,13 @@ async fn drain(send: Rc<Sender>) {
 
 impl AsyncRead for SimStream {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.read).poll_read(cx, buf)
+        Pin::new(&mut self.read.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncRead for SimReadHalf {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
@@ -227,7 +413,9 @@ impl AsyncWrite for SimWriteHalf {
             return Poll::Ready(Err(io::Error::new(kind, "the connection failed while resending")));
         }
         let lost = send.draw_loss();
-        if lost || !send.held.borrow().is_empty() {
+        // While the drain task hands a segment to turmoil (waiting for room in the window),
+        // the stream's half is with it: this segment queues behind.
+        if lost || !send.held.borrow().is_empty() || send.half.borrow().is_none() {
             send.hold(buf, Instant::now(), lost);
             send.record(buf.len(), lost);
             return Poll::Ready(Ok(buf.len()));
@@ -277,6 +465,7 @@ impl Listener for SimListener {
         let peer_host = self.shared.by_ip.borrow().get(&peer.ip()).copied();
         let peer_host = peer_host.ok_or_else(|| io::Error::other(format!("unknown peer {peer}")))?;
         let name = self.shared.hosts[peer_host as usize].name.clone();
-        Ok((SimStream::new(stream, self.shared.clone(), self.host, peer_host), format!("{name}:{}", peer.port())))
+        let stream = SimStream::new(stream, self.shared.clone(), self.host, peer_host, None);
+        Ok((stream, format!("{name}:{}", peer.port())))
     }
 }
