@@ -108,5 +108,5 @@ fn more_users_on_a_load_generator_than_it_has_ports() {
 fn more_simulated_hosts_than_the_network_has_addresses() {
     let body = format!("name = \"x\"\nduration = \"1s\"\n{VALID_TAIL}")
         .replace("users = 2", "users = 1000000\nloadgens = 65535");
-    check(body.as_bytes(), &["s.toml:10:12: loadgens = 65535 with 1 hosts makes 65536 simulated hosts"]);
+    check(body.as_bytes(), &["s.toml:10:12: loadgens = 65535 beside the file's 1 host(s) makes 65536 simulated hosts"]);
 }

@@ -109,6 +109,13 @@ pub fn guarded<T>(simulation: impl FnOnce() -> Result<T, RunError>) -> Result<T,
         }
         (Ok(Ok(outcome)), None) => Ok(outcome),
         (Ok(Err(RunError::Trace(TraceError::Io(e)))), None) => Err(Failure::Output(format!("writing the trace: {e}"))),
+        // The header lists the file's hosts, links and objectives: only a scenario of a size
+        // no validation rule bounds (megabytes of them) makes it too large.
+        (Ok(Err(RunError::Trace(TraceError::TooLarge { what: "header", len, cap, .. }))), None) => {
+            Err(Failure::Output(format!(
+                "the run's header (hosts, links, objectives) takes {len} bytes, over the trace format's {cap}; expected a smaller scenario"
+            )))
+        }
         // Any other trace error is the simulator's: it recorded something it should not have.
         (Ok(Err(e)), None) => Err(Failure::Internal(e.to_string())),
     }
@@ -223,6 +230,12 @@ mod tests {
         let trace = guarded(|| -> Result<u32, RunError> { Err(RunError::Trace(io.into())) });
         assert!(matches!(&trace, Err(Failure::Output(m)) if m.contains("disk full")), "{trace:?}");
         assert_eq!(trace.unwrap_err().exit(), Exit::BadInput);
+        let header = TraceError::TooLarge { offset: 10, what: "header", len: 17 << 20, cap: 16 << 20 };
+        let too_large = guarded(|| -> Result<u32, RunError> { Err(RunError::Trace(header)) });
+        assert!(matches!(&too_large, Err(Failure::Output(m)) if m.contains("17825792 bytes")), "{too_large:?}");
+        let order = TraceError::OutOfOrder { t_ns: 6, previous_ns: 1_000_000 };
+        let out_of_order = guarded(|| -> Result<u32, RunError> { Err(RunError::Trace(order)) });
+        assert!(matches!(out_of_order, Err(Failure::Internal(_))), "the simulator's own mistake");
     }
 
     #[test]

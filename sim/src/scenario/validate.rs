@@ -249,7 +249,7 @@ impl<'a> Checker<'a> {
         let hosts = self.scenario.hosts.len();
         if hosts <= MAX_HOSTS && hosts + loadgens as usize > MAX_HOSTS {
             let message = format!(
-                "loadgens = {loadgens} with {hosts} hosts makes {} simulated hosts; expected at most {} load generators (at most {MAX_HOSTS} hosts in all)",
+                "loadgens = {loadgens} beside the file's {hosts} host(s) makes {} simulated hosts; expected at most {} load generators (at most {MAX_HOSTS} hosts in all)",
                 hosts + loadgens as usize,
                 MAX_HOSTS - hosts
             );
