@@ -83,8 +83,8 @@ pub enum Op {
 }
 
 /// The wire protocol's error code for a compare-and-set that found another value than it
-/// expected (`ErrorCode::CasMismatch` in `faultline-models`, which this crate does not see).
-pub const CAS_MISMATCH: u8 = 9;
+/// expected (`ErrorCode::CasMismatch` in `faultline-models`; both take it from the vocabulary).
+pub const CAS_MISMATCH: u8 = faultline_vocab::error_code::CAS_MISMATCH;
 
 /// How a request ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
