@@ -14,8 +14,9 @@ use crate::fault::Fault;
 use crate::slo::Slo;
 use serde::{Deserialize, Serialize};
 
-/// The version of the binary trace format this build writes and reads.
-pub const FORMAT_VERSION: u16 = 3;
+/// The version of the binary trace format this build writes and reads (4: one-way partitions
+/// and clock skews appended to `Fault`).
+pub const FORMAT_VERSION: u16 = 4;
 
 /// A host of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -39,7 +39,7 @@ fn sign(text: &str) -> (i64, &str) {
 /// Parses an offset: an optional sign and a duration.
 pub fn parse_offset(text: &str) -> Result<Offset, String> {
     let (sign, rest) = sign(text);
-    let duration = parse_duration(rest).map_err(|e| format!("{e}, with an optional sign (\"-2s\")"))?;
+    let duration = parse_duration(rest).map_err(|e| format!("{e} (an offset may have a sign: \"-2s\", \"+250ms\")"))?;
     let ns = i64::try_from(duration.as_nanos()).map_err(|_| format!("offset {text:?} is too large"))?;
     Ok(Offset { ns: sign * ns })
 }
@@ -153,7 +153,7 @@ mod tests {
         check("offset = \"+250ms\"", Ok((Some(250_000_000), None)));
         check("offset = \"1.5s\"", Ok((Some(1_500_000_000), None)));
         check("offset = \"- 3ms\"", Ok((Some(-3_000_000), None)));
-        check("offset = \"-2\"", Err("has no unit"));
+        check("offset = \"-2\"", Err("\"2\" has no unit (an offset may have a sign: \"-2s\""));
         check("offset = 5", Err("expected a signed duration string"));
     }
 

@@ -425,7 +425,8 @@ pub struct FaultEntry {
     /// When it is applied.
     #[schemars(with = "Dur")]
     pub at: Sp<Dur>,
-    /// If set, the fault is undone this long after `at` (restart, heal, restore).
+    /// If set, the fault is undone this long after `at` (restart, heal, restore, a knob or a
+    /// clock back to normal).
     #[serde(default, rename = "for")]
     #[schemars(with = "Option<Dur>")]
     pub length: Option<Sp<Dur>>,
