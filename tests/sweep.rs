@@ -8,8 +8,15 @@ mod util;
 use util::*;
 
 /// Scenarios whose objectives fail on purpose.
-const FAIL_ON_PURPOSE: &[&str] =
-    &["partition.toml", "pool-exhaustion.toml", "replica-lag.toml", "slow-disk.toml", "slow-link.toml"];
+const FAIL_ON_PURPOSE: &[&str] = &[
+    "clock-skew.toml",
+    "lost-replies.toml",
+    "partition.toml",
+    "pool-exhaustion.toml",
+    "replica-lag.toml",
+    "slow-disk.toml",
+    "slow-link.toml",
+];
 
 fn library() -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(root().join("scenarios"))

@@ -1,11 +1,19 @@
-//! Faults as data: what can go wrong in a run, and when.
+//! Faults as data: what can go wrong in a run, and what each fault knows about itself.
+//!
+//! Owns: [`Fault`] and its self-knowledge: the hosts it touches ([`Fault::sides`],
+//! [`Fault::hosts`]), whether it disrupts service ([`Fault::disrupts`]: RTO is measured after
+//! those), what undoes it ([`Fault::undo`]) and its text ([`Fault::describe`]). Must not: know
+//! how a fault is applied (the simulation's nemesis does that) or when (see `crate::nemesis`).
 //!
 //! Hosts are named by their index in the run's [`crate::trace::Header::hosts`]. The simulation
-//! applies each fault at its time; the trace records it as [`crate::trace::Event::Fault`].
-//! Adding a fault kind: one variant here (with its text in [`Fault::describe`]), one arm in the
+//! applies each fault at its time; the trace records it as [`crate::trace::Event::Fault`], so
+//! the variants' order is part of the trace format: a new kind goes at the end.
+//! Adding a fault kind: one variant here (every method's match names it), one arm in the
 //! simulation's applier, one in the scenario format.
 
 use serde::{Deserialize, Serialize};
+
+pub use faultline_vocab::Knob;
 
 /// One fault applied to the world.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,7 +35,7 @@ pub enum Fault {
         /// The other side.
         b: Vec<u16>,
     },
-    /// Restore every link between the two groups.
+    /// Restore every link between the two groups, both ways.
     Heal {
         /// One side.
         a: Vec<u16>,
@@ -76,39 +84,92 @@ pub enum Fault {
         /// How long each holds its connection, nanoseconds.
         hold_ns: u64,
     },
-}
-
-/// A host setting that chaos can turn while the run goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Knob {
-    /// A replica applies each shipped log entry this long after it received it (nanoseconds).
-    ApplyDelay,
-    /// Every write-ahead log append takes this much longer (nanoseconds): a slow disk.
-    DiskDelay,
-    /// Every request's service time is multiplied by (100 + value) / 100: slow queries.
-    Slowdown,
-}
-
-impl Knob {
-    /// The knob's name in scenario files and traces.
-    pub fn name(self) -> &'static str {
-        match self {
-            Knob::ApplyDelay => "replication_delay",
-            Knob::DiskDelay => "disk_delay",
-            Knob::Slowdown => "slowdown",
-        }
-    }
-
-    /// `value` in the knob's unit, for people.
-    pub fn show(self, value: u64) -> String {
-        match self {
-            Knob::ApplyDelay | Knob::DiskDelay => format!("{:.3}ms", value as f64 / 1e6),
-            Knob::Slowdown => format!("+{value}%"),
-        }
-    }
+    /// Cut every link from `from` to `to` in that direction only: what a host of `from` sends
+    /// to a host of `to` is lost until healed; the other direction still delivers.
+    PartitionOneWay {
+        /// The senders cut off.
+        from: Vec<u16>,
+        /// The receivers that no longer hear them.
+        to: Vec<u16>,
+    },
+    /// Restore every link from `from` to `to` (that direction only).
+    HealOneWay {
+        /// The senders.
+        from: Vec<u16>,
+        /// The receivers.
+        to: Vec<u16>,
+    },
+    /// Set a host's clock error beyond its configured skew: it reads `offset_ns` ahead (behind
+    /// when negative) from now on, and runs `drift_ppm` parts per million fast (slow when
+    /// negative), so its sleeps last longer or shorter in world time. Both 0: back to normal.
+    ClockSkew {
+        /// The host.
+        host: u16,
+        /// The jump, nanoseconds.
+        offset_ns: i64,
+        /// The rate error from now on, parts per million (-500000: half speed).
+        drift_ppm: i64,
+    },
 }
 
 impl Fault {
+    /// The hosts the fault touches, as two sides: a link's or a partition's two ends (for a
+    /// one-way fault, senders then receivers); a single-host fault's host and no peer.
+    pub fn sides(&self) -> (Vec<u16>, Vec<u16>) {
+        match self {
+            Fault::Kill { host }
+            | Fault::Restart { host }
+            | Fault::Tune { host, .. }
+            | Fault::ClockSkew { host, .. }
+            | Fault::LongTransactions { target: host, .. } => (vec![*host], Vec::new()),
+            Fault::Partition { a, b }
+            | Fault::Heal { a, b }
+            | Fault::PartitionOneWay { from: a, to: b }
+            | Fault::HealOneWay { from: a, to: b } => (a.clone(), b.clone()),
+            Fault::LinkDegrade { a, b, .. } | Fault::LinkRestore { a, b } => (vec![*a], vec![*b]),
+        }
+    }
+
+    /// Every host the fault touches, one side after the other.
+    pub fn hosts(&self) -> Vec<u16> {
+        let (mut a, b) = self.sides();
+        a.extend(b);
+        a
+    }
+
+    /// Whether the fault may disrupt service (RTO is measured after it); repairs do not.
+    pub fn disrupts(&self) -> bool {
+        match self {
+            Fault::Kill { .. }
+            | Fault::Partition { .. }
+            | Fault::PartitionOneWay { .. }
+            | Fault::LinkDegrade { .. }
+            | Fault::LongTransactions { .. } => true,
+            Fault::Tune { value, grow_per_s, .. } => *value != 0 || *grow_per_s != 0,
+            Fault::ClockSkew { offset_ns, drift_ppm, .. } => *offset_ns != 0 || *drift_ppm != 0,
+            Fault::Restart { .. } | Fault::Heal { .. } | Fault::HealOneWay { .. } | Fault::LinkRestore { .. } => false,
+        }
+    }
+
+    /// The fault that undoes this one (a scripted fault's `for` schedules it): kill -> restart,
+    /// partition -> heal, link degradation -> restore, a knob or a clock -> back to normal.
+    /// `None` for a repair, and for long transactions (their hold is their length).
+    pub fn undo(&self) -> Option<Fault> {
+        match self {
+            Fault::Kill { host } => Some(Fault::Restart { host: *host }),
+            Fault::Partition { a, b } => Some(Fault::Heal { a: a.clone(), b: b.clone() }),
+            Fault::PartitionOneWay { from, to } => Some(Fault::HealOneWay { from: from.clone(), to: to.clone() }),
+            Fault::LinkDegrade { a, b, .. } => Some(Fault::LinkRestore { a: *a, b: *b }),
+            Fault::Tune { host, knob, .. } => Some(Fault::Tune { host: *host, knob: *knob, value: 0, grow_per_s: 0 }),
+            Fault::ClockSkew { host, .. } => Some(Fault::ClockSkew { host: *host, offset_ns: 0, drift_ppm: 0 }),
+            Fault::Restart { .. }
+            | Fault::Heal { .. }
+            | Fault::HealOneWay { .. }
+            | Fault::LinkRestore { .. }
+            | Fault::LongTransactions { .. } => None,
+        }
+    }
+
     /// A one-line description, with host names looked up in `names`.
     pub fn describe(&self, names: &[String]) -> String {
         let name = |h: &u16| names.get(*h as usize).cloned().unwrap_or_else(|| format!("host#{h}"));
@@ -118,6 +179,8 @@ impl Fault {
             Fault::Restart { host } => format!("restart {}", name(host)),
             Fault::Partition { a, b } => format!("partition [{}] | [{}]", group(a), group(b)),
             Fault::Heal { a, b } => format!("heal [{}] | [{}]", group(a), group(b)),
+            Fault::PartitionOneWay { from, to } => format!("partition [{}] -> [{}] one way", group(from), group(to)),
+            Fault::HealOneWay { from, to } => format!("heal [{}] -> [{}] one way", group(from), group(to)),
             Fault::LinkDegrade { a, b, latency_ns, jitter_ns, loss } => format!(
                 "degrade link {}<->{}: latency {:.3}ms jitter {:.3}ms loss {:.2}%",
                 name(a),
@@ -140,7 +203,23 @@ impl Fault {
             Fault::LongTransactions { target, count, hold_ns } => {
                 format!("{count} long transactions on {} for {:.3}s", name(target), *hold_ns as f64 / 1e9)
             }
+            Fault::ClockSkew { host, offset_ns, drift_ppm } => clock_text(&name(host), *offset_ns, *drift_ppm),
         }
+    }
+}
+
+/// The text of a clock skew: "clock of db jumps by -2.000s and runs 50.0000% slow".
+fn clock_text(host: &str, offset_ns: i64, drift_ppm: i64) -> String {
+    let jump = (offset_ns != 0).then(|| format!("jumps by {:+.3}s", offset_ns as f64 / 1e9));
+    let rate = (drift_ppm != 0).then(|| {
+        let way = if drift_ppm > 0 { "fast" } else { "slow" };
+        format!("runs {:.4}% {way}", drift_ppm.unsigned_abs() as f64 / 1e4)
+    });
+    match (jump, rate) {
+        (None, None) => format!("reset clock of {host}"),
+        (Some(jump), None) => format!("clock of {host} {jump}"),
+        (None, Some(rate)) => format!("clock of {host} {rate}"),
+        (Some(jump), Some(rate)) => format!("clock of {host} {jump} and {rate}"),
     }
 }
 
@@ -157,13 +236,80 @@ pub struct ScheduledFault {
 mod tests {
     use super::*;
 
+    fn names() -> Vec<String> {
+        vec!["db".to_string(), "app".to_string(), "cache".to_string()]
+    }
+
+    /// One fault of every kind.
+    fn every_kind() -> Vec<Fault> {
+        vec![
+            Fault::Kill { host: 0 },
+            Fault::Restart { host: 0 },
+            Fault::Partition { a: vec![0, 2], b: vec![1] },
+            Fault::Heal { a: vec![0, 2], b: vec![1] },
+            Fault::LinkDegrade { a: 0, b: 1, latency_ns: 1, jitter_ns: 0, loss: 0.0 },
+            Fault::LinkRestore { a: 0, b: 1 },
+            Fault::Tune { host: 2, knob: Knob::Slowdown, value: 5, grow_per_s: 0 },
+            Fault::LongTransactions { target: 0, count: 3, hold_ns: 1 },
+            Fault::PartitionOneWay { from: vec![0], to: vec![1, 2] },
+            Fault::HealOneWay { from: vec![0], to: vec![1, 2] },
+            Fault::ClockSkew { host: 1, offset_ns: -5, drift_ppm: 0 },
+        ]
+    }
+
     #[test]
     fn descriptions_name_hosts() {
-        let names = vec!["db".to_string(), "app".to_string()];
+        let names = names();
         assert_eq!(Fault::Kill { host: 0 }.describe(&names), "kill db");
         assert_eq!(Fault::Partition { a: vec![0], b: vec![1] }.describe(&names), "partition [db] | [app]");
         assert_eq!(Fault::Restart { host: 9 }.describe(&names), "restart host#9");
         let d = Fault::LinkDegrade { a: 0, b: 1, latency_ns: 5_000_000, jitter_ns: 0, loss: 0.1 }.describe(&names);
         assert_eq!(d, "degrade link db<->app: latency 5.000ms jitter 0.000ms loss 10.00%");
+        let oneway = Fault::PartitionOneWay { from: vec![0], to: vec![1, 2] };
+        assert_eq!(oneway.describe(&names), "partition [db] -> [app,cache] one way");
+    }
+
+    #[test]
+    fn clock_skews_say_which_way() {
+        let names = names();
+        let skew = |offset_ns, drift_ppm| Fault::ClockSkew { host: 0, offset_ns, drift_ppm }.describe(&names);
+        assert_eq!(skew(-2_000_000_000, 0), "clock of db jumps by -2.000s");
+        assert_eq!(skew(0, -500_000), "clock of db runs 50.0000% slow");
+        assert_eq!(skew(1_500_000, 100), "clock of db jumps by +0.002s and runs 0.0100% fast");
+        assert_eq!(skew(0, 0), "reset clock of db");
+    }
+
+    #[test]
+    fn every_host_on_both_sides() {
+        let partition = Fault::Partition { a: vec![0, 2], b: vec![1, 3] };
+        assert_eq!(partition.hosts(), [0, 2, 1, 3], "not just the first of each side");
+        assert_eq!(partition.sides(), (vec![0, 2], vec![1, 3]));
+        assert_eq!(Fault::LinkRestore { a: 4, b: 1 }.sides(), (vec![4], vec![1]));
+        assert_eq!(Fault::LongTransactions { target: 7, count: 1, hold_ns: 1 }.hosts(), [7]);
+        for fault in every_kind() {
+            assert!(!fault.hosts().is_empty(), "{fault:?} touches a host");
+        }
+    }
+
+    #[test]
+    fn an_undo_is_a_repair_and_repairs_have_none() {
+        for fault in every_kind() {
+            match fault.undo() {
+                Some(undo) => {
+                    assert!(fault.disrupts(), "{fault:?} is undone, so it disrupts");
+                    assert!(!undo.disrupts(), "{undo:?} repairs");
+                    assert_eq!(undo.hosts(), fault.hosts(), "{fault:?}");
+                }
+                None => assert!(
+                    !fault.disrupts() || matches!(fault, Fault::LongTransactions { .. }),
+                    "{fault:?}: only repairs and long transactions have no undo"
+                ),
+            }
+        }
+        assert_eq!(Fault::Kill { host: 3 }.undo(), Some(Fault::Restart { host: 3 }));
+        let skew = Fault::ClockSkew { host: 1, offset_ns: 0, drift_ppm: 100 };
+        assert_eq!(skew.undo(), Some(Fault::ClockSkew { host: 1, offset_ns: 0, drift_ppm: 0 }));
+        let turned = Fault::Tune { host: 1, knob: Knob::DiskDelay, value: 0, grow_per_s: 10 };
+        assert!(turned.disrupts(), "a knob that grows from 0 is turned");
     }
 }

@@ -39,6 +39,7 @@ use crate::proto::{ErrorCode, Msg};
 use crate::router::{Connections, Link, RouteError, Router, RouterConfig};
 use crate::seam::Env;
 use crate::server::{Capacity, Handler, Replier, serve_on};
+use faultline_vocab::gauge;
 use std::cell::Cell;
 use std::io;
 use std::time::Duration;
@@ -219,10 +220,10 @@ impl<E: Env> App<E> {
     }
 
     fn publish(&self) {
-        self.env.gauge("cache_hits", self.hits.get() as i64);
-        self.env.gauge("cache_misses", self.misses.get() as i64);
-        self.env.gauge("cache_invalidation_failures", self.invalidation_failures.get() as i64);
-        self.env.gauge("read_fallbacks", self.read_fallbacks.get() as i64);
+        self.env.gauge(gauge::CACHE_HITS, self.hits.get() as i64);
+        self.env.gauge(gauge::CACHE_MISSES, self.misses.get() as i64);
+        self.env.gauge(gauge::CACHE_INVALIDATION_FAILURES, self.invalidation_failures.get() as i64);
+        self.env.gauge(gauge::READ_FALLBACKS, self.read_fallbacks.get() as i64);
     }
 
     fn bump(&self, counter: &Cell<u64>) {

@@ -13,6 +13,7 @@
 use crate::proto::{ErrorCode, Msg};
 use crate::seam::Env;
 use crate::server::{Capacity, Handler, Replier, serve_on};
+use faultline_vocab::gauge;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io;
@@ -137,9 +138,9 @@ struct CacheNode<E: Env> {
 
 impl<E: Env> CacheNode<E> {
     fn publish(&self) {
-        self.env.gauge("entries", self.cache.borrow().len() as i64);
-        self.env.gauge("hits", self.hits.get() as i64);
-        self.env.gauge("misses", self.misses.get() as i64);
+        self.env.gauge(gauge::ENTRIES, self.cache.borrow().len() as i64);
+        self.env.gauge(gauge::HITS, self.hits.get() as i64);
+        self.env.gauge(gauge::MISSES, self.misses.get() as i64);
     }
 
     fn answer(&self, msg: Msg) -> Msg {

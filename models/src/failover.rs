@@ -48,6 +48,8 @@
 use crate::client::Client;
 use crate::proto::{Msg, NodeRole, NodeStatus};
 use crate::seam::Env;
+use faultline_vocab::failover as action;
+use faultline_vocab::{gauge, state};
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
@@ -259,7 +261,7 @@ impl Controller {
         }
         if !self.down_reported {
             self.down_reported = true;
-            plan.events.push(format!("detected {} down after {} ms", self.host(p), ms(down_for)));
+            plan.events.push(format!("{} {} down after {} ms", action::DETECTED, self.host(p), ms(down_for)));
         }
         let lease_over = self.last_grant.is_none_or(|t| now >= t + self.config.timeout + self.config.lease);
         if lease_over {
@@ -316,7 +318,7 @@ impl Controller {
     /// The promotion of member `i` to `epoch` succeeded; returns the event to report.
     pub(crate) fn promoted(&mut self, i: usize, epoch: u64, status: &NodeStatus, now: Duration) -> String {
         self.make_primary(i, epoch, now);
-        format!("promoted {} epoch {epoch} at lsn {}", self.host(i), status.lsn)
+        format!("{} {} epoch {epoch} at lsn {}", action::PROMOTED, self.host(i), status.lsn)
     }
 
     /// The promotion of member `i` to `epoch` failed; the next try uses a higher epoch.
@@ -343,7 +345,7 @@ pub async fn run_controller<E: Env>(env: E, config: FailoverConfig) -> io::Resul
     let clients: Vec<Rc<Client<E>>> =
         config.members.iter().map(|m| Rc::new(Client::new(env.clone(), m.as_str(), config.timeout))).collect();
     let mut controller = Controller::new(config.clone(), env.now());
-    env.gauge("epoch", 0);
+    env.gauge(gauge::EPOCH, 0);
     loop {
         let round_start = env.now();
         let checks = controller.checks(round_start);
@@ -352,7 +354,7 @@ pub async fn run_controller<E: Env>(env: E, config: FailoverConfig) -> io::Resul
             call_all(&env, &clients, targets, config.timeout).await.into_iter().map(|r| status_of(&r)).collect();
         let plan = controller.observe(env.now(), &replies);
         for event in &plan.events {
-            env.state("failover", event);
+            env.state(state::FAILOVER, event);
         }
         let promoted = match plan.promote {
             Some((i, epoch)) => promote(&env, &clients, &mut controller, &replies, i, epoch, config.timeout).await,
@@ -361,7 +363,7 @@ pub async fn run_controller<E: Env>(env: E, config: FailoverConfig) -> io::Resul
                 false
             }
         };
-        env.gauge("epoch", controller.epoch() as i64);
+        env.gauge(gauge::EPOCH, controller.epoch() as i64);
         // Right after a promotion the next round starts at once: it grants the new primary
         // its first lease.
         let next = round_start + config.check_every;
@@ -387,8 +389,8 @@ async fn promote<E: Env>(
     match &reply {
         Ok(Msg::Status(s)) if s.role == NodeRole::Primary && s.epoch == epoch => {
             let event = controller.promoted(i, epoch, s, env.now());
-            env.state("failover", &event);
-            env.gauge("epoch", epoch as i64);
+            env.state(state::FAILOVER, &event);
+            env.gauge(gauge::EPOCH, epoch as i64);
             let others: Vec<usize> = (0..replies.len()).filter(|&j| j != i && replies[j].is_some()).collect();
             follow(env, clients, controller, &others, limit).await;
             true
@@ -400,7 +402,7 @@ async fn promote<E: Env>(
                 Err(e) => e.to_string(),
             };
             let event = controller.promotion_failed(i, epoch, &why);
-            env.state("failover", &event);
+            env.state(state::FAILOVER, &event);
             false
         }
     }
@@ -423,7 +425,7 @@ async fn follow<E: Env>(
         if let Some(status) = status_of(reply)
             && let Some(event) = controller.followed(j, &status)
         {
-            env.state("failover", &event);
+            env.state(state::FAILOVER, &event);
         }
     }
 }

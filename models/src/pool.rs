@@ -44,6 +44,7 @@
 use crate::proto::{ErrorCode, Frame, Msg, read_frame, write_frame};
 use crate::seam::{Env, timeout};
 use crate::server::{Capacity, Handler, Replier, is_query, serve_on};
+use faultline_vocab::gauge;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -186,10 +187,10 @@ impl<E: Env> PoolState<E> {
 
     fn publish(&self) {
         let open = self.open.get();
-        self.env.gauge("server_conns", open as i64);
-        self.env.gauge("server_conns_busy", open.saturating_sub(self.idle.borrow().len()) as i64);
-        self.env.gauge("clients_waiting", self.waiting.get() as i64);
-        self.env.gauge("pool_timeouts", self.timeouts.get() as i64);
+        self.env.gauge(gauge::SERVER_CONNS, open as i64);
+        self.env.gauge(gauge::SERVER_CONNS_BUSY, open.saturating_sub(self.idle.borrow().len()) as i64);
+        self.env.gauge(gauge::CLIENTS_WAITING, self.waiting.get() as i64);
+        self.env.gauge(gauge::POOL_TIMEOUTS, self.timeouts.get() as i64);
     }
 
     fn max_server_conns(&self) -> usize {

@@ -6,48 +6,49 @@
 //! Frames larger than [`MAX_FRAME_BYTES`] are refused, so a bad peer cannot make us allocate
 //! without bound. Adding a message: one variant, one tag, one arm in `encode` and `decode`.
 
+use faultline_vocab::error_code as code;
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The largest frame accepted (16 MiB).
 pub const MAX_FRAME_BYTES: u32 = 16 << 20;
 
-/// Why a request failed at the server.
+/// Why a request failed at the server (the codes are `faultline_vocab::error_code`'s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum ErrorCode {
     /// The server cannot serve this (e.g. a replica asked to write).
-    NotPrimary = 1,
+    NotPrimary = code::NOT_PRIMARY,
     /// A dependency of the server failed or timed out.
-    Upstream = 2,
+    Upstream = code::UPSTREAM,
     /// The server is overloaded and shed the request.
-    Overloaded = 3,
+    Overloaded = code::OVERLOADED,
     /// The request was malformed.
-    BadRequest = 4,
+    BadRequest = code::BAD_REQUEST,
     /// The write's epoch is older than the server's (fenced).
-    Fenced = 5,
+    Fenced = code::FENCED,
     /// The server's storage failed.
-    Storage = 6,
+    Storage = code::STORAGE,
     /// A connection pool had no server connection free within its wait timeout.
-    PoolTimeout = 7,
+    PoolTimeout = code::POOL_TIMEOUT,
     /// The server is at its connection limit and refused a new connection.
-    TooManyConnections = 8,
+    TooManyConnections = code::TOO_MANY_CONNECTIONS,
     /// A compare-and-set found another value than the one expected, and wrote nothing.
-    CasMismatch = 9,
+    CasMismatch = code::CAS_MISMATCH,
 }
 
 impl ErrorCode {
     fn from_u8(v: u8) -> Option<Self> {
         Some(match v {
-            1 => Self::NotPrimary,
-            2 => Self::Upstream,
-            3 => Self::Overloaded,
-            4 => Self::BadRequest,
-            5 => Self::Fenced,
-            6 => Self::Storage,
-            7 => Self::PoolTimeout,
-            8 => Self::TooManyConnections,
-            9 => Self::CasMismatch,
+            code::NOT_PRIMARY => Self::NotPrimary,
+            code::UPSTREAM => Self::Upstream,
+            code::OVERLOADED => Self::Overloaded,
+            code::BAD_REQUEST => Self::BadRequest,
+            code::FENCED => Self::Fenced,
+            code::STORAGE => Self::Storage,
+            code::POOL_TIMEOUT => Self::PoolTimeout,
+            code::TOO_MANY_CONNECTIONS => Self::TooManyConnections,
+            code::CAS_MISMATCH => Self::CasMismatch,
             _ => return None,
         })
     }
@@ -92,9 +93,9 @@ impl NodeRole {
     /// The role's name in traces and reports.
     pub fn name(self) -> &'static str {
         match self {
-            Self::Primary => "primary",
-            Self::Replica => "replica",
-            Self::Fenced => "fenced",
+            Self::Primary => faultline_vocab::role::PRIMARY,
+            Self::Replica => faultline_vocab::role::REPLICA,
+            Self::Fenced => faultline_vocab::role::FENCED,
         }
     }
 }

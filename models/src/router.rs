@@ -38,6 +38,7 @@ use crate::client::{CallError, Client, call_once};
 use crate::failover::call_all;
 use crate::proto::{ErrorCode, Msg, NodeRole, NodeStatus};
 use crate::seam::Env;
+use faultline_vocab::gauge;
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -306,9 +307,9 @@ async fn probe_forever<E: Env>(inner: Weak<Inner<E>>) {
 
 impl<E: Env> Inner<E> {
     fn publish(&self) {
-        self.env.gauge("reads_primary", self.reads_primary.get() as i64);
-        self.env.gauge("reads_replica", self.reads_replica.get() as i64);
-        self.env.gauge("replicas_excluded", self.replicas_excluded.get() as i64);
+        self.env.gauge(gauge::READS_PRIMARY, self.reads_primary.get() as i64);
+        self.env.gauge(gauge::READS_REPLICA, self.reads_replica.get() as i64);
+        self.env.gauge(gauge::REPLICAS_EXCLUDED, self.replicas_excluded.get() as i64);
     }
 
     fn bump(&self, counter: &Cell<u64>) {

@@ -37,6 +37,7 @@
 use crate::lock::LocalLock;
 use crate::proto::{ErrorCode, Frame, FrameReader, Msg, read_frame, write_frame};
 use crate::seam::{Env, Knob, Listener, RequestKind, Stream, timeout};
+use faultline_vocab::gauge;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::cell::{Cell, RefCell};
@@ -269,16 +270,16 @@ impl<E: Env, H> Shared<E, H> {
     }
 
     fn publish_inflight(&self) {
-        self.env.gauge("inflight", self.inflight.get() as i64);
+        self.env.gauge(gauge::INFLIGHT, self.inflight.get() as i64);
     }
 
     fn publish_queue(&self) {
-        self.env.gauge("queue", self.waiting.get() as i64);
+        self.env.gauge(gauge::QUEUE, self.waiting.get() as i64);
     }
 
     fn publish_connections(&self) {
         if self.capacity.models_connections() {
-            self.env.gauge("connections", self.connections.get() as i64);
+            self.env.gauge(gauge::CONNECTIONS, self.connections.get() as i64);
         }
     }
 

@@ -1,16 +1,22 @@
-//! The nemesis: the scenario's scripted faults as a time-ordered schedule of
-//! `faultline_chaos::fault::Fault`s, and their application to the turmoil world.
+//! The nemesis on the simulation's side: the scenario's faults as `faultline_chaos` faults, and
+//! the narrow control interface through which they act on the world.
 //!
-//! A fault with `for` is followed by its inverse (kill -> restart, partition -> heal,
-//! link change -> restore, a knob turned -> turned back to 0) that long after. Adding a fault kind: a variant of `Fault`
-//! (chaos), its scenario form (`scenario::FaultSpec`), an arm in [`to_faults`] and in
-//! [`apply`].
+//! Owns: [`schedule`] (scenario `FaultSpec`s -> chaos `Fault`s with host indices; the
+//! time-ordered schedule with each undo inserted is built by `faultline_chaos::nemesis`),
+//! [`Control`] (what a fault may do to the world: crash, restart, cut, heal, set a link, turn a
+//! knob, skew a clock, start a burst), [`act`] (a fault as calls on it), and its implementation
+//! over turmoil and `Shared` ([`WorldControl`]). Must not: let a fault reach into shared state
+//! but through [`Control`].
+//!
+//! Adding a fault kind: a variant of `Fault` (chaos), its scenario form (`scenario::FaultSpec`),
+//! an arm in [`to_fault`] and in [`act`]; a new way of acting on the world is a method of
+//! [`Control`].
 
 use crate::scenario::{FaultSpec, Scenario};
-use crate::world::shared::{Burst, KnobSetting, Shared};
+use crate::world::shared::{Burst, HostClock, KnobSetting, Shared};
 use faultline_chaos::fault::{Fault, Knob, ScheduledFault};
+use faultline_chaos::nemesis::{self as plan, Scripted};
 use faultline_chaos::trace::{Event, LinkInfo};
-use faultline_models::seam::Knob as ModelKnob;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -22,151 +28,297 @@ fn group(hosts: &BTreeMap<String, u16>, names: &[toml::Spanned<String>]) -> Vec<
     names.iter().map(|n| idx(hosts, n.get_ref())).collect()
 }
 
-/// The fault a spec describes, and its inverse when it has one.
-fn to_faults(spec: &FaultSpec, hosts: &BTreeMap<String, u16>, scenario: &Scenario) -> (Fault, Option<Fault>) {
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The fault a spec describes, hosts by index.
+fn to_fault(spec: &FaultSpec, hosts: &BTreeMap<String, u16>, scenario: &Scenario) -> Fault {
+    let host = |h: &toml::Spanned<String>| idx(hosts, h.get_ref());
+    let tune =
+        |h: &toml::Spanned<String>, knob, value, grow_per_s| Fault::Tune { host: host(h), knob, value, grow_per_s };
     match spec {
-        FaultSpec::Kill(h) => {
-            let host = idx(hosts, h.get_ref());
-            (Fault::Kill { host }, Some(Fault::Restart { host }))
+        FaultSpec::Kill(h) => Fault::Kill { host: host(h) },
+        FaultSpec::Restart(h) => Fault::Restart { host: host(h) },
+        FaultSpec::Partition { a, b, oneway: false } => Fault::Partition { a: group(hosts, a), b: group(hosts, b) },
+        FaultSpec::Partition { a, b, oneway: true } => {
+            Fault::PartitionOneWay { from: group(hosts, a), to: group(hosts, b) }
         }
-        FaultSpec::Restart(h) => (Fault::Restart { host: idx(hosts, h.get_ref()) }, None),
-        FaultSpec::Partition { a, b } => {
-            let (a, b) = (group(hosts, a), group(hosts, b));
-            (Fault::Partition { a: a.clone(), b: b.clone() }, Some(Fault::Heal { a, b }))
-        }
-        FaultSpec::Heal { a, b } => (Fault::Heal { a: group(hosts, a), b: group(hosts, b) }, None),
+        FaultSpec::Heal { a, b, oneway: false } => Fault::Heal { a: group(hosts, a), b: group(hosts, b) },
+        FaultSpec::Heal { a, b, oneway: true } => Fault::HealOneWay { from: group(hosts, a), to: group(hosts, b) },
         FaultSpec::Link(link) => {
-            let a = idx(hosts, link.between[0].get_ref());
-            let b = idx(hosts, link.between[1].get_ref());
             let net = &scenario.network;
-            let fault = Fault::LinkDegrade {
-                a,
-                b,
-                latency_ns: link.latency.unwrap_or(net.latency).0.as_nanos() as u64,
-                jitter_ns: link.jitter.unwrap_or(net.jitter).0.as_nanos() as u64,
+            Fault::LinkDegrade {
+                a: host(&link.between[0]),
+                b: host(&link.between[1]),
+                latency_ns: ns(link.latency.unwrap_or(net.latency).0),
+                jitter_ns: ns(link.jitter.unwrap_or(net.jitter).0),
                 loss: link.loss.as_ref().map(|l| *l.get_ref()).unwrap_or(*net.loss.get_ref()),
-            };
-            (fault, Some(Fault::LinkRestore { a, b }))
+            }
         }
-        FaultSpec::ReplicationDelay { host, delay, grow } => {
-            let grow_ns = grow.map_or(0, |g| g.0.as_nanos() as u64);
-            tune(hosts, host, Knob::ApplyDelay, delay.0.as_nanos() as u64, grow_ns)
+        FaultSpec::ReplicationDelay { host: h, delay, grow } => {
+            tune(h, Knob::ApplyDelay, ns(delay.0), grow.map_or(0, |g| ns(g.0)))
         }
-        FaultSpec::DiskDelay { host, delay } => tune(hosts, host, Knob::DiskDelay, delay.0.as_nanos() as u64, 0),
-        FaultSpec::Slowdown { host, percent } => tune(hosts, host, Knob::Slowdown, u64::from(*percent), 0),
+        FaultSpec::DiskDelay { host: h, delay } => tune(h, Knob::DiskDelay, ns(delay.0), 0),
+        FaultSpec::Slowdown { host: h, percent } => tune(h, Knob::Slowdown, u64::from(*percent), 0),
         FaultSpec::LongTransactions { target, count, hold } => {
-            let target = idx(hosts, target.get_ref());
-            (Fault::LongTransactions { target, count: *count, hold_ns: hold.0.as_nanos() as u64 }, None)
+            Fault::LongTransactions { target: host(target), count: *count, hold_ns: ns(hold.0) }
+        }
+        FaultSpec::ClockSkew { host: h, jump, drift } => {
+            Fault::ClockSkew { host: host(h), offset_ns: jump.ns, drift_ppm: drift.ppm }
         }
     }
 }
 
-/// Turning `knob` of `host` to `value` (growing by `grow_per_s` every second), and back to 0.
-fn tune(
-    hosts: &BTreeMap<String, u16>,
-    host: &toml::Spanned<String>,
-    knob: Knob,
-    value: u64,
-    grow_per_s: u64,
-) -> (Fault, Option<Fault>) {
-    let host = idx(hosts, host.get_ref());
-    (Fault::Tune { host, knob, value, grow_per_s }, Some(Fault::Tune { host, knob, value: 0, grow_per_s: 0 }))
-}
-
-/// The scenario's faults in time order (ties keep file order).
+/// The scenario's faults in time order, each `for` followed by the fault's undo (ties keep
+/// file order).
 pub fn schedule(scenario: &Scenario, hosts: &BTreeMap<String, u16>) -> Vec<ScheduledFault> {
-    let mut out = Vec::new();
-    for entry in &scenario.faults {
+    plan::schedule(scenario.faults.iter().map(|entry| {
         let entry = entry.get_ref();
-        let at = entry.at.get_ref().0;
-        let (fault, inverse) = to_faults(&entry.fault, hosts, scenario);
-        out.push(ScheduledFault { at_ns: at.as_nanos() as u64, fault });
-        if let (Some(length), Some(inverse)) = (&entry.length, inverse) {
-            let at_ns = (at + length.get_ref().0).as_nanos() as u64;
-            out.push(ScheduledFault { at_ns, fault: inverse });
+        Scripted {
+            at_ns: ns(entry.at.get_ref().0),
+            fault: to_fault(&entry.fault, hosts, scenario),
+            length_ns: entry.length.as_ref().map(|l| ns(l.get_ref().0)),
+        }
+    }))
+}
+
+/// A link's latency, jitter and loss.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct LinkSetting {
+    pub(crate) latency_ns: u64,
+    pub(crate) jitter_ns: u64,
+    pub(crate) loss: f64,
+}
+
+/// Everything a fault may do to the world. Hosts by index.
+pub(crate) trait Control {
+    /// Crashes `host`: its processes stop, its unsynced disk writes are lost.
+    fn crash(&mut self, host: u16);
+    /// Starts a crashed `host` again from its disk.
+    fn restart(&mut self, host: u16);
+    /// Cuts what `from` sends to `to` (and, with `both_ways`, what `to` sends to `from`).
+    fn cut(&mut self, from: u16, to: u16, both_ways: bool);
+    /// Restores what [`Control::cut`] cut.
+    fn heal(&mut self, from: u16, to: u16, both_ways: bool);
+    /// Gives the link between `a` and `b` these settings.
+    fn set_link(&mut self, a: u16, b: u16, setting: LinkSetting);
+    /// Puts the link between `a` and `b` back to its configured settings.
+    fn restore_link(&mut self, a: u16, b: u16);
+    /// Turns `knob` of `host` to `value`, growing by `grow_per_s` every second from now on.
+    fn turn_knob(&mut self, host: u16, knob: Knob, value: u64, grow_per_s: u64);
+    /// Makes `host`'s clock read `offset_ns` off and run `drift_ppm` fast from now on (beyond
+    /// its configured skew; both 0: back to it).
+    fn skew_clock(&mut self, host: u16, offset_ns: i64, drift_ppm: i64);
+    /// Asks the batch job for `count` long transactions on `target`, each held `hold_ns`.
+    fn start_burst(&mut self, target: u16, count: u32, hold_ns: u64);
+}
+
+/// What `fault` does, as calls on `control`.
+pub(crate) fn act(control: &mut impl Control, fault: &Fault) {
+    match fault {
+        Fault::Kill { host } => control.crash(*host),
+        Fault::Restart { host } => control.restart(*host),
+        Fault::Partition { a, b } => pairs(a, b, |x, y| control.cut(x, y, true)),
+        Fault::Heal { a, b } => pairs(a, b, |x, y| control.heal(x, y, true)),
+        Fault::PartitionOneWay { from, to } => pairs(from, to, |x, y| control.cut(x, y, false)),
+        Fault::HealOneWay { from, to } => pairs(from, to, |x, y| control.heal(x, y, false)),
+        Fault::LinkDegrade { a, b, latency_ns, jitter_ns, loss } => {
+            let setting = LinkSetting { latency_ns: *latency_ns, jitter_ns: *jitter_ns, loss: *loss };
+            control.set_link(*a, *b, setting);
+        }
+        Fault::LinkRestore { a, b } => control.restore_link(*a, *b),
+        Fault::Tune { host, knob, value, grow_per_s } => control.turn_knob(*host, *knob, *value, *grow_per_s),
+        Fault::LongTransactions { target, count, hold_ns } => control.start_burst(*target, *count, *hold_ns),
+        Fault::ClockSkew { host, offset_ns, drift_ppm } => control.skew_clock(*host, *offset_ns, *drift_ppm),
+    }
+}
+
+/// Calls `f` on every pair of a host of `a` and a host of `b`, in order.
+fn pairs(a: &[u16], b: &[u16], mut f: impl FnMut(u16, u16)) {
+    for &x in a {
+        for &y in b {
+            f(x, y);
         }
     }
-    out.sort_by_key(|f| f.at_ns);
-    out
 }
 
-fn set_link(sim: &mut turmoil::Sim<'_>, shared: &Shared, a: u16, b: u16, latency_ns: u64, jitter_ns: u64, loss: f64) {
+/// [`Control`] over turmoil and the world's shared state, at simulated time `t_ns`.
+pub(crate) struct WorldControl<'a, 's> {
+    pub(crate) sim: &'a mut turmoil::Sim<'s>,
+    pub(crate) shared: &'a Shared,
+    /// The links as the scenario configures them (what a restore goes back to).
+    pub(crate) links: &'a [LinkInfo],
+    pub(crate) t_ns: u64,
+}
+
+impl WorldControl<'_, '_> {
+    fn name(&self, host: u16) -> &str {
+        &self.shared.hosts[host as usize].name
+    }
+}
+
+impl Control for WorldControl<'_, '_> {
+    fn crash(&mut self, host: u16) {
+        let state = &self.shared.hosts[host as usize];
+        state.clock_base.set(None);
+        self.sim.crash(state.name.as_str());
+        state.disk.crash();
+        let mut rec = self.shared.recorder.borrow_mut();
+        rec.reset_gauges(host);
+        rec.push(self.t_ns, Event::Power { host, up: false });
+    }
+
+    fn restart(&mut self, host: u16) {
+        let state = &self.shared.hosts[host as usize];
+        state.clock_base.set(None);
+        self.sim.bounce(state.name.as_str());
+        self.shared.recorder.borrow_mut().push(self.t_ns, Event::Power { host, up: true });
+    }
+
+    /// Both ways, turmoil partitions the pair too (no new connection crosses the cut). One way,
+    /// only the streams' cut table changes: turmoil's one-way partition drops the segments in
+    /// flight from `from`, which would leave a gap in a connection that no retransmission
+    /// fills, so a connection could never resume after the heal.
+    fn cut(&mut self, from: u16, to: u16, both_ways: bool) {
+        let mut links = self.shared.links.borrow_mut();
+        links.set_cut(from, to, true);
+        if both_ways {
+            links.set_cut(to, from, true);
+            self.sim.partition(self.name(from), self.name(to));
+        }
+    }
+
+    fn heal(&mut self, from: u16, to: u16, both_ways: bool) {
+        let mut links = self.shared.links.borrow_mut();
+        links.set_cut(from, to, false);
+        if both_ways {
+            links.set_cut(to, from, false);
+            self.sim.repair(self.name(from), self.name(to));
+        }
+    }
+
+    fn set_link(&mut self, a: u16, b: u16, setting: LinkSetting) {
+        set_link(self.sim, self.shared, a, b, setting);
+    }
+
+    fn restore_link(&mut self, a: u16, b: u16) {
+        let configured = self.links.iter().find(|l| (l.a, l.b) == (a, b) || (l.a, l.b) == (b, a));
+        let setting = match configured {
+            Some(link) => LinkSetting { latency_ns: link.latency_ns, jitter_ns: link.jitter_ns, loss: link.loss },
+            None => {
+                let t = self.shared.links.borrow();
+                LinkSetting { latency_ns: t.default_latency_ns, jitter_ns: t.default_jitter_ns, loss: t.default_loss }
+            }
+        };
+        set_link(self.sim, self.shared, a, b, setting);
+    }
+
+    fn turn_knob(&mut self, host: u16, knob: Knob, value: u64, grow_per_s: u64) {
+        let setting = KnobSetting { value, grow_per_s, since_ns: self.t_ns };
+        self.shared.hosts[host as usize].knobs[knob.index()].set(setting);
+    }
+
+    fn skew_clock(&mut self, host: u16, offset_ns: i64, drift_ppm: i64) {
+        let cell = &self.shared.hosts[host as usize].clock;
+        cell.set(HostClock { offset_ns, drift_ppm, since_ns: self.t_ns, ..cell.get() });
+    }
+
+    fn start_burst(&mut self, target: u16, count: u32, hold_ns: u64) {
+        let burst = Burst { target: self.name(target).to_string(), count, hold_ns };
+        self.shared.bursts.borrow_mut().push_back(burst);
+        self.shared.burst_ready.notify_one();
+    }
+}
+
+fn set_link(sim: &mut turmoil::Sim<'_>, shared: &Shared, a: u16, b: u16, setting: LinkSetting) {
     let (na, nb) = (&shared.hosts[a as usize].name, &shared.hosts[b as usize].name);
-    let latency = Duration::from_nanos(latency_ns);
+    let latency = Duration::from_nanos(setting.latency_ns);
     sim.set_link_latency(na.as_str(), nb.as_str(), latency);
-    sim.set_link_max_message_latency(na.as_str(), nb.as_str(), latency + Duration::from_nanos(jitter_ns));
-    shared.links.borrow_mut().set(a, b, latency_ns, jitter_ns, loss);
+    sim.set_link_max_message_latency(na.as_str(), nb.as_str(), latency + Duration::from_nanos(setting.jitter_ns));
+    shared.links.borrow_mut().set(a, b, setting.latency_ns, setting.jitter_ns, setting.loss);
 }
 
-/// Configures one link as the scenario states it (at build time and on restore).
+/// Configures one link as the scenario states it (at build time).
 pub(crate) fn configure_link(sim: &mut turmoil::Sim<'_>, shared: &Shared, link: &LinkInfo) {
-    set_link(sim, shared, link.a, link.b, link.latency_ns, link.jitter_ns, link.loss);
+    let setting = LinkSetting { latency_ns: link.latency_ns, jitter_ns: link.jitter_ns, loss: link.loss };
+    set_link(sim, shared, link.a, link.b, setting);
+}
+
+/// Sets every host's configured constant clock skew (at build time).
+pub(crate) fn configure_clocks(shared: &Shared, plan: &crate::plan::RunPlan) {
+    for (index, host) in plan.hosts.iter().enumerate() {
+        let cell = &shared.hosts[index].clock;
+        cell.set(HostClock { skew_ns: host.clock_skew_ns, ..cell.get() });
+    }
 }
 
 /// Applies `fault` to the world now, recording it (and any power change) at `t_ns`.
 pub(crate) fn apply(sim: &mut turmoil::Sim<'_>, shared: &Shared, links: &[LinkInfo], fault: &Fault, t_ns: u64) {
-    let name = |h: u16| shared.hosts[h as usize].name.clone();
-    let mut rec = shared.recorder.borrow_mut();
-    rec.push(t_ns, Event::Fault(fault.clone()));
-    match fault {
-        Fault::Kill { host } => {
-            shared.hosts[*host as usize].clock_base.set(None);
-            sim.crash(name(*host).as_str());
-            shared.hosts[*host as usize].disk.crash();
-            rec.reset_gauges(*host);
-            rec.push(t_ns, Event::Power { host: *host, up: false });
+    shared.recorder.borrow_mut().push(t_ns, Event::Fault(fault.clone()));
+    act(&mut WorldControl { sim, shared, links, t_ns }, fault);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records the calls a fault makes.
+    #[derive(Default)]
+    struct Calls(Vec<String>);
+
+    impl Control for Calls {
+        fn crash(&mut self, host: u16) {
+            self.0.push(format!("crash {host}"));
         }
-        Fault::Restart { host } => {
-            shared.hosts[*host as usize].clock_base.set(None);
-            sim.bounce(name(*host).as_str());
-            rec.push(t_ns, Event::Power { host: *host, up: true });
+        fn restart(&mut self, host: u16) {
+            self.0.push(format!("restart {host}"));
         }
-        Fault::Partition { a, b } | Fault::Heal { a, b } => {
-            let heal = matches!(fault, Fault::Heal { .. });
-            for &x in a {
-                for &y in b {
-                    shared.links.borrow_mut().set_cut(x, y, !heal);
-                    if heal {
-                        sim.repair(name(x).as_str(), name(y).as_str());
-                    } else {
-                        sim.partition(name(x).as_str(), name(y).as_str());
-                    }
-                }
-            }
+        fn cut(&mut self, from: u16, to: u16, both_ways: bool) {
+            self.0.push(format!("cut {from}->{to} both={both_ways}"));
         }
-        Fault::LinkDegrade { a, b, latency_ns, jitter_ns, loss } => {
-            drop(rec);
-            set_link(sim, shared, *a, *b, *latency_ns, *jitter_ns, *loss);
+        fn heal(&mut self, from: u16, to: u16, both_ways: bool) {
+            self.0.push(format!("heal {from}->{to} both={both_ways}"));
         }
-        Fault::Tune { host, knob, value, grow_per_s } => {
-            let knob = match knob {
-                Knob::ApplyDelay => ModelKnob::ApplyDelay,
-                Knob::DiskDelay => ModelKnob::DiskDelay,
-                Knob::Slowdown => ModelKnob::Slowdown,
-            };
-            shared.hosts[*host as usize].knobs[knob.index()].set(KnobSetting {
-                value: *value,
-                grow_per_s: *grow_per_s,
-                since_ns: t_ns,
-            });
+        fn set_link(&mut self, a: u16, b: u16, setting: LinkSetting) {
+            self.0.push(format!("link {a}-{b} {}ns", setting.latency_ns));
         }
-        Fault::LongTransactions { target, count, hold_ns } => {
-            let burst = Burst { target: shared.hosts[*target as usize].name.clone(), count: *count, hold_ns: *hold_ns };
-            shared.bursts.borrow_mut().push_back(burst);
-            shared.burst_ready.notify_one();
+        fn restore_link(&mut self, a: u16, b: u16) {
+            self.0.push(format!("restore {a}-{b}"));
         }
-        Fault::LinkRestore { a, b } => {
-            drop(rec);
-            let configured = links.iter().find(|l| (l.a, l.b) == (*a, *b) || (l.a, l.b) == (*b, *a));
-            match configured {
-                Some(link) => configure_link(sim, shared, link),
-                None => {
-                    let t = shared.links.borrow();
-                    let (latency_ns, jitter_ns, loss) = (t.default_latency_ns, t.default_jitter_ns, t.default_loss);
-                    drop(t);
-                    set_link(sim, shared, *a, *b, latency_ns, jitter_ns, loss);
-                }
-            }
+        fn turn_knob(&mut self, host: u16, knob: Knob, value: u64, grow_per_s: u64) {
+            self.0.push(format!("knob {host} {} {value}+{grow_per_s}", knob.name()));
         }
+        fn skew_clock(&mut self, host: u16, offset_ns: i64, drift_ppm: i64) {
+            self.0.push(format!("clock {host} {offset_ns}ns {drift_ppm}ppm"));
+        }
+        fn start_burst(&mut self, target: u16, count: u32, hold_ns: u64) {
+            self.0.push(format!("burst {target} {count} {hold_ns}"));
+        }
+    }
+
+    fn calls(fault: Fault) -> Vec<String> {
+        let mut control = Calls::default();
+        act(&mut control, &fault);
+        control.0
+    }
+
+    #[test]
+    fn a_partition_cuts_every_pair_and_a_one_way_one_direction() {
+        assert_eq!(calls(Fault::Partition { a: vec![0, 1], b: vec![2] }), ["cut 0->2 both=true", "cut 1->2 both=true"]);
+        assert_eq!(
+            calls(Fault::PartitionOneWay { from: vec![3], to: vec![0, 1] }),
+            ["cut 3->0 both=false", "cut 3->1 both=false"]
+        );
+        assert_eq!(calls(Fault::HealOneWay { from: vec![3], to: vec![0] }), ["heal 3->0 both=false"]);
+    }
+
+    #[test]
+    fn each_fault_acts_through_the_control() {
+        assert_eq!(calls(Fault::Kill { host: 4 }), ["crash 4"]);
+        assert_eq!(calls(Fault::ClockSkew { host: 2, offset_ns: -5, drift_ppm: 100 }), ["clock 2 -5ns 100ppm"]);
+        assert_eq!(calls(Fault::LongTransactions { target: 1, count: 3, hold_ns: 9 }), ["burst 1 3 9"]);
+        let tune = Fault::Tune { host: 1, knob: Knob::Slowdown, value: 50, grow_per_s: 0 };
+        assert_eq!(calls(tune), ["knob 1 slowdown 50+0"]);
     }
 }

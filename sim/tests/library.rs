@@ -287,3 +287,161 @@ fn an_injected_replication_delay_can_grow() {
     let steady = data(&report("read-replicas.toml", 1)).staleness.max_ns;
     assert!(steady < 50 * S / 1000, "without the fault reads are fresh: {steady}");
 }
+
+/// Every record of `name`'s trace under `seed`.
+fn records(name: &str, seed: u64) -> Vec<faultline_chaos::trace::Record> {
+    use std::sync::{Arc, Mutex};
+    /// The trace's bytes, kept for reading back.
+    struct Bytes(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Bytes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("not poisoned").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let scenario = load_file(&path(name)).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")));
+    let bytes = Arc::new(Mutex::new(Vec::new()));
+    let options = RunOptions { seed: Some(seed), trace: Some(Box::new(Bytes(bytes.clone()))), ..RunOptions::default() };
+    run(&scenario, options).expect("the run completes");
+    let bytes = bytes.lock().expect("not poisoned").clone();
+    let mut reader = faultline_chaos::trace::codec::TraceReader::new(&bytes[..]).expect("a trace");
+    let mut out = Vec::new();
+    while let Some(record) = reader.next_record().expect("a whole trace") {
+        out.push(record);
+    }
+    out
+}
+
+/// The clock skew fault's entry in clock-skew.toml.
+const DB1_SLOW_CLOCK: &str =
+    "[[faults]]\nat = \"2s\"\nfor = \"25s\"\nfault = { clock_skew = { host = \"db1\", drift = \"-50%\" } }\n";
+
+#[test]
+fn a_slow_clock_outlives_its_lease_and_a_deposed_primary_writes() {
+    check("clock-skew.toml", |r| {
+        let failed = failed(r);
+        assert!(failed.contains(&"one primary per epoch"), "{}", r.render_text());
+        let d = data(r);
+        let one = d.one_primary.as_ref().expect("roles");
+        assert!(one.shared_epochs.is_empty(), "a new epoch, not a shared one: {one:?}");
+        assert!(one.deposed_writes > 10, "db1 writes on after epoch 2 began: {one:?}");
+        let first = one.first_deposed.as_ref().expect("found");
+        assert_eq!((first.epoch, first.hosts.as_slice(), first.newer_epoch), (1, &["db1".to_string()][..], 2));
+        // The controller promotes ~3 s after the cut at 8 s; db1's lease, 2 s on a clock at
+        // half speed, runs to about 12 s.
+        assert!((10 * S..12 * S).contains(&first.newer_start_ns), "{first:?}");
+        assert!(first.invoke_ns < 12 * S + S / 2, "{first:?}");
+        let lost = d.durability.as_ref().expect("a store");
+        assert!(lost.rpo_ns > 3 * S, "db1 wrote alone from 8 s to about 12 s: {lost:?}");
+        let faults: Vec<&str> = r.faults.iter().map(|f| f.description.as_str()).collect();
+        assert_eq!(faults[0], "clock of db1 runs 50.0000% slow");
+        assert!(faults.contains(&"reset clock of db1"), "{faults:?}");
+    });
+    // The same run with db1's clock right: its lease runs out before the promotion.
+    for seed in [1, 2] {
+        let right = variant("clock-skew.toml", &[(DB1_SLOW_CLOCK, "")], seed);
+        assert!(right.passed(), "{}", right.render_text());
+        let d = data(&right);
+        assert!(d.one_primary.as_ref().expect("roles").holds());
+        assert_eq!(d.epochs.len(), 2, "a failover all the same");
+        let lost = d.durability.as_ref().expect("a store");
+        assert!(lost.lost > 0 && lost.rpo_ns < 2 * S, "{lost:?}");
+    }
+}
+
+#[test]
+fn a_clock_jumping_back_extends_a_lease_and_a_constant_skew_does_not() {
+    // db1's clock jumps 3 s back as it is cut off: the lease it holds ends 3 s later.
+    let jump = "[[faults]]\nat = \"8s\"\nfault = { clock_skew = { host = \"db1\", jump = \"-3s\" } }\n";
+    let jumped = variant("clock-skew.toml", &[(DB1_SLOW_CLOCK, jump)], 1);
+    let one = data(&jumped).one_primary.clone().expect("roles");
+    assert!(one.deposed_writes > 10, "{}", jumped.render_text());
+    assert_eq!(jumped.faults[0].description, "clock of db1 jumps by -3.000s");
+    // A clock 5 s behind from the start measures every lease as long as the controller does.
+    let behind = variant(
+        "clock-skew.toml",
+        &[(DB1_SLOW_CLOCK, ""), ("name = \"db1\"\n", "name = \"db1\"\nclock_skew = \"-5s\"\n")],
+        1,
+    );
+    assert!(behind.passed(), "{}", behind.render_text());
+    assert!(behind.faults.iter().all(|f| !f.description.contains("clock")), "a setting, not a fault");
+}
+
+#[test]
+fn a_one_way_partition_loses_replies_not_requests() {
+    use faultline_chaos::trace::{Event, Observation, Op, Outcome};
+    use std::collections::BTreeMap;
+    check("lost-replies.toml", |r| {
+        assert_eq!(failed(r), ["availability at least 99%"]);
+        let w = &r.windows; // 1 s windows; db -> app is cut from 5 s to 8 s.
+        assert_eq!(w[3].failed, 0, "before");
+        assert!(w[6].ok == 0 && w[6].failed > 100, "every reply is lost: {:?}", w[6]);
+        assert_eq!(w[10].failed, 0, "healed");
+        let db = service(r, "db");
+        assert_eq!(db.errors, 0, "db served every request it got: {db:?}");
+        assert!(db.requests >= r.end_to_end.requests, "including those whose users saw a failure: {db:?}");
+        assert!(service(r, "app").errors > 100);
+        assert_eq!(r.faults[0].description, "partition [db] -> [app] one way");
+    });
+    // Writes whose users were told they failed were applied: later reads return them.
+    let mut writes: BTreeMap<u64, bool> = BTreeMap::new();
+    let mut read_back = std::collections::BTreeSet::new();
+    for record in records("lost-replies.toml", 1) {
+        if let Event::Invoke { req, op: Op::Write, .. } = record.event {
+            writes.insert(req, false);
+        } else if let Event::Complete { req, outcome } = record.event {
+            if let Some(ok) = writes.get_mut(&req) {
+                *ok = outcome == Outcome::Ok;
+            }
+        } else if let Event::Observed { what: Observation::Read { writer: Some(w), .. }, .. } = record.event {
+            read_back.insert(w);
+        }
+    }
+    let failed_writes: Vec<u64> = writes.iter().filter(|(_, ok)| !**ok).map(|(req, _)| *req).collect();
+    let applied = failed_writes.iter().filter(|req| read_back.contains(req)).count();
+    assert!(failed_writes.len() > 100, "{} failed writes", failed_writes.len());
+    assert!(applied > 5, "{applied} of {} failed writes were read back", failed_writes.len());
+}
+
+#[test]
+fn the_names_models_publish_are_the_names_the_judge_reads() {
+    use faultline_chaos::trace::Event;
+    use faultline_chaos::vocab::{gauge, role, state};
+    use std::collections::BTreeSet;
+    let (mut gauges, mut keys, mut roles) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    for name in ["quickstart.toml", "failover-async.toml", "pool-exhaustion.toml"] {
+        for record in records(name, 1) {
+            if let Event::Sample { gauge, .. } = record.event {
+                gauges.insert(gauge);
+            } else if let Event::State { key, value, .. } = record.event {
+                if key == state::ROLE {
+                    roles.insert(value);
+                }
+                keys.insert(key);
+            } else if let Event::Role { role, .. } = record.event {
+                roles.insert(role);
+            }
+        }
+    }
+    for published in &gauges {
+        assert!(gauge::ALL.contains(&published.as_str()), "gauge {published:?} is not in the vocabulary");
+    }
+    for published in &keys {
+        assert!(state::ALL.contains(&published.as_str()), "state {published:?} is not in the vocabulary");
+    }
+    for published in &roles {
+        assert!(role::ALL.contains(&published.as_str()), "role {published:?} is not in the vocabulary");
+    }
+    // What the report, the checks and the GUI read by name is published.
+    let read_by_gauge = [gauge::INFLIGHT, gauge::QUEUE, gauge::LAG_MS, gauge::REPLICA_LAG_LSN, gauge::CACHE_HITS];
+    for read in read_by_gauge.into_iter().chain([gauge::CACHE_MISSES, gauge::SERVER_CONNS]) {
+        assert!(gauges.contains(read), "no model published gauge {read:?}: {gauges:?}");
+    }
+    for read in [state::ROLE, state::FAILOVER] {
+        assert!(keys.contains(read), "no model reported state {read:?}: {keys:?}");
+    }
+    assert!(roles.contains(role::PRIMARY) && roles.contains(role::REPLICA), "{roles:?}");
+}

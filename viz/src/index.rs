@@ -396,7 +396,9 @@ impl IndexBuilder {
                 }
             }
             Event::Role { host, role, epoch, .. } => self.role(*host, t_ns, role, *epoch),
-            Event::State { host, key, value } if key == "role" => self.role(*host, t_ns, value, 0),
+            Event::State { host, key, value } if key == faultline_chaos::vocab::state::ROLE => {
+                self.role(*host, t_ns, value, 0)
+            }
             Event::Sample { host, gauge, last, mean } => {
                 if let Some(h) = self.index.hosts.get_mut(*host as usize) {
                     let points = h.gauges.entry(gauge.clone()).or_default();
@@ -419,8 +421,10 @@ impl IndexBuilder {
 
     fn fault(&mut self, t_ns: u64, fault: &Fault) {
         match fault {
-            Fault::Partition { a, b } => self.partitions.push((a.clone(), b.clone())),
-            Fault::Heal { a, b } => {
+            Fault::Partition { a, b } | Fault::PartitionOneWay { from: a, to: b } => {
+                self.partitions.push((a.clone(), b.clone()))
+            }
+            Fault::Heal { a, b } | Fault::HealOneWay { from: a, to: b } => {
                 let same = |p: &(Vec<u16>, Vec<u16>)| (p.0 == *a && p.1 == *b) || (p.0 == *b && p.1 == *a);
                 if self.partitions.iter().any(same) {
                     self.partitions.retain(|p| !same(p));
@@ -430,7 +434,13 @@ impl IndexBuilder {
                     self.partitions.retain(|p| !(p.0.iter().all(|h| a.contains(h) || b.contains(h))));
                 }
             }
-            _ => return,
+            Fault::Kill { .. }
+            | Fault::Restart { .. }
+            | Fault::LinkDegrade { .. }
+            | Fault::LinkRestore { .. }
+            | Fault::Tune { .. }
+            | Fault::LongTransactions { .. }
+            | Fault::ClockSkew { .. } => return,
         }
         self.mark_partitions(t_ns);
     }
@@ -461,17 +471,11 @@ impl IndexBuilder {
     }
 }
 
-/// The hosts a fault names first, for the log's host column.
-#[allow(unreachable_patterns)] // Fault kinds added later name no host here.
+/// The first host on each side of a fault (see `Fault::sides`), for the log's host and peer
+/// columns.
 fn fault_hosts(fault: &Fault) -> (u16, u16) {
-    match fault {
-        Fault::Kill { host } | Fault::Restart { host } | Fault::Tune { host, .. } => (*host, NO_HOST),
-        Fault::LinkDegrade { a, b, .. } | Fault::LinkRestore { a, b } => (*a, *b),
-        Fault::Partition { a, b } | Fault::Heal { a, b } => {
-            (a.first().copied().unwrap_or(NO_HOST), b.first().copied().unwrap_or(NO_HOST))
-        }
-        _ => (NO_HOST, NO_HOST),
-    }
+    let (a, b) = fault.sides();
+    (a.first().copied().unwrap_or(NO_HOST), b.first().copied().unwrap_or(NO_HOST))
 }
 
 #[cfg(test)]
@@ -515,6 +519,15 @@ mod tests {
         assert_eq!(index.hosts[DB as usize].role_at(S).map(|r| r.role.as_str()), Some("primary"));
         assert_eq!(index.hosts[APP as usize].gauge_at("inflight", 3_500 * MS).map(|p| p.last), Some(3));
         assert_eq!(index.hosts[APP as usize].gauge_at("inflight", 500 * MS), None);
+    }
+
+    #[test]
+    fn a_fault_names_the_first_host_on_each_side() {
+        let skew = Fault::ClockSkew { host: DB, offset_ns: 1, drift_ppm: 0 };
+        assert_eq!(fault_hosts(&skew), (DB, NO_HOST));
+        let oneway = Fault::PartitionOneWay { from: vec![DB, APP], to: vec![REPLICA] };
+        assert_eq!(fault_hosts(&oneway), (DB, REPLICA));
+        assert_eq!(fault_hosts(&Fault::LongTransactions { target: DB, count: 1, hold_ns: 1 }), (DB, NO_HOST));
     }
 
     #[test]

@@ -16,13 +16,14 @@
 
 use crate::index::TraceIndex;
 use egui_plot::PlotPoint;
+use faultline_chaos::vocab::gauge;
 
 /// About how many bins a run is cut into.
 pub const TARGET_BINS: u64 = 200;
 /// Gauges plotted as replication lag.
-pub const LAG_GAUGES: [&str; 2] = ["replica_lag_lsn", "lag_ms"];
+pub const LAG_GAUGES: [&str; 2] = [gauge::REPLICA_LAG_LSN, gauge::LAG_MS];
 /// Gauges plotted as queue depth (their time-weighted mean).
-pub const QUEUE_GAUGES: [&str; 2] = ["queue", "inflight"];
+pub const QUEUE_GAUGES: [&str; 2] = [gauge::QUEUE, gauge::INFLIGHT];
 
 /// One bin's request counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -126,7 +127,7 @@ fn cache_hit_rate(index: &TraceIndex, bin_ns: u64, nbins: usize) -> Vec<PlotPoin
     let mut hits = vec![0u64; nbins];
     let mut misses = vec![0u64; nbins];
     for host in &index.hosts {
-        for (gauge, into) in [("cache_hits", &mut hits), ("cache_misses", &mut misses)] {
+        for (gauge, into) in [(gauge::CACHE_HITS, &mut hits), (gauge::CACHE_MISSES, &mut misses)] {
             let mut previous = 0i64;
             for point in host.gauges.get(gauge).map(Vec::as_slice).unwrap_or_default() {
                 // Cumulative counters; a drop means the host restarted from zero.

@@ -226,11 +226,13 @@ impl History {
             }
             Event::Role { host, role, epoch, lsn, last_epoch } => {
                 self.has_roles = true;
-                if role == "primary" {
+                if role == faultline_vocab::role::PRIMARY {
                     self.on_primary(t_ns, *host, *epoch, *lsn, *last_epoch);
                 }
             }
-            Event::State { host, key, value } if key == "failover" => self.on_failover(t_ns, *host, value),
+            Event::State { host, key, value } if key == faultline_vocab::state::FAILOVER => {
+                self.on_failover(t_ns, *host, value)
+            }
             Event::Fault(fault) => {
                 if self.faults.len() < MAX_FAULTS {
                     self.faults.push((t_ns, fault.clone()));
@@ -282,9 +284,9 @@ impl History {
     }
 
     fn on_failover(&mut self, t_ns: u64, host: u16, value: &str) {
-        let kind = if value.starts_with("detected") {
+        let kind = if value.starts_with(faultline_vocab::failover::DETECTED) {
             FailoverKind::Detected
-        } else if value.starts_with("promoted") {
+        } else if value.starts_with(faultline_vocab::failover::PROMOTED) {
             FailoverKind::Promoted
         } else {
             return;

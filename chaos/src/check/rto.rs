@@ -7,8 +7,9 @@
 //!   window `(t - rto_window, t]` (by completion time; a request outstanding at the end of the
 //!   run ends then, failed). A window with no request has no rate: it neither drops nor
 //!   recovers.
-//! - Faults measured: kill, partition, link degradation and tuning (not the repairs: restart,
-//!   heal, link restore).
+//! - Faults measured: those that may disrupt service ([`Fault::disrupts`]: kill, partitions,
+//!   link degradation, a knob turned, long transactions, a clock skewed), not the repairs
+//!   (restart, heal, link restore, a knob or a clock put back to normal).
 //! - After a fault at `f`, the rate dropped if it fell below `recovery_ratio` at some time in
 //!   `[f, g)`, where `g` is the time of the next measured fault (a drop after that is the next
 //!   fault's). If it did not drop, RTO = 0. Otherwise RTO = `r - f`, where `r` is the earliest
@@ -131,20 +132,9 @@ impl Segments {
     }
 }
 
-fn measured(fault: &Fault) -> bool {
-    matches!(
-        fault,
-        Fault::Kill { .. }
-            | Fault::Partition { .. }
-            | Fault::LinkDegrade { .. }
-            | Fault::Tune { .. }
-            | Fault::LongTransactions { .. }
-    )
-}
-
 /// The recovery after every measured fault, in time order; `names` are the hosts' names by id.
 pub fn recovery(history: &History, config: &CheckConfig, names: &[String]) -> Vec<Recovery> {
-    let faults: Vec<&(u64, Fault)> = history.faults.iter().filter(|(_, f)| measured(f)).collect();
+    let faults: Vec<&(u64, Fault)> = history.faults.iter().filter(|(_, f)| f.disrupts()).collect();
     if faults.is_empty() {
         return Vec::new();
     }
@@ -180,12 +170,7 @@ pub fn recovery(history: &History, config: &CheckConfig, names: &[String]) -> Ve
 
 /// Every host `fault` touches, ascending.
 fn fault_hosts(fault: &Fault) -> Vec<u16> {
-    let mut hosts = match fault {
-        Fault::Kill { host } | Fault::Restart { host } | Fault::Tune { host, .. } => vec![*host],
-        Fault::Partition { a, b } | Fault::Heal { a, b } => a.iter().chain(b).copied().collect(),
-        Fault::LinkDegrade { a, b, .. } | Fault::LinkRestore { a, b } => vec![*a, *b],
-        Fault::LongTransactions { target, .. } => vec![*target],
-    };
+    let mut hosts = fault.hosts();
     hosts.sort_unstable();
     hosts.dedup();
     hosts
@@ -264,6 +249,21 @@ mod tests {
         let found = recovery(&run.history(), &config(), &Run::names());
         assert_eq!(found.len(), 2, "the restart is a repair");
         assert_eq!((found[0].dropped, found[0].rto_ns), (false, Some(0)), "the drop after 12 s is the kill's");
+        assert_eq!(found[1].rto_ns, Some(1_891 * MS));
+    }
+
+    #[test]
+    fn undoing_a_knob_or_a_clock_is_a_repair() {
+        let mut run = Run::new();
+        traffic(&mut run, 12 * S, 13 * S);
+        let knob = crate::fault::Knob::DiskDelay;
+        run.fault(3 * S, Fault::ClockSkew { host: DB1, offset_ns: -(S as i64), drift_ppm: 0 });
+        run.fault(5 * S, Fault::Tune { host: DB1, knob, value: 0, grow_per_s: 0 });
+        run.fault(6 * S, Fault::ClockSkew { host: DB1, offset_ns: 0, drift_ppm: 0 });
+        run.fault(12 * S, Fault::PartitionOneWay { from: vec![DB1], to: vec![1] });
+        let found = recovery(&run.history(), &config(), &Run::names());
+        let measured: Vec<&str> = found.iter().map(|r| r.fault.as_str()).collect();
+        assert_eq!(measured, ["clock of db1 jumps by -1.000s", "partition [db1] -> [app] one way"]);
         assert_eq!(found[1].rto_ns, Some(1_891 * MS));
     }
 

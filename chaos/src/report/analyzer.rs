@@ -17,7 +17,7 @@ use crate::trace::{Event, Header, Outcome, Record};
 use std::collections::BTreeMap;
 
 /// The gauge whose time-weighted mean is a host's measured L in Little's law.
-pub const INFLIGHT_GAUGE: &str = "inflight";
+pub const INFLIGHT_GAUGE: &str = faultline_vocab::gauge::INFLIGHT;
 /// The most windows a series holds; a longer run gets wider windows.
 pub(crate) const MAX_WINDOWS: u64 = 10_000;
 /// The window width when the header gives none.

@@ -14,8 +14,9 @@ use crate::fault::Fault;
 use crate::slo::Slo;
 use serde::{Deserialize, Serialize};
 
-/// The version of the binary trace format this build writes and reads.
-pub const FORMAT_VERSION: u16 = 3;
+/// The version of the binary trace format this build writes and reads (4: one-way partitions
+/// and clock skews appended to `Fault`).
+pub const FORMAT_VERSION: u16 = 4;
 
 /// A host of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,8 +84,8 @@ pub enum Op {
 }
 
 /// The wire protocol's error code for a compare-and-set that found another value than it
-/// expected (`ErrorCode::CasMismatch` in `faultline-models`, which this crate does not see).
-pub const CAS_MISMATCH: u8 = 9;
+/// expected (`ErrorCode::CasMismatch` in `faultline-models`; both take it from the vocabulary).
+pub const CAS_MISMATCH: u8 = faultline_vocab::error_code::CAS_MISMATCH;
 
 /// How a request ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

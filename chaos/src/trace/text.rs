@@ -241,6 +241,13 @@ fn fault_json(header: &Header, fault: &Fault) -> Value {
         Fault::LinkRestore { a, b } => {
             json!({ "fault": "link_restore", "a": name(a), "b": name(b) })
         }
+        Fault::PartitionOneWay { from, to } => {
+            json!({ "fault": "partition_oneway", "from": group(from), "to": group(to) })
+        }
+        Fault::HealOneWay { from, to } => json!({ "fault": "heal_oneway", "from": group(from), "to": group(to) }),
+        Fault::ClockSkew { host, offset_ns, drift_ppm } => {
+            json!({ "fault": "clock_skew", "host": name(host), "offset_ns": offset_ns, "drift_ppm": drift_ppm })
+        }
     };
     value["description"] = json!(fault.describe(&host_names(header)));
     value

@@ -15,6 +15,7 @@ use super::{KvConfig, KvError, replica_id};
 use crate::proto::{ErrorCode, Msg, NodeRole, NodeStatus};
 use crate::seam::{Env, RoleChange};
 use crate::server::{Handler, Replier};
+use faultline_vocab::{gauge, state};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -94,7 +95,7 @@ impl<E: Env> Node<E> {
         if epoch > stored {
             epochs.store(epoch)?;
         }
-        env.gauge("wal_dropped_bytes", found.dropped_bytes as i64);
+        env.gauge(gauge::WAL_DROPPED_BYTES, found.dropped_bytes as i64);
         let state = State {
             role,
             epoch,
@@ -149,9 +150,9 @@ impl<E: Env> Node<E> {
             last_epoch: state.log.last_epoch(),
         };
         self.env.role(change);
-        self.env.state("role", state.role.name());
-        self.env.gauge("epoch", state.epoch as i64);
-        self.env.gauge("lsn", state.log.lsn() as i64);
+        self.env.state(state::ROLE, state.role.name());
+        self.env.gauge(gauge::EPOCH, state.epoch as i64);
+        self.env.gauge(gauge::LSN, state.log.lsn() as i64);
         self.changed.notify_waiters();
     }
 

@@ -13,6 +13,7 @@ use super::{HEARTBEAT, KvError, MAX_BATCH, MAX_REPLICAS, Replication};
 use crate::proto::{ErrorCode, LogEntry, Msg, NodeRole};
 use crate::seam::{Env, Knob};
 use crate::server::Replier;
+use faultline_vocab::gauge;
 use std::time::Duration;
 
 /// The most entries read back from the disk for one lagging replica in one go.
@@ -85,7 +86,7 @@ impl<E: Env> Node<E> {
             state.log.append(entry);
             written
         };
-        self.env.gauge("lsn", lsn as i64);
+        self.env.gauge(gauge::LSN, lsn as i64);
         self.publish_lag();
         self.changed.notify_waiters();
         Ok((lsn, epoch))
@@ -129,7 +130,7 @@ impl<E: Env> Node<E> {
                     state.semisync_fallbacks += 1;
                     state.semisync_fallbacks
                 };
-                self.env.gauge("semisync_fallbacks", fallbacks as i64);
+                self.env.gauge(gauge::SEMISYNC_FALLBACKS, fallbacks as i64);
                 return Msg::Written { lsn, epoch };
             }
             let lease_left =
@@ -210,7 +211,7 @@ impl<E: Env> Node<E> {
 
     /// Publishes the primary's "replica_lag_lsn" gauge.
     pub(crate) fn publish_lag(&self) {
-        self.env.gauge("replica_lag_lsn", self.lag_lsn() as i64);
+        self.env.gauge(gauge::REPLICA_LAG_LSN, self.lag_lsn() as i64);
     }
 
     /// The next entries from `from_lsn` on: from memory when the window covers them (up to

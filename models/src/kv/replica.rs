@@ -16,6 +16,7 @@ use super::store::{Lag, LogState};
 use super::{APPLY_QUEUE, KvError, REPLICA_IDLE_TIMEOUT};
 use crate::proto::{Frame, LogEntry, Msg, read_frame, write_frame};
 use crate::seam::{Env, Knob, timeout};
+use faultline_vocab::{gauge, state};
 use rand::Rng;
 use std::io;
 use std::rc::Rc;
@@ -62,8 +63,8 @@ impl<E: Env> Node<E> {
     /// Publishes a replica's gauges "lsn" (applied) and "lag_ms".
     fn publish_replica(&self) {
         let state = self.state.borrow();
-        self.env.gauge("lsn", state.log.lsn() as i64);
-        self.env.gauge("lag_ms", state.lag.lag(self.env.now()).as_millis() as i64);
+        self.env.gauge(gauge::LSN, state.log.lsn() as i64);
+        self.env.gauge(gauge::LAG_MS, state.lag.lag(self.env.now()).as_millis() as i64);
     }
 
     /// Fails unless the follow loop of `generation` is current.
@@ -123,7 +124,7 @@ impl<E: Env> Node<E> {
         state.lag = Lag::default();
         let dropped = applied - to_lsn;
         let detail = format!("dropped {dropped} entries after lsn {to_lsn} to follow the primary of epoch {epoch}");
-        self.env.state("truncated", &detail);
+        self.env.state(state::TRUNCATED, &detail);
         self.role_changed(&state);
         drop(state);
         self.publish_replica();

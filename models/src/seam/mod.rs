@@ -108,26 +108,9 @@ pub struct RoleChange {
     pub last_epoch: u64,
 }
 
-/// Settings that chaos turns while a model runs: a model reads them where they apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Knob {
-    /// A replica applies each shipped log entry this long after receiving it (nanoseconds).
-    ApplyDelay,
-    /// Each write-ahead log append takes this much longer (nanoseconds): a slow disk.
-    DiskDelay,
-    /// Each request's service time is multiplied by (100 + value) / 100: slow queries.
-    Slowdown,
-}
-
-impl Knob {
-    /// Every knob, in a fixed order (an index into per-host knob tables).
-    pub const ALL: [Knob; 3] = [Knob::ApplyDelay, Knob::DiskDelay, Knob::Slowdown];
-
-    /// The knob's position in [`Knob::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
+/// Settings that chaos turns while a model runs: a model reads them where they apply. The
+/// enum lives in `faultline-vocab`, so chaos names the same knobs without importing models.
+pub use faultline_vocab::Knob;
 
 /// What kind of request a server handled, for per-service metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

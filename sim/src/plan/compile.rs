@@ -42,6 +42,7 @@ pub fn compile(scenario: &Scenario, seed: Option<u64>) -> RunPlan {
                 group: h.group.clone().unwrap_or_else(|| kind.clone()),
                 kind,
                 addr: addr(&name),
+                clock_skew_ns: h.clock_skew.ns,
                 capacity: capacity(h),
                 service: h.service.compile(&name, &cx),
                 name,

@@ -81,6 +81,8 @@ pub struct HostPlan {
     pub kind: String,
     /// "host:port" it listens on.
     pub addr: String,
+    /// How far its clock is off from the start, nanoseconds (negative: behind).
+    pub clock_skew_ns: i64,
     /// Its worker slots, queue, service time and connection limits.
     pub capacity: CapacityPlan,
     /// What it runs.

@@ -1,8 +1,9 @@
 //! Scenario files: TOML -> typed, validated [`Scenario`].
 //!
-//! `types` is the format; `units` parses durations; `load` reads and parses a file and runs
+//! `types` is the format; `units` parses durations; `clock` parses clock offsets and drifts; `load` reads and parses a file and runs
 //! `validate` (with `topology`) over it; `error` is what goes wrong, located; `schema` exports
 //! the format as JSON Schema; `query` looks hosts up; `spans` locates values in the text.
+pub mod clock;
 mod error;
 mod load;
 mod query;

@@ -132,7 +132,14 @@ fn faults(c: &mut Checker) {
             FaultSpec::Kill(host) | FaultSpec::Restart(host) => {
                 c.host(host, "not a host");
             }
-            FaultSpec::Partition { a, b } | FaultSpec::Heal { a, b } => sides(c, a, b, entry.span()),
+            FaultSpec::Partition { a, b, .. } | FaultSpec::Heal { a, b, .. } => sides(c, a, b, entry.span()),
+            FaultSpec::ClockSkew { host, jump, drift } => {
+                c.host(host, "not a host");
+                if jump.ns == 0 && drift.ppm == 0 {
+                    let message = "a clock_skew with neither `jump` nor `drift`; expected jump = \"-2s\" or drift = \"-10%\" (or both)".into();
+                    c.report(host.span(), "no skew", message);
+                }
+            }
             FaultSpec::Link(l) => {
                 link(c, l, entry.span());
             }
@@ -363,6 +370,13 @@ mod tests {
         let got = findings("{ kill = \"replica\" }", "{ heal = { a = [], b = [\"db\"] } }");
         assert_eq!(got.len(), 1, "{got:?}");
         assert!(got[0].0.contains("empty side"), "{got:?}");
+        let oneway = "{ partition = { a = [\"db\"], b = [\"ap\"], oneway = true } }";
+        check("{ kill = \"replica\" }", oneway, &[("unknown host \"ap\"", "\"ap\"")]);
+        let skew = "{ clock_skew = { host = \"dbb\", drift = \"-10%\" } }";
+        check("{ kill = \"replica\" }", skew, &[("unknown host \"dbb\"", "\"dbb\"")]);
+        let none = "{ clock_skew = { host = \"db\", jump = \"0s\" } }";
+        check("{ kill = \"replica\" }", none, &[("neither `jump` nor `drift`", "\"db\"")]);
+        check("{ kill = \"replica\" }", "{ clock_skew = { host = \"db\", jump = \"-2s\" } }", &[]);
         let link = "{ link = { between = [\"db\", \"db\"], loss = 2 } }";
         check(
             "{ kill = \"replica\" }",

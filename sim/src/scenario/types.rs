@@ -8,6 +8,7 @@
 //! Adding a field: here (or, for a service kind's settings, in `services.rs`), with a doc
 //! comment (it becomes the schema's description), a default, and a row in `docs/scenario.md`.
 
+use super::clock::{Drift, Offset};
 use crate::services::Service;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -236,6 +237,10 @@ pub struct Host {
     /// Default: it waits for as long as it takes.
     #[serde(default)]
     pub queue_timeout: Option<Dur>,
+    /// How far this host's clock is off, from the start: "-2s" (behind), "+250ms" (ahead).
+    /// Its models read it; the trace stays in world time. Default "0s".
+    #[serde(default)]
+    pub clock_skew: Offset,
 }
 
 fn default_workers() -> usize {
@@ -420,7 +425,8 @@ pub struct FaultEntry {
     /// When it is applied.
     #[schemars(with = "Dur")]
     pub at: Sp<Dur>,
-    /// If set, the fault is undone this long after `at` (restart, heal, restore).
+    /// If set, the fault is undone this long after `at` (restart, heal, restore, a knob or a
+    /// clock back to normal).
     #[serde(default, rename = "for")]
     #[schemars(with = "Option<Dur>")]
     pub length: Option<Sp<Dur>>,
@@ -436,16 +442,20 @@ pub enum FaultSpec {
     Kill(#[schemars(with = "String")] Sp<String>),
     /// Start a crashed host again: `{ restart = "db" }`.
     Restart(#[schemars(with = "String")] Sp<String>),
-    /// Cut all links between two groups: `{ partition = { a = ["db"], b = ["app"] } }`.
+    /// Cut all links between two groups: `{ partition = { a = ["db"], b = ["app"] } }`; with
+    /// `oneway = true`, only what `a` sends to `b` is lost (`b` still reaches `a`).
     Partition {
-        /// One side.
+        /// One side (with `oneway`: the senders cut off).
         #[schemars(with = "Vec<String>")]
         a: Vec<Sp<String>>,
-        /// The other side.
+        /// The other side (with `oneway`: the receivers that no longer hear them).
         #[schemars(with = "Vec<String>")]
         b: Vec<Sp<String>>,
+        /// Cut the direction `a` -> `b` only. Default false (both ways).
+        #[serde(default)]
+        oneway: bool,
     },
-    /// Restore all links between two groups.
+    /// Restore all links between two groups (with `oneway = true`, the direction `a` -> `b`).
     Heal {
         /// One side.
         #[schemars(with = "Vec<String>")]
@@ -453,6 +463,23 @@ pub enum FaultSpec {
         /// The other side.
         #[schemars(with = "Vec<String>")]
         b: Vec<Sp<String>>,
+        /// Restore the direction `a` -> `b` only. Default false (both ways).
+        #[serde(default)]
+        oneway: bool,
+    },
+    /// A host's clock goes wrong: it jumps (`jump = "-2s"`), drifts (`drift = "-50%"`: runs at
+    /// half speed, so its sleeps and timeouts last twice as long), or both:
+    /// `{ clock_skew = { host = "db1", drift = "-50%" } }`. With `for`, it is put right again.
+    ClockSkew {
+        /// The host.
+        #[schemars(with = "String")]
+        host: Sp<String>,
+        /// How far the clock jumps, ahead or (negative) behind. Default "0s".
+        #[serde(default)]
+        jump: Offset,
+        /// How much faster (or, negative, slower) it runs from `at` on. Default "0%".
+        #[serde(default)]
+        drift: Drift,
     },
     /// Change a link: `{ link = { between = ["app", "db"], latency = "50ms", loss = 0.1 } }`.
     Link(Link),

@@ -1,6 +1,7 @@
 //! The seam inside the simulation: [`SimEnv`] implements `faultline_models::seam::Env` over
-//! turmoil's network, the simulated clock (plus this host's injected skew), ChaCha streams
-//! derived from the run's seed, and the host's in-memory disk.
+//! turmoil's network, the simulated clock (plus this host's clock error: a constant skew, a
+//! jump, a drift that also stretches or shrinks its sleeps), ChaCha streams derived from the
+//! run's seed, and the host's in-memory disk. What the trace records stays in world time.
 
 use super::shared::Shared;
 use super::stream::{SimListener, SimStream};
@@ -76,13 +77,13 @@ impl Env for SimEnv {
     }
 
     fn now(&self) -> Duration {
-        let skew = self.shared.hosts[self.host as usize].skew_ns.get();
-        let now = self.shared.now_ns(self.host) as i128 + skew as i128;
-        Duration::from_nanos(now.max(0) as u64)
+        let clock = self.shared.hosts[self.host as usize].clock.get();
+        Duration::from_nanos(clock.local_ns(self.shared.now_ns(self.host)))
     }
 
+    /// Sleeps `duration` on this host's clock: longer in world time on a clock that runs slow.
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
-        tokio::time::sleep(duration)
+        tokio::time::sleep(self.shared.hosts[self.host as usize].clock.get().world_duration(duration))
     }
 
     fn rng(&self, purpose: &str) -> ChaCha8Rng {
@@ -105,7 +106,10 @@ impl Env for SimEnv {
         self.record(Event::State { host: self.host, key: key.to_string(), value: value.to_string() });
     }
 
+    /// The latency was measured on this host's clock; the trace has it in world time (a clock
+    /// running 50% slow measured half of it).
     fn served(&self, kind: RequestKind, latency: Duration, ok: bool) {
+        let latency = self.shared.hosts[self.host as usize].clock.get().world_duration(latency);
         let op = match kind {
             RequestKind::Read => Op::Read,
             RequestKind::Write => Op::Write,

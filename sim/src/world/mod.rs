@@ -29,7 +29,7 @@ use faultline_chaos::trace::codec::{TraceError, TraceHash};
 use faultline_chaos::trace::{Event, Header};
 use faultline_models::seam::MemDisk;
 use recorder::Recorder;
-use shared::{HostState, LinkTable, Shared};
+use shared::{HostClock, HostState, LinkTable, Shared};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -142,7 +142,7 @@ impl World {
                 .map(|h| HostState {
                     name: h.name.clone(),
                     disk: Rc::new(MemDisk::new()),
-                    skew_ns: Cell::new(0),
+                    clock: Cell::new(HostClock::default()),
                     loss_rng: RefCell::new(seeds::stream(seed, &h.name, "net-loss")),
                     clock_base: Cell::new(None),
                     knobs: Default::default(),
@@ -183,6 +183,7 @@ impl World {
         for link in &header.links {
             nemesis::configure_link(&mut sim, &shared, link);
         }
+        nemesis::configure_clocks(&shared, plan);
         Ok(World {
             sim,
             shared,

@@ -1,5 +1,6 @@
-//! State of the world shared by every host: the recorder, the host table, the current link
-//! settings. Lives in an `Rc`: turmoil runs all hosts on one thread.
+//! State of the world shared by every host: the recorder, the host table (with each host's
+//! clock error and knobs), the current link settings and cut directions. Lives in an `Rc`:
+//! turmoil runs all hosts on one thread.
 
 use super::recorder::Recorder;
 use faultline_models::seam::MemDisk;
@@ -14,8 +15,8 @@ use std::time::Duration;
 pub(crate) struct HostState {
     pub(crate) name: String,
     pub(crate) disk: Rc<MemDisk>,
-    /// Clock skew added to this host's `now()`, nanoseconds.
-    pub(crate) skew_ns: Cell<i64>,
+    /// How far this host's clock is off the world's (see [`HostClock`]).
+    pub(crate) clock: Cell<HostClock>,
     /// Draws message losses for streams this host writes.
     pub(crate) loss_rng: RefCell<ChaCha8Rng>,
     /// This incarnation's runtime instant matching a known simulated time (see
@@ -23,6 +24,52 @@ pub(crate) struct HostState {
     pub(crate) clock_base: Cell<Option<(tokio::time::Instant, u64)>>,
     /// The knobs chaos has turned on this host (see `faultline_models::seam::Knob`).
     pub(crate) knobs: [Cell<KnobSetting>; faultline_models::seam::Knob::ALL.len()],
+}
+
+/// What every host's clock reads at the start of the run, nanoseconds: far enough from 0 that a
+/// clock set behind still reads forward (as a real clock reads a date, not 0).
+pub(crate) const CLOCK_EPOCH_NS: u64 = 1_000_000 * 1_000_000_000;
+
+/// A host's clock error: what its `now()` reads, and how long its sleeps last in world time.
+///
+/// The host reads `CLOCK_EPOCH_NS + world + skew_ns + offset_ns + drift_ppm * (world -
+/// since_ns) / 10^6` (never below 0). `skew_ns` is the scenario's constant `clock_skew`; a clock skew fault sets
+/// `offset_ns` and `drift_ppm` from `since_ns` on, and its undo puts both back to 0, so the
+/// clock steps back to world time plus the constant skew (as a clock stepped by NTP would).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct HostClock {
+    /// The configured constant offset, nanoseconds.
+    pub(crate) skew_ns: i64,
+    /// A fault's jump, nanoseconds.
+    pub(crate) offset_ns: i64,
+    /// A fault's rate error, parts per million (> -10^6: validation keeps clocks moving forward).
+    pub(crate) drift_ppm: i64,
+    /// When the drift started, world nanoseconds.
+    pub(crate) since_ns: u64,
+}
+
+impl HostClock {
+    /// The host's clock reading at world time `world_ns`, nanoseconds.
+    pub(crate) fn local_ns(self, world_ns: u64) -> u64 {
+        let elapsed = i128::from(world_ns) - i128::from(self.since_ns);
+        let drift = if self.drift_ppm == 0 { 0 } else { elapsed * i128::from(self.drift_ppm) / 1_000_000 };
+        let local =
+            i128::from(CLOCK_EPOCH_NS + world_ns) + i128::from(self.skew_ns) + i128::from(self.offset_ns) + drift;
+        u64::try_from(local.max(0)).unwrap_or(u64::MAX)
+    }
+
+    /// How long a sleep of `local` on this host's clock lasts in world time: a clock running
+    /// 10% slow sleeps 1/0.9 as long. Rounded up, so a sleep never ends early. The drift in force
+    /// when the sleep starts holds for all of it.
+    pub(crate) fn world_duration(self, local: Duration) -> Duration {
+        if self.drift_ppm == 0 {
+            return local;
+        }
+        let rate = 1_000_000 + i128::from(self.drift_ppm);
+        assert!(rate > 0, "validated: a clock never stops or runs backwards");
+        let ns = (local.as_nanos() as i128 * 1_000_000 + rate - 1) / rate;
+        Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+    }
 }
 
 /// A knob as chaos set it: a value that may grow with time.
@@ -52,7 +99,7 @@ pub(crate) struct LinkTable {
     pub(crate) loss: BTreeMap<(u16, u16), f64>,
     pub(crate) latency_ns: BTreeMap<(u16, u16), u64>,
     pub(crate) jitter_ns: BTreeMap<(u16, u16), u64>,
-    /// Links cut by a partition now.
+    /// Directions cut by a partition now, `(from, to)`: what `from` writes to `to` is lost.
     pub(crate) cut: BTreeSet<(u16, u16)>,
     pub(crate) rto: Duration,
 }
@@ -78,16 +125,17 @@ impl LinkTable {
         self.latency_ns.insert(Self::key(a, b), latency_ns);
         self.jitter_ns.insert(Self::key(a, b), jitter_ns);
     }
-    /// Whether a partition cuts the link between `a` and `b` now.
-    pub(crate) fn is_cut(&self, a: u16, b: u16) -> bool {
-        self.cut.contains(&Self::key(a, b))
+    /// Whether a partition cuts what `from` writes to `to` now (a one-way partition cuts one
+    /// direction of a link, a partition both).
+    pub(crate) fn is_cut(&self, from: u16, to: u16) -> bool {
+        self.cut.contains(&(from, to))
     }
-    /// Cuts (`true`) or restores the link between `a` and `b`.
-    pub(crate) fn set_cut(&mut self, a: u16, b: u16, cut: bool) {
+    /// Cuts (`true`) or restores the direction `from` -> `to`.
+    pub(crate) fn set_cut(&mut self, from: u16, to: u16, cut: bool) {
         if cut {
-            self.cut.insert(Self::key(a, b));
+            self.cut.insert((from, to));
         } else {
-            self.cut.remove(&Self::key(a, b));
+            self.cut.remove(&(from, to));
         }
     }
 }
@@ -154,5 +202,37 @@ impl Shared {
                 ns
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn a_clock_reads_its_skew_jump_and_drift() {
+        let right = HostClock::default();
+        assert_eq!(right.local_ns(7 * S), CLOCK_EPOCH_NS + 7 * S);
+        assert_eq!(right.world_duration(Duration::from_millis(250)), Duration::from_millis(250));
+        let behind = HostClock { skew_ns: -2 * S as i64, ..HostClock::default() };
+        assert_eq!(behind.local_ns(7 * S), CLOCK_EPOCH_NS + 5 * S);
+        assert_eq!(behind.local_ns(0), CLOCK_EPOCH_NS - 2 * S, "behind the epoch from the start, still forward");
+        let slow = HostClock { skew_ns: S as i64, offset_ns: -(S as i64) / 2, drift_ppm: -500_000, since_ns: 4 * S };
+        // At 10 s: 10 + 1 - 0.5, and 6 s of drift at half speed lose 3 s.
+        assert_eq!(slow.local_ns(10 * S), CLOCK_EPOCH_NS + 7_500_000_000);
+        assert_eq!(slow.world_duration(Duration::from_secs(2)), Duration::from_secs(4), "half speed, twice as long");
+        let far_behind = HostClock { offset_ns: i64::MIN, ..HostClock::default() };
+        assert_eq!(far_behind.local_ns(S), 0, "never below 0");
+    }
+
+    #[test]
+    fn a_fast_clock_sleeps_shorter_and_never_ends_early() {
+        let fast = HostClock { drift_ppm: 2_000_000, ..HostClock::default() };
+        assert_eq!(fast.world_duration(Duration::from_nanos(9)), Duration::from_nanos(3));
+        assert_eq!(fast.world_duration(Duration::from_nanos(10)), Duration::from_nanos(4), "rounded up");
+        let ppm = HostClock { drift_ppm: 100, ..HostClock::default() };
+        assert_eq!(ppm.local_ns(10 * S), CLOCK_EPOCH_NS + 10 * S + 1_000_000, "100 ppm gain 1 ms in 10 s");
     }
 }

@@ -20,7 +20,9 @@
 //! for good, and its receiver would wait for it forever) is retransmitted the way TCP does,
 //! after the RTO and then after intervals that double up to [`RTO_MAX`], until an attempt finds
 //! the link healed. So a connection survives a partition and resumes at the first
-//! retransmission after the heal, as a real one does (this model never gives up on it).
+//! retransmission after the heal, as a real one does (this model never gives up on it). A
+//! one-way partition cuts one direction: the writer's segments are held while its peer's still
+//! arrive (so requests get through and their replies do not).
 //!
 //! Flow control, so that no load panics the engine where real TCP holds the sender back:
 //!
@@ -284,7 +286,7 @@ impl Stream for SimStream {
 }
 
 impl Sender {
-    /// Whether a partition cuts this stream's link now.
+    /// Whether a partition cuts this stream's direction (writer -> peer) now.
     fn links_cut(&self) -> bool {
         self.shared.links.borrow().is_cut(self.link.0, self.link.1)
     }

@@ -14,6 +14,7 @@ use super::CURSOR_COLOR;
 use crate::index::TraceIndex;
 use crate::state::ReplayState;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
+use faultline_chaos::vocab::gauge;
 use petgraph::graph::{NodeIndex, UnGraph};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -250,8 +251,8 @@ fn legend(ui: &mut egui::Ui) {
 /// `q=… in=…` for a host with queue / inflight gauges.
 fn load_text(index: &TraceIndex, host: u16, t_ns: u64) -> Option<String> {
     let timeline = index.hosts.get(host as usize)?;
-    let queue = timeline.gauge_at("queue", t_ns).map(|p| format!("q={:.1}", p.mean));
-    let inflight = timeline.gauge_at("inflight", t_ns).map(|p| format!("in={:.1}", p.mean));
+    let queue = timeline.gauge_at(gauge::QUEUE, t_ns).map(|p| format!("q={:.1}", p.mean));
+    let inflight = timeline.gauge_at(gauge::INFLIGHT, t_ns).map(|p| format!("in={:.1}", p.mean));
     match (queue, inflight) {
         (None, None) => None,
         (q, i) => Some([q, i].into_iter().flatten().collect::<Vec<_>>().join(" ")),

@@ -1,0 +1,237 @@
+//! The names both sides of the seam must agree on: a leaf crate that `models` (which publishes
+//! them) and `chaos` (which reads them back from a trace) both import, since neither may import
+//! the other.
+//!
+//! - [`Knob`]: the settings chaos turns while a model runs (their names, units and text).
+//! - [`gauge`]: the names of the gauges models publish through `Env::gauge`.
+//! - [`state`]: the keys of the state changes models report through `Env::state`, and the
+//!   values a reader matches on ([`role`], [`failover`]).
+//! - [`error_code`]: the wire protocol's error codes, which a trace's `Outcome::Error` carries.
+//!
+//! Owns: names and their text. Must not: depend on any crate but serde, or know what a model
+//! does with a knob. The serialized names are part of the trace format: a trace hash depends on
+//! them, so they never change (the tests here pin them).
+
+use serde::{Deserialize, Serialize};
+
+/// A host setting that chaos can turn while the run goes on; a model reads it where it applies.
+///
+/// The variants' order is part of the trace format (the binary codec writes the index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Knob {
+    /// A replica applies each shipped log entry this long after it received it (nanoseconds).
+    ApplyDelay,
+    /// Every write-ahead log append takes this much longer (nanoseconds): a slow disk.
+    DiskDelay,
+    /// Every request's service time is multiplied by (100 + value) / 100: slow queries.
+    Slowdown,
+}
+
+impl Knob {
+    /// Every knob, in a fixed order (an index into per-host knob tables).
+    pub const ALL: [Knob; 3] = [Knob::ApplyDelay, Knob::DiskDelay, Knob::Slowdown];
+
+    /// The knob's position in [`Knob::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Knob::ApplyDelay => 0,
+            Knob::DiskDelay => 1,
+            Knob::Slowdown => 2,
+        }
+    }
+
+    /// The knob's name in scenario files and traces.
+    pub fn name(self) -> &'static str {
+        match self {
+            Knob::ApplyDelay => "replication_delay",
+            Knob::DiskDelay => "disk_delay",
+            Knob::Slowdown => "slowdown",
+        }
+    }
+
+    /// `value` in the knob's unit, for people.
+    pub fn show(self, value: u64) -> String {
+        match self {
+            Knob::ApplyDelay | Knob::DiskDelay => format!("{:.3}ms", value as f64 / 1e6),
+            Knob::Slowdown => format!("+{value}%"),
+        }
+    }
+}
+
+/// Gauge names (`Env::gauge`), as the trace's `Sample` events carry them.
+pub mod gauge {
+    /// Requests a server is working on now (`server`).
+    pub const INFLIGHT: &str = "inflight";
+    /// Requests waiting for a worker slot (`server`).
+    pub const QUEUE: &str = "queue";
+    /// Open client connections, when the server limits them (`server`).
+    pub const CONNECTIONS: &str = "connections";
+    /// Entries held by a cache node (`cache`).
+    pub const ENTRIES: &str = "entries";
+    /// Reads a cache node answered from memory, since start (`cache`).
+    pub const HITS: &str = "hits";
+    /// Reads a cache node did not have, since start (`cache`).
+    pub const MISSES: &str = "misses";
+    /// Reads an app served from its cache, since start (`app`).
+    pub const CACHE_HITS: &str = "cache_hits";
+    /// Reads an app had to take to the store, since start (`app`).
+    pub const CACHE_MISSES: &str = "cache_misses";
+    /// Cache invalidations after a write that failed (`app`).
+    pub const CACHE_INVALIDATION_FAILURES: &str = "cache_invalidation_failures";
+    /// Reads an app took to the primary because its replica failed (`app`).
+    pub const READ_FALLBACKS: &str = "read_fallbacks";
+    /// Reads a router sent to the primary (`router`).
+    pub const READS_PRIMARY: &str = "reads_primary";
+    /// Reads a router sent to a replica (`router`).
+    pub const READS_REPLICA: &str = "reads_replica";
+    /// Replicas a router keeps out of rotation for lag (`router`).
+    pub const REPLICAS_EXCLUDED: &str = "replicas_excluded";
+    /// Server connections a pool holds open (`pool`).
+    pub const SERVER_CONNS: &str = "server_conns";
+    /// Server connections lent to a client now (`pool`).
+    pub const SERVER_CONNS_BUSY: &str = "server_conns_busy";
+    /// Clients waiting for a server connection (`pool`).
+    pub const CLIENTS_WAITING: &str = "clients_waiting";
+    /// Clients that gave up waiting for a connection, since start (`pool`).
+    pub const POOL_TIMEOUTS: &str = "pool_timeouts";
+    /// The epoch a kv node or failover controller knows (`kv`, `failover`).
+    pub const EPOCH: &str = "epoch";
+    /// The last LSN in a kv node's log (`kv`).
+    pub const LSN: &str = "lsn";
+    /// How far behind the primary a replica applies, milliseconds (`kv` replica).
+    pub const LAG_MS: &str = "lag_ms";
+    /// How many entries the slowest replica lacks (`kv` primary).
+    pub const REPLICA_LAG_LSN: &str = "replica_lag_lsn";
+    /// Bytes of a torn log tail dropped at recovery (`kv`).
+    pub const WAL_DROPPED_BYTES: &str = "wal_dropped_bytes";
+    /// Writes a semi-sync primary acknowledged without a replica, since start (`kv` primary).
+    pub const SEMISYNC_FALLBACKS: &str = "semisync_fallbacks";
+
+    /// Every gauge a model publishes.
+    pub const ALL: [&str; 23] = [
+        INFLIGHT,
+        QUEUE,
+        CONNECTIONS,
+        ENTRIES,
+        HITS,
+        MISSES,
+        CACHE_HITS,
+        CACHE_MISSES,
+        CACHE_INVALIDATION_FAILURES,
+        READ_FALLBACKS,
+        READS_PRIMARY,
+        READS_REPLICA,
+        REPLICAS_EXCLUDED,
+        SERVER_CONNS,
+        SERVER_CONNS_BUSY,
+        CLIENTS_WAITING,
+        POOL_TIMEOUTS,
+        EPOCH,
+        LSN,
+        LAG_MS,
+        REPLICA_LAG_LSN,
+        WAL_DROPPED_BYTES,
+        SEMISYNC_FALLBACKS,
+    ];
+}
+
+/// State keys (`Env::state`), as the trace's `State` events carry them.
+pub mod state {
+    /// A kv node's role (a value of [`super::role`]).
+    pub const ROLE: &str = "role";
+    /// A failover controller's action (its text starts with a word of [`super::failover`]).
+    pub const FAILOVER: &str = "failover";
+    /// A replica dropped a divergent log tail when it rejoined.
+    pub const TRUNCATED: &str = "truncated";
+
+    /// Every state key a model reports.
+    pub const ALL: [&str; 3] = [ROLE, FAILOVER, TRUNCATED];
+}
+
+/// The roles of a node in a replicated group (the values of [`state::ROLE`] and of `Role` events).
+pub mod role {
+    /// Accepts writes in its epoch.
+    pub const PRIMARY: &str = "primary";
+    /// Follows a primary's log.
+    pub const REPLICA: &str = "replica";
+    /// Neither: it waits to be told whom to follow.
+    pub const FENCED: &str = "fenced";
+
+    /// Every role.
+    pub const ALL: [&str; 3] = [PRIMARY, REPLICA, FENCED];
+}
+
+/// The first word of a failover controller's actions (values of [`state::FAILOVER`]).
+pub mod failover {
+    /// The controller declared the primary down: "detected <host> down after <n> ms".
+    pub const DETECTED: &str = "detected";
+    /// The controller promoted a replica: "promoted <host> epoch <n> at lsn <lsn>".
+    pub const PROMOTED: &str = "promoted";
+}
+
+/// The wire protocol's error codes (a failed reply's code; a trace's `Outcome::Error(code)`).
+pub mod error_code {
+    /// The server cannot serve this (e.g. a replica asked to write).
+    pub const NOT_PRIMARY: u8 = 1;
+    /// A dependency of the server failed or timed out.
+    pub const UPSTREAM: u8 = 2;
+    /// The server is overloaded and shed the request.
+    pub const OVERLOADED: u8 = 3;
+    /// The request was malformed.
+    pub const BAD_REQUEST: u8 = 4;
+    /// The write's epoch is older than the server's (fenced).
+    pub const FENCED: u8 = 5;
+    /// The server's storage failed.
+    pub const STORAGE: u8 = 6;
+    /// A connection pool had no server connection free within its wait timeout.
+    pub const POOL_TIMEOUT: u8 = 7;
+    /// The server is at its connection limit and refused a new connection.
+    pub const TOO_MANY_CONNECTIONS: u8 = 8;
+    /// A compare-and-set found another value than the one expected, and wrote nothing.
+    pub const CAS_MISMATCH: u8 = 9;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn knob_names_and_serialized_forms_never_change() {
+        let names: Vec<&str> = Knob::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names, ["replication_delay", "disk_delay", "slowdown"]);
+        let json: Vec<String> = Knob::ALL.iter().map(|k| serde_json::to_string(k).expect("a knob")).collect();
+        assert_eq!(json, ["\"ApplyDelay\"", "\"DiskDelay\"", "\"Slowdown\""]);
+        for (i, knob) in Knob::ALL.iter().enumerate() {
+            assert_eq!(knob.index(), i, "{knob:?}");
+        }
+        assert_eq!(Knob::DiskDelay.show(30_000_000), "30.000ms");
+        assert_eq!(Knob::Slowdown.show(400), "+400%");
+    }
+
+    #[test]
+    fn names_are_unique_and_pinned() {
+        for list in [&gauge::ALL[..], &state::ALL[..], &role::ALL[..]] {
+            let unique: BTreeSet<&str> = list.iter().copied().collect();
+            assert_eq!(unique.len(), list.len(), "{list:?}");
+            assert!(list.iter().all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+        }
+        assert_eq!(gauge::INFLIGHT, "inflight");
+        assert_eq!(gauge::REPLICA_LAG_LSN, "replica_lag_lsn");
+        assert_eq!(state::ROLE, "role");
+        assert_eq!(role::PRIMARY, "primary");
+        assert_eq!((failover::DETECTED, failover::PROMOTED), ("detected", "promoted"));
+        let codes = [
+            error_code::NOT_PRIMARY,
+            error_code::UPSTREAM,
+            error_code::OVERLOADED,
+            error_code::BAD_REQUEST,
+            error_code::FENCED,
+            error_code::STORAGE,
+            error_code::POOL_TIMEOUT,
+            error_code::TOO_MANY_CONNECTIONS,
+            error_code::CAS_MISMATCH,
+        ];
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9], "the wire format's codes never change");
+    }
+}
