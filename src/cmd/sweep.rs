@@ -163,7 +163,11 @@ fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) ->
             }
         }
     }
-    if internal.is_empty() { Exit::from_verdict(Verdict::fold(results.iter().map(RunResult::verdict))) } else { Exit::Internal }
+    if internal.is_empty() {
+        Exit::from_verdict(Verdict::fold(results.iter().map(RunResult::verdict)))
+    } else {
+        Exit::Internal
+    }
 }
 
 #[cfg(test)]
