@@ -4,7 +4,7 @@
 use super::SimEnv;
 use crate::scenario::{Fsync, Host, PoolModeSpec, ReadsSpec, ReplicationSpec, RouterSpec, Scenario, Service};
 use crate::scenario::{ServiceTimeSpec, Sp};
-use faultline_models::server::{Capacity, ServiceTime};
+use faultline_models::server::{Capacity, ServiceTime, serve};
 use faultline_models::{app, cache, echo, failover, kv, pool, router};
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -78,17 +78,20 @@ pub(crate) fn start(env: SimEnv, host: &Host, managed: bool) -> impl Future<Outp
     let service = host.service.clone();
     async move {
         match service {
-            Service::Echo => faultline_models::server::serve(env, SERVICE_PORT, capacity, echo::Echo).await?,
+            Service::Echo => serve(env, SERVICE_PORT, capacity, echo::Echo).await?,
             Service::Kv(k) => {
                 let config = kv_config(&k, managed);
                 match k.primary {
-                    None => kv::run_primary(env, SERVICE_PORT, capacity, config).await?,
-                    Some(p) => kv::run_replica(env, SERVICE_PORT, capacity, addr(p.get_ref()), config).await?,
+                    None => serve(env.clone(), SERVICE_PORT, capacity, kv::KvNode::primary(env, config)?).await?,
+                    Some(p) => {
+                        let node = kv::KvNode::replica(env.clone(), config, addr(p.get_ref()))?;
+                        serve(env, SERVICE_PORT, capacity, node).await?
+                    }
                 }
             }
             Service::Cache(c) => {
                 let config = cache::CacheConfig { capacity: c.capacity, ttl: c.ttl.map(|d| d.0) };
-                cache::run_cache(env, SERVICE_PORT, capacity, config).await?
+                serve(env.clone(), SERVICE_PORT, capacity, cache::CacheNode::new(env, config)).await?
             }
             Service::App(a) => {
                 let db = match (&a.db, &a.router) {
@@ -105,7 +108,7 @@ pub(crate) fn start(env: SimEnv, host: &Host, managed: bool) -> impl Future<Outp
                     timeout: a.timeout.0,
                     connect_per_request: a.connect_per_request,
                 };
-                app::run_app(env, SERVICE_PORT, capacity, config).await?
+                serve(env.clone(), SERVICE_PORT, capacity, app::App::new(env, &config)).await?
             }
             Service::Failover(f) => {
                 let config = failover::FailoverConfig {
@@ -128,7 +131,7 @@ pub(crate) fn start(env: SimEnv, host: &Host, managed: bool) -> impl Future<Outp
                     wait_timeout: p.wait_timeout.0,
                     server_timeout: p.server_timeout.0,
                 };
-                pool::run_pool(env, SERVICE_PORT, capacity, config).await?
+                serve(env.clone(), SERVICE_PORT, capacity, pool::Pooler::new(env, config)).await?
             }
         }
         Ok(())
