@@ -25,8 +25,8 @@
 //!   the pooler is transparent to the store's answers. The exception is `TooManyConnections`,
 //!   which is about the pooler's connection, not the client's request: that connection is
 //!   discarded and the client gets `Upstream`.
-//! - Only `Get`, `Put`, `Delete`, `Echo` and `Hold` (a long transaction) are forwarded;
-//!   anything else (replication, control) is answered `BadRequest`.
+//! - Only queries (`Msg::class`: `Get`, `Put`, `Delete`, `Cas`, `Echo` and `Hold`, a long
+//!   transaction) are forwarded; anything else (replication, control) is answered `BadRequest`.
 //!
 //! The pooler runs on [`crate::server`]'s accept loop as a handler that gives its worker slot
 //! back while it waits for the backend (an event loop, as PgBouncer is): `capacity` models the
