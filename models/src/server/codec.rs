@@ -150,6 +150,9 @@ pub(crate) struct ConnWriter<W> {
     /// In-order replies: the arrival number of the next reply to write.
     next: u64,
     /// In-order replies that finished before their turn, encoded (`None`: no reply to write).
+    /// Limit: nothing bounds it but the requests a peer pipelines behind a slow one (queries
+    /// beyond the slots and the queue are refused at once, but their refusals wait here too);
+    /// a real server would stop reading, or drop the peer, past an output buffer limit.
     held: BTreeMap<u64, Option<Vec<u8>>>,
 }
 
