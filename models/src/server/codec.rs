@@ -237,13 +237,15 @@ impl<E: Env, C: Codec> Replier<E, C> {
     /// Sends the request's final reply (`None`: it has none). A peer that hung up gets no
     /// reply; its client sees the disconnect.
     pub(crate) async fn finish(&self, reply: Option<C::Reply>) {
-        match self.slot {
-            Slot::Id(_) => {
-                if let Some(reply) = reply {
-                    let _ = self.send(reply).await;
-                }
+        match (self.slot, reply) {
+            (Slot::Id(_), None) => {}
+            (Slot::Id(id), Some(reply)) => {
+                let mut w = self.writer.lock().await;
+                w.scratch.clear();
+                C::encode(&reply, id, &mut w.scratch);
+                let _ = w.flush_scratch().await;
             }
-            Slot::Seq(seq) => self.finish_in_order(seq, reply).await,
+            (Slot::Seq(seq), reply) => self.finish_in_order(seq, reply).await,
         }
     }
 

@@ -7,6 +7,7 @@
 //! The codec lives here only: nothing outside these tests speaks it.
 
 use super::*;
+use crate::seam::RequestKind;
 use crate::testenv::{TestEnv, block_on};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};

@@ -51,7 +51,7 @@ pub(crate) mod tests;
 pub use codec::{Class, Codec, Endpoint, Handler, Incoming, Refusal, Replier, ReplyOf, ReplyTo, RequestOf};
 pub use service_time::{Capacity, ServiceTime};
 
-use crate::seam::{Env, Knob, Listener, RequestKind, Stream, timeout};
+use crate::seam::{Env, Knob, Listener, Stream, timeout};
 use codec::{Slot, shared_writer};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -215,7 +215,9 @@ fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
 }
 
 /// Serves one request and sends its reply. `arrived` is when it reached the server, when that
-/// was before now (it waited for its connection to be ready).
+/// was before now (it waited for its connection to be ready). A query waits for a worker slot
+/// (or is refused when the queue is full, or once it waited past the queue timeout), is served
+/// there and reported as served.
 async fn serve_request<E: Env, H: Handler<E>>(
     request: RequestOf<H, E>,
     arrived: Option<Duration>,
@@ -229,42 +231,35 @@ async fn serve_request<E: Env, H: Handler<E>>(
         {
             Some(H::Codec::refusal(Refusal::Overloaded, "queue full".into()))
         }
-        Class::Query(kind) => serve_queued(request, kind, arrived, replier.clone(), &shared).await,
+        Class::Query(kind) => {
+            let arrived = arrived.unwrap_or_else(|| shared.env.now());
+            shared.inflight.set(shared.inflight.get() + 1);
+            shared.waiting.set(shared.waiting.get() + 1);
+            shared.publish();
+            let permit = wait_for_slot(&shared).await;
+            shared.waiting.set(shared.waiting.get() - 1);
+            shared.publish_queue();
+            let (reply, ok) = match permit {
+                Some(permit) => {
+                    let reply = serve_query(request, permit, replier.clone(), &shared).await;
+                    let ok = reply.as_ref().is_none_or(|reply| !H::Codec::is_failure(reply));
+                    (reply, ok)
+                }
+                None => {
+                    let waited = shared.capacity.queue_timeout.unwrap_or_default();
+                    (
+                        Some(H::Codec::refusal(Refusal::Overloaded, format!("waited over {waited:?} for a worker"))),
+                        false,
+                    )
+                }
+            };
+            shared.env.served(kind, shared.env.now().saturating_sub(arrived), ok);
+            shared.inflight.set(shared.inflight.get() - 1);
+            shared.publish_inflight();
+            reply
+        }
     };
     replier.finish(reply).await;
-}
-
-/// Queues a query for a worker slot and serves it there (or refuses it once it waited past the
-/// queue timeout); reports it as served.
-async fn serve_queued<E: Env, H: Handler<E>>(
-    request: RequestOf<H, E>,
-    kind: RequestKind,
-    arrived: Option<Duration>,
-    replier: Replier<E, H::Codec>,
-    shared: &Shared<E, H>,
-) -> Option<ReplyOf<H, E>> {
-    let arrived = arrived.unwrap_or_else(|| shared.env.now());
-    shared.inflight.set(shared.inflight.get() + 1);
-    shared.waiting.set(shared.waiting.get() + 1);
-    shared.publish();
-    let permit = wait_for_slot(shared).await;
-    shared.waiting.set(shared.waiting.get() - 1);
-    shared.publish_queue();
-    let (reply, ok) = match permit {
-        Some(permit) => {
-            let reply = serve_query(request, permit, replier, shared).await;
-            let ok = reply.as_ref().is_none_or(|reply| !H::Codec::is_failure(reply));
-            (reply, ok)
-        }
-        None => {
-            let detail = format!("waited over {:?} for a worker", shared.capacity.queue_timeout.unwrap_or_default());
-            (Some(H::Codec::refusal(Refusal::Overloaded, detail)), false)
-        }
-    };
-    shared.env.served(kind, shared.env.now().saturating_sub(arrived), ok);
-    shared.inflight.set(shared.inflight.get() - 1);
-    shared.publish_inflight();
-    reply
 }
 
 /// A worker slot, or `None` when the queue timeout passed first.
