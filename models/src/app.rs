@@ -35,13 +35,12 @@
 //! This file must not know how the tiers store data: it only speaks the protocol to them.
 
 use crate::client::CallError;
-use crate::proto::{ErrorCode, Msg};
+use crate::proto::{ErrorCode, Framed, Msg};
 use crate::router::{Connections, Link, RouteError, Router, RouterConfig};
 use crate::seam::Env;
-use crate::server::{Capacity, Handler, Replier, serve_on};
+use crate::server::{Handler, Replier};
 use faultline_vocab::gauge;
 use std::cell::Cell;
-use std::io;
 use std::time::Duration;
 
 /// Configuration of an app server.
@@ -176,8 +175,8 @@ enum Store<E: Env> {
     Routed(Router<E>),
 }
 
-/// The app server's handler.
-pub(crate) struct App<E: Env> {
+/// The application server: build it with [`App::new`] and serve it with [`crate::server::serve`].
+pub struct App<E: Env> {
     env: E,
     timeout: Duration,
     store: Store<E>,
@@ -190,8 +189,8 @@ pub(crate) struct App<E: Env> {
 
 impl<E: Env> App<E> {
     /// An app over the dependencies in `config`; connections open lazily (a router starts
-    /// probing at once).
-    pub(crate) fn new(env: E, config: &AppConfig) -> Self {
+    /// probing at once). Publishes its gauges.
+    pub fn new(env: E, config: &AppConfig) -> Self {
         let connections = if config.connect_per_request { Connections::PerRequest } else { Connections::Shared };
         let store = match &config.db {
             DbRoute::Fixed { write_addr, read_addr } => Store::Fixed {
@@ -207,7 +206,7 @@ impl<E: Env> App<E> {
             .cache_addr
             .as_deref()
             .map(|addr| Dependency::new(&env, "cache", addr, config.timeout, Connections::Shared));
-        Self {
+        let app = Self {
             timeout: config.timeout,
             store,
             cache,
@@ -216,7 +215,9 @@ impl<E: Env> App<E> {
             read_fallbacks: Cell::new(0),
             invalidation_failures: Cell::new(0),
             env,
-        }
+        };
+        app.publish();
+        app
     }
 
     fn publish(&self) {
@@ -306,7 +307,9 @@ impl<E: Env> App<E> {
 }
 
 impl<E: Env> Handler<E> for App<E> {
-    async fn handle(&self, msg: Msg, _replier: Replier<E>) -> Option<Msg> {
+    type Codec = Framed;
+
+    async fn handle(&self, msg: Msg, _replier: Replier<E, Framed>) -> Option<Msg> {
         Some(match msg {
             Msg::Get { key, min_lsn } => self.get(key, min_lsn).await,
             Msg::Put { key, value } => self.write(key.clone(), Msg::Put { key, value }).await,
@@ -321,33 +324,16 @@ impl<E: Env> Handler<E> for App<E> {
     }
 }
 
-/// Binds `port` and serves the app until the listener fails.
-pub async fn run_app<E: Env>(env: E, port: u16, capacity: Capacity, config: AppConfig) -> io::Result<()> {
-    let listener = env.bind(port).await?;
-    run_app_on(env, listener, capacity, config).await
-}
-
-/// Like [`run_app`], on an already bound listener.
-pub async fn run_app_on<E: Env>(
-    env: E,
-    listener: E::Listener,
-    capacity: Capacity,
-    config: AppConfig,
-) -> io::Result<()> {
-    let app = App::new(env.clone(), &config);
-    app.publish();
-    serve_on(env, listener, capacity, app).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::{CacheConfig, run_cache_on};
+    use crate::cache::{CacheConfig, CacheNode};
     use crate::failover::test_nodes::{FakeNode, status};
-    use crate::kv::{KvConfig, run_primary_on};
+    use crate::kv::{KvConfig, KvNode};
     use crate::proto::NodeRole;
     use crate::router::ReadPolicy;
     use crate::seam::TokioEnv;
+    use crate::server::{Capacity, serve};
     use std::future::Future;
     use tokio::task::LocalSet;
 
@@ -366,11 +352,12 @@ mod tests {
     async fn tiers(env: &TokioEnv) -> (String, String) {
         let db = env.bind(0).await.expect("bind");
         let db_addr = db.local_addr().expect("an address").to_string();
-        tokio::task::spawn_local(run_primary_on(env.clone(), db, Capacity::default(), KvConfig::default()));
+        let store = KvNode::primary(env.clone(), KvConfig::default()).expect("a fresh store opens");
+        tokio::task::spawn_local(serve(env.clone(), db, Capacity::default(), store));
         let cache = env.bind(0).await.expect("bind");
         let cache_addr = cache.local_addr().expect("an address").to_string();
         let config = CacheConfig { capacity: 100, ttl: None };
-        tokio::task::spawn_local(run_cache_on(env.clone(), cache, Capacity::default(), config));
+        tokio::task::spawn_local(serve(env.clone(), cache, Capacity::default(), CacheNode::new(env.clone(), config)));
         (db_addr, cache_addr)
     }
 

@@ -10,13 +10,12 @@
 //! This file must not know what is cached or where it came from (that is the app's business),
 //! and it reads time only through `env.now()`.
 
-use crate::proto::{ErrorCode, Msg};
+use crate::proto::{ErrorCode, Framed, Msg};
 use crate::seam::Env;
-use crate::server::{Capacity, Handler, Replier, serve_on};
+use crate::server::{Handler, Replier};
 use faultline_vocab::gauge;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::io;
 use std::time::Duration;
 
 /// Configuration of a cache node.
@@ -128,8 +127,8 @@ impl Cache {
     }
 }
 
-/// The cache server's handler.
-struct CacheNode<E: Env> {
+/// A cache server: build it with [`CacheNode::new`] and serve it with [`crate::server::serve`].
+pub struct CacheNode<E: Env> {
     env: E,
     cache: RefCell<Cache>,
     hits: Cell<u64>,
@@ -137,6 +136,13 @@ struct CacheNode<E: Env> {
 }
 
 impl<E: Env> CacheNode<E> {
+    /// An empty cache with `config`'s limits; publishes its gauges.
+    pub fn new(env: E, config: CacheConfig) -> Self {
+        let node = Self { env, cache: RefCell::new(Cache::new(config)), hits: Cell::new(0), misses: Cell::new(0) };
+        node.publish();
+        node
+    }
+
     fn publish(&self) {
         self.env.gauge(gauge::ENTRIES, self.cache.borrow().len() as i64);
         self.env.gauge(gauge::HITS, self.hits.get() as i64);
@@ -170,36 +176,15 @@ impl<E: Env> CacheNode<E> {
 }
 
 impl<E: Env> Handler<E> for CacheNode<E> {
-    async fn handle(&self, msg: Msg, _replier: Replier<E>) -> Option<Msg> {
+    type Codec = Framed;
+
+    async fn handle(&self, msg: Msg, _replier: Replier<E, Framed>) -> Option<Msg> {
         match msg {
             // One-way acknowledgements get no reply from anyone.
             Msg::Applied { .. } => None,
             other => Some(self.answer(other)),
         }
     }
-}
-
-/// Binds `port` and serves a cache until the listener fails.
-pub async fn run_cache<E: Env>(env: E, port: u16, capacity: Capacity, config: CacheConfig) -> io::Result<()> {
-    let listener = env.bind(port).await?;
-    run_cache_on(env, listener, capacity, config).await
-}
-
-/// Like [`run_cache`], on an already bound listener.
-pub async fn run_cache_on<E: Env>(
-    env: E,
-    listener: E::Listener,
-    capacity: Capacity,
-    config: CacheConfig,
-) -> io::Result<()> {
-    let node = CacheNode {
-        env: env.clone(),
-        cache: RefCell::new(Cache::new(config)),
-        hits: Cell::new(0),
-        misses: Cell::new(0),
-    };
-    node.publish();
-    serve_on(env, listener, capacity, node).await
 }
 
 #[cfg(test)]

@@ -356,7 +356,7 @@ mod tests {
     use crate::echo::Echo;
     use crate::proto::ErrorCode;
     use crate::server::tests::bind_any;
-    use crate::server::{Capacity, ServiceTime, serve_on};
+    use crate::server::{Capacity, ServiceTime, serve};
     use crate::testenv::{TestEnv, block_on};
 
     /// A waker that counts its wake-ups.
@@ -444,7 +444,7 @@ mod tests {
             let env = TestEnv::new("app");
             let (listener, addr) = bind_any(&env).await;
             let capacity = Capacity { max_connections: Some(1), ..Capacity::default() };
-            tokio::task::spawn_local(serve_on(env.clone(), listener, capacity, Echo));
+            tokio::task::spawn_local(serve(env.clone(), listener, capacity, Echo));
             for _ in 0..3 {
                 let reply = call_once(&env, &addr, echo(), Duration::from_secs(2)).await.expect("a reply");
                 assert_eq!(reply, echo());
@@ -473,7 +473,7 @@ mod tests {
                 max_connections: Some(1),
                 ..Capacity::new(1, 10, ServiceTime::Fixed(Duration::from_millis(200)))
             };
-            tokio::task::spawn_local(serve_on(env.clone(), listener, capacity, Echo));
+            tokio::task::spawn_local(serve(env.clone(), listener, capacity, Echo));
             let (slow, refused) = tokio::join!(call_once(&env, &addr, echo(), Duration::from_secs(2)), async {
                 env.sleep(Duration::from_millis(50)).await;
                 call_once(&env, &addr, echo(), Duration::from_secs(2)).await

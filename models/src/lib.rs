@@ -6,9 +6,15 @@
 //! outside world (network, clock, randomness, disk) comes through [`seam::Env`], so the same
 //! code runs on real sockets ([`seam::TokioEnv`]) and inside the simulation.
 //!
-//! Adding a model: a module here with a [`server::Handler`] (or a client type) generic over
-//! `E: Env`, unit tests in the module, then a service kind in `faultline-sim`'s scenario and
-//! world that starts it on a host.
+//! Adding a model: a module here with a type that implements [`server::Handler`] for every
+//! `E: Env` (or a client type), built by a constructor and served by the one
+//! [`server::serve`]`(env, port or listener, capacity, model)`, which brings the queueing
+//! model (worker slots, queue, service time, connection limits, gauges, served reports). The
+//! handler names its protocol: [`proto::Framed`] (the framed [`proto::Msg`]s; a new message is
+//! one variant, one arm in `Msg::class`, and one line in `proto::wire`'s tag table), or a
+//! [`server::Codec`] of its own (RESP, HTTP/1.1: replies in order per connection). Unit tests
+//! go in the module; then a service kind in `faultline-sim`'s scenario and world starts it on a
+//! host.
 
 pub mod app;
 pub mod cache;

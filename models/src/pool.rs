@@ -25,8 +25,8 @@
 //!   the pooler is transparent to the store's answers. The exception is `TooManyConnections`,
 //!   which is about the pooler's connection, not the client's request: that connection is
 //!   discarded and the client gets `Upstream`.
-//! - Only `Get`, `Put`, `Delete`, `Echo` and `Hold` (a long transaction) are forwarded;
-//!   anything else (replication, control) is answered `BadRequest`.
+//! - Only queries (`Msg::class`: `Get`, `Put`, `Delete`, `Cas`, `Echo` and `Hold`, a long
+//!   transaction) are forwarded; anything else (replication, control) is answered `BadRequest`.
 //!
 //! The pooler runs on [`crate::server`]'s accept loop as a handler that gives its worker slot
 //! back while it waits for the backend (an event loop, as PgBouncer is): `capacity` models the
@@ -41,13 +41,12 @@
 //! transaction is one request); no idle-connection expiry; the server-connection cap is the only
 //! bound on connections opened, and waiters are bounded by the server's own queue limit.
 
-use crate::proto::{ErrorCode, Frame, Msg, read_frame, write_frame};
+use crate::proto::{ErrorCode, Frame, Framed, Msg, read_frame, write_frame};
 use crate::seam::{Env, timeout};
-use crate::server::{Capacity, Handler, Replier, is_query, serve_on};
+use crate::server::{Class, Handler, Replier};
 use faultline_vocab::gauge;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
-use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::sync::{Mutex, oneshot};
@@ -74,24 +73,6 @@ pub struct PoolConfig {
     pub wait_timeout: Duration,
     /// The longest the backend may take to accept a connection, or to answer one request.
     pub server_timeout: Duration,
-}
-
-/// Binds `port` and pools connections to `config.backend` until the listener fails.
-pub async fn run_pool<E: Env>(env: E, port: u16, capacity: Capacity, config: PoolConfig) -> io::Result<()> {
-    let listener = env.bind(port).await?;
-    run_pool_on(env, listener, capacity, config).await
-}
-
-/// Like [`run_pool`], on an already bound listener.
-pub async fn run_pool_on<E: Env>(
-    env: E,
-    listener: E::Listener,
-    capacity: Capacity,
-    config: PoolConfig,
-) -> io::Result<()> {
-    let pool = Rc::new(PoolState::new(env.clone(), config));
-    pool.publish();
-    serve_on(env, listener, capacity, Pooler { pool }).await
 }
 
 /// One connection to the backend, carrying one request at a time.
@@ -333,16 +314,28 @@ impl<E: Env> PoolState<E> {
     }
 }
 
-/// The pooler as a server handler.
-struct Pooler<E: Env> {
+/// The pooler as a server model: build it with [`Pooler::new`] and serve it with
+/// [`crate::server::serve`].
+pub struct Pooler<E: Env> {
     pool: Rc<PoolState<E>>,
 }
 
+impl<E: Env> Pooler<E> {
+    /// A pooler with no server connection open yet; publishes its gauges.
+    pub fn new(env: E, config: PoolConfig) -> Self {
+        let pool = Rc::new(PoolState::new(env, config));
+        pool.publish();
+        Self { pool }
+    }
+}
+
 impl<E: Env> Handler<E> for Pooler<E> {
+    type Codec = Framed;
+
     const HOLDS_SLOT: bool = false;
 
-    async fn handle(&self, msg: Msg, replier: Replier<E>) -> Option<Msg> {
-        if !is_query(&msg) {
+    async fn handle(&self, msg: Msg, replier: Replier<E, Framed>) -> Option<Msg> {
+        if msg.class() == Class::Control {
             let detail = format!("the pool forwards Get, Put, Delete, Cas, Echo and Hold, not {}", msg.name());
             return Some(Msg::Error { code: ErrorCode::BadRequest, detail });
         }
@@ -384,8 +377,10 @@ mod tests {
     use crate::client::Client;
     use crate::seam::TokioListener;
     use crate::server::tests::{Raw, bind_any};
+    use crate::server::{Capacity, serve};
     use crate::testenv::{TestEnv, block_on};
     use std::future::Future;
+    use std::io;
     use tokio::task::{JoinHandle, LocalSet};
 
     /// What the fake backend saw.
@@ -404,7 +399,9 @@ mod tests {
     }
 
     impl<E: Env> Handler<E> for SlowBackend<E> {
-        async fn handle(&self, _msg: Msg, replier: Replier<E>) -> Option<Msg> {
+        type Codec = Framed;
+
+        async fn handle(&self, _msg: Msg, replier: Replier<E, Framed>) -> Option<Msg> {
             self.seen.at_once.set(self.seen.at_once.get() + 1);
             self.seen.peak.set(self.seen.peak.get().max(self.seen.at_once.get()));
             self.env.sleep(self.delay).await;
@@ -424,7 +421,7 @@ mod tests {
     fn start_backend(env: &TestEnv, listener: TokioListener, delay: Duration) -> (JoinHandle<()>, Rc<Seen>) {
         let seen = Rc::new(Seen::default());
         let backend = SlowBackend { env: env.clone(), delay, seen: seen.clone() };
-        (start(serve_on(env.clone(), listener, Capacity::default(), backend)), seen)
+        (start(serve(env.clone(), listener, Capacity::default(), backend)), seen)
     }
 
     fn config(backend: &str, mode: PoolMode, max_server_conns: usize, wait_timeout: Duration) -> PoolConfig {
@@ -441,7 +438,7 @@ mod tests {
     async fn start_pool(config: PoolConfig) -> (TestEnv, String) {
         let env = TestEnv::new("pool");
         let (listener, addr) = bind_any(&env).await;
-        start(run_pool_on(env.clone(), listener, Capacity::default(), config));
+        start(serve(env.clone(), listener, Capacity::default(), Pooler::new(env.clone(), config)));
         (env, addr)
     }
 

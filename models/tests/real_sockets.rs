@@ -7,13 +7,13 @@
 //! through a recording wrapper around `TokioEnv`. This file must not sleep a fixed time or
 //! assert anything about wall-clock durations.
 
-use faultline_models::app::{AppConfig, DbRoute, run_app_on};
-use faultline_models::cache::{CacheConfig, run_cache_on};
+use faultline_models::app::{App, AppConfig, DbRoute};
+use faultline_models::cache::{CacheConfig, CacheNode};
 use faultline_models::client::Client;
-use faultline_models::kv::{FsyncPolicy, KvConfig, run_primary_on, run_replica_on};
+use faultline_models::kv::{FsyncPolicy, KvConfig, KvNode};
 use faultline_models::proto::{ErrorCode, Msg};
 use faultline_models::seam::{Disk, Env, Knob, RequestKind, RoleChange, TokioEnv, TokioListener};
-use faultline_models::server::Capacity;
+use faultline_models::server::{Capacity, serve};
 use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -149,12 +149,19 @@ async fn start() -> Hosts {
         (Observed::new("db-primary"), Observed::new("db-replica"), Observed::new("cache"), Observed::new("app"));
     let kv = KvConfig { fsync: FsyncPolicy::Always, ..KvConfig::default() };
     let (listener, primary_addr) = primary.listen().await;
-    tokio::task::spawn_local(run_primary_on(primary.clone(), listener, Capacity::default(), kv));
+    let store = KvNode::primary(primary.clone(), kv).expect("a fresh store opens");
+    tokio::task::spawn_local(serve(primary.clone(), listener, Capacity::default(), store));
     let (listener, replica_addr) = replica.listen().await;
-    tokio::task::spawn_local(run_replica_on(replica.clone(), listener, Capacity::default(), primary_addr.clone(), kv));
+    let store = KvNode::replica(replica.clone(), kv, primary_addr.clone()).expect("a fresh store opens");
+    tokio::task::spawn_local(serve(replica.clone(), listener, Capacity::default(), store));
     let (listener, cache_addr) = cache.listen().await;
     let config = CacheConfig { capacity: 1_000, ttl: Some(Duration::from_secs(600)) };
-    tokio::task::spawn_local(run_cache_on(cache.clone(), listener, Capacity::default(), config));
+    tokio::task::spawn_local(serve(
+        cache.clone(),
+        listener,
+        Capacity::default(),
+        CacheNode::new(cache.clone(), config),
+    ));
     let (listener, app_addr) = app.listen().await;
     let config = AppConfig {
         db: DbRoute::Fixed { write_addr: primary_addr, read_addr: replica_addr.clone() },
@@ -162,7 +169,7 @@ async fn start() -> Hosts {
         timeout: LIMIT,
         connect_per_request: false,
     };
-    tokio::task::spawn_local(run_app_on(app.clone(), listener, Capacity::default(), config));
+    tokio::task::spawn_local(serve(app.clone(), listener, Capacity::default(), App::new(app.clone(), &config)));
     Hosts { primary, replica, cache, app, app_addr, replica_addr }
 }
 

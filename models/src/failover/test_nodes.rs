@@ -7,9 +7,9 @@
 //! A silent node receives but never answers. Each fake listens on a loopback address of its
 //! own (`127.0.0.<host>`), so the controller's state messages name it.
 
-use crate::proto::{ErrorCode, Msg, NodeRole, NodeStatus};
+use crate::proto::{ErrorCode, Framed, Msg, NodeRole, NodeStatus};
 use crate::seam::{Env, TokioEnv};
-use crate::server::{Capacity, Handler, Replier, serve_on};
+use crate::server::{Capacity, Handler, Replier, serve};
 pub(crate) use crate::testenv::{TestEnv, block_on};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -46,7 +46,7 @@ impl FakeNode {
         let state =
             Rc::new(RefCell::new(FakeState { status, silent: false, data: BTreeMap::new(), received: Vec::new() }));
         let handler = FakeHandler(state.clone());
-        tokio::task::spawn_local(serve_on(env, listener, Capacity::default(), handler));
+        tokio::task::spawn_local(serve(env, listener, Capacity::default(), handler));
         Self { addr, state }
     }
 
@@ -71,7 +71,9 @@ impl FakeNode {
 struct FakeHandler(Rc<RefCell<FakeState>>);
 
 impl<E: Env> Handler<E> for FakeHandler {
-    async fn handle(&self, msg: Msg, _replier: Replier<E>) -> Option<Msg> {
+    type Codec = Framed;
+
+    async fn handle(&self, msg: Msg, _replier: Replier<E, Framed>) -> Option<Msg> {
         let mut st = self.0.borrow_mut();
         st.received.push(msg.clone());
         if st.silent {

@@ -284,29 +284,25 @@ impl Proxy {
 
 #[test]
 fn a_real_managed_group_fails_over_and_a_router_follows_it() {
-    use crate::kv::{KvConfig, run_primary_on, run_replica_on};
+    use crate::kv::{KvConfig, KvNode};
     use crate::router::{ReadPolicy, Router, RouterConfig};
     use crate::seam::TokioEnv;
-    use crate::server::Capacity;
+    use crate::server::{Capacity, serve};
     block_on(async {
         let kv = KvConfig { managed: true, ..KvConfig::default() };
         let node = |i: u8| TokioEnv::new(&format!("db{i}"), &format!("127.0.0.{i}"), u64::from(i));
         let (a, b, c) = (node(131), node(132), node(133));
         let listener = a.bind(0).await.expect("bind");
         let a_addr = listener.local_addr().expect("an address").to_string();
-        tokio::task::spawn_local(run_primary_on(a.clone(), listener, Capacity::default(), kv));
+        let primary = KvNode::primary(a.clone(), kv).expect("a fresh store opens");
+        tokio::task::spawn_local(serve(a.clone(), listener, Capacity::default(), primary));
         let proxy = Proxy::start(134, a_addr).await;
         let mut members = vec![proxy.addr.clone()];
         for env in [&b, &c] {
             let listener = env.bind(0).await.expect("bind");
             members.push(listener.local_addr().expect("an address").to_string());
-            tokio::task::spawn_local(run_replica_on(
-                env.clone(),
-                listener,
-                Capacity::default(),
-                proxy.addr.clone(),
-                kv,
-            ));
+            let replica = KvNode::replica(env.clone(), kv, proxy.addr.clone()).expect("a fresh store opens");
+            tokio::task::spawn_local(serve(env.clone(), listener, Capacity::default(), replica));
         }
         let ctl = TestEnv::new("ctl");
         let config = FailoverConfig {

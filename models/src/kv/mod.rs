@@ -13,7 +13,7 @@
 //! always-synced file "epoch", so a restart never forgets it. On start a node replays its log
 //! (a torn or corrupt tail is dropped) and knows `max(epoch file, last entry's epoch)`.
 //!
-//! **Starting roles.** [`run_primary`] / [`run_replica`] give the configured role:
+//! **Starting roles.** [`KvNode::primary`] / [`KvNode::replica`] give the configured role:
 //! - Unmanaged ([`KvConfig::managed`] false, no controller): a configured primary starts a new
 //!   epoch every time it starts (known + 1; 1 on first boot), like a new PostgreSQL timeline.
 //!   Writes it lost because they were never synced thus show up as a lineage break: its LSNs
@@ -107,8 +107,9 @@ mod wal;
 
 use crate::proto::ErrorCode;
 use crate::seam::{DiskError, Env};
-use crate::server::{Capacity, serve_on};
-use node::{Node, NodeHandler, Start};
+pub use node::KvNode;
+
+use node::{Node, Start};
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
@@ -251,49 +252,21 @@ impl From<KvError> for io::Error {
     }
 }
 
-/// Binds `port`, recovers the log and serves as the configured primary until the listener
-/// fails (see the module docs for the epoch it starts in, or whether it starts fenced).
-pub async fn run_primary<E: Env>(env: E, port: u16, capacity: Capacity, config: KvConfig) -> io::Result<()> {
-    let listener = env.bind(port).await?;
-    run_primary_on(env, listener, capacity, config).await
-}
+impl<E: Env> KvNode<E> {
+    /// Recovers the log and takes the configured primary's role (see the module docs for the
+    /// epoch it starts in, or whether it starts fenced). Serve it with [`crate::server::serve`].
+    pub fn primary(env: E, config: KvConfig) -> io::Result<Self> {
+        Ok(Self(Rc::new(Node::open(env, config, Start::Primary, RECENT_WINDOW)?)))
+    }
 
-/// Like [`run_primary`], on an already bound listener.
-pub async fn run_primary_on<E: Env>(
-    env: E,
-    listener: E::Listener,
-    capacity: Capacity,
-    config: KvConfig,
-) -> io::Result<()> {
-    let node = Rc::new(Node::open(env.clone(), config, Start::Primary, RECENT_WINDOW)?);
-    serve_on(env, listener, capacity, NodeHandler(node)).await
-}
-
-/// Binds `port`, recovers the log, follows the primary at `primary_addr` ("host:port") and
-/// serves reads until the listener fails.
-pub async fn run_replica<E: Env>(
-    env: E,
-    port: u16,
-    capacity: Capacity,
-    primary_addr: String,
-    config: KvConfig,
-) -> io::Result<()> {
-    let listener = env.bind(port).await?;
-    run_replica_on(env, listener, capacity, primary_addr, config).await
-}
-
-/// Like [`run_replica`], on an already bound listener.
-pub async fn run_replica_on<E: Env>(
-    env: E,
-    listener: E::Listener,
-    capacity: Capacity,
-    primary_addr: String,
-    config: KvConfig,
-) -> io::Result<()> {
-    let node = Rc::new(Node::open(env.clone(), config, Start::Replica(primary_addr.clone()), RECENT_WINDOW)?);
-    let generation = node.follow_generation();
-    env.spawn(replica::follow(node.clone(), primary_addr, generation));
-    serve_on(env, listener, capacity, NodeHandler(node)).await
+    /// Recovers the log and follows the primary at `primary_addr` ("host:port"), serving reads.
+    /// The follow loop is spawned now and runs once the caller yields (as it serves).
+    pub fn replica(env: E, config: KvConfig, primary_addr: String) -> io::Result<Self> {
+        let node = Rc::new(Node::open(env.clone(), config, Start::Replica(primary_addr.clone()), RECENT_WINDOW)?);
+        let generation = node.follow_generation();
+        env.spawn(replica::follow(node.clone(), primary_addr, generation));
+        Ok(Self(node))
+    }
 }
 
 /// The id a replica puts on its `Subscribe` and `Applied` frames: FNV-1a of its host name, so

@@ -12,7 +12,7 @@ use super::replica;
 use super::store::{Lag, LogState};
 use super::wal::Wal;
 use super::{KvConfig, KvError, replica_id};
-use crate::proto::{ErrorCode, Msg, NodeRole, NodeStatus};
+use crate::proto::{ErrorCode, Framed, Msg, NodeRole, NodeStatus};
 use crate::seam::{Env, RoleChange};
 use crate::server::{Handler, Replier};
 use faultline_vocab::{gauge, state};
@@ -272,11 +272,14 @@ impl<E: Env> Node<E> {
     }
 }
 
-/// The request handler of a kv node, whatever its role.
-pub(crate) struct NodeHandler<E: Env>(pub(crate) Rc<Node<E>>);
+/// A kv node as a server model, whatever its role: build it with [`KvNode::primary`] or
+/// [`KvNode::replica`](crate::kv::KvNode::replica) and serve it with [`crate::server::serve`].
+pub struct KvNode<E: Env>(pub(crate) Rc<Node<E>>);
 
-impl<E: Env> Handler<E> for NodeHandler<E> {
-    async fn handle(&self, msg: Msg, replier: Replier<E>) -> Option<Msg> {
+impl<E: Env> Handler<E> for KvNode<E> {
+    type Codec = Framed;
+
+    async fn handle(&self, msg: Msg, replier: Replier<E, Framed>) -> Option<Msg> {
         let node = &self.0;
         match msg {
             Msg::Get { key, min_lsn } => Some(node.read(&key, min_lsn)),

@@ -9,6 +9,7 @@ use super::*;
 use crate::client::Client;
 use crate::proto::{Msg, NodeRole};
 use crate::seam::{Knob, MemDisk, TokioListener};
+use crate::server::{Capacity, serve};
 use crate::testenv::TestEnv;
 use std::future::Future;
 use tokio::io::AsyncWriteExt;
@@ -27,6 +28,22 @@ fn start(model: impl Future<Output = io::Result<()>> + 'static) -> JoinHandle<()
         let host = LocalSet::new();
         let _ = host.run_until(model).await;
     })
+}
+
+/// Opens a primary and serves it on `listener`, inside the calling host (so the host owns it).
+async fn serve_primary(env: TestEnv, listener: TokioListener, capacity: Capacity, config: KvConfig) -> io::Result<()> {
+    serve(env.clone(), listener, capacity, KvNode::primary(env, config)?).await
+}
+
+/// Opens a replica of `primary` and serves it on `listener`, inside the calling host.
+async fn serve_replica(
+    env: TestEnv,
+    listener: TokioListener,
+    capacity: Capacity,
+    primary: String,
+    config: KvConfig,
+) -> io::Result<()> {
+    serve(env.clone(), listener, capacity, KvNode::replica(env, config, primary)?).await
 }
 
 async fn bind(env: &TestEnv, port: u16) -> (TokioListener, u16) {
@@ -66,11 +83,11 @@ fn a_replica_follows_its_primary_across_a_restart_into_a_new_epoch() {
         let primary_env = env("primary", &primary_disk);
         let config = KvConfig::default();
         let (listener, port) = bind(&primary_env, 0).await;
-        let host = start(run_primary_on(primary_env.clone(), listener, Capacity::default(), config));
+        let host = start(serve_primary(primary_env.clone(), listener, Capacity::default(), config));
         let replica_env = env("replica", &replica_disk);
         let (replica_listener, replica_port) = bind(&replica_env, 0).await;
         let addr = format!("127.0.0.1:{port}");
-        start(run_replica_on(replica_env.clone(), replica_listener, Capacity::default(), addr.clone(), config));
+        start(serve_replica(replica_env.clone(), replica_listener, Capacity::default(), addr.clone(), config));
         let writer = Client::new(primary_env.clone(), addr.clone(), LIMIT);
         for i in 1..=10u64 {
             assert_eq!(put(&writer, &format!("k{i}"), "before").await, Msg::Written { lsn: i, epoch: 1 });
@@ -82,7 +99,7 @@ fn a_replica_follows_its_primary_across_a_restart_into_a_new_epoch() {
         let _ = host.await;
         primary_disk.crash();
         let (listener, _) = bind(&primary_env, port).await;
-        start(run_primary_on(primary_env.clone(), listener, Capacity::default(), config));
+        start(serve_primary(primary_env.clone(), listener, Capacity::default(), config));
         let writer = Client::new(primary_env.clone(), addr, LIMIT);
         assert_eq!(put(&writer, "k1", "after").await, Msg::Written { lsn: 11, epoch: 2 });
         assert!(replica_reaches(&replica_env, &replica, "k1", Some("after"), 11).await);
@@ -103,17 +120,17 @@ fn a_replica_ahead_of_a_primary_that_lost_writes_truncates_to_the_agreed_prefix(
         let (listener, port) = bind(&primary_env, 0).await;
         let synced = KvConfig::default();
         let lossy = KvConfig { fsync: FsyncPolicy::Never, ..KvConfig::default() };
-        let host = start(run_primary_on(primary_env.clone(), listener, Capacity::default(), synced));
+        let host = start(serve_primary(primary_env.clone(), listener, Capacity::default(), synced));
         let replica_env = env("replica", &replica_disk);
         let (replica_listener, replica_port) = bind(&replica_env, 0).await;
         let addr = format!("127.0.0.1:{port}");
-        start(run_replica_on(replica_env.clone(), replica_listener, Capacity::default(), addr.clone(), synced));
+        start(serve_replica(replica_env.clone(), replica_listener, Capacity::default(), addr.clone(), synced));
         let writer = Client::new(primary_env.clone(), addr.clone(), LIMIT);
         assert_eq!(put(&writer, "kept", "x").await, Msg::Written { lsn: 1, epoch: 1 });
         host.abort();
         let _ = host.await;
         let (listener, _) = bind(&primary_env, port).await;
-        let host = start(run_primary_on(primary_env.clone(), listener, Capacity::default(), lossy));
+        let host = start(serve_primary(primary_env.clone(), listener, Capacity::default(), lossy));
         let writer = Client::new(primary_env.clone(), addr.clone(), LIMIT);
         for i in 2..=5u64 {
             assert_eq!(put(&writer, &format!("old{i}"), "x").await, Msg::Written { lsn: i, epoch: 2 });
@@ -125,7 +142,7 @@ fn a_replica_ahead_of_a_primary_that_lost_writes_truncates_to_the_agreed_prefix(
         let _ = host.await;
         primary_disk.crash();
         let (listener, _) = bind(&primary_env, port).await;
-        start(run_primary_on(primary_env.clone(), listener, Capacity::default(), lossy));
+        start(serve_primary(primary_env.clone(), listener, Capacity::default(), lossy));
         let writer = Client::new(primary_env.clone(), addr, LIMIT);
         assert_eq!(put(&writer, "new", "y").await, Msg::Written { lsn: 2, epoch: 3 });
         assert!(replica_reaches(&replica_env, &replica, "new", Some("y"), 2).await);
@@ -150,8 +167,8 @@ fn a_deposed_primary_rejoins_as_a_replica_of_the_new_one() {
         let (a_listener, a_port) = bind(&a_env, 0).await;
         let (b_listener, b_port) = bind(&b_env, 0).await;
         let (a_addr, b_addr) = (format!("127.0.0.1:{a_port}"), format!("127.0.0.1:{b_port}"));
-        start(run_primary_on(a_env.clone(), a_listener, Capacity::default(), managed));
-        start(run_replica_on(b_env.clone(), b_listener, Capacity::default(), a_addr.clone(), managed));
+        start(serve_primary(a_env.clone(), a_listener, Capacity::default(), managed));
+        start(serve_replica(b_env.clone(), b_listener, Capacity::default(), a_addr.clone(), managed));
         let (a, b) = (Client::new(a_env.clone(), a_addr, LIMIT), Client::new(b_env.clone(), b_addr.clone(), LIMIT));
         assert!(matches!(put(&a, "k", "v").await, Msg::Error { code: ErrorCode::NotPrimary, .. }), "no lease yet");
         assert!(matches!(call(&a, Msg::Check { epoch: 1, lease_ms: 60_000 }).await, Msg::Status(_)));
@@ -188,7 +205,7 @@ fn a_malformed_frame_closes_only_its_connection() {
         let disk = Rc::new(MemDisk::new());
         let primary_env = env("primary", &disk);
         let (listener, port) = bind(&primary_env, 0).await;
-        start(run_primary_on(primary_env.clone(), listener, Capacity::default(), KvConfig::default()));
+        start(serve_primary(primary_env.clone(), listener, Capacity::default(), KvConfig::default()));
         let addr = format!("127.0.0.1:{port}");
         let mut raw = primary_env.connect(&addr).await.expect("connect");
         raw.write_all(&[0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 99]).await.expect("send garbage");

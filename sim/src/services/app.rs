@@ -8,7 +8,7 @@ use crate::scenario::spans::Seg;
 use crate::scenario::validate::Checker;
 use crate::scenario::{Dur, Host, Sp};
 use crate::world::SimEnv;
-use faultline_models::server::Capacity;
+use faultline_models::server::{Capacity, serve};
 use faultline_models::{app, router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -230,6 +230,7 @@ impl AppPlan {
 
     /// Serves the app on the service port.
     pub(crate) async fn start(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
-        app::run_app(env, super::SERVICE_PORT, capacity, self.config()).await
+        let app = app::App::new(env.clone(), &self.config());
+        serve(env, super::SERVICE_PORT, capacity, app).await
     }
 }

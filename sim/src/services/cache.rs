@@ -5,7 +5,7 @@ use super::{LoadApi, Want, ns};
 use crate::scenario::Dur;
 use crate::world::SimEnv;
 use faultline_models::cache;
-use faultline_models::server::Capacity;
+use faultline_models::server::{Capacity, serve};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -58,6 +58,6 @@ impl CachePlan {
     /// Serves the cache on the service port.
     pub(crate) async fn start(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
         let config = cache::CacheConfig { capacity: self.capacity, ttl: self.ttl_ns.map(Duration::from_nanos) };
-        cache::run_cache(env, super::SERVICE_PORT, capacity, config).await
+        serve(env.clone(), super::SERVICE_PORT, capacity, cache::CacheNode::new(env, config)).await
     }
 }

@@ -6,7 +6,7 @@ use crate::scenario::validate::{Checker, or_span};
 use crate::scenario::{Dur, Host, Sp, types::zero};
 use crate::world::SimEnv;
 use faultline_models::kv;
-use faultline_models::server::Capacity;
+use faultline_models::server::{Capacity, serve};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -190,9 +190,10 @@ impl KvPlan {
     /// Runs the node: a primary, or a replica of its primary.
     pub(crate) async fn start(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
         let config = self.config();
-        match self.primary {
-            None => kv::run_primary(env, super::SERVICE_PORT, capacity, config).await,
-            Some(primary) => kv::run_replica(env, super::SERVICE_PORT, capacity, primary, config).await,
-        }
+        let node = match self.primary {
+            None => kv::KvNode::primary(env.clone(), config)?,
+            Some(primary) => kv::KvNode::replica(env.clone(), config, primary)?,
+        };
+        serve(env, super::SERVICE_PORT, capacity, node).await
     }
 }

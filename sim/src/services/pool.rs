@@ -7,7 +7,7 @@ use crate::scenario::validate::Checker;
 use crate::scenario::{Dur, Host, Sp};
 use crate::world::SimEnv;
 use faultline_models::pool;
-use faultline_models::server::Capacity;
+use faultline_models::server::{Capacity, serve};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -113,6 +113,6 @@ impl PoolPlan {
             wait_timeout: Duration::from_nanos(self.wait_timeout_ns),
             server_timeout: Duration::from_nanos(self.server_timeout_ns),
         };
-        pool::run_pool(env, super::SERVICE_PORT, capacity, config).await
+        serve(env.clone(), super::SERVICE_PORT, capacity, pool::Pooler::new(env, config)).await
     }
 }
