@@ -13,8 +13,8 @@
 //! handler names its protocol: [`proto::Framed`] (the framed [`proto::Msg`]s; a new message is
 //! one variant, one arm in `Msg::class`, and one line in `proto::wire`'s tag table), or a
 //! [`server::Codec`] of its own (RESP, HTTP/1.1: replies in order per connection). Unit tests
-//! go in the module; then a service kind in `faultline-sim`'s scenario and world starts it on a
-//! host.
+//! go in the module; then a kind file in `faultline-sim`'s `services/` folder, registered in
+//! its `mod.rs`, starts it on a host (see `docs/architecture.md`, "Extension points").
 
 pub mod app;
 pub mod cache;

@@ -11,8 +11,9 @@
 //! (invoke and complete rows, outcome, latency). Per-bin aggregates for the plots live in
 //! [`crate::series`].
 //!
-//! Must not: keep decoded [`Event`]s for the whole trace, or match every event variant
-//! exhaustively (new variants are indexed as [`Kind::Other`] and still show in the log).
+//! Must not: keep decoded [`Event`]s for the whole trace. Every match over an event is
+//! exhaustive, so a new variant does not compile until the index says what it is and which
+//! hosts it concerns.
 
 use faultline_chaos::fault::Fault;
 use faultline_chaos::trace::text;
@@ -50,13 +51,11 @@ pub enum Kind {
     Role,
     /// `Observed`.
     Observed,
-    /// An event kind this build of the GUI does not know by name.
-    Other,
 }
 
 impl Kind {
     /// Every kind, in the order the log's filter lists them.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Invoke,
         Kind::Complete,
         Kind::Served,
@@ -68,7 +67,6 @@ impl Kind {
         Kind::End,
         Kind::Role,
         Kind::Observed,
-        Kind::Other,
     ];
 
     /// The kind's name as the trace's text form prints it.
@@ -85,14 +83,24 @@ impl Kind {
             Kind::End => "end",
             Kind::Role => "role",
             Kind::Observed => "observed",
-            Kind::Other => "other",
         }
     }
 
-    /// The kind of `event`, from the name chaos gives it (so a new variant is `Other`).
+    /// The kind of `event`.
     pub fn of(event: &Event) -> Kind {
-        let name = text::kind(event);
-        Kind::ALL.into_iter().find(|k| k.name() == name).unwrap_or(Kind::Other)
+        match event {
+            Event::Invoke { .. } => Kind::Invoke,
+            Event::Complete { .. } => Kind::Complete,
+            Event::Served { .. } => Kind::Served,
+            Event::Message { .. } => Kind::Message,
+            Event::State { .. } => Kind::State,
+            Event::Power { .. } => Kind::Power,
+            Event::Sample { .. } => Kind::Sample,
+            Event::Fault(_) => Kind::Fault,
+            Event::End => Kind::End,
+            Event::Role { .. } => Kind::Role,
+            Event::Observed { .. } => Kind::Observed,
+        }
     }
 }
 
@@ -364,7 +372,7 @@ impl IndexBuilder {
             | Event::Role { host, .. } => (*host, NO_HOST),
             Event::Message { from, to, .. } => (*from, *to),
             Event::Fault(fault) => fault_hosts(fault),
-            _ => (NO_HOST, NO_HOST),
+            Event::End => (NO_HOST, NO_HOST),
         }
     }
 
@@ -409,7 +417,8 @@ impl IndexBuilder {
                 self.index.faults.push(row);
                 self.fault(t_ns, fault);
             }
-            _ => {}
+            // Other state keys, the served reports and the end: rows of the log, no state here.
+            Event::State { .. } | Event::Served { .. } | Event::Observed { .. } | Event::End => {}
         }
     }
 

@@ -5,7 +5,7 @@
 //! so that every error keeps its line and column. Values that need checks beyond their type
 //! (host names, rates, times) are `Spanned` so that validation can point at them.
 //!
-//! Adding a field: here (or, for a service kind's settings, in `services.rs`), with a doc
+//! Adding a field: here (or, for a service kind's settings, in its file in `sim/src/services/`), with a doc
 //! comment (it becomes the schema's description), a default, and a row in `docs/scenario.md`.
 
 use super::clock::{Drift, Offset};

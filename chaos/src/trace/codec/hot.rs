@@ -72,7 +72,14 @@ pub(crate) fn encode_hot(out: &mut Vec<u8>, dt_ns: u64, event: &Event) -> bool {
             varint(out, u64::from(*bytes));
             out.push(u8::from(*retransmitted));
         }
-        _ => return false,
+        // The rare kinds go through postcard itself.
+        Event::State { .. }
+        | Event::Power { .. }
+        | Event::Sample { .. }
+        | Event::Fault(_)
+        | Event::End
+        | Event::Role { .. }
+        | Event::Observed { .. } => return false,
     }
     true
 }
