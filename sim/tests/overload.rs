@@ -5,16 +5,9 @@
 //! in one step; a host's connections share 16384 ports. The stream layer holds connects back
 //! within those limits (see `world::stream`), as TCP's flow control holds a sender back.
 
-use faultline_sim::scenario::{Scenario, parse_str};
-use faultline_sim::{RunOptions, RunOutcome, run};
+mod util;
+use util::{go, scenario};
 
-fn scenario(text: &str) -> Scenario {
-    parse_str("overload.toml", text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")))
-}
-
-fn go(s: &Scenario, seed: u64) -> RunOutcome {
-    run(s, RunOptions { seed: Some(seed), ..RunOptions::default() }).expect("the run completes")
-}
 
 /// One echo host and a closed loop of `USERS` users, every one connecting at the first step.
 const ONE_LISTENER: &str = r#"

@@ -1,15 +1,10 @@
 //! The world end to end: determinism, theory cross-checks, and each fault kind's effect.
 
-use faultline_sim::scenario::{Scenario, parse_str};
+mod util;
+use faultline_sim::scenario::Scenario;
 use faultline_sim::{RunOptions, RunOutcome, run};
+use util::{go, scenario};
 
-fn scenario(text: &str) -> Scenario {
-    parse_str("test.toml", text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")))
-}
-
-fn go(s: &Scenario, seed: u64) -> RunOutcome {
-    run(s, RunOptions { seed: Some(seed), ..RunOptions::default() }).expect("the run completes")
-}
 
 const ECHO: &str = r#"
 name = "echo"
