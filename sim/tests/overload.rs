@@ -8,7 +8,6 @@
 mod util;
 use util::{go, scenario};
 
-
 /// One echo host and a closed loop of `USERS` users, every one connecting at the first step.
 const ONE_LISTENER: &str = r#"
 name = "one listener"

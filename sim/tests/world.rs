@@ -5,7 +5,6 @@ use faultline_sim::scenario::Scenario;
 use faultline_sim::{RunOptions, RunOutcome, run};
 use util::{go, scenario};
 
-
 const ECHO: &str = r#"
 name = "echo"
 duration = "4s"

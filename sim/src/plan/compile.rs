@@ -38,13 +38,14 @@ pub fn compile(scenario: &Scenario, seed: Option<u64>) -> RunPlan {
             let h = h.get_ref();
             let name = h.name.get_ref().clone();
             let kind = h.service.kind().to_string();
+            let service = h.service.compile(&name, &cx);
             HostPlan {
                 group: h.group.clone().unwrap_or_else(|| kind.clone()),
                 kind,
-                addr: addr(&name),
+                addr: service.listens().then(|| addr(&name)),
                 clock_skew_ns: h.clock_skew.ns,
                 capacity: capacity(h),
-                service: h.service.compile(&name, &cx),
+                service,
                 name,
             }
         })
@@ -265,6 +266,9 @@ mod tests {
             })
             .collect();
         assert!(!managed.is_empty());
+        let failover = plan.hosts.iter().find(|h| h.kind == "failover").expect("a controller");
+        assert_eq!(failover.addr, None, "a controller listens on no port");
+        assert_eq!(plan.hosts[0].addr.as_deref(), Some("db1:7000"));
         assert!(managed.iter().all(|m| *m), "every kv node of the group is run by the controller: {managed:?}");
     }
 }

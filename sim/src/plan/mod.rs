@@ -79,8 +79,8 @@ pub struct HostPlan {
     pub group: String,
     /// The kind of service, as reports show it.
     pub kind: String,
-    /// "host:port" it listens on.
-    pub addr: String,
+    /// "host:port" it listens on; `None` when it listens on no port.
+    pub addr: Option<String>,
     /// How far its clock is off from the start, nanoseconds (negative: behind).
     pub clock_skew_ns: i64,
     /// Its worker slots, queue, service time and connection limits.

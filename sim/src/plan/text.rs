@@ -67,7 +67,8 @@ impl RunPlan {
         let _ = writeln!(s, "network: {}", settings(&self.network));
         let _ = writeln!(s, "hosts ({}):", self.hosts.len());
         for (i, h) in self.hosts.iter().enumerate() {
-            let _ = writeln!(s, "  #{i} {} [{}] {} at {}", h.name, h.group, h.kind, h.addr);
+            let at = h.addr.as_deref().map_or_else(|| "listening on no port".to_string(), |a| format!("at {a}"));
+            let _ = writeln!(s, "  #{i} {} [{}] {} {at}", h.name, h.group, h.kind);
             let _ = writeln!(s, "      capacity: {}", settings(&h.capacity));
             let service = settings(&h.service);
             if !service.is_empty() {

@@ -207,6 +207,18 @@ impl Service {
 }
 
 impl ServicePlan {
+    /// Whether the service listens on the service port (a failover controller only calls out).
+    pub fn listens(&self) -> bool {
+        match self {
+            ServicePlan::Echo
+            | ServicePlan::Kv(_)
+            | ServicePlan::Cache(_)
+            | ServicePlan::App(_)
+            | ServicePlan::Pool(_) => true,
+            ServicePlan::Failover(_) => false,
+        }
+    }
+
     /// Starts the service on a host with the host's capacity.
     pub(crate) fn start(&self, env: SimEnv, capacity: Capacity) -> Running {
         match self {
