@@ -35,7 +35,8 @@
 //! This file must not know how the tiers store data: it only speaks the protocol to them.
 
 use crate::client::CallError;
-use crate::proto::{ErrorCode, Framed, Msg};
+use crate::kv::api::Msg;
+use crate::proto::{ErrorCode, Framed};
 use crate::router::{Connections, Link, RouteError, Router, RouterConfig};
 use crate::seam::Env;
 use crate::server::{Handler, Replier};
@@ -307,9 +308,9 @@ impl<E: Env> App<E> {
 }
 
 impl<E: Env> Handler<E> for App<E> {
-    type Codec = Framed;
+    type Codec = Framed<Msg>;
 
-    async fn handle(&self, msg: Msg, _replier: Replier<E, Framed>) -> Option<Msg> {
+    async fn handle(&self, msg: Msg, _replier: Replier<E, Framed<Msg>>) -> Option<Msg> {
         Some(match msg {
             Msg::Get { key, min_lsn } => self.get(key, min_lsn).await,
             Msg::Put { key, value } => self.write(key.clone(), Msg::Put { key, value }).await,
@@ -329,8 +330,8 @@ mod tests {
     use super::*;
     use crate::cache::{CacheConfig, CacheNode};
     use crate::failover::test_nodes::{FakeNode, status};
+    use crate::kv::api::NodeRole;
     use crate::kv::{KvConfig, KvNode};
-    use crate::proto::NodeRole;
     use crate::router::ReadPolicy;
     use crate::seam::TokioEnv;
     use crate::server::{Capacity, serve};
@@ -478,10 +479,10 @@ mod tests {
         block_on(async {
             let env = env();
             let (_, cache) = tiers(&env).await;
-            // A cache is no database: it answers writes with lsn 0 but refuses an Echo.
+            // A cache is no database: it answers writes with lsn 0 but refuses a health check.
             let app = App::new(env.clone(), &config(&cache, &cache, None, LIMIT));
             let Store::Fixed { read, .. } = &app.store else { panic!("a fixed route") };
-            let refused = read.call(Msg::Echo { payload: vec![] }, LIMIT).await.expect_err("refused");
+            let refused = read.call(Msg::Check { epoch: 1, lease_ms: 0 }, LIMIT).await.expect_err("refused");
             assert!(matches!(refused, UpstreamError::Refused { code: ErrorCode::BadRequest, .. }));
             assert!(refused.to_string().starts_with("read store at "), "{refused}");
         });

@@ -10,7 +10,8 @@
 //! This file must not know what is cached or where it came from (that is the app's business),
 //! and it reads time only through `env.now()`.
 
-use crate::proto::{ErrorCode, Framed, Msg};
+use crate::kv::api::Msg;
+use crate::proto::{ErrorCode, Framed};
 use crate::seam::Env;
 use crate::server::{Handler, Replier};
 use faultline_vocab::gauge;
@@ -176,9 +177,9 @@ impl<E: Env> CacheNode<E> {
 }
 
 impl<E: Env> Handler<E> for CacheNode<E> {
-    type Codec = Framed;
+    type Codec = Framed<Msg>;
 
-    async fn handle(&self, msg: Msg, _replier: Replier<E, Framed>) -> Option<Msg> {
+    async fn handle(&self, msg: Msg, _replier: Replier<E, Framed<Msg>>) -> Option<Msg> {
         match msg {
             // One-way acknowledgements get no reply from anyone.
             Msg::Applied { .. } => None,
@@ -263,7 +264,7 @@ mod tests {
         );
         assert_eq!(node.answer(Msg::Delete { key: b"k".to_vec() }), Msg::Written { lsn: 0, epoch: 0 });
         assert_eq!((node.hits.get(), node.misses.get()), (1, 1));
-        assert!(matches!(node.answer(Msg::Echo { payload: vec![] }), Msg::Error { code: ErrorCode::BadRequest, .. }));
+        assert!(matches!(node.answer(Msg::Applied { lsn: 1 }), Msg::Error { code: ErrorCode::BadRequest, .. }));
     }
 
     /// The reference: a `Vec` ordered from least to most recently used.

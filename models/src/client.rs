@@ -1,4 +1,4 @@
-//! Clients of the framed protocol.
+//! Clients of the framed protocol, for any message family.
 //!
 //! - [`Client`]: a multiplexed client: many concurrent calls share one connection, replies are
 //!   matched by request id, and a broken connection is re-opened on the next call.
@@ -9,10 +9,10 @@
 //! Pending calls live in a deque ordered by request id, so that failing them all (when the
 //! connection drops) wakes them in id order: no hash order reaches the simulation.
 //!
-//! Only transport failures are errors here; a server's refusal is a reply (`Msg::Error`).
+//! Only transport failures are errors here; a server's refusal is a reply (its family's `Error`).
 
 use crate::lock::LocalLock;
-use crate::proto::{Frame, FrameReader, Msg, read_frame, write_frame};
+use crate::proto::{Frame, FrameReader, Wire, read_frame, write_frame};
 use crate::seam::{self, Env, Stream, timeout};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -51,11 +51,11 @@ pub enum CallError {
 }
 
 /// A call's entry among a connection's pending calls.
-enum Waiter {
+enum Waiter<M> {
     /// No reply yet; the task to wake when it comes.
     Waiting(Option<Waker>),
     /// The reply, for the call to take.
-    Replied(Msg),
+    Replied(M),
 }
 
 /// The calls on one connection that wait for a reply, by request id.
@@ -67,23 +67,27 @@ enum Waiter {
 /// A connection's calls take ids in increasing order, so the entries are a deque indexed by
 /// `id - first`: registering appends, finding is an index, and the slots of calls that ended
 /// are dropped from the front as soon as no older call waits.
-#[derive(Default)]
-struct Pending(RefCell<Slots>);
+struct Pending<M>(RefCell<Slots<M>>);
 
-#[derive(Default)]
-struct Slots {
+struct Slots<M> {
     /// The id of the slot at the front.
     first: u64,
-    slots: VecDeque<Option<Waiter>>,
+    slots: VecDeque<Option<Waiter<M>>>,
 }
 
-impl Slots {
-    fn get_mut(&mut self, id: u64) -> Option<&mut Waiter> {
+impl<M> Default for Pending<M> {
+    fn default() -> Self {
+        Self(RefCell::new(Slots { first: 0, slots: VecDeque::new() }))
+    }
+}
+
+impl<M> Slots<M> {
+    fn get_mut(&mut self, id: u64) -> Option<&mut Waiter<M>> {
         let at = usize::try_from(id.checked_sub(self.first)?).ok()?;
         self.slots.get_mut(at)?.as_mut()
     }
 
-    fn remove(&mut self, id: u64) -> Option<Waiter> {
+    fn remove(&mut self, id: u64) -> Option<Waiter<M>> {
         let at = usize::try_from(id.checked_sub(self.first)?).ok()?;
         let waiter = self.slots.get_mut(at)?.take();
         self.trim_front();
@@ -99,7 +103,7 @@ impl Slots {
     }
 }
 
-impl Pending {
+impl<M> Pending<M> {
     /// Starts waiting for the reply to `id`, which is higher than every id registered before.
     fn register(&self, id: u64) {
         let mut table = self.0.borrow_mut();
@@ -116,7 +120,7 @@ impl Pending {
 
     /// The reply to `id` once it has come; `None` when the connection ended without one (or
     /// `id` was never registered).
-    fn poll_reply(&self, id: u64, cx: &mut Context<'_>) -> Poll<Option<Msg>> {
+    fn poll_reply(&self, id: u64, cx: &mut Context<'_>) -> Poll<Option<M>> {
         let mut table = self.0.borrow_mut();
         match table.get_mut(id) {
             None => Poll::Ready(None),
@@ -134,7 +138,7 @@ impl Pending {
     }
 
     /// Hands `msg` to the call waiting for `id`, if one is (it may have timed out and gone).
-    fn deliver(&self, id: u64, msg: Msg) {
+    fn deliver(&self, id: u64, msg: M) {
         let woken = match self.0.borrow_mut().get_mut(id) {
             Some(entry) => match std::mem::replace(entry, Waiter::Replied(msg)) {
                 Waiter::Waiting(waker) => waker,
@@ -177,25 +181,25 @@ impl Pending {
     }
 }
 
-struct Conn<E: Env> {
+struct Conn<E: Env, M> {
     writer: LocalLock<(<E::Stream as Stream>::WriteHalf, Vec<u8>)>,
-    pending: Pending,
+    pending: Pending<M>,
     alive: Cell<bool>,
 }
 
-/// A client of one server address.
-pub struct Client<E: Env> {
+/// A client of one server address, speaking the message family `M`.
+pub struct Client<E: Env, M: Wire> {
     env: E,
     addr: String,
     /// Held while connecting, so concurrent callers share one new connection.
-    conn: Mutex<Option<Rc<Conn<E>>>>,
+    conn: Mutex<Option<Rc<Conn<E, M>>>>,
     /// The live connection, readable without the lock (the common case).
-    current: RefCell<Option<Rc<Conn<E>>>>,
+    current: RefCell<Option<Rc<Conn<E, M>>>>,
     next_id: Cell<u64>,
     connect_timeout: Duration,
 }
 
-impl<E: Env> Client<E> {
+impl<E: Env, M: Wire> Client<E, M> {
     /// A client of `addr` ("host:port"); it connects lazily, within `connect_timeout`.
     pub fn new(env: E, addr: impl Into<String>, connect_timeout: Duration) -> Self {
         Self {
@@ -213,7 +217,7 @@ impl<E: Env> Client<E> {
         &self.addr
     }
 
-    async fn connection(&self) -> Result<Rc<Conn<E>>, CallError> {
+    async fn connection(&self) -> Result<Rc<Conn<E, M>>, CallError> {
         if let Some(conn) = self.current.borrow().as_ref().filter(|c| c.alive.get()) {
             return Ok(conn.clone());
         }
@@ -235,22 +239,22 @@ impl<E: Env> Client<E> {
             pending: Pending::default(),
             alive: Cell::new(true),
         });
-        self.env.spawn(read_replies::<E>(reader, conn.clone()));
+        self.env.spawn(read_replies::<E, M>(reader, conn.clone()));
         *slot = Some(conn.clone());
         *self.current.borrow_mut() = Some(conn.clone());
         Ok(conn)
     }
 
     /// Sends `msg` and waits up to `limit` for the reply. A server-side failure comes back as
-    /// `Ok(Msg::Error { .. })`; only transport failures are `Err`.
-    pub async fn call(&self, msg: Msg, limit: Duration) -> Result<Msg, CallError> {
+    /// `Ok` of its family's `Error`; only transport failures are `Err`.
+    pub async fn call(&self, msg: M, limit: Duration) -> Result<M, CallError> {
         self.call_until(msg, self.env.sleep(limit)).await
     }
 
     /// Sends `msg` and waits for the reply until `expiry` completes, which is a `Timeout`: for
     /// a caller that keeps the deadlines of many calls itself, with one timer for all of them.
     /// A reply ready when `expiry` completes wins.
-    pub async fn call_until(&self, msg: Msg, expiry: impl Future<Output = ()>) -> Result<Msg, CallError> {
+    pub async fn call_until(&self, msg: M, expiry: impl Future<Output = ()>) -> Result<M, CallError> {
         let work = async {
             let conn = self.connection().await?;
             let id = self.next_id.get();
@@ -289,7 +293,7 @@ const ONCE_ID: u64 = 1;
 /// within `timeout`. A connect that fails or runs out of time is `Connect`; a reply that does
 /// not come in time is `Timeout`; a connection closed, or a frame that cannot be read, before
 /// the reply is `Disconnected`. Frames with another id are skipped.
-pub async fn call_once<E: Env>(env: &E, addr: &str, msg: Msg, timeout: Duration) -> Result<Msg, CallError> {
+pub async fn call_once<E: Env, M: Wire>(env: &E, addr: &str, msg: M, timeout: Duration) -> Result<M, CallError> {
     let started = env.now();
     let mut stream = match seam::timeout(env, timeout, env.connect(addr)).await {
         Ok(Ok(stream)) => stream,
@@ -306,7 +310,7 @@ pub async fn call_once<E: Env>(env: &E, addr: &str, msg: Msg, timeout: Duration)
             return Err(CallError::Send { addr: addr.to_string(), source });
         }
         loop {
-            match read_frame(&mut stream, &mut scratch).await {
+            match read_frame::<M, _>(&mut stream, &mut scratch).await {
                 Ok(Some(frame)) if frame.id == ONCE_ID => return Ok(frame.msg),
                 Ok(Some(_)) => continue,
                 Ok(None) | Err(_) => return Err(CallError::Disconnected(addr.to_string())),
@@ -324,13 +328,13 @@ pub async fn call_once<E: Env>(env: &E, addr: &str, msg: Msg, timeout: Duration)
 /// pending entry goes, so a peer that never answers cannot grow the map; and a call dropped in
 /// the middle of writing its frame marks the connection dead, since a half-written frame would
 /// garble every frame after it.
-struct PendingCall<E: Env> {
-    conn: Rc<Conn<E>>,
+struct PendingCall<E: Env, M> {
+    conn: Rc<Conn<E, M>>,
     id: u64,
     sending: bool,
 }
 
-impl<E: Env> Drop for PendingCall<E> {
+impl<E: Env, M> Drop for PendingCall<E, M> {
     fn drop(&mut self) {
         self.conn.pending.forget(self.id);
         if self.sending {
@@ -339,9 +343,9 @@ impl<E: Env> Drop for PendingCall<E> {
     }
 }
 
-async fn read_replies<E: Env>(reader: <E::Stream as Stream>::ReadHalf, conn: Rc<Conn<E>>) {
+async fn read_replies<E: Env, M: Wire>(reader: <E::Stream as Stream>::ReadHalf, conn: Rc<Conn<E, M>>) {
     let mut reader = FrameReader::new(reader);
-    while let Ok(Some(frame)) = reader.next().await {
+    while let Ok(Some(frame)) = reader.next::<M>().await {
         conn.pending.deliver(frame.id, frame.msg);
     }
     conn.alive.set(false);
@@ -353,7 +357,8 @@ mod tests {
     use super::*;
     use crate::seam::TokioEnv;
 
-    use crate::echo::Echo;
+    use crate::echo::{Echo, EchoMsg};
+    use crate::kv::api::Msg;
     use crate::proto::ErrorCode;
     use crate::server::tests::bind_any;
     use crate::server::{Capacity, ServiceTime, serve};
@@ -434,8 +439,8 @@ mod tests {
         assert_eq!(pending.len(), 0);
     }
 
-    fn echo() -> Msg {
-        Msg::Echo { payload: b"once".to_vec() }
+    fn echo() -> EchoMsg {
+        EchoMsg::Echo { payload: b"once".to_vec() }
     }
 
     #[test]
@@ -480,7 +485,7 @@ mod tests {
             });
             assert_eq!(slow.expect("a reply"), echo());
             let refused = refused.expect("a refusal is a reply");
-            assert!(matches!(refused, Msg::Error { code: ErrorCode::TooManyConnections, .. }), "got {refused:?}");
+            assert!(matches!(refused, EchoMsg::Error { code: ErrorCode::TooManyConnections, .. }), "got {refused:?}");
             // A listener that never accepts: the connection opens (backlog) but nobody answers.
             let (silent, silent_addr) = bind_any(&env).await;
             let out = call_once(&env, &silent_addr, echo(), Duration::from_millis(30)).await;

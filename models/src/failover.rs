@@ -46,7 +46,7 @@
 //! store data, only the protocol in [`crate::proto`].
 
 use crate::client::Client;
-use crate::proto::{Msg, NodeRole, NodeStatus};
+use crate::kv::api::{Msg, NodeRole, NodeStatus};
 use crate::seam::Env;
 use faultline_vocab::failover as action;
 use faultline_vocab::{gauge, state};
@@ -342,7 +342,7 @@ impl Controller {
 /// (`InvalidInput`, see [`FailoverConfig::validate`]).
 pub async fn run_controller<E: Env>(env: E, config: FailoverConfig) -> io::Result<()> {
     config.validate()?;
-    let clients: Vec<Rc<Client<E>>> =
+    let clients: Vec<Rc<Client<E, Msg>>> =
         config.members.iter().map(|m| Rc::new(Client::new(env.clone(), m.as_str(), config.timeout))).collect();
     let mut controller = Controller::new(config.clone(), env.now());
     env.gauge(gauge::EPOCH, 0);
@@ -378,7 +378,7 @@ pub async fn run_controller<E: Env>(env: E, config: FailoverConfig) -> io::Resul
 /// it. Whether the promotion succeeded.
 async fn promote<E: Env>(
     env: &E,
-    clients: &[Rc<Client<E>>],
+    clients: &[Rc<Client<E, Msg>>],
     controller: &mut Controller,
     replies: &[Option<NodeStatus>],
     i: usize,
@@ -411,7 +411,7 @@ async fn promote<E: Env>(
 /// Sends `Follow { current primary, epoch }` to `targets` at once.
 async fn follow<E: Env>(
     env: &E,
-    clients: &[Rc<Client<E>>],
+    clients: &[Rc<Client<E, Msg>>],
     controller: &mut Controller,
     targets: &[usize],
     limit: Duration,
@@ -441,7 +441,7 @@ fn status_of(reply: &Option<Msg>) -> Option<NodeStatus> {
 /// for a transport failure or timeout).
 pub(crate) async fn call_all<E: Env>(
     env: &E,
-    clients: &[Rc<Client<E>>],
+    clients: &[Rc<Client<E, Msg>>],
     calls: Vec<(usize, Msg)>,
     limit: Duration,
 ) -> Vec<Option<Msg>> {

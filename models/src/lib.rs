@@ -10,11 +10,13 @@
 //! `E: Env` (or a client type), built by a constructor and served by the one
 //! [`server::serve`]`(env, port or listener, capacity, model)`, which brings the queueing
 //! model (worker slots, queue, service time, connection limits, gauges, served reports). The
-//! handler names its protocol: [`proto::Framed`] (the framed [`proto::Msg`]s; a new message is
-//! one variant, one arm in `Msg::class`, and one line in `proto::wire`'s tag table), or a
-//! [`server::Codec`] of its own (RESP, HTTP/1.1: replies in order per connection). Unit tests
-//! go in the module; then a kind file in `faultline-sim`'s `services/` folder, registered in
-//! its `mod.rs`, starts it on a host (see `docs/architecture.md`, "Extension points").
+//! handler names its protocol: [`proto::Framed`] over a message family the model owns (an enum
+//! with a `wire_messages!` table of its tags and a [`proto::Family`] impl, as `echo::EchoMsg`;
+//! a model that serves another's API imports that family, as the app does the kv store's
+//! [`kv::api::Msg`]), or a [`server::Codec`] of its own (RESP, HTTP/1.1: replies in order per
+//! connection). Unit tests go in the module; then a kind file in `faultline-sim`'s `services/`
+//! folder, registered in its `mod.rs`, starts it on a host (see `docs/architecture.md`,
+//! "Extension points").
 
 pub mod app;
 pub mod cache;

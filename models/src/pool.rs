@@ -25,7 +25,7 @@
 //!   the pooler is transparent to the store's answers. The exception is `TooManyConnections`,
 //!   which is about the pooler's connection, not the client's request: that connection is
 //!   discarded and the client gets `Upstream`.
-//! - Only queries (`Msg::class`: `Get`, `Put`, `Delete`, `Cas`, `Echo` and `Hold`, a long
+//! - Only queries (by the class of the kv `Msg`: `Get`, `Put`, `Delete`, `Cas` and `Hold`, a long
 //!   transaction) are forwarded; anything else (replication, control) is answered `BadRequest`.
 //!
 //! The pooler runs on [`crate::server`]'s accept loop as a handler that gives its worker slot
@@ -41,7 +41,8 @@
 //! transaction is one request); no idle-connection expiry; the server-connection cap is the only
 //! bound on connections opened, and waiters are bounded by the server's own queue limit.
 
-use crate::proto::{ErrorCode, Frame, Framed, Msg, read_frame, write_frame};
+use crate::kv::api::Msg;
+use crate::proto::{ErrorCode, Family, Frame, Framed, read_frame, write_frame};
 use crate::seam::{Env, timeout};
 use crate::server::{Class, Handler, Replier};
 use faultline_vocab::gauge;
@@ -330,13 +331,13 @@ impl<E: Env> Pooler<E> {
 }
 
 impl<E: Env> Handler<E> for Pooler<E> {
-    type Codec = Framed;
+    type Codec = Framed<Msg>;
 
     const HOLDS_SLOT: bool = false;
 
-    async fn handle(&self, msg: Msg, replier: Replier<E, Framed>) -> Option<Msg> {
+    async fn handle(&self, msg: Msg, replier: Replier<E, Framed<Msg>>) -> Option<Msg> {
         if msg.class() == Class::Control {
-            let detail = format!("the pool forwards Get, Put, Delete, Cas, Echo and Hold, not {}", msg.name());
+            let detail = format!("the pool forwards Get, Put, Delete, Cas and Hold, not {}", msg.name());
             return Some(Msg::Error { code: ErrorCode::BadRequest, detail });
         }
         Some(match self.pool.config.mode {
@@ -399,14 +400,14 @@ mod tests {
     }
 
     impl<E: Env> Handler<E> for SlowBackend<E> {
-        type Codec = Framed;
+        type Codec = Framed<Msg>;
 
-        async fn handle(&self, _msg: Msg, replier: Replier<E, Framed>) -> Option<Msg> {
+        async fn handle(&self, _msg: Msg, replier: Replier<E, Framed<Msg>>) -> Option<Msg> {
             self.seen.at_once.set(self.seen.at_once.get() + 1);
             self.seen.peak.set(self.seen.peak.get().max(self.seen.at_once.get()));
             self.env.sleep(self.delay).await;
             self.seen.at_once.set(self.seen.at_once.get() - 1);
-            Some(Msg::Echo { payload: replier.connection().to_be_bytes().to_vec() })
+            Some(Msg::Value { value: Some(replier.connection().to_be_bytes().to_vec()), lsn: 0 })
         }
     }
 
@@ -449,7 +450,7 @@ mod tests {
     /// The backend connection that served a reply, if it was served.
     fn server_conn(reply: &Option<Msg>) -> Option<u64> {
         match reply {
-            Some(Msg::Echo { payload }) => Some(u64::from_be_bytes(payload.as_slice().try_into().ok()?)),
+            Some(Msg::Value { value: Some(conn), .. }) => Some(u64::from_be_bytes(conn.as_slice().try_into().ok()?)),
             _ => None,
         }
     }

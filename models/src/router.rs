@@ -36,7 +36,8 @@
 
 use crate::client::{CallError, Client, call_once};
 use crate::failover::call_all;
-use crate::proto::{ErrorCode, Msg, NodeRole, NodeStatus};
+use crate::kv::api::{Msg, NodeRole, NodeStatus};
+use crate::proto::ErrorCode;
 use crate::seam::Env;
 use faultline_vocab::gauge;
 use std::cell::Cell;
@@ -140,7 +141,7 @@ pub struct RouterStats {
 /// One way to call a member: its long-lived client, or a connection per call.
 pub(crate) enum Link<E: Env> {
     /// Calls share the client's connection.
-    Shared(Rc<Client<E>>),
+    Shared(Rc<Client<E, Msg>>),
     /// Every call opens and closes its own connection.
     PerRequest {
         /// The environment to connect through.
@@ -177,7 +178,7 @@ impl<E: Env> Link<E> {
 
 struct Member<E: Env> {
     /// Used for probes, and for queries with shared connections.
-    probe: Rc<Client<E>>,
+    probe: Rc<Client<E, Msg>>,
     link: Link<E>,
     /// The last probe's answer; `None` when it failed (or nothing was probed yet).
     last: Cell<Option<NodeStatus>>,

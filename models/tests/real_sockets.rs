@@ -10,8 +10,9 @@
 use faultline_models::app::{App, AppConfig, DbRoute};
 use faultline_models::cache::{CacheConfig, CacheNode};
 use faultline_models::client::Client;
+use faultline_models::kv::api::Msg;
 use faultline_models::kv::{FsyncPolicy, KvConfig, KvNode};
-use faultline_models::proto::{ErrorCode, Msg};
+use faultline_models::proto::ErrorCode;
 use faultline_models::seam::{Disk, Env, Knob, RequestKind, RoleChange, TokioEnv, TokioListener};
 use faultline_models::server::{Capacity, serve};
 use rand_chacha::ChaCha8Rng;
@@ -107,12 +108,12 @@ fn value(i: u64) -> Vec<u8> {
     format!("profile of user {i}").into_bytes()
 }
 
-async fn call(client: &Client<Observed>, msg: Msg) -> Msg {
+async fn call(client: &Client<Observed, Msg>, msg: Msg) -> Msg {
     client.call(msg, LIMIT).await.expect("a reply in time")
 }
 
 /// Polls the replica until every key reads its value; at most 100 polls, 20 ms apart (~2 s).
-async fn wait_for_replication(env: &Observed, replica: &Client<Observed>) -> bool {
+async fn wait_for_replication(env: &Observed, replica: &Client<Observed, Msg>) -> bool {
     for _ in 0..100 {
         let last = call(replica, Msg::Get { key: key(KEYS), min_lsn: 0 }).await;
         if last == (Msg::Value { value: Some(value(KEYS)), lsn: KEYS }) {

@@ -7,7 +7,8 @@
 //! A silent node receives but never answers. Each fake listens on a loopback address of its
 //! own (`127.0.0.<host>`), so the controller's state messages name it.
 
-use crate::proto::{ErrorCode, Framed, Msg, NodeRole, NodeStatus};
+use crate::kv::api::{Msg, NodeRole, NodeStatus};
+use crate::proto::{ErrorCode, Framed};
 use crate::seam::{Env, TokioEnv};
 use crate::server::{Capacity, Handler, Replier, serve};
 pub(crate) use crate::testenv::{TestEnv, block_on};
@@ -71,9 +72,9 @@ impl FakeNode {
 struct FakeHandler(Rc<RefCell<FakeState>>);
 
 impl<E: Env> Handler<E> for FakeHandler {
-    type Codec = Framed;
+    type Codec = Framed<Msg>;
 
-    async fn handle(&self, msg: Msg, _replier: Replier<E, Framed>) -> Option<Msg> {
+    async fn handle(&self, msg: Msg, _replier: Replier<E, Framed<Msg>>) -> Option<Msg> {
         let mut st = self.0.borrow_mut();
         st.received.push(msg.clone());
         if st.silent {

@@ -9,7 +9,7 @@
 
 use super::node::{Node, Start};
 use super::{FsyncPolicy, KvConfig};
-use crate::proto::{LogEntry, Msg, NodeRole};
+use crate::kv::api::{LogEntry, Msg, NodeRole};
 use crate::testenv::TestEnv;
 use proptest::prelude::*;
 

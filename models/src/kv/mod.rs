@@ -3,8 +3,9 @@
 //! replicas that apply the log it ships; epochs, leases and truncation make failover safe.
 //!
 //! Every node runs the same code (`node.rs`, with the primary side in `primary.rs` and the
-//! replica side in `replica.rs`); its role is one of [`NodeRole`](crate::proto::NodeRole)
-//! `Primary`, `Replica` or `Fenced`, and changes at run time.
+//! replica side in `replica.rs`) and speaks the messages of [`api`] (its data API, replication
+//! and failover control); its role is one of [`NodeRole`](api::NodeRole) `Primary`, `Replica`
+//! or `Fenced`, and changes at run time.
 //!
 //! **Log and epochs.** Every `Put`/`Delete` on the primary gets the next LSN (dense, from 1) and
 //! the primary's epoch, is appended to the log file "wal" on `env.disk()` (synced under
@@ -95,6 +96,7 @@
 //! node's own clock, so the controller must leave margin for skew. This module must not know
 //! about caches, apps or simulation.
 
+pub mod api;
 mod epoch_file;
 #[cfg(test)]
 mod failover_tests;

@@ -12,7 +12,8 @@ use super::replica;
 use super::store::{Lag, LogState};
 use super::wal::Wal;
 use super::{KvConfig, KvError, replica_id};
-use crate::proto::{ErrorCode, Framed, Msg, NodeRole, NodeStatus};
+use crate::kv::api::{Msg, NodeRole, NodeStatus};
+use crate::proto::{ErrorCode, Framed};
 use crate::seam::{Env, RoleChange};
 use crate::server::{Handler, Replier};
 use faultline_vocab::{gauge, state};
@@ -277,9 +278,9 @@ impl<E: Env> Node<E> {
 pub struct KvNode<E: Env>(pub(crate) Rc<Node<E>>);
 
 impl<E: Env> Handler<E> for KvNode<E> {
-    type Codec = Framed;
+    type Codec = Framed<Msg>;
 
-    async fn handle(&self, msg: Msg, replier: Replier<E, Framed>) -> Option<Msg> {
+    async fn handle(&self, msg: Msg, replier: Replier<E, Framed<Msg>>) -> Option<Msg> {
         let node = &self.0;
         match msg {
             Msg::Get { key, min_lsn } => Some(node.read(&key, min_lsn)),

@@ -10,7 +10,8 @@
 use super::history::Reconcile;
 use super::node::{Node, ReplicaSlot, State};
 use super::{HEARTBEAT, KvError, MAX_BATCH, MAX_REPLICAS, Replication};
-use crate::proto::{ErrorCode, Framed, LogEntry, Msg, NodeRole};
+use crate::kv::api::{LogEntry, Msg, NodeRole};
+use crate::proto::{ErrorCode, Framed};
 use crate::seam::{Env, Knob};
 use crate::server::Replier;
 use faultline_vocab::gauge;
@@ -235,7 +236,7 @@ impl<E: Env> Node<E> {
     /// Streams the log to the replica that sent `Subscribe` through `replier`, until the
     /// connection fails, a newer subscription of the same replica replaces this one or the node
     /// stops being the primary.
-    pub(crate) async fn stream(&self, replier: Replier<E, Framed>, from_lsn: u64, last_epoch: u64) -> Option<Msg> {
+    pub(crate) async fn stream(&self, replier: Replier<E, Framed<Msg>>, from_lsn: u64, last_epoch: u64) -> Option<Msg> {
         let replica = replier.id();
         let generation = match self.subscribe(replica, from_lsn, last_epoch) {
             Ok(generation) => generation,

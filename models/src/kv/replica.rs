@@ -14,7 +14,8 @@
 use super::node::Node;
 use super::store::{Lag, LogState};
 use super::{APPLY_QUEUE, KvError, REPLICA_IDLE_TIMEOUT};
-use crate::proto::{Frame, LogEntry, Msg, read_frame, write_frame};
+use crate::kv::api::{LogEntry, Msg};
+use crate::proto::{Frame, read_frame, write_frame};
 use crate::seam::{Env, Knob, timeout};
 use faultline_vocab::{gauge, state};
 use rand::Rng;
@@ -306,9 +307,10 @@ async fn apply<E: Env, W: AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kv::api::NodeRole;
     use crate::kv::node::Start;
     use crate::kv::{FsyncPolicy, KvConfig};
-    use crate::proto::{ErrorCode, NodeRole};
+    use crate::proto::ErrorCode;
     use crate::testenv::{TestEnv, settle};
     use proptest::prelude::*;
     use std::collections::BTreeMap;

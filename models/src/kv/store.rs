@@ -6,7 +6,7 @@
 //! caller (primary and replica check LSNs first), so it is asserted, not returned.
 
 use super::history::EpochHistory;
-use crate::proto::LogEntry;
+use crate::kv::api::LogEntry;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 

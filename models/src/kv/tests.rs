@@ -7,7 +7,7 @@
 
 use super::*;
 use crate::client::Client;
-use crate::proto::{Msg, NodeRole};
+use crate::kv::api::{Msg, NodeRole};
 use crate::seam::{Knob, MemDisk, TokioListener};
 use crate::server::{Capacity, serve};
 use crate::testenv::TestEnv;
@@ -56,16 +56,22 @@ fn env(name: &str, disk: &Rc<MemDisk>) -> TestEnv {
     TestEnv::with_disk(name, disk.clone())
 }
 
-async fn call(client: &Client<TestEnv>, msg: Msg) -> Msg {
+async fn call(client: &Client<TestEnv, Msg>, msg: Msg) -> Msg {
     client.call(msg, LIMIT).await.expect("a reply")
 }
 
-async fn put(client: &Client<TestEnv>, key: &str, value: &str) -> Msg {
+async fn put(client: &Client<TestEnv, Msg>, key: &str, value: &str) -> Msg {
     call(client, Msg::Put { key: key.into(), value: value.into() }).await
 }
 
 /// Polls the replica until `key` reads `value` at `lsn`; at most ~3 s.
-async fn replica_reaches(env: &TestEnv, replica: &Client<TestEnv>, key: &str, value: Option<&str>, lsn: u64) -> bool {
+async fn replica_reaches(
+    env: &TestEnv,
+    replica: &Client<TestEnv, Msg>,
+    key: &str,
+    value: Option<&str>,
+    lsn: u64,
+) -> bool {
     let expected = Msg::Value { value: value.map(Into::into), lsn };
     for _ in 0..300 {
         if replica.call(Msg::Get { key: key.into(), min_lsn: 0 }, LIMIT).await.ok().as_ref() == Some(&expected) {
@@ -216,7 +222,7 @@ fn a_malformed_frame_closes_only_its_connection() {
             call(&client, Msg::Get { key: b"k".to_vec(), min_lsn: 0 }).await,
             Msg::Value { value: Some(b"v".to_vec()), lsn: 1 }
         );
-        let refused = call(&client, Msg::Echo { payload: vec![1] }).await;
+        let refused = call(&client, Msg::Value { value: None, lsn: 1 }).await;
         assert!(matches!(refused, Msg::Error { code: ErrorCode::BadRequest, .. }), "got {refused:?}");
     });
 }

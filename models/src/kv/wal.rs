@@ -14,7 +14,7 @@
 //! and never panics on what it reads back.
 
 use super::{FsyncPolicy, KvError};
-use crate::proto::LogEntry;
+use crate::kv::api::LogEntry;
 use crate::seam::Disk;
 use std::cell::Cell;
 use std::rc::Rc;

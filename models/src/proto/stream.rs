@@ -1,18 +1,22 @@
 //! Frames on a stream: reading them ([`read_frame`], the buffered [`FrameReader`]), writing them
 //! ([`write_frame`]), and [`Framed`], the framed protocol as a codec of the server's queueing
-//! model (requests and replies are [`Msg`]s tagged with the caller's id, so replies may
-//! overtake one another).
+//! model, generic over a message [`Family`] (requests and replies are messages of the family
+//! tagged with the caller's id, so replies may overtake one another).
 //!
-//! This module must not know what a message means: classification is `Msg::class`, the bytes of
-//! each message are `proto::wire`.
+//! This module must not know what a message means: classification is each family's
+//! [`Family`] impl, the bytes of each message its `wire_messages!` table.
 
-use super::{Frame, MAX_FRAME_BYTES, Msg, ProtoError, encode_frame};
+use super::{Family, Frame, MAX_FRAME_BYTES, ProtoError, Wire, encode_frame};
 use crate::server::{Class, Codec, Incoming, Refusal, ReplyTo};
 use std::io;
+use std::marker::PhantomData;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Reads one frame; `Ok(None)` at a clean end of stream.
-pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, scratch: &mut Vec<u8>) -> io::Result<Option<Frame>> {
+pub async fn read_frame<M: Wire, R: AsyncRead + Unpin>(
+    r: &mut R,
+    scratch: &mut Vec<u8>,
+) -> io::Result<Option<Frame<M>>> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -58,7 +62,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// The next frame; `None` when the peer closed the stream between two frames. A stream
     /// that ends inside a frame is an `UnexpectedEof` error; a frame that cannot be decoded
     /// is an `InvalidData` error.
-    pub async fn next(&mut self) -> io::Result<Option<Frame>> {
+    pub async fn next<M: Wire>(&mut self) -> io::Result<Option<Frame<M>>> {
         loop {
             let buffered = self.end - self.start;
             let mut need = 4;
@@ -117,47 +121,47 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 }
 
 /// Writes one frame with a single write call (one segment on the simulated network).
-pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &Frame, scratch: &mut Vec<u8>) -> io::Result<()> {
+pub async fn write_frame<M: Wire, W: AsyncWrite + Unpin>(
+    w: &mut W,
+    frame: &Frame<M>,
+    scratch: &mut Vec<u8>,
+) -> io::Result<()> {
     scratch.clear();
     frame.encode(scratch);
     w.write_all(scratch).await?;
     w.flush().await
 }
 
-/// The framed protocol as a server codec: every request and reply is a [`Frame`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Framed;
+/// The framed protocol as a server codec: every request and reply is a [`Frame`] of the
+/// family `M`.
+pub struct Framed<M>(PhantomData<fn() -> M>);
 
-impl Codec for Framed {
-    type Request = Msg;
-    type Reply = Msg;
+impl<M: Family> Codec for Framed<M> {
+    type Request = M;
+    type Reply = M;
     type Reader<R: AsyncRead + Unpin + 'static> = FrameReader<R>;
 
     fn reader<R: AsyncRead + Unpin + 'static>(read_half: R) -> FrameReader<R> {
         FrameReader::new(read_half)
     }
 
-    async fn read<R: AsyncRead + Unpin + 'static>(reader: &mut FrameReader<R>) -> io::Result<Option<Incoming<Msg>>> {
-        Ok(reader.next().await?.map(|frame| Incoming { request: frame.msg, reply_to: ReplyTo::Id(frame.id) }))
+    async fn read<R: AsyncRead + Unpin + 'static>(reader: &mut FrameReader<R>) -> io::Result<Option<Incoming<M>>> {
+        Ok(reader.next::<M>().await?.map(|frame| Incoming { request: frame.msg, reply_to: ReplyTo::Id(frame.id) }))
     }
 
-    fn encode(reply: &Msg, id: u64, out: &mut Vec<u8>) {
+    fn encode(reply: &M, id: u64, out: &mut Vec<u8>) {
         encode_frame(id, reply, out);
     }
 
-    fn class(request: &Msg) -> Class {
+    fn class(request: &M) -> Class {
         request.class()
     }
 
-    fn refusal(why: Refusal, detail: String) -> Msg {
-        let code = match why {
-            Refusal::Overloaded => super::ErrorCode::Overloaded,
-            Refusal::TooManyConnections => super::ErrorCode::TooManyConnections,
-        };
-        Msg::Error { code, detail }
+    fn refusal(why: Refusal, detail: String) -> M {
+        M::refusal(why, detail)
     }
 
-    fn is_failure(reply: &Msg) -> bool {
+    fn is_failure(reply: &M) -> bool {
         reply.is_failure()
     }
 }
@@ -165,13 +169,13 @@ impl Codec for Framed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::Msg;
+    use crate::kv::api::Msg;
 
     #[tokio::test]
     async fn oversized_length_is_refused() {
         let bytes = (MAX_FRAME_BYTES + 1).to_be_bytes();
         let mut r: &[u8] = &bytes;
-        let err = read_frame(&mut r, &mut Vec::new()).await.unwrap_err();
+        let err = read_frame::<Msg, _>(&mut r, &mut Vec::new()).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
 
@@ -205,21 +209,21 @@ mod tests {
         }
     }
 
-    fn frames(n: usize) -> Vec<Frame> {
+    fn frames(n: usize) -> Vec<Frame<Msg>> {
         (0..n as u64)
             .map(|id| match id % 3 {
-                0 => Frame { id, msg: Msg::Echo { payload: vec![id as u8; (id as usize * 37) % 300] } },
+                0 => Frame { id, msg: Msg::Value { value: Some(vec![id as u8; (id as usize * 37) % 300]), lsn: id } },
                 1 => Frame { id, msg: Msg::Written { lsn: id, epoch: 2 } },
                 _ => Frame { id, msg: Msg::Put { key: b"k".to_vec(), value: vec![7; 9000 * (id as usize % 2)] } },
             })
             .collect()
     }
 
-    async fn read_all(bytes: Vec<u8>, sizes: Vec<usize>) -> (Vec<Frame>, io::Result<Option<Frame>>) {
+    async fn read_all(bytes: Vec<u8>, sizes: Vec<usize>) -> (Vec<Frame<Msg>>, io::Result<Option<Frame<Msg>>>) {
         let mut r = FrameReader::new(Trickle { bytes, at: 0, sizes, turn: 0, ready: false });
         let mut got = Vec::new();
         loop {
-            match r.next().await {
+            match r.next::<Msg>().await {
                 Ok(Some(f)) => got.push(f),
                 end => return (got, end),
             }
@@ -261,7 +265,7 @@ mod tests {
         while got.len() < sent.len() {
             // Poll `next` once or twice and drop it: a timeout racing the read does this.
             let polled = {
-                let next = r.next();
+                let next = r.next::<Msg>();
                 tokio::pin!(next);
                 let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
                 match next.as_mut().poll(&mut cx) {
@@ -277,7 +281,7 @@ mod tests {
             }
         }
         assert_eq!(got, sent);
-        assert!(matches!(r.next().await, Ok(None)));
+        assert!(matches!(r.next::<Msg>().await, Ok(None)));
         assert!(r.buf.len() <= KEEP_BYTES, "the room a 9000-byte frame took was given back");
     }
 }

@@ -3,8 +3,8 @@
 //! test helpers other models' tests share ([`bind_any`], [`Raw`]).
 
 use super::*;
-use crate::echo::Echo;
-use crate::proto::{ErrorCode, Frame, Msg, read_frame, write_frame};
+use crate::echo::{Echo, EchoMsg};
+use crate::proto::{ErrorCode, Frame, Wire, read_frame, write_frame};
 use crate::seam::TokioListener;
 use crate::testenv::{TestEnv, block_on};
 
@@ -28,23 +28,23 @@ impl<E: Env> Raw<E> {
     }
 
     /// Sends `msg`; the reply, or `None` when the server closed the connection.
-    pub(crate) async fn call(&mut self, msg: Msg) -> Option<Msg> {
+    pub(crate) async fn call<M: Wire>(&mut self, msg: M) -> Option<M> {
         let id = self.next_id;
         self.next_id += 1;
         write_frame(&mut self.stream, &Frame { id, msg }, &mut self.scratch).await.ok()?;
-        let frame = read_frame(&mut self.stream, &mut self.scratch).await.ok()??;
+        let frame = read_frame::<M, _>(&mut self.stream, &mut self.scratch).await.ok()??;
         assert_eq!(frame.id, id, "the reply carries the request's id");
         Some(frame.msg)
     }
 }
 
-fn echo() -> Msg {
-    Msg::Echo { payload: vec![1, 2, 3] }
+fn echo() -> EchoMsg {
+    EchoMsg::Echo { payload: vec![1, 2, 3] }
 }
 
-fn error_code(msg: &Option<Msg>) -> Option<ErrorCode> {
+fn error_code(msg: &Option<EchoMsg>) -> Option<ErrorCode> {
     match msg {
-        Some(Msg::Error { code, .. }) => Some(*code),
+        Some(EchoMsg::Error { code, .. }) => Some(*code),
         _ => None,
     }
 }

@@ -9,7 +9,7 @@
 use crate::services::addr;
 use crate::world::SimEnv;
 use faultline_models::client::call_once;
-use faultline_models::proto::Msg;
+use faultline_models::kv::api::Msg;
 use std::time::Duration;
 
 /// How long a transaction may take beyond its hold before the job gives up on it.

@@ -19,7 +19,8 @@ use crate::services::LoadApi;
 use crate::world::SimEnv;
 use faultline_chaos::trace::{Event, Observation, Op, Outcome};
 use faultline_models::client::{CallError, Client};
-use faultline_models::proto::Msg;
+use faultline_models::echo::EchoMsg;
+use faultline_models::kv::api::Msg;
 use faultline_models::seam::Env;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -106,10 +107,30 @@ const ERROR_BACKOFF: Duration = Duration::from_millis(10);
 /// A key and the writer of the value a user saw there (`None`: absent).
 type Seen = (u64, Option<u64>);
 
+/// A user's client, in the protocol of its target's API.
+enum UserClient {
+    /// The store's data API.
+    Store(Client<SimEnv, Msg>),
+    /// The echo server's.
+    Echo(Client<SimEnv, EchoMsg>),
+}
+
+/// A drawn request, with the client that sends it.
+enum Call<'a> {
+    Store(&'a Client<SimEnv, Msg>, Msg),
+    Echo(&'a Client<SimEnv, EchoMsg>, EchoMsg),
+}
+
+/// The reply to a [`Call`].
+enum Reply {
+    Store(Msg),
+    Echo(EchoMsg),
+}
+
 struct Gen {
     env: SimEnv,
     plan: LoadgenPlan,
-    clients: Vec<Client<SimEnv>>,
+    clients: Vec<UserClient>,
     /// Every request's timeout, kept by one timer.
     deadlines: Rc<Deadlines>,
     keys: KeyChooser,
@@ -126,7 +147,14 @@ struct Gen {
 
 /// Runs a load generator until its arrivals end and its requests are answered or timed out.
 pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Result {
-    let clients = plan.users.iter().map(|u| Client::new(env.clone(), u.addr.clone(), plan.timeout())).collect();
+    let clients = plan
+        .users
+        .iter()
+        .map(|u| match u.api {
+            LoadApi::Store => UserClient::Store(Client::new(env.clone(), u.addr.clone(), plan.timeout())),
+            LoadApi::Echo => UserClient::Echo(Client::new(env.clone(), u.addr.clone(), plan.timeout())),
+        })
+        .collect();
     let lg = Rc::new(Gen {
         rng: RefCell::new(env.rng("requests")),
         keys: KeyChooser::new(plan.keys, plan.zipf_s),
@@ -211,27 +239,29 @@ impl Gen {
     }
 
     /// The next request of `user`, whose id is `req`; for a CAS, also the writer it expects.
-    fn draw(&self, user: usize, req: u64) -> (Op, u64, Msg, Option<Option<u64>>) {
+    fn draw(&self, user: usize, req: u64) -> (Op, u64, Call<'_>, Option<Option<u64>>) {
         let mut rng = self.rng.borrow_mut();
         let key = self.keys.choose(&mut rng);
-        match self.plan.users[user].api {
-            LoadApi::Echo => {
-                return (Op::Other, key, Msg::Echo { payload: vec![0xAB; self.plan.value_bytes as usize] }, None);
+        let client = match &self.clients[user] {
+            UserClient::Echo(client) => {
+                let echo = EchoMsg::Echo { payload: vec![0xAB; self.plan.value_bytes as usize] };
+                return (Op::Other, key, Call::Echo(client, echo), None);
             }
-            LoadApi::Store => {}
-        }
+            UserClient::Store(client) => client,
+        };
         let key_name = |key: u64| format!("k{key}").into_bytes();
         let draw = rng.random::<f64>();
         if draw < self.plan.read_ratio {
             let msg = Msg::Get { key: key_name(key), min_lsn: self.tokens.borrow()[user] };
-            (Op::Read, key, msg, None)
+            (Op::Read, key, Call::Store(client, msg), None)
         } else if draw < self.plan.read_ratio + self.plan.cas_ratio {
             let (key, writer) = self.seen.borrow()[user].unwrap_or((key, None));
             let expected = writer.map(|w| write_value(w, self.plan.value_bytes));
             let msg = Msg::Cas { key: key_name(key), expected, value: write_value(req, self.plan.value_bytes) };
-            (Op::Cas, key, msg, Some(writer))
+            (Op::Cas, key, Call::Store(client, msg), Some(writer))
         } else {
-            (Op::Write, key, Msg::Put { key: key_name(key), value: write_value(req, self.plan.value_bytes) }, None)
+            let msg = Msg::Put { key: key_name(key), value: write_value(req, self.plan.value_bytes) };
+            (Op::Write, key, Call::Store(client, msg), None)
         }
     }
 
@@ -239,21 +269,24 @@ impl Gen {
         let plan = &self.plan.users[user];
         let req = self.next_req.get();
         self.next_req.set(req + 1);
-        let (op, key, msg, expects) = self.draw(user, req);
+        let (op, key, call, expects) = self.draw(user, req);
         self.env.record(Event::Invoke { req, user: plan.id, client: self.env.host(), service: plan.target, op, key });
         if let Some(writer) = expects {
             self.env.record(Event::Observed { req, what: Observation::Expects { writer } });
         }
         let expiry = self.deadlines.start();
-        let reply = self.clients[user].call_until(msg, expiry.wait()).await;
+        let reply = match call {
+            Call::Store(client, msg) => client.call_until(msg, expiry.wait()).await.map(Reply::Store),
+            Call::Echo(client, msg) => client.call_until(msg, expiry.wait()).await.map(Reply::Echo),
+        };
         drop(expiry);
         let observed = match (&reply, op) {
-            (Ok(Msg::Value { value, lsn }), Op::Read) => {
+            (Ok(Reply::Store(Msg::Value { value, lsn })), Op::Read) => {
                 let writer = value.as_deref().and_then(writer_of);
                 self.seen.borrow_mut()[user] = Some((key, writer));
                 Some(Observation::Read { writer, lsn: *lsn })
             }
-            (Ok(Msg::Written { lsn, epoch }), Op::Write | Op::Cas) => {
+            (Ok(Reply::Store(Msg::Written { lsn, epoch })), Op::Write | Op::Cas) => {
                 let token = &mut self.tokens.borrow_mut()[user];
                 *token = (*token).max(*lsn);
                 self.seen.borrow_mut()[user] = Some((key, Some(req)));
@@ -269,7 +302,9 @@ impl Gen {
             self.env.record(Event::Observed { req, what });
         }
         let outcome = match reply {
-            Ok(Msg::Error { code, .. }) => Outcome::Error(code as u8),
+            Ok(Reply::Store(Msg::Error { code, .. }) | Reply::Echo(EchoMsg::Error { code, .. })) => {
+                Outcome::Error(code as u8)
+            }
             Ok(_) => Outcome::Ok,
             Err(CallError::Timeout(_)) => Outcome::Timeout,
             Err(_) => Outcome::Unreachable,
