@@ -3,7 +3,7 @@
 //! read/write splitting, lag bounds, read-your-writes tokens). Its settings, their checks and
 //! its start.
 
-use super::{LoadApi, PlanContext, Want, expect, members, ns};
+use super::{Kind, LoadApi, PlanContext, Running, Start, Want, expect, members, ns};
 use crate::scenario::spans::Seg;
 use crate::scenario::validate::Checker;
 use crate::scenario::{Dur, Host, Sp};
@@ -13,12 +13,6 @@ use faultline_models::{app, router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// The kind's name in reports and traces.
-pub(crate) const KIND: &str = "app";
-
-/// Load generators read and write through it.
-pub(crate) const LOAD: Option<LoadApi> = Some(LoadApi::Store);
 
 /// An application server.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -133,14 +127,22 @@ pub enum StorePlan {
     },
 }
 
-pub(crate) fn provides(want: Want) -> bool {
-    match want {
-        Want::KvPrimary | Want::Kv | Want::Cache | Want::Store => false,
-    }
-}
+impl Kind for AppService {
+    type Plan = AppPlan;
+    /// Load generators read and write through it.
+    const LOAD: Option<LoadApi> = Some(LoadApi::Store);
 
-impl AppService {
-    pub(crate) fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
+    fn kind(&self) -> &'static str {
+        "app"
+    }
+
+    fn provides(&self, want: Want) -> bool {
+        match want {
+            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store => false,
+        }
+    }
+
+    fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
         match (&self.db, &self.router) {
             (Some(db), None) => expect(c, db, Want::Store, "an app's `db`"),
             (None, Some(router)) => members(c, &router.members, host.name.span(), "a router"),
@@ -176,7 +178,7 @@ impl AppService {
     }
 
     /// The plan of a validated app (it has `db` or `router`).
-    pub(crate) fn compile(&self, cx: &PlanContext) -> AppPlan {
+    fn compile(&self, _name: &str, cx: &PlanContext) -> AppPlan {
         let store = match (&self.router, &self.db) {
             (Some(r), _) => StorePlan::Routed {
                 members: cx.addrs(&r.members),
@@ -229,8 +231,14 @@ impl AppPlan {
     }
 
     /// Serves the app on the service port.
-    pub(crate) async fn start(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
+    async fn run(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
         let app = app::App::new(env.clone(), &self.config());
         serve(env, super::SERVICE_PORT, capacity, app).await
+    }
+}
+
+impl Start for AppPlan {
+    fn start(&self, env: SimEnv, capacity: Capacity) -> Running {
+        Box::pin(self.clone().run(env, capacity))
     }
 }

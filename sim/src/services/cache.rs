@@ -1,7 +1,7 @@
 //! The cache kind: an in-memory cache node with LRU eviction by entry count and an optional
 //! time to live, its settings and its start.
 
-use super::{LoadApi, Want, ns};
+use super::{Kind, LoadApi, PlanContext, Running, Start, Want, ns};
 use crate::scenario::Dur;
 use crate::world::SimEnv;
 use faultline_models::cache;
@@ -9,12 +9,6 @@ use faultline_models::server::{Capacity, serve};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// The kind's name in reports and traces.
-pub(crate) const KIND: &str = "cache";
-
-/// Load generators may read and write it directly.
-pub(crate) const LOAD: Option<LoadApi> = Some(LoadApi::Store);
 
 /// A cache node.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -41,23 +35,37 @@ pub struct CachePlan {
     pub ttl_ns: Option<u64>,
 }
 
-pub(crate) fn provides(want: Want) -> bool {
-    match want {
-        Want::Cache => true,
-        Want::KvPrimary | Want::Kv | Want::Store => false,
-    }
-}
+impl Kind for CacheService {
+    type Plan = CachePlan;
+    /// Load generators may read and write it directly.
+    const LOAD: Option<LoadApi> = Some(LoadApi::Store);
 
-impl CacheService {
-    pub(crate) fn compile(&self) -> CachePlan {
+    fn kind(&self) -> &'static str {
+        "cache"
+    }
+
+    fn provides(&self, want: Want) -> bool {
+        match want {
+            Want::Cache => true,
+            Want::KvPrimary | Want::Kv | Want::Store => false,
+        }
+    }
+
+    fn compile(&self, _name: &str, _cx: &PlanContext) -> CachePlan {
         CachePlan { capacity: self.capacity, ttl_ns: self.ttl.map(|d| ns(d.0)) }
     }
 }
 
 impl CachePlan {
     /// Serves the cache on the service port.
-    pub(crate) async fn start(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
+    async fn run(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
         let config = cache::CacheConfig { capacity: self.capacity, ttl: self.ttl_ns.map(Duration::from_nanos) };
         serve(env.clone(), super::SERVICE_PORT, capacity, cache::CacheNode::new(env, config)).await
+    }
+}
+
+impl Start for CachePlan {
+    fn start(&self, env: SimEnv, capacity: Capacity) -> Running {
+        Box::pin(self.clone().run(env, capacity))
     }
 }

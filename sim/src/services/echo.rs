@@ -1,24 +1,42 @@
 //! The echo kind: a server that returns each payload unchanged (the benchmark's server). It
 //! has no settings; a host's capacity (workers, queue, service time) is all there is to it.
 
-use super::{LoadApi, Want};
+use super::{Kind, LoadApi, PlanContext, Running, Start, Want};
 use crate::world::SimEnv;
 use faultline_models::server::Capacity;
+use serde::Serialize;
 
-/// The kind's name in reports and traces.
-pub(crate) const KIND: &str = "echo";
+/// The echo kind's settings: none (the file says `service = "echo"`).
+#[derive(Debug, Clone, Copy)]
+pub struct EchoService;
 
-/// Load generators send it echo requests.
-pub(crate) const LOAD: Option<LoadApi> = Some(LoadApi::Echo);
+/// An echo server in the run plan: nothing beyond the host's capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EchoPlan;
 
-/// An echo server is nothing a reference asks for.
-pub(crate) fn provides(want: Want) -> bool {
-    match want {
-        Want::KvPrimary | Want::Kv | Want::Cache | Want::Store => false,
+impl Kind for EchoService {
+    type Plan = EchoPlan;
+    const LOAD: Option<LoadApi> = Some(LoadApi::Echo);
+
+    fn kind(&self) -> &'static str {
+        "echo"
+    }
+
+    /// An echo server is nothing a reference asks for.
+    fn provides(&self, want: Want) -> bool {
+        match want {
+            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store => false,
+        }
+    }
+
+    fn compile(&self, _name: &str, _cx: &PlanContext) -> EchoPlan {
+        EchoPlan
     }
 }
 
-/// Serves echo requests on the service port.
-pub(crate) async fn start(env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
-    faultline_models::server::serve(env, super::SERVICE_PORT, capacity, faultline_models::echo::Echo).await
+impl Start for EchoPlan {
+    fn start(&self, env: SimEnv, capacity: Capacity) -> Running {
+        let echo = faultline_models::echo::Echo;
+        Box::pin(faultline_models::server::serve(env, super::SERVICE_PORT, capacity, echo))
+    }
 }

@@ -3,21 +3,16 @@
 //! others follow. Its settings, their checks (a lease must run out before a promotion) and its
 //! start. It serves no workload.
 
-use super::{LoadApi, PlanContext, Want, members, ns};
+use super::{Kind, LoadApi, PlanContext, Running, Start, Want, members, ns};
 use crate::scenario::spans::{Seg, fmt_dur};
 use crate::scenario::validate::Checker;
 use crate::scenario::{Dur, Host, Sp};
 use crate::world::SimEnv;
 use faultline_models::failover;
+use faultline_models::server::Capacity;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// The kind's name in reports and traces.
-pub(crate) const KIND: &str = "failover";
-
-/// It serves no workload.
-pub(crate) const LOAD: Option<LoadApi> = None;
 
 /// A failover controller: health-checks the primary, grants it a write lease, promotes the
 /// most caught-up replica when the primary has failed for `fail_after`, and makes the others
@@ -72,14 +67,26 @@ pub struct FailoverPlan {
     pub timeout_ns: u64,
 }
 
-pub(crate) fn provides(want: Want) -> bool {
-    match want {
-        Want::KvPrimary | Want::Kv | Want::Cache | Want::Store => false,
-    }
-}
+impl Kind for FailoverService {
+    type Plan = FailoverPlan;
+    /// It serves no workload.
+    const LOAD: Option<LoadApi> = None;
 
-impl FailoverService {
-    pub(crate) fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
+    fn kind(&self) -> &'static str {
+        "failover"
+    }
+
+    fn provides(&self, want: Want) -> bool {
+        match want {
+            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store => false,
+        }
+    }
+
+    fn manages(&self) -> &[Sp<String>] {
+        &self.members
+    }
+
+    fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
         members(c, &self.members, host.name.span(), "a failover controller");
         let (lease, every, fail_after) = (self.lease.0, self.check_every.0, self.fail_after.0);
         if every.is_zero() || self.timeout.0.is_zero() || lease.is_zero() {
@@ -104,7 +111,7 @@ impl FailoverService {
         }
     }
 
-    pub(crate) fn compile(&self, cx: &PlanContext) -> FailoverPlan {
+    fn compile(&self, _name: &str, cx: &PlanContext) -> FailoverPlan {
         FailoverPlan {
             members: cx.addrs(&self.members),
             check_every_ns: ns(self.check_every.0),
@@ -117,7 +124,7 @@ impl FailoverService {
 
 impl FailoverPlan {
     /// Runs the controller (it listens on no port).
-    pub(crate) async fn start(self, env: SimEnv) -> std::io::Result<()> {
+    async fn run(self, env: SimEnv) -> std::io::Result<()> {
         let config = failover::FailoverConfig {
             members: self.members,
             check_every: Duration::from_nanos(self.check_every_ns),
@@ -126,5 +133,14 @@ impl FailoverPlan {
             timeout: Duration::from_nanos(self.timeout_ns),
         };
         failover::run_controller(env, config).await
+    }
+}
+
+impl Start for FailoverPlan {
+    /// It only calls out: health checks, promotions, orders to follow.
+    const LISTENS: bool = false;
+
+    fn start(&self, env: SimEnv, _capacity: Capacity) -> Running {
+        Box::pin(self.clone().run(env))
     }
 }

@@ -1,7 +1,7 @@
 //! The kv kind: a node of the replicated key-value store (a primary and its replicas), its
 //! settings (role, primary, fsync, replication, apply cost), their checks, and its start.
 
-use super::{LoadApi, PlanContext, Want, expect, ns};
+use super::{Kind, LoadApi, PlanContext, Running, Start, Want, expect, ns};
 use crate::scenario::validate::{Checker, or_span};
 use crate::scenario::{Dur, Host, Sp, types::zero};
 use crate::world::SimEnv;
@@ -11,9 +11,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use toml::Spanned;
-
-/// Load generators read and write it.
-pub(crate) const LOAD: Option<LoadApi> = Some(LoadApi::Store);
 
 /// A key-value store node.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -117,16 +114,20 @@ pub enum ReplicationPlan {
     },
 }
 
-impl KvService {
+impl Kind for KvService {
+    type Plan = KvPlan;
+    /// Load generators read and write it.
+    const LOAD: Option<LoadApi> = Some(LoadApi::Store);
+
     /// "kv-primary" or "kv-replica".
-    pub(crate) fn kind(&self) -> &'static str {
+    fn kind(&self) -> &'static str {
         match self.role {
             KvRole::Primary => "kv-primary",
             KvRole::Replica => "kv-replica",
         }
     }
 
-    pub(crate) fn provides(&self, want: Want) -> bool {
+    fn provides(&self, want: Want) -> bool {
         match want {
             Want::KvPrimary | Want::Store => self.role == KvRole::Primary,
             Want::Kv => true,
@@ -134,7 +135,7 @@ impl KvService {
         }
     }
 
-    pub(crate) fn validate(&self, c: &mut Checker, host: &Host) {
+    fn validate(&self, c: &mut Checker, _index: usize, host: &Host) {
         match (self.role, &self.primary) {
             (KvRole::Primary, Some(primary)) => {
                 let message = "a kv primary has no `primary`; expected no `primary` here, or role = \"replica\"".into();
@@ -158,7 +159,8 @@ impl KvService {
         }
     }
 
-    pub(crate) fn compile(&self, managed: bool, cx: &PlanContext) -> KvPlan {
+    fn compile(&self, name: &str, cx: &PlanContext) -> KvPlan {
+        let managed = cx.managed.contains(name);
         let replication = match &self.replication {
             ReplicationSpec::Async => ReplicationPlan::Async,
             ReplicationSpec::SemiSync { timeout } => ReplicationPlan::SemiSync { timeout_ns: ns(timeout.0) },
@@ -188,12 +190,18 @@ impl KvPlan {
     }
 
     /// Runs the node: a primary, or a replica of its primary.
-    pub(crate) async fn start(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
+    async fn run(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
         let config = self.config();
         let node = match self.primary {
             None => kv::KvNode::primary(env.clone(), config)?,
             Some(primary) => kv::KvNode::replica(env.clone(), config, primary)?,
         };
         serve(env, super::SERVICE_PORT, capacity, node).await
+    }
+}
+
+impl Start for KvPlan {
+    fn start(&self, env: SimEnv, capacity: Capacity) -> Running {
+        Box::pin(self.clone().run(env, capacity))
     }
 }

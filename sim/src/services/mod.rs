@@ -7,10 +7,10 @@
 //! requests ([`LoadApi`]), its compiled settings in the run plan (times in nanoseconds, host
 //! names resolved), and how it starts on a host.
 //!
-//! The registry is this file: the [`Service`] enum (the file format) and the [`ServicePlan`]
-//! enum (the plan) have one variant per kind, and every dispatch below is an exhaustive match,
-//! so a new kind is: its file, a variant in each enum, and the arms the compiler then asks for
-//! here. Nothing outside this folder names a kind.
+//! The registry is the `registry!` invocation in this file: one line per kind generates the
+//! [`Service`] enum (the file format), the [`ServicePlan`] enum (the plan) and every dispatch
+//! over them (exhaustive matches). A kind's settings type implements [`Kind`], its plan
+//! [`Start`]; so a new kind is its file and its line. Nothing outside this folder names a kind.
 //!
 //! Must not: know turmoil beyond [`SimEnv`] (a kind starts its model on the seam), or read a
 //! scenario value after compilation (the world runs from the plan).
@@ -40,43 +40,152 @@ pub(crate) fn addr(host: &str) -> String {
     format!("{host}:{SERVICE_PORT}")
 }
 
-/// The services a host can run: the file format, one variant per kind.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Service {
-    /// Replies to echo requests (the benchmark's server): `"echo"`.
-    Echo,
-    /// A replicated key-value store node: `{ kv = { role = "primary" } }`.
-    Kv(kv::KvService),
-    /// An in-memory cache node with LRU eviction: `{ cache = { capacity = 10000 } }`.
-    Cache(cache::CacheService),
-    /// An application server doing cache-aside reads and write-through-invalidate writes:
-    /// `{ app = { db = "db", cache = "cache" } }`.
-    App(app::AppService),
-    /// A failover controller for a group of kv nodes:
-    /// `{ failover = { members = ["db1", "db2", "db3"] } }`.
-    Failover(failover::FailoverService),
-    /// A connection pooler in front of a store, like PgBouncer:
-    /// `{ pool = { backend = "db", max_server_conns = 20 } }`.
-    Pool(pool::PoolService),
+/// What a kind's settings tell the simulator; implemented by each kind's scenario settings type.
+pub(crate) trait Kind {
+    /// The kind's compiled settings in the run plan.
+    type Plan;
+    /// The requests load generators may send it; `None`: it serves no workload.
+    const LOAD: Option<LoadApi>;
+    /// The kind's name as reports and traces show it.
+    fn kind(&self) -> &'static str;
+    /// Whether a host of this kind is what `want` asks a reference to be.
+    fn provides(&self, want: Want) -> bool;
+    /// The hosts whose replication group it manages (a failover controller's members).
+    fn manages(&self) -> &[Sp<String>] {
+        &[]
+    }
+    /// Checks the settings of host `index` (`host`), reporting located findings.
+    fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
+        let _ = (c, index, host);
+    }
+    /// The settings compiled for the plan of the host named `name`.
+    fn compile(&self, name: &str, cx: &PlanContext) -> Self::Plan;
 }
 
-/// A host's service as the run plan holds it: settings compiled, names resolved to addresses.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ServicePlan {
-    /// See [`Service::Echo`].
-    Echo,
-    /// See [`Service::Kv`].
-    Kv(kv::KvPlan),
-    /// See [`Service::Cache`].
-    Cache(cache::CachePlan),
-    /// See [`Service::App`].
-    App(app::AppPlan),
-    /// See [`Service::Failover`].
-    Failover(failover::FailoverPlan),
-    /// See [`Service::Pool`].
-    Pool(pool::PoolPlan),
+/// How a kind's compiled settings run on a host.
+pub(crate) trait Start {
+    /// Whether it listens on the service port.
+    const LISTENS: bool = true;
+    /// The future the host runs (again after every restart), with the host's capacity.
+    fn start(&self, env: SimEnv, capacity: Capacity) -> Running;
+}
+
+/// Generates the [`Service`] and [`ServicePlan`] enums and every dispatch over them from one
+/// line per kind: `Variant = path::UnitSettings => path::Plan` for a kind without settings
+/// (written as a bare string in the file), `Variant(path::Settings) => path::Plan` otherwise.
+/// Each dispatch is an exhaustive match, generated, so a kind is registered by its line alone.
+macro_rules! registry {
+    (
+        unit { $( $(#[$udoc:meta])* $uvariant:ident = $uspec:path => $uplan:ty ),* $(,)? }
+        data { $( $(#[$doc:meta])* $variant:ident ( $spec:ty ) => $plan:ty ),* $(,)? }
+    ) => {
+        /// The services a host can run: the file format, one variant per kind.
+        #[derive(Debug, Clone, Deserialize, JsonSchema)]
+        #[serde(rename_all = "snake_case", deny_unknown_fields)]
+        pub enum Service {
+            $( $(#[$udoc])* $uvariant, )*
+            $( $(#[$doc])* $variant($spec), )*
+        }
+
+        /// A host's service as the run plan holds it: settings compiled, names resolved.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ServicePlan {
+            $( $(#[$udoc])* $uvariant($uplan), )*
+            $( $(#[$doc])* $variant($plan), )*
+        }
+
+        impl Service {
+            /// The kind's name as reports and traces show it.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $( Service::$uvariant => Kind::kind(&$uspec), )*
+                    $( Service::$variant(s) => Kind::kind(s), )*
+                }
+            }
+
+            /// Whether this service is what `want` asks a reference to be.
+            pub(crate) fn provides(&self, want: Want) -> bool {
+                match self {
+                    $( Service::$uvariant => Kind::provides(&$uspec, want), )*
+                    $( Service::$variant(s) => Kind::provides(s, want), )*
+                }
+            }
+
+            /// The requests load generators may send it; `None`: it serves no workload.
+            pub(crate) fn load_api(&self) -> Option<LoadApi> {
+                match self {
+                    $( Service::$uvariant => <$uspec as Kind>::LOAD, )*
+                    $( Service::$variant(_) => <$spec as Kind>::LOAD, )*
+                }
+            }
+
+            /// The hosts whose replication group it manages.
+            pub(crate) fn manages(&self) -> &[Sp<String>] {
+                match self {
+                    $( Service::$uvariant => &[], )*
+                    $( Service::$variant(s) => Kind::manages(s), )*
+                }
+            }
+
+            /// Checks the kind's settings of host `index`, reporting located findings.
+            pub(crate) fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
+                match self {
+                    $( Service::$uvariant => Kind::validate(&$uspec, c, index, host), )*
+                    $( Service::$variant(s) => Kind::validate(s, c, index, host), )*
+                }
+            }
+
+            /// The settings compiled for the plan of the host named `name`.
+            pub(crate) fn compile(&self, name: &str, cx: &PlanContext) -> ServicePlan {
+                match self {
+                    $( Service::$uvariant => ServicePlan::$uvariant(Kind::compile(&$uspec, name, cx)), )*
+                    $( Service::$variant(s) => ServicePlan::$variant(Kind::compile(s, name, cx)), )*
+                }
+            }
+        }
+
+        impl ServicePlan {
+            /// Whether the service listens on the service port (a failover controller only
+            /// calls out).
+            pub fn listens(&self) -> bool {
+                match self {
+                    $( ServicePlan::$uvariant(_) => <$uplan as Start>::LISTENS, )*
+                    $( ServicePlan::$variant(_) => <$plan as Start>::LISTENS, )*
+                }
+            }
+
+            /// Starts the service on a host with the host's capacity.
+            pub(crate) fn start(&self, env: SimEnv, capacity: Capacity) -> Running {
+                match self {
+                    $( ServicePlan::$uvariant(p) => Start::start(p, env, capacity), )*
+                    $( ServicePlan::$variant(p) => Start::start(p, env, capacity), )*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    unit {
+        /// Replies to echo requests (the benchmark's server): `"echo"`.
+        Echo = echo::EchoService => echo::EchoPlan,
+    }
+    data {
+        /// A replicated key-value store node: `{ kv = { role = "primary" } }`.
+        Kv(kv::KvService) => kv::KvPlan,
+        /// An in-memory cache node with LRU eviction: `{ cache = { capacity = 10000 } }`.
+        Cache(cache::CacheService) => cache::CachePlan,
+        /// An application server doing cache-aside reads and write-through-invalidate writes:
+        /// `{ app = { db = "db", cache = "cache" } }`.
+        App(app::AppService) => app::AppPlan,
+        /// A failover controller for a group of kv nodes:
+        /// `{ failover = { members = ["db1", "db2", "db3"] } }`.
+        Failover(failover::FailoverService) => failover::FailoverPlan,
+        /// A connection pooler in front of a store, like PgBouncer:
+        /// `{ pool = { backend = "db", max_server_conns = 20 } }`.
+        Pool(pool::PoolService) => pool::PoolPlan,
+    }
 }
 
 /// What a reference to another host asks it to be (a replica's `primary`, an app's `cache`).
@@ -135,102 +244,6 @@ impl PlanContext<'_> {
 
 /// A host's running service: the future it runs (again after every restart).
 pub(crate) type Running = Pin<Box<dyn Future<Output = io::Result<()>>>>;
-
-impl Service {
-    /// The kind's name as reports and traces show it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Service::Echo => echo::KIND,
-            Service::Kv(k) => k.kind(),
-            Service::Cache(_) => cache::KIND,
-            Service::App(_) => app::KIND,
-            Service::Failover(_) => failover::KIND,
-            Service::Pool(_) => pool::KIND,
-        }
-    }
-
-    /// Whether this service is what `want` asks a reference to be.
-    pub(crate) fn provides(&self, want: Want) -> bool {
-        match self {
-            Service::Echo => echo::provides(want),
-            Service::Kv(k) => k.provides(want),
-            Service::Cache(_) => cache::provides(want),
-            Service::App(_) => app::provides(want),
-            Service::Failover(_) => failover::provides(want),
-            Service::Pool(_) => pool::provides(want),
-        }
-    }
-
-    /// The requests load generators may send it; `None`: it serves no workload.
-    pub(crate) fn load_api(&self) -> Option<LoadApi> {
-        match self {
-            Service::Echo => echo::LOAD,
-            Service::Kv(_) => kv::LOAD,
-            Service::Cache(_) => cache::LOAD,
-            Service::App(_) => app::LOAD,
-            Service::Failover(_) => failover::LOAD,
-            Service::Pool(_) => pool::LOAD,
-        }
-    }
-
-    /// The hosts whose replication group a service manages (a failover controller's members).
-    pub(crate) fn manages(&self) -> &[Sp<String>] {
-        match self {
-            Service::Failover(f) => &f.members,
-            Service::Echo | Service::Kv(_) | Service::Cache(_) | Service::App(_) | Service::Pool(_) => &[],
-        }
-    }
-
-    /// Checks the kind's settings of host `index`, reporting located findings.
-    pub(crate) fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
-        match self {
-            Service::Echo => {}
-            Service::Kv(k) => k.validate(c, host),
-            Service::Cache(_) => {}
-            Service::App(a) => a.validate(c, index, host),
-            Service::Failover(f) => f.validate(c, index, host),
-            Service::Pool(p) => p.validate(c, host),
-        }
-    }
-
-    /// The settings compiled for the plan of the host named `name`.
-    pub(crate) fn compile(&self, name: &str, cx: &PlanContext) -> ServicePlan {
-        match self {
-            Service::Echo => ServicePlan::Echo,
-            Service::Kv(k) => ServicePlan::Kv(k.compile(cx.managed.contains(name), cx)),
-            Service::Cache(c) => ServicePlan::Cache(c.compile()),
-            Service::App(a) => ServicePlan::App(a.compile(cx)),
-            Service::Failover(f) => ServicePlan::Failover(f.compile(cx)),
-            Service::Pool(p) => ServicePlan::Pool(p.compile(cx)),
-        }
-    }
-}
-
-impl ServicePlan {
-    /// Whether the service listens on the service port (a failover controller only calls out).
-    pub fn listens(&self) -> bool {
-        match self {
-            ServicePlan::Echo
-            | ServicePlan::Kv(_)
-            | ServicePlan::Cache(_)
-            | ServicePlan::App(_)
-            | ServicePlan::Pool(_) => true,
-            ServicePlan::Failover(_) => false,
-        }
-    }
-
-    /// Starts the service on a host with the host's capacity.
-    pub(crate) fn start(&self, env: SimEnv, capacity: Capacity) -> Running {
-        match self {
-            ServicePlan::Echo => Box::pin(echo::start(env, capacity)),
-            ServicePlan::Kv(k) => Box::pin(k.clone().start(env, capacity)),
-            ServicePlan::Cache(c) => Box::pin(c.clone().start(env, capacity)),
-            ServicePlan::App(a) => Box::pin(a.clone().start(env, capacity)),
-            ServicePlan::Failover(f) => Box::pin(f.clone().start(env)),
-            ServicePlan::Pool(p) => Box::pin(p.clone().start(env, capacity)),
-        }
-    }
-}
 
 /// Checks that `name` is a host whose service is what `want` says; `what` names the reference
 /// ("a kv replica's `primary`").

@@ -2,7 +2,7 @@
 //! session mode, a cap on server connections, wait and server timeouts), its settings, their
 //! checks and its start.
 
-use super::{LoadApi, PlanContext, Want, expect, ns};
+use super::{Kind, LoadApi, PlanContext, Running, Start, Want, expect, ns};
 use crate::scenario::validate::Checker;
 use crate::scenario::{Dur, Host, Sp};
 use crate::world::SimEnv;
@@ -11,12 +11,6 @@ use faultline_models::server::{Capacity, serve};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// The kind's name in reports and traces.
-pub(crate) const KIND: &str = "pool";
-
-/// Load generators read and write through it.
-pub(crate) const LOAD: Option<LoadApi> = Some(LoadApi::Store);
 
 /// A connection pooler.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -73,15 +67,23 @@ pub struct PoolPlan {
     pub server_timeout_ns: u64,
 }
 
-pub(crate) fn provides(want: Want) -> bool {
-    match want {
-        Want::Store => true,
-        Want::KvPrimary | Want::Kv | Want::Cache => false,
-    }
-}
+impl Kind for PoolService {
+    type Plan = PoolPlan;
+    /// Load generators read and write through it.
+    const LOAD: Option<LoadApi> = Some(LoadApi::Store);
 
-impl PoolService {
-    pub(crate) fn validate(&self, c: &mut Checker, host: &Host) {
+    fn kind(&self) -> &'static str {
+        "pool"
+    }
+
+    fn provides(&self, want: Want) -> bool {
+        match want {
+            Want::Store => true,
+            Want::KvPrimary | Want::Kv | Want::Cache => false,
+        }
+    }
+
+    fn validate(&self, c: &mut Checker, _index: usize, host: &Host) {
         expect(c, &self.backend, Want::KvPrimary, "a pool's `backend`");
         if self.max_server_conns == 0 {
             let message = "a pool's max_server_conns = 0; expected at least 1 server connection".into();
@@ -89,7 +91,7 @@ impl PoolService {
         }
     }
 
-    pub(crate) fn compile(&self, cx: &PlanContext) -> PoolPlan {
+    fn compile(&self, _name: &str, cx: &PlanContext) -> PoolPlan {
         PoolPlan {
             backend: cx.addr(&self.backend),
             mode: self.mode,
@@ -102,7 +104,7 @@ impl PoolService {
 
 impl PoolPlan {
     /// Serves the pool on the service port.
-    pub(crate) async fn start(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
+    async fn run(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
         let config = pool::PoolConfig {
             backend: self.backend,
             mode: match self.mode {
@@ -114,5 +116,11 @@ impl PoolPlan {
             server_timeout: Duration::from_nanos(self.server_timeout_ns),
         };
         serve(env.clone(), super::SERVICE_PORT, capacity, pool::Pooler::new(env, config)).await
+    }
+}
+
+impl Start for PoolPlan {
+    fn start(&self, env: SimEnv, capacity: Capacity) -> Running {
+        Box::pin(self.clone().run(env, capacity))
     }
 }
