@@ -13,7 +13,8 @@
 //! [`Control`].
 
 use crate::scenario::{FaultSpec, Scenario};
-use crate::world::shared::{Burst, HostClock, KnobSetting, Shared};
+use crate::services::ns;
+use crate::world::shared::{Burst, HostClock, KnobSetting, LinkSetting, Shared};
 use faultline_chaos::fault::{Fault, Knob, ScheduledFault};
 use faultline_chaos::nemesis::{self as plan, Scripted};
 use faultline_chaos::trace::{Event, LinkInfo};
@@ -26,10 +27,6 @@ fn idx(hosts: &BTreeMap<String, u16>, name: &str) -> u16 {
 
 fn group(hosts: &BTreeMap<String, u16>, names: &[toml::Spanned<String>]) -> Vec<u16> {
     names.iter().map(|n| idx(hosts, n.get_ref())).collect()
-}
-
-fn ns(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The fault a spec describes, hosts by index.
@@ -47,14 +44,8 @@ fn to_fault(spec: &FaultSpec, hosts: &BTreeMap<String, u16>, scenario: &Scenario
         FaultSpec::Heal { a, b, oneway: false } => Fault::Heal { a: group(hosts, a), b: group(hosts, b) },
         FaultSpec::Heal { a, b, oneway: true } => Fault::HealOneWay { from: group(hosts, a), to: group(hosts, b) },
         FaultSpec::Link(link) => {
-            let net = &scenario.network;
-            Fault::LinkDegrade {
-                a: host(&link.between[0]),
-                b: host(&link.between[1]),
-                latency_ns: ns(link.latency.unwrap_or(net.latency).0),
-                jitter_ns: ns(link.jitter.unwrap_or(net.jitter).0),
-                loss: link.loss.as_ref().map(|l| *l.get_ref()).unwrap_or(*net.loss.get_ref()),
-            }
+            let (latency_ns, jitter_ns, loss) = link.settings_ns(&scenario.network);
+            Fault::LinkDegrade { a: host(&link.between[0]), b: host(&link.between[1]), latency_ns, jitter_ns, loss }
         }
         FaultSpec::ReplicationDelay { host: h, delay, grow } => {
             tune(h, Knob::ApplyDelay, ns(delay.0), grow.map_or(0, |g| ns(g.0)))
@@ -81,14 +72,6 @@ pub fn schedule(scenario: &Scenario, hosts: &BTreeMap<String, u16>) -> Vec<Sched
             length_ns: entry.length.as_ref().map(|l| ns(l.get_ref().0)),
         }
     }))
-}
-
-/// A link's latency, jitter and loss.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct LinkSetting {
-    pub(crate) latency_ns: u64,
-    pub(crate) jitter_ns: u64,
-    pub(crate) loss: f64,
 }
 
 /// Everything a fault may do to the world. Hosts by index.
@@ -204,13 +187,7 @@ impl Control for WorldControl<'_, '_> {
 
     fn restore_link(&mut self, a: u16, b: u16) {
         let configured = self.links.iter().find(|l| (l.a, l.b) == (a, b) || (l.a, l.b) == (b, a));
-        let setting = match configured {
-            Some(link) => LinkSetting { latency_ns: link.latency_ns, jitter_ns: link.jitter_ns, loss: link.loss },
-            None => {
-                let t = self.shared.links.borrow();
-                LinkSetting { latency_ns: t.default_latency_ns, jitter_ns: t.default_jitter_ns, loss: t.default_loss }
-            }
-        };
+        let setting = configured.map_or_else(|| self.shared.links.borrow().default, LinkSetting::from);
         set_link(self.sim, self.shared, a, b, setting);
     }
 
@@ -236,13 +213,12 @@ fn set_link(sim: &mut turmoil::Sim<'_>, shared: &Shared, a: u16, b: u16, setting
     let latency = Duration::from_nanos(setting.latency_ns);
     sim.set_link_latency(na.as_str(), nb.as_str(), latency);
     sim.set_link_max_message_latency(na.as_str(), nb.as_str(), latency + Duration::from_nanos(setting.jitter_ns));
-    shared.links.borrow_mut().set(a, b, setting.latency_ns, setting.jitter_ns, setting.loss);
+    shared.links.borrow_mut().set(a, b, setting);
 }
 
 /// Configures one link as the scenario states it (at build time).
 pub(crate) fn configure_link(sim: &mut turmoil::Sim<'_>, shared: &Shared, link: &LinkInfo) {
-    let setting = LinkSetting { latency_ns: link.latency_ns, jitter_ns: link.jitter_ns, loss: link.loss };
-    set_link(sim, shared, link.a, link.b, setting);
+    set_link(sim, shared, link.a, link.b, LinkSetting::from(link));
 }
 
 /// Sets every host's configured constant clock skew (at build time).

@@ -106,12 +106,13 @@ fn links(scenario: &Scenario, by_name: &BTreeMap<String, u16>) -> Vec<LinkInfo> 
         .iter()
         .map(|l| {
             let l = l.get_ref();
+            let (latency_ns, jitter_ns, loss) = l.settings_ns(net);
             LinkInfo {
                 a: by_name[l.between[0].get_ref()],
                 b: by_name[l.between[1].get_ref()],
-                latency_ns: ns(l.latency.unwrap_or(net.latency).0),
-                jitter_ns: ns(l.jitter.unwrap_or(net.jitter).0),
-                loss: l.loss.as_ref().map(|x| *x.get_ref()).unwrap_or(*net.loss.get_ref()),
+                latency_ns,
+                jitter_ns,
+                loss,
             }
         })
         .collect()

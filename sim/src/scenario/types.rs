@@ -290,6 +290,16 @@ pub struct Link {
     pub loss: Option<Sp<f64>>,
 }
 
+impl Link {
+    /// This link's one-way latency and jitter (nanoseconds) and loss: its own where it sets
+    /// them, the network's elsewhere.
+    pub(crate) fn settings_ns(&self, net: &LinkSettings) -> (u64, u64, f64) {
+        let ns = |d: Dur| crate::services::ns(d.0);
+        let loss = self.loss.as_ref().map_or(*net.loss.get_ref(), |l| *l.get_ref());
+        (ns(self.latency.unwrap_or(net.latency)), ns(self.jitter.unwrap_or(net.jitter)), loss)
+    }
+}
+
 /// The traffic sent to the system.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

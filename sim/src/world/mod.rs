@@ -151,12 +151,12 @@ impl World {
             by_name,
             by_ip: RefCell::new(BTreeMap::new()),
             links: RefCell::new(LinkTable {
-                default_latency_ns: plan.network.latency_ns,
-                default_jitter_ns: plan.network.jitter_ns,
-                default_loss: plan.network.loss,
-                loss: BTreeMap::new(),
-                latency_ns: BTreeMap::new(),
-                jitter_ns: BTreeMap::new(),
+                default: shared::LinkSetting {
+                    latency_ns: plan.network.latency_ns,
+                    jitter_ns: plan.network.jitter_ns,
+                    loss: plan.network.loss,
+                },
+                links: BTreeMap::new(),
                 cut: BTreeSet::new(),
                 rto: Duration::from_nanos(plan.network.rto_ns),
             }),

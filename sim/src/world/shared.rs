@@ -90,40 +90,51 @@ impl KnobSetting {
     }
 }
 
+/// A link's latency, jitter and loss.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct LinkSetting {
+    pub(crate) latency_ns: u64,
+    pub(crate) jitter_ns: u64,
+    pub(crate) loss: f64,
+}
+
+impl From<&faultline_chaos::trace::LinkInfo> for LinkSetting {
+    fn from(link: &faultline_chaos::trace::LinkInfo) -> Self {
+        LinkSetting { latency_ns: link.latency_ns, jitter_ns: link.jitter_ns, loss: link.loss }
+    }
+}
+
 /// Current latency, loss and partitions of every link, and the retransmission timeout: what
 /// the streams need to model loss recovery.
 pub(crate) struct LinkTable {
-    pub(crate) default_latency_ns: u64,
-    pub(crate) default_jitter_ns: u64,
-    pub(crate) default_loss: f64,
-    pub(crate) loss: BTreeMap<(u16, u16), f64>,
-    pub(crate) latency_ns: BTreeMap<(u16, u16), u64>,
-    pub(crate) jitter_ns: BTreeMap<(u16, u16), u64>,
+    /// The settings of every link not in `links`.
+    pub(crate) default: LinkSetting,
+    /// Links set apart from the default, by `(lower host, higher host)`.
+    pub(crate) links: BTreeMap<(u16, u16), LinkSetting>,
     /// Directions cut by a partition now, `(from, to)`: what `from` writes to `to` is lost.
     pub(crate) cut: BTreeSet<(u16, u16)>,
     pub(crate) rto: Duration,
 }
 
 impl LinkTable {
-    fn key(a: u16, b: u16) -> (u16, u16) {
-        (a.min(b), a.max(b))
+    /// The settings of the link between `a` and `b` now.
+    fn setting(&self, a: u16, b: u16) -> LinkSetting {
+        self.links.get(&(a.min(b), a.max(b))).copied().unwrap_or(self.default)
     }
     pub(crate) fn loss(&self, a: u16, b: u16) -> f64 {
-        self.loss.get(&Self::key(a, b)).copied().unwrap_or(self.default_loss)
+        self.setting(a, b).loss
     }
     /// One-way base latency of a link.
     pub(crate) fn latency(&self, a: u16, b: u16) -> Duration {
-        Duration::from_nanos(self.latency_ns.get(&Self::key(a, b)).copied().unwrap_or(self.default_latency_ns))
+        Duration::from_nanos(self.setting(a, b).latency_ns)
     }
     /// The longest one-way delay of a message on a link: its latency plus its jitter.
     pub(crate) fn max_delay(&self, a: u16, b: u16) -> Duration {
-        let jitter_ns = self.jitter_ns.get(&Self::key(a, b)).copied().unwrap_or(self.default_jitter_ns);
-        self.latency(a, b) + Duration::from_nanos(jitter_ns)
+        let setting = self.setting(a, b);
+        Duration::from_nanos(setting.latency_ns + setting.jitter_ns)
     }
-    pub(crate) fn set(&mut self, a: u16, b: u16, latency_ns: u64, jitter_ns: u64, loss: f64) {
-        self.loss.insert(Self::key(a, b), loss);
-        self.latency_ns.insert(Self::key(a, b), latency_ns);
-        self.jitter_ns.insert(Self::key(a, b), jitter_ns);
+    pub(crate) fn set(&mut self, a: u16, b: u16, setting: LinkSetting) {
+        self.links.insert((a.min(b), a.max(b)), setting);
     }
     /// Whether a partition cuts what `from` writes to `to` now (a one-way partition cuts one
     /// direction of a link, a partition both).
