@@ -30,5 +30,6 @@ pub mod proto;
 pub mod router;
 pub mod seam;
 pub mod server;
+pub mod shard;
 #[cfg(test)]
 pub(crate) mod testenv;
