@@ -67,7 +67,7 @@ enum Waiter<M> {
 /// A connection's calls take ids in increasing order, so the entries are a deque indexed by
 /// `id - first`: registering appends, finding is an index, and the slots of calls that ended
 /// are dropped from the front as soon as no older call waits.
-struct Pending<M>(RefCell<Slots<M>>);
+pub(crate) struct Pending<M>(RefCell<Slots<M>>);
 
 struct Slots<M> {
     /// The id of the slot at the front.
@@ -105,7 +105,7 @@ impl<M> Slots<M> {
 
 impl<M> Pending<M> {
     /// Starts waiting for the reply to `id`, which is higher than every id registered before.
-    fn register(&self, id: u64) {
+    pub(crate) fn register(&self, id: u64) {
         let mut table = self.0.borrow_mut();
         if table.slots.is_empty() {
             table.first = id;
@@ -120,7 +120,7 @@ impl<M> Pending<M> {
 
     /// The reply to `id` once it has come; `None` when the connection ended without one (or
     /// `id` was never registered).
-    fn poll_reply(&self, id: u64, cx: &mut Context<'_>) -> Poll<Option<M>> {
+    pub(crate) fn poll_reply(&self, id: u64, cx: &mut Context<'_>) -> Poll<Option<M>> {
         let mut table = self.0.borrow_mut();
         match table.get_mut(id) {
             None => Poll::Ready(None),
@@ -138,7 +138,7 @@ impl<M> Pending<M> {
     }
 
     /// Hands `msg` to the call waiting for `id`, if one is (it may have timed out and gone).
-    fn deliver(&self, id: u64, msg: M) {
+    pub(crate) fn deliver(&self, id: u64, msg: M) {
         let woken = match self.0.borrow_mut().get_mut(id) {
             Some(entry) => match std::mem::replace(entry, Waiter::Replied(msg)) {
                 Waiter::Waiting(waker) => waker,
@@ -152,7 +152,7 @@ impl<M> Pending<M> {
     }
 
     /// The connection ended: every call still waiting fails.
-    fn close(&self) {
+    pub(crate) fn close(&self) {
         let mut woken = Vec::new();
         {
             let mut table = self.0.borrow_mut();
@@ -170,7 +170,7 @@ impl<M> Pending<M> {
     }
 
     /// Drops the entry of `id` (its call ended, however).
-    fn forget(&self, id: u64) {
+    pub(crate) fn forget(&self, id: u64) {
         self.0.borrow_mut().remove(id);
     }
 

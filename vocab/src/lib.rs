@@ -72,6 +72,12 @@ pub mod gauge {
     pub const HITS: &str = "hits";
     /// Reads a cache node did not have, since start (`cache`).
     pub const MISSES: &str = "misses";
+    /// Bytes a cache node counts as used, as its INFO reports them (`cache`).
+    pub const USED_MEMORY: &str = "used_memory";
+    /// Keys a cache node evicted under its memory limit, since start (`cache`).
+    pub const EVICTED: &str = "evicted";
+    /// Keys a cache node dropped because their time to live passed, since start (`cache`).
+    pub const EXPIRED: &str = "expired";
     /// Reads an app served from its cache, since start (`app`).
     pub const CACHE_HITS: &str = "cache_hits";
     /// Reads an app had to take to the store, since start (`app`).
@@ -108,13 +114,16 @@ pub mod gauge {
     pub const SEMISYNC_FALLBACKS: &str = "semisync_fallbacks";
 
     /// Every gauge a model publishes.
-    pub const ALL: [&str; 23] = [
+    pub const ALL: [&str; 26] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
         ENTRIES,
         HITS,
         MISSES,
+        USED_MEMORY,
+        EVICTED,
+        EXPIRED,
         CACHE_HITS,
         CACHE_MISSES,
         CACHE_INVALIDATION_FAILURES,

@@ -68,6 +68,15 @@ pub trait Codec: 'static {
     /// A reader of the requests that `read_half` carries.
     fn reader<R: AsyncRead + Unpin + 'static>(read_half: R) -> Self::Reader<R>;
 
+    /// Whether `reader` already holds a whole further request (a pipelining peer), so that the
+    /// next [`Codec::read`] needs no I/O. While it does, replies answered in order are gathered
+    /// and written together once it runs dry, as Redis writes one batch of replies per batch
+    /// of requests. The default: never.
+    fn has_buffered<R: AsyncRead + Unpin + 'static>(reader: &mut Self::Reader<R>) -> bool {
+        let _ = reader;
+        false
+    }
+
     /// The next request; `None` when the peer closed the connection between two requests. An
     /// error (a malformed request, a stream cut inside one) ends the connection.
     fn read<R: AsyncRead + Unpin + 'static>(
@@ -147,6 +156,9 @@ pub(crate) struct ConnWriter<W> {
     half: W,
     /// The encode buffer.
     scratch: Vec<u8>,
+    /// In-order replies wait in `scratch` for [`ConnWriter::uncork`] (the peer pipelined more
+    /// requests, which are being read).
+    corked: bool,
     /// In-order replies: the arrival number of the next reply to write.
     next: u64,
     /// In-order replies that finished before their turn, encoded (`None`: no reply to write).
@@ -161,14 +173,37 @@ pub(crate) type SharedWriter<E> = Rc<LocalLock<ConnWriter<<<E as Env>::Stream as
 
 /// A writer around the write half of a new connection.
 pub(crate) fn shared_writer<W>(half: W) -> Rc<LocalLock<ConnWriter<W>>> {
-    Rc::new(LocalLock::new(ConnWriter { half, scratch: Vec::with_capacity(128), next: 0, held: BTreeMap::new() }))
+    Rc::new(LocalLock::new(ConnWriter {
+        half,
+        scratch: Vec::with_capacity(128),
+        corked: false,
+        next: 0,
+        held: BTreeMap::new(),
+    }))
 }
 
 impl<W: AsyncWrite + Unpin> ConnWriter<W> {
-    /// Writes what `scratch` holds with a single write call (one segment on the simulated network).
+    /// Writes what `scratch` holds with a single write call (one segment on the simulated
+    /// network), and empties it.
     async fn flush_scratch(&mut self) -> io::Result<()> {
-        self.half.write_all(&self.scratch).await?;
+        let written = self.half.write_all(&self.scratch).await;
+        self.scratch.clear();
+        written?;
         self.half.flush().await
+    }
+
+    /// Gathers in-order replies from now on, until [`ConnWriter::uncork`].
+    pub(crate) fn cork(&mut self) {
+        self.corked = true;
+    }
+
+    /// Writes the gathered replies, and writes each reply as it comes from now on. A peer that
+    /// hung up gets nothing.
+    pub(crate) async fn uncork(&mut self) {
+        self.corked = false;
+        if !self.scratch.is_empty() {
+            let _ = self.flush_scratch().await;
+        }
     }
 }
 
@@ -263,7 +298,6 @@ impl<E: Env, C: Codec> Replier<E, C> {
             w.held.insert(seq, bytes);
             return;
         }
-        w.scratch.clear();
         if let Some(reply) = reply {
             C::encode(&reply, seq, &mut w.scratch);
         }
@@ -276,7 +310,7 @@ impl<E: Env, C: Codec> Replier<E, C> {
             scratch.extend_from_slice(bytes.as_deref().unwrap_or_default());
             w.next += 1;
         }
-        if !w.scratch.is_empty() {
+        if !w.corked && !w.scratch.is_empty() {
             // A peer that hung up gets no reply.
             let _ = w.flush_scratch().await;
         }

@@ -178,7 +178,19 @@ async fn serve_connection<E: Env, H: Handler<E>>(stream: E::Stream, conn: u64, s
     let mut reader = H::Codec::reader(reader);
     // The arrival number of the next request answered in order.
     let mut seq = 0;
-    while let Ok(Some(incoming)) = H::Codec::read(&mut reader).await {
+    // A pipelining peer's replies go out together once its buffered requests are read.
+    let mut corked = false;
+    loop {
+        if H::Codec::has_buffered(&mut reader) {
+            if !corked {
+                writer.lock().await.cork();
+                corked = true;
+            }
+        } else if corked {
+            writer.lock().await.uncork().await;
+            corked = false;
+        }
+        let Ok(Some(incoming)) = H::Codec::read(&mut reader).await else { break };
         let mut arrived = None;
         if let Some(ready) = ready_at.take() {
             let now = shared.env.now();
@@ -202,6 +214,9 @@ async fn serve_connection<E: Env, H: Handler<E>>(stream: E::Stream, conn: u64, s
         if poll_once(request.as_mut()).is_pending() {
             shared.env.spawn(request);
         }
+    }
+    if corked {
+        writer.lock().await.uncork().await;
     }
     shared.connections.set(shared.connections.get() - 1);
     shared.publish_connections();
