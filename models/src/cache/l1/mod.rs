@@ -8,6 +8,7 @@
 //!   the entries that expired by `now`, and a `get` also checks the entry it finds.
 //! - `lru`: the lists and the plain LRU policy; `tinylfu`: W-TinyLFU (window, segmented
 //!   main area, admission by `sketch`, a count-min frequency sketch).
+//! - [`flight`]: single-flight, one load per key in flight.
 //!
 //! Frequency: a `get` counts the key in the sketch on a hit and on a miss (as Caffeine counts
 //! every access); an `insert` does not, so the usual miss-then-fill counts once. Time is passed
@@ -15,6 +16,7 @@
 //!
 //! This module must not read the clock or any global randomness, nor know what is cached.
 
+pub mod flight;
 mod lru;
 mod sketch;
 mod tinylfu;
