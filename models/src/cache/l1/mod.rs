@@ -8,7 +8,8 @@
 //!   the entries that expired by `now`, and a `get` also checks the entry it finds.
 //! - `lru`: the lists and the plain LRU policy; `tinylfu`: W-TinyLFU (window, segmented
 //!   main area, admission by `sketch`, a count-min frequency sketch).
-//! - [`flight`]: single-flight, one load per key in flight.
+//! - [`flight`]: single-flight, one load per key in flight; [`xfetch`]: probabilistic early
+//!   refresh.
 //!
 //! Frequency: a `get` counts the key in the sketch on a hit and on a miss (as Caffeine counts
 //! every access); an `insert` does not, so the usual miss-then-fill counts once. Time is passed
@@ -20,6 +21,7 @@ pub mod flight;
 mod lru;
 mod sketch;
 mod tinylfu;
+pub mod xfetch;
 
 #[cfg(test)]
 mod fidelity;
