@@ -26,6 +26,9 @@ pub const LFU_LOG_FACTOR: u32 = 10;
 pub const LFU_DECAY_MINUTES: u64 = 1;
 /// Redis's `EVPOOL_SIZE`.
 pub const POOL_SIZE: usize = 16;
+/// The most keys one eviction samples, whatever `maxmemory-samples` says (Redis accepts up to
+/// 2^31 and would spend that long; the pool holds 16 anyway).
+pub const MAX_SAMPLES: usize = 64;
 /// How many sample-and-pick rounds one eviction may try before giving up (each round draws
 /// `samples` keys; only ghosts, keys deleted since they entered the pool, make it retry).
 const PICK_ROUNDS: usize = 8;
@@ -228,7 +231,7 @@ impl Evictor<'_> {
         if available == 0 {
             return false;
         }
-        for _ in 0..self.samples.max(1) {
+        for _ in 0..self.samples.clamp(1, MAX_SAMPLES) {
             let index = if volatile {
                 self.keyspace.random_volatile_index(self.rng)
             } else {

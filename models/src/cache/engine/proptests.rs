@@ -276,7 +276,7 @@ enum Op {
     SetPx(u8, String, u16),
     Get(u8),
     Del(u8),
-    Incr(u8),
+    Incr(u8, i16),
     Mset(u8, u8, String),
     Pexpire(u8, i16),
     Advance(u16),
@@ -291,7 +291,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (any::<u8>(), value.clone(), 1..3_000u16).prop_map(|(k, v, t)| Op::SetPx(k, v, t)),
         4 => any::<u8>().prop_map(Op::Get),
         1 => any::<u8>().prop_map(Op::Del),
-        2 => any::<u8>().prop_map(Op::Incr),
+        2 => (any::<u8>(), any::<i16>()).prop_map(|(k, by)| Op::Incr(k, by)),
         1 => (any::<u8>(), any::<u8>(), value).prop_map(|(a, b, v)| Op::Mset(a, b, v)),
         1 => (any::<u8>(), -100..3_000i16).prop_map(|(k, t)| Op::Pexpire(k, t)),
         2 => (0..1_500u16).prop_map(Op::Advance),
@@ -331,7 +331,7 @@ fn step(e: &mut Engine, model: &mut Model, now: &mut u64, op: &Op) -> bool {
         Op::SetPx(k, v, t) => run(e, &format!("SET {} {v} PX {t}", key(*k)), *now),
         Op::Get(k) => run(e, &format!("GET {}", key(*k)), *now),
         Op::Del(k) => run(e, &format!("DEL {}", key(*k)), *now),
-        Op::Incr(k) => run(e, &format!("INCR {}", key(*k)), *now),
+        Op::Incr(k, by) => run(e, &format!("INCRBY {} {by}", key(*k)), *now),
         Op::Mset(a, b, v) => run(e, &format!("MSET {} {v} {} {v}", key(*a), key(*b)), *now),
         Op::Pexpire(k, t) => run(e, &format!("PEXPIRE {} {t}", key(*k)), *now),
     };
@@ -360,14 +360,16 @@ fn step(e: &mut Engine, model: &mut Model, now: &mut u64, op: &Op) -> bool {
             assert!(!strict || (*n == 1) == had);
             model.remove(&key(*k));
         }
-        (Op::Incr(k), Frame::Integer(n)) => {
+        (Op::Incr(k, by), Frame::Integer(n)) => {
             let before = live(model, &key(*k), *now);
             let prior = before.as_ref().and_then(|(v, _)| parse_i64(v));
-            assert!(!strict || prior.unwrap_or(0) + 1 == *n);
-            let exp = match (prior, before) {
-                (Some(p), Some((_, exp))) if p + 1 == *n => exp,
-                _ => 0,
-            };
+            // The TTL it kept (evicted right after the write: no longer matters).
+            let index = e.keyspace.index_of(key(*k).as_bytes());
+            let exp = index.map_or(0, |index| e.keyspace.at(index).1.expire_ms);
+            if strict {
+                assert_eq!(prior.unwrap_or(0) + i64::from(*by), *n);
+                assert_eq!(before.map_or(0, |(_, exp)| exp), exp, "INCRBY keeps the TTL");
+            }
             model.insert(key(*k), (n.to_string().into_bytes(), exp));
         }
         (Op::Pexpire(k, t), Frame::Integer(1)) => {
@@ -387,8 +389,62 @@ fn step(e: &mut Engine, model: &mut Model, now: &mut u64, op: &Op) -> bool {
         && !is_oom
 }
 
+/// Any argument a client could send: command and option words, extreme numbers, raw bytes.
+fn token() -> impl Strategy<Value = Bytes> {
+    let words: Vec<&'static str> = admin::COMMAND_NAMES
+        .iter()
+        .copied()
+        .chain([
+            "EX",
+            "PX",
+            "EXAT",
+            "PXAT",
+            "NX",
+            "XX",
+            "GT",
+            "LT",
+            "GET",
+            "KEEPTTL",
+            "SET",
+            "*",
+            "maxmemory",
+            "maxmemory-policy",
+            "allkeys-lru",
+            "1kb",
+            "0",
+            "-1",
+            "k",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "170141183460469231731687303715884105727",
+        ])
+        .collect();
+    prop_oneof![
+        3 => prop::sample::select(words).prop_map(|w| Bytes::from_static(w.as_bytes())),
+        1 => any::<i64>().prop_map(|n| Bytes::from(n.to_string())),
+        1 => prop::collection::vec(any::<u8>(), 0..20).prop_map(Bytes::from),
+    ]
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn no_command_line_panics(
+        lines in prop::collection::vec(prop::collection::vec(token(), 0..7), 1..40),
+        steps in prop::collection::vec(0..u64::MAX / 4, 1..40),
+        policy_index in 0..8usize,
+    ) {
+        let policy = evict::ALL_POLICIES[policy_index];
+        let config = EngineConfig { maxmemory: BASE_BYTES + 2_000, policy, samples: 5 };
+        let e = &mut Engine::new(config, 9);
+        for (line, now_ms) in lines.iter().zip(steps.iter().cycle()) {
+            e.execute(line, at(*now_ms));
+            let (used, _) = e.keyspace.recount();
+            prop_assert_eq!(e.stats().used_memory, used);
+        }
+        e.active_expire(at(u64::MAX / 4));
+    }
 
     #[test]
     fn bookkeeping_limit_and_ttls_hold_over_random_commands(

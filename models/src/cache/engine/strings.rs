@@ -234,7 +234,7 @@ impl Engine {
             return Frame::Integer(-1);
         }
         let left = i64::try_from(expire_ms.saturating_sub(now_ms)).unwrap_or(i64::MAX);
-        Frame::Integer(if in_ms { left } else { (left + 500) / 1_000 })
+        Frame::Integer(if in_ms { left } else { left.saturating_add(500) / 1_000 })
     }
 
     /// EXPIRE / PEXPIRE key n [NX|XX|GT|LT] (`unit_ms` 1000 or 1): 1 if set, 0 if not.
@@ -322,7 +322,7 @@ impl Engine {
         };
         if let Some((tat, ttl_ns)) = verdict.store {
             // Rounded up so the state outlives its TAT.
-            let expire_ms = (now_ns + ttl_ns + 999_999) / 1_000_000;
+            let expire_ms = now_ns.saturating_add(ttl_ns).saturating_add(999_999) / 1_000_000;
             let expire_ms = u64::try_from(expire_ms).unwrap_or(u64::MAX).max(1);
             self.store(key, tat.to_string().into_bytes(), Some(expire_ms), now_ms);
         }

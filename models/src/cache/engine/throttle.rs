@@ -46,6 +46,8 @@ pub(crate) struct Verdict {
 
 /// Why a quota cannot be used.
 pub(crate) const ZERO_RATE: &str = "ERR Zero rates are not supported";
+/// Arguments or a stored TAT too large to compute with.
+pub(crate) const OUT_OF_RANGE: &str = "ERR value is not an integer or out of range";
 
 /// Parses the four or five numeric arguments; the error is the reply text.
 pub(crate) fn parse_quota(args: &[&[u8]]) -> Result<Quota, String> {
@@ -70,7 +72,8 @@ fn ceil_seconds(ns: i128) -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
-/// Runs the GCRA for one request at `now_ns`, given the stored TAT if any.
+/// Runs the GCRA for one request at `now_ns`, given the stored TAT if any. Arithmetic that
+/// would overflow (absurd periods, bursts or stored TATs) is an error, never a panic.
 pub(crate) fn gcra(quota: Quota, stored_tat: Option<i128>, now_ns: i128) -> Result<Verdict, String> {
     let period_ns = i128::from(quota.period_s) * 1_000_000_000;
     if quota.count == 0 || period_ns == 0 {
@@ -80,11 +83,13 @@ pub(crate) fn gcra(quota: Quota, stored_tat: Option<i128>, now_ns: i128) -> Resu
     if emission == 0 {
         return Err(ZERO_RATE.into());
     }
-    let tolerance = emission * (i128::from(quota.max_burst) + 1);
-    let increment = emission * i128::from(quota.quantity);
+    let out_of_range = || OUT_OF_RANGE.to_string();
+    let tolerance = emission.checked_mul(i128::from(quota.max_burst) + 1).ok_or_else(out_of_range)?;
+    let increment = emission.checked_mul(i128::from(quota.quantity)).ok_or_else(out_of_range)?;
     let tat = stored_tat.unwrap_or(now_ns).max(now_ns);
-    let new_tat = tat + increment;
-    let diff = now_ns - (new_tat - tolerance);
+    let new_tat = tat.checked_add(increment).ok_or_else(out_of_range)?;
+    let allow_at = new_tat.checked_sub(tolerance).ok_or_else(out_of_range)?;
+    let diff = now_ns - allow_at;
     let (limited, ttl, retry_ns, store) = if diff < 0 {
         let retry = if increment <= tolerance { -diff } else { -1_000_000_000 };
         (true, tat - now_ns, retry, None)
@@ -102,4 +107,31 @@ pub(crate) fn gcra(quota: Quota, stored_tat: Option<i128>, now_ns: i128) -> Resu
         reset_after_s: ceil_seconds(ttl),
         store,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quota(max_burst: i64, count: i64, period_s: i64, quantity: i64) -> Quota {
+        Quota { max_burst, count, period_s, quantity }
+    }
+
+    #[test]
+    fn absurd_arguments_are_errors_not_panics() {
+        let max = i64::MAX;
+        assert_eq!(gcra(quota(max, 1, max, 1), None, 0), Err(OUT_OF_RANGE.to_string()));
+        assert_eq!(gcra(quota(1, 1, max, max), None, 0), Err(OUT_OF_RANGE.to_string()));
+        assert_eq!(gcra(quota(1, 1, 1, 1), Some(i128::MAX), 0), Err(OUT_OF_RANGE.to_string()));
+        assert_eq!(gcra(quota(1, 2, 1, 1), None, 0).map(|v| v.limited), Ok(false));
+        assert_eq!(gcra(quota(1, max, 1, 1), None, 0), Err(ZERO_RATE.to_string()));
+    }
+
+    #[test]
+    fn partial_seconds_round_up() {
+        assert_eq!(ceil_seconds(1_000_000_000), 1);
+        assert_eq!(ceil_seconds(1_001_000_000), 2);
+        assert_eq!(ceil_seconds(1_000_999_999), 1, "below a millisecond is dropped, as redis-cell");
+        assert_eq!(ceil_seconds(-1_000_000_000), -1);
+    }
 }
