@@ -16,7 +16,8 @@
 //! shrink memory; reads and DEL always run. Redis evicts only before a command, so after a write
 //! it may sit above the limit until the next one; this engine also evicts right after such a
 //! write, so `used_memory` never stays above the limit after a successful write (unless nothing
-//! is evictable, as with noeviction, where the next write gets the OOM error).
+//! is evictable, as with noeviction, where the next write gets the OOM error). Under a random
+//! policy that eviction may take the key just written, as Redis's next command would.
 //! [`Engine::set_maxmemory`] and `CONFIG SET maxmemory` take effect at the next write.
 //!
 //! Values are strings only: no WRONGTYPE is ever answered (CL.THROTTLE keeps its state as a

@@ -229,12 +229,12 @@ fn throttle_state_is_a_key() {
     check(e, "FLUSHALL", 10_000, ok());
     assert_eq!(throttle(e, "CL.THROTTLE t 4 1 1", 10_000), [0, 5, 4, -1, 1]);
     check(e, "SET s abc", 0, ok());
-    check(e, "CL.THROTTLE s 1 1 1", 0, err("ERR value is not an integer or out of range"));
-    let usage = "ERR Usage: cl.throttle <key> <max_burst> <count per period> <period> [<quantity>]";
+    check(e, "CL.THROTTLE s 1 1 1", 0, err("Cell error: value is not an integer or out of range"));
+    let usage = "Cell error: Usage: cl.throttle <key> <max_burst> <count per period> <period> [<quantity>]";
     check(e, "CL.THROTTLE t 1 1", 0, err(usage));
-    check(e, "CL.THROTTLE t 1 0 1", 0, err("ERR Zero rates are not supported"));
-    check(e, "CL.THROTTLE t x 1 1", 0, err("ERR Couldn't parse as integer: x"));
-    check(e, "CL.THROTTLE t -1 1 1", 0, err("ERR value must not be negative: -1"));
+    check(e, "CL.THROTTLE t 1 0 1", 0, err("Cell error: Zero rates are not supported"));
+    check(e, "CL.THROTTLE t x 1 1", 0, err("Cell error: Couldn't parse as integer: x"));
+    check(e, "CL.THROTTLE t -1 1 1", 0, err("Cell error: value must not be negative: -1"));
 }
 
 /// A random workload for the determinism test.

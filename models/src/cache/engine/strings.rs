@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::throttle::{gcra, parse_quota};
+use super::throttle::{OUT_OF_RANGE, gcra, parse_quota};
 use super::{Engine, parse_i64, sanitize};
 use crate::cache::resp::Frame;
 
@@ -293,7 +293,7 @@ impl Engine {
     pub(super) fn throttle(&mut self, args: &[Bytes], now: Duration) -> Frame {
         if args.len() != 5 && args.len() != 6 {
             return Frame::error(
-                "ERR Usage: cl.throttle <key> <max_burst> <count per period> <period> \
+                "Cell error: Usage: cl.throttle <key> <max_burst> <count per period> <period> \
                  [<quantity>]",
             );
         }
@@ -311,7 +311,7 @@ impl Engine {
                 let text = &self.keyspace.at(index).1.value;
                 match std::str::from_utf8(text).ok().and_then(|t| t.parse::<i128>().ok()) {
                     Some(tat) => Some(tat),
-                    None => return Frame::error(NOT_INTEGER),
+                    None => return Frame::error(OUT_OF_RANGE),
                 }
             }
             None => None,

@@ -10,8 +10,11 @@
 //! The reply is `[limited, max_burst + 1, remaining, retry_after, reset_after]`, the two times in
 //! whole seconds rounded up, `retry_after` -1 when admitted, as redis-cell.
 //!
-//! Arguments must be non-negative integers (redis-cell accepts negative ones and misbehaves:
-//! here they are an error). This file must not know the keyspace: the caller loads and stores
+//! Errors are redis-cell's, code and all (`Cell error: Usage: ...`, `Cell error: Zero rates are
+//! not supported`, `Cell error: Couldn't parse as integer: x`). Arguments must be non-negative
+//! integers (redis-cell accepts negative ones and misbehaves: here they are an error), and a
+//! stored value that is not a TAT, or arithmetic that would overflow, is
+//! `Cell error: value is not an integer or out of range`. This file must not know the keyspace: the caller loads and stores
 //! the TAT.
 
 /// The parsed arguments.
@@ -45,9 +48,9 @@ pub(crate) struct Verdict {
 }
 
 /// Why a quota cannot be used.
-pub(crate) const ZERO_RATE: &str = "ERR Zero rates are not supported";
-/// Arguments or a stored TAT too large to compute with.
-pub(crate) const OUT_OF_RANGE: &str = "ERR value is not an integer or out of range";
+pub(crate) const ZERO_RATE: &str = "Cell error: Zero rates are not supported";
+/// Arguments or a stored TAT too large to compute with, or a stored value that is no TAT.
+pub(crate) const OUT_OF_RANGE: &str = "Cell error: value is not an integer or out of range";
 
 /// Parses the four or five numeric arguments; the error is the reply text.
 pub(crate) fn parse_quota(args: &[&[u8]]) -> Result<Quota, String> {
@@ -57,8 +60,8 @@ pub(crate) fn parse_quota(args: &[&[u8]]) -> Result<Quota, String> {
         let text = String::from_utf8_lossy(arg);
         *slot = match text.parse::<i64>() {
             Ok(v) if v >= 0 => v,
-            Ok(_) => return Err(format!("ERR value must not be negative: {text}")),
-            Err(_) => return Err(format!("ERR Couldn't parse as integer: {text}")),
+            Ok(_) => return Err(format!("Cell error: value must not be negative: {text}")),
+            Err(_) => return Err(format!("Cell error: Couldn't parse as integer: {text}")),
         };
     }
     Ok(Quota { max_burst: values[0], count: values[1], period_s: values[2], quantity: values[3] })
