@@ -3,7 +3,8 @@
 //! with Redis's replies, error strings and keyspace hit/miss counting.
 //!
 //! The hot path (GET, SET without options, INCR) allocates only the value it stores or
-//! returns. This file must not know eviction or memory limits: [`Engine::execute`] gates writes.
+//! returns (and the two bytes of `+OK`, since [`Frame::Simple`] owns a `String`); INCR on an
+//! existing key rewrites its digits in place. This file must not know eviction or memory limits: [`Engine::execute`] gates writes.
 
 use std::io::Write;
 use std::time::Duration;
