@@ -133,6 +133,11 @@ pub enum Command {
         #[arg(long, allow_negative_numbers = true)]
         initial: Option<i64>,
     },
+    /// Serve a model on real sockets (loopback by default), for real clients to use.
+    Serve {
+        #[command(subcommand)]
+        model: ServeCommand,
+    },
     /// Measure the simulator's speed: raw turmoil, Faultline, and a bare event loop.
     Bench {
         /// A short run (seconds, not minutes).
@@ -153,6 +158,30 @@ pub struct GuiFlags {
     /// With --headless-check: frames of the whole UI to draw and time while scrubbing.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub frames: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// The L2 cache: a RESP2 server that redis-cli, redis-benchmark and Redis client libraries
+    /// speak to. Prints the address it listens on, then serves until killed.
+    Cache {
+        /// Address to listen on (port 0: any free port, printed at start).
+        #[arg(long, default_value = "127.0.0.1:6379")]
+        listen: std::net::SocketAddr,
+        /// Memory limit, as Redis writes it ("100mb", "1gb", "4096"); 0: none.
+        #[arg(long, default_value = "0")]
+        maxmemory: String,
+        /// What to evict at the limit: noeviction, allkeys-lru, volatile-lru, allkeys-lfu,
+        /// volatile-lfu, allkeys-random, volatile-random or volatile-ttl.
+        #[arg(long, default_value = "noeviction")]
+        maxmemory_policy: String,
+        /// Most client connections at once; more are refused as Redis refuses them.
+        #[arg(long, default_value_t = 10_000)]
+        maxclients: usize,
+        /// Seed of the eviction sampler (default: from the clock).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -34,23 +34,25 @@
 //!
 //! This file must not know how the tiers store data: it only speaks the protocol to them.
 
+use crate::cache::aside::{CacheTier, TierConfig};
 use crate::client::CallError;
 use crate::kv::api::Msg;
 use crate::proto::{ErrorCode, Framed};
 use crate::router::{Connections, Link, RouteError, Router, RouterConfig};
 use crate::seam::Env;
 use crate::server::{Handler, Replier};
+use crate::shard::ShardError;
 use faultline_vocab::gauge;
 use std::cell::Cell;
 use std::time::Duration;
 
 /// Configuration of an app server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AppConfig {
     /// How the store is reached.
     pub db: DbRoute,
-    /// The cache node, if any.
-    pub cache_addr: Option<String>,
+    /// The cache tier (L1, the L2 nodes, stampede protection), if any.
+    pub cache: Option<TierConfig>,
     /// The longest any one call to a dependency (connect included) may take.
     pub timeout: Duration,
     /// Every store call opens and closes its own connection (no pool).
@@ -181,8 +183,8 @@ pub struct App<E: Env> {
     env: E,
     timeout: Duration,
     store: Store<E>,
-    cache: Option<Dependency<E>>,
-    hits: Cell<u64>,
+    cache: Option<CacheTier<E, Msg>>,
+    /// Reads without a cache tier (each one a miss: it went to the store).
     misses: Cell<u64>,
     read_fallbacks: Cell<u64>,
     invalidation_failures: Cell<u64>,
@@ -190,8 +192,9 @@ pub struct App<E: Env> {
 
 impl<E: Env> App<E> {
     /// An app over the dependencies in `config`; connections open lazily (a router starts
-    /// probing at once). Publishes its gauges.
-    pub fn new(env: E, config: &AppConfig) -> Self {
+    /// probing at once). Publishes its gauges. Errors: the cache tier's nodes do not suit its
+    /// shard scheme.
+    pub fn new(env: E, config: &AppConfig) -> Result<Self, ShardError> {
         let connections = if config.connect_per_request { Connections::PerRequest } else { Connections::Shared };
         let store = match &config.db {
             DbRoute::Fixed { write_addr, read_addr } => Store::Fixed {
@@ -203,27 +206,26 @@ impl<E: Env> App<E> {
                 Store::Routed(Router::with_connections(env.clone(), routes.clone(), config.timeout, connections))
             }
         };
-        let cache = config
-            .cache_addr
-            .as_deref()
-            .map(|addr| Dependency::new(&env, "cache", addr, config.timeout, Connections::Shared));
+        let cache = config.cache.clone().map(|tier| CacheTier::new(env.clone(), tier)).transpose()?;
         let app = Self {
             timeout: config.timeout,
             store,
             cache,
-            hits: Cell::new(0),
             misses: Cell::new(0),
             read_fallbacks: Cell::new(0),
             invalidation_failures: Cell::new(0),
             env,
         };
         app.publish();
-        app
+        Ok(app)
     }
 
     fn publish(&self) {
-        self.env.gauge(gauge::CACHE_HITS, self.hits.get() as i64);
-        self.env.gauge(gauge::CACHE_MISSES, self.misses.get() as i64);
+        // With a cache tier, the tier publishes the hits and misses.
+        if self.cache.is_none() {
+            self.env.gauge(gauge::CACHE_HITS, 0);
+            self.env.gauge(gauge::CACHE_MISSES, self.misses.get() as i64);
+        }
         self.env.gauge(gauge::CACHE_INVALIDATION_FAILURES, self.invalidation_failures.get() as i64);
         self.env.gauge(gauge::READ_FALLBACKS, self.read_fallbacks.get() as i64);
     }
@@ -233,25 +235,19 @@ impl<E: Env> App<E> {
         self.publish();
     }
 
-    /// Serves a read with read token `min_lsn`, cache-aside.
+    /// Serves a read with read token `min_lsn`, cache-aside through the tier when there is one.
     pub(crate) async fn get(&self, key: Vec<u8>, min_lsn: u64) -> Msg {
-        if let Some(cache) = &self.cache {
-            // A cache failure is a miss: the store still answers.
-            if let Ok((Some(value), _)) = cache.get(&key, self.timeout).await {
-                self.bump(&self.hits);
-                return Msg::Value { value: Some(value), lsn: 0 };
-            }
-        }
-        self.bump(&self.misses);
-        let (value, lsn) = match self.store_get(&key, min_lsn).await {
-            Ok(found) => found,
-            Err(reply) => return reply,
+        let Some(tier) = &self.cache else {
+            self.bump(&self.misses);
+            return match self.store_get(&key, min_lsn).await {
+                Ok((value, lsn)) => Msg::Value { value, lsn },
+                Err(reply) => reply,
+            };
         };
-        if let (Some(cache), Some(value)) = (&self.cache, &value) {
-            // A failed fill costs a later miss, not this read.
-            let _ = cache.write(Msg::Put { key, value: value.clone() }, self.timeout).await;
+        match tier.read(&key, || self.store_get(&key, min_lsn)).await {
+            Ok(((value, lsn), _from)) => Msg::Value { value, lsn },
+            Err(reply) => reply,
         }
-        Msg::Value { value, lsn }
     }
 
     /// Reads `key` from the store: the value and its LSN, or the error reply to send.
@@ -280,8 +276,13 @@ impl<E: Env> App<E> {
         }
     }
 
-    /// Serves a write (`Put`, `Delete` or `Cas` of `key`): primary first, then invalidation.
+    /// Serves a write (`Put`, `Delete` or `Cas` of `key`): primary first, then the cache tier
+    /// (invalidation or write-through).
     pub(crate) async fn write(&self, key: Vec<u8>, msg: Msg) -> Msg {
+        let value = match &msg {
+            Msg::Put { value, .. } | Msg::Cas { value, .. } => Some(value.clone()),
+            _ => None,
+        };
         let written = match &self.store {
             Store::Fixed { db, .. } => db.write(msg, self.timeout).await,
             Store::Routed(router) => router.write(msg, self.timeout).await.map_err(UpstreamError::from),
@@ -291,7 +292,7 @@ impl<E: Env> App<E> {
             Err(e) => return e.reply(),
         };
         let invalidated = match &self.cache {
-            Some(cache) => cache.write(Msg::Delete { key }, self.timeout).await.is_ok(),
+            Some(tier) => tier.written(&key, value.as_deref()).await,
             None => true,
         };
         if !invalidated {
@@ -300,10 +301,18 @@ impl<E: Env> App<E> {
         written
     }
 
-    /// Cumulative (hits, misses).
+    /// The cache tier, if any.
+    pub fn cache(&self) -> Option<&CacheTier<E, Msg>> {
+        self.cache.as_ref()
+    }
+
+    /// Cumulative (reads a cache answered, reads that went to the store).
     #[cfg(test)]
     pub(crate) fn hit_counts(&self) -> (u64, u64) {
-        (self.hits.get(), self.misses.get())
+        match &self.cache {
+            Some(tier) => tier.hits_and_misses(),
+            None => (0, self.misses.get()),
+        }
     }
 }
 
@@ -328,13 +337,16 @@ impl<E: Env> Handler<E> for App<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::{CacheConfig, CacheNode};
+    use crate::cache::aside::{Stampede, WritePolicy};
+    use crate::cache::engine::EngineConfig;
+    use crate::cache::node::L2Node;
     use crate::failover::test_nodes::{FakeNode, status};
     use crate::kv::api::NodeRole;
     use crate::kv::{KvConfig, KvNode};
     use crate::router::ReadPolicy;
     use crate::seam::TokioEnv;
     use crate::server::{Capacity, serve};
+    use crate::shard::Scheme;
     use std::future::Future;
     use tokio::task::LocalSet;
 
@@ -357,8 +369,8 @@ mod tests {
         tokio::task::spawn_local(serve(env.clone(), db, Capacity::default(), store));
         let cache = env.bind(0).await.expect("bind");
         let cache_addr = cache.local_addr().expect("an address").to_string();
-        let config = CacheConfig { capacity: 100, ttl: None };
-        tokio::task::spawn_local(serve(env.clone(), cache, Capacity::default(), CacheNode::new(env.clone(), config)));
+        let node = L2Node::new(env.clone(), EngineConfig::default());
+        tokio::task::spawn_local(serve(env.clone(), cache, Capacity::default(), node));
         (db_addr, cache_addr)
     }
 
@@ -368,9 +380,23 @@ mod tests {
         listener.local_addr().expect("an address").to_string()
     }
 
+    /// A tier of one L2 node, no L1, no stampede protection, invalidation on write.
+    fn tier(cache_addr: Option<String>, timeout: Duration) -> Option<TierConfig> {
+        cache_addr.map(|addr| TierConfig {
+            nodes: vec![("cache".into(), addr)],
+            scheme: Scheme::ring(),
+            ttl: None,
+            l1: None,
+            stampede: Stampede::None,
+            early_refresh: None,
+            write: WritePolicy::Invalidate,
+            timeout,
+        })
+    }
+
     fn config(db_addr: &str, read_addr: &str, cache_addr: Option<String>, timeout: Duration) -> AppConfig {
         let db = DbRoute::Fixed { write_addr: db_addr.into(), read_addr: read_addr.into() };
-        AppConfig { db, cache_addr, timeout, connect_per_request: false }
+        AppConfig { db, cache: tier(cache_addr, timeout), timeout, connect_per_request: false }
     }
 
     fn put(key: &str, value: &str) -> Msg {
@@ -395,7 +421,7 @@ mod tests {
         block_on(async {
             let env = env();
             let (db, cache) = tiers(&env).await;
-            let app = App::new(env.clone(), &config(&db, &db, Some(cache), LIMIT));
+            let app = App::new(env.clone(), &config(&db, &db, Some(cache), LIMIT)).expect("a valid tier");
             assert_eq!(app.write(b"k".to_vec(), put("k", "v1")).await, Msg::Written { lsn: 1, epoch: 1 });
             assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v1"), 1));
             assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v1"), 0), "the second read hits the cache");
@@ -417,7 +443,7 @@ mod tests {
         block_on(async {
             let env = env();
             let (db, cache) = tiers(&env).await;
-            let app = App::new(env.clone(), &config(&db, &db, Some(cache), LIMIT));
+            let app = App::new(env.clone(), &config(&db, &db, Some(cache), LIMIT)).expect("a valid tier");
             let cas = |expected: Option<&str>, new: &str| Msg::Cas {
                 key: b"k".to_vec(),
                 expected: expected.map(Into::into),
@@ -439,7 +465,7 @@ mod tests {
         block_on(async {
             let env = env();
             let (db, _) = tiers(&env).await;
-            let app = App::new(env.clone(), &config(&db, &dead_addr(&env).await, None, LIMIT));
+            let app = App::new(env.clone(), &config(&db, &dead_addr(&env).await, None, LIMIT)).expect("a valid tier");
             assert_eq!(app.write(b"k".to_vec(), put("k", "v")).await, Msg::Written { lsn: 1, epoch: 1 });
             assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v"), 1));
             assert_eq!(app.read_fallbacks.get(), 1);
@@ -451,7 +477,8 @@ mod tests {
         block_on(async {
             let env = env();
             let (db, _) = tiers(&env).await;
-            let app = App::new(env.clone(), &config(&db, &db, Some(dead_addr(&env).await), LIMIT));
+            let app =
+                App::new(env.clone(), &config(&db, &db, Some(dead_addr(&env).await), LIMIT)).expect("a valid tier");
             assert_eq!(app.write(b"k".to_vec(), put("k", "v")).await, Msg::Written { lsn: 1, epoch: 1 });
             assert_eq!(app.invalidation_failures.get(), 1);
             assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v"), 1));
@@ -467,7 +494,8 @@ mod tests {
             let dead = dead_addr(&env).await;
             let silent = env.bind(0).await.expect("bind");
             let silent_addr = silent.local_addr().expect("an address").to_string();
-            let app = App::new(env.clone(), &config(&dead, &silent_addr, None, Duration::from_millis(100)));
+            let app = App::new(env.clone(), &config(&dead, &silent_addr, None, Duration::from_millis(100)))
+                .expect("a valid tier");
             assert_upstream(&app.write(b"k".to_vec(), put("k", "v")).await, &["db", &dead]);
             assert_upstream(&app.get(b"k".to_vec(), 0).await, &["read store", &silent_addr, "in time"]);
             drop(silent);
@@ -478,9 +506,13 @@ mod tests {
     fn a_refusing_store_is_named_with_its_code() {
         block_on(async {
             let env = env();
-            let (_, cache) = tiers(&env).await;
-            // A cache is no database: it answers writes with lsn 0 but refuses a health check.
-            let app = App::new(env.clone(), &config(&cache, &cache, None, LIMIT));
+            let (db, _) = tiers(&env).await;
+            // Another app is no database: it serves reads and writes but refuses a health check.
+            let front = env.bind(0).await.expect("bind");
+            let front_addr = front.local_addr().expect("an address").to_string();
+            let other = App::new(env.clone(), &config(&db, &db, None, LIMIT)).expect("a valid tier");
+            tokio::task::spawn_local(serve(env.clone(), front, Capacity::default(), other));
+            let app = App::new(env.clone(), &config(&front_addr, &front_addr, None, LIMIT)).expect("a valid tier");
             let Store::Fixed { read, .. } = &app.store else { panic!("a fixed route") };
             let refused = read.call(Msg::Check { epoch: 1, lease_ms: 0 }, LIMIT).await.expect_err("refused");
             assert!(matches!(refused, UpstreamError::Refused { code: ErrorCode::BadRequest, .. }));
@@ -496,7 +528,12 @@ mod tests {
             read_your_writes,
             probe_every: Duration::from_secs(3600),
         };
-        AppConfig { db: DbRoute::Routed(routes), cache_addr, timeout: LIMIT, connect_per_request: false }
+        AppConfig {
+            db: DbRoute::Routed(routes),
+            cache: tier(cache_addr, LIMIT),
+            timeout: LIMIT,
+            connect_per_request: false,
+        }
     }
 
     fn gets(node: &FakeNode) -> Vec<u64> {
@@ -510,7 +547,7 @@ mod tests {
             let env = env();
             let primary = FakeNode::start(121, status(NodeRole::Primary, 3, 10)).await;
             let replica = FakeNode::start(122, status(NodeRole::Replica, 3, 10)).await;
-            let app = App::new(env.clone(), &routed(&[&primary, &replica], true, None));
+            let app = App::new(env.clone(), &routed(&[&primary, &replica], true, None)).expect("a valid tier");
             assert_eq!(app.write(b"k".to_vec(), put("k", "v")).await, Msg::Written { lsn: 11, epoch: 3 });
             assert_eq!(app.get(b"k".to_vec(), 11).await, value(Some("v"), 11), "the replica is behind lsn 11");
             assert_eq!(gets(&primary), [11]);
@@ -526,7 +563,7 @@ mod tests {
             let env = env();
             let primary = FakeNode::start(123, status(NodeRole::Primary, 1, 10)).await;
             let replica = FakeNode::start(124, status(NodeRole::Replica, 1, 4)).await;
-            let app = App::new(env.clone(), &routed(&[&primary, &replica], false, None));
+            let app = App::new(env.clone(), &routed(&[&primary, &replica], false, None)).expect("a valid tier");
             assert_eq!(app.get(b"k".to_vec(), 9).await, value(None, 4));
             assert_eq!((gets(&primary), gets(&replica)), (vec![], vec![0]));
         });
@@ -537,7 +574,7 @@ mod tests {
         block_on(async {
             let env = env();
             let replica = FakeNode::start(125, status(NodeRole::Replica, 2, 4)).await;
-            let app = App::new(env.clone(), &routed(&[&replica], true, None));
+            let app = App::new(env.clone(), &routed(&[&replica], true, None)).expect("a valid tier");
             let reply = app.write(b"k".to_vec(), put("k", "v")).await;
             assert_upstream(&reply, &["db: no primary known", &replica.addr, "replica epoch 2"]);
         });
@@ -549,7 +586,7 @@ mod tests {
             let env = env();
             let (_, cache) = tiers(&env).await;
             let primary = FakeNode::start(126, status(NodeRole::Primary, 1, 0)).await;
-            let app = App::new(env.clone(), &routed(&[&primary], true, Some(cache)));
+            let app = App::new(env.clone(), &routed(&[&primary], true, Some(cache))).expect("a valid tier");
             assert_eq!(app.write(b"k".to_vec(), put("k", "v1")).await, Msg::Written { lsn: 1, epoch: 1 });
             assert_eq!(app.get(b"k".to_vec(), 1).await, value(Some("v1"), 1));
             assert_eq!(app.get(b"k".to_vec(), 1).await, value(Some("v1"), 0), "a hit");
@@ -566,7 +603,7 @@ mod tests {
             let (db, _) = tiers(&env).await;
             let mut shared = config(&db, &db, None, LIMIT);
             shared.connect_per_request = true;
-            let app = App::new(env.clone(), &shared);
+            let app = App::new(env.clone(), &shared).expect("a valid tier");
             let Store::Fixed { db: dependency, .. } = &app.store else { panic!("a fixed route") };
             assert!(matches!(dependency.link, Link::PerRequest { .. }));
             for (i, v) in ["v1", "v2", "v3"].into_iter().enumerate() {
@@ -577,7 +614,7 @@ mod tests {
             let dead = dead_addr(&env).await;
             let mut unreachable = config(&dead, &dead, None, Duration::from_millis(200));
             unreachable.connect_per_request = true;
-            let app = App::new(env.clone(), &unreachable);
+            let app = App::new(env.clone(), &unreachable).expect("a valid tier");
             assert_upstream(&app.write(b"k".to_vec(), put("k", "v")).await, &["db", &dead]);
         });
     }

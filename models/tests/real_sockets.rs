@@ -1,4 +1,4 @@
-//! The proof that the models run on real sockets: a kv primary, a replica of it, a cache and
+//! The proof that the models run on real sockets: a kv primary, a replica of it, an L2 cache and
 //! an app, each with its own `TokioEnv` on 127.0.0.1, driven through a `Client`.
 //!
 //! The app reads through the replica, so the test first waits (bounded polling on the
@@ -8,13 +8,17 @@
 //! assert anything about wall-clock durations.
 
 use faultline_models::app::{App, AppConfig, DbRoute};
-use faultline_models::cache::{CacheConfig, CacheNode};
+use faultline_models::cache::aside::{Stampede, TierConfig, WritePolicy};
+use faultline_models::cache::engine::EngineConfig;
+use faultline_models::cache::l1::{Admission, L1Config};
+use faultline_models::cache::node::L2Node;
 use faultline_models::client::Client;
 use faultline_models::kv::api::Msg;
 use faultline_models::kv::{FsyncPolicy, KvConfig, KvNode};
 use faultline_models::proto::ErrorCode;
 use faultline_models::seam::{Disk, Env, Knob, RequestKind, RoleChange, TokioEnv, TokioListener};
 use faultline_models::server::{Capacity, serve};
+use faultline_models::shard::Scheme;
 use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -156,21 +160,39 @@ async fn start() -> Hosts {
     let store = KvNode::replica(replica.clone(), kv, primary_addr.clone()).expect("a fresh store opens");
     tokio::task::spawn_local(serve(replica.clone(), listener, Capacity::default(), store));
     let (listener, cache_addr) = cache.listen().await;
-    let config = CacheConfig { capacity: 1_000, ttl: Some(Duration::from_secs(600)) };
     tokio::task::spawn_local(serve(
         cache.clone(),
         listener,
         Capacity::default(),
-        CacheNode::new(cache.clone(), config),
+        L2Node::new(cache.clone(), EngineConfig::default()),
     ));
     let (listener, app_addr) = app.listen().await;
     let config = AppConfig {
         db: DbRoute::Fixed { write_addr: primary_addr, read_addr: replica_addr.clone() },
-        cache_addr: Some(cache_addr),
+        cache: Some(TierConfig {
+            nodes: vec![("cache".into(), cache_addr)],
+            scheme: Scheme::ring(),
+            ttl: Some(Duration::from_secs(600)),
+            l1: Some(L1Config {
+                capacity: 10,
+                ttl: Some(Duration::from_secs(1)),
+                admission: Admission::TinyLfu,
+                seed: 1,
+            }),
+            stampede: Stampede::SingleFlight,
+            early_refresh: None,
+            write: WritePolicy::Invalidate,
+            timeout: LIMIT,
+        }),
         timeout: LIMIT,
         connect_per_request: false,
     };
-    tokio::task::spawn_local(serve(app.clone(), listener, Capacity::default(), App::new(app.clone(), &config)));
+    tokio::task::spawn_local(serve(
+        app.clone(),
+        listener,
+        Capacity::default(),
+        App::new(app.clone(), &config).expect("a valid tier"),
+    ));
     Hosts { primary, replica, cache, app, app_addr, replica_addr }
 }
 
@@ -202,7 +224,10 @@ async fn scenario() {
     }
     assert_eq!(hosts.app.gauge_value("cache_misses"), Some(KEYS as i64));
     assert_eq!(hosts.app.gauge_value("cache_hits"), Some(KEYS as i64));
-    assert_eq!(hosts.cache.gauge_value("hits"), Some(KEYS as i64));
+    // The app's small L1 answered some second reads; the L2 node answered the rest.
+    let l1_hits = hosts.app.gauge_value("l1_hits").expect("the app publishes its L1 hits");
+    assert!((1..=10).contains(&l1_hits), "an L1 of 10 entries answered {l1_hits} reads");
+    assert_eq!(hosts.cache.gauge_value("hits"), Some(KEYS as i64 - l1_hits));
     assert_eq!(hosts.cache.gauge_value("entries"), Some(KEYS as i64));
 
     let refused = call(&replica, Msg::Put { key: key(1), value: b"sneaky".to_vec() }).await;

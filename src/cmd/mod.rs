@@ -7,10 +7,11 @@ mod gui;
 mod plan;
 mod replay;
 mod run;
+mod serve;
 mod sweep;
 mod trace;
 
-use crate::cli::{Cli, Command, GuiFlags, TraceCommand};
+use crate::cli::{Cli, Command, GuiFlags, ServeCommand, TraceCommand};
 use crate::exit::Exit;
 use faultline_sim::scenario::{self, Scenario};
 use std::path::Path;
@@ -32,6 +33,9 @@ pub fn dispatch(cli: Cli) -> Exit {
             Exit::Pass
         }
         Command::Bench { quick } => bench::run(quick),
+        Command::Serve { model: ServeCommand::Cache { listen, maxmemory, maxmemory_policy, maxclients, seed } } => {
+            serve::cache(&serve::CacheOptions { listen, maxmemory, maxmemory_policy, maxclients, seed })
+        }
         Command::CheckHistory { file, format, independent, max_steps, initial } => {
             check_history::run(&check_history::Options { file, format, independent, max_steps, initial })
         }

@@ -1,6 +1,6 @@
 //! Image snapshots of single panels over the tests' synthetic run ([`crate::testkit`]),
 //! rendered headless with egui_kittest's wgpu renderer on Mesa's software Vulkan, lavapipe
-//! (`scripts/install-gui-test-deps.sh` installs it; llvmpipe over GL draws the same pictures).
+//! (`scripts/install-test-deps.sh` installs it; llvmpipe over GL draws the same pictures).
 //! The references are `tests/snapshots/*.png` (egui_kittest's place for them, under the crate);
 //! refresh them with `UPDATE_SNAPSHOTS=1 cargo nextest run -p faultline-viz snapshot_tests` and
 //! look at them.

@@ -82,6 +82,18 @@ pub mod gauge {
     pub const CACHE_HITS: &str = "cache_hits";
     /// Reads an app had to take to the store, since start (`app`).
     pub const CACHE_MISSES: &str = "cache_misses";
+    /// Reads an app served from its in-process L1 cache, since start (`app`).
+    pub const L1_HITS: &str = "l1_hits";
+    /// Loads an app ran against its store for a cache miss, since start (`app`).
+    pub const DB_LOADS: &str = "db_loads";
+    /// Cached values an app refreshed before they expired (XFetch), since start (`app`).
+    pub const EARLY_REFRESHES: &str = "early_refreshes";
+    /// Misses that found another's load lock and waited for its fill, since start (`app`).
+    pub const LOCK_WAITS: &str = "lock_waits";
+    /// Calls to an L2 cache node that failed, since start (`app`).
+    pub const CACHE_ERRORS: &str = "cache_errors";
+    /// The most loads of one key an app had running at once (`app`).
+    pub const KEY_LOADS_PEAK: &str = "key_loads_peak";
     /// Cache invalidations after a write that failed (`app`).
     pub const CACHE_INVALIDATION_FAILURES: &str = "cache_invalidation_failures";
     /// Reads an app took to the primary because its replica failed (`app`).
@@ -114,7 +126,7 @@ pub mod gauge {
     pub const SEMISYNC_FALLBACKS: &str = "semisync_fallbacks";
 
     /// Every gauge a model publishes.
-    pub const ALL: [&str; 26] = [
+    pub const ALL: [&str; 32] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -126,6 +138,12 @@ pub mod gauge {
         EXPIRED,
         CACHE_HITS,
         CACHE_MISSES,
+        L1_HITS,
+        DB_LOADS,
+        EARLY_REFRESHES,
+        LOCK_WAITS,
+        CACHE_ERRORS,
+        KEY_LOADS_PEAK,
         CACHE_INVALIDATION_FAILURES,
         READ_FALLBACKS,
         READS_PRIMARY,
@@ -223,7 +241,8 @@ mod tests {
         for list in [&gauge::ALL[..], &state::ALL[..], &role::ALL[..]] {
             let unique: BTreeSet<&str> = list.iter().copied().collect();
             assert_eq!(unique.len(), list.len(), "{list:?}");
-            assert!(list.iter().all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+            assert!(list.iter().all(|n| n.starts_with(|c: char| c.is_ascii_lowercase())
+                && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')));
         }
         assert_eq!(gauge::INFLIGHT, "inflight");
         assert_eq!(gauge::REPLICA_LAG_LSN, "replica_lag_lsn");

@@ -55,6 +55,56 @@ impl JsonSchema for Dur {
     }
 }
 
+/// A size in bytes, written as Redis writes memory sizes: a number of bytes, or a number with
+/// a unit, `k`/`m`/`g` (powers of 1000) or `kb`/`mb`/`gb` (powers of 1024), any case:
+/// "64mb", "1gb", "500kb", "4096". In the schema: a string or an integer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SizeVisitor)
+    }
+}
+
+struct SizeVisitor;
+
+impl serde::de::Visitor<'_> for SizeVisitor {
+    type Value = Size;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a size such as \"64mb\", \"1gb\", \"500kb\" or a number of bytes")
+    }
+    fn visit_u64<E: serde::de::Error>(self, bytes: u64) -> Result<Size, E> {
+        Ok(Size(bytes))
+    }
+    fn visit_i64<E: serde::de::Error>(self, bytes: i64) -> Result<Size, E> {
+        u64::try_from(bytes).map(Size).map_err(|_| E::custom(format!("a size cannot be negative, found {bytes}")))
+    }
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Size, E> {
+        faultline_models::cache::engine::parse_memory(text.trim().as_bytes()).map(Size).ok_or_else(|| {
+            E::custom(format!(
+                "expected a size such as \"64mb\", \"1gb\", \"500kb\" or a number of bytes (units k, kb, m, mb, g, gb), \
+                 found {text:?}"
+            ))
+        })
+    }
+}
+
+impl JsonSchema for Size {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Size".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A size in bytes: a number, or a number and a unit as Redis writes them (k, kb, m, mb, g, gb), e.g. \"64mb\".",
+            "oneOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": "^[0-9]+([kKmMgG][bB]?)?$" }
+            ]
+        })
+    }
+}
+
 /// A whole scenario file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -222,6 +222,19 @@ impl<'a> Checker<'a> {
             );
             self.report(workload.cas_ratio.span(), "more than all requests", message);
         }
+        if cas > 0.0 {
+            for target in &workload.targets {
+                if let Some(host) = self.scenario.hosts.iter().find(|h| h.get_ref().name.get_ref() == target.get_ref())
+                    && host.get_ref().service.load_api() == Some(crate::services::LoadApi::Resp)
+                {
+                    let message = format!(
+                        "cas_ratio is {cas} but host {:?} is a cache, which has no compare-and-set; expected cas_ratio = 0 or an app or kv target",
+                        target.get_ref()
+                    );
+                    self.report(workload.cas_ratio.span(), "no compare-and-set", message);
+                }
+            }
+        }
         if *workload.keys.get_ref() == 0 {
             self.report(workload.keys.span(), "zero", "keys = 0; expected at least 1 distinct key".into());
         }

@@ -174,7 +174,7 @@ registry! {
     data {
         /// A replicated key-value store node: `{ kv = { role = "primary" } }`.
         Kv(kv::KvService) => kv::KvPlan,
-        /// An in-memory cache node with LRU eviction: `{ cache = { capacity = 10000 } }`.
+        /// An L2 cache node speaking Redis's protocol: `{ cache = { maxmemory = "64mb" } }`.
         Cache(cache::CacheService) => cache::CachePlan,
         /// An application server doing cache-aside reads and write-through-invalidate writes:
         /// `{ app = { db = "db", cache = "cache" } }`.
@@ -222,6 +222,9 @@ pub enum LoadApi {
     /// The store's API over the framed protocol: reads, writes and compare-and-sets of the
     /// workload's keys, each write's value naming it, so reads say which write they saw.
     Store,
+    /// Redis's protocol: reads are `GET`, writes `SET` (values named as the store's are);
+    /// there is no compare-and-set.
+    Resp,
 }
 
 /// What a kind needs to compile its settings beyond its own.

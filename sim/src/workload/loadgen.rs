@@ -18,9 +18,12 @@ use super::deadlines::Deadlines;
 use crate::services::LoadApi;
 use crate::world::SimEnv;
 use faultline_chaos::trace::{Event, Observation, Op, Outcome};
+use faultline_models::cache::client::RespClient;
+use faultline_models::cache::resp::Frame;
 use faultline_models::client::{CallError, Client};
 use faultline_models::echo::EchoMsg;
 use faultline_models::kv::api::Msg;
+use faultline_models::proto::ErrorCode;
 use faultline_models::seam::Env;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -113,18 +116,22 @@ enum UserClient {
     Store(Client<SimEnv, Msg>),
     /// The echo server's.
     Echo(Client<SimEnv, EchoMsg>),
+    /// A RESP server's (a cache node).
+    Resp(RespClient<SimEnv>),
 }
 
 /// A drawn request, with the client that sends it.
 enum Call<'a> {
     Store(&'a Client<SimEnv, Msg>, Msg),
     Echo(&'a Client<SimEnv, EchoMsg>, EchoMsg),
+    Resp(&'a RespClient<SimEnv>, [Vec<u8>; 3], usize),
 }
 
 /// The reply to a [`Call`].
 enum Reply {
     Store(Msg),
     Echo(EchoMsg),
+    Resp(Frame),
 }
 
 struct Gen {
@@ -153,6 +160,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
         .map(|u| match u.api {
             LoadApi::Store => UserClient::Store(Client::new(env.clone(), u.addr.clone(), plan.timeout())),
             LoadApi::Echo => UserClient::Echo(Client::new(env.clone(), u.addr.clone(), plan.timeout())),
+            LoadApi::Resp => UserClient::Resp(RespClient::new(env.clone(), u.addr.clone(), plan.timeout())),
         })
         .collect();
     let lg = Rc::new(Gen {
@@ -247,6 +255,15 @@ impl Gen {
                 let echo = EchoMsg::Echo { payload: vec![0xAB; self.plan.value_bytes as usize] };
                 return (Op::Other, key, Call::Echo(client, echo), None);
             }
+            UserClient::Resp(client) => {
+                let key_name = format!("k{key}").into_bytes();
+                return if rng.random::<f64>() < self.plan.read_ratio {
+                    (Op::Read, key, Call::Resp(client, [b"GET".to_vec(), key_name, Vec::new()], 2), None)
+                } else {
+                    let value = write_value(req, self.plan.value_bytes);
+                    (Op::Write, key, Call::Resp(client, [b"SET".to_vec(), key_name, value], 3), None)
+                };
+            }
             UserClient::Store(client) => client,
         };
         let key_name = |key: u64| format!("k{key}").into_bytes();
@@ -278,6 +295,7 @@ impl Gen {
         let reply = match call {
             Call::Store(client, msg) => client.call_until(msg, expiry.wait()).await.map(Reply::Store),
             Call::Echo(client, msg) => client.call_until(msg, expiry.wait()).await.map(Reply::Echo),
+            Call::Resp(client, args, n) => client.call_until(&args[..n], expiry.wait()).await.map(Reply::Resp),
         };
         drop(expiry);
         let observed = match (&reply, op) {
@@ -292,6 +310,19 @@ impl Gen {
                 self.seen.borrow_mut()[user] = Some((key, Some(req)));
                 Some(Observation::Written { lsn: *lsn, epoch: *epoch })
             }
+            (Ok(Reply::Resp(Frame::Bulk(value))), Op::Read) => {
+                let writer = writer_of(value);
+                self.seen.borrow_mut()[user] = Some((key, writer));
+                Some(Observation::Read { writer, lsn: 0 })
+            }
+            (Ok(Reply::Resp(Frame::Null)), Op::Read) => {
+                self.seen.borrow_mut()[user] = Some((key, None));
+                Some(Observation::Read { writer: None, lsn: 0 })
+            }
+            (Ok(Reply::Resp(Frame::Simple(_))), Op::Write) => {
+                self.seen.borrow_mut()[user] = Some((key, Some(req)));
+                Some(Observation::Written { lsn: 0, epoch: 0 })
+            }
             (_, Op::Cas) => {
                 self.seen.borrow_mut()[user] = None;
                 None
@@ -305,11 +336,25 @@ impl Gen {
             Ok(Reply::Store(Msg::Error { code, .. }) | Reply::Echo(EchoMsg::Error { code, .. })) => {
                 Outcome::Error(code as u8)
             }
+            Ok(Reply::Resp(Frame::Error(text))) => Outcome::Error(resp_error_code(&text)),
             Ok(_) => Outcome::Ok,
             Err(CallError::Timeout(_)) => Outcome::Timeout,
             Err(_) => Outcome::Unreachable,
         };
         self.env.record(Event::Complete { req, outcome: outcome.clone() });
         outcome
+    }
+}
+
+/// The error code a RESP error reply counts as: shed (`OVERLOADED`, too many clients) is
+/// overload, a refused write past `maxmemory` is a storage refusal, anything else a bad request.
+fn resp_error_code(text: &str) -> u8 {
+    if text.starts_with(faultline_models::cache::resp::OVERLOADED) || text == faultline_models::cache::resp::MAX_CLIENTS
+    {
+        ErrorCode::Overloaded as u8
+    } else if text.starts_with("OOM ") {
+        ErrorCode::Storage as u8
+    } else {
+        ErrorCode::BadRequest as u8
     }
 }

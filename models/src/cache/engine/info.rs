@@ -134,7 +134,7 @@ pub(crate) fn config_params(config: &EngineConfig) -> [(&'static str, String); 9
 
 /// Redis's `memtoll`: digits with an optional unit, `k`/`m`/`g` (powers of 1000) or
 /// `kb`/`mb`/`gb` (powers of 1024), any case.
-pub(crate) fn parse_memory(text: &[u8]) -> Option<u64> {
+pub fn parse_memory(text: &[u8]) -> Option<u64> {
     let digits = text.iter().take_while(|c| c.is_ascii_digit()).count();
     if digits == 0 {
         return None;

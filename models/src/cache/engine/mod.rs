@@ -46,7 +46,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::cache::resp::Frame;
 
-pub use evict::Policy;
+pub use evict::{MAX_SAMPLES, Policy};
+pub use info::parse_memory;
 pub use keyspace::{BASE_BYTES, ENTRY_OVERHEAD_BYTES};
 
 use evict::{Evictor, Pool};

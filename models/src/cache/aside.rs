@@ -1,0 +1,421 @@
+//! The cache tier as an application uses it: cache-aside reads through an optional in-process
+//! L1, then the L2 node that owns the key (several L2 nodes, keys spread by a [`Sharder`]),
+//! then the loader the caller gives (the database); and what a write does to the caches.
+//!
+//! - Read: an L1 hit is answered at once (unless XFetch decides to refresh it early); then
+//!   `GET` on the owning L2 node, whose hit also fills the L1; a miss (or a failing L2, which
+//!   counts as a miss: the database still answers) runs the loader under the stampede policy,
+//!   and a found value fills L2 (`SET key value PX ttl`) and L1. Absent keys are not cached.
+//! - Stampede protection ([`Stampede`]): none (every concurrent miss loads); single-flight (one
+//!   load per key in flight on this host, the others share its result, Go's `singleflight`);
+//!   or a lock in L2 (`SET lock:<key> <token> NX PX lease`: the holder loads and fills, then
+//!   deletes the lock; the others poll `GET` every `retry` for up to `lease`, then load
+//!   anyway). Single-flight composes with the lock (one contender per host).
+//! - Early refresh (XFetch, Vattani et al.): with `early_refresh = Some(beta)`, an L1 entry is
+//!   refreshed before it expires with probability `exp(-(expiry - now) / (beta * delta))`,
+//!   `delta` being the time its load took. For L2 hits, `PTTL` is sent beside `GET` (one round
+//!   trip, pipelined) and `delta` is this host's running mean load time.
+//! - Write ([`WritePolicy`]), after the database acknowledged it: invalidate (`DEL` on the
+//!   owner, and this host's L1; other hosts' L1 entries live out their TTL: an L1 bounds
+//!   staleness by its TTL, not by invalidation), or write-through (`SET` the new value).
+//!
+//! Gauges (cumulative): "cache_hits" (reads answered by L1 or L2), "cache_misses" (reads that
+//! ran the loader or joined a load), "l1_hits", "db_loads" (loads this host started),
+//! "early_refreshes", "lock_waits", "cache_errors" (L2 calls that failed), and
+//! "key_loads_peak": the most loads of one key this host had running at once.
+//!
+//! This file must not know what the loader reads from, nor how L2 stores: it speaks RESP.
+
+use super::client::RespClient;
+use super::l1::flight::SingleFlight;
+use super::l1::xfetch::{draw_u, should_refresh};
+use super::l1::{L1, L1Config};
+use super::resp::Frame;
+use crate::seam::Env;
+use crate::shard::{Scheme, ShardError, Sharder};
+use faultline_vocab::gauge;
+use rand_chacha::ChaCha8Rng;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+/// How concurrent misses of one key are kept from all reaching the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stampede {
+    /// Every miss loads.
+    None,
+    /// One load per key in flight on this host.
+    SingleFlight,
+    /// A lock in L2: one load per key across hosts while the lock is held.
+    Lock {
+        /// How long the lock lives (`PX`), and the longest a contender waits.
+        lease: Duration,
+        /// How often a contender looks for the value again.
+        retry: Duration,
+        /// Also single-flight on this host (one contender per host).
+        single_flight: bool,
+    },
+}
+
+/// What a write does to the caches once the database acknowledged it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritePolicy {
+    /// Delete the key from L2 (and this host's L1).
+    Invalidate,
+    /// Store the new value in L2 (and this host's L1).
+    WriteThrough,
+}
+
+/// Configuration of a cache tier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierConfig {
+    /// The L2 nodes: (name, "host:port"). Keys are spread over them by `scheme`.
+    pub nodes: Vec<(String, String)>,
+    /// How keys are spread over the L2 nodes.
+    pub scheme: Scheme,
+    /// Time to live of what is stored in L2 (`None`: until evicted).
+    pub ttl: Option<Duration>,
+    /// The in-process cache, if any.
+    pub l1: Option<L1Config>,
+    /// Stampede protection.
+    pub stampede: Stampede,
+    /// XFetch's beta, when early refresh is on (1.0 is the paper's choice).
+    pub early_refresh: Option<f64>,
+    /// What writes do to the caches.
+    pub write: WritePolicy,
+    /// The longest one L2 call may take.
+    pub timeout: Duration,
+}
+
+/// Where a read's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The in-process cache.
+    L1,
+    /// The L2 node that owns the key.
+    L2,
+    /// The loader (the database), by this read or by a load it joined.
+    Loaded,
+}
+
+/// What the loader found: the value (`None`: absent) and its log position.
+pub type Loaded = (Option<Vec<u8>>, u64);
+
+/// An L1 entry: the value, when it expires (for XFetch) and how long its load took.
+#[derive(Debug, Clone)]
+struct Entry {
+    value: Vec<u8>,
+    expiry: Option<Duration>,
+    delta: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    hits: Cell<u64>,
+    misses: Cell<u64>,
+    l1_hits: Cell<u64>,
+    loads: Cell<u64>,
+    early: Cell<u64>,
+    lock_waits: Cell<u64>,
+    errors: Cell<u64>,
+    peak: Cell<u64>,
+}
+
+fn bump(counter: &Cell<u64>) {
+    counter.set(counter.get() + 1);
+}
+
+/// The cache tier of one application host.
+pub struct CacheTier<E: Env, X = String> {
+    env: E,
+    config: TierConfig,
+    sharder: Sharder,
+    clients: BTreeMap<String, RespClient<E>>,
+    l1: Option<RefCell<L1<Entry>>>,
+    flights: SingleFlight<Vec<u8>, Result<Loaded, X>>,
+    /// Loads running now, by key (for the peak).
+    running: RefCell<BTreeMap<Vec<u8>, u64>>,
+    /// A moving mean of load times (XFetch's delta for L2 entries).
+    mean_load: Cell<Duration>,
+    rng: RefCell<ChaCha8Rng>,
+    counters: Counters,
+    /// Lock tokens: unique per host and lock.
+    next_token: Cell<u64>,
+}
+
+impl<E: Env, X: Clone> CacheTier<E, X> {
+    /// A tier over `config`'s nodes; connections open lazily. Errors: the node list does not
+    /// suit the scheme.
+    pub fn new(env: E, config: TierConfig) -> Result<Self, ShardError> {
+        let names = config.nodes.iter().map(|(name, _)| name.as_str().into()).collect();
+        let sharder = Sharder::new(config.scheme.clone(), names)?;
+        let clients = config
+            .nodes
+            .iter()
+            .map(|(name, addr)| (name.clone(), RespClient::new(env.clone(), addr.clone(), config.timeout)))
+            .collect();
+        let l1 = config.l1.map(|l1| RefCell::new(L1::new(l1)));
+        let tier = Self {
+            rng: RefCell::new(env.rng("cache-tier")),
+            env,
+            sharder,
+            clients,
+            l1,
+            flights: SingleFlight::new(),
+            running: RefCell::default(),
+            mean_load: Cell::new(Duration::ZERO),
+            counters: Counters::default(),
+            next_token: Cell::new(1),
+            config,
+        };
+        tier.publish();
+        Ok(tier)
+    }
+
+    fn publish(&self) {
+        let c = &self.counters;
+        for (name, value) in [
+            (gauge::CACHE_HITS, &c.hits),
+            (gauge::CACHE_MISSES, &c.misses),
+            (gauge::L1_HITS, &c.l1_hits),
+            (gauge::DB_LOADS, &c.loads),
+            (gauge::EARLY_REFRESHES, &c.early),
+            (gauge::LOCK_WAITS, &c.lock_waits),
+            (gauge::CACHE_ERRORS, &c.errors),
+            (gauge::KEY_LOADS_PEAK, &c.peak),
+        ] {
+            self.env.gauge(name, value.get() as i64);
+        }
+    }
+
+    /// The L2 node that owns `key`.
+    fn owner(&self, key: &[u8]) -> &RespClient<E> {
+        let name: &str = self.sharder.owner(key);
+        &self.clients[name]
+    }
+
+    /// Reads `key` cache-aside; `load` reads it from the database (an `Err` is the error
+    /// reply to give, and is never cached). The value, its log position (0 from a cache, which
+    /// keeps none) and where it came from.
+    pub async fn read<F, Fut>(&self, key: &[u8], load: F) -> Result<(Loaded, Source), X>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Loaded, X>>,
+    {
+        let now = self.env.now();
+        if let Some(entry) = self.l1_get(key, now) {
+            if !self.refresh_early(entry.expiry, entry.delta, now) {
+                bump(&self.counters.hits);
+                bump(&self.counters.l1_hits);
+                self.publish();
+                return Ok(((Some(entry.value), 0), Source::L1));
+            }
+            bump(&self.counters.early);
+        } else if let Some(value) = self.l2_get(key).await {
+            bump(&self.counters.hits);
+            self.publish();
+            self.l1_put(key, value.clone(), self.mean_load.get());
+            return Ok(((Some(value), 0), Source::L2));
+        }
+        bump(&self.counters.misses);
+        self.publish();
+        let loaded = match self.config.stampede {
+            Stampede::None => self.load_and_fill(key, load).await,
+            Stampede::SingleFlight => self.flights.run(key.to_vec(), self.load_and_fill(key, load)).await,
+            Stampede::Lock { single_flight: false, .. } => self.locked_load(key, load).await,
+            Stampede::Lock { single_flight: true, .. } => {
+                self.flights.run(key.to_vec(), self.locked_load(key, load)).await
+            }
+        };
+        loaded.map(|found| (found, Source::Loaded))
+    }
+
+    /// Whether XFetch refreshes an entry expiring at `expiry` whose load took `delta`.
+    fn refresh_early(&self, expiry: Option<Duration>, delta: Duration, now: Duration) -> bool {
+        match (self.config.early_refresh, expiry) {
+            (Some(beta), Some(expiry)) => {
+                let u = draw_u(&mut *self.rng.borrow_mut());
+                should_refresh(now, expiry, delta, beta, u)
+            }
+            (Some(_), None) | (None, _) => false,
+        }
+    }
+
+    fn l1_get(&self, key: &[u8], now: Duration) -> Option<Entry> {
+        self.l1.as_ref()?.borrow_mut().get(key, now)
+    }
+
+    fn l1_put(&self, key: &[u8], value: Vec<u8>, delta: Duration) {
+        if let Some(l1) = &self.l1 {
+            let now = self.env.now();
+            let mut l1 = l1.borrow_mut();
+            let expiry = l1.config().ttl.map(|ttl| now + ttl);
+            l1.insert(key, Entry { value, expiry, delta }, now);
+        }
+    }
+
+    /// The value L2 holds for `key`; a failure counts and reads as a miss. With early refresh
+    /// on, a hit that XFetch picks for refresh also reads as a miss.
+    async fn l2_get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let client = self.owner(key);
+        let limit = self.config.timeout;
+        let (got, ttl) = match self.config.early_refresh {
+            None => (client.call(&[b"GET".as_slice(), key], limit).await, None),
+            Some(_) => {
+                let get: [&[u8]; 2] = [b"GET", key];
+                let pttl: [&[u8]; 2] = [b"PTTL", key];
+                let (got, ttl) = tokio::join!(client.call(&get, limit), client.call(&pttl, limit));
+                (got, ttl.ok())
+            }
+        };
+        match got {
+            Ok(Frame::Bulk(value)) => {
+                let now = self.env.now();
+                let expiry = match ttl {
+                    Some(Frame::Integer(ms)) if ms >= 0 => Some(now + Duration::from_millis(ms as u64)),
+                    _ => None,
+                };
+                if self.refresh_early(expiry, self.mean_load.get(), now) {
+                    bump(&self.counters.early);
+                    return None;
+                }
+                Some(value)
+            }
+            Ok(Frame::Null) => None,
+            Ok(_) | Err(_) => {
+                bump(&self.counters.errors);
+                None
+            }
+        }
+    }
+
+    /// Runs the loader, counting it, and fills both caches with a found value.
+    async fn load_and_fill<F, Fut>(&self, key: &[u8], load: F) -> Result<Loaded, X>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Loaded, X>>,
+    {
+        bump(&self.counters.loads);
+        let running = {
+            let mut running = self.running.borrow_mut();
+            let n = running.entry(key.to_vec()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        if running > self.counters.peak.get() {
+            self.counters.peak.set(running);
+        }
+        self.publish();
+        let started = self.env.now();
+        let loaded = load().await;
+        let took = self.env.now().saturating_sub(started);
+        {
+            let mut running = self.running.borrow_mut();
+            if let Some(n) = running.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    running.remove(key);
+                }
+            }
+        }
+        // An exponentially weighted mean, weight 1/8 to the newest load.
+        let mean = self.mean_load.get();
+        self.mean_load.set(if mean.is_zero() { took } else { mean - mean / 8 + took / 8 });
+        if let Ok((Some(value), _)) = &loaded {
+            // A failed fill costs a later miss, not this read.
+            let _ = self.l2_set(key, value).await;
+            self.l1_put(key, value.clone(), took);
+        }
+        loaded
+    }
+
+    /// `SET key value [PX ttl]` on the owner; a failure costs a later miss, not this read.
+    /// Whether it was stored.
+    async fn l2_set(&self, key: &[u8], value: &[u8]) -> bool {
+        let ttl = self.config.ttl.map(|ttl| ttl.as_millis().max(1).to_string());
+        let reply = match &ttl {
+            Some(ms) => {
+                let args: [&[u8]; 5] = [b"SET", key, value, b"PX", ms.as_bytes()];
+                self.owner(key).call(&args, self.config.timeout).await
+            }
+            None => self.owner(key).call(&[b"SET".as_slice(), key, value], self.config.timeout).await,
+        };
+        let stored = matches!(reply, Ok(Frame::Simple(_)));
+        if !stored {
+            bump(&self.counters.errors);
+            self.publish();
+        }
+        stored
+    }
+
+    /// The lock variant: the holder of `lock:<key>` loads; the others wait for its fill.
+    async fn locked_load<F, Fut>(&self, key: &[u8], load: F) -> Result<Loaded, X>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Loaded, X>>,
+    {
+        let Stampede::Lock { lease, retry, .. } = self.config.stampede else {
+            return self.load_and_fill(key, load).await;
+        };
+        let mut lock = b"lock:".to_vec();
+        lock.extend_from_slice(key);
+        let token = self.next_token.get();
+        self.next_token.set(token + 1);
+        let token = format!("{}:{token}", self.env.host_name());
+        let px = lease.as_millis().max(1).to_string();
+        let args: [&[u8]; 6] = [b"SET", &lock, token.as_bytes(), b"NX", b"PX", px.as_bytes()];
+        let owner = self.owner(key);
+        match owner.call(&args, self.config.timeout).await {
+            Ok(Frame::Simple(_)) => {
+                let loaded = self.load_and_fill(key, load).await;
+                // Releases only if still ours would need a script; the lease bounds a stale lock.
+                let _ = owner.call(&[b"DEL".as_slice(), &lock], self.config.timeout).await;
+                loaded
+            }
+            Ok(Frame::Null) => {
+                bump(&self.counters.lock_waits);
+                self.publish();
+                let waited_from = self.env.now();
+                while self.env.now().saturating_sub(waited_from) < lease {
+                    self.env.sleep(retry.max(Duration::from_millis(1))).await;
+                    if let Ok(Frame::Bulk(value)) = owner.call(&[b"GET".as_slice(), key], self.config.timeout).await {
+                        self.l1_put(key, value.clone(), self.mean_load.get());
+                        return Ok((Some(value), 0));
+                    }
+                }
+                self.load_and_fill(key, load).await
+            }
+            Ok(_) | Err(_) => {
+                bump(&self.counters.errors);
+                self.load_and_fill(key, load).await
+            }
+        }
+    }
+
+    /// A write of `key` was acknowledged by the database: `value` is what it now holds (`None`:
+    /// deleted). Returns whether the caches took it (a failure is counted by the caller).
+    pub async fn written(&self, key: &[u8], value: Option<&[u8]>) -> bool {
+        if let Some(l1) = &self.l1 {
+            l1.borrow_mut().invalidate(key);
+        }
+        let owner = self.owner(key);
+        let reply = match (self.config.write, value) {
+            (WritePolicy::WriteThrough, Some(value)) => return self.l2_set(key, value).await,
+            (WritePolicy::Invalidate, _) | (WritePolicy::WriteThrough, None) => {
+                owner.call(&[b"DEL".as_slice(), key], self.config.timeout).await
+            }
+        };
+        matches!(reply, Ok(Frame::Integer(_)))
+    }
+
+    /// Cumulative (reads a cache answered, reads that ran or joined a load).
+    pub fn hits_and_misses(&self) -> (u64, u64) {
+        (self.counters.hits.get(), self.counters.misses.get())
+    }
+
+    /// The sharder, to report how keys spread.
+    pub fn sharder(&self) -> &Sharder {
+        &self.sharder
+    }
+}
