@@ -17,14 +17,16 @@
 use crate::seam::RequestKind;
 use crate::server::{Class, Codec, Incoming, Refusal, ReplyTo};
 use bytes::{Buf, Bytes, BytesMut};
+use std::borrow::Cow;
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// A RESP2 reply value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
-    /// `+OK`: a simple string (no CR or LF inside).
-    Simple(String),
+    /// `+OK`: a simple string (no CR or LF inside); a fixed text (`OK`, `PONG`) costs no
+    /// allocation.
+    Simple(Cow<'static, str>),
     /// `-ERR ...`: an error; the text after the `-`, starting with its code (`ERR`, `WRONGTYPE`,
     /// `OOM`).
     Error(String),
@@ -43,7 +45,7 @@ pub enum Frame {
 impl Frame {
     /// `+OK`.
     pub fn ok() -> Self {
-        Frame::Simple("OK".into())
+        Frame::Simple(Cow::Borrowed("OK"))
     }
 
     /// An error reply with the given text (its code first, e.g. `ERR syntax error`).
@@ -82,9 +84,16 @@ fn line(out: &mut Vec<u8>, sign: u8, text: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends `sign`, the decimal `n` and CRLF, without going through `fmt`.
+/// Appends `sign`, the decimal `n` and CRLF.
 fn number_line(out: &mut Vec<u8>, sign: u8, n: i64) {
     out.push(sign);
+    push_decimal(out, n);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the decimal digits of `n` (with a `-` when negative), without going through `fmt`:
+/// replies and counters write integers on every command.
+pub fn push_decimal(out: &mut Vec<u8>, n: i64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut rest = n.unsigned_abs();
@@ -100,7 +109,6 @@ fn number_line(out: &mut Vec<u8>, sign: u8, n: i64) {
         out.push(b'-');
     }
     out.extend_from_slice(&digits[at..]);
-    out.extend_from_slice(b"\r\n");
 }
 
 /// Why a reply could not be decoded.
@@ -133,7 +141,7 @@ fn decode_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Frame, usize
     let next = end + 1;
     let text = || String::from_utf8_lossy(body).into_owned();
     match buf[at] {
-        b'+' => Ok(Some((Frame::Simple(text()), next))),
+        b'+' => Ok(Some((Frame::Simple(text().into()), next))),
         b'-' => Ok(Some((Frame::Error(text()), next))),
         b':' => parse_len(body).map(|n| Some((Frame::Integer(n), next))).ok_or(BadFrame("bad integer")),
         b'$' => match parse_len(body) {

@@ -194,7 +194,7 @@ proptest! {
     /// Any frame decodes to itself.
     #[test]
     fn frames_round_trip(n in any::<i64>(), bulk in prop::collection::vec(any::<u8>(), 0..50), text in "[a-zA-Z0-9 ]{0,30}") {
-        let frame = Frame::Array(vec![Frame::Integer(n), Frame::Bulk(bulk), Frame::Simple(text.clone()), Frame::Error(text)]);
+        let frame = Frame::Array(vec![Frame::Integer(n), Frame::Bulk(bulk), Frame::Simple(text.clone().into()), Frame::Error(text)]);
         let mut out = Vec::new();
         frame.encode(&mut out);
         prop_assert_eq!(Frame::decode(&out), Ok(Some((frame, out.len()))));

@@ -110,6 +110,10 @@ impl Env for TokioEnv {
 
     fn served(&self, _kind: super::RequestKind, _latency: Duration, _ok: bool) {}
 
+    fn observes_served(&self) -> bool {
+        false
+    }
+
     fn role(&self, _change: RoleChange) {}
 
     fn knob(&self, knob: Knob) -> u64 {

@@ -248,7 +248,12 @@ async fn serve_request<E: Env, H: Handler<E>>(
             Some(H::Codec::refusal(Refusal::Overloaded, "queue full".into()))
         }
         Class::Query(kind) => {
-            let arrived = arrived.unwrap_or_else(|| shared.env.now());
+            let timed = shared.env.observes_served();
+            let arrived = match arrived {
+                Some(at) => at,
+                None if timed => shared.env.now(),
+                None => Duration::ZERO,
+            };
             shared.inflight.set(shared.inflight.get() + 1);
             shared.waiting.set(shared.waiting.get() + 1);
             shared.publish();
@@ -269,7 +274,9 @@ async fn serve_request<E: Env, H: Handler<E>>(
                     )
                 }
             };
-            shared.env.served(kind, shared.env.now().saturating_sub(arrived), ok);
+            if timed {
+                shared.env.served(kind, shared.env.now().saturating_sub(arrived), ok);
+            }
             shared.inflight.set(shared.inflight.get() - 1);
             shared.publish_inflight();
             reply
@@ -280,6 +287,11 @@ async fn serve_request<E: Env, H: Handler<E>>(
 
 /// A worker slot, or `None` when the queue timeout passed first.
 async fn wait_for_slot<E: Env, H>(shared: &Shared<E, H>) -> Option<SemaphorePermit<'_>> {
+    // A free slot is taken at once, as the first poll of `acquire` would take it (a free permit
+    // is never one a waiter was promised), without building the waiting future.
+    if let Ok(permit) = shared.slots.try_acquire() {
+        return Some(permit);
+    }
     let acquire = shared.slots.acquire();
     let permit = match shared.capacity.queue_timeout {
         None => acquire.await,

@@ -6,14 +6,13 @@
 //! returns (and the two bytes of `+OK`, since [`Frame::Simple`] owns a `String`); INCR on an
 //! existing key rewrites its digits in place. This file must not know eviction or memory limits: [`Engine::execute`] gates writes.
 
-use std::io::Write;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::throttle::{OUT_OF_RANGE, gcra, parse_quota};
 use super::{Engine, parse_i64, sanitize};
-use crate::cache::resp::Frame;
+use crate::cache::resp::{Frame, push_decimal};
 
 const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 const SYNTAX: &str = "ERR syntax error";
@@ -189,7 +188,7 @@ impl Engine {
         };
         let write = |value: &mut Vec<u8>| {
             value.clear();
-            write!(value, "{next}").expect("writing to a Vec cannot fail");
+            push_decimal(value, next);
         };
         match found {
             Some(index) => self.keyspace.edit_value(index, write),
