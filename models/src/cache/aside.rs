@@ -17,7 +17,12 @@
 //!   trip, pipelined) and `delta` is this host's running mean load time.
 //! - Write ([`WritePolicy`]), after the database acknowledged it: invalidate (`DEL` on the
 //!   owner, and this host's L1; other hosts' L1 entries live out their TTL: an L1 bounds
-//!   staleness by its TTL, not by invalidation), or write-through (`SET` the new value).
+//!   staleness by its TTL, not by invalidation), write-through (`SET` the new value), or
+//!   invalidate with a lease (a marker that refuses fills for a while: see
+//!   [`WritePolicy::InvalidateWithLease`]).
+//! - Cache-aside's race, kept on purpose under plain invalidation and write-through: a miss
+//!   that read an old value (a slow read, a lagging replica) and fills after a write's
+//!   invalidation leaves that old value cached until its TTL. The staleness check finds it.
 //!
 //! Gauges (cumulative): "cache_hits" (reads answered by L1 or L2), "cache_misses" (reads that
 //! ran the loader or joined a load), "l1_hits", "db_loads" (loads this host started),
@@ -63,8 +68,30 @@ pub enum Stampede {
 pub enum WritePolicy {
     /// Delete the key from L2 (and this host's L1).
     Invalidate,
-    /// Store the new value in L2 (and this host's L1).
+    /// Store the new value in L2 (and drop this host's L1 entry).
     WriteThrough,
+    /// Replace the key in L2 by a marker that lives `lease` (`SET key <marker> PX lease`), and
+    /// fill only where nothing is (`SET ... NX`): a miss that read an old value before the
+    /// write, or from a replica that had not applied it yet, cannot put it back for `lease`.
+    /// A read that finds the marker is a miss that loads without filling. It closes
+    /// cache-aside's race for misses shorter than `lease` (and replicas lagging less).
+    InvalidateWithLease {
+        /// How long fills are refused after a write.
+        lease: Duration,
+    },
+}
+
+/// The value a write leaves in L2 under [`WritePolicy::InvalidateWithLease`]: no value a
+/// store holds starts with a NUL and this text.
+pub const WRITE_MARKER: &[u8] = b"\0faultline:written";
+
+/// How a fill of L2 went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    Stored,
+    /// A write's marker is there: the loaded value may be older than that write.
+    Refused,
+    Failed,
 }
 
 /// Configuration of a cache tier.
@@ -270,6 +297,7 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
             }
         };
         match got {
+            Ok(Frame::Bulk(value)) if value == WRITE_MARKER => None,
             Ok(Frame::Bulk(value)) => {
                 let now = self.env.now();
                 let expiry = match ttl {
@@ -323,30 +351,36 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         let mean = self.mean_load.get();
         self.mean_load.set(if mean.is_zero() { took } else { mean - mean / 8 + took / 8 });
         if let Ok((Some(value), _)) = &loaded {
-            // A failed fill costs a later miss, not this read.
-            let _ = self.l2_set(key, value).await;
-            self.l1_put(key, value.clone(), took);
+            // A failed fill costs a later miss, not this read; a refused one (a write's marker
+            // is there) says the value may be old: it goes in no cache.
+            if self.l2_set(key, value, true).await != Fill::Refused {
+                self.l1_put(key, value.clone(), took);
+            }
         }
         loaded
     }
 
-    /// `SET key value [PX ttl]` on the owner; a failure costs a later miss, not this read.
-    /// Whether it was stored.
-    async fn l2_set(&self, key: &[u8], value: &[u8]) -> bool {
+    /// `SET key value [PX ttl]` on the owner, with `NX` when it fills a miss under a lease
+    /// policy; a failure costs a later miss, not this read.
+    async fn l2_set(&self, key: &[u8], value: &[u8], filling: bool) -> Fill {
         let ttl = self.config.ttl.map(|ttl| ttl.as_millis().max(1).to_string());
-        let reply = match &ttl {
-            Some(ms) => {
-                let args: [&[u8]; 5] = [b"SET", key, value, b"PX", ms.as_bytes()];
-                self.owner(key).call(&args, self.config.timeout).await
-            }
-            None => self.owner(key).call(&[b"SET".as_slice(), key, value], self.config.timeout).await,
-        };
-        let stored = matches!(reply, Ok(Frame::Simple(_)));
-        if !stored {
-            bump(&self.counters.errors);
-            self.publish();
+        let nx = filling && matches!(self.config.write, WritePolicy::InvalidateWithLease { .. });
+        let mut args: Vec<&[u8]> = vec![b"SET", key, value];
+        if let Some(ms) = &ttl {
+            args.extend([b"PX".as_slice(), ms.as_bytes()]);
         }
-        stored
+        if nx {
+            args.push(b"NX");
+        }
+        match self.owner(key).call(&args, self.config.timeout).await {
+            Ok(Frame::Simple(_)) => Fill::Stored,
+            Ok(Frame::Null) if nx => Fill::Refused,
+            Ok(_) | Err(_) => {
+                bump(&self.counters.errors);
+                self.publish();
+                Fill::Failed
+            }
+        }
     }
 
     /// The lock variant: the holder of `lock:<key>` loads; the others wait for its fill.
@@ -379,7 +413,9 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
                 let waited_from = self.env.now();
                 while self.env.now().saturating_sub(waited_from) < lease {
                     self.env.sleep(retry.max(Duration::from_millis(1))).await;
-                    if let Ok(Frame::Bulk(value)) = owner.call(&[b"GET".as_slice(), key], self.config.timeout).await {
+                    if let Ok(Frame::Bulk(value)) = owner.call(&[b"GET".as_slice(), key], self.config.timeout).await
+                        && value != WRITE_MARKER
+                    {
                         self.l1_put(key, value.clone(), self.mean_load.get());
                         return Ok((Some(value), 0));
                     }
@@ -401,9 +437,14 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         }
         let owner = self.owner(key);
         let reply = match (self.config.write, value) {
-            (WritePolicy::WriteThrough, Some(value)) => return self.l2_set(key, value).await,
+            (WritePolicy::WriteThrough, Some(value)) => return self.l2_set(key, value, false).await == Fill::Stored,
             (WritePolicy::Invalidate, _) | (WritePolicy::WriteThrough, None) => {
                 owner.call(&[b"DEL".as_slice(), key], self.config.timeout).await
+            }
+            (WritePolicy::InvalidateWithLease { lease }, _) => {
+                let px = lease.as_millis().max(1).to_string();
+                let args: [&[u8]; 5] = [b"SET", key, WRITE_MARKER, b"PX", px.as_bytes()];
+                return matches!(owner.call(&args, self.config.timeout).await, Ok(Frame::Simple(_)));
             }
         };
         matches!(reply, Ok(Frame::Integer(_)))
@@ -419,3 +460,7 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         &self.sharder
     }
 }
+
+#[cfg(test)]
+#[path = "aside_tests.rs"]
+mod tests;

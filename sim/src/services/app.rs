@@ -94,6 +94,14 @@ pub struct TierSpec {
     /// What a write does to the caches once the store acknowledged it. Default "invalidate".
     #[serde(default)]
     pub on_write: OnWriteSpec,
+    /// With `on_write = "lease"`: how long fills are refused after a write. Longer than a
+    /// store read can take, and than replicas lag. Default "1s".
+    #[serde(default = "default_write_lease")]
+    pub write_lease: Dur,
+}
+
+fn default_write_lease() -> Dur {
+    Dur(Duration::from_secs(1))
 }
 
 fn default_vnodes() -> u32 {
@@ -171,6 +179,9 @@ pub enum OnWriteSpec {
     Invalidate,
     /// Store the new value in L2.
     WriteThrough,
+    /// Leave a marker in L2 for `write_lease` that refuses fills (`SET NX`): a miss that read
+    /// an old value cannot put it back.
+    Lease,
 }
 
 /// Read/write routing over a replicated store.
@@ -247,6 +258,8 @@ pub struct TierPlan {
     pub early_refresh: Option<f64>,
     /// What writes do.
     pub on_write: OnWriteSpec,
+    /// How long fills are refused after a write (with `Lease`), nanoseconds.
+    pub write_lease_ns: u64,
 }
 
 /// Where an app's store calls go, in the plan.
@@ -356,6 +369,7 @@ impl Kind for AppService {
                 lock_ns: (ns(default_lock_lease().0), ns(default_lock_retry().0)),
                 early_refresh: None,
                 on_write: OnWriteSpec::Invalidate,
+                write_lease_ns: ns(default_write_lease().0),
             }),
             (None, None) => None,
         };
@@ -454,7 +468,9 @@ impl TierSpec {
             let message = format!("`early_refresh` is {beta}; expected XFetch's beta, a number above 0 (1.0 is usual)");
             c.report(span, "not above 0", message);
         }
-        for (key, value) in [("lock_lease", self.lock_lease), ("lock_retry", self.lock_retry)] {
+        for (key, value) in
+            [("lock_lease", self.lock_lease), ("lock_retry", self.lock_retry), ("write_lease", self.write_lease)]
+        {
             if value.0.is_zero() {
                 let span = c.span_at(&path(key), host.name.span());
                 c.report(span, "zero", format!("`{key}` is 0; expected a duration above 0"));
@@ -473,6 +489,7 @@ impl TierSpec {
             lock_ns: (ns(self.lock_lease.0), ns(self.lock_retry.0)),
             early_refresh: self.early_refresh,
             on_write: self.on_write,
+            write_lease_ns: ns(self.write_lease.0),
         }
     }
 }
@@ -510,6 +527,9 @@ impl TierPlan {
             write: match self.on_write {
                 OnWriteSpec::Invalidate => aside::WritePolicy::Invalidate,
                 OnWriteSpec::WriteThrough => aside::WritePolicy::WriteThrough,
+                OnWriteSpec::Lease => {
+                    aside::WritePolicy::InvalidateWithLease { lease: Duration::from_nanos(self.write_lease_ns) }
+                }
             },
             timeout,
         }
