@@ -19,6 +19,15 @@
 //!   owner, and this host's L1; other hosts' L1 entries live out their TTL: an L1 bounds
 //!   staleness by its TTL, not by invalidation), or write-through (`SET` the new value).
 //!
+//! - Membership: the knob [`Knob::ShardMask`] takes L2 nodes out of the routing (bit i set: node
+//!   i of `nodes` is out; nodes past the 64th are always in). It is read before each routing
+//!   decision; when it changed, the sharder is rebuilt over the nodes still in, in their
+//!   configured order (for a scheme that cannot be rebuilt so, a range's or a directory's, the
+//!   nodes out are removed from the full sharder one by one; one it refuses to drop stays in).
+//!   The keys whose owner changed go cold; a node that joins again still holds what it had
+//!   when it left, which may be stale by then (writes meanwhile invalidated other nodes). With
+//!   every node out there is no L2: reads go to the loader, writes touch only the L1.
+//!
 //! Gauges (cumulative): "cache_hits" (reads answered by L1 or L2), "cache_misses" (reads that
 //! ran the loader or joined a load), "l1_hits", "db_loads" (loads this host started),
 //! "early_refreshes", "lock_waits", "cache_errors" (L2 calls that failed), and
@@ -31,8 +40,8 @@ use super::l1::flight::SingleFlight;
 use super::l1::xfetch::{draw_u, should_refresh};
 use super::l1::{L1, L1Config};
 use super::resp::Frame;
-use crate::seam::Env;
-use crate::shard::{Scheme, ShardError, Sharder};
+use crate::seam::{Env, Knob};
+use crate::shard::{Node, Scheme, ShardError, Sharder};
 use faultline_vocab::gauge;
 use rand_chacha::ChaCha8Rng;
 use std::cell::{Cell, RefCell};
@@ -130,7 +139,12 @@ fn bump(counter: &Cell<u64>) {
 pub struct CacheTier<E: Env, X = String> {
     env: E,
     config: TierConfig,
-    sharder: Sharder,
+    /// Every node, as configured (bit i of the shard mask is `nodes[i]`).
+    full: Sharder,
+    /// The routing over the nodes in now (`None`: every node is out).
+    sharder: RefCell<Option<Sharder>>,
+    /// The shard mask `sharder` was built for.
+    mask: Cell<u64>,
     clients: BTreeMap<String, RespClient<E>>,
     l1: Option<RefCell<L1<Entry>>>,
     flights: SingleFlight<Vec<u8>, Result<Loaded, X>>,
@@ -149,7 +163,7 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
     /// suit the scheme.
     pub fn new(env: E, config: TierConfig) -> Result<Self, ShardError> {
         let names = config.nodes.iter().map(|(name, _)| name.as_str().into()).collect();
-        let sharder = Sharder::new(config.scheme.clone(), names)?;
+        let full = Sharder::new(config.scheme.clone(), names)?;
         let clients = config
             .nodes
             .iter()
@@ -159,7 +173,9 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         let tier = Self {
             rng: RefCell::new(env.rng("cache-tier")),
             env,
-            sharder,
+            sharder: RefCell::new(Some(full.clone())),
+            full,
+            mask: Cell::new(0),
             clients,
             l1,
             flights: SingleFlight::new(),
@@ -189,10 +205,41 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         }
     }
 
-    /// The L2 node that owns `key`.
-    fn owner(&self, key: &[u8]) -> &RespClient<E> {
-        let name: &str = self.sharder.owner(key);
-        &self.clients[name]
+    /// The client of the L2 node that owns `key` now (`None`: every node is out).
+    fn owner(&self, key: &[u8]) -> Option<&RespClient<E>> {
+        let name = self.route(key)?;
+        self.clients.get(&*name)
+    }
+
+    /// The name of the L2 node that owns `key` now (`None`: every node is out), after taking
+    /// in a change of the shard mask.
+    pub fn route(&self, key: &[u8]) -> Option<Node> {
+        let mask = self.env.knob(Knob::ShardMask);
+        if mask != self.mask.get() {
+            self.mask.set(mask);
+            let rebuilt = self.members(mask);
+            *self.sharder.borrow_mut() = rebuilt;
+        }
+        self.sharder.borrow().as_ref().map(|sharder| sharder.owner(key).clone())
+    }
+
+    /// The routing over the nodes `mask` leaves in (see the module doc).
+    fn members(&self, mask: u64) -> Option<Sharder> {
+        let nodes = self.full.nodes();
+        let out = |i: usize| i < 64 && mask >> i & 1 == 1;
+        let kept: Vec<Node> = nodes.iter().enumerate().filter(|&(i, _)| !out(i)).map(|(_, n)| n.clone()).collect();
+        if kept.is_empty() {
+            return None;
+        }
+        if let Ok(sharder) = Sharder::new(self.config.scheme.clone(), kept) {
+            return Some(sharder);
+        }
+        let mut sharder = self.full.clone();
+        for (_, node) in nodes.iter().enumerate().filter(|&(i, _)| out(i)) {
+            // A node the scheme refuses to drop stays in.
+            let _ = sharder.remove(node);
+        }
+        Some(sharder)
     }
 
     /// Reads `key` cache-aside; `load` reads it from the database (an `Err` is the error
@@ -258,7 +305,7 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
     /// The value L2 holds for `key`; a failure counts and reads as a miss. With early refresh
     /// on, a hit that XFetch picks for refresh also reads as a miss.
     async fn l2_get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let client = self.owner(key);
+        let client = self.owner(key)?;
         let limit = self.config.timeout;
         let (got, ttl) = match self.config.early_refresh {
             None => (client.call(&[b"GET".as_slice(), key], limit).await, None),
@@ -333,13 +380,14 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
     /// `SET key value [PX ttl]` on the owner; a failure costs a later miss, not this read.
     /// Whether it was stored.
     async fn l2_set(&self, key: &[u8], value: &[u8]) -> bool {
+        let Some(owner) = self.owner(key) else { return false };
         let ttl = self.config.ttl.map(|ttl| ttl.as_millis().max(1).to_string());
         let reply = match &ttl {
             Some(ms) => {
                 let args: [&[u8]; 5] = [b"SET", key, value, b"PX", ms.as_bytes()];
-                self.owner(key).call(&args, self.config.timeout).await
+                owner.call(&args, self.config.timeout).await
             }
-            None => self.owner(key).call(&[b"SET".as_slice(), key, value], self.config.timeout).await,
+            None => owner.call(&[b"SET".as_slice(), key, value], self.config.timeout).await,
         };
         let stored = matches!(reply, Ok(Frame::Simple(_)));
         if !stored {
@@ -355,7 +403,7 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Loaded, X>>,
     {
-        let Stampede::Lock { lease, retry, .. } = self.config.stampede else {
+        let (Stampede::Lock { lease, retry, .. }, Some(owner)) = (self.config.stampede, self.owner(key)) else {
             return self.load_and_fill(key, load).await;
         };
         let mut lock = b"lock:".to_vec();
@@ -365,7 +413,6 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         let token = format!("{}:{token}", self.env.host_name());
         let px = lease.as_millis().max(1).to_string();
         let args: [&[u8]; 6] = [b"SET", &lock, token.as_bytes(), b"NX", b"PX", px.as_bytes()];
-        let owner = self.owner(key);
         match owner.call(&args, self.config.timeout).await {
             Ok(Frame::Simple(_)) => {
                 let loaded = self.load_and_fill(key, load).await;
@@ -399,7 +446,7 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         if let Some(l1) = &self.l1 {
             l1.borrow_mut().invalidate(key);
         }
-        let owner = self.owner(key);
+        let Some(owner) = self.owner(key) else { return true };
         let reply = match (self.config.write, value) {
             (WritePolicy::WriteThrough, Some(value)) => return self.l2_set(key, value).await,
             (WritePolicy::Invalidate, _) | (WritePolicy::WriteThrough, None) => {
@@ -413,9 +460,84 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
     pub fn hits_and_misses(&self) -> (u64, u64) {
         (self.counters.hits.get(), self.counters.misses.get())
     }
+}
 
-    /// The sharder, to report how keys spread.
-    pub fn sharder(&self) -> &Sharder {
-        &self.sharder
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testenv::{TestEnv, block_on};
+
+    fn tier(env: &TestEnv, scheme: Scheme) -> CacheTier<TestEnv> {
+        let nodes = (0..3).map(|i| (format!("cache{i}"), format!("127.0.0.1:{}", 1 + i))).collect();
+        let config = TierConfig {
+            nodes,
+            scheme,
+            ttl: None,
+            l1: None,
+            stampede: Stampede::None,
+            early_refresh: None,
+            write: WritePolicy::Invalidate,
+            timeout: Duration::from_millis(10),
+        };
+        CacheTier::new(env.clone(), config).expect("a valid tier")
+    }
+
+    fn keys() -> Vec<Vec<u8>> {
+        (0..1000).map(|i| format!("k{i}").into_bytes()).collect()
+    }
+
+    fn owners(tier: &CacheTier<TestEnv>) -> Vec<Option<Node>> {
+        keys().iter().map(|k| tier.route(k)).collect()
+    }
+
+    #[test]
+    fn a_node_out_is_never_routed_to_and_routed_back_after_the_join() {
+        block_on(async {
+            let env = TestEnv::manual("app");
+            let tier = tier(&env, Scheme::ring());
+            let before = owners(&tier);
+            assert!(before.iter().any(|o| o.as_deref() == Some("cache1")));
+            env.inner.set_knob(Knob::ShardMask, 0b010);
+            let during = owners(&tier);
+            assert!(during.iter().all(|o| o.is_some() && o.as_deref() != Some("cache1")), "cache1 is out");
+            for (was, now) in before.iter().zip(&during) {
+                if was.as_deref() != Some("cache1") {
+                    assert_eq!(was, now, "on a ring only cache1's keys move");
+                }
+            }
+            env.inner.set_knob(Knob::ShardMask, 0);
+            assert_eq!(owners(&tier), before, "after the join every key routes as before");
+        });
+    }
+
+    #[test]
+    fn under_hash_mod_a_leave_moves_most_keys_and_with_every_node_out_there_is_no_l2() {
+        block_on(async {
+            let env = TestEnv::manual("app");
+            let tier = tier(&env, Scheme::HashMod);
+            let before = owners(&tier);
+            env.inner.set_knob(Knob::ShardMask, 0b001);
+            let during = owners(&tier);
+            let moved = before.iter().zip(&during).filter(|(a, b)| a != b).count();
+            assert!(moved > 600, "hash-mod over 3 -> 2 nodes moves about 2/3 of the keys: {moved}");
+            assert!(during.iter().all(|o| o.as_deref() != Some("cache0")));
+            env.inner.set_knob(Knob::ShardMask, 0b111);
+            assert!(owners(&tier).iter().all(Option::is_none), "no node in, no owner");
+        });
+    }
+
+    #[test]
+    fn with_every_node_out_reads_go_to_the_loader() {
+        block_on(async {
+            let env = TestEnv::manual("app");
+            let tier = tier(&env, Scheme::ring());
+            env.inner.set_knob(Knob::ShardMask, 0b111);
+            let loader = || async { Ok::<Loaded, String>((Some(b"v".to_vec()), 7)) };
+            let read = tier.read(b"k", loader).await.expect("the loader answers");
+            assert_eq!(read, ((Some(b"v".to_vec()), 7), Source::Loaded));
+            assert!(tier.written(b"k", Some(b"w")).await, "nothing to invalidate");
+            assert_eq!(tier.hits_and_misses(), (0, 1));
+            assert_eq!(env.gauge(gauge::CACHE_ERRORS), Some(0), "no L2 call was made");
+        });
     }
 }
