@@ -224,7 +224,8 @@ fn shard_change(c: &mut Checker, change: &ShardChange, span: Range<usize>) {
         }
         let Some(host) = c.host(app, "not a host") else { continue };
         let shards = host.service.shards();
-        if shards.iter().any(|n| n.get_ref() == node) {
+        // An unknown node is reported once, at the node.
+        if !c.hosts.contains_key(node.as_str()) || shards.iter().any(|n| n.get_ref() == node) {
             continue;
         }
         let nodes: Vec<&str> = shards.iter().map(|n| n.get_ref().as_str()).collect();
@@ -435,6 +436,7 @@ mod tests {
                 ("unknown host \"ap\"", "\"ap\""),
             ],
         );
+        check(kill, &shard("shard_leave", "\"app\"", "cache9"), &[("unknown host \"cache9\"", "\"cache9\"")]);
         let none = shard("shard_leave", "", "cache");
         let got = findings(kill, &none);
         assert_eq!(got.len(), 1, "{got:?}");
