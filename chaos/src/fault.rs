@@ -110,6 +110,28 @@ pub enum Fault {
         /// The rate error from now on, parts per million (-500000: half speed).
         drift_ppm: i64,
     },
+    /// A cache node drops every key at once (FLUSHALL): every read after it misses until the
+    /// key is filled again. Nothing undoes it.
+    CacheFlush {
+        /// The cache node.
+        host: u16,
+    },
+    /// The cache tiers of `apps` stop routing keys to the L2 node `node`: the keys it owned
+    /// go to the other nodes, cold (until a [`Fault::ShardJoin`]).
+    ShardLeave {
+        /// The app hosts whose tiers change.
+        apps: Vec<u16>,
+        /// The L2 cache node that leaves them.
+        node: u16,
+    },
+    /// The cache tiers of `apps` route keys to the L2 node `node` again (one of their
+    /// configured nodes): the keys it owns come back to it, and find what it held before.
+    ShardJoin {
+        /// The app hosts whose tiers change.
+        apps: Vec<u16>,
+        /// The L2 cache node that joins them.
+        node: u16,
+    },
 }
 
 impl Fault {
@@ -121,7 +143,9 @@ impl Fault {
             | Fault::Restart { host }
             | Fault::Tune { host, .. }
             | Fault::ClockSkew { host, .. }
+            | Fault::CacheFlush { host }
             | Fault::LongTransactions { target: host, .. } => (vec![*host], Vec::new()),
+            Fault::ShardLeave { apps, node } | Fault::ShardJoin { apps, node } => (apps.clone(), vec![*node]),
             Fault::Partition { a, b }
             | Fault::Heal { a, b }
             | Fault::PartitionOneWay { from: a, to: b }
@@ -144,16 +168,23 @@ impl Fault {
             | Fault::Partition { .. }
             | Fault::PartitionOneWay { .. }
             | Fault::LinkDegrade { .. }
-            | Fault::LongTransactions { .. } => true,
+            | Fault::LongTransactions { .. }
+            | Fault::CacheFlush { .. }
+            | Fault::ShardLeave { .. } => true,
             Fault::Tune { value, grow_per_s, .. } => *value != 0 || *grow_per_s != 0,
             Fault::ClockSkew { offset_ns, drift_ppm, .. } => *offset_ns != 0 || *drift_ppm != 0,
-            Fault::Restart { .. } | Fault::Heal { .. } | Fault::HealOneWay { .. } | Fault::LinkRestore { .. } => false,
+            Fault::Restart { .. }
+            | Fault::Heal { .. }
+            | Fault::HealOneWay { .. }
+            | Fault::LinkRestore { .. }
+            | Fault::ShardJoin { .. } => false,
         }
     }
 
     /// The fault that undoes this one (a scripted fault's `for` schedules it): kill -> restart,
-    /// partition -> heal, link degradation -> restore, a knob or a clock -> back to normal.
-    /// `None` for a repair, and for long transactions (their hold is their length).
+    /// partition -> heal, link degradation -> restore, a knob or a clock -> back to normal,
+    /// a shard leaving -> it joining again. `None` for a repair, for long transactions (their
+    /// hold is their length) and for a cache flush (the keys are gone).
     pub fn undo(&self) -> Option<Fault> {
         match self {
             Fault::Kill { host } => Some(Fault::Restart { host: *host }),
@@ -162,11 +193,14 @@ impl Fault {
             Fault::LinkDegrade { a, b, .. } => Some(Fault::LinkRestore { a: *a, b: *b }),
             Fault::Tune { host, knob, .. } => Some(Fault::Tune { host: *host, knob: *knob, value: 0, grow_per_s: 0 }),
             Fault::ClockSkew { host, .. } => Some(Fault::ClockSkew { host: *host, offset_ns: 0, drift_ppm: 0 }),
+            Fault::ShardLeave { apps, node } => Some(Fault::ShardJoin { apps: apps.clone(), node: *node }),
             Fault::Restart { .. }
             | Fault::Heal { .. }
             | Fault::HealOneWay { .. }
             | Fault::LinkRestore { .. }
-            | Fault::LongTransactions { .. } => None,
+            | Fault::ShardJoin { .. }
+            | Fault::LongTransactions { .. }
+            | Fault::CacheFlush { .. } => None,
         }
     }
 
@@ -204,6 +238,9 @@ impl Fault {
                 format!("{count} long transactions on {} for {:.3}s", name(target), *hold_ns as f64 / 1e9)
             }
             Fault::ClockSkew { host, offset_ns, drift_ppm } => clock_text(&name(host), *offset_ns, *drift_ppm),
+            Fault::CacheFlush { host } => format!("flush cache {}", name(host)),
+            Fault::ShardLeave { apps, node } => format!("{} leaves the cache tier of [{}]", name(node), group(apps)),
+            Fault::ShardJoin { apps, node } => format!("{} joins the cache tier of [{}]", name(node), group(apps)),
         }
     }
 }
@@ -254,6 +291,10 @@ mod tests {
             Fault::PartitionOneWay { from: vec![0], to: vec![1, 2] },
             Fault::HealOneWay { from: vec![0], to: vec![1, 2] },
             Fault::ClockSkew { host: 1, offset_ns: -5, drift_ppm: 0 },
+            Fault::CacheFlush { host: 2 },
+            Fault::ShardLeave { apps: vec![1, 0], node: 2 },
+            Fault::ShardJoin { apps: vec![1], node: 2 },
+            Fault::Tune { host: 2, knob: Knob::MaxMemory, value: 2 << 20, grow_per_s: 0 },
         ]
     }
 
@@ -267,6 +308,24 @@ mod tests {
         assert_eq!(d, "degrade link db<->app: latency 5.000ms jitter 0.000ms loss 10.00%");
         let oneway = Fault::PartitionOneWay { from: vec![0], to: vec![1, 2] };
         assert_eq!(oneway.describe(&names), "partition [db] -> [app,cache] one way");
+    }
+
+    #[test]
+    fn cache_faults_say_what_they_do() {
+        let names = names();
+        assert_eq!(Fault::CacheFlush { host: 2 }.describe(&names), "flush cache cache");
+        let leave = Fault::ShardLeave { apps: vec![1, 0], node: 2 };
+        assert_eq!(leave.describe(&names), "cache leaves the cache tier of [app,db]");
+        assert_eq!(leave.sides(), (vec![1, 0], vec![2]), "the apps, then the node");
+        let join = leave.undo().expect("a leave is undone by a join");
+        assert_eq!(join, Fault::ShardJoin { apps: vec![1, 0], node: 2 });
+        assert_eq!(join.describe(&names), "cache joins the cache tier of [app,db]");
+        assert_eq!(Fault::CacheFlush { host: 2 }.undo(), None, "flushed keys do not come back");
+        assert!(Fault::CacheFlush { host: 2 }.disrupts());
+        let pressure = Fault::Tune { host: 2, knob: Knob::MaxMemory, value: 2 << 20, grow_per_s: 0 };
+        assert_eq!(pressure.describe(&names), "set maxmemory of cache to 2.00M");
+        let relief = pressure.undo().expect("pressure is undone");
+        assert_eq!(relief.describe(&names), "set maxmemory of cache to the configured limit");
     }
 
     #[test]
@@ -301,8 +360,8 @@ mod tests {
                     assert_eq!(undo.hosts(), fault.hosts(), "{fault:?}");
                 }
                 None => assert!(
-                    !fault.disrupts() || matches!(fault, Fault::LongTransactions { .. }),
-                    "{fault:?}: only repairs and long transactions have no undo"
+                    !fault.disrupts() || matches!(fault, Fault::LongTransactions { .. } | Fault::CacheFlush { .. }),
+                    "{fault:?}: only repairs, long transactions and flushes have no undo"
                 ),
             }
         }

@@ -3,8 +3,9 @@
 //!
 //! Owns: [`schedule`] (scenario `FaultSpec`s -> chaos `Fault`s with host indices; the
 //! time-ordered schedule with each undo inserted is built by `faultline_chaos::nemesis`),
-//! [`Control`] (what a fault may do to the world: crash, restart, cut, heal, set a link, turn a
-//! knob, skew a clock, start a burst), [`act`] (a fault as calls on it), and its implementation
+//! [`Control`] (what a fault may do to the world: crash, restart, cut, heal, set a link, turn or
+//! bump a knob, skew a clock, start a burst, take a cache node out of an app's tier or put it
+//! back), [`act`] (a fault as calls on it), and its implementation
 //! over turmoil and `Shared` ([`WorldControl`]). Must not: let a fault reach into shared state
 //! but through [`Control`].
 //!
@@ -58,6 +59,12 @@ fn to_fault(spec: &FaultSpec, hosts: &BTreeMap<String, u16>, scenario: &Scenario
         FaultSpec::ClockSkew { host: h, jump, drift } => {
             Fault::ClockSkew { host: host(h), offset_ns: jump.ns, drift_ppm: drift.ppm }
         }
+        FaultSpec::CacheFlush(h) => Fault::CacheFlush { host: host(h) },
+        FaultSpec::MemoryPressure { host: h, maxmemory } => tune(h, Knob::MaxMemory, maxmemory.0, 0),
+        FaultSpec::ShardLeave(change) => {
+            Fault::ShardLeave { apps: group(hosts, &change.app), node: host(&change.node) }
+        }
+        FaultSpec::ShardJoin(change) => Fault::ShardJoin { apps: group(hosts, &change.app), node: host(&change.node) },
     }
 }
 
@@ -90,6 +97,12 @@ pub(crate) trait Control {
     fn restore_link(&mut self, a: u16, b: u16);
     /// Turns `knob` of `host` to `value`, growing by `grow_per_s` every second from now on.
     fn turn_knob(&mut self, host: u16, knob: Knob, value: u64, grow_per_s: u64);
+    /// Adds 1 to `knob` of `host`: a generation count, whose every change the model acts on
+    /// once (a cache flush).
+    fn bump_knob(&mut self, host: u16, knob: Knob);
+    /// Takes the L2 cache node `node` out of the routing of `app`'s cache tier (`member`
+    /// false), or puts it back (`member` true).
+    fn shard(&mut self, app: u16, node: u16, member: bool);
     /// Makes `host`'s clock read `offset_ns` off and run `drift_ppm` fast from now on (beyond
     /// its configured skew; both 0: back to it).
     fn skew_clock(&mut self, host: u16, offset_ns: i64, drift_ppm: i64);
@@ -114,6 +127,9 @@ pub(crate) fn act(control: &mut impl Control, fault: &Fault) {
         Fault::Tune { host, knob, value, grow_per_s } => control.turn_knob(*host, *knob, *value, *grow_per_s),
         Fault::LongTransactions { target, count, hold_ns } => control.start_burst(*target, *count, *hold_ns),
         Fault::ClockSkew { host, offset_ns, drift_ppm } => control.skew_clock(*host, *offset_ns, *drift_ppm),
+        Fault::CacheFlush { host } => control.bump_knob(*host, Knob::CacheFlush),
+        Fault::ShardLeave { apps, node } => apps.iter().for_each(|&app| control.shard(app, *node, false)),
+        Fault::ShardJoin { apps, node } => apps.iter().for_each(|&app| control.shard(app, *node, true)),
     }
 }
 
@@ -196,6 +212,23 @@ impl Control for WorldControl<'_, '_> {
         self.shared.hosts[host as usize].knobs[knob.index()].set(setting);
     }
 
+    fn bump_knob(&mut self, host: u16, knob: Knob) {
+        let cell = &self.shared.hosts[host as usize].knobs[knob.index()];
+        let value = cell.get().at(self.t_ns).saturating_add(1);
+        cell.set(KnobSetting { value, grow_per_s: 0, since_ns: self.t_ns });
+    }
+
+    /// Flips the node's bit of the app's `ShardMask` knob (bit i: node i of its tier).
+    fn shard(&mut self, app: u16, node: u16, member: bool) {
+        let state = &self.shared.hosts[app as usize];
+        let position = state.tier.iter().position(|&n| n == node).expect("validated: the node is in the app's tier");
+        let bit = 1u64 << position;
+        let cell = &state.knobs[Knob::ShardMask.index()];
+        let mask = cell.get().at(self.t_ns);
+        let value = if member { mask & !bit } else { mask | bit };
+        cell.set(KnobSetting { value, grow_per_s: 0, since_ns: self.t_ns });
+    }
+
     fn skew_clock(&mut self, host: u16, offset_ns: i64, drift_ppm: i64) {
         let cell = &self.shared.hosts[host as usize].clock;
         cell.set(HostClock { offset_ns, drift_ppm, since_ns: self.t_ns, ..cell.get() });
@@ -271,6 +304,12 @@ mod tests {
         fn start_burst(&mut self, target: u16, count: u32, hold_ns: u64) {
             self.0.push(format!("burst {target} {count} {hold_ns}"));
         }
+        fn bump_knob(&mut self, host: u16, knob: Knob) {
+            self.0.push(format!("bump {host} {}", knob.name()));
+        }
+        fn shard(&mut self, app: u16, node: u16, member: bool) {
+            self.0.push(format!("shard {app} {node} member={member}"));
+        }
     }
 
     fn calls(fault: Fault) -> Vec<String> {
@@ -296,5 +335,15 @@ mod tests {
         assert_eq!(calls(Fault::LongTransactions { target: 1, count: 3, hold_ns: 9 }), ["burst 1 3 9"]);
         let tune = Fault::Tune { host: 1, knob: Knob::Slowdown, value: 50, grow_per_s: 0 };
         assert_eq!(calls(tune), ["knob 1 slowdown 50+0"]);
+    }
+
+    #[test]
+    fn cache_faults_bump_the_flush_and_change_every_app_tier() {
+        assert_eq!(calls(Fault::CacheFlush { host: 3 }), ["bump 3 cache_flush"]);
+        let leave = Fault::ShardLeave { apps: vec![4, 5], node: 2 };
+        assert_eq!(calls(leave), ["shard 4 2 member=false", "shard 5 2 member=false"]);
+        assert_eq!(calls(Fault::ShardJoin { apps: vec![5], node: 2 }), ["shard 5 2 member=true"]);
+        let pressure = Fault::Tune { host: 2, knob: Knob::MaxMemory, value: 2 << 20, grow_per_s: 0 };
+        assert_eq!(calls(pressure), ["knob 2 maxmemory 2097152+0"]);
     }
 }

@@ -449,7 +449,10 @@ impl IndexBuilder {
             | Fault::LinkRestore { .. }
             | Fault::Tune { .. }
             | Fault::LongTransactions { .. }
-            | Fault::ClockSkew { .. } => return,
+            | Fault::ClockSkew { .. }
+            | Fault::CacheFlush { .. }
+            | Fault::ShardLeave { .. }
+            | Fault::ShardJoin { .. } => return,
         }
         self.mark_partitions(t_ns);
     }

@@ -25,11 +25,21 @@ pub enum Knob {
     DiskDelay,
     /// Every request's service time is multiplied by (100 + value) / 100: slow queries.
     Slowdown,
+    /// A cache node's flush generation: each time it changes, the node drops every key
+    /// (FLUSHALL). A count, not a setting: chaos bumps it, never puts it back.
+    CacheFlush,
+    /// A cache node's memory limit in bytes, in force from its next write; 0: the limit it was
+    /// configured with (memory pressure).
+    MaxMemory,
+    /// The L2 nodes an app's cache tier keeps out of its routing: bit i set = node i of the
+    /// tier's configured list is out (a shard left); 0: every node in.
+    ShardMask,
 }
 
 impl Knob {
     /// Every knob, in a fixed order (an index into per-host knob tables).
-    pub const ALL: [Knob; 3] = [Knob::ApplyDelay, Knob::DiskDelay, Knob::Slowdown];
+    pub const ALL: [Knob; 6] =
+        [Knob::ApplyDelay, Knob::DiskDelay, Knob::Slowdown, Knob::CacheFlush, Knob::MaxMemory, Knob::ShardMask];
 
     /// The knob's position in [`Knob::ALL`].
     pub fn index(self) -> usize {
@@ -37,6 +47,9 @@ impl Knob {
             Knob::ApplyDelay => 0,
             Knob::DiskDelay => 1,
             Knob::Slowdown => 2,
+            Knob::CacheFlush => 3,
+            Knob::MaxMemory => 4,
+            Knob::ShardMask => 5,
         }
     }
 
@@ -46,6 +59,9 @@ impl Knob {
             Knob::ApplyDelay => "replication_delay",
             Knob::DiskDelay => "disk_delay",
             Knob::Slowdown => "slowdown",
+            Knob::CacheFlush => "cache_flush",
+            Knob::MaxMemory => "maxmemory",
+            Knob::ShardMask => "shard_mask",
         }
     }
 
@@ -54,7 +70,24 @@ impl Knob {
         match self {
             Knob::ApplyDelay | Knob::DiskDelay => format!("{:.3}ms", value as f64 / 1e6),
             Knob::Slowdown => format!("+{value}%"),
+            Knob::CacheFlush => format!("flush #{value}"),
+            Knob::MaxMemory if value == 0 => "the configured limit".to_string(),
+            Knob::MaxMemory => human_bytes(value),
+            Knob::ShardMask if value == 0 => "every node in".to_string(),
+            Knob::ShardMask => {
+                let out: Vec<String> = (0..64).filter(|i| value >> i & 1 == 1).map(|i| format!("#{i}")).collect();
+                format!("nodes {} out", out.join(","))
+            }
         }
+    }
+}
+
+/// Bytes as Redis's `used_memory_human` writes them: "512B", "1.50K", "2.00M", "1.00G".
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
+    match UNITS.iter().find(|(size, _)| bytes >= *size) {
+        Some((size, unit)) => format!("{:.2}{unit}", bytes as f64 / *size as f64),
+        None => format!("{bytes}B"),
     }
 }
 
@@ -226,14 +259,22 @@ mod tests {
     #[test]
     fn knob_names_and_serialized_forms_never_change() {
         let names: Vec<&str> = Knob::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names, ["replication_delay", "disk_delay", "slowdown"]);
+        assert_eq!(names, ["replication_delay", "disk_delay", "slowdown", "cache_flush", "maxmemory", "shard_mask"]);
         let json: Vec<String> = Knob::ALL.iter().map(|k| serde_json::to_string(k).expect("a knob")).collect();
-        assert_eq!(json, ["\"ApplyDelay\"", "\"DiskDelay\"", "\"Slowdown\""]);
+        let expected = ["ApplyDelay", "DiskDelay", "Slowdown", "CacheFlush", "MaxMemory", "ShardMask"];
+        assert_eq!(json, expected.map(|name| format!("\"{name}\"")));
         for (i, knob) in Knob::ALL.iter().enumerate() {
             assert_eq!(knob.index(), i, "{knob:?}");
         }
         assert_eq!(Knob::DiskDelay.show(30_000_000), "30.000ms");
         assert_eq!(Knob::Slowdown.show(400), "+400%");
+        assert_eq!(Knob::CacheFlush.show(3), "flush #3");
+        assert_eq!(Knob::MaxMemory.show(2 << 20), "2.00M");
+        assert_eq!(Knob::MaxMemory.show(1536), "1.50K");
+        assert_eq!(Knob::MaxMemory.show(100), "100B");
+        assert_eq!(Knob::MaxMemory.show(0), "the configured limit");
+        assert_eq!(Knob::ShardMask.show(0b1010), "nodes #1,#3 out");
+        assert_eq!(Knob::ShardMask.show(0), "every node in");
     }
 
     #[test]

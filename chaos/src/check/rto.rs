@@ -8,8 +8,9 @@
 //!   run ends then, failed). A window with no request has no rate: it neither drops nor
 //!   recovers.
 //! - Faults measured: those that may disrupt service ([`Fault::disrupts`]: kill, partitions,
-//!   link degradation, a knob turned, long transactions, a clock skewed), not the repairs
-//!   (restart, heal, link restore, a knob or a clock put back to normal).
+//!   link degradation, a knob turned, long transactions, a clock skewed, a cache flushed, a
+//!   shard leaving), not the repairs (restart, heal, link restore, a knob or a clock put back to
+//!   normal, a shard joining).
 //! - After a fault at `f`, the rate dropped if it fell below `recovery_ratio` at some time in
 //!   `[f, g)`, where `g` is the time of the next measured fault (a drop after that is the next
 //!   fault's). If it did not drop, RTO = 0. Otherwise RTO = `r - f`, where `r` is the earliest

@@ -15,8 +15,9 @@ use crate::slo::Slo;
 use serde::{Deserialize, Serialize};
 
 /// The version of the binary trace format this build writes and reads (4: one-way partitions
-/// and clock skews appended to `Fault`).
-pub const FORMAT_VERSION: u16 = 4;
+/// and clock skews appended to `Fault`; 5: cache flushes and shards leaving or joining appended
+/// to `Fault`, and the cache knobs to `Knob`).
+pub const FORMAT_VERSION: u16 = 5;
 
 /// A host of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

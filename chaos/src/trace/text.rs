@@ -248,6 +248,9 @@ fn fault_json(header: &Header, fault: &Fault) -> Value {
         Fault::ClockSkew { host, offset_ns, drift_ppm } => {
             json!({ "fault": "clock_skew", "host": name(host), "offset_ns": offset_ns, "drift_ppm": drift_ppm })
         }
+        Fault::CacheFlush { host } => json!({ "fault": "cache_flush", "host": name(host) }),
+        Fault::ShardLeave { apps, node } => json!({ "fault": "shard_leave", "apps": group(apps), "node": name(node) }),
+        Fault::ShardJoin { apps, node } => json!({ "fault": "shard_join", "apps": group(apps), "node": name(node) }),
     };
     value["description"] = json!(fault.describe(&host_names(header)));
     value

@@ -24,6 +24,15 @@
 //!   that read an old value (a slow read, a lagging replica) and fills after a write's
 //!   invalidation leaves that old value cached until its TTL. The staleness check finds it.
 //!
+//! - Membership: the knob [`Knob::ShardMask`] takes L2 nodes out of the routing (bit i set: node
+//!   i of `nodes` is out; nodes past the 64th are always in). It is read before each routing
+//!   decision; when it changed, the sharder is rebuilt over the nodes still in, in their
+//!   configured order (for a scheme that cannot be rebuilt so, a range's or a directory's, the
+//!   nodes out are removed from the full sharder one by one; one it refuses to drop stays in).
+//!   The keys whose owner changed go cold; a node that joins again still holds what it had
+//!   when it left, which may be stale by then (writes meanwhile invalidated other nodes). With
+//!   every node out there is no L2: reads go to the loader, writes touch only the L1.
+//!
 //! Gauges (cumulative): "cache_hits" (reads answered by L1 or L2), "cache_misses" (reads that
 //! ran the loader or joined a load), "l1_hits", "db_loads" (loads this host started),
 //! "early_refreshes", "lock_waits", "cache_errors" (L2 calls that failed), and
@@ -36,8 +45,8 @@ use super::l1::flight::SingleFlight;
 use super::l1::xfetch::{draw_u, should_refresh};
 use super::l1::{L1, L1Config};
 use super::resp::Frame;
-use crate::seam::Env;
-use crate::shard::{Scheme, ShardError, Sharder};
+use crate::seam::{Env, Knob};
+use crate::shard::{Node, Scheme, ShardError, Sharder};
 use faultline_vocab::gauge;
 use rand_chacha::ChaCha8Rng;
 use std::cell::{Cell, RefCell};
@@ -157,7 +166,12 @@ fn bump(counter: &Cell<u64>) {
 pub struct CacheTier<E: Env, X = String> {
     env: E,
     config: TierConfig,
-    sharder: Sharder,
+    /// Every node, as configured (bit i of the shard mask is `nodes[i]`).
+    full: Sharder,
+    /// The routing over the nodes in now (`None`: every node is out).
+    sharder: RefCell<Option<Sharder>>,
+    /// The shard mask `sharder` was built for.
+    mask: Cell<u64>,
     clients: BTreeMap<String, RespClient<E>>,
     l1: Option<RefCell<L1<Entry>>>,
     flights: SingleFlight<Vec<u8>, Result<Loaded, X>>,
@@ -176,7 +190,7 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
     /// suit the scheme.
     pub fn new(env: E, config: TierConfig) -> Result<Self, ShardError> {
         let names = config.nodes.iter().map(|(name, _)| name.as_str().into()).collect();
-        let sharder = Sharder::new(config.scheme.clone(), names)?;
+        let full = Sharder::new(config.scheme.clone(), names)?;
         let clients = config
             .nodes
             .iter()
@@ -186,7 +200,9 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         let tier = Self {
             rng: RefCell::new(env.rng("cache-tier")),
             env,
-            sharder,
+            sharder: RefCell::new(Some(full.clone())),
+            full,
+            mask: Cell::new(0),
             clients,
             l1,
             flights: SingleFlight::new(),
@@ -216,10 +232,41 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         }
     }
 
-    /// The L2 node that owns `key`.
-    fn owner(&self, key: &[u8]) -> &RespClient<E> {
-        let name: &str = self.sharder.owner(key);
-        &self.clients[name]
+    /// The client of the L2 node that owns `key` now (`None`: every node is out).
+    fn owner(&self, key: &[u8]) -> Option<&RespClient<E>> {
+        let name = self.route(key)?;
+        self.clients.get(&*name)
+    }
+
+    /// The name of the L2 node that owns `key` now (`None`: every node is out), after taking
+    /// in a change of the shard mask.
+    pub fn route(&self, key: &[u8]) -> Option<Node> {
+        let mask = self.env.knob(Knob::ShardMask);
+        if mask != self.mask.get() {
+            self.mask.set(mask);
+            let rebuilt = self.members(mask);
+            *self.sharder.borrow_mut() = rebuilt;
+        }
+        self.sharder.borrow().as_ref().map(|sharder| sharder.owner(key).clone())
+    }
+
+    /// The routing over the nodes `mask` leaves in (see the module doc).
+    fn members(&self, mask: u64) -> Option<Sharder> {
+        let nodes = self.full.nodes();
+        let out = |i: usize| i < 64 && mask >> i & 1 == 1;
+        let kept: Vec<Node> = nodes.iter().enumerate().filter(|&(i, _)| !out(i)).map(|(_, n)| n.clone()).collect();
+        if kept.is_empty() {
+            return None;
+        }
+        if let Ok(sharder) = Sharder::new(self.config.scheme.clone(), kept) {
+            return Some(sharder);
+        }
+        let mut sharder = self.full.clone();
+        for (_, node) in nodes.iter().enumerate().filter(|&(i, _)| out(i)) {
+            // A node the scheme refuses to drop stays in.
+            let _ = sharder.remove(node);
+        }
+        Some(sharder)
     }
 
     /// Reads `key` cache-aside; `load` reads it from the database (an `Err` is the error
@@ -285,7 +332,7 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
     /// The value L2 holds for `key`; a failure counts and reads as a miss. With early refresh
     /// on, a hit that XFetch picks for refresh also reads as a miss.
     async fn l2_get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let client = self.owner(key);
+        let client = self.owner(key)?;
         let limit = self.config.timeout;
         let (got, ttl) = match self.config.early_refresh {
             None => (client.call(&[b"GET".as_slice(), key], limit).await, None),
@@ -372,7 +419,9 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         if nx {
             args.push(b"NX");
         }
-        match self.owner(key).call(&args, self.config.timeout).await {
+        // With every node out of the tier there is nowhere to fill.
+        let Some(owner) = self.owner(key) else { return Fill::Failed };
+        match owner.call(&args, self.config.timeout).await {
             Ok(Frame::Simple(_)) => Fill::Stored,
             Ok(Frame::Null) if nx => Fill::Refused,
             Ok(_) | Err(_) => {
@@ -389,7 +438,7 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Loaded, X>>,
     {
-        let Stampede::Lock { lease, retry, .. } = self.config.stampede else {
+        let (Stampede::Lock { lease, retry, .. }, Some(owner)) = (self.config.stampede, self.owner(key)) else {
             return self.load_and_fill(key, load).await;
         };
         let mut lock = b"lock:".to_vec();
@@ -399,7 +448,6 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         let token = format!("{}:{token}", self.env.host_name());
         let px = lease.as_millis().max(1).to_string();
         let args: [&[u8]; 6] = [b"SET", &lock, token.as_bytes(), b"NX", b"PX", px.as_bytes()];
-        let owner = self.owner(key);
         match owner.call(&args, self.config.timeout).await {
             Ok(Frame::Simple(_)) => {
                 let loaded = self.load_and_fill(key, load).await;
@@ -435,7 +483,7 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         if let Some(l1) = &self.l1 {
             l1.borrow_mut().invalidate(key);
         }
-        let owner = self.owner(key);
+        let Some(owner) = self.owner(key) else { return true };
         let reply = match (self.config.write, value) {
             (WritePolicy::WriteThrough, Some(value)) => return self.l2_set(key, value, false).await == Fill::Stored,
             (WritePolicy::Invalidate, _) | (WritePolicy::WriteThrough, None) => {
@@ -453,11 +501,6 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
     /// Cumulative (reads a cache answered, reads that ran or joined a load).
     pub fn hits_and_misses(&self) -> (u64, u64) {
         (self.counters.hits.get(), self.counters.misses.get())
-    }
-
-    /// The sharder, to report how keys spread.
-    pub fn sharder(&self) -> &Sharder {
-        &self.sharder
     }
 }
 

@@ -71,7 +71,8 @@ fn config(nodes: Vec<(String, String)>) -> TierConfig {
 
 /// What L2 holds for `key` (`GET` through the engine of the node that owns it).
 fn held(engines: &[Rc<RefCell<crate::cache::engine::Engine>>], tier: &CacheTier<TokioEnv>, key: &str) -> Frame {
-    let owner = tier.sharder().owner_index(key.as_bytes());
+    let owner = tier.route(key.as_bytes()).expect("a node owns every key");
+    let owner: usize = owner.trim_start_matches("cache").parse().expect("nodes are named cacheN");
     let args = [bytes::Bytes::from_static(b"GET"), bytes::Bytes::copy_from_slice(key.as_bytes())];
     engines[owner].borrow_mut().execute(&args, Duration::ZERO)
 }
@@ -282,4 +283,84 @@ fn a_write_marker_reads_as_a_miss() {
         let read = tier.read(b"k", || async { found("new") }).await.expect("loaded");
         assert_eq!(read, ((Some(b"new".to_vec()), 7), Source::Loaded), "the marker is never a value");
     });
+}
+
+/// Routing while nodes leave and join the tier (the shard mask knob), on a manual clock.
+mod shard_mask {
+    use super::super::*;
+    use crate::testenv::{TestEnv, block_on};
+
+    fn tier(env: &TestEnv, scheme: Scheme) -> CacheTier<TestEnv> {
+        let nodes = (0..3).map(|i| (format!("cache{i}"), format!("127.0.0.1:{}", 1 + i))).collect();
+        let config = TierConfig {
+            nodes,
+            scheme,
+            ttl: None,
+            l1: None,
+            stampede: Stampede::None,
+            early_refresh: None,
+            write: WritePolicy::Invalidate,
+            timeout: Duration::from_millis(10),
+        };
+        CacheTier::new(env.clone(), config).expect("a valid tier")
+    }
+
+    fn keys() -> Vec<Vec<u8>> {
+        (0..1000).map(|i| format!("k{i}").into_bytes()).collect()
+    }
+
+    fn owners(tier: &CacheTier<TestEnv>) -> Vec<Option<Node>> {
+        keys().iter().map(|k| tier.route(k)).collect()
+    }
+
+    #[test]
+    fn a_node_out_is_never_routed_to_and_routed_back_after_the_join() {
+        block_on(async {
+            let env = TestEnv::manual("app");
+            let tier = tier(&env, Scheme::ring());
+            let before = owners(&tier);
+            assert!(before.iter().any(|o| o.as_deref() == Some("cache1")));
+            env.inner.set_knob(Knob::ShardMask, 0b010);
+            let during = owners(&tier);
+            assert!(during.iter().all(|o| o.is_some() && o.as_deref() != Some("cache1")), "cache1 is out");
+            for (was, now) in before.iter().zip(&during) {
+                if was.as_deref() != Some("cache1") {
+                    assert_eq!(was, now, "on a ring only cache1's keys move");
+                }
+            }
+            env.inner.set_knob(Knob::ShardMask, 0);
+            assert_eq!(owners(&tier), before, "after the join every key routes as before");
+        });
+    }
+
+    #[test]
+    fn under_hash_mod_a_leave_moves_most_keys_and_with_every_node_out_there_is_no_l2() {
+        block_on(async {
+            let env = TestEnv::manual("app");
+            let tier = tier(&env, Scheme::HashMod);
+            let before = owners(&tier);
+            env.inner.set_knob(Knob::ShardMask, 0b001);
+            let during = owners(&tier);
+            let moved = before.iter().zip(&during).filter(|(a, b)| a != b).count();
+            assert!(moved > 600, "hash-mod over 3 -> 2 nodes moves about 2/3 of the keys: {moved}");
+            assert!(during.iter().all(|o| o.as_deref() != Some("cache0")));
+            env.inner.set_knob(Knob::ShardMask, 0b111);
+            assert!(owners(&tier).iter().all(Option::is_none), "no node in, no owner");
+        });
+    }
+
+    #[test]
+    fn with_every_node_out_reads_go_to_the_loader() {
+        block_on(async {
+            let env = TestEnv::manual("app");
+            let tier = tier(&env, Scheme::ring());
+            env.inner.set_knob(Knob::ShardMask, 0b111);
+            let loader = || async { Ok::<Loaded, String>((Some(b"v".to_vec()), 7)) };
+            let read = tier.read(b"k", loader).await.expect("the loader answers");
+            assert_eq!(read, ((Some(b"v".to_vec()), 7), Source::Loaded));
+            assert!(tier.written(b"k", Some(b"w")).await, "nothing to invalidate");
+            assert_eq!(tier.hits_and_misses(), (0, 1));
+            assert_eq!(env.gauge(gauge::CACHE_ERRORS), Some(0), "no L2 call was made");
+        });
+    }
 }

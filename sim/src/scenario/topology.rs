@@ -3,7 +3,7 @@
 
 use super::spans::{Seg, fmt_dur};
 
-use super::types::{FaultSpec, Host, Link, Sp};
+use super::types::{FaultEntry, FaultSpec, Host, Link, ShardChange, Sp};
 use super::validate::{Checker, or_span};
 use crate::services::{Want, expect};
 use std::collections::{BTreeMap, BTreeSet};
@@ -162,7 +162,80 @@ fn faults(c: &mut Checker) {
                     c.report(length.span(), "no `for` here", message);
                 }
             }
+            FaultSpec::CacheFlush(_)
+            | FaultSpec::MemoryPressure { .. }
+            | FaultSpec::ShardLeave(_)
+            | FaultSpec::ShardJoin(_) => cache_fault(c, fault, entry.span()),
         }
+    }
+}
+
+/// Checks a cache fault: a flush or memory pressure names a cache node (a flush takes no
+/// `for`, pressure a limit above 0); a shard change names apps whose cache tier lists the node.
+fn cache_fault(c: &mut Checker, fault: &FaultEntry, span: Range<usize>) {
+    match &fault.fault {
+        FaultSpec::CacheFlush(host) => {
+            expect(c, host, Want::Cache, "a cache_flush's host");
+            if let Some(length) = &fault.length {
+                let message = "a cache_flush takes no `for`: the flushed keys do not come back".to_string();
+                c.report(length.span(), "no `for` here", message);
+            }
+        }
+        FaultSpec::MemoryPressure { host, maxmemory } => {
+            expect(c, host, Want::Cache, "a memory_pressure's `host`");
+            if maxmemory.0 == 0 {
+                let message =
+                    "a memory_pressure with maxmemory = 0 (no limit); expected a limit above 0, e.g. \"2mb\"".into();
+                c.report(host.span(), "zero", message);
+            }
+        }
+        FaultSpec::ShardLeave(change) | FaultSpec::ShardJoin(change) => shard_change(c, change, span),
+        FaultSpec::Kill(_)
+        | FaultSpec::Restart(_)
+        | FaultSpec::Partition { .. }
+        | FaultSpec::Heal { .. }
+        | FaultSpec::ClockSkew { .. }
+        | FaultSpec::Link(_)
+        | FaultSpec::ReplicationDelay { .. }
+        | FaultSpec::DiskDelay { .. }
+        | FaultSpec::LongTransactions { .. }
+        | FaultSpec::Slowdown { .. } => {}
+    }
+}
+
+/// Checks a shard leaving or joining: a cache node, and apps (at least one, each once) whose
+/// cache tier lists it.
+fn shard_change(c: &mut Checker, change: &ShardChange, span: Range<usize>) {
+    let node = change.node.get_ref();
+    expect(c, &change.node, Want::Cache, "a shard change's `node`");
+    if change.app.is_empty() {
+        let message = "a shard change with no `app`; expected the app hosts whose cache tier changes".into();
+        c.report(span, "no apps", message);
+    }
+    let mut seen = BTreeSet::new();
+    for app in &change.app {
+        if !seen.insert(app.get_ref().as_str()) {
+            c.report(
+                app.span(),
+                "listed twice",
+                format!("{:?} is listed twice; expected each app once", app.get_ref()),
+            );
+            continue;
+        }
+        let Some(host) = c.host(app, "not a host") else { continue };
+        let shards = host.service.shards();
+        // An unknown node is reported once, at the node.
+        if !c.hosts.contains_key(node.as_str()) || shards.iter().any(|n| n.get_ref() == node) {
+            continue;
+        }
+        let nodes: Vec<&str> = shards.iter().map(|n| n.get_ref().as_str()).collect();
+        let listed = if nodes.is_empty() {
+            "it has no cache".to_string()
+        } else {
+            format!("its cache nodes are: {}", super::spans::name_list(nodes))
+        };
+        let message = format!("{:?} is not a cache node of {:?}; {listed}", node, app.get_ref());
+        c.report(app.span(), "not in its tier", message);
     }
 }
 
@@ -323,6 +396,59 @@ mod tests {
         assert!(got[0].0.contains("count = 0 and hold = 1s; expected a count from 1 to 10000"), "{got:?}");
         let sync = "{ kv = { role = \"primary\", replication = { sync = { replicas = 0 } } } }";
         check("{ kv = { role = \"primary\" } }", sync, &[("sync replication with replicas = 0", "0")]);
+    }
+
+    #[test]
+    fn cache_faults() {
+        let kill = "fault = { kill = \"replica\" }";
+        check(kill, "fault = { cache_flush = \"cache\" }", &[("a cache_flush takes no `for`", "\"3s\"")]);
+        let flush_db = "fault = { cache_flush = \"db\" }";
+        check(
+            kill,
+            flush_db,
+            &[("no `for`", "\"3s\""), ("a cache_flush's host must be a cache, but \"db\" is a kv-primary", "\"db\"")],
+        );
+        let pressure = |host: &str, size: &str| {
+            format!("fault = {{ memory_pressure = {{ host = \"{host}\", maxmemory = {size} }} }}")
+        };
+        check(kill, &pressure("cache", "\"1mb\""), &[]);
+        check(kill, &pressure("app", "\"1mb\""), &[("a memory_pressure's `host` must be a cache", "\"app\"")]);
+        check(kill, &pressure("cache", "0"), &[("maxmemory = 0 (no limit); expected a limit above 0", "\"cache\"")]);
+        let shard = |kind: &str, apps: &str, node: &str| {
+            format!("fault = {{ {kind} = {{ app = [{apps}], node = \"{node}\" }} }}")
+        };
+        check(kill, &shard("shard_leave", "\"app\"", "cache"), &[]);
+        check(kill, &shard("shard_join", "\"app\"", "cache"), &[]);
+        check(
+            kill,
+            &shard("shard_leave", "\"app\"", "db"),
+            &[
+                ("\"db\" is not a cache node of \"app\"; its cache nodes are: cache", "\"app\""),
+                ("a shard change's `node` must be a cache, but \"db\" is a kv-primary", "\"db\""),
+            ],
+        );
+        check(
+            kill,
+            &shard("shard_join", "\"db\", \"app\", \"app\", \"ap\"", "cache"),
+            &[
+                ("\"cache\" is not a cache node of \"db\"; it has no cache", "\"db\""),
+                ("\"app\" is listed twice", "\"app\""),
+                ("unknown host \"ap\"", "\"ap\""),
+            ],
+        );
+        check(kill, &shard("shard_leave", "\"app\"", "cache9"), &[("unknown host \"cache9\"", "\"cache9\"")]);
+        let none = shard("shard_leave", "", "cache");
+        let got = findings(kill, &none);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].0.contains("a shard change with no `app`"), "{got:?}");
+    }
+
+    #[test]
+    fn a_tier_has_at_most_64_nodes() {
+        let nodes = vec!["\"cache\""; 65].join(", ");
+        let got = findings("cache = \"cache\" }", &format!("tier = {{ nodes = [{nodes}] }} }}"));
+        let too_many: Vec<_> = got.iter().filter(|(m, _)| m.contains("has 65 `nodes`; expected at most 64")).collect();
+        assert_eq!(too_many.len(), 1, "{got:?}");
     }
 
     #[test]

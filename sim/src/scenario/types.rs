@@ -585,6 +585,39 @@ pub enum FaultSpec {
         /// Extra service time, percent (400 makes it five times as long).
         percent: u32,
     },
+    /// A cache node drops every key at once (FLUSHALL): `{ cache_flush = "cache1" }`. Takes
+    /// no `for`: the keys do not come back.
+    CacheFlush(#[schemars(with = "String")] Sp<String>),
+    /// A cache node's memory limit drops to `maxmemory` from its next write (evicting by its
+    /// policy, or refusing writes with OOM): `{ memory_pressure = { host = "cache1", maxmemory
+    /// = "2mb" } }`. With `for`, the configured limit comes back.
+    MemoryPressure {
+        /// The cache node.
+        #[schemars(with = "String")]
+        host: Sp<String>,
+        /// The limit, as Redis writes it ("2mb"); above 0. It counts the node's baseline of
+        /// about 1 MB too.
+        maxmemory: Size,
+    },
+    /// The apps' cache tiers stop routing keys to one of their L2 nodes; its keys go to the
+    /// others, cold: `{ shard_leave = { app = ["app1", "app2"], node = "cache2" } }`. With
+    /// `for`, it joins again.
+    ShardLeave(ShardChange),
+    /// The apps' cache tiers route keys to one of their L2 nodes again:
+    /// `{ shard_join = { app = ["app1"], node = "cache2" } }`.
+    ShardJoin(ShardChange),
+}
+
+/// Which L2 node leaves or joins which apps' cache tiers.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShardChange {
+    /// The app hosts whose tiers change.
+    #[schemars(with = "Vec<String>")]
+    pub app: Vec<Sp<String>>,
+    /// The cache node, one of each app's tier `nodes` (or its `cache`).
+    #[schemars(with = "String")]
+    pub node: Sp<String>,
 }
 
 /// A service-level objective.

@@ -104,6 +104,9 @@ fn default_write_lease() -> Dur {
     Dur(Duration::from_secs(1))
 }
 
+/// The most L2 nodes a tier may list: the shard mask knob (`Knob::ShardMask`) has a bit each.
+pub const MAX_TIER_NODES: usize = 64;
+
 fn default_vnodes() -> u32 {
     160
 }
@@ -303,6 +306,15 @@ impl Kind for AppService {
         }
     }
 
+    /// Its tier's nodes, or its one `cache`.
+    fn shards(&self) -> &[Sp<String>] {
+        match (&self.tier, &self.cache) {
+            (Some(tier), _) => &tier.nodes,
+            (None, Some(cache)) => std::slice::from_ref(cache),
+            (None, None) => &[],
+        }
+    }
+
     fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
         match (&self.db, &self.router) {
             (Some(db), None) => expect(c, db, Want::Store, "an app's `db`"),
@@ -415,6 +427,10 @@ impl AppPlan {
 }
 
 impl Start for AppPlan {
+    fn shards(&self) -> Vec<&str> {
+        self.cache.iter().flat_map(|tier| tier.nodes.iter().map(|(name, _)| name.as_str())).collect()
+    }
+
     fn start(&self, env: SimEnv, capacity: Capacity) -> Running {
         Box::pin(self.clone().run(env, capacity))
     }
@@ -440,6 +456,14 @@ impl TierSpec {
         if self.nodes.is_empty() {
             let span = c.span_at(&path("nodes"), host.name.span());
             c.report(span, "no nodes", "a cache tier has no `nodes`; expected at least one cache host".into());
+        }
+        if self.nodes.len() > MAX_TIER_NODES {
+            let span = c.span_at(&path("nodes"), host.name.span());
+            let message = format!(
+                "a cache tier has {} `nodes`; expected at most {MAX_TIER_NODES} (a shard leaving or joining is one bit of a 64-bit mask)",
+                self.nodes.len()
+            );
+            c.report(span, "too many nodes", message);
         }
         let mut seen = std::collections::BTreeSet::new();
         for node in &self.nodes {

@@ -54,6 +54,11 @@ pub(crate) trait Kind {
     fn manages(&self) -> &[Sp<String>] {
         &[]
     }
+    /// The L2 cache nodes it spreads keys over, in order (an app's cache tier): what a shard
+    /// leaving or joining may name.
+    fn shards(&self) -> &[Sp<String>] {
+        &[]
+    }
     /// Checks the settings of host `index` (`host`), reporting located findings.
     fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
         let _ = (c, index, host);
@@ -66,6 +71,11 @@ pub(crate) trait Kind {
 pub(crate) trait Start {
     /// Whether it listens on the service port.
     const LISTENS: bool = true;
+    /// The host names of the L2 cache nodes it spreads keys over, in order (see
+    /// [`Kind::shards`]).
+    fn shards(&self) -> Vec<&str> {
+        Vec::new()
+    }
     /// The future the host runs (again after every restart), with the host's capacity.
     fn start(&self, env: SimEnv, capacity: Capacity) -> Running;
 }
@@ -128,6 +138,14 @@ macro_rules! registry {
                 }
             }
 
+            /// The L2 cache nodes it spreads keys over, in order.
+            pub(crate) fn shards(&self) -> &[Sp<String>] {
+                match self {
+                    $( Service::$uvariant => &[], )*
+                    $( Service::$variant(s) => Kind::shards(s), )*
+                }
+            }
+
             /// Checks the kind's settings of host `index`, reporting located findings.
             pub(crate) fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
                 match self {
@@ -152,6 +170,14 @@ macro_rules! registry {
                 match self {
                     $( ServicePlan::$uvariant(_) => <$uplan as Start>::LISTENS, )*
                     $( ServicePlan::$variant(_) => <$plan as Start>::LISTENS, )*
+                }
+            }
+
+            /// The host names of the L2 cache nodes it spreads keys over, in order.
+            pub(crate) fn shards(&self) -> Vec<&str> {
+                match self {
+                    $( ServicePlan::$uvariant(p) => Start::shards(p), )*
+                    $( ServicePlan::$variant(p) => Start::shards(p), )*
                 }
             }
 

@@ -139,13 +139,17 @@ impl World {
             hosts: header
                 .hosts
                 .iter()
-                .map(|h| HostState {
+                .enumerate()
+                .map(|(i, h)| HostState {
                     name: h.name.clone(),
                     disk: Rc::new(MemDisk::new()),
                     clock: Cell::new(HostClock::default()),
                     loss_rng: RefCell::new(seeds::stream(seed, &h.name, "net-loss")),
                     clock_base: Cell::new(None),
                     knobs: Default::default(),
+                    tier: plan.hosts.get(i).map_or_else(Vec::new, |host| {
+                        host.service.shards().into_iter().map(|name| by_name[name]).collect()
+                    }),
                 })
                 .collect(),
             by_name,

@@ -24,6 +24,9 @@ pub(crate) struct HostState {
     pub(crate) clock_base: Cell<Option<(tokio::time::Instant, u64)>>,
     /// The knobs chaos has turned on this host (see `faultline_models::seam::Knob`).
     pub(crate) knobs: [Cell<KnobSetting>; faultline_models::seam::Knob::ALL.len()],
+    /// The L2 cache nodes its cache tier spreads keys over, in the plan's order (bit i of its
+    /// `ShardMask` knob is node i); empty for a host without one.
+    pub(crate) tier: Vec<u16>,
 }
 
 /// What every host's clock reads at the start of the run, nanoseconds: far enough from 0 that a

@@ -14,3 +14,35 @@ pub fn scenario(text: &str) -> Scenario {
 pub fn go(s: &Scenario, seed: u64) -> RunOutcome {
     run(s, RunOptions { seed: Some(seed), ..RunOptions::default() }).expect("the run completes")
 }
+
+/// `s` run to the end under `seed`, with its trace's host names and every record (messages not
+/// recorded).
+pub fn records(s: &Scenario, seed: u64) -> (RunOutcome, Vec<String>, Vec<faultline_chaos::trace::Record>) {
+    use std::sync::{Arc, Mutex};
+    /// The trace's bytes, kept for reading back.
+    struct Bytes(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Bytes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("not poisoned").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let bytes = Arc::new(Mutex::new(Vec::new()));
+    let options = RunOptions {
+        seed: Some(seed),
+        trace: Some(Box::new(Bytes(bytes.clone()))),
+        record: faultline_sim::RecordConfig { messages: false },
+    };
+    let outcome = run(s, options).expect("the run completes");
+    let bytes = bytes.lock().expect("not poisoned").clone();
+    let mut reader = faultline_chaos::trace::codec::TraceReader::new(&bytes[..]).expect("a trace");
+    let hosts = reader.header().hosts.iter().map(|h| h.name.clone()).collect();
+    let mut out = Vec::new();
+    while let Some(record) = reader.next_record().expect("a whole trace") {
+        out.push(record);
+    }
+    (outcome, hosts, out)
+}

@@ -325,6 +325,9 @@ fn arb_fault() -> impl Strategy<Value = Fault> {
         (any::<u16>(), any::<u16>(), any::<u64>(), any::<u64>(), 0.0..1.0f64)
             .prop_map(|(a, b, latency_ns, jitter_ns, loss)| Fault::LinkDegrade { a, b, latency_ns, jitter_ns, loss }),
         (any::<u16>(), any::<u16>()).prop_map(|(a, b)| Fault::LinkRestore { a, b }),
+        any::<u16>().prop_map(|host| Fault::CacheFlush { host }),
+        (group(), any::<u16>()).prop_map(|(apps, node)| Fault::ShardLeave { apps, node }),
+        (group(), any::<u16>()).prop_map(|(apps, node)| Fault::ShardJoin { apps, node }),
     ]
 }
 
