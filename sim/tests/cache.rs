@@ -207,7 +207,8 @@ fn an_unprotected_stampede_grows_with_the_readers() {
         assert!((70.0..130.0).contains(&full), "loads per expiry at 4,000 reads/s: {full}");
         assert!((15.0..35.0).contains(&low), "loads per expiry at 1,000 reads/s: {low}");
         assert!(full > 3.0 * low, "four times the readers, {full} against {low} loads per expiry");
-        assert!(peak >= 15 && peak > 2 * low_peak, "loads of the key at once on one host: {peak}, {low_peak}");
+        assert!(peak >= 15, "loads of the key at once on one host: {peak}");
+        assert!(peak > 2 * low_peak, "at once on one host: {peak} against {low_peak} with a quarter of the readers");
     }
 }
 
