@@ -13,13 +13,16 @@
 //! so nobody waits for a load that no one is running. Each waiter retries at most once per leader
 //! that drops, so the loop is bounded by the number of callers.
 //!
-//! Single-threaded (`Rc`, `RefCell`, a `tokio::sync::watch` per flight); nothing here reads a
-//! clock or spawns. This file must not cache results, retry failures or time anything out.
+//! Single-threaded (`Rc`, `RefCell`, a [`Landing`] per flight: the output's slot and a
+//! `tokio::sync::Notify`); nothing here reads a clock or spawns. Not a `tokio::sync::watch`: its
+//! receivers register on one of eight notifiers picked by tokio's thread-local random numbers,
+//! so the order in which waiters wake, and with it a simulation's trace, would change from run
+//! to run. This file must not cache results, retry failures or time anything out.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// Counters of a [`SingleFlight`], cumulative.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,12 +33,44 @@ pub struct FlightStats {
     pub coalesced: u64,
 }
 
+/// Where a flight's output lands: waiters wake in the order they began to wait.
+#[derive(Debug)]
+struct Landing<V> {
+    /// `None` until the loader's output lands.
+    output: RefCell<Option<V>>,
+    /// The leader ended without an output (it was dropped).
+    abandoned: Cell<bool>,
+    /// Wakes the waiters when either of the above changes.
+    changed: Notify,
+}
+
+impl<V: Clone> Landing<V> {
+    fn new() -> Self {
+        Self { output: RefCell::new(None), abandoned: Cell::new(false), changed: Notify::new() }
+    }
+
+    /// The output once it lands; `None` if the leader was dropped first.
+    async fn wait(&self) -> Option<V> {
+        loop {
+            // Registered before looking, so a landing between the look and the wait still wakes it.
+            let changed = self.changed.notified();
+            if let Some(output) = self.output.borrow().as_ref() {
+                return Some(output.clone());
+            }
+            if self.abandoned.get() {
+                return None;
+            }
+            changed.await;
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Flight<V> {
     /// Which leader runs it (a leader unregisters only its own flight).
     id: u64,
-    /// `None` until the loader's output lands.
-    output: watch::Receiver<Option<V>>,
+    /// Where its output lands.
+    landing: Rc<Landing<V>>,
 }
 
 #[derive(Debug)]
@@ -67,7 +102,7 @@ impl<K: Ord + Clone, V: Clone> Default for SingleFlight<K, V> {
 /// What a caller found for its key.
 enum Found<V> {
     /// A flight to wait for.
-    Flight(watch::Receiver<Option<V>>),
+    Flight(Rc<Landing<V>>),
     /// Nothing: the caller leads.
     Nothing,
 }
@@ -90,9 +125,9 @@ impl<K: Ord + Clone, V: Clone> SingleFlight<K, V> {
         loop {
             match self.find(&key, &mut counted) {
                 Found::Nothing => return self.lead(key, loader).await,
-                Found::Flight(mut output) => {
-                    if let Ok(landed) = output.wait_for(Option::is_some).await {
-                        return landed.clone().expect("waited for Some");
+                Found::Flight(landing) => {
+                    if let Some(output) = landing.wait().await {
+                        return output;
                     }
                     // The leader was dropped before landing: look again, and maybe lead.
                 }
@@ -106,12 +141,12 @@ impl<K: Ord + Clone, V: Clone> SingleFlight<K, V> {
         let Some(flight) = inner.flights.get(key) else {
             return Found::Nothing;
         };
-        let output = flight.output.clone();
+        let landing = Rc::clone(&flight.landing);
         if !*counted {
             *counted = true;
             inner.stats.coalesced += 1;
         }
-        Found::Flight(output)
+        Found::Flight(landing)
     }
 
     /// Registers a flight, runs the loader and publishes its output.
@@ -119,20 +154,21 @@ impl<K: Ord + Clone, V: Clone> SingleFlight<K, V> {
     where
         F: Future<Output = V>,
     {
-        let (publish, output) = watch::channel(None);
+        let landing = Rc::new(Landing::new());
         let id = {
             let mut inner = self.inner.borrow_mut();
             let id = inner.next_id;
             inner.next_id += 1;
             inner.stats.loads_started += 1;
-            let previous = inner.flights.insert(key.clone(), Flight { id, output });
+            let previous = inner.flights.insert(key.clone(), Flight { id, landing: Rc::clone(&landing) });
             debug_assert!(previous.is_none(), "a second flight for one key");
             id
         };
         // Unregisters the flight however this future ends: landed, dropped or panicked.
-        let _landing = Unregister { inner: &self.inner, key, id };
+        let _landing = Unregister { inner: &self.inner, key, id, landing: Rc::clone(&landing) };
         let value = loader.await;
-        publish.send_replace(Some(value.clone()));
+        *landing.output.borrow_mut() = Some(value.clone());
+        landing.changed.notify_waiters();
         value
     }
 
@@ -147,11 +183,13 @@ impl<K: Ord + Clone, V: Clone> SingleFlight<K, V> {
     }
 }
 
-/// Removes a leader's flight when the leader ends, however it ends.
+/// Removes a leader's flight when the leader ends, however it ends, and wakes its waiters if
+/// it ended without an output.
 struct Unregister<'a, K: Ord, V> {
     inner: &'a RefCell<Inner<K, V>>,
     key: K,
     id: u64,
+    landing: Rc<Landing<V>>,
 }
 
 impl<K: Ord, V> Drop for Unregister<'_, K, V> {
@@ -160,6 +198,11 @@ impl<K: Ord, V> Drop for Unregister<'_, K, V> {
         if inner.flights.get(&self.key).is_some_and(|flight| flight.id == self.id) {
             inner.flights.remove(&self.key);
         }
+        drop(inner);
+        if self.landing.output.borrow().is_none() {
+            self.landing.abandoned.set(true);
+            self.landing.changed.notify_waiters();
+        }
     }
 }
 
@@ -167,6 +210,7 @@ impl<K: Ord, V> Drop for Unregister<'_, K, V> {
 mod tests {
     use super::*;
     use std::cell::Cell;
+    use tokio::sync::watch;
     use tokio::task::{JoinHandle, LocalSet, spawn_local, yield_now};
 
     /// Runs a test body on a current-thread runtime inside a `LocalSet` (no real time).
@@ -221,6 +265,34 @@ mod tests {
             assert_eq!(runs.get(), 1);
             assert_eq!(flights.stats(), FlightStats { loads_started: 1, coalesced: 9 });
             assert_eq!(flights.in_flight(), 0);
+        });
+    }
+
+    #[test]
+    fn waiters_take_the_output_in_the_order_they_came() {
+        // The wake order decides the order of everything the waiters do next, so a simulation
+        // replays only if it never changes: first come, first woken, on every run.
+        local(async {
+            let flights = SingleFlight::new();
+            let runs = Rc::new(Cell::new(0));
+            let (open, gate) = watch::channel(false);
+            let order = Rc::new(RefCell::new(Vec::new()));
+            let callers: Vec<_> = (0..20)
+                .map(|n| {
+                    let (flights, order) = (flights.clone(), Rc::clone(&order));
+                    let loader = gated(Rc::clone(&runs), gate.clone(), ());
+                    spawn_local(async move {
+                        flights.run("k", loader).await;
+                        order.borrow_mut().push(n);
+                    })
+                })
+                .collect();
+            settle(|| flights.stats().coalesced == 19).await;
+            open.send_replace(true);
+            for caller in callers {
+                caller.await.expect("no panic");
+            }
+            assert_eq!(*order.borrow(), (0..20).collect::<Vec<_>>());
         });
     }
 

@@ -1,0 +1,248 @@
+//! The cache scenarios keep their promises, read from the gauges the cache tier publishes
+//! (`cache_hits`, `l1_hits`, `db_loads`, `key_loads_peak`, ... on the app hosts; `expired` on
+//! the L2 nodes), on seeds 1-3: the catalogue's hit rates, the hit-rate fidelity claim (95% ->
+//! 80% multiplies database reads by 4), and the stampede protections' bounds.
+//!
+//! `cargo test -p faultline-sim --test cache -- --nocapture` prints the figures recorded in
+//! `docs/fidelity.md`. This file only measures: it must never tune a model to pass.
+
+use faultline_chaos::report::Report;
+use faultline_chaos::trace::Event;
+use faultline_chaos::trace::codec::TraceReader;
+use faultline_chaos::vocab::gauge;
+use faultline_sim::scenario::parse_str;
+use faultline_sim::{RecordConfig, RunOptions, run};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+const S: u64 = 1_000_000_000;
+const SEEDS: [u64; 3] = [1, 2, 3];
+const APPS4: [&str; 4] = ["app1", "app2", "app3", "app4"];
+
+/// Every gauge sample of a run: (time ns, host name, gauge, last value), in time order.
+struct Gauges {
+    samples: Vec<(u64, String, String, i64)>,
+    end_ns: u64,
+}
+
+impl Gauges {
+    /// The sum over `hosts` of `name`'s last value at or before `t_ns` (0 before any sample).
+    fn total_at(&self, name: &str, hosts: &[&str], t_ns: u64) -> i64 {
+        hosts
+            .iter()
+            .map(|host| {
+                self.samples
+                    .iter()
+                    .filter(|(t, h, g, _)| *t <= t_ns && h == host && g == name)
+                    .map(|s| s.3)
+                    .next_back()
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
+    /// How much `name` grew over `hosts` from `from_ns` to the end of the run.
+    fn grew(&self, name: &str, hosts: &[&str], from_ns: u64) -> i64 {
+        self.total_at(name, hosts, self.end_ns) - self.total_at(name, hosts, from_ns)
+    }
+
+    /// The largest final value of `name` on one of `hosts`.
+    fn max_at_end(&self, name: &str, hosts: &[&str]) -> i64 {
+        hosts.iter().map(|h| self.total_at(name, &[h], self.end_ns)).max().unwrap_or(0)
+    }
+
+    /// The first sample time at which `name` on `host` is at least `value`.
+    fn first_reaching(&self, name: &str, host: &str, value: i64) -> Option<u64> {
+        self.samples.iter().find(|(_, h, g, v)| h == host && g == name && *v >= value).map(|s| s.0)
+    }
+}
+
+fn path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)
+}
+
+/// The trace's bytes, kept for reading back.
+struct Bytes(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Bytes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("not poisoned").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The report and gauges of scenario `name` with each `(from, to)` edit applied (each must
+/// apply), under `seed`. Network messages are not recorded: the gauges do not need them.
+fn run_file(name: &str, edits: &[(&str, &str)], seed: u64) -> (Report, Gauges) {
+    let mut text = std::fs::read_to_string(path(name)).expect("the scenario exists");
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from:?} is not in {name}");
+        text = text.replace(from, to);
+    }
+    let scenario = parse_str(name, &text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")));
+    let bytes = Arc::new(Mutex::new(Vec::new()));
+    let options = RunOptions {
+        seed: Some(seed),
+        trace: Some(Box::new(Bytes(bytes.clone()))),
+        record: RecordConfig { messages: false },
+    };
+    let report = run(&scenario, options).expect("the run completes").report;
+    let bytes = bytes.lock().expect("not poisoned").clone();
+    let mut reader = TraceReader::new(&bytes[..]).expect("a trace");
+    let hosts: Vec<String> = reader.header().hosts.iter().map(|h| h.name.clone()).collect();
+    let end_ns = reader.header().duration_ns;
+    let mut samples = Vec::new();
+    while let Some(record) = reader.next_record().expect("a whole trace") {
+        if let Event::Sample { host, gauge, last, .. } = record.event {
+            samples.push((record.t_ns, hosts[usize::from(host)].clone(), gauge, last));
+        }
+    }
+    (report, Gauges { samples, end_ns })
+}
+
+#[test]
+fn the_catalogue_answers_most_reads_from_its_caches() {
+    // From 10 s on (products are created by their first write; absent keys are not cached).
+    // Bounds: every write invalidates its key, so misses are at least the reloads after writes
+    // (150 writes a second for ~2,850 reads: 5.3%), plus reads of products not yet written;
+    // the runs measure 92-93% hits, 55% from L1 (a 30-entry W-TinyLFU L1 over 300 Zipf keys,
+    // each copy living 1 s), 7-8% of the reads reaching the database.
+    let apps = ["app1", "app2", "app3"];
+    let from = 10 * S;
+    for seed in SEEDS {
+        let (r, g) = run_file("cache-catalogue.toml", &[], seed);
+        assert!(r.passed(), "{}", r.render_text());
+        let (hits, misses) = (g.grew(gauge::CACHE_HITS, &apps, from), g.grew(gauge::CACHE_MISSES, &apps, from));
+        let (l1, loads) = (g.grew(gauge::L1_HITS, &apps, from), g.grew(gauge::DB_LOADS, &apps, from));
+        let reads = (hits + misses) as f64;
+        let seconds = (g.end_ns - from) as f64 / S as f64;
+        let (hit, l1_share, load_share) = (hits as f64 / reads, l1 as f64 / reads, loads as f64 / reads);
+        println!(
+            "catalogue seed {seed}: {:.0} reads/s, hits {:.1}%, L1 {:.1}%, db loads {:.0}/s ({:.1}% of reads), p99 {:.1} ms",
+            reads / seconds,
+            100.0 * hit,
+            100.0 * l1_share,
+            loads as f64 / seconds,
+            100.0 * load_share,
+            r.end_to_end.latency.p99_ms
+        );
+        assert!(reads / seconds > 2_700.0, "the reads were served: {reads}");
+        assert!(hit > 0.90, "overall hit rate {hit}");
+        assert!(hit < 0.95, "the invalidating writes cost their misses: {hit}");
+        assert!(l1_share > 0.50, "L1 hit rate {l1_share}");
+        assert!(load_share < 0.10, "database loads well below the reads: {load_share}");
+        assert_eq!(loads, misses, "without stampede protection every miss is one load");
+        assert!(r.end_to_end.latency.p99_ms < 20.0, "p99 {}", r.end_to_end.latency.p99_ms);
+        assert_eq!(g.grew(gauge::CACHE_ERRORS, &apps, 0), 0, "no L2 call failed");
+    }
+}
+
+/// The 80% side of cache-hit-rate.toml: the same file with a shorter L2 TTL.
+const TTL_95: &str = "ttl = \"255ms\"";
+const TTL_80: &str = "ttl = \"59ms\"";
+
+#[test]
+fn a_hit_rate_drop_from_95_to_80_percent_multiplies_database_reads_by_4() {
+    // Measured after 8 s, once every key has been written (absent keys are not cached).
+    let from = 8 * S;
+    println!("seed  hit rate 95 side  hit rate 80 side  db loads/s 95  db loads/s 80  ratio");
+    for seed in SEEDS {
+        let mut sides = Vec::new();
+        for edits in [&[][..], &[(TTL_95, TTL_80)][..]] {
+            let (r, g) = run_file("cache-hit-rate.toml", edits, seed);
+            assert!(r.passed(), "{}", r.render_text());
+            let (hits, misses) =
+                (g.grew(gauge::CACHE_HITS, &["app"], from), g.grew(gauge::CACHE_MISSES, &["app"], from));
+            let loads = g.grew(gauge::DB_LOADS, &["app"], from);
+            assert_eq!(loads, misses, "every miss is one database read");
+            let seconds = (g.end_ns - from) as f64 / S as f64;
+            sides.push((hits as f64 / (hits + misses) as f64, loads as f64 / seconds));
+        }
+        let [(hit95, load95), (hit80, load80)] = sides[..] else { unreachable!("two sides") };
+        let ratio = load80 / load95;
+        println!(
+            "{seed:>4}  {:>15.2}%  {:>15.2}%  {load95:>13.1}  {load80:>13.1}  {ratio:.3}",
+            100.0 * hit95,
+            100.0 * hit80
+        );
+        assert!((hit95 - 0.95).abs() < 0.003, "the 95% side: {hit95}");
+        assert!((hit80 - 0.80).abs() < 0.003, "the 80% side: {hit80}");
+        assert!((ratio / 4.0 - 1.0).abs() < 0.02, "database reads x{ratio}, not x4 within 2%");
+    }
+}
+
+/// Database loads per expiry of the hot key, counted from the first sample at which L2 holds
+/// it (before its first write it is absent, and absent keys are not cached): (loads per expiry,
+/// loads per second, expiries, the largest key_loads_peak of an app host, lock waits).
+fn stampede(name: &str, edits: &[(&str, &str)], seed: u64) -> (f64, f64, i64, i64, i64) {
+    let (r, g) = run_file(name, edits, seed);
+    assert!(r.passed(), "{name}: {}", r.render_text());
+    let from = g.first_reaching(gauge::HITS, "cache", 1).expect("the key was written and read");
+    assert!(from < 5 * S, "{name}: the hot key was first written at {from} ns");
+    let loads = g.grew(gauge::DB_LOADS, &APPS4, from);
+    let expired = g.grew(gauge::EXPIRED, &["cache"], from);
+    let seconds = (g.end_ns - from) as f64 / S as f64;
+    let per_expiry = loads as f64 / expired.max(1) as f64;
+    let peak = g.max_at_end(gauge::KEY_LOADS_PEAK, &APPS4);
+    let waits = g.grew(gauge::LOCK_WAITS, &APPS4, from);
+    println!(
+        "{name} {edits:?} seed {seed}: {loads} loads, {expired} expiries, {per_expiry:.1} per expiry, {:.1}/s, peak {peak}, lock waits {waits}",
+        loads as f64 / seconds
+    );
+    (per_expiry, loads as f64 / seconds, expired, peak, waits)
+}
+
+#[test]
+fn an_unprotected_stampede_grows_with_the_readers() {
+    for seed in SEEDS {
+        let (full, _, expired, peak, _) = stampede("cache-stampede.toml", &[], seed);
+        // A quarter of the readers; the same 2 writes a second.
+        let quarter = [("rate = 4000", "rate = 1000"), ("read_ratio = 0.9995", "read_ratio = 0.998")];
+        let (low, _, _, low_peak, _) = stampede("cache-stampede.toml", &quarter, seed);
+        assert!(expired >= 10, "the key expired every ~250 ms: {expired}");
+        // ~24 ms from the first miss to the refill: ~95 reads at 4,000 a second, ~24 at 1,000.
+        assert!((70.0..130.0).contains(&full), "loads per expiry at 4,000 reads/s: {full}");
+        assert!((15.0..35.0).contains(&low), "loads per expiry at 1,000 reads/s: {low}");
+        assert!(full > 3.0 * low, "four times the readers, {full} against {low} loads per expiry");
+        assert!(peak >= 15, "loads of the key at once on one host: {peak}");
+        assert!(peak > 2 * low_peak, "at once on one host: {peak} against {low_peak} with a quarter of the readers");
+    }
+}
+
+#[test]
+fn single_flight_lock_and_xfetch_bound_the_stampede() {
+    for seed in SEEDS {
+        let (_, none_rate, none_expired, _, _) = stampede("cache-stampede.toml", &[], seed);
+        let (flight, _, expired, peak, _) = stampede("cache-stampede-single-flight.toml", &[], seed);
+        assert!(expired >= 10, "{expired}");
+        assert!((1.0..=4.0).contains(&flight), "single-flight: at most one load per app host: {flight}");
+        assert_eq!(peak, 1, "single-flight: one load of the key at once on a host");
+        let (locked, _, expired, peak, waits) = stampede("cache-stampede-lock.toml", &[], seed);
+        assert!(expired >= 10, "{expired}");
+        assert!((1.0..=1.25).contains(&locked), "lock: about one load in all: {locked}");
+        assert_eq!(peak, 1);
+        assert!(waits >= expired, "the other hosts wait for the holder's fill: {waits}");
+        let (_, xfetch_rate, xfetch_expired, _, _) = stampede("cache-stampede-xfetch.toml", &[], seed);
+        assert!(xfetch_rate * 10.0 < none_rate, "xfetch {xfetch_rate} loads/s against {none_rate}");
+        assert!(xfetch_expired * 5 < none_expired, "refreshed before it expires: {xfetch_expired}");
+    }
+}
+
+#[test]
+fn the_protected_stampedes_replay_exactly() {
+    // Hundreds of misses wait on one flight at every expiry; the order they wake in must not
+    // change from run to run, or neither would the trace.
+    for name in ["cache-stampede-single-flight.toml", "cache-stampede-lock.toml"] {
+        let scenario = faultline_sim::scenario::load_file(&path(name))
+            .unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")));
+        let hashes: Vec<_> = (0..3)
+            .map(|_| {
+                run(&scenario, RunOptions { seed: Some(1), ..RunOptions::default() }).expect("the run completes").hash
+            })
+            .collect();
+        assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{name}: {hashes:?}");
+    }
+}
