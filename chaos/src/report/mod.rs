@@ -5,7 +5,7 @@
 //! deterministic field order (no `HashMap` anywhere). Must not: read files or the clock.
 //!
 //! Layout: `analyzer` folds records into counters, `metrics` holds the HDR histograms and
-//! per-window series, `assemble` resolves the end of the run and lays out the report, `checks`
+//! per-window series, `cache` folds the cache tier's gauges into its section, `assemble` resolves the end of the run and lays out the report, `checks`
 //! turns counters into SLO, error-budget and Little's law verdicts (the data tier's measurements
 //! and verdicts come from [`crate::check`]), `verdict` is what a check is ([`Check`]: a
 //! [`Verdict`] of pass, fail or unknown, the words, and the [`Evidence`]), `render` writes the
@@ -19,7 +19,8 @@
 //! Memory: bounded by the outstanding requests, the windows still open (a window closes once
 //! time has passed it and its requests have all ended), one closed-window summary per window
 //! (at most 10,000 windows per series: a longer run gets wider windows), and the capped fault
-//! (10,000) and change (1,000) lists; and the data tier's history, which grows with the
+//! (10,000) and change (1,000) lists, the cache section's counts (a few per cache host, one
+//! small entry per app host and window); and the data tier's history, which grows with the
 //! workload's reads and writes (72 bytes each) and its requests (8 bytes each), see
 //! `check::history`.
 //!
@@ -34,9 +35,14 @@
 //! - Rates are per simulated second: over the run's length (the `End` record's time, or the
 //!   header's duration when the trace has no `End`), or over a window's width (the last window
 //!   may be cut short by the end of the run).
+//! - Cache (the `cache` section, only when the trace has a cache tier's or an L2 node's
+//!   gauges): reads, L1 and L2 hits, loads and their rates per app host, in total and per
+//!   window, and each L2 node's counters and peaks, from the cumulative gauges' increments;
+//!   see [`cache`] for every definition.
 
 mod analyzer;
 mod assemble;
+pub mod cache;
 mod checks;
 mod metrics;
 mod render;
@@ -46,6 +52,7 @@ mod verdict;
 
 pub use crate::check::DataReport;
 pub use analyzer::{Analyzer, INFLIGHT_GAUGE};
+pub use cache::{CacheApp, CacheFigures, CacheNode, CacheReport, CacheWindow};
 pub use verdict::{Check, Evidence, MAX_EVIDENCE_REQUESTS, Verdict};
 
 use serde::{Deserialize, Serialize};
@@ -268,6 +275,10 @@ pub struct Report {
     /// event and no fault to measure recovery from.
     #[serde(default)]
     pub data: Option<DataReport>,
+    /// The cache tier's figures (per app host, per L2 node, per window); `None` when the trace
+    /// has no cache tier or cache node gauge (see [`cache`]).
+    #[serde(default)]
+    pub cache: Option<CacheReport>,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }
