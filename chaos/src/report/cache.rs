@@ -1,8 +1,8 @@
 //! The cache section of the report: what an app's cache tier (an optional in-process L1, then
 //! L2 cache nodes, then the store) did, from the gauges the tier and the nodes publish.
 //!
-//! Owns: the section's types ([`CacheReport`] and its parts, part of the report's JSON) and the
-//! fold of `Sample` events into them. Must not: look at any other event, or decide a verdict.
+//! Owns: the fold of `Sample` events into the section ([`CacheReport`] and its parts, whose
+//! types live with the report's others). Must not: look at any other event, or decide a verdict.
 //!
 //! Sources (the names of `faultline_vocab::gauge`): an app host with a cache tier publishes the
 //! cumulative counters `cache_hits` (answered by L1 or L2), `cache_misses` (reads that ran or
@@ -21,8 +21,8 @@
 //! Memory: per cache host a handful of counters, and per app host one small entry per window
 //! with data (windows are capped by the analyzer's window width).
 
+use super::{CacheApp, CacheFigures, CacheNode, CacheReport, CacheWindow};
 use faultline_vocab::gauge;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Gauges that only an app's cache tier publishes: a host with one of them is a cache app.
@@ -39,104 +39,6 @@ pub const NODE_GAUGES: [&str; 6] =
     [gauge::ENTRIES, gauge::USED_MEMORY, gauge::HITS, gauge::MISSES, gauge::EVICTED, gauge::EXPIRED];
 
 const NS_PER_S: f64 = 1e9;
-
-/// What a cache tier did, on one app host or on all of them together.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CacheFigures {
-    /// Reads the tier handled: hits + misses.
-    pub reads: u64,
-    /// Of which answered by the in-process L1.
-    pub l1_hits: u64,
-    /// Of which answered by an L2 node.
-    pub l2_hits: u64,
-    /// Of which ran or joined a load from the store (the tier's misses).
-    pub loaded: u64,
-    /// L1 hits / reads; `None` without reads.
-    pub l1_hit_rate: Option<f64>,
-    /// L2 hits / reads that reached L2 (reads - L1 hits); `None` when none did.
-    pub l2_hit_rate: Option<f64>,
-    /// (L1 + L2 hits) / reads; `None` without reads.
-    pub hit_rate: Option<f64>,
-    /// Loads started against the store.
-    pub db_loads: u64,
-    /// Loads per second over the run.
-    pub db_loads_per_s: f64,
-    /// The most loads of one key running at once on one host (for all hosts: the largest).
-    pub key_loads_peak: u64,
-    /// Misses that waited for another's load lock.
-    pub lock_waits: u64,
-    /// Values refreshed before they expired.
-    pub early_refreshes: u64,
-    /// Calls to an L2 node that failed.
-    pub l2_errors: u64,
-}
-
-/// One app host's cache tier.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CacheApp {
-    /// The host's name.
-    pub name: String,
-    /// The host's id in the trace.
-    pub host: u16,
-    /// What its tier did.
-    pub figures: CacheFigures,
-}
-
-/// One L2 cache node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CacheNode {
-    /// The host's name.
-    pub name: String,
-    /// The host's id in the trace.
-    pub host: u16,
-    /// Reads it answered from memory.
-    pub hits: u64,
-    /// Reads it did not have.
-    pub misses: u64,
-    /// Keys evicted under its memory limit.
-    pub evicted: u64,
-    /// Keys dropped because their time to live passed.
-    pub expired: u64,
-    /// The most entries it held.
-    pub entries_peak: u64,
-    /// The most bytes it counted as used.
-    pub used_memory_peak: u64,
-}
-
-/// The cache tiers of every app host in one report window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CacheWindow {
-    /// Start of the window, seconds since the start of the run.
-    pub start_s: f64,
-    /// Width of the window, seconds.
-    pub width_s: f64,
-    /// Reads the tiers handled.
-    pub reads: u64,
-    /// Of which answered by L1 or L2.
-    pub hits: u64,
-    /// hits / reads; `None` without reads.
-    pub hit_rate: Option<f64>,
-    /// Loads started against the store.
-    pub db_loads: u64,
-    /// Loads per second of the window.
-    pub db_loads_per_s: f64,
-}
-
-/// The cache section of a report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CacheReport {
-    /// Per app host with a cache tier, by host id.
-    pub apps: Vec<CacheApp>,
-    /// All app hosts together (`key_loads_peak` is the largest of theirs).
-    pub total: CacheFigures,
-    /// The sum of the hosts' `key_loads_peak`: an upper bound of the loads of one key running
-    /// at once across hosts (the hosts' peaks need not coincide).
-    pub key_loads_peak_sum: u64,
-    /// Per L2 node, by host id.
-    pub nodes: Vec<CacheNode>,
-    /// Per window, the report's windows (every window of the run, then any later one with data).
-    pub windows: Vec<CacheWindow>,
-}
 
 /// A gauge of an app's cache tier (the first two an app without a cache publishes too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
