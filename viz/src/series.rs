@@ -1,21 +1,29 @@
 //! Per-bin aggregates for the plots, computed once from a [`TraceIndex`].
 //!
-//! Owns: the plot series (latency percentiles, throughput, error rate, cache hit rate,
-//! replication lag, queue depth) as ready-to-draw point lists, so a frame only borrows them.
-//! Must not: be recomputed per frame.
+//! Owns: the plot series (latency percentiles, throughput, error rate, cache hit rates and
+//! database loads, replication lag, queue depth) as ready-to-draw point lists, so a frame only
+//! borrows them. Must not: be recomputed per frame.
 //!
 //! Definitions (the report's, on a finer grid): a bin holds the requests *issued* in it;
 //! latency is `Complete - Invoke` over answered requests (ok or server error); throughput is
 //! successful requests per second; error rate is failed / issued in percent (a request that
-//! never completed counts as failed). Cache hit rate comes from the app's cumulative
-//! `cache_hits` / `cache_misses` gauges: hits / (hits + misses) of the increments recorded in
-//! the bin, all hosts together. Lag and queue depth are the raw samples per host.
+//! never completed counts as failed). Lag and queue depth are the raw samples per host.
+//!
+//! Cache (only when the trace has a cache: a host with one of the gauges only a cache tier
+//! or an L2 node publishes, [`TIER_GAUGES`] and [`NODE_GAUGES`]), over the app hosts with a
+//! tier, all together, from the increments of their cumulative counters (a drop is a restart
+//! from zero) in the bin where each sampling interval ends, as the report counts them: L2 % =
+//! (`cache_hits` - `l1_hits`) / (reads - `l1_hits`), reads = `cache_hits` + `cache_misses`; with
+//! an L1 (some `l1_hits`) also L1 % = `l1_hits` / reads and overall % = `cache_hits` / reads
+//! (without one, overall is L2 %). Database loads per second = `db_loads` increments over the
+//! sampled time in the bin, per app host, summed: bins and sampling intervals need not align.
 //!
 //! Bin width: the run's length / [`TARGET_BINS`], at least 1 ms, so a plot has a few hundred
 //! points whatever the length of the run.
 
 use crate::index::TraceIndex;
 use egui_plot::PlotPoint;
+use faultline_chaos::report::cache::{NODE_GAUGES, TIER_GAUGES};
 use faultline_chaos::vocab::gauge;
 
 /// About how many bins a run is cut into.
@@ -43,6 +51,16 @@ pub struct NamedLine {
     pub points: Vec<PlotPoint>,
 }
 
+/// The cache tier's plot data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CacheSeries {
+    /// Hit rates in percent, per bin with reads: `L1 %`, `L2 %`, `overall %` with an L1; `L2 %`
+    /// alone without one.
+    pub hit_rate: Vec<NamedLine>,
+    /// Database loads per second, per bin with samples.
+    pub db_loads: Vec<PlotPoint>,
+}
+
 /// Every plot's data.
 #[derive(Debug, Clone, Default)]
 pub struct Series {
@@ -56,8 +74,8 @@ pub struct Series {
     pub throughput: Vec<PlotPoint>,
     /// Failed requests in percent of those issued, per bin with requests.
     pub error_rate: Vec<PlotPoint>,
-    /// Cache hit rate in percent, per bin with cache lookups.
-    pub cache_hit_rate: Vec<PlotPoint>,
+    /// The cache tier's lines; `None` when the trace has no cache.
+    pub cache: Option<CacheSeries>,
     /// Replication lag lines, one per host and gauge.
     pub lag: Vec<NamedLine>,
     /// Queue depth lines, one per host and gauge.
@@ -102,7 +120,7 @@ impl Series {
             latency: latency.into(),
             throughput,
             error_rate,
-            cache_hit_rate: cache_hit_rate(index, bin_ns, nbins),
+            cache: cache_series(index, bin_ns, nbins),
             lag: gauge_lines(index, &LAG_GAUGES, |p| p.last as f64),
             queue: gauge_lines(index, &QUEUE_GAUGES, |p| p.mean),
         }
@@ -123,27 +141,68 @@ pub fn quantile(sorted: &[u64], q: f64) -> u64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn cache_hit_rate(index: &TraceIndex, bin_ns: u64, nbins: usize) -> Vec<PlotPoint> {
-    let mut hits = vec![0u64; nbins];
-    let mut misses = vec![0u64; nbins];
-    for host in &index.hosts {
-        for (gauge, into) in [(gauge::CACHE_HITS, &mut hits), (gauge::CACHE_MISSES, &mut misses)] {
-            let mut previous = 0i64;
-            for point in host.gauges.get(gauge).map(Vec::as_slice).unwrap_or_default() {
-                // Cumulative counters; a drop means the host restarted from zero.
-                let delta = if point.last >= previous { point.last - previous } else { point.last.max(0) };
-                previous = point.last;
-                into[((point.t_ns / bin_ns) as usize).min(nbins - 1)] += delta as u64;
+/// The increments of a cumulative counter's samples, with the time each sampling interval
+/// ended and its length (from the previous sample; the first from 0).
+fn increments(points: &[crate::index::GaugePoint]) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+    let mut previous = (0u64, 0i64);
+    points.iter().map(move |point| {
+        // A drop means the host restarted from zero.
+        let delta = if point.last >= previous.1 { point.last - previous.1 } else { point.last.max(0) };
+        let interval_ns = point.t_ns.saturating_sub(previous.0);
+        previous = (point.t_ns, point.last);
+        (point.t_ns, delta as u64, interval_ns)
+    })
+}
+
+/// Per bin: hits, misses, L1 hits, all app hosts with a tier together.
+type Counts = Vec<[u64; 3]>;
+
+fn cache_series(index: &TraceIndex, bin_ns: u64, nbins: usize) -> Option<CacheSeries> {
+    let has = |names: &[&str]| index.hosts.iter().any(|h| names.iter().any(|n| h.gauges.contains_key(*n)));
+    if !has(&TIER_GAUGES) && !has(&NODE_GAUGES) {
+        return None;
+    }
+    // A sample at t covers the interval that ends at t: its bin holds t - 1 ns.
+    let bin = |t_ns: u64| ((t_ns.saturating_sub(1) / bin_ns) as usize).min(nbins - 1);
+    let apps = || index.hosts.iter().filter(|h| TIER_GAUGES.iter().any(|n| h.gauges.contains_key(*n)));
+    let mut counts: Counts = vec![[0; 3]; nbins];
+    let mut loads_per_s: Vec<Option<f64>> = vec![None; nbins];
+    for host in apps() {
+        let points = |name: &str| host.gauges.get(name).map(Vec::as_slice).unwrap_or_default();
+        for (slot, name) in [gauge::CACHE_HITS, gauge::CACHE_MISSES, gauge::L1_HITS].into_iter().enumerate() {
+            for (t_ns, delta, _) in increments(points(name)) {
+                counts[bin(t_ns)][slot] += delta;
             }
         }
+        let mut loads = vec![(0u64, 0u64); nbins];
+        for (t_ns, delta, interval_ns) in increments(points(gauge::DB_LOADS)) {
+            let (sum, covered_ns) = &mut loads[bin(t_ns)];
+            *sum += delta;
+            *covered_ns += interval_ns;
+        }
+        for (rate, (sum, covered_ns)) in loads_per_s.iter_mut().zip(loads).filter(|(_, l)| l.1 > 0) {
+            *rate = Some(rate.unwrap_or(0.0) + sum as f64 * 1e9 / covered_ns as f64);
+        }
     }
-    (0..nbins)
-        .filter(|&b| hits[b] + misses[b] > 0)
-        .map(|b| {
-            let rate = 100.0 * hits[b] as f64 / (hits[b] + misses[b]) as f64;
-            PlotPoint::new((b as u64 * bin_ns) as f64 / 1e9, rate)
-        })
-        .collect()
+    let x = |b: usize| (b as u64 * bin_ns) as f64 / 1e9;
+    let db_loads = loads_per_s.iter().enumerate().filter_map(|(b, r)| r.map(|r| PlotPoint::new(x(b), r))).collect();
+    Some(CacheSeries { hit_rate: hit_rate_lines(&counts, x), db_loads })
+}
+
+/// The hit-rate lines of [`CacheSeries`] from the per-bin counts.
+fn hit_rate_lines(counts: &Counts, x: impl Fn(usize) -> f64) -> Vec<NamedLine> {
+    let line = |name: &str, rate: &dyn Fn(&[u64; 3]) -> Option<f64>| NamedLine {
+        name: name.into(),
+        points: counts.iter().enumerate().filter_map(|(b, c)| rate(c).map(|r| PlotPoint::new(x(b), r))).collect(),
+    };
+    let pct = |part: u64, whole: u64| (whole > 0).then(|| 100.0 * part as f64 / whole as f64);
+    let l2 = line("L2 %", &|[hits, misses, l1]| pct(hits.saturating_sub(*l1), (hits + misses).saturating_sub(*l1)));
+    if counts.iter().all(|c| c[2] == 0) {
+        return vec![l2];
+    }
+    let l1 = line("L1 %", &|[hits, misses, l1]| pct(*l1, hits + misses));
+    let overall = line("overall %", &|[hits, misses, _]| pct(*hits, hits + misses));
+    vec![l1, l2, overall]
 }
 
 fn gauge_lines(
@@ -165,7 +224,7 @@ fn gauge_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{S, loaded};
+    use crate::testkit::{S, loaded, loaded_with_cache};
 
     #[test]
     fn bins_cover_the_run_and_show_the_fault() {
@@ -179,10 +238,47 @@ mod tests {
         assert!(p99.points.iter().any(|p| p.y == 80.0));
         assert!(p99.points.iter().any(|p| p.y == 5.0));
         assert!(series.error_rate.iter().any(|p| p.y > 0.0));
-        // 15 hits and 5 misses per second.
-        assert!(series.cache_hit_rate.iter().all(|p| (p.y - 75.0).abs() < 1e-9), "{:?}", series.cache_hit_rate);
+        assert_eq!(series.cache, None, "the app publishes cache_hits and cache_misses, but has no cache");
         assert_eq!(series.lag.len(), 1);
         assert_eq!(series.queue.len(), 2);
+    }
+
+    /// Checks that every point of `points` is `expected`.
+    fn check(what: &str, points: &[PlotPoint], expected: f64) {
+        assert!(!points.is_empty(), "{what}: no points");
+        let off: Vec<&PlotPoint> = points.iter().filter(|p| (p.y - expected).abs() > 1e-9).collect();
+        assert!(off.is_empty(), "{what}: expected {expected} everywhere, got {off:?}");
+    }
+
+    #[test]
+    fn cache_lines_per_tier_and_loads_per_second() {
+        let series = loaded_with_cache().series;
+        let cache = series.cache.expect("the app has a cache tier");
+        let names: Vec<&str> = cache.hit_rate.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["L1 %", "L2 %", "overall %"]);
+        // The interval that ends at the restart (5 s) counted no read: no point there.
+        let restart_x = 4.95;
+        assert!(cache.hit_rate.iter().all(|l| l.points.iter().all(|p| (p.x - restart_x).abs() > 1e-9)));
+        assert_eq!(cache.hit_rate[2].points.len(), 98, "99 samples, one after the restart's empty interval");
+        check("L1 %", &cache.hit_rate[0].points, 30.0);
+        check("L2 %", &cache.hit_rate[1].points, 100.0 * 9.0 / 14.0);
+        check("overall %", &cache.hit_rate[2].points, 75.0);
+        // 4 loads in each 100 ms interval, whatever the 50 ms bins; none in the restart's.
+        let (restart, rest): (Vec<PlotPoint>, Vec<PlotPoint>) =
+            cache.db_loads.iter().partition(|p| (p.x - restart_x).abs() < 1e-9);
+        assert_eq!(restart.len(), 1);
+        assert_eq!(restart[0].y, 0.0);
+        check("db loads/s", &rest, 40.0);
+    }
+
+    #[test]
+    fn without_an_l1_one_line() {
+        let mut counts = vec![[0; 3]; 3];
+        counts[1] = [3, 1, 0];
+        let lines = hit_rate_lines(&counts, |b| b as f64);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].name, "L2 %");
+        assert_eq!(lines[0].points, [PlotPoint::new(1.0, 75.0)]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! 4 s to 6 s, while the replica is killed: they take 80 ms, and every fourth times out. At 7 s
 //! `db` and `db-replica` are partitioned, healed at 8 s; one message at 7.5 s is retransmitted.
 //! SLOs: p99 <= 50 ms and availability >= 99%, both end to end: both fail, from the 4 s window.
+//! The app has no cache. [`loaded_with_cache`] gives it one: an L1 and an L2 node `cache`.
 
 use crate::load::{Loaded, load_reader};
 use faultline_chaos::check::CheckConfig;
@@ -82,8 +83,9 @@ pub fn records() -> Vec<Record> {
         let sample = |host, gauge: &str, last| Event::Sample { host, gauge: gauge.into(), last, mean: last as f64 };
         timed.push(Record { t_ns: s * S, event: sample(APP, "inflight", s as i64) });
         timed.push(Record { t_ns: s * S, event: sample(APP, "queue", 1) });
-        timed.push(Record { t_ns: s * S, event: sample(APP, "cache_hits", 15 * s as i64) });
-        timed.push(Record { t_ns: s * S, event: sample(APP, "cache_misses", 5 * s as i64) });
+        // What an app without a cache publishes: every read is a miss.
+        timed.push(Record { t_ns: s * S, event: sample(APP, "cache_hits", 0) });
+        timed.push(Record { t_ns: s * S, event: sample(APP, "cache_misses", 20 * s as i64) });
         timed.push(Record { t_ns: s * S, event: sample(DB, "replica_lag_lsn", (s % 3) as i64) });
     }
     let faults = [
@@ -101,10 +103,54 @@ pub fn records() -> Vec<Record> {
     out
 }
 
+/// The cache fixture's L2 node.
+pub const CACHE: u16 = 4;
+
+/// The fixture with a cache: host `cache` (an L2 node) is added, and every 100 ms the app's
+/// tier counts 20 reads (6 L1 hits, 9 L2 hits, 5 misses: L1 30%, L2 9 / 14 = 64.3%, overall
+/// 75%) and 4 database loads (40 per second); its counters restart from zero at 5 s, so the
+/// interval that ends there counts nothing.
+pub fn with_cache() -> (Header, Vec<Record>) {
+    let mut header = header();
+    header.hosts.push(HostInfo { name: "cache".into(), service: "cache".into(), group: "cache".into() });
+    // The tier's own samples replace those of the app without a cache.
+    let mut records: Vec<Record> = records()
+        .into_iter()
+        .filter(|r| !matches!(&r.event, Event::Sample { gauge, .. } if gauge.starts_with("cache_")))
+        .collect();
+    let end = records.pop().expect("the End record");
+    let mut timed: Vec<Record> = Vec::new();
+    for tick in 1..100u64 {
+        // Ticks since the app's tier last started (a kill at 5 s restarts it from zero).
+        let n = if tick >= 50 { tick - 50 } else { tick } as i64;
+        let sample = |host, gauge: &str, last| Event::Sample { host, gauge: gauge.into(), last, mean: last as f64 };
+        for (gauge, per_second) in [("cache_hits", 15), ("cache_misses", 5), ("l1_hits", 6), ("db_loads", 4)] {
+            timed.push(Record { t_ns: tick * 100 * MS, event: sample(APP, gauge, n * per_second) });
+        }
+        timed.push(Record { t_ns: tick * 100 * MS, event: sample(CACHE, "hits", tick as i64 * 9) });
+        timed.push(Record { t_ns: tick * 100 * MS, event: sample(CACHE, "entries", tick.min(40) as i64) });
+    }
+    records.extend(timed);
+    records.sort_by_key(|r| r.t_ns); // stable: equal times keep their order
+    records.push(end);
+    (header, records)
+}
+
 /// The fixture as trace bytes.
 pub fn trace_bytes() -> Vec<u8> {
-    let mut writer = TraceWriter::new(Vec::new(), &header()).expect("the fixture header encodes");
-    for record in records() {
+    encode(&header(), records())
+}
+
+/// The fixture with a cache, loaded.
+pub fn loaded_with_cache() -> Loaded {
+    let (header, records) = with_cache();
+    let bytes = encode(&header, records);
+    load_reader(bytes.as_slice(), Path::new("cache.fltrace")).expect("the cache fixture loads")
+}
+
+fn encode(header: &Header, records: Vec<Record>) -> Vec<u8> {
+    let mut writer = TraceWriter::new(Vec::new(), header).expect("the fixture header encodes");
+    for record in records {
         writer.write(&record).expect("fixture records are in time order");
     }
     writer.finish().expect("the fixture trace finishes").1

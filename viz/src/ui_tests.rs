@@ -3,9 +3,10 @@
 
 use crate::app::{PATH_LABEL, ReplayApp};
 use crate::panels::log::SEARCH_LABEL;
+use crate::panels::plots::{CACHE_TITLE, THROUGHPUT_LOADS_TITLE, THROUGHPUT_TITLE};
 use crate::panels::timeline::BAR_LABEL;
 use crate::state::ReplayState;
-use crate::testkit::{MS, S, loaded, trace_bytes};
+use crate::testkit::{MS, S, loaded, loaded_with_cache, trace_bytes};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -31,10 +32,31 @@ fn shows_the_run_and_every_panel() {
     harness.get_by_label("Message flow");
     harness.get_by_label("Latency (ms)");
     harness.get_by_label("Replication lag");
+    harness.get_by_label(THROUGHPUT_TITLE);
+    assert!(harness.query_by_label(CACHE_TITLE).is_none(), "the fixture's app has no cache");
+    assert!(harness.query_by_label(THROUGHPUT_LOADS_TITLE).is_none());
     harness.get_by_label_contains("checks failed");
     harness.get_by_label("FAIL p99 under 50 ms");
     harness.get_by_label("FAIL availability 99%");
     harness.get_by_label("t = 0.000000 s");
+}
+
+#[test]
+fn a_cache_brings_its_hit_rates_and_loads() {
+    let mut harness = harness(ReplayApp::new(Some(ReplayState::new(loaded_with_cache()))));
+    harness.run();
+    harness.get_by_label(CACHE_TITLE);
+    harness.get_by_label(THROUGHPUT_LOADS_TITLE);
+    assert!(harness.query_by_label(THROUGHPUT_TITLE).is_none(), "the loads join the throughput plot");
+    for legend in ["L1 %", "L2 %", "overall %", "ok/s", "db loads/s"] {
+        harness.get_by_label(legend);
+    }
+    // The report's cache section shows with the report's other sections.
+    harness.get_by_label("key_loads_peak_sum: 0");
+    let report = &harness.state().state.as_ref().expect("open").loaded.report;
+    let cache = report.cache.as_ref().expect("the report has a cache section");
+    assert_eq!(cache.total.hit_rate, Some(0.75));
+    assert_eq!(cache.nodes[0].name, "cache");
 }
 
 #[test]

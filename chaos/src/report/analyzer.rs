@@ -2,12 +2,14 @@
 //! made of.
 //!
 //! Owns: matching `Invoke` to `Complete`, per-host served statistics, the time-weighted
-//! `inflight` gauge, the fault and change timelines, and feeding the data tier's
-//! [`History`] (whose map of outstanding requests is also the one `Invoke` and `Complete` are
-//! matched through). Must not: keep records (memory is bounded apart from outstanding
-//! requests, open windows, the capped timelines and the data history, whose bound
-//! `check::history` documents), or decide verdicts (that is `checks`).
+//! `inflight` gauge, the fault and change timelines, handing the cache section its gauges'
+//! samples, and feeding the data tier's [`History`] (whose map of outstanding requests is also
+//! the one `Invoke` and `Complete` are matched through). Must not: keep records (memory is
+//! bounded apart from outstanding requests, open windows, the capped timelines, the cache
+//! section's per-window counts and the data history, whose bound `check::history` documents),
+//! or decide verdicts (that is `checks`).
 
+use super::cache::CacheAcc;
 use super::metrics::{Latency, WindowSeries};
 use super::{Anomalies, ChangeEntry, FaultEntry, Report};
 use crate::check::{History, Matched};
@@ -74,6 +76,8 @@ pub struct Analyzer {
     pub(super) anomalies: Anomalies,
     /// What the data-tier checks need.
     pub(super) data: History,
+    /// The cache gauges' samples.
+    pub(super) cache: CacheAcc,
 }
 
 impl Analyzer {
@@ -104,6 +108,7 @@ impl Analyzer {
             changes_omitted: 0,
             anomalies: Anomalies::default(),
             data: History::new(),
+            cache: CacheAcc::new(window_ns),
         }
     }
 
@@ -126,7 +131,8 @@ impl Analyzer {
             Event::Complete { outcome, .. } => self.on_complete(t_ns, matched, outcome),
             Event::Served { host, latency_ns, ok, .. } => self.on_served(t_ns, *host, *latency_ns, *ok),
             Event::Sample { host, gauge, mean, .. } if gauge == INFLIGHT_GAUGE => self.on_inflight(t_ns, *host, *mean),
-            Event::Sample { .. } | Event::Message { .. } | Event::Observed { .. } => {}
+            Event::Sample { host, gauge, last, .. } => self.cache.sample(t_ns, *host, gauge, *last),
+            Event::Message { .. } | Event::Observed { .. } => {}
             Event::Role { host, role, epoch, .. } => self.on_change(t_ns, *host, format!("role={role} epoch={epoch}")),
             Event::State { host, key, value } => self.on_change(t_ns, *host, format!("{key}={value}")),
             Event::Power { host, up } => self.on_change(t_ns, *host, if *up { "up" } else { "down" }.into()),

@@ -52,6 +52,8 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         checks_out.push(checks::anomalies_check(&analyzer.anomalies));
     }
     let services = service_reports(&mut analyzer, run_ns);
+    // Cache hosts work until the end of the run; their windows are the end-to-end ones.
+    let cache = analyzer.cache.finish(&host_names(&analyzer.header), run_ns as f64 / NS_PER_S, issue_ns, MAX_WINDOWS);
     let windows = analyzer.e2e.windows.finish(issue_ns, MAX_WINDOWS);
     for (check, slo) in checks_out[..slo_checks].iter_mut().zip(&analyzer.header.slos) {
         if check.verdict == Verdict::Fail {
@@ -77,6 +79,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         changes_omitted: analyzer.changes_omitted,
         anomalies: analyzer.anomalies,
         data,
+        cache,
         checks: checks_out,
     }
 }

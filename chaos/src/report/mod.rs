@@ -5,7 +5,7 @@
 //! deterministic field order (no `HashMap` anywhere). Must not: read files or the clock.
 //!
 //! Layout: `analyzer` folds records into counters, `metrics` holds the HDR histograms and
-//! per-window series, `assemble` resolves the end of the run and lays out the report, `checks`
+//! per-window series, `cache` folds the cache tier's gauges into its section, `assemble` resolves the end of the run and lays out the report, `checks`
 //! turns counters into SLO, error-budget and Little's law verdicts (the data tier's measurements
 //! and verdicts come from [`crate::check`]), `verdict` is what a check is ([`Check`]: a
 //! [`Verdict`] of pass, fail or unknown, the words, and the [`Evidence`]), `render` writes the
@@ -19,7 +19,8 @@
 //! Memory: bounded by the outstanding requests, the windows still open (a window closes once
 //! time has passed it and its requests have all ended), one closed-window summary per window
 //! (at most 10,000 windows per series: a longer run gets wider windows), and the capped fault
-//! (10,000) and change (1,000) lists; and the data tier's history, which grows with the
+//! (10,000) and change (1,000) lists, the cache section's counts (a few per cache host, one
+//! small entry per app host and window); and the data tier's history, which grows with the
 //! workload's reads and writes (72 bytes each) and its requests (8 bytes each), see
 //! `check::history`.
 //!
@@ -34,9 +35,14 @@
 //! - Rates are per simulated second: over the run's length (the `End` record's time, or the
 //!   header's duration when the trace has no `End`), or over a window's width (the last window
 //!   may be cut short by the end of the run).
+//! - Cache (the `cache` section, only when the trace has a cache tier's or an L2 node's
+//!   gauges): reads, L1 and L2 hits, loads and their rates per app host, in total and per
+//!   window, and each L2 node's counters and peaks, from the cumulative gauges' increments;
+//!   see [`cache`] for every definition.
 
 mod analyzer;
 mod assemble;
+pub mod cache;
 mod checks;
 mod metrics;
 mod render;
@@ -224,6 +230,104 @@ impl Anomalies {
     }
 }
 
+/// What a cache tier did, on one app host or on all of them together.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheFigures {
+    /// Reads the tier handled: hits + misses.
+    pub reads: u64,
+    /// Of which answered by the in-process L1.
+    pub l1_hits: u64,
+    /// Of which answered by an L2 node.
+    pub l2_hits: u64,
+    /// Of which ran or joined a load from the store (the tier's misses).
+    pub loaded: u64,
+    /// L1 hits / reads; `None` without reads.
+    pub l1_hit_rate: Option<f64>,
+    /// L2 hits / reads that reached L2 (reads - L1 hits); `None` when none did.
+    pub l2_hit_rate: Option<f64>,
+    /// (L1 + L2 hits) / reads; `None` without reads.
+    pub hit_rate: Option<f64>,
+    /// Loads started against the store.
+    pub db_loads: u64,
+    /// Loads per second over the run.
+    pub db_loads_per_s: f64,
+    /// The most loads of one key running at once on one host (for all hosts: the largest).
+    pub key_loads_peak: u64,
+    /// Misses that waited for another's load lock.
+    pub lock_waits: u64,
+    /// Values refreshed before they expired.
+    pub early_refreshes: u64,
+    /// Calls to an L2 node that failed.
+    pub l2_errors: u64,
+}
+
+/// One app host's cache tier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheApp {
+    /// The host's name.
+    pub name: String,
+    /// The host's id in the trace.
+    pub host: u16,
+    /// What its tier did.
+    pub figures: CacheFigures,
+}
+
+/// One L2 cache node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheNode {
+    /// The host's name.
+    pub name: String,
+    /// The host's id in the trace.
+    pub host: u16,
+    /// Reads it answered from memory.
+    pub hits: u64,
+    /// Reads it did not have.
+    pub misses: u64,
+    /// Keys evicted under its memory limit.
+    pub evicted: u64,
+    /// Keys dropped because their time to live passed.
+    pub expired: u64,
+    /// The most entries it held.
+    pub entries_peak: u64,
+    /// The most bytes it counted as used.
+    pub used_memory_peak: u64,
+}
+
+/// The cache tiers of every app host in one report window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheWindow {
+    /// Start of the window, seconds since the start of the run.
+    pub start_s: f64,
+    /// Width of the window, seconds.
+    pub width_s: f64,
+    /// Reads the tiers handled.
+    pub reads: u64,
+    /// Of which answered by L1 or L2.
+    pub hits: u64,
+    /// hits / reads; `None` without reads.
+    pub hit_rate: Option<f64>,
+    /// Loads started against the store.
+    pub db_loads: u64,
+    /// Loads per second of the window.
+    pub db_loads_per_s: f64,
+}
+
+/// The cache section of a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheReport {
+    /// Per app host with a cache tier, by host id.
+    pub apps: Vec<CacheApp>,
+    /// All app hosts together (`key_loads_peak` is the largest of theirs).
+    pub total: CacheFigures,
+    /// The sum of the hosts' `key_loads_peak`: an upper bound of the loads of one key running
+    /// at once across hosts (the hosts' peaks need not coincide).
+    pub key_loads_peak_sum: u64,
+    /// Per L2 node, by host id.
+    pub nodes: Vec<CacheNode>,
+    /// Per window, the report's windows (every window of the run, then any later one with data).
+    pub windows: Vec<CacheWindow>,
+}
+
 /// The report of one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -268,6 +372,10 @@ pub struct Report {
     /// event and no fault to measure recovery from.
     #[serde(default)]
     pub data: Option<DataReport>,
+    /// The cache tier's figures (per app host, per L2 node, per window); `None` when the trace
+    /// has no cache tier or cache node gauge (see [`cache`]).
+    #[serde(default)]
+    pub cache: Option<CacheReport>,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }

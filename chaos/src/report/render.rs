@@ -5,7 +5,7 @@
 //! Owns: layout and number formatting. Must not: compute anything the JSON report lacks (a
 //! reader of either sees the same figures).
 
-use super::{DataReport, LatencySummary, Report, Verdict, WindowStats};
+use super::{CacheFigures, CacheReport, CacheWindow, DataReport, LatencySummary, Report, Verdict, WindowStats};
 use crate::check::{ms_text, rto_label, rto_text, s_text};
 use crate::trace::text::seconds_text;
 
@@ -71,7 +71,8 @@ pub(super) fn render(report: &Report) -> String {
     header(report, &mut out);
     end_to_end(report, &mut out);
     services(report, &mut out);
-    windows(&report.windows, &mut out);
+    cache(report, &mut out);
+    windows(&report.windows, report.cache.as_ref(), &mut out);
     faults(report, &mut out);
     changes(report, &mut out);
     data(report, &mut out);
@@ -169,7 +170,7 @@ fn services(report: &Report, out: &mut String) {
     table.render(out);
 }
 
-fn windows(windows: &[WindowStats], out: &mut String) {
+fn windows(windows: &[WindowStats], cache: Option<&CacheReport>, out: &mut String) {
     section(out, "End to end per window (by the time requests were issued)");
     if windows.is_empty() {
         out.push_str("  no windows (the run has no length)\n");
@@ -182,10 +183,14 @@ fn windows(windows: &[WindowStats], out: &mut String) {
             windows.len()
         ));
     }
-    let mut table = Table::new(&["start s", "requests", "req/s", "ok/s", "p50 ms", "p99 ms", "errors"]);
+    let mut spec = vec!["start s", "requests", "req/s", "ok/s", "p50 ms", "p99 ms", "errors"];
+    if cache.is_some() {
+        spec.extend(["cache hit %", "db loads/s"]);
+    }
+    let mut table = Table::new(&spec);
     for w in windows.iter().step_by(step) {
         let l = &w.latency;
-        table.row(vec![
+        let mut row = vec![
             format!("{:.3}", w.start_s),
             w.requests.to_string(),
             format!("{:.2}", w.rps),
@@ -193,6 +198,95 @@ fn windows(windows: &[WindowStats], out: &mut String) {
             ms(l.p50_ms, l),
             ms(l.p99_ms, l),
             w.failed.to_string(),
+        ];
+        if let Some(cache) = cache {
+            let c = cache_window(&cache.windows, w.start_s);
+            row.push(pct(c.and_then(|c| c.hit_rate)));
+            row.push(c.map_or_else(|| "-".into(), |c| format!("{:.2}", c.db_loads_per_s)));
+        }
+        table.row(row);
+    }
+    table.render(out);
+}
+
+/// The cache window that starts at `start_s` (both series use the same starts).
+fn cache_window(windows: &[CacheWindow], start_s: f64) -> Option<&CacheWindow> {
+    let i = windows.partition_point(|c| c.start_s < start_s);
+    windows.get(i).filter(|c| c.start_s == start_s)
+}
+
+fn cache(report: &Report, out: &mut String) {
+    let Some(cache) = &report.cache else {
+        return;
+    };
+    section(out, "Cache tier (from the apps' and the cache nodes' gauges)");
+    if cache.apps.is_empty() {
+        out.push_str("  no app host published cache tier gauges\n");
+    } else {
+        let rows: Vec<(&str, &CacheFigures)> = cache
+            .apps
+            .iter()
+            .map(|a| (a.name.as_str(), &a.figures))
+            .chain(std::iter::once(("total", &cache.total)))
+            .collect();
+        cache_reads(&rows, out);
+        out.push('\n');
+        cache_loads(&rows, out);
+        out.push_str(&format!(
+            "  peak loads of one key at once: {} on one host; at most {} across hosts (the sum of the hosts' peaks)\n",
+            cache.total.key_loads_peak, cache.key_loads_peak_sum
+        ));
+    }
+    if cache.nodes.is_empty() {
+        return;
+    }
+    out.push('\n');
+    let mut table =
+        Table::new(&["<L2 node", "hits", "misses", "evicted", "expired", "peak entries", "peak used_memory bytes"]);
+    for n in &cache.nodes {
+        table.row(vec![
+            n.name.clone(),
+            n.hits.to_string(),
+            n.misses.to_string(),
+            n.evicted.to_string(),
+            n.expired.to_string(),
+            n.entries_peak.to_string(),
+            n.used_memory_peak.to_string(),
+        ]);
+    }
+    table.render(out);
+}
+
+fn cache_reads(rows: &[(&str, &CacheFigures)], out: &mut String) {
+    let mut table =
+        Table::new(&["<app", "reads", "L1 hits", "L2 hits", "loaded", "L1 hit %", "L2 hit %", "overall hit %"]);
+    for (name, f) in rows {
+        table.row(vec![
+            name.to_string(),
+            f.reads.to_string(),
+            f.l1_hits.to_string(),
+            f.l2_hits.to_string(),
+            f.loaded.to_string(),
+            pct(f.l1_hit_rate),
+            pct(f.l2_hit_rate),
+            pct(f.hit_rate),
+        ]);
+    }
+    table.render(out);
+}
+
+fn cache_loads(rows: &[(&str, &CacheFigures)], out: &mut String) {
+    let mut table =
+        Table::new(&["<app", "db loads", "db loads/s", "key loads peak", "lock waits", "early refreshes", "L2 errors"]);
+    for (name, f) in rows {
+        table.row(vec![
+            name.to_string(),
+            f.db_loads.to_string(),
+            format!("{:.2}", f.db_loads_per_s),
+            f.key_loads_peak.to_string(),
+            f.lock_waits.to_string(),
+            f.early_refreshes.to_string(),
+            f.l2_errors.to_string(),
         ]);
     }
     table.render(out);

@@ -91,6 +91,11 @@ impl Stream {
         self.push(t_ns, event);
     }
 
+    /// A sample of gauge `name` whose last value is `last` (its mean too).
+    pub(crate) fn gauge(&mut self, t_ns: u64, host: u16, name: &str, last: i64) {
+        self.push(t_ns, Event::Sample { host, gauge: name.into(), last, mean: last as f64 });
+    }
+
     /// The records in time order (stable, so same-time records keep their order), `End` last.
     pub(crate) fn records(&self) -> Vec<Record> {
         let mut records = self.records.clone();

@@ -1,45 +1,74 @@
 //! Metric plots over time (egui_plot): latency percentiles, throughput, error rate, cache hit
-//! rate, replication lag and queue depth. The x axes are linked (zoom or pan one, all follow),
+//! rates (only when the run has a cache; its database loads per second then join the
+//! throughput plot, in the same unit), replication lag and queue depth. The x axes are linked (zoom or pan one, all follow),
 //! and so are the hover cursors; every plot draws the replay cursor as a vertical line; a click
 //! on a plot moves the cursor there. The data is precomputed ([`crate::series`]); a frame only
 //! borrows it.
 
 use super::CURSOR_COLOR;
-use crate::series::NamedLine;
+use crate::series::{NamedLine, Series};
 use crate::state::ReplayState;
 use egui_plot::{Legend, Line, Plot, PlotPoint, PlotPoints, VLine};
 
-/// The plots' titles, in order.
-pub const TITLES: [&str; 6] =
-    ["Latency (ms)", "Throughput (ok/s)", "Error rate (%)", "Cache hit rate (%)", "Replication lag", "Queue depth"];
+/// The latency plot's title.
+pub const LATENCY_TITLE: &str = "Latency (ms)";
+/// The throughput plot's title without a cache.
+pub const THROUGHPUT_TITLE: &str = "Throughput (ok/s)";
+/// The throughput plot's title with a cache (its database loads join it).
+pub const THROUGHPUT_LOADS_TITLE: &str = "Throughput and database loads (/s)";
+/// The error rate plot's title.
+pub const ERROR_RATE_TITLE: &str = "Error rate (%)";
+/// The cache hit rate plot's title (only with a cache).
+pub const CACHE_TITLE: &str = "Cache hit rate (%)";
+/// The replication lag plot's title.
+pub const LAG_TITLE: &str = "Replication lag";
+/// The queue depth plot's title.
+pub const QUEUE_TITLE: &str = "Queue depth";
+
+/// One plot: its title and its named lines.
+type PlotLines<'a> = (&'static str, Vec<(&'a str, &'a [PlotPoint])>);
+
+/// The plots to draw for `series`, in order.
+pub fn plots(series: &Series) -> Vec<PlotLines<'_>> {
+    let mut throughput = vec![("ok/s", series.throughput.as_slice())];
+    let mut plots = vec![(LATENCY_TITLE, named(&series.latency))];
+    match &series.cache {
+        Some(cache) => {
+            throughput.push(("db loads/s", cache.db_loads.as_slice()));
+            plots.push((THROUGHPUT_LOADS_TITLE, throughput));
+            plots.push((ERROR_RATE_TITLE, vec![("failed %", series.error_rate.as_slice())]));
+            plots.push((CACHE_TITLE, named(&cache.hit_rate)));
+        }
+        None => {
+            plots.push((THROUGHPUT_TITLE, throughput));
+            plots.push((ERROR_RATE_TITLE, vec![("failed %", series.error_rate.as_slice())]));
+        }
+    }
+    plots.push((LAG_TITLE, named(&series.lag)));
+    plots.push((QUEUE_TITLE, named(&series.queue)));
+    plots
+}
 
 /// The plots panel.
 #[derive(Debug, Default)]
 pub struct PlotsPanel;
 
 impl PlotsPanel {
-    /// Draws the six plots in a grid of two columns.
+    /// Draws the plots in a grid of two columns.
     pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut ReplayState) {
         let link = egui::Id::unique("faultline-linked-plots");
+        let plots = plots(&state.loaded.series);
+        let rows = plots.len().div_ceil(2) as f32;
         let width = (ui.available_width() / 2.0 - 8.0).max(100.0);
-        let height = ((ui.available_height() - 3.0 * 22.0) / 3.0).clamp(60.0, 400.0);
+        let height = ((ui.available_height() - rows * 22.0) / rows).clamp(60.0, 400.0);
         let cursor_s = state.cursor_ns as f64 / 1e9;
         let span_s = state.span_ns() as f64 / 1e9;
         let mut clicked = None;
         egui::Grid::new("plots").num_columns(2).spacing([8.0, 2.0]).show(ui, |ui| {
-            for (i, title) in TITLES.iter().enumerate() {
+            for (i, (title, lines)) in plots.iter().enumerate() {
                 ui.vertical(|ui| {
                     ui.small(*title);
-                    let series = &state.loaded.series;
-                    let lines: Vec<(&str, &[PlotPoint])> = match i {
-                        0 => named(&series.latency),
-                        1 => vec![("ok/s", &series.throughput)],
-                        2 => vec![("failed %", &series.error_rate)],
-                        3 => vec![("hit %", &series.cache_hit_rate)],
-                        4 => named(&series.lag),
-                        _ => named(&series.queue),
-                    };
-                    let plot = Plot::new(("plot", i))
+                    let plot = Plot::new(("plot", *title))
                         .width(width)
                         .height(height)
                         .link_axis(link, [true, false])
@@ -50,7 +79,7 @@ impl PlotsPanel {
                         .allow_scroll(false)
                         .legend(Legend::default());
                     let response = plot.show(ui, |plot_ui| {
-                        for (name, points) in &lines {
+                        for (name, points) in lines {
                             plot_ui.line(Line::new(*name, PlotPoints::Borrowed(points)));
                         }
                         if lines.iter().all(|(_, p)| p.is_empty()) {
