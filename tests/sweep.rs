@@ -9,6 +9,7 @@ use util::*;
 
 /// Scenarios whose objectives fail on purpose.
 const FAIL_ON_PURPOSE: &[&str] = &[
+    "cache-aside-race.toml",
     "clock-skew.toml",
     "lost-replies.toml",
     "partition.toml",

@@ -246,3 +246,28 @@ fn the_protected_stampedes_replay_exactly() {
         assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{name}: {hashes:?}");
     }
 }
+
+/// The names of the checks `report` failed.
+fn failed(report: &Report) -> Vec<String> {
+    report.failures().map(|c| c.name.clone()).collect()
+}
+
+#[test]
+fn the_staleness_check_finds_cache_asides_race_and_the_write_lease_closes_it() {
+    for seed in 1..=3 {
+        let (race, _) = run_file("cache-aside-race.toml", &[], seed);
+        assert_eq!(failed(&race), ["staleness <= 1000.0 ms"], "seed {seed}: only staleness fails");
+        let stale = race.checks.iter().find(|c| c.name.starts_with("staleness <=")).expect("the check ran");
+        assert!(stale.detail.contains("max "), "seed {seed}: {}", stale.detail);
+        // The same system with a write lease: nothing fails, and no read is staler than about
+        // the replica's lag (150 ms).
+        let (lease, _) = run_file("cache-aside-lease.toml", &[], seed);
+        assert_eq!(failed(&lease), Vec::<String>::new(), "seed {seed}");
+        let (plain, _) = run_file(
+            "cache-aside-race.toml",
+            &[(r#"on_write = "invalidate""#, r#"on_write = "lease", write_lease = "1s""#)],
+            seed,
+        );
+        assert_eq!(failed(&plain), Vec::<String>::new(), "seed {seed}: the lease alone makes the difference");
+    }
+}
