@@ -178,19 +178,17 @@ async fn serve_connection<E: Env, H: Handler<E>>(stream: E::Stream, conn: u64, s
     let mut reader = H::Codec::reader(reader);
     // The arrival number of the next request answered in order.
     let mut seq = 0;
-    // A pipelining peer's replies go out together once its buffered requests are read.
+    // A pipelining peer's replies go out together: while another whole request is buffered
+    // behind the one being served, replies gather; they are written once the last buffered
+    // one is served (before the reader can wait on the network).
     let mut corked = false;
     loop {
-        if H::Codec::has_buffered(&mut reader) {
-            if !corked {
-                writer.lock().await.cork();
-                corked = true;
-            }
-        } else if corked {
-            writer.lock().await.uncork().await;
-            corked = false;
-        }
         let Ok(Some(incoming)) = H::Codec::read(&mut reader).await else { break };
+        let more = H::Codec::has_buffered(&mut reader);
+        if more && !corked {
+            writer.lock().await.cork();
+            corked = true;
+        }
         let mut arrived = None;
         if let Some(ready) = ready_at.take() {
             let now = shared.env.now();
@@ -213,6 +211,10 @@ async fn serve_connection<E: Env, H: Handler<E>>(stream: E::Stream, conn: u64, s
         // dependency, its service time) becomes a task, which polls it again with a real waker.
         if poll_once(request.as_mut()).is_pending() {
             shared.env.spawn(request);
+        }
+        if !more && corked {
+            writer.lock().await.uncork().await;
+            corked = false;
         }
     }
     if corked {
