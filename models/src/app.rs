@@ -337,7 +337,6 @@ impl<E: Env> Handler<E> for App<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::aside::{Stampede, WritePolicy};
     use crate::cache::engine::EngineConfig;
     use crate::cache::node::L2Node;
     use crate::failover::test_nodes::{FakeNode, status};
@@ -346,16 +345,9 @@ mod tests {
     use crate::router::ReadPolicy;
     use crate::seam::TokioEnv;
     use crate::server::{Capacity, serve};
-    use crate::shard::Scheme;
-    use std::future::Future;
-    use tokio::task::LocalSet;
+    use crate::testenv::block_on;
 
     const LIMIT: Duration = Duration::from_secs(2);
-
-    fn block_on<F: Future>(f: F) -> F::Output {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-        LocalSet::new().block_on(&rt, f)
-    }
 
     fn env() -> TokioEnv {
         TokioEnv::new("app", "127.0.0.1", 3)
@@ -382,16 +374,7 @@ mod tests {
 
     /// A tier of one L2 node, no L1, no stampede protection, invalidation on write.
     fn tier(cache_addr: Option<String>, timeout: Duration) -> Option<TierConfig> {
-        cache_addr.map(|addr| TierConfig {
-            nodes: vec![("cache".into(), addr)],
-            scheme: Scheme::ring(),
-            ttl: None,
-            l1: None,
-            stampede: Stampede::None,
-            early_refresh: None,
-            write: WritePolicy::Invalidate,
-            timeout,
-        })
+        cache_addr.map(|addr| TierConfig::new(vec![("cache".into(), addr)], timeout))
     }
 
     fn config(db_addr: &str, read_addr: &str, cache_addr: Option<String>, timeout: Duration) -> AppConfig {

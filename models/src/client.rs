@@ -13,7 +13,7 @@
 
 use crate::lock::LocalLock;
 use crate::proto::{Frame, FrameReader, Wire, read_frame, write_frame};
-use crate::seam::{self, Env, Stream, timeout};
+use crate::seam::{self, Env, Stream};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -225,14 +225,7 @@ impl<E: Env, M: Wire> Client<E, M> {
         if let Some(conn) = slot.as_ref().filter(|c| c.alive.get()) {
             return Ok(conn.clone());
         }
-        let stream = match timeout(&self.env, self.connect_timeout, self.env.connect(&self.addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(source)) => return Err(CallError::Connect { addr: self.addr.clone(), source }),
-            Err(_) => {
-                let source = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
-                return Err(CallError::Connect { addr: self.addr.clone(), source });
-            }
-        };
+        let stream = connect_within(&self.env, &self.addr, self.connect_timeout).await?;
         let (reader, writer) = stream.into_split();
         let conn = Rc::new(Conn {
             writer: LocalLock::new((writer, Vec::with_capacity(128))),
@@ -286,6 +279,19 @@ impl<E: Env, M: Wire> Client<E, M> {
     }
 }
 
+/// Opens a connection to `addr` within `limit`: a refusal or a connect that runs out of time
+/// is `Connect`.
+pub(crate) async fn connect_within<E: Env>(env: &E, addr: &str, limit: Duration) -> Result<E::Stream, CallError> {
+    match seam::timeout(env, limit, env.connect(addr)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(source)) => Err(CallError::Connect { addr: addr.to_string(), source }),
+        Err(_) => {
+            let source = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+            Err(CallError::Connect { addr: addr.to_string(), source })
+        }
+    }
+}
+
 /// The request id [`call_once`] sends.
 const ONCE_ID: u64 = 1;
 
@@ -295,14 +301,7 @@ const ONCE_ID: u64 = 1;
 /// the reply is `Disconnected`. Frames with another id are skipped.
 pub async fn call_once<E: Env, M: Wire>(env: &E, addr: &str, msg: M, timeout: Duration) -> Result<M, CallError> {
     let started = env.now();
-    let mut stream = match seam::timeout(env, timeout, env.connect(addr)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(source)) => return Err(CallError::Connect { addr: addr.to_string(), source }),
-        Err(_) => {
-            let source = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
-            return Err(CallError::Connect { addr: addr.to_string(), source });
-        }
-    };
+    let mut stream = connect_within(env, addr, timeout).await?;
     let exchange = async {
         let mut scratch = Vec::with_capacity(128);
         let request = Frame { id: ONCE_ID, msg };

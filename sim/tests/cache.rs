@@ -6,14 +6,13 @@
 //! `cargo test -p faultline-sim --test cache -- --nocapture` prints the figures recorded in
 //! `docs/fidelity.md`. This file only measures: it must never tune a model to pass.
 
+mod util;
+
 use faultline_chaos::report::Report;
 use faultline_chaos::trace::Event;
-use faultline_chaos::trace::codec::TraceReader;
 use faultline_chaos::vocab::gauge;
 use faultline_sim::scenario::parse_str;
-use faultline_sim::{RecordConfig, RunOptions, run};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 const S: u64 = 1_000_000_000;
 const SEEDS: [u64; 3] = [1, 2, 3];
@@ -61,19 +60,6 @@ fn path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)
 }
 
-/// The trace's bytes, kept for reading back.
-struct Bytes(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Bytes {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The report and gauges of scenario `name` with each `(from, to)` edit applied (each must
 /// apply), under `seed`. Network messages are not recorded: the gauges do not need them.
 fn run_file(name: &str, edits: &[(&str, &str)], seed: u64) -> (Report, Gauges) {
@@ -83,24 +69,16 @@ fn run_file(name: &str, edits: &[(&str, &str)], seed: u64) -> (Report, Gauges) {
         text = text.replace(from, to);
     }
     let scenario = parse_str(name, &text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")));
-    let bytes = Arc::new(Mutex::new(Vec::new()));
-    let options = RunOptions {
-        seed: Some(seed),
-        trace: Some(Box::new(Bytes(bytes.clone()))),
-        record: RecordConfig { messages: false },
-    };
-    let report = run(&scenario, options).expect("the run completes").report;
-    let bytes = bytes.lock().expect("not poisoned").clone();
-    let mut reader = TraceReader::new(&bytes[..]).expect("a trace");
-    let hosts: Vec<String> = reader.header().hosts.iter().map(|h| h.name.clone()).collect();
-    let end_ns = reader.header().duration_ns;
-    let mut samples = Vec::new();
-    while let Some(record) = reader.next_record().expect("a whole trace") {
-        if let Event::Sample { host, gauge, last, .. } = record.event {
-            samples.push((record.t_ns, hosts[usize::from(host)].clone(), gauge, last));
-        }
-    }
-    (report, Gauges { samples, end_ns })
+    let end_ns = scenario.duration.get_ref().0.as_nanos() as u64;
+    let (outcome, hosts, records) = util::records(&scenario, seed);
+    let samples = records
+        .into_iter()
+        .filter_map(|record| {
+            let Event::Sample { host, gauge, last, .. } = record.event else { return None };
+            Some((record.t_ns, hosts[usize::from(host)].clone(), gauge, last))
+        })
+        .collect();
+    (outcome.report, Gauges { samples, end_ns })
 }
 
 #[test]
@@ -238,11 +216,7 @@ fn the_protected_stampedes_replay_exactly() {
     for name in ["cache-stampede-single-flight.toml", "cache-stampede-lock.toml"] {
         let scenario = faultline_sim::scenario::load_file(&path(name))
             .unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")));
-        let hashes: Vec<_> = (0..3)
-            .map(|_| {
-                run(&scenario, RunOptions { seed: Some(1), ..RunOptions::default() }).expect("the run completes").hash
-            })
-            .collect();
+        let hashes: Vec<_> = (0..3).map(|_| util::go(&scenario, 1).hash).collect();
         assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{name}: {hashes:?}");
     }
 }

@@ -1,9 +1,11 @@
 //! The scenario library keeps its promises: each file's comment says what a reader will see,
 //! and this test holds the simulation to it (on the file's own seed and on two more).
 
+mod util;
+
 use faultline_chaos::report::{DataReport, Report, ServiceReport};
 use faultline_sim::scenario::{load_file, parse_str};
-use faultline_sim::{RunOptions, run};
+use faultline_sim::{RecordConfig, RunOptions, run};
 use std::path::PathBuf;
 
 fn path(name: &str) -> PathBuf {
@@ -290,29 +292,8 @@ fn an_injected_replication_delay_can_grow() {
 
 /// Every record of `name`'s trace under `seed`.
 fn records(name: &str, seed: u64) -> Vec<faultline_chaos::trace::Record> {
-    use std::sync::{Arc, Mutex};
-    /// The trace's bytes, kept for reading back.
-    struct Bytes(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Bytes {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("not poisoned").extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let scenario = load_file(&path(name)).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")));
-    let bytes = Arc::new(Mutex::new(Vec::new()));
-    let options = RunOptions { seed: Some(seed), trace: Some(Box::new(Bytes(bytes.clone()))), ..RunOptions::default() };
-    run(&scenario, options).expect("the run completes");
-    let bytes = bytes.lock().expect("not poisoned").clone();
-    let mut reader = faultline_chaos::trace::codec::TraceReader::new(&bytes[..]).expect("a trace");
-    let mut out = Vec::new();
-    while let Some(record) = reader.next_record().expect("a whole trace") {
-        out.push(record);
-    }
-    out
+    util::records_with(&scenario, seed, RecordConfig::default().messages).2
 }
 
 /// The clock skew fault's entry in clock-skew.toml.

@@ -124,6 +124,23 @@ pub struct TierConfig {
     pub timeout: Duration,
 }
 
+impl TierConfig {
+    /// A tier over `nodes` on a ring (160 points a node), nothing stored with a TTL, no L1, no
+    /// stampede protection, invalidation on write; each L2 call bounded by `timeout`.
+    pub fn new(nodes: Vec<(String, String)>, timeout: Duration) -> Self {
+        TierConfig {
+            nodes,
+            scheme: Scheme::ring(),
+            ttl: None,
+            l1: None,
+            stampede: Stampede::None,
+            early_refresh: None,
+            write: WritePolicy::Invalidate,
+            timeout,
+        }
+    }
+}
+
 /// Where a read's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {

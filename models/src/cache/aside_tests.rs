@@ -8,9 +8,9 @@ use crate::cache::l1::Admission;
 use crate::cache::node::L2Node;
 use crate::seam::TokioEnv;
 use crate::server::{Capacity, serve};
+use crate::testenv::block_on;
 use std::rc::Rc;
 use tokio::sync::watch;
-use tokio::task::LocalSet;
 
 /// A gate loads wait at until the test opens it (opening before a load waits is fine).
 #[derive(Clone)]
@@ -32,11 +32,6 @@ impl Gate {
 
 const LIMIT: Duration = Duration::from_secs(2);
 
-fn block_on<F: Future>(f: F) -> F::Output {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-    LocalSet::new().block_on(&rt, f)
-}
-
 fn env(name: &str) -> TokioEnv {
     TokioEnv::new(name, "127.0.0.1", 5)
 }
@@ -57,16 +52,7 @@ async fn nodes(env: &TokioEnv, n: usize) -> (Vec<(String, String)>, Vec<Rc<RefCe
 }
 
 fn config(nodes: Vec<(String, String)>) -> TierConfig {
-    TierConfig {
-        nodes,
-        scheme: Scheme::ring(),
-        ttl: None,
-        l1: None,
-        stampede: Stampede::None,
-        early_refresh: None,
-        write: WritePolicy::Invalidate,
-        timeout: LIMIT,
-    }
+    TierConfig::new(nodes, LIMIT)
 }
 
 /// What L2 holds for `key` (`GET` through the engine of the node that owns it).
@@ -292,16 +278,7 @@ mod shard_mask {
 
     fn tier(env: &TestEnv, scheme: Scheme) -> CacheTier<TestEnv> {
         let nodes = (0..3).map(|i| (format!("cache{i}"), format!("127.0.0.1:{}", 1 + i))).collect();
-        let config = TierConfig {
-            nodes,
-            scheme,
-            ttl: None,
-            l1: None,
-            stampede: Stampede::None,
-            early_refresh: None,
-            write: WritePolicy::Invalidate,
-            timeout: Duration::from_millis(10),
-        };
+        let config = TierConfig { scheme, ..TierConfig::new(nodes, Duration::from_millis(10)) };
         CacheTier::new(env.clone(), config).expect("a valid tier")
     }
 

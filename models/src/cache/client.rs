@@ -11,13 +11,12 @@
 //! Only transport failures are errors here; a server's error reply is `Ok(Frame::Error)`.
 
 use super::resp::{Frame, encode_command};
-use crate::client::{CallError, Pending};
+use crate::client::{CallError, Pending, connect_within};
 use crate::lock::LocalLock;
-use crate::seam::{Env, Stream, timeout};
+use crate::seam::{Env, Stream};
 use bytes::{Buf, BytesMut};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -63,14 +62,7 @@ impl<E: Env> RespClient<E> {
         if let Some(conn) = self.live() {
             return Ok(conn);
         }
-        let stream = match timeout(&self.env, self.connect_timeout, self.env.connect(&self.addr)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(source)) => return Err(CallError::Connect { addr: self.addr.clone(), source }),
-            Err(_) => {
-                let source = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
-                return Err(CallError::Connect { addr: self.addr.clone(), source });
-            }
-        };
+        let stream = connect_within(&self.env, &self.addr, self.connect_timeout).await?;
         let (reader, writer) = stream.into_split();
         let conn = Rc::new(Conn {
             writer: LocalLock::new((writer, Vec::with_capacity(128), 0)),

@@ -18,6 +18,15 @@ pub fn go(s: &Scenario, seed: u64) -> RunOutcome {
 /// `s` run to the end under `seed`, with its trace's host names and every record (messages not
 /// recorded).
 pub fn records(s: &Scenario, seed: u64) -> (RunOutcome, Vec<String>, Vec<faultline_chaos::trace::Record>) {
+    records_with(s, seed, false)
+}
+
+/// Like [`records`], with network messages recorded when `messages` is set.
+pub fn records_with(
+    s: &Scenario,
+    seed: u64,
+    messages: bool,
+) -> (RunOutcome, Vec<String>, Vec<faultline_chaos::trace::Record>) {
     use std::sync::{Arc, Mutex};
     /// The trace's bytes, kept for reading back.
     struct Bytes(Arc<Mutex<Vec<u8>>>);
@@ -34,7 +43,7 @@ pub fn records(s: &Scenario, seed: u64) -> (RunOutcome, Vec<String>, Vec<faultli
     let options = RunOptions {
         seed: Some(seed),
         trace: Some(Box::new(Bytes(bytes.clone()))),
-        record: faultline_sim::RecordConfig { messages: false },
+        record: faultline_sim::RecordConfig { messages },
     };
     let outcome = run(s, options).expect("the run completes");
     let bytes = bytes.lock().expect("not poisoned").clone();
