@@ -1,5 +1,6 @@
-//! The cache faults end to end: a flush, memory pressure, and a shard leaving and joining, each
-//! applied to a small world and seen in the gauges the cache nodes and the app publish.
+//! The cache faults end to end: a flush, memory pressure, a shard leaving and joining, and a
+//! cache host's clock jumping ahead, each applied to a small world and seen in the gauges the
+//! cache nodes and the app publish.
 //!
 //! Owns: those scenarios and what their runs must show. Must not: reach into the world but
 //! through a scenario and its trace.
@@ -16,6 +17,11 @@ const S: u64 = 1_000_000_000;
 /// writing through; `faults` appended. 60 keys, written often enough that all exist within
 /// a second or two, read four times as often.
 fn world(shard: &str, cache: &str, faults: &str) -> String {
+    world_with(shard, cache, "", faults)
+}
+
+/// [`world`], with `tier` appended to the app's tier settings (e.g. `, ttl = "20s"`).
+fn world_with(shard: &str, cache: &str, tier: &str, faults: &str) -> String {
     format!(
         r#"
 name = "cache-faults"
@@ -37,7 +43,7 @@ name = "cache3"
 service = {{ cache = {cache} }}
 [[hosts]]
 name = "app"
-service = {{ app = {{ db = "db", tier = {{ nodes = ["cache1", "cache2", "cache3"], shard = "{shard}", on_write = "write_through" }} }} }}
+service = {{ app = {{ db = "db", tier = {{ nodes = ["cache1", "cache2", "cache3"], shard = "{shard}", on_write = "write_through"{tier} }} }} }}
 workers = 32
 [workload]
 targets = ["app"]
@@ -153,4 +159,31 @@ fn a_shard_leaving_a_ring_cools_its_share_and_hash_mod_cools_most() {
     // written through before it is read is filled without a load.
     assert!((5..=25).contains(&ring), "ring: {ring} loads");
     assert!(hash_mod >= ring + 8, "hash-mod {hash_mod} loads vs ring {ring}");
+}
+
+#[test]
+fn a_cache_hosts_clock_jumping_ahead_expires_its_keys_early() {
+    // A 20 s TTL: in an 8 s run no key expires on a right clock. At 4 s cache2's clock jumps
+    // 30 s ahead: every key it holds is past its TTL by its own clock, and goes at the next
+    // access or expiry cycle; the app loads them again. cache1 and cache3 keep theirs.
+    let cache = r#"{ maxmemory = "64mb", policy = "allkeys-lru" }"#;
+    let tier = r#", ttl = "20s""#;
+    let skew = "[[faults]]\nat = \"4s\"\nfault = { clock_skew = { host = \"cache2\", jump = \"30s\" } }\n";
+    for seed in 1..=3 {
+        let steady = run(&world_with("ring", cache, tier, ""), seed);
+        let skewed = run(&world_with("ring", cache, tier, skew), seed);
+        for host in ["cache1", "cache2", "cache3"] {
+            assert_eq!(growth(&steady, host, gauge::EXPIRED, 0.0, 8.0), 0, "seed {seed}: {host} expires nothing");
+        }
+        let expired = growth(&skewed, "cache2", gauge::EXPIRED, 4.0, 5.0);
+        assert!(expired >= 10, "seed {seed}: cache2 held ~20 keys and expired only {expired}");
+        assert_eq!(growth(&skewed, "cache1", gauge::EXPIRED, 0.0, 8.0), 0, "seed {seed}: cache1's clock is right");
+        let loads = |r| growth(r, "app", gauge::DB_LOADS, 4.0, 5.0);
+        assert!(
+            loads(&skewed) > loads(&steady),
+            "seed {seed}: the early expiry sends reads to the store ({} vs {})",
+            loads(&skewed),
+            loads(&steady)
+        );
+    }
 }
