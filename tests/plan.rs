@@ -47,3 +47,31 @@ fn a_bad_scenario_has_no_plan() {
     assert_eq!(code(&o), 2, "stderr: {}", stderr(&o));
     assert!(stderr(&o).contains("s.toml"), "{}", stderr(&o));
 }
+
+/// The share of the workload's keys the plan says a node joining the app's tier moves.
+fn joining_moves(plan: &str) -> f64 {
+    let note = plan.lines().find(|l| l.trim_start().starts_with("tier: ")).unwrap_or_else(|| panic!("{plan}"));
+    let after = note.split("a node joining moves ").nth(1).unwrap_or_else(|| panic!("{note}"));
+    after.split('%').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{note}"))
+}
+
+#[test]
+fn the_plan_says_how_many_keys_a_shard_change_moves() {
+    let file = scenario("cache-catalogue.toml");
+    let o = faultline(&["plan", file.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    let ring = stdout(&o);
+    assert!(ring.contains("tier: ring over 2 L2 node(s); 300 workload keys"), "{ring}");
+    // Two nodes to three: consistent hashing moves about a third of the keys, hash-mod two thirds.
+    let moved = joining_moves(&ring);
+    assert!((24.0..=42.0).contains(&moved), "ring 2 -> 3 moved {moved}%");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let text =
+        std::fs::read_to_string(&file).expect("the scenario").replace(r#"shard = "ring""#, r#"shard = "hash_mod""#);
+    let edited = dir.path().join("hashmod.toml");
+    std::fs::write(&edited, text).expect("written");
+    let o = faultline(&["plan", edited.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    let moved = joining_moves(&stdout(&o));
+    assert!((58.0..=75.0).contains(&moved), "hash-mod 2 -> 3 moved {moved}%");
+}

@@ -74,6 +74,9 @@ impl RunPlan {
             if !service.is_empty() {
                 let _ = writeln!(s, "      service: {service}");
             }
+            for note in h.service.notes(self.loadgens.first().map_or(0, |lg| lg.keys)) {
+                let _ = writeln!(s, "      {note}");
+            }
         }
         if !self.links.is_empty() {
             let _ = writeln!(s, "links:");

@@ -12,7 +12,7 @@ use faultline_models::cache::aside;
 use faultline_models::cache::l1::{Admission, L1Config};
 use faultline_models::seam::Env;
 use faultline_models::server::{Capacity, serve};
-use faultline_models::shard::Scheme;
+use faultline_models::shard::{Node, Scheme, Sharder, measure};
 use faultline_models::{app, router};
 use rand::RngCore;
 use schemars::JsonSchema;
@@ -431,6 +431,10 @@ impl Start for AppPlan {
         self.cache.iter().flat_map(|tier| tier.nodes.iter().map(|(name, _)| name.as_str())).collect()
     }
 
+    fn notes(&self, keys: u64) -> Vec<String> {
+        self.cache.iter().filter_map(|tier| tier.spread_note(keys)).collect()
+    }
+
     fn start(&self, env: SimEnv, capacity: Capacity) -> Running {
         Box::pin(self.clone().run(env, capacity))
     }
@@ -518,16 +522,51 @@ impl TierSpec {
     }
 }
 
+/// The most workload keys the plan's shard note measures (it walks each once per sharder).
+const NOTE_KEYS_MAX: u64 = 100_000;
+
 impl TierPlan {
-    /// The model's configuration; `seed` seeds the L1's admission.
-    fn config(&self, timeout: Duration, seed: u64) -> aside::TierConfig {
-        let scheme = match self.shard {
+    fn scheme(&self) -> Scheme {
+        match self.shard {
             ShardSpec::Ring => Scheme::Ring { vnodes: self.vnodes },
             ShardSpec::Jump => Scheme::Jump,
             ShardSpec::Rendezvous => Scheme::Rendezvous,
             ShardSpec::Maglev => Scheme::maglev(),
             ShardSpec::HashMod => Scheme::HashMod,
-        };
+        }
+    }
+
+    /// How the tier spreads the workload's keys (`k0` ..) over its nodes, and what share of
+    /// them a node leaving (the last) or one joining would move: the keys that go cold.
+    fn spread_note(&self, keys: u64) -> Option<String> {
+        let names: Vec<Node> = self.nodes.iter().map(|(name, _)| Node::from(name.as_str())).collect();
+        let sharder = Sharder::new(self.scheme(), names.clone()).ok()?;
+        let keys: Vec<Vec<u8>> = (0..keys.min(NOTE_KEYS_MAX)).map(|k| format!("k{k}").into_bytes()).collect();
+        let spread = measure::spread(&sharder, keys.iter().map(Vec::as_slice));
+        let mut note = format!(
+            "tier: {} over {} L2 node(s); {} workload keys, busiest node max/mean {:.2} (cv {:.2})",
+            sharder.scheme_name(),
+            names.len(),
+            keys.len(),
+            spread.max_over_mean,
+            spread.cv
+        );
+        let mut joined = sharder.clone();
+        if joined.add(Node::from("(a new node)")).is_ok() {
+            let moved = measure::moved_fraction(&sharder, &joined, keys.iter().map(Vec::as_slice));
+            note += &format!("; a node joining moves {:.1}% of them", moved * 100.0);
+        }
+        let mut left = sharder.clone();
+        if names.len() > 1 && left.remove(&names[names.len() - 1]).is_ok() {
+            let moved = measure::moved_fraction(&sharder, &left, keys.iter().map(Vec::as_slice));
+            note += &format!(", {} leaving {:.1}%", names[names.len() - 1], moved * 100.0);
+        }
+        Some(note)
+    }
+
+    /// The model's configuration; `seed` seeds the L1's admission.
+    fn config(&self, timeout: Duration, seed: u64) -> aside::TierConfig {
+        let scheme = self.scheme();
         let (lease, retry) = (Duration::from_nanos(self.lock_ns.0), Duration::from_nanos(self.lock_ns.1));
         aside::TierConfig {
             nodes: self.nodes.clone(),

@@ -76,6 +76,12 @@ pub(crate) trait Start {
     fn shards(&self) -> Vec<&str> {
         Vec::new()
     }
+    /// Lines the plan's text adds under the host: what the settings imply for a workload of
+    /// `keys` keys (how an app's cache tier spreads them). Default: none.
+    fn notes(&self, keys: u64) -> Vec<String> {
+        let _ = keys;
+        Vec::new()
+    }
     /// The future the host runs (again after every restart), with the host's capacity.
     fn start(&self, env: SimEnv, capacity: Capacity) -> Running;
 }
@@ -178,6 +184,14 @@ macro_rules! registry {
                 match self {
                     $( ServicePlan::$uvariant(p) => Start::shards(p), )*
                     $( ServicePlan::$variant(p) => Start::shards(p), )*
+                }
+            }
+
+            /// What the settings imply for a workload of `keys` keys, for the plan's text.
+            pub fn notes(&self, keys: u64) -> Vec<String> {
+                match self {
+                    $( ServicePlan::$uvariant(p) => Start::notes(p, keys), )*
+                    $( ServicePlan::$variant(p) => Start::notes(p, keys), )*
                 }
             }
 
