@@ -245,3 +245,28 @@ fn the_staleness_check_finds_cache_asides_race_and_the_write_lease_closes_it() {
         assert_eq!(failed(&plain), Vec::<String>::new(), "seed {seed}: the lease alone makes the difference");
     }
 }
+
+#[test]
+fn a_lost_cache_node_cools_a_quarter_of_the_keys_on_a_ring_and_most_with_hash_mod() {
+    // Database loads in the second after cache4 (one of 4) dies and leaves the tiers at 10 s:
+    // 400 keys, all cached before (a second before, the apps loaded at most a few).
+    let apps = ["app1", "app2"];
+    for seed in SEEDS {
+        let loads = |shard: &str| {
+            let edit = (r#"shard = "ring""#, shard);
+            let (report, g) = run_file("cache-node-lost.toml", &[edit], seed);
+            assert_eq!(report.end_to_end.ok, report.end_to_end.requests, "seed {seed}: no request fails");
+            let before = g.total_at(gauge::DB_LOADS, &apps, 10 * S) - g.total_at(gauge::DB_LOADS, &apps, 9 * S);
+            assert!(before <= 10, "seed {seed}, {shard}: warm before the loss ({before} loads)");
+            g.total_at(gauge::DB_LOADS, &apps, 11 * S) - g.total_at(gauge::DB_LOADS, &apps, 10 * S)
+        };
+        let ring = loads(r#"shard = "ring""#);
+        let hash_mod = loads(r#"shard = "hash_mod""#);
+        eprintln!("seed {seed}: loads after the loss: ring {ring}, hash-mod {hash_mod}");
+        // A quarter of 400 keys is 100; three quarters 300. Writes through refill some keys
+        // before a read misses them, so the counts sit a little under those.
+        assert!((40..=130).contains(&ring), "seed {seed}: ring reloaded {ring}");
+        assert!((180..=320).contains(&hash_mod), "seed {seed}: hash-mod reloaded {hash_mod}");
+        assert!(hash_mod * 2 >= ring * 5, "seed {seed}: hash-mod {hash_mod} vs ring {ring}: 2.5x at least");
+    }
+}
