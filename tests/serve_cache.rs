@@ -22,13 +22,24 @@ struct Server {
 
 impl Server {
     fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
-            .args(["serve", "cache", "--listen", "127.0.0.1:0", "--seed", "7"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("faultline starts");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_faultline"));
+        command.args(["serve", "cache", "--listen", "127.0.0.1:0", "--seed", "7"]).args(extra);
+        Self::spawn(command)
+    }
+
+    /// A server allowed only `fds` open file descriptors (a shell's `ulimit -n`).
+    fn start_with_fd_limit(fds: u32) -> Self {
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            &format!("ulimit -n {fds} && exec \"$0\" serve cache --listen 127.0.0.1:0 --seed 7"),
+            env!("CARGO_BIN_EXE_faultline"),
+        ]);
+        Self::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("faultline starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line).expect("a first line");
         let addr = line
@@ -268,4 +279,24 @@ fn bad_options_exit_2_with_the_reason() {
     assert!(util::stderr(&out).contains("is not a size"), "{}", util::stderr(&out));
     let out = util::faultline(&["serve", "cache", "--listen", "nowhere"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn running_out_of_file_descriptors_does_not_stop_the_server() {
+    // 32 descriptors: the process's own few, then room for about 25 clients. 60 connect; those
+    // the server cannot accept wait in the backlog (or are refused) while it keeps serving,
+    // and once the first ones close it serves a new client.
+    let server = Server::start_with_fd_limit(32);
+    let crowd: Vec<TcpStream> = (0..60).filter_map(|_| TcpStream::connect(&server.addr).ok()).collect();
+    assert!(crowd.len() > 25, "the backlog takes the connections the server has no room for");
+    let mut first = crowd.into_iter().next().expect("one connection");
+    first.set_read_timeout(Some(Duration::from_secs(10))).expect("a read timeout");
+    first.write_all(b"PING\r\n").expect("sent");
+    let mut pong = [0u8; 7];
+    first.read_exact(&mut pong).expect("the first connection is served");
+    assert_eq!(&pong, b"+PONG\r\n");
+    drop(first);
+    // Every other connection of the crowd is dropped here too: their descriptors come back.
+    let pong: String = redis::cmd("PING").query(&mut server.redis()).expect("the server still serves");
+    assert_eq!(pong, "PONG");
 }

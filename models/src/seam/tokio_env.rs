@@ -51,13 +51,39 @@ impl TokioListener {
     }
 }
 
+/// How long accepting pauses after running out of file descriptors, as servers do, so that
+/// closing connections can free some.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// Whether an accept error concerns one connection or a passing shortage, not the listener:
+/// the server goes on accepting after it.
+fn transient(e: &io::Error) -> bool {
+    const ENOMEM: i32 = 12;
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    const ENOBUFS: i32 = 105;
+    matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted)
+        || matches!(e.raw_os_error(), Some(ENOMEM | ENFILE | EMFILE | ENOBUFS))
+}
+
 impl Listener for TokioListener {
     type Stream = tokio::net::TcpStream;
 
+    /// The next connection. A connection that fails as it is accepted (reset at once) is
+    /// skipped, and a shortage of file descriptors waits a little and tries again: neither may
+    /// stop a real server. Any other error is the listener's own, and ends serving.
     async fn accept(&self) -> io::Result<(Self::Stream, String)> {
-        let (stream, peer) = self.0.accept().await?;
-        stream.set_nodelay(true)?;
-        Ok((stream, peer.to_string()))
+        loop {
+            match self.0.accept().await {
+                Ok((stream, peer)) => {
+                    if stream.set_nodelay(true).is_ok() {
+                        return Ok((stream, peer.to_string()));
+                    }
+                }
+                Err(e) if transient(&e) => tokio::time::sleep(ACCEPT_BACKOFF).await,
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
@@ -118,5 +144,21 @@ impl Env for TokioEnv {
 
     fn knob(&self, knob: Knob) -> u64 {
         self.knobs[knob.index()].get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_descriptors_or_a_reset_peer_does_not_stop_accepting() {
+        for code in [12, 23, 24, 105] {
+            assert!(transient(&io::Error::from_raw_os_error(code)), "errno {code}");
+        }
+        assert!(transient(&io::ErrorKind::ConnectionAborted.into()));
+        assert!(transient(&io::ErrorKind::ConnectionReset.into()));
+        assert!(!transient(&io::Error::from_raw_os_error(9)), "EBADF is the listener's own");
+        assert!(!transient(&io::ErrorKind::InvalidInput.into()));
     }
 }
