@@ -120,15 +120,6 @@ impl<E: Env> RespClient<E> {
             () = expiry => Err(CallError::Timeout(self.addr.clone())),
         }
     }
-
-    /// `GET key`: the value, `None` when absent.
-    pub async fn get(&self, key: &[u8], limit: Duration) -> Result<Result<Option<Vec<u8>>, Frame>, CallError> {
-        Ok(match self.call(&[b"GET".as_slice(), key], limit).await? {
-            Frame::Bulk(value) => Ok(Some(value)),
-            Frame::Null => Ok(None),
-            other => Err(other),
-        })
-    }
 }
 
 /// A call on a connection. However it ends, its place goes; dropped while writing, it kills

@@ -12,7 +12,8 @@
 //! holds more than one request plus one read, and one request at most 1 GiB
 //! (`client-query-buffer-limit`). Empty inline lines and `*0` arrays are skipped, as Redis does.
 //!
-//! This file must not know any command's meaning: it only frames bytes.
+//! This file must not know what a command does: it frames bytes, and knows only which command
+//! names read and which write, to class requests for the served reports.
 
 use crate::seam::RequestKind;
 use crate::server::{Class, Codec, Incoming, Refusal, ReplyTo};
