@@ -2,7 +2,8 @@
 //! [`Codec`], run them concurrently through a [`Handler`], and write the replies (tagged with
 //! their request's id, or in arrival order on each connection, as the codec says).
 //!
-//! It owns the service-time and concurrency model shared by every server model: a fixed
+//! It owns the service-time and concurrency model shared by every server model (its worker
+//! side, [`Workers`], is shared with the HTTP front too): a fixed
 //! number of worker slots, a bounded wait queue and a per-request cost drawn from a seeded
 //! distribution, so saturation shows as queueing, rising latency and shed load, as it does in
 //! real servers. The codec classifies each request ([`Class`]): a query takes a slot and its
@@ -45,70 +46,39 @@ mod codec;
 #[cfg(test)]
 mod in_order_tests;
 mod service_time;
+mod workers;
 #[cfg(test)]
 pub(crate) mod tests;
 
 pub use codec::{Class, Codec, Endpoint, Handler, Incoming, Refusal, Replier, ReplyOf, ReplyTo, RequestOf};
 pub use service_time::{Capacity, ServiceTime};
+pub use workers::{Shed, Workers};
 
-use crate::seam::{Env, Knob, Listener, Stream, timeout};
+use crate::seam::{Env, Listener, Stream};
 use codec::{Slot, shared_writer};
 use faultline_vocab::gauge;
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
-use service_time::{dithered_sleep, slowed};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::sync::{Semaphore, SemaphorePermit};
 
 struct Shared<E: Env, H> {
     env: E,
     handler: H,
-    capacity: Capacity,
-    slots: Semaphore,
-    waiting: Cell<usize>,
-    inflight: Cell<usize>,
+    workers: Workers<E>,
     /// Accepted connections not yet closed (refused ones are not counted).
     connections: Cell<usize>,
     /// The number of the last accepted connection.
     last_conn: Cell<u64>,
-    rng: RefCell<ChaCha8Rng>,
 }
 
 impl<E: Env, H> Shared<E, H> {
-    fn publish(&self) {
-        self.publish_inflight();
-        self.publish_queue();
-    }
-
-    fn publish_inflight(&self) {
-        self.env.gauge(gauge::INFLIGHT, self.inflight.get() as i64);
-    }
-
-    fn publish_queue(&self) {
-        self.env.gauge(gauge::QUEUE, self.waiting.get() as i64);
-    }
-
     fn publish_connections(&self) {
-        if self.capacity.models_connections() {
+        if self.workers.capacity().models_connections() {
             self.env.gauge(gauge::CONNECTIONS, self.connections.get() as i64);
-        }
-    }
-
-    /// Draws one request's cost, slowed by the Slowdown knob.
-    fn cost(&self) -> Duration {
-        let cost = self.capacity.service_time.sample(&mut self.rng.borrow_mut());
-        if cost.is_zero() {
-            return cost;
-        }
-        match self.env.knob(Knob::Slowdown) {
-            0 => cost,
-            percent => slowed(cost, percent),
         }
     }
 }
@@ -123,17 +93,12 @@ pub async fn serve<E: Env, H: Handler<E>>(
 ) -> io::Result<()> {
     let listener = endpoint.listen(&env).await?;
     let shared = Rc::new(Shared {
-        rng: RefCell::new(env.rng("service-time")),
+        workers: Workers::new(env.clone(), capacity),
         env: env.clone(),
         handler,
-        slots: Semaphore::new(capacity.workers.max(1)),
-        capacity,
-        waiting: Cell::new(0),
-        inflight: Cell::new(0),
         connections: Cell::new(0),
         last_conn: Cell::new(0),
     });
-    shared.publish();
     shared.publish_connections();
     loop {
         let (stream, _peer) = listener.accept().await?;
@@ -169,7 +134,7 @@ async fn refuse_connection<E: Env, C: Codec>(stream: E::Stream, open: usize) {
 
 async fn serve_connection<E: Env, H: Handler<E>>(stream: E::Stream, conn: u64, shared: Rc<Shared<E, H>>) {
     // Set when the connection has a cost: the time its first request may be served from.
-    let mut ready_at = match shared.capacity.connect_cost {
+    let mut ready_at = match shared.workers.capacity().connect_cost {
         cost if cost.is_zero() => None,
         cost => Some(shared.env.now() + cost),
     };
@@ -233,9 +198,8 @@ fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
 }
 
 /// Serves one request and sends its reply. `arrived` is when it reached the server, when that
-/// was before now (it waited for its connection to be ready). A query waits for a worker slot
-/// (or is refused when the queue is full, or once it waited past the queue timeout), is served
-/// there and reported as served.
+/// was before now (it waited for its connection to be ready). A query goes through the
+/// workers (see [`Workers::query`]); control traffic is handled at once.
 async fn serve_request<E: Env, H: Handler<E>>(
     request: RequestOf<H, E>,
     arrived: Option<Duration>,
@@ -244,84 +208,14 @@ async fn serve_request<E: Env, H: Handler<E>>(
 ) {
     let reply = match H::Codec::class(&request) {
         Class::Control => shared.handler.handle(request, replier.clone()).await,
-        Class::Query(_)
-            if shared.waiting.get() >= shared.capacity.queue_limit && shared.slots.available_permits() == 0 =>
-        {
-            Some(H::Codec::refusal(Refusal::Overloaded, "queue full".into()))
-        }
         Class::Query(kind) => {
-            let timed = shared.env.observes_served();
-            let arrived = match arrived {
-                Some(at) => at,
-                None if timed => shared.env.now(),
-                None => Duration::ZERO,
-            };
-            shared.inflight.set(shared.inflight.get() + 1);
-            shared.waiting.set(shared.waiting.get() + 1);
-            shared.publish();
-            let permit = wait_for_slot(&shared).await;
-            shared.waiting.set(shared.waiting.get() - 1);
-            shared.publish_queue();
-            let (reply, ok) = match permit {
-                Some(permit) => {
-                    let reply = serve_query(request, permit, replier.clone(), &shared).await;
-                    let ok = reply.as_ref().is_none_or(|reply| !H::Codec::is_failure(reply));
-                    (reply, ok)
-                }
-                None => {
-                    let waited = shared.capacity.queue_timeout.unwrap_or_default();
-                    (
-                        Some(H::Codec::refusal(Refusal::Overloaded, format!("waited over {waited:?} for a worker"))),
-                        false,
-                    )
-                }
-            };
-            if timed {
-                shared.env.served(kind, shared.env.now().saturating_sub(arrived), ok);
+            let work = || shared.handler.handle(request, replier.clone());
+            let is_failure = |reply: &Option<ReplyOf<H, E>>| reply.as_ref().is_some_and(H::Codec::is_failure);
+            match shared.workers.query(kind, arrived, H::HOLDS_SLOT, work, is_failure).await {
+                Ok(reply) => reply,
+                Err(shed) => Some(H::Codec::refusal(Refusal::Overloaded, shed.detail())),
             }
-            shared.inflight.set(shared.inflight.get() - 1);
-            shared.publish_inflight();
-            reply
         }
     };
     replier.finish(reply).await;
-}
-
-/// A worker slot, or `None` when the queue timeout passed first.
-async fn wait_for_slot<E: Env, H>(shared: &Shared<E, H>) -> Option<SemaphorePermit<'_>> {
-    // A free slot is taken at once, as the first poll of `acquire` would take it (a free permit
-    // is never one a waiter was promised), without building the waiting future.
-    if let Ok(permit) = shared.slots.try_acquire() {
-        return Some(permit);
-    }
-    let acquire = shared.slots.acquire();
-    let permit = match shared.capacity.queue_timeout {
-        None => acquire.await,
-        Some(limit) => timeout(&shared.env, limit, acquire).await.ok()?,
-    };
-    Some(permit.expect("the semaphore is never closed"))
-}
-
-/// Spends a query's service time in its worker slot, then runs the handler.
-async fn serve_query<E: Env, H: Handler<E>>(
-    request: RequestOf<H, E>,
-    permit: SemaphorePermit<'_>,
-    replier: Replier<E, H::Codec>,
-    shared: &Shared<E, H>,
-) -> Option<ReplyOf<H, E>> {
-    let cost = shared.cost();
-    if !cost.is_zero() {
-        let dither: f64 = shared.rng.borrow_mut().random();
-        let request = dithered_sleep(cost, dither);
-        if !request.is_zero() {
-            shared.env.sleep(request).await;
-        }
-    }
-    if !H::HOLDS_SLOT {
-        drop(permit);
-        return shared.handler.handle(request, replier).await;
-    }
-    let reply = shared.handler.handle(request, replier).await;
-    drop(permit);
-    reply
 }

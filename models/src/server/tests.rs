@@ -3,6 +3,7 @@
 //! test helpers other models' tests share ([`bind_any`], [`Raw`]).
 
 use super::*;
+use crate::seam::Knob;
 use crate::echo::{Echo, EchoMsg};
 use crate::proto::{ErrorCode, Frame, Wire, read_frame, write_frame};
 use crate::seam::TokioListener;
