@@ -23,6 +23,7 @@ pub mod cache;
 pub mod client;
 pub mod echo;
 pub mod failover;
+pub mod http;
 pub mod kv;
 pub mod lock;
 pub mod pool;

@@ -46,9 +46,9 @@ mod codec;
 #[cfg(test)]
 mod in_order_tests;
 mod service_time;
-mod workers;
 #[cfg(test)]
 pub(crate) mod tests;
+mod workers;
 
 pub use codec::{Class, Codec, Endpoint, Handler, Incoming, Refusal, Replier, ReplyOf, ReplyTo, RequestOf};
 pub use service_time::{Capacity, ServiceTime};

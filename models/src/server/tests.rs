@@ -3,9 +3,9 @@
 //! test helpers other models' tests share ([`bind_any`], [`Raw`]).
 
 use super::*;
-use crate::seam::Knob;
 use crate::echo::{Echo, EchoMsg};
 use crate::proto::{ErrorCode, Frame, Wire, read_frame, write_frame};
+use crate::seam::Knob;
 use crate::seam::TokioListener;
 use crate::testenv::{TestEnv, block_on};
 

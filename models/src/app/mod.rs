@@ -32,7 +32,14 @@
 //! invalidation leaves the old value cached until eviction or TTL. A cache hit also ignores the
 //! read token: the cache keeps no log position.
 //!
+//! The app answers over the framed protocol ([`Handler`], served by `server::serve`) or over
+//! HTTP/1.1 ([`http::serve_http`]): one app, two fronts.
+//!
 //! This file must not know how the tiers store data: it only speaks the protocol to them.
+
+pub mod http;
+#[cfg(test)]
+mod http_tests;
 
 use crate::cache::aside::{CacheTier, TierConfig};
 use crate::client::CallError;
@@ -45,6 +52,9 @@ use crate::shard::ShardError;
 use faultline_vocab::gauge;
 use std::cell::Cell;
 use std::time::Duration;
+
+/// The key a health check reads.
+const HEALTH_KEY: &[u8] = b"__health";
 
 /// Configuration of an app server.
 #[derive(Debug, Clone, PartialEq)]
@@ -299,6 +309,16 @@ impl<E: Env> App<E> {
             self.bump(&self.invalidation_failures);
         }
         written
+    }
+
+    /// Checks that the store answers a read (of a key kept for health checks): `Err` names
+    /// what failed.
+    pub(crate) async fn health(&self) -> Result<(), String> {
+        match self.store_get(HEALTH_KEY, 0).await {
+            Ok(_) => Ok(()),
+            Err(Msg::Error { detail, .. }) => Err(detail),
+            Err(other) => Err(format!("db: answered an unexpected {}", other.name())),
+        }
     }
 
     /// The cache tier, if any.

@@ -1,0 +1,278 @@
+//! The app's HTTP front: its routes, built with axum, and the bridge that runs each request on
+//! the host's own executor through the server's queueing model.
+//!
+//! Routes:
+//! - `GET /items/{key}`: a cache-aside read. `200` with the value as the body, or `404`; both
+//!   carry `x-lsn`. A request header `x-min-lsn` is the user's read-your-writes token.
+//! - `PUT /items/{key}`: writes the body (at most `max_body` bytes, else `413`), then the
+//!   caches are invalidated (or written through). `200` with `x-lsn` and `x-epoch`. With a
+//!   request header `x-expect` (the hex of the value the key must hold, or `absent`), a
+//!   compare-and-set: `409` when the key holds something else.
+//! - `DELETE /items/{key}`: as `PUT`, deleting.
+//! - `GET /health`: checks the store with a read (`200 ok`, or `503` naming the failure);
+//!   handled at once, outside the worker queue, as a load balancer's probe should be.
+//!
+//! Errors: a dependency that failed or timed out is `502` (the body names it); a request shed by
+//! the queue is `503`; one whose work outlived `request_timeout` is `504`. Unknown paths are
+//! `404`, wrong methods `405`, malformed requests `400`.
+//!
+//! The bridge: axum's handlers must be `Send`, the models are not (they hold `Rc`s, as every
+//! model on the single-threaded host executor does). A handler parses the request into a
+//! [`Route`] and sends it, with a one-shot reply channel, to the dispatcher: a task on the
+//! host's executor that serves each through [`crate::server::Workers`] (worker slots, queue,
+//! service time, served reports) and the [`App`], in the order they arrived.
+//!
+//! This file must not know how the tiers store data: it maps HTTP onto the app's reads and
+//! writes, and their replies back.
+
+use super::App;
+use crate::http::{self, server::serve_router};
+use crate::kv::api::Msg;
+use crate::proto::ErrorCode;
+use crate::seam::{Env, RequestKind, timeout};
+use crate::server::{Capacity, Endpoint, Workers};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Settings of the HTTP front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpFront {
+    /// The longest a request's work may take once it has a worker (`504` after).
+    pub request_timeout: Duration,
+    /// The largest request body accepted (`413` above).
+    pub max_body: usize,
+}
+
+impl Default for HttpFront {
+    fn default() -> Self {
+        Self { request_timeout: Duration::from_secs(1), max_body: 1 << 20 }
+    }
+}
+
+/// A request, parsed by its route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Read a key with a read-your-writes token.
+    Get {
+        /// The key.
+        key: Vec<u8>,
+        /// The token (0: none).
+        min_lsn: u64,
+    },
+    /// Write a key, or compare-and-set it when `expected` is given.
+    Put {
+        /// The key.
+        key: Vec<u8>,
+        /// The value.
+        value: Vec<u8>,
+        /// `Some(None)`: the key must be absent; `Some(Some(v))`: it must hold `v`.
+        expected: Option<Option<Vec<u8>>>,
+    },
+    /// Delete a key.
+    Delete {
+        /// The key.
+        key: Vec<u8>,
+    },
+    /// Check the dependencies.
+    Health,
+}
+
+/// A request handed from a handler to the dispatcher.
+struct Job {
+    route: Route,
+    reply: oneshot::Sender<Response>,
+}
+
+type Jobs = mpsc::UnboundedSender<Job>;
+
+/// Serves `app` over HTTP on `endpoint` with `capacity` until the listener fails.
+pub async fn serve_http<E: Env>(
+    env: E,
+    endpoint: impl Endpoint<E>,
+    capacity: Capacity,
+    app: App<E>,
+    front: HttpFront,
+) -> io::Result<()> {
+    let (jobs, queue) = mpsc::unbounded_channel();
+    let max_connections = capacity.max_connections;
+    let dispatcher = Dispatcher { app: Rc::new(app), workers: Rc::new(Workers::new(env.clone(), capacity)), front };
+    env.spawn(dispatcher.run(env.clone(), queue));
+    serve_router(env, endpoint, max_connections, routes(jobs, front.max_body)).await
+}
+
+/// The app's router.
+fn routes(jobs: Jobs, max_body: usize) -> Router {
+    Router::new()
+        .route("/items/{key}", get(get_item).put(put_item).delete(delete_item))
+        .route("/health", get(health))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(jobs)
+}
+
+fn plain(status: StatusCode, text: impl Into<String>) -> Response {
+    let mut text = text.into();
+    text.push('\n');
+    (status, text).into_response()
+}
+
+/// A header holding an unsigned integer; absent is `None`, anything else an error reply.
+fn header_u64(headers: &HeaderMap, name: &str) -> Result<Option<u64>, Response> {
+    let Some(value) = headers.get(name) else { return Ok(None) };
+    let parsed = value.to_str().ok().and_then(|v| v.parse().ok());
+    parsed.map(Some).ok_or_else(|| plain(StatusCode::BAD_REQUEST, format!("{name} must be an unsigned integer")))
+}
+
+async fn submit(jobs: Jobs, route: Route) -> Response {
+    let (reply, answer) = oneshot::channel();
+    if jobs.send(Job { route, reply }).is_err() {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "the app is stopping");
+    }
+    answer.await.unwrap_or_else(|_| plain(StatusCode::SERVICE_UNAVAILABLE, "the app is stopping"))
+}
+
+async fn get_item(State(jobs): State<Jobs>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+    match header_u64(&headers, http::MIN_LSN) {
+        Ok(min_lsn) => submit(jobs, Route::Get { key: key.into_bytes(), min_lsn: min_lsn.unwrap_or(0) }).await,
+        Err(bad) => bad,
+    }
+}
+
+async fn put_item(State(jobs): State<Jobs>, Path(key): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let expected = match headers.get(http::EXPECT).map(HeaderValue::to_str) {
+        None => None,
+        Some(Ok(http::EXPECT_ABSENT)) => Some(None),
+        Some(Ok(text)) => match http::unhex(text) {
+            Some(value) => Some(Some(value)),
+            None => return plain(StatusCode::BAD_REQUEST, "x-expect must be hex or \"absent\""),
+        },
+        Some(Err(_)) => return plain(StatusCode::BAD_REQUEST, "x-expect must be hex or \"absent\""),
+    };
+    submit(jobs, Route::Put { key: key.into_bytes(), value: body.to_vec(), expected }).await
+}
+
+async fn delete_item(State(jobs): State<Jobs>, Path(key): Path<String>) -> Response {
+    submit(jobs, Route::Delete { key: key.into_bytes() }).await
+}
+
+async fn health(State(jobs): State<Jobs>) -> Response {
+    submit(jobs, Route::Health).await
+}
+
+/// Runs the handed-over requests on the host's executor.
+struct Dispatcher<E: Env> {
+    app: Rc<App<E>>,
+    workers: Rc<Workers<E>>,
+    front: HttpFront,
+}
+
+impl<E: Env> Clone for Dispatcher<E> {
+    fn clone(&self) -> Self {
+        Self { app: self.app.clone(), workers: self.workers.clone(), front: self.front }
+    }
+}
+
+impl<E: Env> Dispatcher<E> {
+    async fn run(self, env: E, mut queue: mpsc::UnboundedReceiver<Job>) {
+        while let Some(job) = queue.recv().await {
+            let (this, env2) = (self.clone(), env.clone());
+            env.spawn(async move {
+                let response = this.serve(&env2, job.route).await;
+                // A client that hung up gets nothing.
+                let _ = job.reply.send(response);
+            });
+        }
+    }
+
+    async fn serve(&self, env: &E, route: Route) -> Response {
+        let kind = match &route {
+            Route::Health => return self.health().await,
+            Route::Get { .. } => RequestKind::Read,
+            Route::Put { .. } | Route::Delete { .. } => RequestKind::Write,
+        };
+        let limit = self.front.request_timeout;
+        let work = || async move {
+            match timeout(env, limit, self.app_call(route)).await {
+                Ok(response) => response,
+                Err(_) => plain(StatusCode::GATEWAY_TIMEOUT, format!("the request took over {limit:?}")),
+            }
+        };
+        let is_failure = |response: &Response| response.status().is_server_error();
+        match self.workers.query(kind, None, true, work, is_failure).await {
+            Ok(response) => response,
+            Err(shed) => plain(StatusCode::SERVICE_UNAVAILABLE, shed.detail()),
+        }
+    }
+
+    async fn app_call(&self, route: Route) -> Response {
+        match route {
+            Route::Get { key, min_lsn } => reply(self.app.get(key, min_lsn).await),
+            Route::Put { key, value, expected: None } => {
+                reply(self.app.write(key.clone(), Msg::Put { key, value }).await)
+            }
+            Route::Put { key, value, expected: Some(expected) } => {
+                reply(self.app.write(key.clone(), Msg::Cas { key, expected, value }).await)
+            }
+            Route::Delete { key } => reply(self.app.write(key.clone(), Msg::Delete { key }).await),
+            Route::Health => self.health().await,
+        }
+    }
+
+    async fn health(&self) -> Response {
+        match self.app.health().await {
+            Ok(()) => plain(StatusCode::OK, "ok"),
+            Err(detail) => plain(StatusCode::SERVICE_UNAVAILABLE, detail),
+        }
+    }
+}
+
+/// The HTTP response to an app reply.
+fn reply(msg: Msg) -> Response {
+    match msg {
+        Msg::Value { value, lsn } => {
+            let (status, body) = match value {
+                Some(value) => (StatusCode::OK, Body::from(value)),
+                None => (StatusCode::NOT_FOUND, Body::empty()),
+            };
+            (status, [(http::LSN, lsn.to_string())], body).into_response()
+        }
+        Msg::Written { lsn, epoch } => {
+            (StatusCode::OK, [(http::LSN, lsn.to_string()), (http::EPOCH, epoch.to_string())]).into_response()
+        }
+        Msg::Error { code, detail } => plain(status_of(code), detail),
+        other => plain(StatusCode::BAD_GATEWAY, format!("the app answered an unexpected {}", other.name())),
+    }
+}
+
+/// The status an app error is answered with.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::CasMismatch => StatusCode::CONFLICT,
+        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::Overloaded | ErrorCode::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Upstream
+        | ErrorCode::NotPrimary
+        | ErrorCode::Fenced
+        | ErrorCode::Storage
+        | ErrorCode::PoolTimeout => StatusCode::BAD_GATEWAY,
+    }
+}
+
+/// The error code an HTTP status stands for, for a client that records codes (`None`: success,
+/// including a read's `404`).
+pub fn code_of(status: StatusCode) -> Option<ErrorCode> {
+    match status.as_u16() {
+        200..=299 | 404 => None,
+        409 => Some(ErrorCode::CasMismatch),
+        503 => Some(ErrorCode::Overloaded),
+        400..=499 => Some(ErrorCode::BadRequest),
+        _ => Some(ErrorCode::Upstream),
+    }
+}

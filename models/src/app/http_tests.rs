@@ -1,0 +1,246 @@
+//! Tests of the app's HTTP front on loopback: its routes and status codes, compare-and-set,
+//! the health check, malformed requests, body and head limits, the queue and the connection
+//! limit, the request timeout, and keep-alive reuse by the client.
+
+use super::http::{HttpFront, code_of, serve_http};
+use super::{App, AppConfig, DbRoute};
+use crate::cache::aside::TierConfig;
+use crate::cache::engine::EngineConfig;
+use crate::cache::node::L2Node;
+use crate::client::CallError;
+use crate::http::client::{HttpClient, HttpResponse};
+use crate::http::{EPOCH, EXPECT, LSN, MIN_LSN, hex};
+use crate::kv::{KvConfig, KvNode};
+use crate::proto::ErrorCode;
+use crate::seam::{Env, TokioEnv};
+use crate::server::{Capacity, ServiceTime, serve};
+use crate::testenv::block_on;
+use axum::http::{Method, StatusCode};
+use bytes::Bytes;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const LIMIT: Duration = Duration::from_secs(2);
+
+fn env() -> TokioEnv {
+    TokioEnv::new("app", "127.0.0.1", 5)
+}
+
+/// Starts a kv primary and a cache node on loopback: their addresses.
+async fn tiers(env: &TokioEnv) -> (String, String) {
+    let db = env.bind(0).await.expect("bind");
+    let db_addr = db.local_addr().expect("an address").to_string();
+    let store = KvNode::primary(env.clone(), KvConfig::default()).expect("a fresh store opens");
+    tokio::task::spawn_local(serve(env.clone(), db, Capacity::default(), store));
+    let cache = env.bind(0).await.expect("bind");
+    let cache_addr = cache.local_addr().expect("an address").to_string();
+    tokio::task::spawn_local(serve(
+        env.clone(),
+        cache,
+        Capacity::default(),
+        L2Node::new(env.clone(), EngineConfig::default()),
+    ));
+    (db_addr, cache_addr)
+}
+
+fn config(db: &str, cache: Option<&str>, timeout: Duration) -> AppConfig {
+    AppConfig {
+        db: DbRoute::Fixed { write_addr: db.into(), read_addr: db.into() },
+        cache: cache.map(|addr| TierConfig::new(vec![("cache".into(), addr.into())], timeout)),
+        timeout,
+        connect_per_request: false,
+    }
+}
+
+/// Serves an app over HTTP on loopback with `capacity` and `front`: its address.
+async fn start(env: &TokioEnv, config: &AppConfig, capacity: Capacity, front: HttpFront) -> String {
+    let listener = env.bind(0).await.expect("bind");
+    let addr = listener.local_addr().expect("an address").to_string();
+    let app = App::new(env.clone(), config).expect("a valid tier");
+    tokio::task::spawn_local(serve_http(env.clone(), listener, capacity, app, front));
+    addr
+}
+
+async fn call(
+    client: &HttpClient<TokioEnv>,
+    method: Method,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> HttpResponse {
+    let request = client.request(method, path, headers, Bytes::from(body.to_string())).expect("a valid request");
+    client.send(request).await.expect("an answer")
+}
+
+/// Sends `raw` bytes on a fresh connection and reads until the server closes it.
+async fn raw(addr: &str, bytes: &[u8]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(bytes).await.expect("write");
+    // The server reads to the end of what was sent: a truncated request ends there.
+    let _ = stream.shutdown().await;
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn items_are_read_written_compared_and_deleted_over_http() {
+    block_on(async {
+        let env = env();
+        let (db, cache) = tiers(&env).await;
+        let addr = start(&env, &config(&db, Some(&cache), LIMIT), Capacity::default(), HttpFront::default()).await;
+        let client = HttpClient::new(env.clone(), addr, LIMIT);
+        let missing = call(&client, Method::GET, "/items/k", &[], "").await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        let put = call(&client, Method::PUT, "/items/k", &[], "v1").await;
+        assert_eq!((put.status, put.header_u64(LSN), put.header_u64(EPOCH)), (StatusCode::OK, Some(1), Some(1)));
+        let read = call(&client, Method::GET, "/items/k", &[(MIN_LSN, "1".into())], "").await;
+        assert_eq!((read.status, read.body.as_ref(), read.header_u64(LSN)), (StatusCode::OK, &b"v1"[..], Some(1)));
+        let hit = call(&client, Method::GET, "/items/k", &[], "").await;
+        assert_eq!((hit.body.as_ref(), hit.header_u64(LSN)), (&b"v1"[..], Some(0)), "the second read hits the cache");
+        let stale = call(&client, Method::PUT, "/items/k", &[(EXPECT, hex(b"v0"))], "v2").await;
+        assert_eq!(stale.status, StatusCode::CONFLICT);
+        assert_eq!(code_of(stale.status), Some(ErrorCode::CasMismatch));
+        let cas = call(&client, Method::PUT, "/items/k", &[(EXPECT, hex(b"v1"))], "v2").await;
+        assert_eq!((cas.status, cas.header_u64(LSN)), (StatusCode::OK, Some(2)));
+        let absent = call(&client, Method::PUT, "/items/k", &[(EXPECT, "absent".into())], "v3").await;
+        assert_eq!(absent.status, StatusCode::CONFLICT, "the key is present");
+        let read = call(&client, Method::GET, "/items/k", &[], "").await;
+        assert_eq!(read.body.as_ref(), b"v2", "the CAS invalidated the cache");
+        let deleted = call(&client, Method::DELETE, "/items/k", &[], "").await;
+        assert_eq!((deleted.status, deleted.header_u64(LSN)), (StatusCode::OK, Some(3)));
+        assert_eq!(call(&client, Method::GET, "/items/k", &[], "").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(client.opened(), 1, "every request reused the one keep-alive connection");
+    });
+}
+
+#[test]
+fn routes_methods_and_headers_that_do_not_fit_are_client_errors() {
+    block_on(async {
+        let env = env();
+        let (db, _) = tiers(&env).await;
+        let addr = start(&env, &config(&db, None, LIMIT), Capacity::default(), HttpFront::default()).await;
+        let client = HttpClient::new(env.clone(), addr, LIMIT);
+        assert_eq!(call(&client, Method::GET, "/nowhere", &[], "").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(call(&client, Method::POST, "/items/k", &[], "").await.status, StatusCode::METHOD_NOT_ALLOWED);
+        let bad_token = call(&client, Method::GET, "/items/k", &[(MIN_LSN, "soon".into())], "").await;
+        assert_eq!(bad_token.status, StatusCode::BAD_REQUEST);
+        assert!(String::from_utf8_lossy(&bad_token.body).contains("x-min-lsn"));
+        let bad_expect = call(&client, Method::PUT, "/items/k", &[(EXPECT, "xyz".into())], "v").await;
+        assert_eq!(bad_expect.status, StatusCode::BAD_REQUEST);
+        assert_eq!(call(&client, Method::GET, "/health", &[], "").await.status, StatusCode::OK);
+    });
+}
+
+#[test]
+fn malformed_requests_get_400_and_the_server_lives_on() {
+    block_on(async {
+        let env = env();
+        let (db, _) = tiers(&env).await;
+        let addr = start(&env, &config(&db, None, LIMIT), Capacity::default(), HttpFront::default()).await;
+        let garbage = raw(&addr, b"\x00\x01garbage\r\n\r\n").await;
+        assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage:?}");
+        let bad_length = raw(&addr, b"PUT /items/k HTTP/1.1\r\nhost: x\r\ncontent-length: nope\r\n\r\n").await;
+        assert!(bad_length.starts_with("HTTP/1.1 400"), "{bad_length:?}");
+        let long_head = format!("GET /items/k HTTP/1.1\r\nhost: x\r\nx-filler: {}\r\n\r\n", "a".repeat(20_000));
+        let long = raw(&addr, long_head.as_bytes()).await;
+        assert!(long.starts_with("HTTP/1.1 431"), "{long:?}");
+        let truncated = raw(&addr, b"PUT /items/k HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabc").await;
+        assert!(truncated.is_empty() || truncated.starts_with("HTTP/1.1 400"), "{truncated:?}");
+        let client = HttpClient::new(env.clone(), addr, LIMIT);
+        assert_eq!(call(&client, Method::PUT, "/items/k", &[], "v").await.status, StatusCode::OK);
+        assert_eq!(call(&client, Method::GET, "/items/k", &[], "").await.body.as_ref(), b"v");
+    });
+}
+
+#[test]
+fn a_body_over_the_limit_is_413() {
+    block_on(async {
+        let env = env();
+        let (db, _) = tiers(&env).await;
+        let front = HttpFront { max_body: 16, ..HttpFront::default() };
+        let addr = start(&env, &config(&db, None, LIMIT), Capacity::default(), front).await;
+        let client = HttpClient::new(env.clone(), addr, LIMIT);
+        assert_eq!(
+            call(&client, Method::PUT, "/items/k", &[], &"x".repeat(17)).await.status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(call(&client, Method::PUT, "/items/k", &[], &"x".repeat(16)).await.status, StatusCode::OK);
+    });
+}
+
+#[test]
+fn a_dead_store_is_502_and_fails_the_health_check() {
+    block_on(async {
+        let env = env();
+        let dead = {
+            let listener = env.bind(0).await.expect("bind");
+            listener.local_addr().expect("an address").to_string()
+        };
+        let addr =
+            start(&env, &config(&dead, None, Duration::from_millis(200)), Capacity::default(), HttpFront::default())
+                .await;
+        let client = HttpClient::new(env.clone(), addr, LIMIT);
+        let read = call(&client, Method::GET, "/items/k", &[], "").await;
+        assert_eq!(read.status, StatusCode::BAD_GATEWAY);
+        assert!(String::from_utf8_lossy(&read.body).contains(&dead), "the body names the store");
+        let health = call(&client, Method::GET, "/health", &[], "").await;
+        assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(String::from_utf8_lossy(&health.body).contains(&dead), "{:?}", health.body);
+    });
+}
+
+#[test]
+fn work_past_the_request_timeout_is_504() {
+    block_on(async {
+        let env = env();
+        let silent = env.bind(0).await.expect("bind");
+        let silent_addr = silent.local_addr().expect("an address").to_string();
+        let front = HttpFront { request_timeout: Duration::from_millis(50), ..HttpFront::default() };
+        let addr = start(&env, &config(&silent_addr, None, LIMIT), Capacity::default(), front).await;
+        let client = HttpClient::new(env.clone(), addr, LIMIT);
+        assert_eq!(call(&client, Method::GET, "/items/k", &[], "").await.status, StatusCode::GATEWAY_TIMEOUT);
+        drop(silent);
+    });
+}
+
+#[test]
+fn a_full_queue_sheds_with_503_and_extra_connections_are_refused() {
+    block_on(async {
+        let env = env();
+        let (db, _) = tiers(&env).await;
+        let capacity = Capacity {
+            max_connections: Some(2),
+            ..Capacity::new(1, 0, ServiceTime::Fixed(Duration::from_millis(200)))
+        };
+        let addr = start(&env, &config(&db, None, LIMIT), capacity, HttpFront::default()).await;
+        let client = HttpClient::new(env.clone(), addr.clone(), LIMIT);
+        let first = call(&client, Method::GET, "/items/a", &[], "");
+        let second = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            call(&client, Method::GET, "/items/b", &[], "").await
+        };
+        let (first, second) = tokio::join!(first, second);
+        assert_eq!(first.status, StatusCode::NOT_FOUND, "the first read is served");
+        assert_eq!(second.status, StatusCode::SERVICE_UNAVAILABLE, "the second finds the one worker busy and no queue");
+        assert_eq!(code_of(second.status), Some(ErrorCode::Overloaded));
+        assert_eq!(client.opened(), 2);
+        // Both keep-alive connections stay open: a third is refused.
+        let third = raw(&addr, b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n").await;
+        assert!(third.starts_with("HTTP/1.1 503") && third.contains("too many connections"), "{third:?}");
+    });
+}
+
+#[test]
+fn a_call_that_outlives_its_expiry_is_a_timeout() {
+    block_on(async {
+        let env = env();
+        let silent = env.bind(0).await.expect("bind");
+        let addr = silent.local_addr().expect("an address").to_string();
+        let client = HttpClient::new(env.clone(), addr.clone(), LIMIT);
+        let request = client.request(Method::GET, "/items/k", &[], Bytes::new()).expect("valid");
+        let outcome = client.send_until(request, tokio::time::sleep(Duration::from_millis(50))).await;
+        assert!(matches!(outcome, Err(CallError::Timeout(ref a)) if *a == addr), "{outcome:?}");
+        drop(silent);
+    });
+}
