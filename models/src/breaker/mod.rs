@@ -36,6 +36,8 @@ pub mod layer;
 pub mod window;
 
 #[cfg(test)]
+mod async_tests;
+#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod tests;
