@@ -206,9 +206,8 @@ impl BreakerCore {
         match &mut self.phase {
             Phase::Closed { window } => {
                 let tally = window.record(now, outcome);
-                let verdict = judge(&self.config, tally, "calls");
-                match tally.calls >= minimum && verdict.trips {
-                    true => Some(self.open(now, verdict.reason)),
+                match tally.calls >= minimum && over(&self.config, tally) {
+                    true => Some(self.open(now, reason(&self.config, tally, "calls"))),
                     false => None,
                 }
             }
@@ -220,12 +219,10 @@ impl BreakerCore {
                 if done.calls < probes {
                     return None;
                 }
-                let verdict = judge(&self.config, *done, "probes");
-                Some(match verdict.trips {
-                    true => self.open(now, verdict.reason),
-                    false => {
-                        self.enter(Phase::Closed { window: Sliding::new(self.config.window) }, now, verdict.reason)
-                    }
+                let (tally, why) = (*done, reason(&self.config, *done, "probes"));
+                Some(match over(&self.config, tally) {
+                    true => self.open(now, why),
+                    false => self.enter(Phase::Closed { window: Sliding::new(self.config.window) }, now, why),
                 })
             }
         }
@@ -243,26 +240,23 @@ impl BreakerCore {
     }
 }
 
-/// Whether a tally reaches a threshold, and the words that say so.
-struct Verdict {
-    trips: bool,
-    reason: String,
+/// Whether `tally` reaches either threshold (the caller checks the minimum of calls).
+fn over(config: &BreakerConfig, tally: Tally) -> bool {
+    tally.failure_rate() >= config.failure_rate || tally.slow_rate() >= config.slow_call_rate
 }
 
-/// Judges `tally` against the thresholds; `what` names the calls ("calls", "probes").
-fn judge(config: &BreakerConfig, tally: Tally, what: &str) -> Verdict {
+/// Why `tally` reaches a threshold or stays under both, for people; `what` names the calls
+/// ("calls", "probes").
+fn reason(config: &BreakerConfig, tally: Tally, what: &str) -> String {
     let failure = (tally.failure_rate(), config.failure_rate);
     let slow = (tally.slow_rate(), config.slow_call_rate);
-    let failing = failure.0 >= failure.1;
-    let slowing = slow.0 >= slow.1;
     let n = tally.calls;
-    let reason = match (failing, slowing) {
+    match (failure.0 >= failure.1, slow.0 >= slow.1) {
         (true, true) => format!("failure rate {} and slow call rate {} over {n} {what}", above(failure), above(slow)),
         (true, false) => format!("failure rate {} over {n} {what}", above(failure)),
         (false, true) => format!("slow call rate {} over {n} {what}", above(slow)),
         (false, false) => format!("failure rate {} and slow call rate {} over {n} {what}", below(failure), below(slow)),
-    };
-    Verdict { trips: failing || slowing, reason }
+    }
 }
 
 fn above((rate, threshold): (f64, f64)) -> String {
