@@ -19,6 +19,7 @@
 //! "Extension points").
 
 pub mod app;
+pub mod breaker;
 pub mod cache;
 pub mod client;
 pub mod echo;

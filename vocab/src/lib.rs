@@ -157,9 +157,11 @@ pub mod gauge {
     pub const WAL_DROPPED_BYTES: &str = "wal_dropped_bytes";
     /// Writes a semi-sync primary acknowledged without a replica, since start (`kv` primary).
     pub const SEMISYNC_FALLBACKS: &str = "semisync_fallbacks";
+    /// Calls a circuit breaker rejected without making them, since start (`breaker`).
+    pub const BREAKER_REJECTED: &str = "breaker_rejected";
 
     /// Every gauge a model publishes.
-    pub const ALL: [&str; 32] = [
+    pub const ALL: [&str; 33] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -192,6 +194,7 @@ pub mod gauge {
         REPLICA_LAG_LSN,
         WAL_DROPPED_BYTES,
         SEMISYNC_FALLBACKS,
+        BREAKER_REJECTED,
     ];
 }
 
@@ -203,9 +206,11 @@ pub mod state {
     pub const FAILOVER: &str = "failover";
     /// A replica dropped a divergent log tail when it rejoined.
     pub const TRUNCATED: &str = "truncated";
+    /// A circuit breaker changed state: "<breaker name>:<closed|open|half_open>".
+    pub const BREAKER: &str = "breaker";
 
     /// Every state key a model reports.
-    pub const ALL: [&str; 3] = [ROLE, FAILOVER, TRUNCATED];
+    pub const ALL: [&str; 4] = [ROLE, FAILOVER, TRUNCATED, BREAKER];
 }
 
 /// The roles of a node in a replicated group (the values of [`state::ROLE`] and of `Role` events).
@@ -288,6 +293,7 @@ mod tests {
         assert_eq!(gauge::INFLIGHT, "inflight");
         assert_eq!(gauge::REPLICA_LAG_LSN, "replica_lag_lsn");
         assert_eq!(state::ROLE, "role");
+        assert_eq!((state::BREAKER, gauge::BREAKER_REJECTED), ("breaker", "breaker_rejected"));
         assert_eq!(role::PRIMARY, "primary");
         assert_eq!((failover::DETECTED, failover::PROMOTED), ("detected", "promoted"));
         let codes = [
