@@ -157,9 +157,16 @@ pub mod gauge {
     pub const WAL_DROPPED_BYTES: &str = "wal_dropped_bytes";
     /// Writes a semi-sync primary acknowledged without a replica, since start (`kv` primary).
     pub const SEMISYNC_FALLBACKS: &str = "semisync_fallbacks";
+    /// Requests a rate limiter admitted, since start (`ratelimit`).
+    pub const RATE_ADMITTED: &str = "rate_admitted";
+    /// Requests a rate limiter refused, since start (`ratelimit`).
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// Checks a shared rate limiter decided without its cache node (down or slow), failing
+    /// open or closed, since start (`ratelimit`).
+    pub const LIMITER_FALLBACKS: &str = "limiter_fallbacks";
 
     /// Every gauge a model publishes.
-    pub const ALL: [&str; 32] = [
+    pub const ALL: [&str; 35] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -192,6 +199,9 @@ pub mod gauge {
         REPLICA_LAG_LSN,
         WAL_DROPPED_BYTES,
         SEMISYNC_FALLBACKS,
+        RATE_ADMITTED,
+        RATE_LIMITED,
+        LIMITER_FALLBACKS,
     ];
 }
 
@@ -287,6 +297,10 @@ mod tests {
         }
         assert_eq!(gauge::INFLIGHT, "inflight");
         assert_eq!(gauge::REPLICA_LAG_LSN, "replica_lag_lsn");
+        assert_eq!(
+            [gauge::RATE_ADMITTED, gauge::RATE_LIMITED, gauge::LIMITER_FALLBACKS],
+            ["rate_admitted", "rate_limited", "limiter_fallbacks"]
+        );
         assert_eq!(state::ROLE, "role");
         assert_eq!(role::PRIMARY, "primary");
         assert_eq!((failover::DETECTED, failover::PROMOTED), ("detected", "promoted"));
