@@ -29,6 +29,7 @@ pub mod kv;
 pub mod lock;
 pub mod pool;
 pub mod proto;
+pub mod ratelimit;
 pub mod router;
 pub mod seam;
 pub mod server;

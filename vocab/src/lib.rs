@@ -159,9 +159,16 @@ pub mod gauge {
     pub const SEMISYNC_FALLBACKS: &str = "semisync_fallbacks";
     /// Calls a circuit breaker rejected without making them, since start (`breaker`).
     pub const BREAKER_REJECTED: &str = "breaker_rejected";
+    /// Requests a rate limiter admitted, since start (`ratelimit`).
+    pub const RATE_ADMITTED: &str = "rate_admitted";
+    /// Requests a rate limiter refused, since start (`ratelimit`).
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// Checks a shared rate limiter decided without its cache node (down or slow), failing
+    /// open or closed, since start (`ratelimit`).
+    pub const LIMITER_FALLBACKS: &str = "limiter_fallbacks";
 
     /// Every gauge a model publishes.
-    pub const ALL: [&str; 33] = [
+    pub const ALL: [&str; 36] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -195,6 +202,9 @@ pub mod gauge {
         WAL_DROPPED_BYTES,
         SEMISYNC_FALLBACKS,
         BREAKER_REJECTED,
+        RATE_ADMITTED,
+        RATE_LIMITED,
+        LIMITER_FALLBACKS,
     ];
 }
 
@@ -292,6 +302,10 @@ mod tests {
         }
         assert_eq!(gauge::INFLIGHT, "inflight");
         assert_eq!(gauge::REPLICA_LAG_LSN, "replica_lag_lsn");
+        assert_eq!(
+            [gauge::RATE_ADMITTED, gauge::RATE_LIMITED, gauge::LIMITER_FALLBACKS],
+            ["rate_admitted", "rate_limited", "limiter_fallbacks"]
+        );
         assert_eq!(state::ROLE, "role");
         assert_eq!((state::BREAKER, gauge::BREAKER_REJECTED), ("breaker", "breaker_rejected"));
         assert_eq!(role::PRIMARY, "primary");

@@ -8,7 +8,8 @@
 //! - `evict`: the policies, the sampling pool, the LFU counter.
 //! - `strings`: the string and key commands (GET, SET, INCR, EXPIRE, ...).
 //! - `admin`: the server commands (INFO, CONFIG, CLIENT, COMMAND, SELECT, FLUSHALL, ...).
-//! - `info`: the INFO and CONFIG text; `throttle`: CL.THROTTLE's GCRA.
+//! - `info`: the INFO and CONFIG text; `throttle`: CL.THROTTLE's arguments, reply and errors (its
+//!   GCRA arithmetic is `crate::ratelimit::gcra`'s).
 //!
 //! Memory: with `maxmemory > 0`, a command that may grow memory (Redis's `denyoom` flag: SET,
 //! MSET, INCR and kin, CL.THROTTLE) first evicts by the policy until `used_memory` is within

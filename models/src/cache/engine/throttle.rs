@@ -2,10 +2,11 @@
 //!
 //! One theoretical arrival time (TAT) a key, stored under the key as the decimal nanoseconds
 //! since the engine's epoch (redis-cell stores Unix nanoseconds the same way, so `GET` on a
-//! limiter key returns that integer, never WRONGTYPE). With `emission = period / count`,
+//! limiter key returns that integer, never WRONGTYPE). The arithmetic is
+//! [`crate::ratelimit::gcra`]'s (with `emission = period / count`,
 //! `tolerance = emission * (max_burst + 1)` and `increment = emission * quantity`:
 //! `new_tat = max(tat, now) + increment`; the request is limited when
-//! `now < new_tat - tolerance`. An admitted request stores `new_tat` with a TTL of
+//! `now < new_tat - tolerance`). An admitted request stores `new_tat` with a TTL of
 //! `new_tat - now` (rounded up to the millisecond so the state never expires before its TAT).
 //! The reply is `[limited, max_burst + 1, remaining, retry_after, reset_after]`, the two times in
 //! whole seconds rounded up, `retry_after` -1 when admitted, as redis-cell.
@@ -13,9 +14,13 @@
 //! Errors are redis-cell's, code and all (`Cell error: Usage: ...`, `Cell error: Zero rates are
 //! not supported`, `Cell error: Couldn't parse as integer: x`). Arguments must be non-negative
 //! integers (redis-cell accepts negative ones and misbehaves: here they are an error), and a
-//! stored value that is not a TAT, or arithmetic that would overflow, is
-//! `Cell error: value is not an integer or out of range`. This file must not know the keyspace: the caller loads and stores
-//! the TAT.
+//! stored value that is not a TAT, or arithmetic that would overflow (a TAT past 2^64 ns
+//! included), is `Cell error: value is not an integer or out of range`. This file owns the
+//! arguments, the reply's shape and rounding, and the error texts; it must not know the
+//! keyspace (the caller loads and stores the TAT) nor compute the GCRA itself.
+
+use crate::ratelimit::gcra::{self, GcraError};
+use std::time::Duration;
 
 /// The parsed arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,40 +80,34 @@ fn ceil_seconds(ns: i128) -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
-/// Runs the GCRA for one request at `now_ns`, given the stored TAT if any. Arithmetic that
-/// would overflow (absurd periods, bursts or stored TATs) is an error, never a panic.
+/// Runs the GCRA ([`crate::ratelimit::gcra`]) for one request at `now_ns`, given the stored
+/// TAT if any, and shapes its answer as redis-cell replies. Arithmetic that would overflow
+/// (absurd periods, bursts or stored TATs) is an error, never a panic; a negative stored TAT
+/// is in the past, as redis-cell reads it.
 pub(crate) fn gcra(quota: Quota, stored_tat: Option<i128>, now_ns: i128) -> Result<Verdict, String> {
-    let period_ns = i128::from(quota.period_s) * 1_000_000_000;
-    if quota.count == 0 || period_ns == 0 {
-        return Err(ZERO_RATE.into());
-    }
-    let emission = period_ns / i128::from(quota.count);
-    if emission == 0 {
-        return Err(ZERO_RATE.into());
-    }
     let out_of_range = || OUT_OF_RANGE.to_string();
-    let tolerance = emission.checked_mul(i128::from(quota.max_burst) + 1).ok_or_else(out_of_range)?;
-    let increment = emission.checked_mul(i128::from(quota.quantity)).ok_or_else(out_of_range)?;
-    let tat = stored_tat.unwrap_or(now_ns).max(now_ns);
-    let new_tat = tat.checked_add(increment).ok_or_else(out_of_range)?;
-    let allow_at = new_tat.checked_sub(tolerance).ok_or_else(out_of_range)?;
-    let diff = now_ns - allow_at;
-    let (limited, ttl, retry_ns, store) = if diff < 0 {
-        let retry = if increment <= tolerance { -diff } else { -1_000_000_000 };
-        (true, tat - now_ns, retry, None)
-    } else {
-        let ttl = new_tat - now_ns;
-        (false, ttl, -1_000_000_000, (ttl > 0).then_some((new_tat, ttl)))
+    let unsigned = |v: i64| u64::try_from(v).map_err(|_| out_of_range());
+    let limits = gcra::Quota {
+        burst: unsigned(quota.max_burst)?,
+        count: unsigned(quota.count)?,
+        period: Duration::from_secs(unsigned(quota.period_s)?),
     };
-    let next = tolerance - ttl;
-    let remaining = if next > -emission { i64::try_from(next / emission).unwrap_or(i64::MAX) } else { 0 };
+    let text = |e: GcraError| match e {
+        GcraError::ZeroRate => ZERO_RATE.to_string(),
+        GcraError::OutOfRange => OUT_OF_RANGE.to_string(),
+    };
+    limits.emission().map_err(text)?;
+    let now = u64::try_from(now_ns).map_err(|_| out_of_range())?;
+    let tat = stored_tat.map(|tat| u64::try_from(tat.max(0)).map_err(|_| out_of_range())).transpose()?;
+    let verdict = gcra::decide(limits, tat, now, unsigned(quota.quantity)?).map_err(text)?;
+    let ns = |d: Duration| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX);
     Ok(Verdict {
-        limited,
-        limit: quota.max_burst.saturating_add(1),
-        remaining,
-        retry_after_s: ceil_seconds(retry_ns),
-        reset_after_s: ceil_seconds(ttl),
-        store,
+        limited: verdict.limited,
+        limit: i64::try_from(verdict.limit).unwrap_or(i64::MAX),
+        remaining: i64::try_from(verdict.remaining).unwrap_or(i64::MAX),
+        retry_after_s: verdict.retry_after.map_or(-1, |d| ceil_seconds(ns(d))),
+        reset_after_s: ceil_seconds(ns(verdict.reset_after)),
+        store: verdict.new_tat.map(|tat| (i128::from(tat), i128::from(tat) - now_ns)),
     })
 }
 
