@@ -24,6 +24,7 @@ pub mod client;
 pub mod echo;
 pub mod failover;
 pub mod kv;
+pub mod lb;
 pub mod lock;
 pub mod pool;
 pub mod proto;
