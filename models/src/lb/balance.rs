@@ -4,7 +4,7 @@
 //! A [`Balancer`] knows each backend's name and weight; every pick is handed the eligible set
 //! (sorted backend indices) and each backend's active request count, so the same balancer
 //! serves normal and panic mode alike. It owns only its own cursor, weighted round robin
-//! counters and the hash table of the last eligible set; it must not know why a backend is or
+//! counters and the hash tables of the last two eligible sets; it must not know why a backend is or
 //! is not eligible (that is `backends`), and it draws randomness only from the `rng` it is
 //! handed, so a seeded `ChaCha8Rng` makes every pick reproducible.
 
@@ -27,9 +27,13 @@ pub struct Balancer {
     current: Vec<i64>,
     /// The eligible set the counters belong to; a new set starts them over from zero.
     weighted_set: Vec<usize>,
-    /// The consistent-hash table of the last eligible set.
-    hash: Option<HashTable>,
+    /// Consistent-hash tables of the last [`HASH_TABLES`] eligible sets, the latest first: a
+    /// retry's set (one backend fewer) then does not rebuild the main set's table.
+    hash: Vec<HashTable>,
 }
+
+/// How many consistent-hash tables a balancer keeps (the eligible set and a retry's).
+const HASH_TABLES: usize = 2;
 
 /// A consistent-hash table over one eligible set.
 #[derive(Debug, Clone)]
@@ -55,11 +59,12 @@ impl Balancer {
             uniform,
             cursor: 0,
             weighted_set: Vec::new(),
-            hash: None,
+            hash: Vec::with_capacity(HASH_TABLES),
         };
         if let Algorithm::ConsistentHash { scheme } = balancer.algorithm {
             let all: Vec<usize> = (0..balancer.names.len()).collect();
-            balancer.hash = Some(balancer.build_table(scheme, &all)?);
+            let table = balancer.build_table(scheme, &all)?;
+            balancer.hash.push(table);
         }
         Ok(balancer)
     }
@@ -162,12 +167,16 @@ impl Balancer {
     }
 
     fn hashed(&mut self, scheme: HashScheme, eligible: &[usize], key: &[u8]) -> usize {
-        let stale = self.hash.as_ref().is_none_or(|table| table.set != eligible);
-        if stale {
-            let table = self.build_table(scheme, eligible).expect("a scheme valid for all backends is valid for fewer");
-            self.hash = Some(table);
+        match self.hash.iter().position(|table| table.set == eligible) {
+            Some(at) => self.hash[..=at].rotate_right(1),
+            None => {
+                let table =
+                    self.build_table(scheme, eligible).expect("a scheme valid for all backends is valid for fewer");
+                self.hash.truncate(HASH_TABLES - 1);
+                self.hash.insert(0, table);
+            }
         }
-        let table = self.hash.as_ref().expect("the table was just built");
+        let table = &self.hash[0];
         table.set[table.sharder.owner_index(key)]
     }
 

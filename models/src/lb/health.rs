@@ -144,7 +144,7 @@ mod tests {
         HealthChecker::new(config, 2)
     }
 
-    /// Records `probes` on backend 0 and returns after which (1-based) probe each change came.
+    /// Records `probes` on backend 0 and checks after which (1-based) probe each change came.
     fn check(initial: InitialHealth, probes: &[Probe], expected: &[(usize, bool)]) {
         let mut checker = checker(initial);
         let changes: Vec<(usize, bool)> = probes

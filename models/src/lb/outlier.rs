@@ -281,6 +281,20 @@ mod tests {
     }
 
     #[test]
+    fn the_cap_holds_when_the_base_does_not_divide_it() {
+        let config = OutlierConfig { base_ejection_time: S(40), max_ejection_time: S(100), ..OutlierConfig::default() };
+        let mut detector = OutlierDetector::new(config, 10);
+        let mut now = S(0);
+        let mut lengths = Vec::new();
+        for _ in 0..5 {
+            let ejected = fail(&mut detector, 0, now, 5).expect("ejects");
+            lengths.push((ejected.times, ejected.duration().as_secs()));
+            now = ejected.until;
+        }
+        assert_eq!(lengths, vec![(1, 40), (2, 80), (3, 100), (3, 100), (3, 100)]);
+    }
+
+    #[test]
     fn the_cap_allows_one_ejection_at_least_and_ceil_of_the_share_at_most() {
         // 10% of 3 backends is 0.3: Envoy still ejects one, then no more.
         let mut detector = detector(3);
