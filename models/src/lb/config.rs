@@ -18,7 +18,9 @@ pub enum Algorithm {
     /// Envoy's least request: with equal weights, draw `choices` backends at random (with
     /// replacement, as Envoy does) and take the one with the fewest active requests (power of
     /// `choices` choices); with unequal weights, draw one backend with probability proportional
-    /// to `weight / (active + 1)`.
+    /// to `weight / (active + 1)` (Envoy walks an earliest-deadline-first schedule over those
+    /// effective weights; a draw by the same weights gives the same long-run shares without the
+    /// schedule's state).
     LeastRequest {
         /// Backends drawn a pick (Envoy's `choice_count`, default 2).
         choices: u32,
@@ -28,7 +30,8 @@ pub enum Algorithm {
     Weighted,
     /// Consistent hashing on a request key over [`crate::shard`]: a key stays on its backend while
     /// that backend stays eligible; a request without a key goes to a random eligible backend
-    /// (Envoy's ring hash does the same when a request yields no hash).
+    /// (Envoy's ring hash does the same when a request yields no hash). Weights are ignored:
+    /// every backend gets the same share of the ring or table.
     ConsistentHash {
         /// The hashing scheme: [`HashScheme::Ring`] or [`HashScheme::Maglev`].
         scheme: HashScheme,
