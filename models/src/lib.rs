@@ -26,6 +26,7 @@ pub mod echo;
 pub mod failover;
 pub mod http;
 pub mod kv;
+pub mod lb;
 pub mod lock;
 pub mod pool;
 pub mod proto;

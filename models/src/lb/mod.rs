@@ -1,0 +1,38 @@
+//! The decision parts of an L7 load balancer, after Envoy: which backend a request goes to,
+//! which backends are fit to receive it, and how many retries the set may absorb.
+//!
+//! - [`balance`]: a [`Balancer`] picks among an eligible set by round robin, random, least
+//!   request (power of two choices), smooth weighted round robin or consistent hashing (ring or
+//!   Maglev, over [`crate::shard`]).
+//! - [`health`]: active health checking, with Envoy's healthy and unhealthy thresholds.
+//! - [`outlier`]: passive outlier detection on consecutive failures, with growing, capped
+//!   ejections and a cap on how many backends are out at once.
+//! - [`retry`]: Envoy's retry budget, and a retry's choice of another backend.
+//! - [`backends`]: [`Backends`] puts them together, with Envoy's panic mode, and counts active
+//!   and routed requests.
+//! - [`config`]: the settings, with Envoy's defaults, and [`LbError`].
+//!
+//! Architecture invariant: this module is pure and synchronous. It does no I/O, never reads a
+//! clock (time comes in as `now: Duration`, from the seam's clock in the proxy that uses it) and
+//! draws randomness only from the `rng` it is handed (a seeded `ChaCha8Rng` in the simulation),
+//! so the same calls give the same picks on every run. The proxy host that sends requests,
+//! probes and timeouts lives elsewhere.
+
+pub mod backends;
+pub mod balance;
+pub mod config;
+pub mod health;
+pub mod outlier;
+pub mod retry;
+#[cfg(test)]
+mod tests;
+
+pub use backends::{Backends, Eligible, Pick};
+pub use balance::Balancer;
+pub use config::{
+    Algorithm, BackendSpec, HashScheme, HealthConfig, InitialHealth, LbConfig, LbError, OutlierConfig,
+    RetryBudgetConfig,
+};
+pub use health::{HealthChange, HealthChecker, Probe};
+pub use outlier::{Ejected, OutlierDetector, OutlierStats, Returned};
+pub use retry::{RetryBudget, RetryStats};
