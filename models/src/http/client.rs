@@ -77,7 +77,7 @@ impl<E: Env> HttpClient<E> {
         path: &str,
         headers: &[(&str, String)],
         body: Bytes,
-    ) -> Result<Request<Full<Bytes>>, axum::http::Error> {
+    ) -> Result<super::OutRequest, axum::http::Error> {
         let mut request = Request::builder().method(method).uri(path).header(header::HOST, self.addr.as_str());
         for (name, value) in headers {
             request = request.header(*name, value.as_str());
@@ -88,7 +88,7 @@ impl<E: Env> HttpClient<E> {
     /// Sends `request` and reads its response, unless `expiry` fires first.
     pub async fn send_until(
         &self,
-        request: Request<Full<Bytes>>,
+        request: super::OutRequest,
         expiry: impl Future<Output = ()>,
     ) -> Result<HttpResponse, CallError> {
         tokio::select! {
@@ -99,7 +99,7 @@ impl<E: Env> HttpClient<E> {
     }
 
     /// Sends `request` and reads its response.
-    pub async fn send(&self, request: Request<Full<Bytes>>) -> Result<HttpResponse, CallError> {
+    pub async fn send(&self, request: super::OutRequest) -> Result<HttpResponse, CallError> {
         let mut sender = match self.take_idle() {
             Some(sender) => sender,
             None => self.open().await?,

@@ -13,6 +13,12 @@
 pub mod client;
 pub mod server;
 
+pub use axum::http::{Method, StatusCode};
+pub use bytes::Bytes;
+
+/// A request as [`client::HttpClient`] sends it.
+pub type OutRequest = axum::http::Request<http_body_util::Full<Bytes>>;
+
 /// Response header: the log position the store answered with (a read) or wrote at (a write).
 pub const LSN: &str = "x-lsn";
 /// Response header: the epoch of the primary that accepted a write.

@@ -8,6 +8,7 @@ use crate::scenario::spans::Seg;
 use crate::scenario::validate::Checker;
 use crate::scenario::{Dur, Host, Sp};
 use crate::world::SimEnv;
+use faultline_models::app::http::{HttpFront, serve_http};
 use faultline_models::cache::aside;
 use faultline_models::cache::l1::{Admission, L1Config};
 use faultline_models::seam::Env;
@@ -51,6 +52,29 @@ pub struct AppService {
     /// Timeout of each call to a dependency. Default "100ms".
     #[serde(default = "default_dep_timeout")]
     pub timeout: Dur,
+    /// What the app speaks to its clients: "framed" (Faultline's own protocol) or "http"
+    /// (HTTP/1.1: `GET`/`PUT`/`DELETE /items/{key}`, `GET /health`). Default "framed".
+    #[serde(default)]
+    pub protocol: ProtocolSpec,
+    /// With `protocol = "http"`: the longest a request's work may take once it has a worker;
+    /// past it the answer is `504`. Default "1s".
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: Dur,
+}
+
+fn default_request_timeout() -> Dur {
+    Dur(Duration::from_secs(1))
+}
+
+/// What an app speaks to its clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolSpec {
+    /// Faultline's framed protocol, the store's API.
+    #[default]
+    Framed,
+    /// HTTP/1.1, keep-alive.
+    Http,
 }
 
 fn default_dep_timeout() -> Dur {
@@ -238,6 +262,10 @@ pub struct AppPlan {
     pub timeout_ns: u64,
     /// A new connection for every call to the store.
     pub connect_per_request: bool,
+    /// What it speaks to its clients.
+    pub protocol: ProtocolSpec,
+    /// With HTTP: the longest a request's work may take, nanoseconds.
+    pub request_timeout_ns: u64,
 }
 
 /// An app's cache tier, in the plan.
@@ -296,6 +324,14 @@ impl Kind for AppService {
     /// Load generators read and write through it.
     const LOAD: Option<LoadApi> = Some(LoadApi::Store);
 
+    /// The store's API over the framed protocol, or the app's HTTP API.
+    fn load(&self) -> Option<LoadApi> {
+        Some(match self.protocol {
+            ProtocolSpec::Framed => LoadApi::Store,
+            ProtocolSpec::Http => LoadApi::Http,
+        })
+    }
+
     fn kind(&self) -> &'static str {
         "app"
     }
@@ -344,6 +380,18 @@ impl Kind for AppService {
         if let Some(tier) = &self.tier {
             tier.validate(c, index, host, self.cache.is_some());
         }
+        if self.request_timeout.0.is_zero() {
+            let path = [
+                Seg::Key("hosts"),
+                Seg::Index(index),
+                Seg::Key("service"),
+                Seg::Key("app"),
+                Seg::Key("request_timeout"),
+            ];
+            let span = c.span_at(&path, host.name.span());
+            let message = "an app's `request_timeout` is 0; expected a duration above 0, e.g. \"1s\"".into();
+            c.report(span, "zero", message);
+        }
         if self.timeout.0.is_zero() {
             let path =
                 [Seg::Key("hosts"), Seg::Index(index), Seg::Key("service"), Seg::Key("app"), Seg::Key("timeout")];
@@ -385,7 +433,14 @@ impl Kind for AppService {
             }),
             (None, None) => None,
         };
-        AppPlan { store, cache, timeout_ns: ns(self.timeout.0), connect_per_request: self.connect_per_request }
+        AppPlan {
+            store,
+            cache,
+            timeout_ns: ns(self.timeout.0),
+            connect_per_request: self.connect_per_request,
+            protocol: self.protocol,
+            request_timeout_ns: ns(self.request_timeout.0),
+        }
     }
 }
 
@@ -422,7 +477,16 @@ impl AppPlan {
     async fn run(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
         let seed = env.rng("l1-admission").next_u64();
         let app = app::App::new(env.clone(), &self.config(seed)).map_err(std::io::Error::other)?;
-        serve(env, super::SERVICE_PORT, capacity, app).await
+        match self.protocol {
+            ProtocolSpec::Framed => serve(env, super::SERVICE_PORT, capacity, app).await,
+            ProtocolSpec::Http => {
+                let front = HttpFront {
+                    request_timeout: Duration::from_nanos(self.request_timeout_ns),
+                    ..HttpFront::default()
+                };
+                serve_http(env, super::SERVICE_PORT, capacity, app, front).await
+            }
+        }
     }
 }
 

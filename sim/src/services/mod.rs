@@ -44,8 +44,12 @@ pub(crate) fn addr(host: &str) -> String {
 pub(crate) trait Kind {
     /// The kind's compiled settings in the run plan.
     type Plan;
-    /// The requests load generators may send it; `None`: it serves no workload.
+    /// The requests load generators may send any host of the kind; `None`: it serves no workload.
     const LOAD: Option<LoadApi>;
+    /// The requests load generators may send this host (its settings may choose the protocol).
+    fn load(&self) -> Option<LoadApi> {
+        Self::LOAD
+    }
     /// The kind's name as reports and traces show it.
     fn kind(&self) -> &'static str;
     /// Whether a host of this kind is what `want` asks a reference to be.
@@ -131,8 +135,8 @@ macro_rules! registry {
             /// The requests load generators may send it; `None`: it serves no workload.
             pub(crate) fn load_api(&self) -> Option<LoadApi> {
                 match self {
-                    $( Service::$uvariant => <$uspec as Kind>::LOAD, )*
-                    $( Service::$variant(_) => <$spec as Kind>::LOAD, )*
+                    $( Service::$uvariant => Kind::load(&$uspec), )*
+                    $( Service::$variant(s) => Kind::load(s), )*
                 }
             }
 
@@ -265,6 +269,9 @@ pub enum LoadApi {
     /// Redis's protocol: reads are `GET`, writes `SET` (values named as the store's are);
     /// there is no compare-and-set.
     Resp,
+    /// The app's HTTP API: reads are `GET /items/{key}` with the user's token in `x-min-lsn`,
+    /// writes `PUT`, compare-and-sets `PUT` with `x-expect`; statuses judge the answers.
+    Http,
 }
 
 /// What a kind needs to compile its settings beyond its own.

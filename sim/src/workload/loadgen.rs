@@ -18,10 +18,13 @@ use super::deadlines::Deadlines;
 use crate::services::LoadApi;
 use crate::world::SimEnv;
 use faultline_chaos::trace::{Event, Observation, Op, Outcome};
+use faultline_models::app::http::code_of;
 use faultline_models::cache::client::RespClient;
 use faultline_models::cache::resp::Frame;
 use faultline_models::client::{CallError, Client};
 use faultline_models::echo::EchoMsg;
+use faultline_models::http::client::{HttpClient, HttpResponse};
+use faultline_models::http::{self, Bytes, Method, StatusCode};
 use faultline_models::kv::api::Msg;
 use faultline_models::proto::ErrorCode;
 use faultline_models::seam::Env;
@@ -118,6 +121,8 @@ enum UserClient {
     Echo(Client<SimEnv, EchoMsg>),
     /// A RESP server's (a cache node).
     Resp(RespClient<SimEnv>),
+    /// The app's HTTP API.
+    Http(HttpClient<SimEnv>),
 }
 
 /// A drawn request, with the client that sends it.
@@ -125,6 +130,7 @@ enum Call<'a> {
     Store(&'a Client<SimEnv, Msg>, Msg),
     Echo(&'a Client<SimEnv, EchoMsg>, EchoMsg),
     Resp(&'a RespClient<SimEnv>, [Vec<u8>; 3], usize),
+    Http(&'a HttpClient<SimEnv>, http::OutRequest),
 }
 
 /// The reply to a [`Call`].
@@ -132,6 +138,7 @@ enum Reply {
     Store(Msg),
     Echo(EchoMsg),
     Resp(Frame),
+    Http(HttpResponse),
 }
 
 struct Gen {
@@ -161,6 +168,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
             LoadApi::Store => UserClient::Store(Client::new(env.clone(), u.addr.clone(), plan.timeout())),
             LoadApi::Echo => UserClient::Echo(Client::new(env.clone(), u.addr.clone(), plan.timeout())),
             LoadApi::Resp => UserClient::Resp(RespClient::new(env.clone(), u.addr.clone(), plan.timeout())),
+            LoadApi::Http => UserClient::Http(HttpClient::new(env.clone(), u.addr.clone(), plan.timeout())),
         })
         .collect();
     let lg = Rc::new(Gen {
@@ -264,6 +272,7 @@ impl Gen {
                     (Op::Write, key, Call::Resp(client, [b"SET".to_vec(), key_name, value], 3), None)
                 };
             }
+            UserClient::Http(client) => return self.draw_http(client, user, req, key, &mut rng),
             UserClient::Store(client) => client,
         };
         let key_name = |key: u64| format!("k{key}").into_bytes();
@@ -282,6 +291,37 @@ impl Gen {
         }
     }
 
+    /// The next HTTP request of `user` on `key`, drawn as [`Gen::draw`] draws the store's.
+    fn draw_http<'a>(
+        &self,
+        client: &'a HttpClient<SimEnv>,
+        user: usize,
+        req: u64,
+        key: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> (Op, u64, Call<'a>, Option<Option<u64>>) {
+        let draw = rng.random::<f64>();
+        let (op, key, method, headers, body, expects) = if draw < self.plan.read_ratio {
+            let token = self.tokens.borrow()[user];
+            let headers = if token > 0 { vec![(http::MIN_LSN, token.to_string())] } else { Vec::new() };
+            (Op::Read, key, Method::GET, headers, Vec::new(), None)
+        } else if draw < self.plan.read_ratio + self.plan.cas_ratio {
+            let (key, writer) = self.seen.borrow()[user].unwrap_or((key, None));
+            let expected = match writer {
+                Some(w) => http::hex(&write_value(w, self.plan.value_bytes)),
+                None => http::EXPECT_ABSENT.to_string(),
+            };
+            let value = write_value(req, self.plan.value_bytes);
+            (Op::Cas, key, Method::PUT, vec![(http::EXPECT, expected)], value, Some(writer))
+        } else {
+            (Op::Write, key, Method::PUT, Vec::new(), write_value(req, self.plan.value_bytes), None)
+        };
+        let path = format!("/items/k{key}");
+        let request =
+            client.request(method, &path, &headers, Bytes::from(body)).expect("a workload key is a valid HTTP path");
+        (op, key, Call::Http(client, request), expects)
+    }
+
     async fn request(&self, user: usize) -> Outcome {
         let plan = &self.plan.users[user];
         let req = self.next_req.get();
@@ -296,6 +336,7 @@ impl Gen {
             Call::Store(client, msg) => client.call_until(msg, expiry.wait()).await.map(Reply::Store),
             Call::Echo(client, msg) => client.call_until(msg, expiry.wait()).await.map(Reply::Echo),
             Call::Resp(client, args, n) => client.call_until(&args[..n], expiry.wait()).await.map(Reply::Resp),
+            Call::Http(client, request) => client.send_until(request, expiry.wait()).await.map(Reply::Http),
         };
         drop(expiry);
         let observed = match (&reply, op) {
@@ -323,6 +364,20 @@ impl Gen {
                 self.seen.borrow_mut()[user] = Some((key, Some(req)));
                 Some(Observation::Written { lsn: 0, epoch: 0 })
             }
+            (Ok(Reply::Http(response)), Op::Read)
+                if matches!(response.status, StatusCode::OK | StatusCode::NOT_FOUND) =>
+            {
+                let writer = if response.status == StatusCode::OK { writer_of(&response.body) } else { None };
+                self.seen.borrow_mut()[user] = Some((key, writer));
+                Some(Observation::Read { writer, lsn: response.header_u64(http::LSN).unwrap_or(0) })
+            }
+            (Ok(Reply::Http(response)), Op::Write | Op::Cas) if response.status == StatusCode::OK => {
+                let lsn = response.header_u64(http::LSN).unwrap_or(0);
+                let token = &mut self.tokens.borrow_mut()[user];
+                *token = (*token).max(lsn);
+                self.seen.borrow_mut()[user] = Some((key, Some(req)));
+                Some(Observation::Written { lsn, epoch: response.header_u64(http::EPOCH).unwrap_or(0) })
+            }
             (_, Op::Cas) => {
                 self.seen.borrow_mut()[user] = None;
                 None
@@ -337,6 +392,10 @@ impl Gen {
                 Outcome::Error(code as u8)
             }
             Ok(Reply::Resp(Frame::Error(text))) => Outcome::Error(resp_error_code(&text)),
+            Ok(Reply::Http(response)) => match code_of(response.status) {
+                Some(code) => Outcome::Error(code as u8),
+                None => Outcome::Ok,
+            },
             Ok(_) => Outcome::Ok,
             Err(CallError::Timeout(_)) => Outcome::Timeout,
             Err(_) => Outcome::Unreachable,
