@@ -16,16 +16,16 @@
 //! the queue is `503`; one whose work outlived `request_timeout` is `504`. Unknown paths are
 //! `404`, wrong methods `405`, malformed requests `400`.
 //!
-//! The bridge: axum's handlers must be `Send`, the models are not (they hold `Rc`s, as every
-//! model on the single-threaded host executor does). A handler parses the request into a
-//! [`Route`] and sends it, with a one-shot reply channel, to the dispatcher: a task on the
-//! host's executor that serves each through [`crate::server::Workers`] (worker slots, queue,
-//! service time, served reports) and the [`App`], in the order they arrived.
+//! A handler parses the request into a [`Route`] and hands it over the bridge
+//! ([`crate::http::bridge`]) to the host's executor, which serves each through
+//! [`crate::server::Workers`] (worker slots, queue, service time, served reports) and the
+//! [`App`], in the order they arrived.
 //!
 //! This file must not know how the tiers store data: it maps HTTP onto the app's reads and
 //! writes, and their replies back.
 
 use super::App;
+use crate::http::bridge::{Submitter, bridge, dispatch};
 use crate::http::{self, server::serve_router};
 use crate::kv::api::Msg;
 use crate::proto::ErrorCode;
@@ -40,7 +40,6 @@ use axum::routing::get;
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
 
 /// Settings of the HTTP front.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,13 +84,7 @@ pub enum Route {
     Health,
 }
 
-/// A request handed from a handler to the dispatcher.
-struct Job {
-    route: Route,
-    reply: oneshot::Sender<Response>,
-}
-
-type Jobs = mpsc::UnboundedSender<Job>;
+type Jobs = Submitter<Route>;
 
 /// Serves `app` over HTTP on `endpoint` with `capacity` until the listener fails.
 pub async fn serve_http<E: Env>(
@@ -101,10 +94,14 @@ pub async fn serve_http<E: Env>(
     app: App<E>,
     front: HttpFront,
 ) -> io::Result<()> {
-    let (jobs, queue) = mpsc::unbounded_channel();
+    let (jobs, queue) = bridge();
     let max_connections = capacity.max_connections;
     let dispatcher = Dispatcher { app: Rc::new(app), workers: Rc::new(Workers::new(env.clone(), capacity)), front };
-    env.spawn(dispatcher.run(env.clone(), queue));
+    let serving = env.clone();
+    env.spawn(dispatch(env.clone(), queue, move |route| {
+        let (this, env) = (dispatcher.clone(), serving.clone());
+        async move { this.serve(&env, route).await }
+    }));
     serve_router(env, endpoint, max_connections, routes(jobs, front.max_body)).await
 }
 
@@ -130,17 +127,9 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Result<Option<u64>, Response> 
     parsed.map(Some).ok_or_else(|| plain(StatusCode::BAD_REQUEST, format!("{name} must be an unsigned integer")))
 }
 
-async fn submit(jobs: Jobs, route: Route) -> Response {
-    let (reply, answer) = oneshot::channel();
-    if jobs.send(Job { route, reply }).is_err() {
-        return plain(StatusCode::SERVICE_UNAVAILABLE, "the app is stopping");
-    }
-    answer.await.unwrap_or_else(|_| plain(StatusCode::SERVICE_UNAVAILABLE, "the app is stopping"))
-}
-
 async fn get_item(State(jobs): State<Jobs>, Path(key): Path<String>, headers: HeaderMap) -> Response {
     match header_u64(&headers, http::MIN_LSN) {
-        Ok(min_lsn) => submit(jobs, Route::Get { key: key.into_bytes(), min_lsn: min_lsn.unwrap_or(0) }).await,
+        Ok(min_lsn) => jobs.submit(Route::Get { key: key.into_bytes(), min_lsn: min_lsn.unwrap_or(0) }).await,
         Err(bad) => bad,
     }
 }
@@ -155,15 +144,15 @@ async fn put_item(State(jobs): State<Jobs>, Path(key): Path<String>, headers: He
         },
         Some(Err(_)) => return plain(StatusCode::BAD_REQUEST, "x-expect must be hex or \"absent\""),
     };
-    submit(jobs, Route::Put { key: key.into_bytes(), value: body.to_vec(), expected }).await
+    jobs.submit(Route::Put { key: key.into_bytes(), value: body.to_vec(), expected }).await
 }
 
 async fn delete_item(State(jobs): State<Jobs>, Path(key): Path<String>) -> Response {
-    submit(jobs, Route::Delete { key: key.into_bytes() }).await
+    jobs.submit(Route::Delete { key: key.into_bytes() }).await
 }
 
 async fn health(State(jobs): State<Jobs>) -> Response {
-    submit(jobs, Route::Health).await
+    jobs.submit(Route::Health).await
 }
 
 /// Runs the handed-over requests on the host's executor.
@@ -180,17 +169,6 @@ impl<E: Env> Clone for Dispatcher<E> {
 }
 
 impl<E: Env> Dispatcher<E> {
-    async fn run(self, env: E, mut queue: mpsc::UnboundedReceiver<Job>) {
-        while let Some(job) = queue.recv().await {
-            let (this, env2) = (self.clone(), env.clone());
-            env.spawn(async move {
-                let response = this.serve(&env2, job.route).await;
-                // A client that hung up gets nothing.
-                let _ = job.reply.send(response);
-            });
-        }
-    }
-
     async fn serve(&self, env: &E, route: Route) -> Response {
         let kind = match &route {
             Route::Health => return self.health().await,

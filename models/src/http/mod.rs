@@ -10,6 +10,7 @@
 //! This module must not know a model's routes or logic: a model builds its router (see
 //! `crate::app::http`).
 
+pub mod bridge;
 pub mod client;
 pub mod server;
 
