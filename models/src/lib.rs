@@ -28,6 +28,7 @@ pub mod http;
 pub mod kv;
 pub mod lb;
 pub mod lock;
+pub mod payment;
 pub mod pool;
 pub mod proto;
 pub mod ratelimit;

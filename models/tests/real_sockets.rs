@@ -186,6 +186,8 @@ async fn start() -> Hosts {
         }),
         timeout: LIMIT,
         connect_per_request: false,
+        replica_breaker: None,
+        payment: None,
     };
     tokio::task::spawn_local(serve(
         app.clone(),

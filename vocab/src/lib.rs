@@ -167,8 +167,16 @@ pub mod gauge {
     /// open or closed, since start (`ratelimit`).
     pub const LIMITER_FALLBACKS: &str = "limiter_fallbacks";
 
+    /// Distinct charges a payment API made, since start (`payment`).
+    pub const CHARGES: &str = "charges";
+    /// Charge calls a payment API answered from an earlier charge of the same idempotency key,
+    /// since start (`payment`).
+    pub const CHARGE_REPEATS: &str = "charge_repeats";
+    /// Checkouts an app completed (payment made, order stored), since start (`app`).
+    pub const CHECKOUTS: &str = "checkouts";
+
     /// Every gauge a model publishes.
-    pub const ALL: [&str; 36] = [
+    pub const ALL: [&str; 39] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -205,6 +213,9 @@ pub mod gauge {
         RATE_ADMITTED,
         RATE_LIMITED,
         LIMITER_FALLBACKS,
+        CHARGES,
+        CHARGE_REPEATS,
+        CHECKOUTS,
     ];
 }
 

@@ -9,6 +9,9 @@
 //!   request header `x-expect` (the hex of the value the key must hold, or `absent`), a
 //!   compare-and-set: `409` when the key holds something else.
 //! - `DELETE /items/{key}`: as `PUT`, deleting.
+//! - `POST /checkout`: charges the order (the body) through the third-party payment API, behind
+//!   its circuit breaker when one is configured, then stores it (see `checkout`). `200` with
+//!   `x-lsn`; `502` when the payment failed, `503` when the breaker is open (it fails fast).
 //! - `GET /health`: checks the store with a read (`200 ok`, or `503` naming the failure);
 //!   handled at once, outside the worker queue, as a load balancer's probe should be.
 //!
@@ -36,7 +39,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
@@ -80,6 +83,11 @@ pub enum Route {
         /// The key.
         key: Vec<u8>,
     },
+    /// Check out an order: charge it through the payment API, then store it.
+    Checkout {
+        /// The order (the request body).
+        order: Vec<u8>,
+    },
     /// Check the dependencies.
     Health,
 }
@@ -109,6 +117,7 @@ pub async fn serve_http<E: Env>(
 fn routes(jobs: Jobs, max_body: usize) -> Router {
     Router::new()
         .route("/items/{key}", get(get_item).put(put_item).delete(delete_item))
+        .route("/checkout", post(checkout))
         .route("/health", get(health))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(jobs)
@@ -151,6 +160,10 @@ async fn delete_item(State(jobs): State<Jobs>, Path(key): Path<String>) -> Respo
     jobs.submit(Route::Delete { key: key.into_bytes() }).await
 }
 
+async fn checkout(State(jobs): State<Jobs>, body: Bytes) -> Response {
+    jobs.submit(Route::Checkout { order: body.to_vec() }).await
+}
+
 async fn health(State(jobs): State<Jobs>) -> Response {
     jobs.submit(Route::Health).await
 }
@@ -173,7 +186,7 @@ impl<E: Env> Dispatcher<E> {
         let kind = match &route {
             Route::Health => return self.health().await,
             Route::Get { .. } => RequestKind::Read,
-            Route::Put { .. } | Route::Delete { .. } => RequestKind::Write,
+            Route::Put { .. } | Route::Delete { .. } | Route::Checkout { .. } => RequestKind::Write,
         };
         let limit = self.front.request_timeout;
         let work = || async move {
@@ -199,6 +212,7 @@ impl<E: Env> Dispatcher<E> {
                 reply(self.app.write(key.clone(), Msg::Cas { key, expected, value }).await)
             }
             Route::Delete { key } => reply(self.app.write(key.clone(), Msg::Delete { key }).await),
+            Route::Checkout { order } => reply(self.app.checkout(order).await),
             Route::Health => self.health().await,
         }
     }

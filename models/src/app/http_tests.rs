@@ -49,6 +49,8 @@ fn config(db: &str, cache: Option<&str>, timeout: Duration) -> AppConfig {
         cache: cache.map(|addr| TierConfig::new(vec![("cache".into(), addr.into())], timeout)),
         timeout,
         connect_per_request: false,
+        replica_breaker: None,
+        payment: None,
     }
 }
 
@@ -242,5 +244,76 @@ fn a_call_that_outlives_its_expiry_is_a_timeout() {
         let outcome = client.send_until(request, tokio::time::sleep(Duration::from_millis(50))).await;
         assert!(matches!(outcome, Err(CallError::Timeout(ref a)) if *a == addr), "{outcome:?}");
         drop(silent);
+    });
+}
+
+/// A breaker that opens after 4 calls with half failing, for 10 s, with one probe.
+fn quick_breaker() -> crate::breaker::BreakerConfig {
+    crate::breaker::BreakerConfig {
+        window: crate::breaker::Window::Count(4),
+        minimum_calls: 4,
+        open_for: Duration::from_secs(10),
+        half_open_probes: 1,
+        ..crate::breaker::BreakerConfig::default()
+    }
+}
+
+/// An app over a primary and the payment API at `pay_addr` (charges time out after 100 ms),
+/// behind the quick breaker: its address.
+async fn checkout_app(env: &TokioEnv, pay_addr: &str) -> String {
+    let (db, _) = tiers(env).await;
+    let mut with_payment = config(&db, None, LIMIT);
+    let payment =
+        super::PaymentConfig { addr: pay_addr.into(), timeout: Duration::from_millis(100), breaker: Some(quick_breaker()) };
+    with_payment.payment = Some(payment);
+    start(env, &with_payment, Capacity::default(), HttpFront::default()).await
+}
+
+#[test]
+fn a_checkout_charges_the_order_then_stores_it() {
+    block_on(async {
+        let env = env();
+        let pay = env.bind(0).await.expect("bind");
+        let pay_addr = pay.local_addr().expect("an address").to_string();
+        tokio::task::spawn_local(crate::payment::serve_payment(env.clone(), pay, Capacity::default()));
+        let client = HttpClient::new(env.clone(), checkout_app(&env, &pay_addr).await, LIMIT);
+        for lsn in 1..=3 {
+            let done = call(&client, Method::POST, "/checkout", &[], "2 books").await;
+            assert_eq!((done.status, done.header_u64(LSN)), (StatusCode::OK, Some(lsn)), "{:?}", done.body);
+        }
+    });
+}
+
+#[test]
+fn a_silent_payment_api_times_out_until_the_breaker_opens_then_fails_fast() {
+    block_on(async {
+        let env = env();
+        // It accepts connections and never answers.
+        let silent = env.bind(0).await.expect("bind");
+        let pay_addr = silent.local_addr().expect("an address").to_string();
+        let client = HttpClient::new(env.clone(), checkout_app(&env, &pay_addr).await, LIMIT);
+        let mut answers = Vec::new();
+        for _ in 0..6 {
+            answers.push(call(&client, Method::POST, "/checkout", &[], "1 lamp").await);
+        }
+        let codes: Vec<u16> = answers.iter().map(|r| r.status.as_u16()).collect();
+        assert_eq!(codes, [502, 502, 502, 502, 503, 503], "four timeouts open it: {answers:?}");
+        let timed_out = String::from_utf8_lossy(&answers[0].body).into_owned();
+        assert!(timed_out.contains("payment") && timed_out.contains("in time"), "{timed_out}");
+        let open = String::from_utf8_lossy(&answers[4].body).into_owned();
+        assert!(open.contains("payment") && open.contains("open"), "{open}");
+        drop(silent);
+    });
+}
+
+#[test]
+fn a_checkout_without_a_payment_api_is_a_bad_request() {
+    block_on(async {
+        let env = env();
+        let (db, _) = tiers(&env).await;
+        let addr = start(&env, &config(&db, None, LIMIT), Capacity::default(), HttpFront::default()).await;
+        let client = HttpClient::new(env.clone(), addr, LIMIT);
+        let refused = call(&client, Method::POST, "/checkout", &[], "x").await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     });
 }

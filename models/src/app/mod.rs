@@ -37,10 +37,12 @@
 //!
 //! This file must not know how the tiers store data: it only speaks the protocol to them.
 
+mod checkout;
 pub mod http;
 #[cfg(test)]
 mod http_tests;
 
+use crate::breaker::{Breaker, BreakerConfig, BreakerError, ConfigError};
 use crate::cache::aside::{CacheTier, TierConfig};
 use crate::client::CallError;
 use crate::kv::api::Msg;
@@ -67,6 +69,33 @@ pub struct AppConfig {
     pub timeout: Duration,
     /// Every store call opens and closes its own connection (no pool).
     pub connect_per_request: bool,
+    /// A circuit breaker around reads from a replica (`DbRoute::Fixed` with a `read_addr` other
+    /// than the primary): while it is open, reads go straight to the primary.
+    pub replica_breaker: Option<BreakerConfig>,
+    /// The third-party payment API a checkout calls, if any.
+    pub payment: Option<PaymentConfig>,
+}
+
+/// The payment API behind an app's checkout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentConfig {
+    /// Its address ("host:port").
+    pub addr: String,
+    /// The longest a charge may take (connect included).
+    pub timeout: Duration,
+    /// A circuit breaker around its calls, if any.
+    pub breaker: Option<BreakerConfig>,
+}
+
+/// Why an app could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Its cache tier's nodes do not suit the tier's shard scheme.
+    #[error("cache tier: {0}")]
+    Shard(#[from] ShardError),
+    /// A breaker's settings are wrong.
+    #[error("breaker: {0}")]
+    Breaker(#[from] ConfigError),
 }
 
 /// Where the app's store calls go.
@@ -194,6 +223,8 @@ pub struct App<E: Env> {
     timeout: Duration,
     store: Store<E>,
     cache: Option<CacheTier<E, Msg>>,
+    replica_breaker: Option<Breaker<E>>,
+    payment: Option<checkout::Payment<E>>,
     /// Reads without a cache tier (each one a miss: it went to the store).
     misses: Cell<u64>,
     read_fallbacks: Cell<u64>,
@@ -203,8 +234,8 @@ pub struct App<E: Env> {
 impl<E: Env> App<E> {
     /// An app over the dependencies in `config`; connections open lazily (a router starts
     /// probing at once). Publishes its gauges. Errors: the cache tier's nodes do not suit its
-    /// shard scheme.
-    pub fn new(env: E, config: &AppConfig) -> Result<Self, ShardError> {
+    /// shard scheme, or a breaker's settings are wrong.
+    pub fn new(env: E, config: &AppConfig) -> Result<Self, AppError> {
         let connections = if config.connect_per_request { Connections::PerRequest } else { Connections::Shared };
         let store = match &config.db {
             DbRoute::Fixed { write_addr, read_addr } => Store::Fixed {
@@ -217,10 +248,15 @@ impl<E: Env> App<E> {
             }
         };
         let cache = config.cache.clone().map(|tier| CacheTier::new(env.clone(), tier)).transpose()?;
+        let replica_breaker =
+            config.replica_breaker.clone().map(|b| Breaker::new(env.clone(), "replica", b)).transpose()?;
+        let payment = config.payment.as_ref().map(|p| checkout::Payment::new(&env, p)).transpose()?;
         let app = Self {
             timeout: config.timeout,
             store,
             cache,
+            replica_breaker,
+            payment,
             misses: Cell::new(0),
             read_fallbacks: Cell::new(0),
             invalidation_failures: Cell::new(0),
@@ -263,18 +299,27 @@ impl<E: Env> App<E> {
     /// Reads `key` from the store: the value and its LSN, or the error reply to send.
     async fn store_get(&self, key: &[u8], min_lsn: u64) -> Result<(Option<Vec<u8>>, u64), Msg> {
         match &self.store {
-            Store::Fixed { db, read, read_is_replica } => match read.get(key, self.timeout).await {
-                Ok(found) => Ok(found),
+            Store::Fixed { db, read, read_is_replica } => {
+                let replica_breaker = self.replica_breaker.as_ref().filter(|_| *read_is_replica);
+                let first = match replica_breaker {
+                    Some(breaker) => match breaker.call(read.get(key, self.timeout)).await {
+                        Ok(found) => return Ok(found),
+                        Err(BreakerError::Inner(e)) => e.to_string(),
+                        Err(open @ BreakerError::Open { .. }) => format!("read store: {open}"),
+                    },
+                    None => match read.get(key, self.timeout).await {
+                        Ok(found) => return Ok(found),
+                        Err(first) if *read_is_replica => first.to_string(),
+                        Err(e) => return Err(e.reply()),
+                    },
+                };
                 // A failed replica read falls back to the primary, as read/write routers do.
-                Err(first) if *read_is_replica => {
-                    self.bump(&self.read_fallbacks);
-                    db.get(key, self.timeout).await.map_err(|e| {
-                        let detail = format!("{first}; then, falling back: {e}");
-                        Msg::Error { code: ErrorCode::Upstream, detail }
-                    })
-                }
-                Err(e) => Err(e.reply()),
-            },
+                self.bump(&self.read_fallbacks);
+                db.get(key, self.timeout).await.map_err(|e| {
+                    let detail = format!("{first}; then, falling back: {e}");
+                    Msg::Error { code: ErrorCode::Upstream, detail }
+                })
+            }
             Store::Routed(router) => match router.read(key.to_vec(), min_lsn, self.timeout).await {
                 Ok(Msg::Value { value, lsn }) => Ok((value, lsn)),
                 Ok(other) => {
@@ -293,13 +338,9 @@ impl<E: Env> App<E> {
             Msg::Put { value, .. } | Msg::Cas { value, .. } => Some(value.clone()),
             _ => None,
         };
-        let written = match &self.store {
-            Store::Fixed { db, .. } => db.write(msg, self.timeout).await,
-            Store::Routed(router) => router.write(msg, self.timeout).await.map_err(UpstreamError::from),
-        };
-        let written = match written {
-            Ok(written) => written,
-            Err(e) => return e.reply(),
+        let written = match self.store_write(msg).await {
+            written @ Msg::Written { .. } => written,
+            refused => return refused,
         };
         let invalidated = match &self.cache {
             Some(tier) => tier.written(&key, value.as_deref()).await,
@@ -319,6 +360,15 @@ impl<E: Env> App<E> {
             Err(Msg::Error { detail, .. }) => Err(detail),
             Err(other) => Err(format!("db: answered an unexpected {}", other.name())),
         }
+    }
+
+    /// Sends a write to the store: its `Written` reply, or the error reply to send.
+    async fn store_write(&self, msg: Msg) -> Msg {
+        let written = match &self.store {
+            Store::Fixed { db, .. } => db.write(msg, self.timeout).await,
+            Store::Routed(router) => router.write(msg, self.timeout).await.map_err(UpstreamError::from),
+        };
+        written.unwrap_or_else(|e| e.reply())
     }
 
     /// The cache tier, if any.
@@ -399,7 +449,14 @@ mod tests {
 
     fn config(db_addr: &str, read_addr: &str, cache_addr: Option<String>, timeout: Duration) -> AppConfig {
         let db = DbRoute::Fixed { write_addr: db_addr.into(), read_addr: read_addr.into() };
-        AppConfig { db, cache: tier(cache_addr, timeout), timeout, connect_per_request: false }
+        AppConfig {
+            db,
+            cache: tier(cache_addr, timeout),
+            timeout,
+            connect_per_request: false,
+            replica_breaker: None,
+            payment: None,
+        }
     }
 
     fn put(key: &str, value: &str) -> Msg {
@@ -476,6 +533,29 @@ mod tests {
     }
 
     #[test]
+    fn an_open_replica_breaker_sends_reads_straight_to_the_primary() {
+        block_on(async {
+            let env = env();
+            let (db, _) = tiers(&env).await;
+            let mut guarded = config(&db, &dead_addr(&env).await, None, LIMIT);
+            guarded.replica_breaker = Some(crate::breaker::BreakerConfig {
+                window: crate::breaker::Window::Count(4),
+                minimum_calls: 4,
+                ..crate::breaker::BreakerConfig::default()
+            });
+            let app = App::new(env.clone(), &guarded).expect("a valid config");
+            assert_eq!(app.write(b"k".to_vec(), put("k", "v")).await, Msg::Written { lsn: 1, epoch: 1 });
+            for _ in 0..10 {
+                assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v"), 1));
+            }
+            let breaker = app.replica_breaker.as_ref().expect("configured");
+            let counters = breaker.counters();
+            assert_eq!((counters.admitted, counters.rejected), (4, 6), "four failed reads opened it");
+            assert_eq!(app.read_fallbacks.get(), 10, "every read fell back, the last six without trying");
+        });
+    }
+
+    #[test]
     fn a_dead_cache_falls_back_to_the_store() {
         block_on(async {
             let env = env();
@@ -536,6 +616,8 @@ mod tests {
             cache: tier(cache_addr, LIMIT),
             timeout: LIMIT,
             connect_per_request: false,
+            replica_breaker: None,
+            payment: None,
         }
     }
 
