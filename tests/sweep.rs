@@ -17,6 +17,7 @@ const FAIL_ON_PURPOSE: &[&str] = &[
     "replica-lag.toml",
     "slow-disk.toml",
     "slow-link.toml",
+    "third-party-outage.toml",
 ];
 
 fn library() -> Vec<std::path::PathBuf> {

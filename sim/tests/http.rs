@@ -109,3 +109,53 @@ fault = { kill = "replica" }
         .count();
     assert!(upstream_errors as u64 * 10 >= e2e.errors * 9, "{upstream_errors} of {} errors are 502s", e2e.errors);
 }
+
+fn library(name: &str) -> faultline_sim::scenario::Scenario {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
+    let text = std::fs::read_to_string(&path).expect("the scenario exists");
+    faultline_sim::scenario::parse_str(name, &text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")))
+}
+
+/// The breaker's state reports on `host` (`"payment:open"`, ...), with their times in seconds.
+fn breaker_states(records: &[faultline_chaos::trace::Record]) -> Vec<(f64, String)> {
+    records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::State { key, value, .. } if key == "breaker" => Some((r.t_ns as f64 / 1e9, value.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_payment_outage_without_a_breaker_exhausts_the_app_and_with_one_only_checkouts_fail() {
+    for seed in [1, 2, 3] {
+        let (bare, _, bare_records) = records(&library("third-party-outage.toml"), seed);
+        let (guarded, _, records) = records(&library("third-party-breaker.toml"), seed);
+        assert!(breaker_states(&bare_records).is_empty(), "no breaker, no breaker states");
+        // The outage is 10 s to 20 s; windows are 2 s wide, and requests issued in the last one are
+        // answered after it.
+        let outage = |report: &faultline_chaos::report::Report| -> Vec<(f64, f64)> {
+            let windows = report.windows.iter().filter(|w| w.start_s >= 12.0 && w.start_s < 18.0);
+            windows.map(|w| (w.ok_rps, w.latency.p99_ms)).collect()
+        };
+        let served = |windows: &[(f64, f64)]| windows.iter().map(|w| w.0).sum::<f64>();
+        let (bare_ok, guarded_ok) = (served(&outage(&bare.report)), served(&outage(&guarded.report)));
+        assert!(
+            bare_ok < 0.5 * guarded_ok,
+            "seed {seed}: without a breaker the app is swamped: {bare_ok} against {guarded_ok} ok/s summed"
+        );
+        assert!(bare.report.end_to_end.timeouts > 1000, "seed {seed}: {:?}", bare.report.end_to_end);
+        for (ok_rps, p99) in outage(&guarded.report) {
+            assert!(ok_rps > 200.0, "seed {seed}: with a breaker only checkouts fail: {ok_rps} ok/s");
+            assert!(p99 < 50.0, "seed {seed}: with a breaker p99 stays low: {p99} ms");
+        }
+        assert_eq!(guarded.report.end_to_end.timeouts, 0, "seed {seed}");
+        let states = breaker_states(&records);
+        let first_open = states.iter().find(|(_, s)| s == "payment:open").expect("the breaker opens");
+        assert!((10.0..12.5).contains(&first_open.0), "seed {seed}: opened at {} s", first_open.0);
+        let last = states.last().expect("states");
+        assert_eq!(last.1, "payment:closed", "seed {seed}: it closes after recovery: {states:?}");
+        assert!((20.0..25.0).contains(&last.0), "seed {seed}: closed at {} s", last.0);
+    }
+}

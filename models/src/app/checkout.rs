@@ -59,7 +59,8 @@ impl<E: Env> Payment<E> {
                 Err(_) => Err(CallError::Timeout(self.client.addr().to_string())),
             }
         };
-        let failed = |answer: &Result<HttpResponse, CallError>| answer.as_ref().is_ok_and(|r| r.status.is_server_error());
+        let failed =
+            |answer: &Result<HttpResponse, CallError>| answer.as_ref().is_ok_and(|r| r.status.is_server_error());
         let answer = match &self.breaker {
             Some(breaker) => breaker.call_classified(call, |a| a.is_err() || failed(a)).await,
             None => call.await.map_err(BreakerError::Inner),

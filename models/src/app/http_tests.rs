@@ -263,8 +263,11 @@ fn quick_breaker() -> crate::breaker::BreakerConfig {
 async fn checkout_app(env: &TokioEnv, pay_addr: &str) -> String {
     let (db, _) = tiers(env).await;
     let mut with_payment = config(&db, None, LIMIT);
-    let payment =
-        super::PaymentConfig { addr: pay_addr.into(), timeout: Duration::from_millis(100), breaker: Some(quick_breaker()) };
+    let payment = super::PaymentConfig {
+        addr: pay_addr.into(),
+        timeout: Duration::from_millis(100),
+        breaker: Some(quick_breaker()),
+    };
     with_payment.payment = Some(payment);
     start(env, &with_payment, Capacity::default(), HttpFront::default()).await
 }

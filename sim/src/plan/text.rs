@@ -126,9 +126,11 @@ impl RunPlan {
             }
             Mode::Closed { think_ns } => format!("closed loop, think {}", dur(*think_ns)),
         };
+        let checkouts =
+            if lg.checkout_ratio > 0.0 { format!(" checkouts {}", lg.checkout_ratio) } else { String::new() };
         let _ = writeln!(
             s,
-            "  {} (#{}): {} users ({}); {pace}; reads {} cas {} keys {} values {}B timeout {}",
+            "  {} (#{}): {} users ({}); {pace}; reads {} cas {}{checkouts} keys {} values {}B timeout {}",
             RunPlan::loadgen_name(lg.index),
             self.loadgen_index(lg.index),
             lg.users.len(),

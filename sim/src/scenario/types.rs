@@ -377,6 +377,12 @@ pub struct Workload {
     #[serde(default = "default_cas_ratio")]
     #[schemars(with = "f64")]
     pub cas_ratio: Sp<f64>,
+    /// Share of requests that are checkouts (`POST /checkout` to an HTTP app, which charges
+    /// the order through its payment API, then stores it), in [0, 1], taken from the writes.
+    /// Default 0.
+    #[serde(default = "default_cas_ratio")]
+    #[schemars(with = "f64")]
+    pub checkout_ratio: Sp<f64>,
     /// Number of distinct keys. Default 1000.
     #[serde(default = "default_keys")]
     #[schemars(with = "u64")]

@@ -235,6 +235,29 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        let checkout = *workload.checkout_ratio.get_ref();
+        if !(0.0..=1.0).contains(&checkout) {
+            let message = format!("checkout_ratio {checkout} is out of range; expected a share of checkouts in [0, 1]");
+            self.report(workload.checkout_ratio.span(), "not in [0, 1]", message);
+        } else if ratio + cas + checkout > 1.0 + 1e-9 {
+            let message = format!(
+                "read_ratio {ratio} + cas_ratio {cas} + checkout_ratio {checkout} is more than 1; expected them to share at most all requests"
+            );
+            self.report(workload.checkout_ratio.span(), "more than all requests", message);
+        }
+        if checkout > 0.0 {
+            for target in &workload.targets {
+                if let Some(host) = self.scenario.hosts.iter().find(|h| h.get_ref().name.get_ref() == target.get_ref())
+                    && host.get_ref().service.load_api() != Some(crate::services::LoadApi::Http)
+                {
+                    let message = format!(
+                        "checkout_ratio is {checkout} but host {:?} does not serve `POST /checkout`; expected an app with protocol = \"http\"",
+                        target.get_ref()
+                    );
+                    self.report(workload.checkout_ratio.span(), "no checkout", message);
+                }
+            }
+        }
         if *workload.keys.get_ref() == 0 {
             self.report(workload.keys.span(), "zero", "keys = 0; expected at least 1 distinct key".into());
         }

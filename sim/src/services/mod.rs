@@ -20,6 +20,7 @@ pub mod cache;
 pub mod echo;
 pub mod failover;
 pub mod kv;
+pub mod payment;
 pub mod pool;
 
 use crate::scenario::validate::Checker;
@@ -214,6 +215,8 @@ registry! {
     unit {
         /// Replies to echo requests (the benchmark's server): `"echo"`.
         Echo = echo::EchoService => echo::EchoPlan,
+        /// A third-party payment API an app's checkout calls: `"payment"`.
+        Payment = payment::PaymentService => payment::PaymentPlan,
     }
     data {
         /// A replicated key-value store node: `{ kv = { role = "primary" } }`.
@@ -243,6 +246,8 @@ pub(crate) enum Want {
     Cache,
     /// Somewhere writes can go: a kv primary, or a pool in front of one.
     Store,
+    /// A payment API.
+    Payment,
 }
 
 impl Want {
@@ -253,6 +258,7 @@ impl Want {
             Want::Kv => "kv node (primary or replica)",
             Want::Cache => "cache",
             Want::Store => "kv primary or pool",
+            Want::Payment => "payment API",
         }
     }
 }

@@ -74,6 +74,8 @@ pub struct LoadgenPlan {
     pub read_ratio: f64,
     /// Share of requests that are compare-and-sets.
     pub cas_ratio: f64,
+    /// Share of requests that are checkouts.
+    pub checkout_ratio: f64,
     /// Distinct keys.
     pub keys: u64,
     /// Zipf exponent of key popularity; `None`: uniform.
@@ -313,6 +315,10 @@ impl Gen {
             };
             let value = write_value(req, self.plan.value_bytes);
             (Op::Cas, key, Method::PUT, vec![(http::EXPECT, expected)], value, Some(writer))
+        } else if draw < self.plan.read_ratio + self.plan.cas_ratio + self.plan.checkout_ratio {
+            let order = format!("order {req} of user {user}: item k{key}").into_bytes();
+            let request = client.request(Method::POST, "/checkout", &[], Bytes::from(order));
+            return (Op::Other, key, Call::Http(client, request.expect("a checkout is valid HTTP")), None);
         } else {
             (Op::Write, key, Method::PUT, Vec::new(), write_value(req, self.plan.value_bytes), None)
         };

@@ -1,0 +1,399 @@
+//! The app kind: an application server doing cache-aside reads and write-then-invalidate
+//! writes over a store, fixed (`db`, `read_from`) or routed over a replicated group (`router`:
+//! read/write splitting, lag bounds, read-your-writes tokens). Its settings, their checks and
+//! its start.
+
+use super::{Kind, LoadApi, PlanContext, Running, Start, Want, expect, members, ns};
+use crate::scenario::spans::Seg;
+use crate::scenario::validate::Checker;
+use crate::scenario::{Dur, Host, Sp};
+use crate::world::SimEnv;
+use faultline_models::app::http::{HttpFront, serve_http};
+use faultline_models::seam::Env;
+use faultline_models::server::{Capacity, serve};
+use faultline_models::{app, router};
+use rand::RngCore;
+
+mod resilience;
+mod tier;
+
+pub use resilience::{BreakerPlan, BreakerSpec, WindowPlan};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+pub use tier::{AdmissionSpec, L1Spec, MAX_TIER_NODES, OnWriteSpec, ShardSpec, StampedeSpec, TierPlan, TierSpec};
+
+/// An application server.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppService {
+    /// Host name of the primary database (or of a pool in front of it): writes go there.
+    /// Give `db` or `router`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub db: Option<Sp<String>>,
+    /// Route to a replicated store by probing its nodes: writes to the primary, reads by
+    /// policy. Give `db` or `router`.
+    #[serde(default)]
+    pub router: Option<RouterSpec>,
+    /// Open a new connection for every call to the store, as an app without a connection
+    /// pool does. Default false.
+    #[serde(default)]
+    pub connect_per_request: bool,
+    /// Host name to read from on a cache miss. Default: `db`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub read_from: Option<Sp<String>>,
+    /// Host name of the cache (one L2 node, read cache-aside, invalidated on write). Default:
+    /// no cache. For several L2 nodes, an L1 or stampede protection, give `tier` instead.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub cache: Option<Sp<String>>,
+    /// The cache tier in full. Give `cache` or `tier`, not both.
+    #[serde(default)]
+    pub tier: Option<Box<TierSpec>>,
+    /// Timeout of each call to a dependency. Default "100ms".
+    #[serde(default = "default_dep_timeout")]
+    pub timeout: Dur,
+    /// What the app speaks to its clients: "framed" (Faultline's own protocol) or "http"
+    /// (HTTP/1.1: `GET`/`PUT`/`DELETE /items/{key}`, `GET /health`). Default "framed".
+    #[serde(default)]
+    pub protocol: ProtocolSpec,
+    /// With `protocol = "http"`: the longest a request's work may take once it has a worker;
+    /// past it the answer is `504`. Default "1s".
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: Dur,
+    /// A circuit breaker around reads from `read_from` (a replica): while it is open, reads go
+    /// straight to `db`. Default: none.
+    #[serde(default)]
+    pub replica_breaker: Option<BreakerSpec>,
+    /// Host name of the third-party payment API `POST /checkout` calls. Default: none.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub payment: Option<Sp<String>>,
+    /// The longest a charge may take. Default "1s".
+    #[serde(default = "default_request_timeout")]
+    pub payment_timeout: Dur,
+    /// A circuit breaker around the payment calls. Default: none.
+    #[serde(default)]
+    pub payment_breaker: Option<BreakerSpec>,
+}
+
+fn default_request_timeout() -> Dur {
+    Dur(Duration::from_secs(1))
+}
+
+/// What an app speaks to its clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolSpec {
+    /// Faultline's framed protocol, the store's API.
+    #[default]
+    Framed,
+    /// HTTP/1.1, keep-alive.
+    Http,
+}
+
+fn default_dep_timeout() -> Dur {
+    Dur(Duration::from_millis(100))
+}
+
+/// Read/write routing over a replicated store.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouterSpec {
+    /// The kv nodes: a primary and its replicas.
+    #[schemars(with = "Vec<String>")]
+    pub members: Vec<Sp<String>>,
+    /// Where reads go: "primary", "round_robin" or "least_lag" over the replicas. Default
+    /// "round_robin".
+    #[serde(default)]
+    pub reads: ReadsSpec,
+    /// Replicas lagging more than this are not read from. Default: no bound.
+    #[serde(default)]
+    pub max_lag: Option<Dur>,
+    /// A read carrying a user's LSN token goes to a replica that has applied it, or to the
+    /// primary. Default false.
+    #[serde(default)]
+    pub read_your_writes: bool,
+    /// How often the router asks every node for its role and position. Default "200ms".
+    #[serde(default = "default_probe_every")]
+    pub probe_every: Dur,
+}
+
+fn default_probe_every() -> Dur {
+    Dur(Duration::from_millis(200))
+}
+
+/// Where a router sends reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadsSpec {
+    /// Always the primary.
+    Primary,
+    /// The eligible replicas in turn.
+    #[default]
+    RoundRobin,
+    /// The eligible replica with the least lag.
+    LeastLag,
+}
+
+/// An app in the run plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppPlan {
+    /// Where its store calls go.
+    pub store: StorePlan,
+    /// Its cache tier, if it has one.
+    pub cache: Option<TierPlan>,
+    /// Timeout of each call to a dependency, nanoseconds.
+    pub timeout_ns: u64,
+    /// A new connection for every call to the store.
+    pub connect_per_request: bool,
+    /// What it speaks to its clients.
+    pub protocol: ProtocolSpec,
+    /// With HTTP: the longest a request's work may take, nanoseconds.
+    pub request_timeout_ns: u64,
+    /// A breaker around replica reads.
+    pub replica_breaker: Option<BreakerPlan>,
+    /// The payment API: "host:port", charge timeout in nanoseconds, breaker.
+    pub payment: Option<(String, u64, Option<BreakerPlan>)>,
+}
+
+/// Where an app's store calls go, in the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorePlan {
+    /// Writes to one address, reads (on a cache miss) to another (or the same).
+    Fixed {
+        /// "host:port" writes go to.
+        write: String,
+        /// "host:port" reads go to.
+        read: String,
+    },
+    /// Routed over a replicated group.
+    Routed {
+        /// "host:port" of each member.
+        members: Vec<String>,
+        /// Where reads go.
+        reads: ReadsSpec,
+        /// Replicas lagging more than this are not read from, nanoseconds.
+        max_lag_ns: Option<u64>,
+        /// Reads carrying a token go where it has been applied.
+        read_your_writes: bool,
+        /// How often the router probes the members, nanoseconds.
+        probe_every_ns: u64,
+    },
+}
+
+impl Kind for AppService {
+    type Plan = AppPlan;
+    /// Load generators read and write through it.
+    const LOAD: Option<LoadApi> = Some(LoadApi::Store);
+
+    /// The store's API over the framed protocol, or the app's HTTP API.
+    fn load(&self) -> Option<LoadApi> {
+        Some(match self.protocol {
+            ProtocolSpec::Framed => LoadApi::Store,
+            ProtocolSpec::Http => LoadApi::Http,
+        })
+    }
+
+    fn kind(&self) -> &'static str {
+        "app"
+    }
+
+    fn provides(&self, want: Want) -> bool {
+        match want {
+            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment => false,
+        }
+    }
+
+    /// Its tier's nodes, or its one `cache`.
+    fn shards(&self) -> &[Sp<String>] {
+        match (&self.tier, &self.cache) {
+            (Some(tier), _) => &tier.nodes,
+            (None, Some(cache)) => std::slice::from_ref(cache),
+            (None, None) => &[],
+        }
+    }
+
+    fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
+        match (&self.db, &self.router) {
+            (Some(db), None) => expect(c, db, Want::Store, "an app's `db`"),
+            (None, Some(router)) => members(c, &router.members, host.name.span(), "a router"),
+            (None, None) => {
+                let message = format!(
+                    "app {:?} has neither `db` nor `router`; expected db = \"<a kv primary or pool>\" or a `router`",
+                    host.name.get_ref()
+                );
+                c.report(host.name.span(), "no store", message);
+            }
+            (Some(db), Some(_)) => {
+                let message = "an app has both `db` and `router`; expected one of them".to_string();
+                c.report(db.span(), "both db and router", message);
+            }
+        }
+        if let Some(read_from) = &self.read_from {
+            if self.router.is_some() {
+                let message = "`read_from` has no effect with a `router`; expected the router's `reads`".into();
+                c.report(read_from.span(), "with a router", message);
+            }
+            expect(c, read_from, Want::Kv, "an app's `read_from`");
+        }
+        if let Some(cache) = &self.cache {
+            expect(c, cache, Want::Cache, "an app's `cache`");
+        }
+        if let Some(tier) = &self.tier {
+            tier.validate(c, index, host, self.cache.is_some());
+        }
+        let app_path = |key: &'static str| {
+            [Seg::Key("hosts"), Seg::Index(index), Seg::Key("service"), Seg::Key("app"), Seg::Key(key)]
+        };
+        if let Some(breaker) = &self.replica_breaker {
+            let span = c.span_at(&app_path("replica_breaker"), host.name.span());
+            if self.read_from.is_none() {
+                let message = "`replica_breaker` guards reads from `read_from`, which this app does not set; expected `read_from = \"<a replica>\"`".into();
+                c.report(span.clone(), "no replica", message);
+            }
+            breaker.validate(c, span, "`replica_breaker`");
+        }
+        if let Some(payment) = &self.payment {
+            expect(c, payment, Want::Payment, "an app's `payment`");
+            if self.protocol != ProtocolSpec::Http {
+                let message =
+                    "`payment` is called by `POST /checkout`, which only an app with protocol = \"http\" serves".into();
+                c.report(payment.span(), "not over HTTP", message);
+            }
+        }
+        if let Some(breaker) = &self.payment_breaker {
+            let span = c.span_at(&app_path("payment_breaker"), host.name.span());
+            if self.payment.is_none() {
+                let message = "`payment_breaker` guards calls to `payment`, which this app does not set".into();
+                c.report(span.clone(), "no payment API", message);
+            }
+            breaker.validate(c, span, "`payment_breaker`");
+        }
+        if self.request_timeout.0.is_zero() {
+            let path = [
+                Seg::Key("hosts"),
+                Seg::Index(index),
+                Seg::Key("service"),
+                Seg::Key("app"),
+                Seg::Key("request_timeout"),
+            ];
+            let span = c.span_at(&path, host.name.span());
+            let message = "an app's `request_timeout` is 0; expected a duration above 0, e.g. \"1s\"".into();
+            c.report(span, "zero", message);
+        }
+        if self.timeout.0.is_zero() {
+            let path =
+                [Seg::Key("hosts"), Seg::Index(index), Seg::Key("service"), Seg::Key("app"), Seg::Key("timeout")];
+            let span = c.span_at(&path, host.name.span());
+            let message = "an app's `timeout` is 0; expected a timeout longer than 0, e.g. \"100ms\"".into();
+            c.report(span, "zero", message);
+        }
+    }
+
+    /// The plan of a validated app (it has `db` or `router`).
+    fn compile(&self, _name: &str, cx: &PlanContext) -> AppPlan {
+        let store = match (&self.router, &self.db) {
+            (Some(r), _) => StorePlan::Routed {
+                members: cx.addrs(&r.members),
+                reads: r.reads,
+                max_lag_ns: r.max_lag.map(|d| ns(d.0)),
+                read_your_writes: r.read_your_writes,
+                probe_every_ns: ns(r.probe_every.0),
+            },
+            (None, db) => {
+                let db = db.as_ref().expect("validated: an app has `db` or `router`");
+                let read = self.read_from.as_ref().unwrap_or(db);
+                StorePlan::Fixed { write: cx.addr(db), read: cx.addr(read) }
+            }
+        };
+        let cache = match (&self.tier, &self.cache) {
+            (Some(tier), _) => Some(tier.compile(cx)),
+            (None, Some(node)) => Some(TierPlan::single(node, cx)),
+            (None, None) => None,
+        };
+        AppPlan {
+            store,
+            cache,
+            timeout_ns: ns(self.timeout.0),
+            connect_per_request: self.connect_per_request,
+            protocol: self.protocol,
+            request_timeout_ns: ns(self.request_timeout.0),
+            replica_breaker: self.replica_breaker.as_ref().map(BreakerSpec::compile),
+            payment: self.payment.as_ref().map(|host| {
+                let breaker = self.payment_breaker.as_ref().map(BreakerSpec::compile);
+                (cx.addr(host), ns(self.payment_timeout.0), breaker)
+            }),
+        }
+    }
+}
+
+impl AppPlan {
+    fn config(&self, seed: u64) -> app::AppConfig {
+        let db = match &self.store {
+            StorePlan::Fixed { write, read } => {
+                app::DbRoute::Fixed { write_addr: write.clone(), read_addr: read.clone() }
+            }
+            StorePlan::Routed { members, reads, max_lag_ns, read_your_writes, probe_every_ns } => {
+                app::DbRoute::Routed(router::RouterConfig {
+                    members: members.clone(),
+                    reads: match reads {
+                        ReadsSpec::Primary => router::ReadPolicy::Primary,
+                        ReadsSpec::RoundRobin => router::ReadPolicy::RoundRobin,
+                        ReadsSpec::LeastLag => router::ReadPolicy::LeastLag,
+                    },
+                    max_lag: max_lag_ns.map(Duration::from_nanos),
+                    read_your_writes: *read_your_writes,
+                    probe_every: Duration::from_nanos(*probe_every_ns),
+                })
+            }
+        };
+        let timeout = Duration::from_nanos(self.timeout_ns);
+        app::AppConfig {
+            db,
+            cache: self.cache.as_ref().map(|tier| tier.config(timeout, seed)),
+            timeout,
+            connect_per_request: self.connect_per_request,
+            replica_breaker: self.replica_breaker.as_ref().map(BreakerPlan::config),
+            payment: self.payment.as_ref().map(|(addr, timeout_ns, breaker)| app::PaymentConfig {
+                addr: addr.clone(),
+                timeout: Duration::from_nanos(*timeout_ns),
+                breaker: breaker.as_ref().map(BreakerPlan::config),
+            }),
+        }
+    }
+
+    /// Serves the app on the service port.
+    async fn run(self, env: SimEnv, capacity: Capacity) -> std::io::Result<()> {
+        let seed = env.rng("l1-admission").next_u64();
+        let app = app::App::new(env.clone(), &self.config(seed)).map_err(std::io::Error::other)?;
+        match self.protocol {
+            ProtocolSpec::Framed => serve(env, super::SERVICE_PORT, capacity, app).await,
+            ProtocolSpec::Http => {
+                let front = HttpFront {
+                    request_timeout: Duration::from_nanos(self.request_timeout_ns),
+                    ..HttpFront::default()
+                };
+                serve_http(env, super::SERVICE_PORT, capacity, app, front).await
+            }
+        }
+    }
+}
+
+impl Start for AppPlan {
+    fn shards(&self) -> Vec<&str> {
+        self.cache.iter().flat_map(|tier| tier.nodes.iter().map(|(name, _)| name.as_str())).collect()
+    }
+
+    fn notes(&self, keys: u64) -> Vec<String> {
+        self.cache.iter().filter_map(|tier| tier.spread_note(keys)).collect()
+    }
+
+    fn start(&self, env: SimEnv, capacity: Capacity) -> Running {
+        Box::pin(self.clone().run(env, capacity))
+    }
+}
