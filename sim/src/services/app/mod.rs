@@ -67,21 +67,29 @@ pub struct AppService {
     /// A circuit breaker around reads from `read_from` (a replica): while it is open, reads go
     /// straight to `db`. Default: none.
     #[serde(default)]
-    pub replica_breaker: Option<BreakerSpec>,
-    /// Host name of the third-party payment API `POST /checkout` calls. Default: none.
+    pub replica_breaker: Option<Box<BreakerSpec>>,
+    /// The third-party payment API `POST /checkout` calls. Default: none.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub payment: Option<Sp<String>>,
-    /// The longest a charge may take. Default "1s".
-    #[serde(default = "default_request_timeout")]
-    pub payment_timeout: Dur,
-    /// A circuit breaker around the payment calls. Default: none.
-    #[serde(default)]
-    pub payment_breaker: Option<BreakerSpec>,
+    pub payment: Option<Box<PaymentSpec>>,
 }
 
 fn default_request_timeout() -> Dur {
     Dur(Duration::from_secs(1))
+}
+
+/// The payment API an app's checkout calls.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentSpec {
+    /// Its host: a `payment` service.
+    #[schemars(with = "String")]
+    pub host: Sp<String>,
+    /// The longest a charge may take. Default "1s".
+    #[serde(default = "default_request_timeout")]
+    pub timeout: Dur,
+    /// A circuit breaker around its calls. Default: none.
+    #[serde(default)]
+    pub breaker: Option<BreakerSpec>,
 }
 
 /// What an app speaks to its clients.
@@ -155,9 +163,9 @@ pub struct AppPlan {
     /// With HTTP: the longest a request's work may take, nanoseconds.
     pub request_timeout_ns: u64,
     /// A breaker around replica reads.
-    pub replica_breaker: Option<BreakerPlan>,
+    pub replica_breaker: Option<Box<BreakerPlan>>,
     /// The payment API: "host:port", charge timeout in nanoseconds, breaker.
-    pub payment: Option<(String, u64, Option<BreakerPlan>)>,
+    pub payment: Option<Box<(String, u64, Option<BreakerPlan>)>>,
 }
 
 /// Where an app's store calls go, in the plan.
@@ -259,20 +267,16 @@ impl Kind for AppService {
             breaker.validate(c, span, "`replica_breaker`");
         }
         if let Some(payment) = &self.payment {
-            expect(c, payment, Want::Payment, "an app's `payment`");
+            expect(c, &payment.host, Want::Payment, "an app's `payment.host`");
             if self.protocol != ProtocolSpec::Http {
                 let message =
                     "`payment` is called by `POST /checkout`, which only an app with protocol = \"http\" serves".into();
-                c.report(payment.span(), "not over HTTP", message);
+                c.report(payment.host.span(), "not over HTTP", message);
             }
-        }
-        if let Some(breaker) = &self.payment_breaker {
-            let span = c.span_at(&app_path("payment_breaker"), host.name.span());
-            if self.payment.is_none() {
-                let message = "`payment_breaker` guards calls to `payment`, which this app does not set".into();
-                c.report(span.clone(), "no payment API", message);
+            if let Some(breaker) = &payment.breaker {
+                let span = c.span_at(&app_path("payment"), host.name.span());
+                breaker.validate(c, span, "`payment.breaker`");
             }
-            breaker.validate(c, span, "`payment_breaker`");
         }
         if self.request_timeout.0.is_zero() {
             let path = [
@@ -323,10 +327,10 @@ impl Kind for AppService {
             connect_per_request: self.connect_per_request,
             protocol: self.protocol,
             request_timeout_ns: ns(self.request_timeout.0),
-            replica_breaker: self.replica_breaker.as_ref().map(BreakerSpec::compile),
-            payment: self.payment.as_ref().map(|host| {
-                let breaker = self.payment_breaker.as_ref().map(BreakerSpec::compile);
-                (cx.addr(host), ns(self.payment_timeout.0), breaker)
+            replica_breaker: self.replica_breaker.as_ref().map(|b| Box::new(b.compile())),
+            payment: self.payment.as_ref().map(|payment| {
+                let breaker = payment.breaker.as_ref().map(BreakerSpec::compile);
+                Box::new((cx.addr(&payment.host), ns(payment.timeout.0), breaker))
             }),
         }
     }
@@ -358,8 +362,8 @@ impl AppPlan {
             cache: self.cache.as_ref().map(|tier| tier.config(timeout, seed)),
             timeout,
             connect_per_request: self.connect_per_request,
-            replica_breaker: self.replica_breaker.as_ref().map(BreakerPlan::config),
-            payment: self.payment.as_ref().map(|(addr, timeout_ns, breaker)| app::PaymentConfig {
+            replica_breaker: self.replica_breaker.as_ref().map(|b| b.config()),
+            payment: self.payment.as_deref().map(|(addr, timeout_ns, breaker)| app::PaymentConfig {
                 addr: addr.clone(),
                 timeout: Duration::from_nanos(*timeout_ns),
                 breaker: breaker.as_ref().map(BreakerPlan::config),
