@@ -282,6 +282,39 @@ fn an_unreachable_store_is_502_and_fails_the_health_check() {
     assert!(health.body.contains(&dead), "{health:?}");
 }
 
+/// Reads one answer off a keep-alive connection: its head, then `content-length` bytes.
+fn read_answer(stream: &mut TcpStream) -> Answer {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("the answer's head");
+        head.push(byte[0]);
+    }
+    let mut answer = Answer::parse(&String::from_utf8_lossy(&head));
+    let length: usize = answer.header("content-length").and_then(|n| n.parse().ok()).expect("a content-length");
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).expect("the answer's body");
+    answer.body = String::from_utf8_lossy(&body).into_owned();
+    answer
+}
+
+#[test]
+fn the_body_and_connection_limits_given_by_flag_apply() {
+    let server = Server::app(&["--max-body", "16", "--max-connections", "1"]);
+    assert!(server.banner.contains("max body 16 bytes"), "{}", server.banner);
+    // One keep-alive connection, held open: the one allowed.
+    let mut held = TcpStream::connect(&server.addr).expect("connect");
+    held.set_read_timeout(Some(Duration::from_secs(10))).expect("a read timeout");
+    let put = |body: &str| format!("PUT /items/k HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+    held.write_all(put(&"x".repeat(16)).as_bytes()).expect("sent");
+    assert_eq!(read_answer(&mut held).status, 200, "a body at --max-body");
+    let refused = http(&server.addr, "GET", "/health", "");
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert!(refused.body.contains("too many connections"), "{refused:?}");
+    held.write_all(put(&"x".repeat(17)).as_bytes()).expect("sent");
+    assert_eq!(read_answer(&mut held).status, 413, "a body over --max-body");
+}
+
 #[test]
 fn bad_options_exit_2_with_the_reason() {
     for (args, reason) in [
