@@ -193,7 +193,7 @@ pub enum ServeCommand {
 #[derive(Debug, Clone, clap::Args)]
 pub struct AppFlags {
     /// Address to listen on (port 0: any free port, printed at start).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
     /// The kv store's primary (`faultline` kv protocol); default: an in-memory one in this process.
     #[arg(long, value_name = "ADDR")]
@@ -203,7 +203,7 @@ pub struct AppFlags {
     #[arg(long, value_name = "ADDR")]
     pub cache: Option<std::net::SocketAddr>,
     /// Requests worked on at once; up to 10,000 more wait in the queue, past that `503`.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub workers: u32,
     /// The longest a request's work may take (`504` after); also bounds each call to a
     /// dependency ("250ms", "1s", ...).
