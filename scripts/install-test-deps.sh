@@ -4,7 +4,9 @@
 #   Mesa's lavapipe (mesa-vulkan-drivers), and the Vulkan loader that wgpu opens (libvulkan1).
 #   The reference pictures were drawn with it; without an adapter the tests fail;
 # - the real Redis clients that tests/serve_cache.rs runs against `faultline serve cache`:
-#   redis-cli and redis-benchmark (redis-tools).
+#   redis-cli and redis-benchmark (redis-tools);
+# - the real HTTP clients that tests/serve_app.rs runs against `faultline serve app` (and
+#   scripts/bench-app.sh measures it with): curl and wrk.
 # With --bench, also what scripts/bench-cache.sh compares against: redis-server.
 # Installs with apt-get only the packages that are missing, so running it again does nothing;
 # as root directly, otherwise through sudo when there is one.
@@ -12,7 +14,7 @@
 #   scripts/install-test-deps.sh [--bench]
 set -euo pipefail
 
-packages=(libvulkan1 mesa-vulkan-drivers redis-tools)
+packages=(libvulkan1 mesa-vulkan-drivers redis-tools curl wrk)
 if [ "${1:-}" = "--bench" ]; then
   packages+=(redis-server)
 fi
@@ -27,7 +29,7 @@ if [ "${#missing[@]}" -eq 0 ]; then
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-test-deps: no apt-get here; install a Vulkan loader and Mesa's lavapipe: ${missing[*]}" >&2
+  echo "install-test-deps: no apt-get here; install these (Debian's names): ${missing[*]}" >&2
   exit 1
 fi
 as_root=()

@@ -182,6 +182,58 @@ pub enum ServeCommand {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// The application server over HTTP/1.1 (`GET/PUT/DELETE /items/{key}`, `GET /health`),
+    /// reading through a cache to a kv store. Without `--db` or `--cache`, that dependency runs
+    /// in the same process on a free loopback port. Prints where it listens and what it depends
+    /// on, then serves until killed.
+    App(AppFlags),
+}
+
+/// Options of `serve app`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AppFlags {
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The kv store's primary (`faultline` kv protocol); default: an in-memory one in this process.
+    #[arg(long, value_name = "ADDR")]
+    pub db: Option<std::net::SocketAddr>,
+    /// The L2 cache node (RESP: `faultline serve cache` or redis-server); default: one in this
+    /// process.
+    #[arg(long, value_name = "ADDR")]
+    pub cache: Option<std::net::SocketAddr>,
+    /// Requests worked on at once; up to 10,000 more wait in the queue, past that `503`.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub workers: u32,
+    /// The longest a request's work may take (`504` after); also bounds each call to a
+    /// dependency ("250ms", "1s", ...).
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = positive_duration)]
+    pub request_timeout: std::time::Duration,
+    /// The largest request body accepted (`413` above), as Redis writes sizes ("64kb", "1mb").
+    #[arg(long, value_name = "SIZE", default_value = "1mb", value_parser = size)]
+    pub max_body: usize,
+    /// Most client connections at once; one more gets `503` and is closed. Default: no limit.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// Seed of the app's and the embedded dependencies' random streams (default: from the clock).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// A duration above zero, as scenario files write them ("250ms", "1.5s").
+fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    let duration = faultline_sim::scenario::units::parse_duration(text)?;
+    if duration.is_zero() {
+        return Err("must be above zero".into());
+    }
+    Ok(duration)
+}
+
+/// A size in bytes, as Redis writes it ("4096", "64kb", "1mb").
+fn size(text: &str) -> Result<usize, String> {
+    faultline_models::cache::engine::parse_memory(text.trim().as_bytes())
+        .and_then(|bytes| usize::try_from(bytes).ok())
+        .ok_or_else(|| format!("{text:?} is not a size (e.g. 4096, 64kb, 1mb)"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -73,21 +73,6 @@ impl Drop for Server {
     }
 }
 
-/// The path of a real peer tool, or `None` (with the reason on stderr) when it is not
-/// installed and the run does not require it.
-fn peer(tool: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(tool)).find(|path| path.is_file()));
-    if found.is_none() {
-        assert!(
-            std::env::var_os("FAULTLINE_REQUIRE_PEERS").is_none(),
-            "{tool} is not installed, and FAULTLINE_REQUIRE_PEERS is set: run scripts/install-test-deps.sh"
-        );
-        eprintln!("skipped: {tool} is not installed (scripts/install-test-deps.sh installs it)");
-    }
-    found
-}
-
 fn run(tool: &PathBuf, args: &[&str], stdin: &str) -> (String, bool) {
     let mut child = Command::new(tool)
         .args(args)
@@ -140,7 +125,7 @@ fn redis_rs_reads_writes_pipelines_and_sees_errors() {
 
 #[test]
 fn redis_cli_runs_commands_and_reads_info_and_config() {
-    let Some(cli) = peer("redis-cli") else { return };
+    let Some(cli) = util::peer("redis-cli") else { return };
     let server = Server::start(&["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]);
     let args = ["-h", "127.0.0.1", "-p", server.port()];
     let (out, ok) = run(&cli, &args, "SET greeting hello\nGET greeting\nINCR n\nPING\nDBSIZE\n");
@@ -157,7 +142,7 @@ fn redis_cli_runs_commands_and_reads_info_and_config() {
 
 #[test]
 fn redis_benchmark_completes_its_tests_unpipelined_and_pipelined() {
-    let Some(bench) = peer("redis-benchmark") else { return };
+    let Some(bench) = util::peer("redis-benchmark") else { return };
     let server = Server::start(&[]);
     for pipeline in ["1", "16"] {
         let args = [

@@ -36,6 +36,7 @@ pub fn dispatch(cli: Cli) -> Exit {
         Command::Serve { model: ServeCommand::Cache { listen, maxmemory, maxmemory_policy, maxclients, seed } } => {
             serve::cache(&serve::CacheOptions { listen, maxmemory, maxmemory_policy, maxclients, seed })
         }
+        Command::Serve { model: ServeCommand::App(flags) } => serve::app(&flags),
         Command::CheckHistory { file, format, independent, max_steps, initial } => {
             check_history::run(&check_history::Options { file, format, independent, max_steps, initial })
         }

@@ -71,3 +71,19 @@ max_staleness = "100ms"
     std::fs::write(&file, text).expect("the temp dir is writable");
     file
 }
+
+/// The path of a real peer tool (redis-cli, curl, wrk, ...), or `None` (with the reason on
+/// stderr) when it is not installed and the run does not require it: with
+/// `FAULTLINE_REQUIRE_PEERS` set (as `.ci/run` sets it), a missing tool fails the test.
+pub fn peer(tool: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(tool)).find(|path| path.is_file()));
+    if found.is_none() {
+        assert!(
+            std::env::var_os("FAULTLINE_REQUIRE_PEERS").is_none(),
+            "{tool} is not installed, and FAULTLINE_REQUIRE_PEERS is set: run scripts/install-test-deps.sh"
+        );
+        eprintln!("skipped: {tool} is not installed (scripts/install-test-deps.sh installs it)");
+    }
+    found
+}
