@@ -126,8 +126,10 @@ async fn serve_app(flags: &AppFlags, seed: u64) -> anyhow::Result<()> {
         cache: Some(TierConfig::new(vec![("cache".into(), cache.addr.to_string())], timeout)),
         timeout,
         connect_per_request: false,
+        replica_breaker: None,
+        payment: None,
     };
-    let app = App::new(env.clone(), &config).context("building the cache tier")?;
+    let app = App::new(env.clone(), &config).context("building the app")?;
     let workers = flags.workers as usize;
     let max_connections = flags.max_connections.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     let capacity = Capacity { max_connections, ..Capacity::new(workers, APP_QUEUE, ServiceTime::Zero) };
