@@ -114,7 +114,8 @@ fn text_and_json_show_the_same_figures_and_runs_repeat() {
     let json_rows = answer["rates"].as_array().unwrap();
     assert_eq!(rows.len(), json_rows.len(), "{out}");
     for (row, j) in rows.iter().zip(json_rows) {
-        assert_eq!(row.0, format!("{:.1}", j["rate_rps"].as_f64().unwrap()));
+        let rate = j["rate_rps"].as_f64().unwrap();
+        assert_eq!(row.0, if rate < 10.0 { format!("{rate:.3}") } else { format!("{rate:.1}") });
         assert_eq!(row.1, if j["pass"].as_bool().unwrap() { "pass" } else { "FAIL" });
         assert_eq!(row.2, format!("{:.1}", j["p99_ms"].as_f64().unwrap()));
         assert_eq!(row.3, format!("{:.3}%", j["availability"].as_f64().unwrap() * 100.0));
@@ -134,10 +135,10 @@ fn an_objective_no_rate_meets_exits_1_and_names_no_resource() {
     assert_eq!(code(&o), 1, "stderr: {}", stderr(&o));
     let out = stdout(&o);
     assert!(
-        out.contains("knee: no rate passes: even 0.1 req/s breaks the objective (11 rates tried, 11 runs)"),
+        out.contains("knee: no rate passes: even 0.098 req/s breaks the objective (11 rates tried, 11 runs)"),
         "{out}"
     );
-    assert!(out.contains("saturated first at 0.1 req/s: latency grew without a saturated resource"), "{out}");
+    assert!(out.contains("saturated first at 0.098 req/s: latency grew without a saturated resource"), "{out}");
     assert!(!out.contains(" pass "), "{out}");
 }
 

@@ -1,16 +1,17 @@
 //! The capacity answer as text for a terminal (JSON is the [`Answer`]'s `Serialize`).
 //!
-//! The text shows the same figures as the JSON, rounded: rates to 0.1 req/s, latencies to
-//! 0.1 ms, availability to 0.001%.
+//! The text shows the same figures as the JSON, rounded: rates to 0.1 req/s (0.001 below
+//! 10 req/s), latencies to 0.1 ms, availability to 0.001%.
 //!
 //! Owns: the text layout. Must not: compute a figure the JSON does not carry.
 
 use super::Answer;
 use std::fmt::Write;
 
-/// A rate as the text shows it.
+/// A rate as the text shows it: 0.1 req/s, or 0.001 req/s below 10 req/s (a search that
+/// halves from a low rate goes there).
 pub fn rate(rps: f64) -> String {
-    format!("{rps:.1}")
+    if rps < 10.0 { format!("{rps:.3}") } else { format!("{rps:.1}") }
 }
 
 fn percent(share: Option<f64>) -> String {
@@ -61,7 +62,7 @@ pub fn text(answer: &Answer) -> String {
             rate(row.rate_rps),
             ms(row.p99_ms),
             percent(row.availability),
-            rate(row.throughput_rps)
+            format!("{:.1}", row.throughput_rps)
         );
     }
     let _ = writeln!(out);
@@ -99,5 +100,18 @@ fn saturation(answer: &Answer) -> String {
             s.onset.detail
         ),
         None => format!("saturated first at {} req/s: latency grew without a saturated resource", rate(failing)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_keep_three_decimals_below_ten() {
+        assert_eq!(rate(181.25), "181.2");
+        assert_eq!(rate(10.0), "10.0");
+        assert_eq!(rate(100.0 / 1024.0), "0.098");
+        assert_eq!(rate(1.0 / 1024.0), "0.001");
     }
 }
