@@ -83,6 +83,36 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Find the highest arrival rate at which a scenario meets a p99 latency and an availability
+    /// objective, and what saturated first beyond it.
+    ///
+    /// Runs the scenario's open-loop workload scaled to a sequence of rates (doubling from its
+    /// own rate, then bisection to a 5% bracket), each under seeds 1..N; a rate passes when every
+    /// seed meets the objective. The file's faults are removed unless --with-faults. Exit 0: a
+    /// rate passes. Exit 1: even the lowest rate tried breaks the objective. Exit 2: bad input or
+    /// usage (a closed-loop workload included).
+    Capacity {
+        /// The scenario file (TOML).
+        file: PathBuf,
+        /// The bound of the p99 latency of successful requests, e.g. "200ms".
+        #[arg(long, value_parser = parse_slo)]
+        slo_p99: std::time::Duration,
+        /// The least share of successful requests, in (0, 1].
+        #[arg(long, default_value_t = 0.999, value_parser = parse_availability)]
+        availability: f64,
+        /// Seeds 1..N run at each rate.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        seeds: u64,
+        /// The largest rate tried, requests per second (default: the largest a scenario allows).
+        #[arg(long, value_parser = parse_max_rate)]
+        max_rate: Option<f64>,
+        /// Keep the scenario's faults during the search.
+        #[arg(long)]
+        with_faults: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Run a scenario with a seed and open its trace in the replay GUI.
     Replay {
         /// The scenario file (TOML).
@@ -144,6 +174,34 @@ pub enum Command {
         #[arg(long)]
         quick: bool,
     },
+}
+
+/// A latency objective: a duration with a unit, above 0.
+fn parse_slo(text: &str) -> Result<std::time::Duration, String> {
+    let d = faultline_sim::scenario::units::parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!("{text:?} is 0; expected a latency above 0, such as \"200ms\""));
+    }
+    Ok(d)
+}
+
+/// An availability objective: a share in (0, 1].
+fn parse_availability(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(a) if a > 0.0 && a <= 1.0 => Ok(a),
+        Ok(a) => Err(format!("{a} is outside (0, 1]; expected a share such as 0.999")),
+        Err(_) => Err(format!("{text:?} is not a number; expected a share in (0, 1] such as 0.999")),
+    }
+}
+
+/// The largest rate a capacity search tries: above 0, at most a scenario's largest rate.
+fn parse_max_rate(text: &str) -> Result<f64, String> {
+    let max = faultline_sim::scenario::MAX_RATE;
+    match text.trim().parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= max => Ok(r),
+        Ok(r) => Err(format!("{r} is outside (0, {max}]; expected requests per second")),
+        Err(_) => Err(format!("{text:?} is not a number; expected requests per second")),
+    }
 }
 
 /// Flags shared by `replay` and `gui`.

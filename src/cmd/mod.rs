@@ -1,6 +1,7 @@
 //! One module per subcommand; [`dispatch`] routes a parsed command line to it.
 
 mod bench;
+mod capacity;
 mod check_history;
 mod determinism;
 mod gui;
@@ -24,6 +25,10 @@ pub fn dispatch(cli: Cli) -> Exit {
         Command::CheckDeterminism { file, seed, runs } => determinism::run(&file, seed, runs),
         Command::Sweep { files, seeds, first_seed, jobs, format } => {
             sweep::run(&files, first_seed, seeds, jobs, format)
+        }
+        Command::Capacity { file, slo_p99, availability, seeds, max_rate, with_faults, format } => {
+            let max_rate = max_rate.unwrap_or(faultline_sim::scenario::MAX_RATE);
+            capacity::run(&capacity::Options { file, slo_p99, availability, seeds, max_rate, with_faults, format })
         }
         Command::Replay { file, seed, out, gui } => replay::run(&file, seed, out.as_deref(), gui_options(gui)),
         Command::Gui { file, gui } => gui::run(&file, gui_options(gui)),

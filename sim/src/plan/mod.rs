@@ -7,9 +7,13 @@
 //! `faultline plan` prints it ([`RunPlan::render_text`], or JSON through `Serialize`), so a
 //! user sees what will run before running it.
 //!
-//! Owns: the plan's types and their text form. Must not: know turmoil, or read anything but
-//! the scenario it is handed (compiling is deterministic: the same scenario and seed, the same
-//! plan).
+//! A plan can be changed before a world is built from it: its open-loop arrivals scaled
+//! ([`RunPlan::scale_arrivals`], what `faultline capacity` searches over) and its faults dropped
+//! ([`RunPlan::drop_faults`]).
+//!
+//! Owns: the plan's types, their text form, and those two changes. Must not: know turmoil, or
+//! read anything but the scenario it is handed (compiling is deterministic: the same scenario
+//! and seed, the same plan).
 
 mod compile;
 mod text;
@@ -17,7 +21,8 @@ mod text;
 pub use compile::compile;
 
 use crate::services::ServicePlan;
-use crate::workload::LoadgenPlan;
+use crate::workload::arrivals::ArrivalProcess;
+use crate::workload::{LoadgenPlan, Mode};
 use faultline_chaos::check::CheckConfig;
 use faultline_chaos::fault::ScheduledFault;
 use faultline_chaos::slo::Slo;
@@ -152,7 +157,77 @@ impl CapacityPlan {
     }
 }
 
+/// Why a plan's load cannot be scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ScaleError {
+    /// The workload is closed loop: its pace follows the replies, it has no rate.
+    #[error(
+        "the workload is closed loop (`arrival = {{ closed = ... }}`): its pace follows the replies, so it has no \
+         rate to scale; expected an open-loop arrival: constant, poisson, step or spike"
+    )]
+    ClosedLoop,
+    /// The workload's rate is 0 over the whole run.
+    #[error("the workload's arrival rate is 0 over the whole run, so it has no rate to scale; expected a rate above 0")]
+    NoRate,
+}
+
+/// The mean rate of one generator's arrivals over `[0, duration_ns)`, per second.
+fn mean_rate(process: &ArrivalProcess, duration_ns: u64) -> f64 {
+    match process {
+        ArrivalProcess::Constant { rate, .. } => *rate,
+        ArrivalProcess::Poisson { segments } => {
+            let mut weighted = 0.0;
+            for (i, &(from_ns, rate)) in segments.iter().enumerate() {
+                let to_ns = segments.get(i + 1).map_or(duration_ns, |s| s.0).min(duration_ns);
+                weighted += rate * to_ns.saturating_sub(from_ns) as f64;
+            }
+            weighted / duration_ns.max(1) as f64
+        }
+    }
+}
+
 impl RunPlan {
+    /// The mean arrival rate of the workload over the run, all load generators together, per
+    /// second.
+    pub fn offered_rate(&self) -> Result<f64, ScaleError> {
+        let mut total = 0.0;
+        for lg in &self.loadgens {
+            match &lg.mode {
+                Mode::Open(process) => total += mean_rate(process, self.duration_ns),
+                Mode::Closed { .. } => return Err(ScaleError::ClosedLoop),
+            }
+        }
+        if total > 0.0 { Ok(total) } else { Err(ScaleError::NoRate) }
+    }
+
+    /// Multiplies every open-loop arrival rate by `factor` (finite, > 0): the same shape over
+    /// time (a step still steps, a spike still spikes), `factor` times the load. An evenly
+    /// spaced generator's phase shrinks with its gap, so generators stay interleaved.
+    pub fn scale_arrivals(&mut self, factor: f64) -> Result<(), ScaleError> {
+        assert!(factor.is_finite() && factor > 0.0, "a scale factor is finite and > 0, not {factor}");
+        self.offered_rate()?;
+        for lg in &mut self.loadgens {
+            match &mut lg.mode {
+                Mode::Open(ArrivalProcess::Constant { rate, phase_ns }) => {
+                    *rate *= factor;
+                    *phase_ns = (*phase_ns as f64 / factor) as u64;
+                }
+                Mode::Open(ArrivalProcess::Poisson { segments }) => {
+                    for (_, rate) in segments.iter_mut() {
+                        *rate *= factor;
+                    }
+                }
+                Mode::Closed { .. } => return Err(ScaleError::ClosedLoop),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every scheduled fault (and its undo): the system as built, undisturbed.
+    pub fn drop_faults(&mut self) {
+        self.faults.clear();
+    }
+
     /// The name of load generator `g`.
     pub fn loadgen_name(g: u32) -> String {
         format!("lg{g}")
@@ -186,5 +261,62 @@ impl RunPlan {
             slos: self.slos.clone(),
             checks: self.checks.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_of(toml: &str) -> RunPlan {
+        let scenario = crate::scenario::parse_str("test.toml", toml).expect("a valid scenario");
+        compile(&scenario, None)
+    }
+
+    const HOSTS: &str = "name = \"t\"\nduration = \"10s\"\n[[hosts]]\nname = \"e\"\nservice = \"echo\"\n";
+
+    fn with_arrival(arrival: &str) -> RunPlan {
+        plan_of(&format!(
+            "{HOSTS}[workload]\ntargets = [\"e\"]\nusers = 4\nloadgens = 2\narrival = {arrival}\n\
+             [[faults]]\nat = \"1s\"\nfault = {{ kill = \"e\" }}\n"
+        ))
+    }
+
+    #[test]
+    fn scaling_multiplies_every_rate_and_keeps_the_shape() {
+        let mut poisson = with_arrival("{ poisson = { rate = 100 } }");
+        assert_eq!(poisson.offered_rate(), Ok(100.0));
+        poisson.scale_arrivals(2.5).unwrap();
+        assert_eq!(poisson.offered_rate(), Ok(250.0));
+        let mut step = with_arrival("{ step = { from = 100, to = 300, at = \"5s\" } }");
+        assert_eq!(step.offered_rate(), Ok(200.0), "half the run at each rate");
+        step.scale_arrivals(0.5).unwrap();
+        assert_eq!(step.offered_rate(), Ok(100.0));
+        let Mode::Open(ArrivalProcess::Poisson { segments }) = &step.loadgens[1].mode else { panic!("poisson") };
+        assert_eq!(segments, &vec![(0, 25.0), (5_000_000_000, 75.0)], "each generator's half, halved");
+        let mut constant = with_arrival("{ constant = { rate = 100 } }");
+        constant.scale_arrivals(4.0).unwrap();
+        let Mode::Open(ArrivalProcess::Constant { rate, phase_ns }) = constant.loadgens[1].mode else { panic!() };
+        assert_eq!((rate, phase_ns), (200.0, 2_500_000), "the second generator half a gap behind the first");
+    }
+
+    #[test]
+    fn a_closed_loop_or_a_zero_rate_cannot_be_scaled() {
+        let mut closed = with_arrival("{ closed = { think = \"1ms\" } }");
+        assert_eq!(closed.offered_rate(), Err(ScaleError::ClosedLoop));
+        assert_eq!(closed.scale_arrivals(2.0), Err(ScaleError::ClosedLoop));
+        assert!(ScaleError::ClosedLoop.to_string().contains("open-loop"));
+        let mut idle = with_arrival("{ poisson = { rate = 0 } }");
+        assert_eq!(idle.scale_arrivals(2.0), Err(ScaleError::NoRate));
+    }
+
+    #[test]
+    fn dropping_faults_leaves_the_rest_of_the_plan() {
+        let mut plan = with_arrival("{ poisson = { rate = 100 } }");
+        assert_eq!(plan.faults.len(), 1);
+        let hosts = plan.hosts.clone();
+        plan.drop_faults();
+        assert!(plan.faults.is_empty());
+        assert_eq!(plan.hosts, hosts);
     }
 }
