@@ -53,6 +53,7 @@ fn to_fault(spec: &FaultSpec, hosts: &BTreeMap<String, u16>, scenario: &Scenario
         }
         FaultSpec::DiskDelay { host: h, delay } => tune(h, Knob::DiskDelay, ns(delay.0), 0),
         FaultSpec::Slowdown { host: h, percent } => tune(h, Knob::Slowdown, u64::from(*percent), 0),
+        FaultSpec::FailRequests { host: h, percent } => tune(h, Knob::FailRequests, u64::from(*percent), 0),
         FaultSpec::LongTransactions { target, count, hold } => {
             Fault::LongTransactions { target: host(target), count: *count, hold_ns: ns(hold.0) }
         }

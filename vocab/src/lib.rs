@@ -34,12 +34,22 @@ pub enum Knob {
     /// The L2 nodes an app's cache tier keeps out of its routing: bit i set = node i of the
     /// tier's configured list is out (a shard left); 0: every node in.
     ShardMask,
+    /// Percent of an HTTP app's requests answered `500` without being served, while its health
+    /// check still passes: a gray failure.
+    FailRequests,
 }
 
 impl Knob {
     /// Every knob, in a fixed order (an index into per-host knob tables).
-    pub const ALL: [Knob; 6] =
-        [Knob::ApplyDelay, Knob::DiskDelay, Knob::Slowdown, Knob::CacheFlush, Knob::MaxMemory, Knob::ShardMask];
+    pub const ALL: [Knob; 7] = [
+        Knob::ApplyDelay,
+        Knob::DiskDelay,
+        Knob::Slowdown,
+        Knob::CacheFlush,
+        Knob::MaxMemory,
+        Knob::ShardMask,
+        Knob::FailRequests,
+    ];
 
     /// The knob's position in [`Knob::ALL`].
     pub fn index(self) -> usize {
@@ -50,6 +60,7 @@ impl Knob {
             Knob::CacheFlush => 3,
             Knob::MaxMemory => 4,
             Knob::ShardMask => 5,
+            Knob::FailRequests => 6,
         }
     }
 
@@ -62,6 +73,7 @@ impl Knob {
             Knob::CacheFlush => "cache_flush",
             Knob::MaxMemory => "maxmemory",
             Knob::ShardMask => "shard_mask",
+            Knob::FailRequests => "fail_requests",
         }
     }
 
@@ -70,6 +82,7 @@ impl Knob {
         match self {
             Knob::ApplyDelay | Knob::DiskDelay => format!("{:.3}ms", value as f64 / 1e6),
             Knob::Slowdown => format!("+{value}%"),
+            Knob::FailRequests => format!("{value}% of requests fail"),
             Knob::CacheFlush => format!("flush #{value}"),
             Knob::MaxMemory if value == 0 => "the configured limit".to_string(),
             Knob::MaxMemory => human_bytes(value),
@@ -287,7 +300,7 @@ mod tests {
         let names: Vec<&str> = Knob::ALL.iter().map(|k| k.name()).collect();
         assert_eq!(names, ["replication_delay", "disk_delay", "slowdown", "cache_flush", "maxmemory", "shard_mask"]);
         let json: Vec<String> = Knob::ALL.iter().map(|k| serde_json::to_string(k).expect("a knob")).collect();
-        let expected = ["ApplyDelay", "DiskDelay", "Slowdown", "CacheFlush", "MaxMemory", "ShardMask"];
+        let expected = ["ApplyDelay", "DiskDelay", "Slowdown", "CacheFlush", "MaxMemory", "ShardMask", "FailRequests"];
         assert_eq!(json, expected.map(|name| format!("\"{name}\"")));
         for (i, knob) in Knob::ALL.iter().enumerate() {
             assert_eq!(knob.index(), i, "{knob:?}");

@@ -15,6 +15,10 @@
 //! - `GET /health`: checks the store with a read (`200 ok`, or `503` naming the failure);
 //!   handled at once, outside the worker queue, as a load balancer's probe should be.
 //!
+//! Chaos: while the knob `FailRequests` is at p, p% of the requests other than `/health` are
+//! answered `500` once they had their worker and service time (a gray failure: the health check
+//! passes, real requests fail).
+//!
 //! Errors: a dependency that failed or timed out is `502` (the body names it); a request shed by
 //! the queue is `503`; one whose work outlived `request_timeout` is `504`. Unknown paths are
 //! `404`, wrong methods `405`, malformed requests `400`.
@@ -32,7 +36,7 @@ use crate::http::bridge::{Submitter, bridge, dispatch};
 use crate::http::{self, server::serve_router};
 use crate::kv::api::Msg;
 use crate::proto::ErrorCode;
-use crate::seam::{Env, RequestKind, timeout};
+use crate::seam::{Env, Knob, RequestKind, timeout};
 use crate::server::{Capacity, Endpoint, Workers};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -40,6 +44,9 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
@@ -104,7 +111,12 @@ pub async fn serve_http<E: Env>(
 ) -> io::Result<()> {
     let (jobs, queue) = bridge();
     let max_connections = capacity.max_connections;
-    let dispatcher = Dispatcher { app: Rc::new(app), workers: Rc::new(Workers::new(env.clone(), capacity)), front };
+    let dispatcher = Dispatcher {
+        app: Rc::new(app),
+        workers: Rc::new(Workers::new(env.clone(), capacity)),
+        front,
+        faults: Rc::new(RefCell::new(env.rng("fail-requests"))),
+    };
     let serving = env.clone();
     env.spawn(dispatch(env.clone(), queue, move |route| {
         let (this, env) = (dispatcher.clone(), serving.clone());
@@ -173,11 +185,13 @@ struct Dispatcher<E: Env> {
     app: Rc<App<E>>,
     workers: Rc<Workers<E>>,
     front: HttpFront,
+    /// Draws which requests fail while the `FailRequests` knob is turned.
+    faults: Rc<RefCell<ChaCha8Rng>>,
 }
 
 impl<E: Env> Clone for Dispatcher<E> {
     fn clone(&self) -> Self {
-        Self { app: self.app.clone(), workers: self.workers.clone(), front: self.front }
+        Self { app: self.app.clone(), workers: self.workers.clone(), front: self.front, faults: self.faults.clone() }
     }
 }
 
@@ -190,6 +204,9 @@ impl<E: Env> Dispatcher<E> {
         };
         let limit = self.front.request_timeout;
         let work = || async move {
+            if self.injected_failure(env) {
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "injected failure (fail_requests)");
+            }
             match timeout(env, limit, self.app_call(route)).await {
                 Ok(response) => response,
                 Err(_) => plain(StatusCode::GATEWAY_TIMEOUT, format!("the request took over {limit:?}")),
@@ -199,6 +216,14 @@ impl<E: Env> Dispatcher<E> {
         match self.workers.query(kind, None, true, work, is_failure).await {
             Ok(response) => response,
             Err(shed) => plain(StatusCode::SERVICE_UNAVAILABLE, shed.detail()),
+        }
+    }
+
+    /// Whether this request fails on purpose: the `FailRequests` knob's percent of them do.
+    fn injected_failure(&self, env: &E) -> bool {
+        match env.knob(Knob::FailRequests) {
+            0 => false,
+            percent => self.faults.borrow_mut().random_range(0..100) < percent,
         }
     }
 

@@ -148,6 +148,13 @@ fn faults(c: &mut Checker) {
             FaultSpec::Slowdown { host, .. } => {
                 c.host(host, "not a host");
             }
+            FaultSpec::FailRequests { host, percent } => {
+                expect(c, host, Want::HttpApp, "a fail_requests' `host`");
+                if !(1..=100).contains(percent) {
+                    let message = format!("fail_requests with percent = {percent}; expected 1 to 100");
+                    c.report(host.span(), "out of range", message);
+                }
+            }
             FaultSpec::LongTransactions { target, count, hold } => {
                 expect(c, target, Want::Store, "a long_transactions' `target`");
                 if !(1..=10_000).contains(count) || hold.0.is_zero() {
@@ -199,7 +206,8 @@ fn cache_fault(c: &mut Checker, fault: &FaultEntry, span: Range<usize>) {
         | FaultSpec::ReplicationDelay { .. }
         | FaultSpec::DiskDelay { .. }
         | FaultSpec::LongTransactions { .. }
-        | FaultSpec::Slowdown { .. } => {}
+        | FaultSpec::Slowdown { .. }
+        | FaultSpec::FailRequests { .. } => {}
     }
 }
 

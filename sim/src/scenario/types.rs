@@ -591,6 +591,16 @@ pub enum FaultSpec {
         /// Extra service time, percent (400 makes it five times as long).
         percent: u32,
     },
+    /// A gray failure: an HTTP app answers `percent` of its requests `500` without serving
+    /// them, while its health check still passes: `{ fail_requests = { host = "app2", percent
+    /// = 100 } }`. With `for`, it heals.
+    FailRequests {
+        /// The app host.
+        #[schemars(with = "String")]
+        host: Sp<String>,
+        /// Share of requests that fail, percent (1 to 100).
+        percent: u32,
+    },
     /// A cache node drops every key at once (FLUSHALL): `{ cache_flush = "cache1" }`. Takes
     /// no `for`: the keys do not come back.
     CacheFlush(#[schemars(with = "String")] Sp<String>),

@@ -248,6 +248,8 @@ pub(crate) enum Want {
     Store,
     /// A payment API.
     Payment,
+    /// An app that speaks HTTP.
+    HttpApp,
 }
 
 impl Want {
@@ -259,6 +261,7 @@ impl Want {
             Want::Cache => "cache",
             Want::Store => "kv primary or pool",
             Want::Payment => "payment API",
+            Want::HttpApp => "app with protocol = \"http\"",
         }
     }
 }

@@ -213,6 +213,7 @@ impl Kind for AppService {
 
     fn provides(&self, want: Want) -> bool {
         match want {
+            Want::HttpApp => self.protocol == ProtocolSpec::Http,
             Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment => false,
         }
     }
