@@ -31,7 +31,7 @@ use crate::server::Endpoint;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use faultline_vocab::{gauge, state};
@@ -124,9 +124,9 @@ pub enum ProxyError {
     /// The hash header is not a valid header name.
     #[error("hash_header `{0}` is not a valid HTTP header name")]
     BadHashHeader(String),
-    /// A backend's address is empty.
-    #[error("backend `{0}` has an empty address")]
-    EmptyAddress(String),
+    /// A backend's address is empty, or not fit for a `host` header.
+    #[error("backend `{0}` has an empty or malformed address")]
+    BadAddress(String),
 }
 
 /// A request read whole, handed from a handler to the dispatcher.
@@ -206,8 +206,9 @@ impl<E: Env> LbProxy<E> {
             }
             None => None,
         };
-        if let Some((name, _, _)) = config.backends.iter().find(|(_, addr, _)| addr.is_empty()) {
-            return Err(ProxyError::EmptyAddress(name.clone()));
+        let malformed = |addr: &str| addr.is_empty() || HeaderValue::from_str(addr).is_err();
+        if let Some((name, _, _)) = config.backends.iter().find(|(_, addr, _)| malformed(addr)) {
+            return Err(ProxyError::BadAddress(name.clone()));
         }
         let specs = config.backends.iter().map(|(name, _, weight)| BackendSpec::weighted(name, *weight)).collect();
         let initial_healthy = config.lb.health.as_ref().is_none_or(|h| h.initial == super::InitialHealth::Healthy);
@@ -339,7 +340,7 @@ impl<E: Env> LbProxy<E> {
             .header(header::HOST, client.addr())
             .header(ATTEMPT, attempt)
             .body(Full::new(job.body.clone()))
-            .expect("a request rebuilt from a parsed one is valid");
+            .expect("a parsed request with a checked address rebuilds");
         inner.shared.borrow_mut().backends.begin(backend);
         let outcome = client.send_until(request, inner.env.sleep(inner.timeout)).await;
         let ok = matches!(&outcome, Ok(response) if !response.status.is_server_error());

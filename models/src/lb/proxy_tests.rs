@@ -485,7 +485,8 @@ fn bad_configs_are_errors() {
         bad(ProxyConfig { hash_header: Some("bad header".into()), ..config(&one, round_robin()) }),
         Some(ProxyError::BadHashHeader("bad header".into()))
     );
-    assert_eq!(bad(config(&[("a", "")], round_robin())), Some(ProxyError::EmptyAddress("a".into())));
+    assert_eq!(bad(config(&[("a", "")], round_robin())), Some(ProxyError::BadAddress("a".into())));
+    assert_eq!(bad(config(&[("a", "x\ny:1")], round_robin())), Some(ProxyError::BadAddress("a".into())));
     assert!(matches!(bad(config(&[], round_robin())), Some(ProxyError::Lb(_))));
     block_on(async {
         let outcome = serve_proxy(env.clone(), 0, None, config(&[], round_robin())).await;
