@@ -179,6 +179,14 @@ pub mod gauge {
     /// Checks a shared rate limiter decided without its cache node (down or slow), failing
     /// open or closed, since start (`ratelimit`).
     pub const LIMITER_FALLBACKS: &str = "limiter_fallbacks";
+    /// Backends a load balancer has ejected by outlier detection now (`lb`).
+    pub const LB_EJECTED: &str = "lb_ejected";
+    /// Backends a load balancer's active health checks hold unhealthy now (`lb`).
+    pub const LB_UNHEALTHY: &str = "lb_unhealthy";
+    /// Retries a load balancer has sent, since start (`lb`).
+    pub const LB_RETRIES: &str = "lb_retries";
+    /// Requests a load balancer answered `503` for want of an eligible backend, since start (`lb`).
+    pub const LB_NO_BACKEND: &str = "lb_no_backend";
 
     /// Distinct charges a payment API made, since start (`payment`).
     pub const CHARGES: &str = "charges";
@@ -189,7 +197,7 @@ pub mod gauge {
     pub const CHECKOUTS: &str = "checkouts";
 
     /// Every gauge a model publishes.
-    pub const ALL: [&str; 39] = [
+    pub const ALL: [&str; 43] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -229,6 +237,10 @@ pub mod gauge {
         CHARGES,
         CHARGE_REPEATS,
         CHECKOUTS,
+        LB_EJECTED,
+        LB_UNHEALTHY,
+        LB_RETRIES,
+        LB_NO_BACKEND,
     ];
 }
 
@@ -242,9 +254,12 @@ pub mod state {
     pub const TRUNCATED: &str = "truncated";
     /// A circuit breaker changed state: "<breaker name>:<closed|open|half_open>".
     pub const BREAKER: &str = "breaker";
+    /// A load balancer's view of a backend changed, "<backend>:<unhealthy|healthy|returned>" or
+    /// "<backend>:ejected <duration>", or it entered or left panic mode, "panic:<on|off>".
+    pub const LB: &str = "lb";
 
     /// Every state key a model reports.
-    pub const ALL: [&str; 4] = [ROLE, FAILOVER, TRUNCATED, BREAKER];
+    pub const ALL: [&str; 5] = [ROLE, FAILOVER, TRUNCATED, BREAKER, LB];
 }
 
 /// The roles of a node in a replicated group (the values of [`state::ROLE`] and of `Role` events).
@@ -332,6 +347,10 @@ mod tests {
         );
         assert_eq!(state::ROLE, "role");
         assert_eq!((state::BREAKER, gauge::BREAKER_REJECTED), ("breaker", "breaker_rejected"));
+        assert_eq!(
+            [state::LB, gauge::LB_EJECTED, gauge::LB_UNHEALTHY, gauge::LB_RETRIES, gauge::LB_NO_BACKEND],
+            ["lb", "lb_ejected", "lb_unhealthy", "lb_retries", "lb_no_backend"]
+        );
         assert_eq!(role::PRIMARY, "primary");
         assert_eq!((failover::DETECTED, failover::PROMOTED), ("detected", "promoted"));
         let codes = [

@@ -11,18 +11,20 @@
 //! - [`backends`]: [`Backends`] puts them together, with Envoy's panic mode, and counts active
 //!   and routed requests.
 //! - [`config`]: the settings, with Envoy's defaults, and [`LbError`].
+//! - [`proxy`]: the host that uses them, an HTTP proxy with health checks and retries.
 //!
-//! Architecture invariant: this module is pure and synchronous. It does no I/O, never reads a
+//! Architecture invariant: every part but [`proxy`] is pure and synchronous. It does no I/O, never reads a
 //! clock (time comes in as `now: Duration`, from the seam's clock in the proxy that uses it) and
 //! draws randomness only from the `rng` it is handed (a seeded `ChaCha8Rng` in the simulation),
-//! so the same calls give the same picks on every run. The proxy host that sends requests,
-//! probes and timeouts lives elsewhere.
+//! so the same calls give the same picks on every run. Only [`proxy`], the host that sends
+//! requests, probes and timeouts, does I/O, and only through the seam.
 
 pub mod backends;
 pub mod balance;
 pub mod config;
 pub mod health;
 pub mod outlier;
+pub mod proxy;
 pub mod retry;
 #[cfg(test)]
 mod tests;
