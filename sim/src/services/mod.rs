@@ -20,6 +20,7 @@ pub mod cache;
 pub mod echo;
 pub mod failover;
 pub mod kv;
+pub mod lb;
 pub mod payment;
 pub mod pool;
 
@@ -229,6 +230,9 @@ registry! {
         /// A failover controller for a group of kv nodes:
         /// `{ failover = { members = ["db1", "db2", "db3"] } }`.
         Failover(failover::FailoverService) => failover::FailoverPlan,
+        /// An L7 load balancer in front of HTTP apps:
+        /// `{ lb = { backends = ["app1", "app2"], algorithm = "least_request" } }`.
+        Lb(lb::LbService) => lb::LbPlan,
         /// A connection pooler in front of a store, like PgBouncer:
         /// `{ pool = { backend = "db", max_server_conns = 20 } }`.
         Pool(pool::PoolService) => pool::PoolPlan,
