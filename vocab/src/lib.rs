@@ -313,7 +313,9 @@ mod tests {
     #[test]
     fn knob_names_and_serialized_forms_never_change() {
         let names: Vec<&str> = Knob::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names, ["replication_delay", "disk_delay", "slowdown", "cache_flush", "maxmemory", "shard_mask"]);
+        let expected_names =
+            ["replication_delay", "disk_delay", "slowdown", "cache_flush", "maxmemory", "shard_mask", "fail_requests"];
+        assert_eq!(names, expected_names);
         let json: Vec<String> = Knob::ALL.iter().map(|k| serde_json::to_string(k).expect("a knob")).collect();
         let expected = ["ApplyDelay", "DiskDelay", "Slowdown", "CacheFlush", "MaxMemory", "ShardMask", "FailRequests"];
         assert_eq!(json, expected.map(|name| format!("\"{name}\"")));
@@ -322,6 +324,7 @@ mod tests {
         }
         assert_eq!(Knob::DiskDelay.show(30_000_000), "30.000ms");
         assert_eq!(Knob::Slowdown.show(400), "+400%");
+        assert_eq!(Knob::FailRequests.show(30), "30% of requests fail");
         assert_eq!(Knob::CacheFlush.show(3), "flush #3");
         assert_eq!(Knob::MaxMemory.show(2 << 20), "2.00M");
         assert_eq!(Knob::MaxMemory.show(1536), "1.50K");

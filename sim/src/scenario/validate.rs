@@ -239,7 +239,11 @@ impl<'a> Checker<'a> {
         if !(0.0..=1.0).contains(&checkout) {
             let message = format!("checkout_ratio {checkout} is out of range; expected a share of checkouts in [0, 1]");
             self.report(workload.checkout_ratio.span(), "not in [0, 1]", message);
-        } else if ratio + cas + checkout > 1.0 + 1e-9 {
+        } else if checkout > 0.0
+            && (0.0..=1.0).contains(&ratio)
+            && (0.0..=1.0).contains(&cas)
+            && ratio + cas + checkout > 1.0 + 1e-9
+        {
             let message = format!(
                 "read_ratio {ratio} + cas_ratio {cas} + checkout_ratio {checkout} is more than 1; expected them to share at most all requests"
             );
@@ -465,6 +469,11 @@ pub(crate) mod tests {
             "users = 50",
             "users = 50\nread_ratio = 0.8\ncas_ratio = 0.3",
             &[("cas_ratio 0.3 is more than 1", "0.3")],
+        );
+        check(
+            "users = 50",
+            "users = 50\nread_ratio = 0.8\ncheckout_ratio = 0.3",
+            &[("checkout_ratio 0.3 is more than 1", "0.3"), ("does not serve `POST /checkout`", "0.3")],
         );
         check("users = 50", "users = 50\nkeys = 0", &[("keys = 0", "0")]);
         check(
