@@ -320,3 +320,26 @@ fn a_checkout_without_a_payment_api_is_a_bad_request() {
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     });
 }
+
+#[test]
+fn a_capped_client_waits_for_a_connection_and_a_timed_out_exchange_gives_its_back() {
+    block_on(async {
+        let env = env();
+        let (db, _) = tiers(&env).await;
+        let capacity = Capacity::new(4, 100, ServiceTime::Fixed(Duration::from_millis(100)));
+        let addr = start(&env, &config(&db, None, LIMIT), capacity, HttpFront::default()).await;
+        let client = HttpClient::with_max_connections(env.clone(), addr, LIMIT, 1);
+        let (a, b) = tokio::join!(
+            call(&client, Method::GET, "/items/a", &[], ""),
+            call(&client, Method::GET, "/items/b", &[], "")
+        );
+        assert_eq!((a.status, b.status), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+        assert_eq!(client.opened(), 1, "the second request waited for the one connection");
+        let request = client.request(Method::GET, "/items/c", &[], Bytes::new()).expect("valid");
+        let late = client.send_until(request, tokio::time::sleep(Duration::from_millis(20))).await;
+        assert!(matches!(late, Err(CallError::Timeout(_))), "{late:?}");
+        // The exchange finishes in the background and the connection serves the next request.
+        assert_eq!(call(&client, Method::GET, "/items/d", &[], "").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(client.opened(), 1, "no connection was thrown away");
+    });
+}
