@@ -188,6 +188,7 @@ async fn start() -> Hosts {
         connect_per_request: false,
         replica_breaker: None,
         payment: None,
+        rate_limit: None,
     };
     tokio::task::spawn_local(serve(
         app.clone(),

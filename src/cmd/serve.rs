@@ -128,6 +128,7 @@ async fn serve_app(flags: &AppFlags, seed: u64) -> anyhow::Result<()> {
         connect_per_request: false,
         replica_breaker: None,
         payment: None,
+        rate_limit: None,
     };
     let app = App::new(env.clone(), &config).context("building the app")?;
     let workers = flags.workers as usize;

@@ -303,6 +303,8 @@ pub mod error_code {
     pub const TOO_MANY_CONNECTIONS: u8 = 8;
     /// A compare-and-set found another value than the one expected, and wrote nothing.
     pub const CAS_MISMATCH: u8 = 9;
+    /// A rate limiter refused the request (HTTP 429): the service working as configured.
+    pub const RATE_LIMITED: u8 = 10;
 }
 
 #[cfg(test)]
@@ -366,7 +368,8 @@ mod tests {
             error_code::POOL_TIMEOUT,
             error_code::TOO_MANY_CONNECTIONS,
             error_code::CAS_MISMATCH,
+            error_code::RATE_LIMITED,
         ];
-        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9], "the wire format's codes never change");
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "the wire format's codes never change");
     }
 }

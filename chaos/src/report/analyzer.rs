@@ -38,6 +38,8 @@ pub(super) struct EndToEndAcc {
     pub(super) errors: u64,
     pub(super) unreachable: u64,
     pub(super) timeouts: u64,
+    /// Refused by a rate limiter (`RATE_LIMITED`), counted apart from errors.
+    pub(super) limited: u64,
     pub(super) outstanding_at_end: u64,
     pub(super) latency: Latency<u64>,
     pub(super) windows: WindowSeries,
@@ -96,6 +98,7 @@ impl Analyzer {
                 errors: 0,
                 unreachable: 0,
                 timeouts: 0,
+                limited: 0,
                 outstanding_at_end: 0,
                 latency: Latency::new(),
                 windows: WindowSeries::new(window_ns),
@@ -176,6 +179,7 @@ impl Analyzer {
         // What counts as a success is the outcome's to say (a CAS mismatch is one).
         let success = outcome.is_success();
         match outcome {
+            Outcome::Error(_) if outcome.is_limited() => e2e.limited += 1,
             Outcome::Error(_) if !success => e2e.errors += 1,
             Outcome::Ok | Outcome::Error(_) => e2e.ok += 1,
             Outcome::Unreachable => e2e.unreachable += 1,

@@ -92,8 +92,9 @@ fn end_to_end(e2e: &EndToEndAcc, run_s: f64) -> EndToEnd {
         errors: e2e.errors,
         unreachable: e2e.unreachable,
         timeouts: e2e.timeouts,
+        limited: e2e.limited,
         outstanding_at_end: e2e.outstanding_at_end,
-        availability: (e2e.requests > 0).then(|| e2e.ok as f64 / e2e.requests as f64),
+        availability: (e2e.requests > e2e.limited).then(|| e2e.ok as f64 / (e2e.requests - e2e.limited) as f64),
         throughput_rps: per_s(e2e.ok),
         offered_rps: per_s(e2e.requests),
         latency: e2e.latency.summary(),
@@ -104,7 +105,9 @@ fn end_to_end(e2e: &EndToEndAcc, run_s: f64) -> EndToEnd {
 fn view<'a>(analyzer: &'a Analyzer, slo: &'a Slo) -> Result<ViewStats<'a>, String> {
     let Some(name) = &slo.service else {
         let e2e = &analyzer.e2e;
-        return Ok(ViewStats { scope: None, latency: &e2e.latency, ok: e2e.ok, total: e2e.requests });
+        // Requests a rate limiter refused are out of the measure (see `Outcome::is_limited`).
+        let total = e2e.requests - e2e.limited;
+        return Ok(ViewStats { scope: None, latency: &e2e.latency, ok: e2e.ok, total });
     };
     let Some(host) = analyzer.header.hosts.iter().position(|h| &h.name == name) else {
         let names = host_names(&analyzer.header);

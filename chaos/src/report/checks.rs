@@ -270,6 +270,27 @@ mod tests {
     }
 
     #[test]
+    fn rate_limited_requests_are_out_of_availability_and_counted_apart() {
+        let mut stream = availability_stream(5, 0.999);
+        for i in 0..5_000 {
+            stream.request(i * 10 * MS + 5 * MS, MS, Outcome::Error(crate::trace::RATE_LIMITED));
+        }
+        let report = stream.analyze();
+        let found = report.checks.iter().find(|c| c.name == "avail").expect("check present");
+        assert_eq!(found.verdict, PASS, "{found:?}");
+        assert!(found.detail.contains("availability = 99.95% >= 99.90% (9995 of 10000 ok)"), "{found:?}");
+        let e2e = &report.end_to_end;
+        assert_eq!((e2e.requests, e2e.ok, e2e.errors, e2e.limited), (15_000, 9_995, 0, 5_000));
+        assert_eq!(e2e.availability, Some(0.9995));
+        assert!((report.error_budgets[0].burned.unwrap() - 0.5).abs() < 1e-9, "429s burn no budget");
+        let text = report.render_text();
+        assert!(text.contains("rate limited"), "{text}");
+        let without = availability_stream(5, 0.999).analyze();
+        assert!(!without.render_text().contains("rate limited"), "shown only when there are some");
+        assert_eq!(without.end_to_end.limited, 0);
+    }
+
+    #[test]
     fn error_budget_burn() {
         let burned = |failed| availability_stream(failed, 0.999).analyze().error_budgets[0].burned.unwrap();
         assert!((burned(200) - 20.0).abs() < 1e-9, "2% failed of a 0.1% budget");

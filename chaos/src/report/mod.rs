@@ -26,7 +26,11 @@
 //!
 //! Definitions (the same in JSON and text):
 //! - End to end: one request per `Invoke`, ended by its `Complete`; a request still
-//!   outstanding when the run ends counts as a timeout. Availability = ok / requests ended.
+//!   outstanding when the run ends counts as a timeout. Availability = ok / (requests ended -
+//!   limited): a request a rate limiter refused (`RATE_LIMITED`, HTTP 429) is the system working
+//!   as configured, as SLO practice treats it, so it counts in neither the numerator nor the
+//!   denominator, of the end-to-end figure and of the objectives alike; it is counted apart
+//!   (`limited`), not among the errors (a window still counts it among its failed requests).
 //!   Latency = `Complete.t_ns - Invoke.t_ns` over answered requests (ok or server error);
 //!   unreachable and timed-out requests have no latency, they count against availability.
 //!   A window holds the requests *issued* in it (`Invoke.t_ns / window_ns`).
@@ -90,9 +94,12 @@ pub struct EndToEnd {
     pub unreachable: u64,
     /// Requests that timed out, including those still outstanding at the end.
     pub timeouts: u64,
+    /// Requests a rate limiter refused (`RATE_LIMITED`, HTTP 429): neither ok nor errors.
+    #[serde(default)]
+    pub limited: u64,
     /// Of the timeouts, requests still outstanding when the run ended.
     pub outstanding_at_end: u64,
-    /// ok / requests ended; `None` when no request was issued.
+    /// ok / (requests ended - limited); `None` when no request besides limited ones was issued.
     pub availability: Option<f64>,
     /// Successful requests per simulated second.
     pub throughput_rps: f64,

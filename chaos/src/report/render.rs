@@ -107,28 +107,28 @@ fn header(report: &Report, out: &mut String) {
 fn end_to_end(report: &Report, out: &mut String) {
     let e = &report.end_to_end;
     section(out, "End to end (as the load generators saw it)");
-    let mut counts = Table::new(&[
-        "requests",
-        "ok",
-        "errors",
-        "unreachable",
-        "timeouts",
-        "outstanding at end",
-        "availability %",
-        "throughput ok/s",
-        "offered req/s",
-    ]);
-    counts.row(vec![
+    let mut spec = vec!["requests", "ok", "errors", "unreachable", "timeouts"];
+    let mut row = vec![
         e.requests.to_string(),
         e.ok.to_string(),
         e.errors.to_string(),
         e.unreachable.to_string(),
         e.timeouts.to_string(),
+    ];
+    // Shown only when a rate limiter refused something, so other reports read as before.
+    if e.limited > 0 {
+        spec.push("rate limited");
+        row.push(e.limited.to_string());
+    }
+    spec.extend(["outstanding at end", "availability %", "throughput ok/s", "offered req/s"]);
+    row.extend([
         e.outstanding_at_end.to_string(),
         pct(e.availability),
         format!("{:.2}", e.throughput_rps),
         format!("{:.2}", e.offered_rps),
     ]);
+    let mut counts = Table::new(&spec);
+    counts.row(row);
     counts.render(out);
     let l = &e.latency;
     let mut latency = Table::new(&["answered", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "max ms", "mean ms"]);

@@ -88,6 +88,10 @@ pub enum Op {
 /// expected (`ErrorCode::CasMismatch` in `faultline-models`; both take it from the vocabulary).
 pub const CAS_MISMATCH: u8 = faultline_vocab::error_code::CAS_MISMATCH;
 
+/// The wire protocol's error code for a request a rate limiter refused (HTTP 429;
+/// `ErrorCode::RateLimited` in `faultline-models`).
+pub const RATE_LIMITED: u8 = faultline_vocab::error_code::RATE_LIMITED;
+
 /// How a request ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
@@ -237,6 +241,12 @@ impl Outcome {
     /// (like HTTP 409). Availability, error rates, SLOs and RTO count these as successes.
     pub fn is_success(&self) -> bool {
         matches!(self, Outcome::Ok | Outcome::Error(CAS_MISMATCH))
+    }
+
+    /// Whether a rate limiter refused the request: the service working as configured, which
+    /// availability counts neither for nor against it.
+    pub fn is_limited(&self) -> bool {
+        matches!(self, Outcome::Error(RATE_LIMITED))
     }
 }
 

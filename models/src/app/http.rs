@@ -15,6 +15,12 @@
 //! - `GET /health`: checks the store with a read (`200 ok`, or `503` naming the failure);
 //!   handled at once, outside the worker queue, as a load balancer's probe should be.
 //!
+//! Rate limit: with one configured ([`super::AppConfig::rate_limit`]), every `/items/*` and
+//! `/checkout` request is checked before the worker queue (a limiter is cheap and sheds before
+//! work), keyed by the `x-user` header (absent: "anonymous") or by one global key. A refused
+//! request gets `429` with `retry-after` (whole seconds, rounded up); `/health` is never
+//! limited.
+//!
 //! Chaos: while the knob `FailRequests` is at p, p% of the requests other than `/health` are
 //! answered `500` once they had their worker and service time (a gray failure: the health check
 //! passes, real requests fail).
@@ -41,7 +47,7 @@ use crate::server::{Capacity, Endpoint, Workers};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rand::Rng;
@@ -99,7 +105,17 @@ pub enum Route {
     Health,
 }
 
-type Jobs = Submitter<Route>;
+/// A request handed over the bridge: its route and the user it counts against.
+struct Request {
+    route: Route,
+    /// The `x-user` header's bytes, or "anonymous".
+    user: Vec<u8>,
+}
+
+/// The user a request without an `x-user` header counts as.
+const ANONYMOUS: &[u8] = b"anonymous";
+
+type Jobs = Submitter<Request>;
 
 /// Serves `app` over HTTP on `endpoint` with `capacity` until the listener fails.
 pub async fn serve_http<E: Env>(
@@ -118,9 +134,9 @@ pub async fn serve_http<E: Env>(
         faults: Rc::new(RefCell::new(env.rng("fail-requests"))),
     };
     let serving = env.clone();
-    env.spawn(dispatch(env.clone(), queue, move |route| {
+    env.spawn(dispatch(env.clone(), queue, move |request: Request| {
         let (this, env) = (dispatcher.clone(), serving.clone());
-        async move { this.serve(&env, route).await }
+        async move { this.serve(&env, request).await }
     }));
     serve_router(env, endpoint, max_connections, routes(jobs, front.max_body)).await
 }
@@ -148,9 +164,17 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Result<Option<u64>, Response> 
     parsed.map(Some).ok_or_else(|| plain(StatusCode::BAD_REQUEST, format!("{name} must be an unsigned integer")))
 }
 
+/// Hands `route` over as a request of the user `headers` name.
+async fn submit(jobs: &Jobs, headers: &HeaderMap, route: Route) -> Response {
+    let user = headers.get(http::USER).map_or(ANONYMOUS, HeaderValue::as_bytes).to_vec();
+    jobs.submit(Request { route, user }).await
+}
+
 async fn get_item(State(jobs): State<Jobs>, Path(key): Path<String>, headers: HeaderMap) -> Response {
     match header_u64(&headers, http::MIN_LSN) {
-        Ok(min_lsn) => jobs.submit(Route::Get { key: key.into_bytes(), min_lsn: min_lsn.unwrap_or(0) }).await,
+        Ok(min_lsn) => {
+            submit(&jobs, &headers, Route::Get { key: key.into_bytes(), min_lsn: min_lsn.unwrap_or(0) }).await
+        }
         Err(bad) => bad,
     }
 }
@@ -165,19 +189,19 @@ async fn put_item(State(jobs): State<Jobs>, Path(key): Path<String>, headers: He
         },
         Some(Err(_)) => return plain(StatusCode::BAD_REQUEST, "x-expect must be hex or \"absent\""),
     };
-    jobs.submit(Route::Put { key: key.into_bytes(), value: body.to_vec(), expected }).await
+    submit(&jobs, &headers, Route::Put { key: key.into_bytes(), value: body.to_vec(), expected }).await
 }
 
-async fn delete_item(State(jobs): State<Jobs>, Path(key): Path<String>) -> Response {
-    jobs.submit(Route::Delete { key: key.into_bytes() }).await
+async fn delete_item(State(jobs): State<Jobs>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+    submit(&jobs, &headers, Route::Delete { key: key.into_bytes() }).await
 }
 
-async fn checkout(State(jobs): State<Jobs>, body: Bytes) -> Response {
-    jobs.submit(Route::Checkout { order: body.to_vec() }).await
+async fn checkout(State(jobs): State<Jobs>, headers: HeaderMap, body: Bytes) -> Response {
+    submit(&jobs, &headers, Route::Checkout { order: body.to_vec() }).await
 }
 
 async fn health(State(jobs): State<Jobs>) -> Response {
-    jobs.submit(Route::Health).await
+    jobs.submit(Request { route: Route::Health, user: ANONYMOUS.to_vec() }).await
 }
 
 /// Runs the handed-over requests on the host's executor.
@@ -196,12 +220,17 @@ impl<E: Env> Clone for Dispatcher<E> {
 }
 
 impl<E: Env> Dispatcher<E> {
-    async fn serve(&self, env: &E, route: Route) -> Response {
+    async fn serve(&self, env: &E, request: Request) -> Response {
+        let Request { route, user } = request;
         let kind = match &route {
             Route::Health => return self.health().await,
             Route::Get { .. } => RequestKind::Read,
             Route::Put { .. } | Route::Delete { .. } | Route::Checkout { .. } => RequestKind::Write,
         };
+        // Before the worker queue: a refused request costs no worker.
+        if let Some(wait) = self.app.limit(&user).await {
+            return rate_limited(wait);
+        }
         let limit = self.front.request_timeout;
         let work = || async move {
             if self.injected_failure(env) {
@@ -250,6 +279,13 @@ impl<E: Env> Dispatcher<E> {
     }
 }
 
+/// The `429` of a request the rate limit refused: `retry-after` in whole seconds, rounded up.
+fn rate_limited(wait: Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let body = format!("rate limited: retry after {seconds}s\n");
+    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], body).into_response()
+}
+
 /// The HTTP response to an app reply.
 fn reply(msg: Msg) -> Response {
     match msg {
@@ -274,6 +310,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::CasMismatch => StatusCode::CONFLICT,
         ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
         ErrorCode::Overloaded | ErrorCode::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Upstream
         | ErrorCode::NotPrimary
         | ErrorCode::Fenced
@@ -288,6 +325,7 @@ pub fn code_of(status: StatusCode) -> Option<ErrorCode> {
     match status.as_u16() {
         200..=299 | 404 => None,
         409 => Some(ErrorCode::CasMismatch),
+        429 => Some(ErrorCode::RateLimited),
         503 => Some(ErrorCode::Overloaded),
         400..=499 => Some(ErrorCode::BadRequest),
         _ => Some(ErrorCode::Upstream),

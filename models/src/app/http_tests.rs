@@ -1,17 +1,18 @@
 //! Tests of the app's HTTP front on loopback: its routes and status codes, compare-and-set,
 //! the health check, malformed requests, body and head limits, the queue and the connection
-//! limit, the request timeout, and keep-alive reuse by the client.
+//! limit, the request timeout, keep-alive reuse by the client, and the rate limit's `429`.
 
-use super::http::{HttpFront, code_of, serve_http};
-use super::{App, AppConfig, DbRoute};
+use super::http::{HttpFront, code_of, serve_http, status_of};
+use super::{App, AppConfig, DbRoute, LimitKey};
 use crate::cache::aside::TierConfig;
 use crate::cache::engine::EngineConfig;
 use crate::cache::node::L2Node;
 use crate::client::CallError;
 use crate::http::client::{HttpClient, HttpResponse};
-use crate::http::{EPOCH, EXPECT, LSN, MIN_LSN, hex};
+use crate::http::{EPOCH, EXPECT, LSN, MIN_LSN, USER, hex};
 use crate::kv::{KvConfig, KvNode};
 use crate::proto::ErrorCode;
+use crate::ratelimit::{LimitConfig, Rate};
 use crate::seam::{Env, TokioEnv};
 use crate::server::{Capacity, ServiceTime, serve};
 use crate::testenv::block_on;
@@ -51,6 +52,7 @@ fn config(db: &str, cache: Option<&str>, timeout: Duration) -> AppConfig {
         connect_per_request: false,
         replica_breaker: None,
         payment: None,
+        rate_limit: None,
     }
 }
 
@@ -342,4 +344,65 @@ fn a_capped_client_waits_for_a_connection_and_a_timed_out_exchange_gives_its_bac
         assert_eq!(call(&client, Method::GET, "/items/d", &[], "").await.status, StatusCode::NOT_FOUND);
         assert_eq!(client.opened(), 1, "no connection was thrown away");
     });
+}
+
+/// An app over `db` with a local limit of one request an hour, burst `burst`, keyed by `key`.
+fn limited(db: &str, burst: u64, key: LimitKey) -> AppConfig {
+    let hourly = Rate::Every { count: 1, period: Duration::from_secs(3600) };
+    AppConfig { rate_limit: Some((LimitConfig::local(hourly, burst), key)), ..config(db, None, LIMIT) }
+}
+
+#[test]
+fn a_user_over_the_rate_limit_gets_429_with_retry_after_and_health_is_never_limited() {
+    block_on(async {
+        let env = env();
+        let (db, _) = tiers(&env).await;
+        let addr = start(&env, &limited(&db, 1, LimitKey::User), Capacity::default(), HttpFront::default()).await;
+        let client = HttpClient::new(env.clone(), addr, LIMIT);
+        let alice = [(USER, "alice".to_string())];
+        assert_eq!(call(&client, Method::PUT, "/items/k", &alice, "v").await.status, StatusCode::OK);
+        assert_eq!(call(&client, Method::GET, "/items/k", &alice, "").await.status, StatusCode::OK, "the burst");
+        let refused = call(&client, Method::GET, "/items/k", &alice, "").await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(code_of(refused.status), Some(ErrorCode::RateLimited));
+        assert_eq!(status_of(ErrorCode::RateLimited), StatusCode::TOO_MANY_REQUESTS);
+        let wait = refused.header_u64("retry-after").expect("a retry-after header");
+        assert!((3599..=3600).contains(&wait), "whole seconds to the next emission: {wait}");
+        assert!(String::from_utf8_lossy(&refused.body).contains("rate limited"), "{:?}", refused.body);
+        let checkout = call(&client, Method::POST, "/checkout", &alice, "x").await;
+        assert_eq!(checkout.status, StatusCode::TOO_MANY_REQUESTS, "a checkout is limited too");
+        let bob = [(USER, "bob".to_string())];
+        assert_eq!(call(&client, Method::GET, "/items/k", &bob, "").await.status, StatusCode::OK, "another key");
+        assert_eq!(call(&client, Method::GET, "/items/k", &[], "").await.status, StatusCode::OK, "anonymous");
+        assert_eq!(call(&client, Method::GET, "/items/k", &[], "").await.status, StatusCode::OK);
+        let anonymous = call(&client, Method::GET, "/items/k", &[], "").await;
+        assert_eq!(anonymous.status, StatusCode::TOO_MANY_REQUESTS, "no header is one user");
+        for _ in 0..5 {
+            assert_eq!(call(&client, Method::GET, "/health", &alice, "").await.status, StatusCode::OK);
+        }
+    });
+}
+
+#[test]
+fn a_global_rate_limit_counts_every_user_together() {
+    block_on(async {
+        let env = env();
+        let (db, _) = tiers(&env).await;
+        let addr = start(&env, &limited(&db, 0, LimitKey::Global), Capacity::default(), HttpFront::default()).await;
+        let client = HttpClient::new(env.clone(), addr, LIMIT);
+        let first = call(&client, Method::GET, "/items/k", &[(USER, "alice".into())], "").await;
+        assert_eq!(first.status, StatusCode::NOT_FOUND, "admitted, and the key is absent");
+        let second = call(&client, Method::GET, "/items/k", &[(USER, "bob".into())], "").await;
+        assert_eq!(second.status, StatusCode::TOO_MANY_REQUESTS, "one key for all");
+    });
+}
+
+#[test]
+fn an_app_with_a_bad_rate_limit_is_refused() {
+    let bad = AppConfig {
+        rate_limit: Some((LimitConfig::local(Rate::PerSecond(0.0), 1), LimitKey::User)),
+        ..config("127.0.0.1:1", None, LIMIT)
+    };
+    let Err(error) = App::new(env(), &bad) else { panic!("a zero rate must be refused") };
+    assert!(error.to_string().starts_with("rate limit: rate must be"), "{error}");
 }

@@ -32,6 +32,10 @@
 //! invalidation leaves the old value cached until eviction or TTL. A cache hit also ignores the
 //! read token: the cache keeps no log position.
 //!
+//! A rate limit ([`AppConfig::rate_limit`], local or shared on an L2 node, see
+//! [`crate::ratelimit`]) is asked by the HTTP front before its worker queue; the framed front
+//! does not limit.
+//!
 //! The app answers over the framed protocol ([`Handler`], served by `server::serve`) or over
 //! HTTP/1.1 ([`http::serve_http`]): one app, two fronts.
 //!
@@ -47,6 +51,7 @@ use crate::cache::aside::{CacheTier, TierConfig};
 use crate::client::CallError;
 use crate::kv::api::Msg;
 use crate::proto::{ErrorCode, Framed};
+use crate::ratelimit::{Decision, LimitConfig, LimitError, RateLimiter};
 use crate::router::{Connections, Link, RouteError, Router, RouterConfig};
 use crate::seam::Env;
 use crate::server::{Handler, Replier};
@@ -74,6 +79,17 @@ pub struct AppConfig {
     pub replica_breaker: Option<BreakerConfig>,
     /// The third-party payment API a checkout calls, if any.
     pub payment: Option<PaymentConfig>,
+    /// A rate limit on the HTTP front's `/items/*` and `/checkout`, and what it is keyed by.
+    pub rate_limit: Option<(LimitConfig, LimitKey)>,
+}
+
+/// What a rate limit counts requests against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKey {
+    /// The `x-user` request header (absent: the user "anonymous").
+    User,
+    /// One key for every request.
+    Global,
 }
 
 /// The payment API behind an app's checkout.
@@ -96,6 +112,9 @@ pub enum AppError {
     /// A breaker's settings are wrong.
     #[error("breaker: {0}")]
     Breaker(#[from] ConfigError),
+    /// The rate limit's settings are wrong.
+    #[error("rate limit: {0}")]
+    Limit(#[from] LimitError),
 }
 
 /// Where the app's store calls go.
@@ -225,6 +244,7 @@ pub struct App<E: Env> {
     cache: Option<CacheTier<E, Msg>>,
     replica_breaker: Option<Breaker<E>>,
     payment: Option<checkout::Payment<E>>,
+    rate_limit: Option<(RateLimiter<E>, LimitKey)>,
     /// Reads without a cache tier (each one a miss: it went to the store).
     misses: Cell<u64>,
     read_fallbacks: Cell<u64>,
@@ -251,12 +271,17 @@ impl<E: Env> App<E> {
         let replica_breaker =
             config.replica_breaker.clone().map(|b| Breaker::new(env.clone(), "replica", b)).transpose()?;
         let payment = config.payment.as_ref().map(|p| checkout::Payment::new(&env, p)).transpose()?;
+        let rate_limit = match &config.rate_limit {
+            Some((limit, key)) => Some((RateLimiter::new(env.clone(), limit)?, *key)),
+            None => None,
+        };
         let app = Self {
             timeout: config.timeout,
             store,
             cache,
             replica_breaker,
             payment,
+            rate_limit,
             misses: Cell::new(0),
             read_fallbacks: Cell::new(0),
             invalidation_failures: Cell::new(0),
@@ -350,6 +375,20 @@ impl<E: Env> App<E> {
             self.bump(&self.invalidation_failures);
         }
         written
+    }
+
+    /// Asks the rate limit, if there is one, about a request of `user`: `None` to go ahead, or
+    /// how long to wait before a retry can pass.
+    pub(crate) async fn limit(&self, user: &[u8]) -> Option<Duration> {
+        let (limiter, key) = self.rate_limit.as_ref()?;
+        let key = match key {
+            LimitKey::User => user,
+            LimitKey::Global => b"global".as_slice(),
+        };
+        match limiter.check(key).await {
+            Decision::Allowed { .. } => None,
+            Decision::Limited { retry_after } => Some(retry_after),
+        }
     }
 
     /// Checks that the store answers a read (of a key kept for health checks): `Err` names
@@ -456,6 +495,7 @@ mod tests {
             connect_per_request: false,
             replica_breaker: None,
             payment: None,
+            rate_limit: None,
         }
     }
 
@@ -618,6 +658,7 @@ mod tests {
             connect_per_request: false,
             replica_breaker: None,
             payment: None,
+            rate_limit: None,
         }
     }
 

@@ -31,6 +31,8 @@ pub const MIN_LSN: &str = "x-min-lsn";
 pub const EXPECT: &str = "x-expect";
 /// The `x-expect` value that asks for the key to be absent.
 pub const EXPECT_ABSENT: &str = "absent";
+/// The request header naming the user a rate limit keyed by user counts against.
+pub const USER: &str = "x-user";
 
 /// The longest request head (request line and headers) a server buffers: hyper's smallest
 /// buffer limit. Longer heads get `431`.

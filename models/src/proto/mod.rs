@@ -77,6 +77,8 @@ pub enum ErrorCode {
     TooManyConnections = code::TOO_MANY_CONNECTIONS,
     /// A compare-and-set found another value than the one expected, and wrote nothing.
     CasMismatch = code::CAS_MISMATCH,
+    /// A rate limiter refused the request; a retry after a while can pass.
+    RateLimited = code::RATE_LIMITED,
 }
 
 impl ErrorCode {

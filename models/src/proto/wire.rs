@@ -254,7 +254,8 @@ wire_byte_enum!(ErrorCode {
     Storage,
     PoolTimeout,
     TooManyConnections,
-    CasMismatch
+    CasMismatch,
+    RateLimited
 });
 
 #[cfg(test)]
@@ -269,7 +270,8 @@ mod tests {
             }
         }
         assert_eq!(ErrorCode::from_u8(9), Some(ErrorCode::CasMismatch));
+        assert_eq!(ErrorCode::from_u8(10), Some(ErrorCode::RateLimited));
         assert_eq!(ErrorCode::from_u8(0), None);
-        assert_eq!(ErrorCode::from_u8(10), None);
+        assert_eq!(ErrorCode::from_u8(11), None);
     }
 }

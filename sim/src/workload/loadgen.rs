@@ -8,6 +8,9 @@
 //! its session cookie; a store or router that honours tokens serves the read from a node
 //! that has applied it.
 //!
+//! Every HTTP request carries its user's id in `x-user` (a rate limit may be keyed by it); a
+//! `429` is recorded as the error `RATE_LIMITED`.
+//!
 //! A compare-and-set is optimistic concurrency, as an app does it: the user updates the key it
 //! last read (or wrote), expecting the value it saw there; with nothing seen yet, or after a
 //! CAS that did not succeed, a freshly drawn key expected absent. What it expects is recorded
@@ -303,9 +306,14 @@ impl Gen {
         rng: &mut ChaCha8Rng,
     ) -> (Op, u64, Call<'a>, Option<Option<u64>>) {
         let draw = rng.random::<f64>();
+        // Every request names its user, as a session does: a rate limit may be keyed by it.
+        let user_header = (http::USER, self.plan.users[user].id.to_string());
         let (op, key, method, headers, body, expects) = if draw < self.plan.read_ratio {
             let token = self.tokens.borrow()[user];
-            let headers = if token > 0 { vec![(http::MIN_LSN, token.to_string())] } else { Vec::new() };
+            let mut headers = vec![user_header];
+            if token > 0 {
+                headers.push((http::MIN_LSN, token.to_string()));
+            }
             (Op::Read, key, Method::GET, headers, Vec::new(), None)
         } else if draw < self.plan.read_ratio + self.plan.cas_ratio {
             let (key, writer) = self.seen.borrow()[user].unwrap_or((key, None));
@@ -314,13 +322,13 @@ impl Gen {
                 None => http::EXPECT_ABSENT.to_string(),
             };
             let value = write_value(req, self.plan.value_bytes);
-            (Op::Cas, key, Method::PUT, vec![(http::EXPECT, expected)], value, Some(writer))
+            (Op::Cas, key, Method::PUT, vec![user_header, (http::EXPECT, expected)], value, Some(writer))
         } else if draw < self.plan.read_ratio + self.plan.cas_ratio + self.plan.checkout_ratio {
             let order = format!("order {req} of user {user}: item k{key}").into_bytes();
-            let request = client.request(Method::POST, "/checkout", &[], Bytes::from(order));
+            let request = client.request(Method::POST, "/checkout", &[user_header], Bytes::from(order));
             return (Op::Other, key, Call::Http(client, request.expect("a checkout is valid HTTP")), None);
         } else {
-            (Op::Write, key, Method::PUT, Vec::new(), write_value(req, self.plan.value_bytes), None)
+            (Op::Write, key, Method::PUT, vec![user_header], write_value(req, self.plan.value_bytes), None)
         };
         let path = format!("/items/k{key}");
         let request =

@@ -14,9 +14,11 @@ use faultline_models::server::{Capacity, serve};
 use faultline_models::{app, router};
 use rand::RngCore;
 
+mod limit;
 mod resilience;
 mod tier;
 
+pub use limit::{FailSpec, KeySpec, RateLimitPlan, RateLimitSpec, ScopeSpec};
 pub use resilience::{BreakerPlan, BreakerSpec, WindowPlan};
 
 use schemars::JsonSchema;
@@ -71,6 +73,10 @@ pub struct AppService {
     /// The third-party payment API `POST /checkout` calls. Default: none.
     #[serde(default)]
     pub payment: Option<Box<PaymentSpec>>,
+    /// With `protocol = "http"`: a rate limit on `/items/*` and `/checkout` (`429` over it).
+    /// Default: none.
+    #[serde(default)]
+    pub rate_limit: Option<Box<RateLimitSpec>>,
 }
 
 fn default_request_timeout() -> Dur {
@@ -166,6 +172,9 @@ pub struct AppPlan {
     pub replica_breaker: Option<Box<BreakerPlan>>,
     /// The payment API: "host:port", charge timeout in nanoseconds, breaker.
     pub payment: Option<Box<(String, u64, Option<BreakerPlan>)>>,
+    /// The rate limit on the HTTP front.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<Box<RateLimitPlan>>,
 }
 
 /// Where an app's store calls go, in the plan.
@@ -279,6 +288,10 @@ impl Kind for AppService {
                 breaker.validate(c, span, "`payment.breaker`");
             }
         }
+        if let Some(limit) = &self.rate_limit {
+            let span = c.span_at(&app_path("rate_limit"), host.name.span());
+            limit.validate(c, span, self.protocol == ProtocolSpec::Http);
+        }
         if self.request_timeout.0.is_zero() {
             let path = [
                 Seg::Key("hosts"),
@@ -333,6 +346,7 @@ impl Kind for AppService {
                 let breaker = payment.breaker.as_ref().map(BreakerSpec::compile);
                 Box::new((cx.addr(&payment.host), ns(payment.timeout.0), breaker))
             }),
+            rate_limit: self.rate_limit.as_ref().map(|limit| Box::new(limit.compile(|node| cx.addr(node)))),
         }
     }
 }
@@ -369,6 +383,7 @@ impl AppPlan {
                 timeout: Duration::from_nanos(*timeout_ns),
                 breaker: breaker.as_ref().map(BreakerPlan::config),
             }),
+            rate_limit: self.rate_limit.as_deref().map(RateLimitPlan::config),
         }
     }
 
