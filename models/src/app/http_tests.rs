@@ -3,18 +3,16 @@
 //! limit, the request timeout, keep-alive reuse by the client, and the rate limit's `429`.
 
 use super::http::{HttpFront, code_of, serve_http, status_of};
+use super::tests::tiers;
 use super::{App, AppConfig, DbRoute, LimitKey};
 use crate::cache::aside::TierConfig;
-use crate::cache::engine::EngineConfig;
-use crate::cache::node::L2Node;
 use crate::client::CallError;
 use crate::http::client::{HttpClient, HttpResponse};
 use crate::http::{EPOCH, EXPECT, LSN, MIN_LSN, USER, hex};
-use crate::kv::{KvConfig, KvNode};
 use crate::proto::ErrorCode;
 use crate::ratelimit::{LimitConfig, Rate};
 use crate::seam::{Env, TokioEnv};
-use crate::server::{Capacity, ServiceTime, serve};
+use crate::server::{Capacity, ServiceTime};
 use crate::testenv::block_on;
 use axum::http::{Method, StatusCode};
 use bytes::Bytes;
@@ -25,23 +23,6 @@ const LIMIT: Duration = Duration::from_secs(2);
 
 fn env() -> TokioEnv {
     TokioEnv::new("app", "127.0.0.1", 5)
-}
-
-/// Starts a kv primary and a cache node on loopback: their addresses.
-async fn tiers(env: &TokioEnv) -> (String, String) {
-    let db = env.bind(0).await.expect("bind");
-    let db_addr = db.local_addr().expect("an address").to_string();
-    let store = KvNode::primary(env.clone(), KvConfig::default()).expect("a fresh store opens");
-    tokio::task::spawn_local(serve(env.clone(), db, Capacity::default(), store));
-    let cache = env.bind(0).await.expect("bind");
-    let cache_addr = cache.local_addr().expect("an address").to_string();
-    tokio::task::spawn_local(serve(
-        env.clone(),
-        cache,
-        Capacity::default(),
-        L2Node::new(env.clone(), EngineConfig::default()),
-    ));
-    (db_addr, cache_addr)
 }
 
 fn config(db: &str, cache: Option<&str>, timeout: Duration) -> AppConfig {

@@ -463,7 +463,7 @@ mod tests {
     }
 
     /// Starts a kv primary and a cache on loopback; their addresses.
-    async fn tiers(env: &TokioEnv) -> (String, String) {
+    pub(super) async fn tiers(env: &TokioEnv) -> (String, String) {
         let db = env.bind(0).await.expect("bind");
         let db_addr = db.local_addr().expect("an address").to_string();
         let store = KvNode::primary(env.clone(), KvConfig::default()).expect("a fresh store opens");
