@@ -2,17 +2,15 @@
 //! replica is dead, the breaker opens, cache misses go straight to the primary, and the p99
 //! spike of quickstart.toml (every miss waiting out the 50 ms timeout) is gone.
 
+mod util;
+
 use faultline_chaos::report::Report;
 use faultline_sim::{RunOptions, run};
 
-fn library(name: &str) -> faultline_sim::scenario::Scenario {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
-    let text = std::fs::read_to_string(&path).expect("the scenario exists");
-    faultline_sim::scenario::parse_str(name, &text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")))
-}
-
 fn report(name: &str, seed: u64) -> Report {
-    run(&library(name), RunOptions { seed: Some(seed), ..RunOptions::default() }).expect("the run completes").report
+    run(&util::library(name, &[]), RunOptions { seed: Some(seed), ..RunOptions::default() })
+        .expect("the run completes")
+        .report
 }
 
 /// The largest window p99 while the replica is down and the breaker has had its first second

@@ -7,7 +7,7 @@ mod util;
 
 use faultline_chaos::report::Verdict;
 use faultline_chaos::trace::{Event, Observation, Outcome};
-use util::{go, records, scenario};
+use util::{go, library, records, scenario};
 
 /// An app over HTTP in front of a primary, a replica and a cache; `extra` is appended.
 fn http_app(extra: &str) -> String {
@@ -110,12 +110,6 @@ fault = { kill = "replica" }
     assert!(upstream_errors as u64 * 10 >= e2e.errors * 9, "{upstream_errors} of {} errors are 502s", e2e.errors);
 }
 
-fn library(name: &str) -> faultline_sim::scenario::Scenario {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
-    let text = std::fs::read_to_string(&path).expect("the scenario exists");
-    faultline_sim::scenario::parse_str(name, &text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")))
-}
-
 /// The breaker's state reports on `host` (`"payment:open"`, ...), with their times in seconds.
 fn breaker_states(records: &[faultline_chaos::trace::Record]) -> Vec<(f64, String)> {
     records
@@ -130,8 +124,8 @@ fn breaker_states(records: &[faultline_chaos::trace::Record]) -> Vec<(f64, Strin
 #[test]
 fn a_payment_outage_without_a_breaker_exhausts_the_app_and_with_one_only_checkouts_fail() {
     for seed in [1, 2, 3] {
-        let (bare, _, bare_records) = records(&library("third-party-outage.toml"), seed);
-        let (guarded, _, records) = records(&library("third-party-breaker.toml"), seed);
+        let (bare, _, bare_records) = records(&library("third-party-outage.toml", &[]), seed);
+        let (guarded, _, records) = records(&library("third-party-breaker.toml", &[]), seed);
         assert!(breaker_states(&bare_records).is_empty(), "no breaker, no breaker states");
         // The outage is 10 s to 20 s; windows are 2 s wide, and requests issued in the last one are
         // answered after it.

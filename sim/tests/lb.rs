@@ -8,17 +8,7 @@
 mod util;
 
 use faultline_chaos::trace::{Event, Record};
-use util::records;
-
-fn library(name: &str, edits: &[(&str, &str)]) -> faultline_sim::scenario::Scenario {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
-    let mut text = std::fs::read_to_string(&path).expect("the scenario exists");
-    for (from, to) in edits {
-        assert!(text.contains(from), "{from:?} is not in {name}");
-        text = text.replace(from, to);
-    }
-    faultline_sim::scenario::parse_str(name, &text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")))
-}
+use util::{library, records};
 
 /// Times (s) at which `host` served a request.
 fn served_at(records: &[Record], hosts: &[String], host: &str) -> Vec<f64> {

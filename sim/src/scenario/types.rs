@@ -380,7 +380,7 @@ pub struct Workload {
     /// Share of requests that are checkouts (`POST /checkout` to an HTTP app, which charges
     /// the order through its payment API, then stores it), in [0, 1], taken from the writes.
     /// Default 0.
-    #[serde(default = "default_cas_ratio")]
+    #[serde(default = "default_checkout_ratio")]
     #[schemars(with = "f64")]
     pub checkout_ratio: Sp<f64>,
     /// Number of distinct keys. Default 1000.
@@ -405,6 +405,9 @@ fn default_read_ratio() -> Sp<f64> {
     Spanned::new(0..0, 0.9)
 }
 fn default_cas_ratio() -> Sp<f64> {
+    Spanned::new(0..0, 0.0)
+}
+fn default_checkout_ratio() -> Sp<f64> {
     Spanned::new(0..0, 0.0)
 }
 fn default_keys() -> Sp<u64> {

@@ -10,6 +10,18 @@ pub fn scenario(text: &str) -> Scenario {
     parse_str("test.toml", text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")))
 }
 
+/// The library's scenario `name` (a file in `scenarios/`) with each `(from, to)` edit applied
+/// (each must apply).
+pub fn library(name: &str, edits: &[(&str, &str)]) -> Scenario {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
+    let mut text = std::fs::read_to_string(&path).expect("the scenario exists");
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from:?} is not in {name}");
+        text = text.replace(from, to);
+    }
+    parse_str(name, &text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")))
+}
+
 /// `s` run to the end under `seed`.
 pub fn go(s: &Scenario, seed: u64) -> RunOutcome {
     run(s, RunOptions { seed: Some(seed), ..RunOptions::default() }).expect("the run completes")
