@@ -183,6 +183,7 @@ async fn start() -> Hosts {
             early_refresh: None,
             write: WritePolicy::Invalidate,
             timeout: LIMIT,
+            eject: None,
         }),
         timeout: LIMIT,
         connect_per_request: false,

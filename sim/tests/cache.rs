@@ -270,3 +270,31 @@ fn a_lost_cache_node_cools_a_quarter_of_the_keys_on_a_ring_and_most_with_hash_mo
         assert!(hash_mod * 2 >= ring * 5, "seed {seed}: hash-mod {hash_mod} vs ring {ring}: 2.5x at least");
     }
 }
+
+#[test]
+fn a_dead_node_ejected_by_the_tiers_costs_one_window_not_the_outage() {
+    // cache4 is dead from 8 s to 11 s. With ejection the tiers take it out after two failed
+    // calls: only the reads in flight at the kill (and at the trial at 10 s) wait out the 50 ms
+    // L2 timeout. Without it, every read of its keys does, for the whole outage.
+    let apps = ["app1", "app2"];
+    for seed in SEEDS {
+        let (with, g) = run_file("cache-node-ejected.toml", &[], seed);
+        assert!(with.passed(), "{}", with.render_text());
+        let p99 =
+            |r: &Report, start: f64| r.windows.iter().find(|w| w.start_s == start).expect("a window").latency.p99_ms;
+        assert_eq!(g.max_at_end(gauge::L2_EJECTIONS, &apps), 2, "seed {seed}: ejected at the kill and at the trial");
+        assert!(p99(&with, 9.0) < 10.0, "seed {seed}: ejected, the p99 is back to normal: {}", p99(&with, 9.0));
+        // One edit takes ejection out of both apps (every occurrence is replaced).
+        let edit = (r#", eject = { failures = 2, retry = "2s" }"#, "");
+        let (without, _) = run_file("cache-node-ejected.toml", &[edit], seed);
+        for start in [8.0, 9.0, 10.0] {
+            assert!(p99(&without, start) >= 50.0, "seed {seed}, {start} s: every read of its keys waits the timeout");
+        }
+        assert!(p99(&without, 12.0) < 10.0, "seed {seed}: back when it is");
+        println!(
+            "seed {seed}: window p99 at 9 s: {:.0} ms ejected, {:.0} ms without ejection",
+            p99(&with, 9.0),
+            p99(&without, 9.0)
+        );
+    }
+}

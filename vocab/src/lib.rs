@@ -140,6 +140,9 @@ pub mod gauge {
     pub const CACHE_ERRORS: &str = "cache_errors";
     /// The most loads of one key an app had running at once (`app`).
     pub const KEY_LOADS_PEAK: &str = "key_loads_peak";
+    /// Times an app's cache tier ejected an L2 node after consecutive failures, since start
+    /// (`app`).
+    pub const L2_EJECTIONS: &str = "l2_ejections";
     /// Cache invalidations after a write that failed (`app`).
     pub const CACHE_INVALIDATION_FAILURES: &str = "cache_invalidation_failures";
     /// Reads an app took to the primary because its replica failed (`app`).
@@ -197,7 +200,7 @@ pub mod gauge {
     pub const CHECKOUTS: &str = "checkouts";
 
     /// Every gauge a model publishes.
-    pub const ALL: [&str; 43] = [
+    pub const ALL: [&str; 44] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -241,6 +244,7 @@ pub mod gauge {
         LB_UNHEALTHY,
         LB_RETRIES,
         LB_NO_BACKEND,
+        L2_EJECTIONS,
     ];
 }
 
@@ -257,9 +261,13 @@ pub mod state {
     /// A load balancer's view of a backend changed, "<backend>:<unhealthy|healthy|returned>" or
     /// "<backend>:ejected <duration>", or it entered or left panic mode, "panic:<on|off>".
     pub const LB: &str = "lb";
+    /// An app's cache tier took an L2 node out of its routing after consecutive failures,
+    /// "<node>:ejected", or put it back on trial when its retry time was over,
+    /// "<node>:returned".
+    pub const TIER: &str = "tier";
 
     /// Every state key a model reports.
-    pub const ALL: [&str; 5] = [ROLE, FAILOVER, TRUNCATED, BREAKER, LB];
+    pub const ALL: [&str; 6] = [ROLE, FAILOVER, TRUNCATED, BREAKER, LB, TIER];
 }
 
 /// The roles of a node in a replicated group (the values of [`state::ROLE`] and of `Role` events).
@@ -356,6 +364,7 @@ mod tests {
             [state::LB, gauge::LB_EJECTED, gauge::LB_UNHEALTHY, gauge::LB_RETRIES, gauge::LB_NO_BACKEND],
             ["lb", "lb_ejected", "lb_unhealthy", "lb_retries", "lb_no_backend"]
         );
+        assert_eq!((state::TIER, gauge::L2_EJECTIONS), ("tier", "l2_ejections"));
         assert_eq!(role::PRIMARY, "primary");
         assert_eq!((failover::DETECTED, failover::PROMOTED), ("detected", "promoted"));
         let codes = [

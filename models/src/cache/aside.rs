@@ -32,10 +32,22 @@
 //!   The keys whose owner changed go cold; a node that joins again still holds what it had
 //!   when it left, which may be stale by then (writes meanwhile invalidated other nodes). With
 //!   every node out there is no L2: reads go to the loader, writes touch only the L1.
+//! - Ejection ([`Eject`], Twemproxy's `auto_eject_hosts`): with it on, a node whose calls fail
+//!   (time out, are refused or reset) `failures` times in a row leaves the routing as if the
+//!   shard mask had taken it out, for `retry`; then it comes back on trial: one more failure
+//!   ejects it again, a success clears its count. Reported as the state `tier`
+//!   ("<node>:ejected", "<node>:returned"). An error reply (e.g. `OOM`) is the node answering,
+//!   not a failure. Its keys go cold meanwhile, on the nodes that own them now; when it
+//!   returns it still holds what it had, which writes meanwhile did not invalidate (the same
+//!   hazard as a shard joining again). A node that flaps (back on trial, failing again) would
+//!   bring back another hazard: a write whose update failed on it leaves the copy its keys'
+//!   other owner took during an earlier ejection, older than the write, and the next ejection
+//!   serves it. So a write whose cache update fails also deletes the key on that other owner.
+//!   Without ejection, every read of a dead node's keys waits out the L2 timeout.
 //!
 //! Gauges (cumulative): "cache_hits" (reads answered by L1 or L2), "cache_misses" (reads that
 //! ran the loader or joined a load), "l1_hits", "db_loads" (loads this host started),
-//! "early_refreshes", "lock_waits", "cache_errors" (L2 calls that failed), and
+//! "early_refreshes", "lock_waits", "cache_errors" (L2 calls that failed), "l2_ejections", and
 //! "key_loads_peak": the most loads of one key this host had running at once.
 //!
 //! This file must not know what the loader reads from, nor how L2 stores: it speaks RESP.
@@ -47,7 +59,7 @@ use super::l1::{L1, L1Config};
 use super::resp::Frame;
 use crate::seam::{Env, Knob};
 use crate::shard::{Node, Scheme, ShardError, Sharder};
-use faultline_vocab::gauge;
+use faultline_vocab::{gauge, state};
 use rand_chacha::ChaCha8Rng;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -90,6 +102,15 @@ pub enum WritePolicy {
     },
 }
 
+/// When a tier takes a failing L2 node out of its routing (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Eject {
+    /// Consecutive failed calls that eject a node (Twemproxy's `server_failure_limit`).
+    pub failures: u32,
+    /// How long an ejected node stays out (Twemproxy's `server_retry_timeout`).
+    pub retry: Duration,
+}
+
 /// The value a write leaves in L2 under [`WritePolicy::InvalidateWithLease`]: no value a
 /// store holds starts with a NUL and this text.
 pub const WRITE_MARKER: &[u8] = b"\0faultline:written";
@@ -122,6 +143,8 @@ pub struct TierConfig {
     pub write: WritePolicy,
     /// The longest one L2 call may take.
     pub timeout: Duration,
+    /// Whether and when a failing node leaves the routing (`None`: never by itself).
+    pub eject: Option<Eject>,
 }
 
 impl TierConfig {
@@ -137,6 +160,7 @@ impl TierConfig {
             early_refresh: None,
             write: WritePolicy::Invalidate,
             timeout,
+            eject: None,
         }
     }
 }
@@ -173,6 +197,16 @@ struct Counters {
     lock_waits: Cell<u64>,
     errors: Cell<u64>,
     peak: Cell<u64>,
+    ejections: Cell<u64>,
+}
+
+/// How an L2 node's calls have gone, for ejection.
+#[derive(Debug, Clone, Copy, Default)]
+struct Health {
+    /// Failed calls in a row.
+    failures: u32,
+    /// While ejected: when it comes back.
+    out_until: Option<Duration>,
 }
 
 fn bump(counter: &Cell<u64>) {
@@ -187,9 +221,14 @@ pub struct CacheTier<E: Env, X = String> {
     full: Sharder,
     /// The routing over the nodes in now (`None`: every node is out).
     sharder: RefCell<Option<Sharder>>,
-    /// The shard mask `sharder` was built for.
+    /// The nodes out of `sharder` (the shard mask's and the ejected ones), a bit each.
     mask: Cell<u64>,
-    clients: BTreeMap<String, RespClient<E>>,
+    /// Each node's client, in `config.nodes` order.
+    clients: Vec<RespClient<E>>,
+    /// A node's position in `config.nodes`, by name.
+    index: BTreeMap<Node, usize>,
+    /// Each node's health, in `config.nodes` order.
+    health: RefCell<Vec<Health>>,
     l1: Option<RefCell<L1<Entry>>>,
     flights: SingleFlight<Vec<u8>, Result<Loaded, X>>,
     /// Loads running now, by key (for the peak).
@@ -208,11 +247,9 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
     pub fn new(env: E, config: TierConfig) -> Result<Self, ShardError> {
         let names = config.nodes.iter().map(|(name, _)| name.as_str().into()).collect();
         let full = Sharder::new(config.scheme.clone(), names)?;
-        let clients = config
-            .nodes
-            .iter()
-            .map(|(name, addr)| (name.clone(), RespClient::new(env.clone(), addr.clone(), config.timeout)))
-            .collect();
+        let clients =
+            config.nodes.iter().map(|(_, addr)| RespClient::new(env.clone(), addr.clone(), config.timeout)).collect();
+        let index = full.nodes().iter().enumerate().map(|(i, node)| (node.clone(), i)).collect();
         let l1 = config.l1.map(|l1| RefCell::new(L1::new(l1)));
         let tier = Self {
             rng: RefCell::new(env.rng("cache-tier")),
@@ -221,6 +258,8 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
             full,
             mask: Cell::new(0),
             clients,
+            index,
+            health: RefCell::new(vec![Health::default(); config.nodes.len()]),
             l1,
             flights: SingleFlight::new(),
             running: RefCell::default(),
@@ -244,27 +283,74 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
             (gauge::LOCK_WAITS, &c.lock_waits),
             (gauge::CACHE_ERRORS, &c.errors),
             (gauge::KEY_LOADS_PEAK, &c.peak),
+            (gauge::L2_EJECTIONS, &c.ejections),
         ] {
             self.env.gauge(name, value.get() as i64);
         }
     }
 
-    /// The client of the L2 node that owns `key` now (`None`: every node is out).
-    fn owner(&self, key: &[u8]) -> Option<&RespClient<E>> {
-        let name = self.route(key)?;
-        self.clients.get(&*name)
+    /// The position in `config.nodes` of the L2 node that owns `key` now (`None`: every node
+    /// is out).
+    fn owner(&self, key: &[u8]) -> Option<usize> {
+        self.index.get(&self.route(key)?).copied()
     }
 
     /// The name of the L2 node that owns `key` now (`None`: every node is out), after taking
-    /// in a change of the shard mask.
+    /// in a change of the shard mask or of the nodes ejected.
     pub fn route(&self, key: &[u8]) -> Option<Node> {
-        let mask = self.env.knob(Knob::ShardMask);
+        let mask = self.env.knob(Knob::ShardMask) | self.ejected();
         if mask != self.mask.get() {
             self.mask.set(mask);
             let rebuilt = self.members(mask);
             *self.sharder.borrow_mut() = rebuilt;
         }
         self.sharder.borrow().as_ref().map(|sharder| sharder.owner(key).clone())
+    }
+
+    /// The nodes ejected now, a bit each; a node whose time out is over comes back on trial.
+    fn ejected(&self) -> u64 {
+        let Some(eject) = self.config.eject else { return 0 };
+        let now = self.env.now();
+        let mut out = 0;
+        for (i, health) in self.health.borrow_mut().iter_mut().enumerate() {
+            match health.out_until {
+                Some(until) if now >= until => {
+                    health.out_until = None;
+                    health.failures = eject.failures.saturating_sub(1);
+                    self.env.state(state::TIER, &format!("{}:returned", self.config.nodes[i].0));
+                }
+                Some(_) => out |= 1 << i,
+                None => {}
+            }
+        }
+        out
+    }
+
+    /// Counts how a call to node `i` went: a success clears its failures, a failure counts and,
+    /// with ejection on, may eject it.
+    fn record(&self, i: usize, ok: bool) {
+        let Some(eject) = self.config.eject else { return };
+        let mut health = self.health.borrow_mut();
+        let health = &mut health[i];
+        if ok {
+            health.failures = 0;
+            return;
+        }
+        health.failures += 1;
+        // The shard mask has a bit for the first 64 nodes only: the others are never ejected.
+        if health.failures >= eject.failures && health.out_until.is_none() && i < 64 {
+            health.out_until = Some(self.env.now() + eject.retry);
+            bump(&self.counters.ejections);
+            self.env.state(state::TIER, &format!("{}:ejected", self.config.nodes[i].0));
+            self.publish();
+        }
+    }
+
+    /// Calls node `i` with `args`, counting how it went for ejection.
+    async fn call(&self, i: usize, args: &[&[u8]]) -> Result<Frame, crate::client::CallError> {
+        let reply = self.clients[i].call(args, self.config.timeout).await;
+        self.record(i, reply.is_ok());
+        reply
     }
 
     /// The routing over the nodes `mask` leaves in (see the module doc).
@@ -349,14 +435,13 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
     /// The value L2 holds for `key`; a failure counts and reads as a miss. With early refresh
     /// on, a hit that XFetch picks for refresh also reads as a miss.
     async fn l2_get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let client = self.owner(key)?;
-        let limit = self.config.timeout;
+        let node = self.owner(key)?;
         let (got, ttl) = match self.config.early_refresh {
-            None => (client.call(&[b"GET".as_slice(), key], limit).await, None),
+            None => (self.call(node, &[b"GET", key]).await, None),
             Some(_) => {
                 let get: [&[u8]; 2] = [b"GET", key];
                 let pttl: [&[u8]; 2] = [b"PTTL", key];
-                let (got, ttl) = tokio::join!(client.call(&get, limit), client.call(&pttl, limit));
+                let (got, ttl) = tokio::join!(self.call(node, &get), self.call(node, &pttl));
                 (got, ttl.ok())
             }
         };
@@ -438,7 +523,7 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         }
         // With every node out of the tier there is nowhere to fill.
         let Some(owner) = self.owner(key) else { return Fill::Failed };
-        match owner.call(&args, self.config.timeout).await {
+        match self.call(owner, &args).await {
             Ok(Frame::Simple(_)) => Fill::Stored,
             Ok(Frame::Null) if nx => Fill::Refused,
             Ok(_) | Err(_) => {
@@ -465,11 +550,11 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         let token = format!("{}:{token}", self.env.host_name());
         let px = lease.as_millis().max(1).to_string();
         let args: [&[u8]; 6] = [b"SET", &lock, token.as_bytes(), b"NX", b"PX", px.as_bytes()];
-        match owner.call(&args, self.config.timeout).await {
+        match self.call(owner, &args).await {
             Ok(Frame::Simple(_)) => {
                 let loaded = self.load_and_fill(key, load).await;
                 // Releases only if still ours would need a script; the lease bounds a stale lock.
-                let _ = owner.call(&[b"DEL".as_slice(), &lock], self.config.timeout).await;
+                let _ = self.call(owner, &[b"DEL", &lock]).await;
                 loaded
             }
             Ok(Frame::Null) => {
@@ -478,7 +563,7 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
                 let waited_from = self.env.now();
                 while self.env.now().saturating_sub(waited_from) < lease {
                     self.env.sleep(retry.max(Duration::from_millis(1))).await;
-                    if let Ok(Frame::Bulk(value)) = owner.call(&[b"GET".as_slice(), key], self.config.timeout).await
+                    if let Ok(Frame::Bulk(value)) = self.call(owner, &[b"GET", key]).await
                         && value != WRITE_MARKER
                     {
                         self.l1_put(key, value.clone(), self.mean_load.get());
@@ -501,18 +586,36 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
             l1.borrow_mut().invalidate(key);
         }
         let Some(owner) = self.owner(key) else { return true };
-        let reply = match (self.config.write, value) {
-            (WritePolicy::WriteThrough, Some(value)) => return self.l2_set(key, value, false).await == Fill::Stored,
+        let took = match (self.config.write, value) {
+            (WritePolicy::WriteThrough, Some(value)) => self.l2_set(key, value, false).await == Fill::Stored,
             (WritePolicy::Invalidate, _) | (WritePolicy::WriteThrough, None) => {
-                owner.call(&[b"DEL".as_slice(), key], self.config.timeout).await
+                matches!(self.call(owner, &[b"DEL", key]).await, Ok(Frame::Integer(_)))
             }
             (WritePolicy::InvalidateWithLease { lease }, _) => {
                 let px = lease.as_millis().max(1).to_string();
                 let args: [&[u8]; 5] = [b"SET", key, WRITE_MARKER, b"PX", px.as_bytes()];
-                return matches!(owner.call(&args, self.config.timeout).await, Ok(Frame::Simple(_)));
+                matches!(self.call(owner, &args).await, Ok(Frame::Simple(_)))
             }
         };
-        matches!(reply, Ok(Frame::Integer(_)))
+        if !took && self.config.eject.is_some() {
+            self.clear_fallback(key, owner).await;
+        }
+        took
+    }
+
+    /// A write's update of `key` failed on its owner, node `node`. If the node is (or gets)
+    /// ejected, the node that takes the key may still hold a copy from an earlier ejection,
+    /// older than this write: delete it there, or the ejection would serve it again.
+    async fn clear_fallback(&self, key: &[u8], node: usize) {
+        if node >= 64 {
+            return;
+        }
+        let Some(sharder) = self.members(self.mask.get() | 1 << node) else { return };
+        if let Some(&fallback) = self.index.get(sharder.owner(key))
+            && fallback != node
+        {
+            let _ = self.call(fallback, &[b"DEL", key]).await;
+        }
     }
 
     /// Cumulative (reads a cache answered, reads that ran or joined a load).

@@ -341,3 +341,69 @@ mod shard_mask {
         });
     }
 }
+
+#[test]
+fn a_node_failing_in_a_row_is_ejected_then_tried_again() {
+    use crate::testenv::TestEnv;
+    block_on(async {
+        let env = env("nodes");
+        let (mut nodes, _engines) = nodes(&env, 2).await;
+        // A third node nothing listens on: every connection to it is refused.
+        let gone = env.bind(0).await.expect("bind");
+        let addr = gone.local_addr().expect("an address").to_string();
+        drop(gone);
+        nodes.push(("cache2".to_string(), addr));
+        let app = TestEnv::manual("app");
+        let mut config = config(nodes);
+        config.eject = Some(Eject { failures: 3, retry: Duration::from_secs(30) });
+        let tier: CacheTier<TestEnv> = CacheTier::new(app.clone(), config).expect("a tier");
+        let on = |key: &String| &*tier.route(key.as_bytes()).expect("a node owns every key") == "cache2";
+        let keys: Vec<String> = (0..300).map(|i| format!("k{i}")).filter(|k| on(k)).collect();
+        assert!(keys.len() > 50, "the dead node owns its share: {}", keys.len());
+        // A read of its key fails twice (the GET, then the fill): not yet three in a row.
+        tier.read(keys[0].as_bytes(), || async { found("v") }).await.expect("the loader answers");
+        assert!(on(&keys[0]), "two failures do not eject");
+        assert_eq!(app.gauge(gauge::L2_EJECTIONS), Some(0));
+        tier.read(keys[1].as_bytes(), || async { found("v") }).await.expect("the loader answers");
+        assert_eq!(app.state(state::TIER).as_deref(), Some("cache2:ejected"));
+        assert_eq!(app.gauge(gauge::L2_EJECTIONS), Some(1));
+        assert_eq!(app.gauge(gauge::CACHE_ERRORS), Some(3), "the third failure ejected it: the fill went elsewhere");
+        assert!(keys.iter().all(|k| !on(k)), "its keys are owned by the live nodes now");
+        let again = tier.read(keys[1].as_bytes(), || async { panic!("filled on a live node") }).await;
+        assert_eq!(again.expect("a hit").1, Source::L2);
+        app.advance(Duration::from_secs(29));
+        assert!(!on(&keys[0]), "out until its retry time is over");
+        app.advance(Duration::from_secs(1));
+        assert!(on(&keys[0]), "back on trial");
+        assert_eq!(app.state(state::TIER).as_deref(), Some("cache2:returned"));
+        // On trial, one failure ejects it again.
+        tier.read(keys[2].as_bytes(), || async { found("v") }).await.expect("the loader answers");
+        assert_eq!(app.state(state::TIER).as_deref(), Some("cache2:ejected"));
+        assert_eq!(app.gauge(gauge::L2_EJECTIONS), Some(2));
+        assert_eq!(app.gauge(gauge::CACHE_ERRORS), Some(4));
+    });
+}
+
+#[test]
+fn a_success_clears_a_nodes_failures() {
+    use crate::testenv::TestEnv;
+    block_on(async {
+        let env = env("nodes");
+        let (nodes, _engines) = nodes(&env, 1).await;
+        let app = TestEnv::manual("app");
+        let mut config = config(nodes);
+        config.eject = Some(Eject { failures: 2, retry: Duration::from_secs(30) });
+        let tier: CacheTier<TestEnv> = CacheTier::new(app.clone(), config).expect("a tier");
+        for _ in 0..5 {
+            tier.record(0, false);
+            tier.record(0, true);
+        }
+        assert_eq!(app.gauge(gauge::L2_EJECTIONS), Some(0), "never two failures in a row");
+        tier.record(0, false);
+        tier.record(0, false);
+        assert_eq!(app.gauge(gauge::L2_EJECTIONS), Some(1));
+        assert!(tier.route(b"k").is_none(), "its only node out: no L2");
+        let read = tier.read(b"k", || async { found("v") }).await.expect("the loader answers");
+        assert_eq!(read.1, Source::Loaded);
+    });
+}

@@ -24,7 +24,9 @@ pub use resilience::{BreakerPlan, BreakerSpec, WindowPlan};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-pub use tier::{AdmissionSpec, L1Spec, MAX_TIER_NODES, OnWriteSpec, ShardSpec, StampedeSpec, TierPlan, TierSpec};
+pub use tier::{
+    AdmissionSpec, EjectSpec, L1Spec, MAX_TIER_NODES, OnWriteSpec, ShardSpec, StampedeSpec, TierPlan, TierSpec,
+};
 
 /// An application server.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

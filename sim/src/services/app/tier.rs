@@ -57,6 +57,32 @@ pub struct TierSpec {
     /// store read can take, and than replicas lag. Default "1s".
     #[serde(default = "default_write_lease")]
     pub write_lease: Dur,
+    /// Take an L2 node out of the routing after calls to it fail in a row, as Twemproxy's
+    /// `auto_eject_hosts` does; its keys go to the other nodes until it is tried again.
+    /// Default: none (a dead node's keys each wait out the timeout).
+    #[serde(default)]
+    pub eject: Option<EjectSpec>,
+}
+
+/// When an app's tier ejects a failing L2 node.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EjectSpec {
+    /// Failed calls in a row (timed out, refused, reset) that eject a node. Default 2
+    /// (Twemproxy's `server_failure_limit`).
+    #[serde(default = "default_eject_failures")]
+    pub failures: u32,
+    /// How long it stays out before it is tried again; one more failure then ejects it again.
+    /// Default "30s" (Twemproxy's `server_retry_timeout`).
+    #[serde(default = "default_eject_retry")]
+    pub retry: Dur,
+}
+
+fn default_eject_failures() -> u32 {
+    2
+}
+fn default_eject_retry() -> Dur {
+    Dur(Duration::from_secs(30))
 }
 
 fn default_write_lease() -> Dur {
@@ -169,6 +195,9 @@ pub struct TierPlan {
     pub on_write: OnWriteSpec,
     /// How long fills are refused after a write (with `Lease`), nanoseconds.
     pub write_lease_ns: u64,
+    /// Ejection of a failing node: failures in a row, and nanoseconds out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eject: Option<(u32, u64)>,
 }
 
 impl TierSpec {
@@ -227,6 +256,20 @@ impl TierSpec {
             let message = format!("`early_refresh` is {beta}; expected XFetch's beta, a number above 0 (1.0 is usual)");
             c.report(span, "not above 0", message);
         }
+        if let Some(eject) = self.eject {
+            if eject.failures == 0 {
+                let span = c.span_at(&path("eject"), host.name.span());
+                c.report(
+                    span,
+                    "zero",
+                    "`eject.failures` is 0; expected a count of failures in a row, 1 or more".into(),
+                );
+            }
+            if eject.retry.0.is_zero() {
+                let span = c.span_at(&path("eject"), host.name.span());
+                c.report(span, "zero", "`eject.retry` is 0; expected how long a node stays out, above 0".into());
+            }
+        }
         for (key, value) in
             [("lock_lease", self.lock_lease), ("lock_retry", self.lock_retry), ("write_lease", self.write_lease)]
         {
@@ -249,6 +292,7 @@ impl TierSpec {
             early_refresh: self.early_refresh,
             on_write: self.on_write,
             write_lease_ns: ns(self.write_lease.0),
+            eject: self.eject.map(|e| (e.failures, ns(e.retry.0))),
         }
     }
 }
@@ -270,6 +314,7 @@ impl TierPlan {
             early_refresh: None,
             on_write: OnWriteSpec::Invalidate,
             write_lease_ns: ns(default_write_lease().0),
+            eject: None,
         }
     }
 
@@ -342,6 +387,9 @@ impl TierPlan {
                 }
             },
             timeout,
+            eject: self
+                .eject
+                .map(|(failures, retry_ns)| aside::Eject { failures, retry: Duration::from_nanos(retry_ns) }),
         }
     }
 }
