@@ -6,8 +6,8 @@
 //!
 //! Layout: one row per record in `t_ns` / `kind` / `host` / `peer` columns; the event itself
 //! stays postcard-encoded in one byte arena (`blob`, `offsets`) and is decoded only when a
-//! panel shows it (a few dozen rows a frame). Host state (power, partition, role) is a list of
-//! changes per host; gauges are sample lists per host and name; requests are one row each
+//! panel shows it (a few dozen rows a frame). Host state (power, partition, role, circuit
+//! breakers) is a list of changes per host; gauges are sample lists per host and name; requests are one row each
 //! (invoke and complete rows, outcome, latency). Per-bin aggregates for the plots live in
 //! [`crate::series`].
 //!
@@ -16,6 +16,7 @@
 //! hosts it concerns.
 
 use faultline_chaos::fault::Fault;
+use faultline_chaos::report::breakers::{BreakerState, parse_change};
 use faultline_chaos::trace::text;
 use faultline_chaos::trace::{Event, Header, Outcome, Record};
 use std::collections::BTreeMap;
@@ -154,6 +155,8 @@ pub struct HostTimeline {
     pub roles: Vec<RoleChange>,
     /// Gauge samples by gauge name.
     pub gauges: BTreeMap<String, Vec<GaugePoint>>,
+    /// Circuit breaker state changes, by breaker name.
+    pub breakers: BTreeMap<String, Vec<(u64, BreakerState)>>,
 }
 
 /// The value in force at `t_ns` in a change list sorted by time: the last change at or before it.
@@ -406,6 +409,11 @@ impl IndexBuilder {
             Event::Role { host, role, epoch, .. } => self.role(*host, t_ns, role, *epoch),
             Event::State { host, key, value } if key == faultline_chaos::vocab::state::ROLE => {
                 self.role(*host, t_ns, value, 0)
+            }
+            Event::State { host, key, value } if key == faultline_chaos::vocab::state::BREAKER => {
+                if let (Some(h), Some((name, to))) = (self.index.hosts.get_mut(*host as usize), parse_change(value)) {
+                    h.breakers.entry(name.to_string()).or_default().push((t_ns, to));
+                }
             }
             Event::Sample { host, gauge, last, mean } => {
                 if let Some(h) = self.index.hosts.get_mut(*host as usize) {

@@ -18,11 +18,16 @@
 //! (without one, overall is L2 %). Database loads per second = `db_loads` increments over the
 //! sampled time in the bin, per app host, summed: bins and sampling intervals need not align.
 //!
+//! Circuit breakers (only when a breaker reported a state): one step line per breaker and host,
+//! at 0 closed, 1 half-open, 2 open, closed from the start until its first change, and held to
+//! the end of the run.
+//!
 //! Bin width: the run's length / [`TARGET_BINS`], at least 1 ms, so a plot has a few hundred
 //! points whatever the length of the run.
 
 use crate::index::TraceIndex;
 use egui_plot::PlotPoint;
+use faultline_chaos::report::breakers::BreakerState;
 use faultline_chaos::report::cache::{NODE_GAUGES, TIER_GAUGES};
 use faultline_chaos::vocab::gauge;
 
@@ -80,6 +85,8 @@ pub struct Series {
     pub lag: Vec<NamedLine>,
     /// Queue depth lines, one per host and gauge.
     pub queue: Vec<NamedLine>,
+    /// Circuit breaker states (0 closed, 1 half-open, 2 open), one step line per breaker.
+    pub breakers: Vec<NamedLine>,
 }
 
 impl Series {
@@ -123,6 +130,7 @@ impl Series {
             cache: cache_series(index, bin_ns, nbins),
             lag: gauge_lines(index, &LAG_GAUGES, |p| p.last as f64),
             queue: gauge_lines(index, &QUEUE_GAUGES, |p| p.mean),
+            breakers: breaker_lines(index),
         }
     }
 
@@ -205,6 +213,27 @@ fn hit_rate_lines(counts: &Counts, x: impl Fn(usize) -> f64) -> Vec<NamedLine> {
     vec![l1, l2, overall]
 }
 
+/// One step line per breaker: the level before each change, then after it; held to the end.
+fn breaker_lines(index: &TraceIndex) -> Vec<NamedLine> {
+    let end_s = index.span_ns() as f64 / 1e9;
+    let mut lines = Vec::new();
+    for (id, host) in index.hosts.iter().enumerate() {
+        for (name, changes) in &host.breakers {
+            let mut level = BreakerState::Closed.level();
+            let mut points = vec![PlotPoint::new(0.0, level)];
+            for (t_ns, to) in changes {
+                let x = *t_ns as f64 / 1e9;
+                points.push(PlotPoint::new(x, level));
+                level = to.level();
+                points.push(PlotPoint::new(x, level));
+            }
+            points.push(PlotPoint::new(end_s, level));
+            lines.push(NamedLine { name: format!("{} {name}", index.host_name(id as u16)), points });
+        }
+    }
+    lines
+}
+
 fn gauge_lines(
     index: &TraceIndex,
     gauges: &[&str],
@@ -224,7 +253,7 @@ fn gauge_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{S, loaded, loaded_with_cache};
+    use crate::testkit::{S, loaded, loaded_with_breaker, loaded_with_cache};
 
     #[test]
     fn bins_cover_the_run_and_show_the_fault() {
@@ -269,6 +298,33 @@ mod tests {
         assert_eq!(restart.len(), 1);
         assert_eq!(restart[0].y, 0.0);
         check("db loads/s", &rest, 40.0);
+    }
+
+    #[test]
+    fn a_breaker_is_a_step_line_held_to_the_end() {
+        assert!(loaded().series.breakers.is_empty(), "no breaker, no line");
+        let series = loaded_with_breaker().series;
+        assert_eq!(series.breakers.len(), 1);
+        let line = &series.breakers[0];
+        assert_eq!(line.name, "app db-replica");
+        let points: Vec<(f64, f64)> = line.points.iter().map(|p| (p.x, p.y)).collect();
+        assert_eq!(
+            points,
+            [
+                (0.0, 0.0),
+                (4.1, 0.0),
+                (4.1, 2.0),
+                (5.0, 2.0),
+                (5.0, 1.0),
+                (5.0, 1.0),
+                (5.0, 2.0),
+                (6.0, 2.0),
+                (6.0, 1.0),
+                (6.1, 1.0),
+                (6.1, 0.0),
+                (10.0, 0.0)
+            ]
+        );
     }
 
     #[test]

@@ -136,6 +136,29 @@ pub fn with_cache() -> (Header, Vec<Record>) {
     (header, records)
 }
 
+/// The fixture with a circuit breaker on the app around its replica reads: open at 4.1 s (the
+/// replica died at 4 s), half-open at 5 s, open again at once (the probe failed), half-open at
+/// 6 s, closed at 6.1 s.
+pub fn loaded_with_breaker() -> Loaded {
+    let mut records = records();
+    let end = records.pop().expect("the End record");
+    let change = |t_ns, value: &str| Record {
+        t_ns,
+        event: Event::State { host: APP, key: "breaker".into(), value: value.into() },
+    };
+    records.extend([
+        change(4_100 * MS, "db-replica:open"),
+        change(5 * S, "db-replica:half_open"),
+        change(5 * S, "db-replica:open"),
+        change(6 * S, "db-replica:half_open"),
+        change(6_100 * MS, "db-replica:closed"),
+    ]);
+    records.sort_by_key(|r| r.t_ns); // stable: equal times keep their order
+    records.push(end);
+    let bytes = encode(&header(), records);
+    load_reader(bytes.as_slice(), Path::new("breaker.fltrace")).expect("the breaker fixture loads")
+}
+
 /// The fixture as trace bytes.
 pub fn trace_bytes() -> Vec<u8> {
     encode(&header(), records())

@@ -3,10 +3,10 @@
 
 use crate::app::{PATH_LABEL, ReplayApp};
 use crate::panels::log::SEARCH_LABEL;
-use crate::panels::plots::{CACHE_TITLE, THROUGHPUT_LOADS_TITLE, THROUGHPUT_TITLE};
+use crate::panels::plots::{BREAKERS_TITLE, CACHE_TITLE, THROUGHPUT_LOADS_TITLE, THROUGHPUT_TITLE};
 use crate::panels::timeline::BAR_LABEL;
 use crate::state::ReplayState;
-use crate::testkit::{MS, S, loaded, loaded_with_cache, trace_bytes};
+use crate::testkit::{MS, S, loaded, loaded_with_breaker, loaded_with_cache, trace_bytes};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -35,10 +35,23 @@ fn shows_the_run_and_every_panel() {
     harness.get_by_label(THROUGHPUT_TITLE);
     assert!(harness.query_by_label(CACHE_TITLE).is_none(), "the fixture's app has no cache");
     assert!(harness.query_by_label(THROUGHPUT_LOADS_TITLE).is_none());
+    assert!(harness.query_by_label(BREAKERS_TITLE).is_none(), "the fixture's app has no breaker");
     harness.get_by_label_contains("checks failed");
     harness.get_by_label("FAIL p99 under 50 ms");
     harness.get_by_label("FAIL availability 99%");
     harness.get_by_label("t = 0.000000 s");
+}
+
+#[test]
+fn a_breaker_brings_its_state_plot_and_report() {
+    let mut harness = harness(ReplayApp::new(Some(ReplayState::new(loaded_with_breaker()))));
+    harness.run();
+    harness.get_by_label(BREAKERS_TITLE);
+    harness.get_by_label("app db-replica");
+    let report = &harness.state().state.as_ref().expect("open").loaded.report;
+    let breaker = &report.breakers[0];
+    assert_eq!((breaker.host.as_str(), breaker.breaker.as_str(), breaker.opened), ("app", "db-replica", 2));
+    assert!((breaker.open_s - 1.9).abs() < 1e-9, "open 4.1-5 s and 5-6 s: {}", breaker.open_s);
 }
 
 #[test]

@@ -9,6 +9,7 @@
 //! section's per-window counts and the data history, whose bound `check::history` documents),
 //! or decide verdicts (that is `checks`).
 
+use super::breakers::BreakerAcc;
 use super::cache::CacheAcc;
 use super::metrics::{Latency, WindowSeries};
 use super::{Anomalies, ChangeEntry, FaultEntry, Report};
@@ -80,6 +81,8 @@ pub struct Analyzer {
     pub(super) data: History,
     /// The cache gauges' samples.
     pub(super) cache: CacheAcc,
+    /// The circuit breakers' state changes.
+    pub(super) breakers: BreakerAcc,
 }
 
 impl Analyzer {
@@ -112,6 +115,7 @@ impl Analyzer {
             anomalies: Anomalies::default(),
             data: History::new(),
             cache: CacheAcc::new(window_ns),
+            breakers: BreakerAcc::default(),
         }
     }
 
@@ -137,7 +141,10 @@ impl Analyzer {
             Event::Sample { host, gauge, last, .. } => self.cache.sample(t_ns, *host, gauge, *last),
             Event::Message { .. } | Event::Observed { .. } => {}
             Event::Role { host, role, epoch, .. } => self.on_change(t_ns, *host, format!("role={role} epoch={epoch}")),
-            Event::State { host, key, value } => self.on_change(t_ns, *host, format!("{key}={value}")),
+            Event::State { host, key, value } => {
+                self.breakers.change(t_ns, *host, key, value);
+                self.on_change(t_ns, *host, format!("{key}={value}"));
+            }
             Event::Power { host, up } => self.on_change(t_ns, *host, if *up { "up" } else { "down" }.into()),
             Event::Fault(fault) => {
                 if self.faults.len() < MAX_FAULTS {

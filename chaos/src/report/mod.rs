@@ -43,9 +43,13 @@
 //!   gauges): reads, L1 and L2 hits, loads and their rates per app host, in total and per
 //!   window, and each L2 node's counters and peaks, from the cumulative gauges' increments;
 //!   see [`cache`] for every definition.
+//! - Circuit breakers (the `breakers` section, only when a model reported a breaker's state):
+//!   per breaker, times opened, time open and half-open, the state at the end; see
+//!   [`breakers`].
 
 mod analyzer;
 mod assemble;
+pub mod breakers;
 pub mod cache;
 mod checks;
 mod metrics;
@@ -383,6 +387,9 @@ pub struct Report {
     /// has no cache tier or cache node gauge (see [`cache`]).
     #[serde(default)]
     pub cache: Option<CacheReport>,
+    /// Every circuit breaker that reported a state, by host id then name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub breakers: Vec<breakers::BreakerReport>,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }

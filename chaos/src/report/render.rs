@@ -72,6 +72,7 @@ pub(super) fn render(report: &Report) -> String {
     end_to_end(report, &mut out);
     services(report, &mut out);
     cache(report, &mut out);
+    breakers(report, &mut out);
     windows(&report.windows, report.cache.as_ref(), &mut out);
     faults(report, &mut out);
     changes(report, &mut out);
@@ -213,6 +214,26 @@ fn windows(windows: &[WindowStats], cache: Option<&CacheReport>, out: &mut Strin
 fn cache_window(windows: &[CacheWindow], start_s: f64) -> Option<&CacheWindow> {
     let i = windows.partition_point(|c| c.start_s < start_s);
     windows.get(i).filter(|c| c.start_s == start_s)
+}
+
+fn breakers(report: &Report, out: &mut String) {
+    if report.breakers.is_empty() {
+        return;
+    }
+    section(out, "Circuit breakers (from their state changes)");
+    let mut table = Table::new(&["<host", "<breaker", "opened", "first open s", "open s", "half-open s", "<at end"]);
+    for b in &report.breakers {
+        table.row(vec![
+            b.host.clone(),
+            b.breaker.clone(),
+            b.opened.to_string(),
+            b.first_open_s.map_or_else(|| "-".to_string(), |t| format!("{t:.3}")),
+            format!("{:.3}", b.open_s),
+            format!("{:.3}", b.half_open_s),
+            b.state_at_end.name().to_string(),
+        ]);
+    }
+    table.render(out);
 }
 
 fn cache(report: &Report, out: &mut String) {

@@ -47,8 +47,9 @@
 //!
 //! Gauges (cumulative): "cache_hits" (reads answered by L1 or L2), "cache_misses" (reads that
 //! ran the loader or joined a load), "l1_hits", "db_loads" (loads this host started),
-//! "early_refreshes", "lock_waits", "cache_errors" (L2 calls that failed), "l2_ejections", and
-//! "key_loads_peak": the most loads of one key this host had running at once.
+//! "early_refreshes", "lock_waits", "cache_errors" (L2 calls that failed), "key_loads_peak"
+//! (the most loads of one key this host had running at once) and, with ejection on,
+//! "l2_ejections".
 //!
 //! This file must not know what the loader reads from, nor how L2 stores: it speaks RESP.
 
@@ -283,9 +284,12 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
             (gauge::LOCK_WAITS, &c.lock_waits),
             (gauge::CACHE_ERRORS, &c.errors),
             (gauge::KEY_LOADS_PEAK, &c.peak),
-            (gauge::L2_EJECTIONS, &c.ejections),
         ] {
             self.env.gauge(name, value.get() as i64);
+        }
+        // Only a tier that may eject publishes its ejections: without it, nothing to show.
+        if self.config.eject.is_some() {
+            self.env.gauge(gauge::L2_EJECTIONS, c.ejections.get() as i64);
         }
     }
 

@@ -1,6 +1,7 @@
 //! Metric plots over time (egui_plot): latency percentiles, throughput, error rate, cache hit
 //! rates (only when the run has a cache; its database loads per second then join the
-//! throughput plot, in the same unit), replication lag and queue depth. The x axes are linked (zoom or pan one, all follow),
+//! throughput plot, in the same unit), replication lag, queue depth and circuit breaker states
+//! (only when a breaker reported one). The x axes are linked (zoom or pan one, all follow),
 //! and so are the hover cursors; every plot draws the replay cursor as a vertical line; a click
 //! on a plot moves the cursor there. The data is precomputed ([`crate::series`]); a frame only
 //! borrows it.
@@ -24,6 +25,8 @@ pub const CACHE_TITLE: &str = "Cache hit rate (%)";
 pub const LAG_TITLE: &str = "Replication lag";
 /// The queue depth plot's title.
 pub const QUEUE_TITLE: &str = "Queue depth";
+/// The circuit breakers plot's title (only when a breaker reported a state).
+pub const BREAKERS_TITLE: &str = "Circuit breakers (0 closed, 1 half-open, 2 open)";
 
 /// One plot: its title and its named lines.
 type PlotLines<'a> = (&'static str, Vec<(&'a str, &'a [PlotPoint])>);
@@ -46,6 +49,9 @@ pub fn plots(series: &Series) -> Vec<PlotLines<'_>> {
     }
     plots.push((LAG_TITLE, named(&series.lag)));
     plots.push((QUEUE_TITLE, named(&series.queue)));
+    if !series.breakers.is_empty() {
+        plots.push((BREAKERS_TITLE, named(&series.breakers)));
+    }
     plots
 }
 
