@@ -2,6 +2,9 @@
 //! call does the work, and [`exit::Exit`] maps every outcome to its code in one place
 //! (0 every check holds, 1 a check failed, 2 bad input or usage, 4 internal error).
 
+#[macro_use]
+mod out;
+
 mod cli;
 mod cmd;
 mod exit;

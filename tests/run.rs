@@ -107,3 +107,23 @@ fn bad_flags_are_usage_errors() {
     assert_eq!(code(&help), 0);
     assert!(stdout(&help).contains("check-determinism"));
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly_and_keeps_the_exit_code() {
+    // `faultline run ... | head` closes the pipe early; here the read end is closed before a
+    // byte is written, so every write fails as the first one after `head` exits would.
+    for (file, expected) in [("quickstart.toml", 0), ("partition.toml", 1)] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(["run", scenario(file).to_str().unwrap(), "--format", "json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        drop(child.stdout.take());
+        let o = child.wait_with_output().expect("the run ends");
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{file}: {err}");
+        assert!(!err.contains("cannot write"), "a closed pipe is not an error to report: {err}");
+        assert_eq!(code(&o), expected, "{file}: the run's own verdict: {err}");
+    }
+}

@@ -17,10 +17,10 @@ pub fn run(quick: bool) -> Exit {
     let mut progress = |what: &str| eprintln!("  measuring {what}");
     match suite::run(&plan, &mut progress) {
         Ok(results) => {
-            println!("{}", suite::render(&results));
+            outln!("{}", suite::render(&results));
             let missed = results.headlines.iter().filter(|h| !h.pass).count();
             if missed > 0 {
-                println!("MISS: {missed} of {} targets missed (see docs/performance.md)", results.headlines.len());
+                outln!("MISS: {missed} of {} targets missed (see docs/performance.md)", results.headlines.len());
             }
             Exit::Pass
         }

@@ -63,10 +63,10 @@ pub fn run(options: &Options) -> Exit {
     match options.format {
         Format::Text => {
             let keys = if parsed.independent { "independent [key value] tuples" } else { "plain values" };
-            println!("history {} ({keys}; times are line numbers)", file.display());
-            print!("{}", explain::render_text(&checked, TimeUnit::Line));
+            outln!("history {} ({keys}; times are line numbers)", file.display());
+            out!("{}", explain::render_text(&checked, TimeUnit::Line));
             if matches!(checked.verdict, Verdict::Unknown { .. }) {
-                println!("raise --max-steps (now {}) to search further", options.max_steps);
+                outln!("raise --max-steps (now {}) to search further", options.max_steps);
             }
         }
         Format::Json => {
@@ -74,7 +74,7 @@ pub fn run(options: &Options) -> Exit {
             json["file"] = serde_json::json!(file.display().to_string());
             json["independent"] = serde_json::json!(parsed.independent);
             json["skipped_entries"] = serde_json::json!(parsed.skipped);
-            println!("{json}");
+            outln!("{json}");
         }
     }
     Exit::from_verdict(match checked.verdict {

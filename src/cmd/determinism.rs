@@ -17,7 +17,7 @@ pub fn run(file: &Path, seed: Option<u64>, runs: u32) -> Exit {
     for i in 1..=runs {
         match super::run::simulate(&scenario, Some(seed), None) {
             Ok(o) => {
-                println!("run {i}/{runs}: seed {seed}, {} records, trace hash {}", o.records, o.hash);
+                outln!("run {i}/{runs}: seed {seed}, {} records, trace hash {}", o.records, o.hash);
                 hashes.push(o.hash);
             }
             Err(e) => {
@@ -31,11 +31,11 @@ pub fn run(file: &Path, seed: Option<u64>, runs: u32) -> Exit {
     let verdict = Verdict::of(hashes.iter().all(|h| *h == first));
     match verdict {
         Verdict::Pass => {
-            println!("deterministic: {runs} runs of {} with seed {seed} gave trace hash {first}", file.display());
+            outln!("deterministic: {runs} runs of {} with seed {seed} gave trace hash {first}", file.display());
         }
         Verdict::Fail | Verdict::Unknown => {
-            println!("NOT deterministic: {runs} runs with seed {seed} gave different trace hashes");
-            println!("reproduce: faultline check-determinism {} --seed {seed} --runs {runs}", file.display());
+            outln!("NOT deterministic: {runs} runs with seed {seed} gave different trace hashes");
+            outln!("reproduce: faultline check-determinism {} --seed {seed} --runs {runs}", file.display());
         }
     }
     Exit::from_verdict(verdict)

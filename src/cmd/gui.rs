@@ -39,18 +39,18 @@ pub fn open(loaded: Loaded, options: Options) -> Exit {
         state.set_cursor((at_s * 1e9) as u64);
     }
     if options.headless_check {
-        println!("{}", faultline_viz::summary(&state));
-        println!("cursor: {:.6} s", state.cursor_ns as f64 / 1e9);
+        outln!("{}", faultline_viz::summary(&state));
+        outln!("cursor: {:.6} s", state.cursor_ns as f64 / 1e9);
         let mut app = ReplayApp::new(Some(state));
         if options.frames > 0 {
             let stats = faultline_viz::measure_frames(&mut app, options.frames as usize, 1600.0, 1000.0);
             let (mean, max) = (stats.mean.as_secs_f64() * 1e3, stats.max.as_secs_f64() * 1e3);
-            println!("scrub frames: {} at 1600x1000, mean {mean:.2} ms, max {max:.2} ms", stats.frames);
+            outln!("scrub frames: {} at 1600x1000, mean {mean:.2} ms, max {max:.2} ms", stats.frames);
         }
         if let Some(peak) = peak_memory_kib() {
-            println!("peak memory: {:.1} MiB", peak as f64 / 1024.0);
+            outln!("peak memory: {:.1} MiB", peak as f64 / 1024.0);
         }
-        println!("headless check: ok");
+        outln!("headless check: ok");
         return Exit::Pass;
     }
     match faultline_viz::run_window(ReplayApp::new(Some(state)), &title) {

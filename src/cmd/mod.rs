@@ -34,7 +34,7 @@ pub fn dispatch(cli: Cli) -> Exit {
         Command::Gui { file, gui } => gui::run(&file, gui_options(gui)),
         Command::Trace { command: TraceCommand::Dump { file, format } } => trace::dump(&file, format),
         Command::Schema => {
-            println!("{}", scenario::json_schema());
+            outln!("{}", scenario::json_schema());
             Exit::Pass
         }
         Command::Bench { quick } => bench::run(quick),

@@ -12,8 +12,8 @@ pub fn run(file: &Path, seed: Option<u64>, format: Format) -> Exit {
     };
     let plan = faultline_sim::compile(&scenario, seed);
     match format {
-        Format::Text => print!("{}", plan.render_text()),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("plans serialize")),
+        Format::Text => out!("{}", plan.render_text()),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&plan).expect("plans serialize")),
     }
     Exit::Pass
 }

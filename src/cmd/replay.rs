@@ -24,12 +24,12 @@ pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, options: Options)
         return fail(&format!("cannot create {}", dir.display()), e);
     }
     let trace = dir.join("trace.fltrace");
-    println!("faultline replay: scenario {:?}, seed {seed_used}", scenario.name);
-    println!("reproduce: {}", reproduce(file, seed_used));
+    outln!("faultline replay: scenario {:?}, seed {seed_used}", scenario.name);
+    outln!("reproduce: {}", reproduce(file, seed_used));
     if let Err(failure) = simulate(&scenario, Some(seed_used), Some(&trace)) {
         return failed(&failure, file, seed_used);
     }
-    println!("trace: {} (open again with: faultline gui {})", trace.display(), trace.display());
+    outln!("trace: {} (open again with: faultline gui {})", trace.display(), trace.display());
     gui::run(&trace, options)
 }
 

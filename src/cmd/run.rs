@@ -159,8 +159,8 @@ pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, format: Format) -
     }
     let seed_used = seed.unwrap_or(scenario.seed);
     if format == Format::Text {
-        println!("faultline run: scenario {:?}, seed {seed_used}", scenario.name);
-        println!("reproduce: {}", reproduce(file, seed_used));
+        outln!("faultline run: scenario {:?}, seed {seed_used}", scenario.name);
+        outln!("reproduce: {}", reproduce(file, seed_used));
     }
     let trace = out.map(|d| d.join("trace.fltrace"));
     let outcome = match simulate(&scenario, seed, trace.as_deref()) {
@@ -177,8 +177,8 @@ pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, format: Format) -
         }
     }
     match format {
-        Format::Text => println!("{}", text.trim_end()),
-        Format::Json => println!("{json}"),
+        Format::Text => outln!("{}", text.trim_end()),
+        Format::Json => outln!("{json}"),
     }
     let verdict = outcome.report.verdict();
     if verdict != Verdict::Pass {

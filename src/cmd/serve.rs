@@ -60,7 +60,7 @@ pub fn cache(options: &CacheOptions) -> Exit {
     let served = local.block_on(&runtime, async move {
         let listener = env.bind(options.listen.port()).await?;
         let addr = listener.local_addr()?;
-        println!("faultline serve cache: listening on {addr} (maxmemory {maxmemory} bytes, policy {})", policy.name());
+        outln!("faultline serve cache: listening on {addr} (maxmemory {maxmemory} bytes, policy {})", policy.name());
         std::io::stdout().flush()?;
         // No service time and no queue: commands run as they arrive, as Redis's event loop runs them.
         let capacity =
@@ -134,10 +134,12 @@ async fn serve_app(flags: &AppFlags, seed: u64) -> anyhow::Result<()> {
     let workers = flags.workers as usize;
     let max_connections = flags.max_connections.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     let capacity = Capacity { max_connections, ..Capacity::new(workers, APP_QUEUE, ServiceTime::Zero) };
-    println!(
+    outln!(
         "faultline serve app: listening on {addr} (db: {}; cache: {}; {workers} workers, request timeout {timeout:?}, \
          max body {} bytes)",
-        db.text, cache.text, flags.max_body
+        db.text,
+        cache.text,
+        flags.max_body
     );
     std::io::stdout().flush()?;
     let front = HttpFront { request_timeout: timeout, max_body: flags.max_body };

@@ -134,32 +134,32 @@ fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) ->
                 "jobs": jobs,
                 "results": results,
             });
-            println!("{}", serde_json::to_string_pretty(&json).expect("json"));
+            outln!("{}", serde_json::to_string_pretty(&json).expect("json"));
         }
         Format::Text => {
-            println!("sweep: {} runs on {jobs} threads in {wall_s:.2} s ({rate:.1} seeds/s)", results.len());
-            println!("failed runs: {}", failures.len());
+            outln!("sweep: {} runs on {jobs} threads in {wall_s:.2} s ({rate:.1} seeds/s)", results.len());
+            outln!("failed runs: {}", failures.len());
             for (check, n) in &failed_by_check {
-                println!("  {n:>6}  {check}");
+                outln!("  {n:>6}  {check}");
             }
             if !undecided.is_empty() {
-                println!("undecided runs (no check failed, one could not decide): {}", undecided.len());
+                outln!("undecided runs (no check failed, one could not decide): {}", undecided.len());
             }
             for r in &failures {
-                println!("FAIL {} --seed {}: {}", r.file.display(), r.seed, r.failed.join("; "));
-                println!("  reproduce: {}", super::run::reproduce(&r.file, r.seed));
+                outln!("FAIL {} --seed {}: {}", r.file.display(), r.seed, r.failed.join("; "));
+                outln!("  reproduce: {}", super::run::reproduce(&r.file, r.seed));
             }
             for r in &undecided {
-                println!("UNKNOWN {} --seed {}: {}", r.file.display(), r.seed, r.undecided.join("; "));
-                println!("  reproduce: {}", super::run::reproduce(&r.file, r.seed));
+                outln!("UNKNOWN {} --seed {}: {}", r.file.display(), r.seed, r.undecided.join("; "));
+                outln!("  reproduce: {}", super::run::reproduce(&r.file, r.seed));
             }
             if !internal.is_empty() {
-                println!("internal errors: {}", internal.len());
+                outln!("internal errors: {}", internal.len());
             }
             for r in &internal {
                 let message = r.internal_error.as_deref().unwrap_or_default();
-                println!("INTERNAL ERROR {} --seed {}: {message}", r.file.display(), r.seed);
-                println!("  reproduce: {}", super::run::reproduce(&r.file, r.seed));
+                outln!("INTERNAL ERROR {} --seed {}: {message}", r.file.display(), r.seed);
+                outln!("  reproduce: {}", super::run::reproduce(&r.file, r.seed));
             }
         }
     }

@@ -159,8 +159,8 @@ pub fn run(options: &Options) -> Exit {
         saturated,
     };
     match options.format {
-        Format::Text => print!("{}", output::text(&answer)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&answer).expect("answers serialize")),
+        Format::Text => out!("{}", output::text(&answer)),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&answer).expect("answers serialize")),
     }
     if answer.passing_rps.is_some() { Exit::Pass } else { Exit::CheckFailed }
 }
