@@ -51,11 +51,13 @@ pub enum Kind {
     Role,
     /// `Observed`.
     Observed,
+    /// `Retry`.
+    Retry,
 }
 
 impl Kind {
     /// Every kind, in the order the log's filter lists them.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Invoke,
         Kind::Complete,
         Kind::Served,
@@ -67,6 +69,7 @@ impl Kind {
         Kind::End,
         Kind::Role,
         Kind::Observed,
+        Kind::Retry,
     ];
 
     /// The kind's name as the trace's text form prints it.
@@ -83,6 +86,7 @@ impl Kind {
             Kind::End => "end",
             Kind::Role => "role",
             Kind::Observed => "observed",
+            Kind::Retry => "retry",
         }
     }
 
@@ -100,6 +104,7 @@ impl Kind {
             Event::End => Kind::End,
             Event::Role { .. } => Kind::Role,
             Event::Observed { .. } => Kind::Observed,
+            Event::Retry { .. } => Kind::Retry,
         }
     }
 }
@@ -272,8 +277,11 @@ impl TraceIndex {
     /// The request that row `row` belongs to (invoke, complete or observed), if any.
     pub fn request_of_row(&self, row: usize) -> Option<u64> {
         match self.kind.get(row)? {
-            Kind::Invoke | Kind::Complete | Kind::Observed => match self.event(row)? {
-                Event::Invoke { req, .. } | Event::Complete { req, .. } | Event::Observed { req, .. } => Some(req),
+            Kind::Invoke | Kind::Complete | Kind::Observed | Kind::Retry => match self.event(row)? {
+                Event::Invoke { req, .. }
+                | Event::Complete { req, .. }
+                | Event::Observed { req, .. }
+                | Event::Retry { req, .. } => Some(req),
                 _ => None,
             },
             _ => None,
@@ -364,7 +372,9 @@ impl IndexBuilder {
         };
         match event {
             Event::Invoke { client, service, .. } => (*client, *service),
-            Event::Complete { req, .. } | Event::Observed { req, .. } => (client_of(req), NO_HOST),
+            Event::Complete { req, .. } | Event::Observed { req, .. } | Event::Retry { req, .. } => {
+                (client_of(req), NO_HOST)
+            }
             Event::Served { host, .. }
             | Event::State { host, .. }
             | Event::Power { host, .. }
@@ -418,7 +428,7 @@ impl IndexBuilder {
                 self.fault(t_ns, fault);
             }
             // Other state keys, the served reports and the end: rows of the log, no state here.
-            Event::State { .. } | Event::Served { .. } | Event::Observed { .. } | Event::End => {}
+            Event::State { .. } | Event::Served { .. } | Event::Observed { .. } | Event::Retry { .. } | Event::End => {}
         }
     }
 

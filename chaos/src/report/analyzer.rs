@@ -3,7 +3,7 @@
 //!
 //! Owns: matching `Invoke` to `Complete`, per-host served statistics, the time-weighted
 //! `inflight` gauge, the fault and change timelines, handing the cache section its gauges'
-//! samples, and feeding the data tier's [`History`] (whose map of outstanding requests is also
+//! samples and the retry section its retries, and feeding the data tier's [`History`] (whose map of outstanding requests is also
 //! the one `Invoke` and `Complete` are matched through). Must not: keep records (memory is
 //! bounded apart from outstanding requests, open windows, the capped timelines, the cache
 //! section's per-window counts and the data history, whose bound `check::history` documents),
@@ -11,6 +11,7 @@
 
 use super::cache::CacheAcc;
 use super::metrics::{Latency, WindowSeries};
+use super::retry::RetryAcc;
 use super::{Anomalies, ChangeEntry, FaultEntry, Report};
 use crate::check::{History, Matched};
 use crate::trace::codec::TraceHash;
@@ -80,6 +81,8 @@ pub struct Analyzer {
     pub(super) data: History,
     /// The cache gauges' samples.
     pub(super) cache: CacheAcc,
+    /// The clients' retries.
+    pub(super) retry: RetryAcc,
 }
 
 impl Analyzer {
@@ -112,6 +115,7 @@ impl Analyzer {
             anomalies: Anomalies::default(),
             data: History::new(),
             cache: CacheAcc::new(window_ns),
+            retry: RetryAcc::new(window_ns),
         }
     }
 
@@ -148,6 +152,7 @@ impl Analyzer {
                 }
             }
             Event::End => self.end_t_ns = Some(t_ns),
+            Event::Retry { denied, .. } => self.retry.retry(t_ns, *denied),
         }
     }
 

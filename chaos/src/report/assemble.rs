@@ -55,6 +55,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
     // Cache hosts work until the end of the run; their windows are the end-to-end ones.
     let cache = analyzer.cache.finish(&host_names(&analyzer.header), run_ns as f64 / NS_PER_S, issue_ns, MAX_WINDOWS);
     let windows = analyzer.e2e.windows.finish(issue_ns, MAX_WINDOWS);
+    let retry = analyzer.retry.finish(end_to_end.requests, &windows);
     for (check, slo) in checks_out[..slo_checks].iter_mut().zip(&analyzer.header.slos) {
         if check.verdict == Verdict::Fail {
             check.evidence = slo_evidence(slo, &windows, &services);
@@ -80,6 +81,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         anomalies: analyzer.anomalies,
         data,
         cache,
+        retry,
         checks: checks_out,
     }
 }

@@ -43,6 +43,9 @@
 //!   gauges): reads, L1 and L2 hits, loads and their rates per app host, in total and per
 //!   window, and each L2 node's counters and peaks, from the cumulative gauges' increments;
 //!   see [`cache`] for every definition.
+//! - Retries (the `retry` section, only when the trace has a `Retry` record): retries sent and
+//!   refused by the clients' budgets, and attempts per request over the run and per window;
+//!   see `retry` for every definition.
 
 mod analyzer;
 mod assemble;
@@ -50,6 +53,7 @@ pub mod cache;
 mod checks;
 mod metrics;
 mod render;
+mod retry;
 #[cfg(test)]
 mod testkit;
 mod verdict;
@@ -335,6 +339,38 @@ pub struct CacheReport {
     pub windows: Vec<CacheWindow>,
 }
 
+/// The clients' retries in one report window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryWindow {
+    /// Start of the window, seconds since the start of the run.
+    pub start_s: f64,
+    /// Width of the window, seconds.
+    pub width_s: f64,
+    /// Requests issued in the window.
+    pub requests: u64,
+    /// Retries sent in the window.
+    pub retries: u64,
+    /// Retries the budgets refused in the window.
+    pub denied: u64,
+    /// (requests + retries) / requests: the load sent as a multiple of the load offered;
+    /// `None` without requests.
+    pub amplification: Option<f64>,
+}
+
+/// The retry section of a report: what the load generators' retry policies did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryReport {
+    /// Attempts after the first that were sent.
+    pub retries: u64,
+    /// Retries the clients' budgets refused.
+    pub denied: u64,
+    /// Attempts per request over the run: (requests + retries) / requests; `None` without
+    /// requests.
+    pub amplification: Option<f64>,
+    /// Per window, the report's windows (then any later one with a retry).
+    pub windows: Vec<RetryWindow>,
+}
+
 /// The report of one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -383,6 +419,9 @@ pub struct Report {
     /// has no cache tier or cache node gauge (see [`cache`]).
     #[serde(default)]
     pub cache: Option<CacheReport>,
+    /// The clients' retries; `None` (and absent from JSON) when the trace has no `Retry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryReport>,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }
