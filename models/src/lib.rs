@@ -32,6 +32,7 @@ pub mod payment;
 pub mod pool;
 pub mod proto;
 pub mod ratelimit;
+pub mod retry;
 pub mod router;
 pub mod seam;
 pub mod server;

@@ -52,11 +52,13 @@ pub enum Kind {
     Role,
     /// `Observed`.
     Observed,
+    /// `Retry`.
+    Retry,
 }
 
 impl Kind {
     /// Every kind, in the order the log's filter lists them.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Invoke,
         Kind::Complete,
         Kind::Served,
@@ -68,6 +70,7 @@ impl Kind {
         Kind::End,
         Kind::Role,
         Kind::Observed,
+        Kind::Retry,
     ];
 
     /// The kind's name as the trace's text form prints it.
@@ -84,6 +87,7 @@ impl Kind {
             Kind::End => "end",
             Kind::Role => "role",
             Kind::Observed => "observed",
+            Kind::Retry => "retry",
         }
     }
 
@@ -101,6 +105,7 @@ impl Kind {
             Event::End => Kind::End,
             Event::Role { .. } => Kind::Role,
             Event::Observed { .. } => Kind::Observed,
+            Event::Retry { .. } => Kind::Retry,
         }
     }
 }
@@ -275,8 +280,11 @@ impl TraceIndex {
     /// The request that row `row` belongs to (invoke, complete or observed), if any.
     pub fn request_of_row(&self, row: usize) -> Option<u64> {
         match self.kind.get(row)? {
-            Kind::Invoke | Kind::Complete | Kind::Observed => match self.event(row)? {
-                Event::Invoke { req, .. } | Event::Complete { req, .. } | Event::Observed { req, .. } => Some(req),
+            Kind::Invoke | Kind::Complete | Kind::Observed | Kind::Retry => match self.event(row)? {
+                Event::Invoke { req, .. }
+                | Event::Complete { req, .. }
+                | Event::Observed { req, .. }
+                | Event::Retry { req, .. } => Some(req),
                 _ => None,
             },
             _ => None,
@@ -367,7 +375,9 @@ impl IndexBuilder {
         };
         match event {
             Event::Invoke { client, service, .. } => (*client, *service),
-            Event::Complete { req, .. } | Event::Observed { req, .. } => (client_of(req), NO_HOST),
+            Event::Complete { req, .. } | Event::Observed { req, .. } | Event::Retry { req, .. } => {
+                (client_of(req), NO_HOST)
+            }
             Event::Served { host, .. }
             | Event::State { host, .. }
             | Event::Power { host, .. }
@@ -426,7 +436,7 @@ impl IndexBuilder {
                 self.fault(t_ns, fault);
             }
             // Other state keys, the served reports and the end: rows of the log, no state here.
-            Event::State { .. } | Event::Served { .. } | Event::Observed { .. } | Event::End => {}
+            Event::State { .. } | Event::Served { .. } | Event::Observed { .. } | Event::Retry { .. } | Event::End => {}
         }
     }
 

@@ -241,13 +241,15 @@ impl History {
                 }
             }
             // What the data checks do not read: other state keys, served reports, network
-            // messages, power, gauge samples, the end.
+            // messages, power, gauge samples, the end, retries (a request's attempts end in
+            // its one `Complete`).
             Event::State { .. }
             | Event::Served { .. }
             | Event::Message { .. }
             | Event::Power { .. }
             | Event::Sample { .. }
-            | Event::End => {}
+            | Event::End
+            | Event::Retry { .. } => {}
         }
         Matched::Nothing
     }

@@ -3,7 +3,7 @@
 //!
 //! Owns: matching `Invoke` to `Complete`, per-host served statistics, the time-weighted
 //! `inflight` gauge, the fault and change timelines, handing the cache section its gauges'
-//! samples, and feeding the data tier's [`History`] (whose map of outstanding requests is also
+//! samples and the retry section its retries, and feeding the data tier's [`History`] (whose map of outstanding requests is also
 //! the one `Invoke` and `Complete` are matched through). Must not: keep records (memory is
 //! bounded apart from outstanding requests, open windows, the capped timelines, the cache
 //! section's per-window counts and the data history, whose bound `check::history` documents),
@@ -12,6 +12,7 @@
 use super::breakers::BreakerAcc;
 use super::cache::CacheAcc;
 use super::metrics::{Latency, WindowSeries};
+use super::retry::RetryAcc;
 use super::{Anomalies, ChangeEntry, FaultEntry, Report};
 use crate::check::{History, Matched};
 use crate::trace::codec::TraceHash;
@@ -83,6 +84,8 @@ pub struct Analyzer {
     pub(super) cache: CacheAcc,
     /// The circuit breakers' state changes.
     pub(super) breakers: BreakerAcc,
+    /// The clients' retries.
+    pub(super) retry: RetryAcc,
 }
 
 impl Analyzer {
@@ -116,6 +119,7 @@ impl Analyzer {
             data: History::new(),
             cache: CacheAcc::new(window_ns),
             breakers: BreakerAcc::default(),
+            retry: RetryAcc::new(window_ns),
         }
     }
 
@@ -155,6 +159,7 @@ impl Analyzer {
                 }
             }
             Event::End => self.end_t_ns = Some(t_ns),
+            Event::Retry { denied, .. } => self.retry.retry(t_ns, *denied),
         }
     }
 

@@ -56,6 +56,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
     let cache = analyzer.cache.finish(&host_names(&analyzer.header), run_ns as f64 / NS_PER_S, issue_ns, MAX_WINDOWS);
     let windows = analyzer.e2e.windows.finish(issue_ns, MAX_WINDOWS);
     let breakers = std::mem::take(&mut analyzer.breakers).finish(run_ns, &host_names(&analyzer.header));
+    let retry = analyzer.retry.finish(end_to_end.requests, &windows);
     for (check, slo) in checks_out[..slo_checks].iter_mut().zip(&analyzer.header.slos) {
         if check.verdict == Verdict::Fail {
             check.evidence = slo_evidence(slo, &windows, &services);
@@ -82,6 +83,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         data,
         cache,
         breakers,
+        retry,
         checks: checks_out,
     }
 }

@@ -46,6 +46,9 @@
 //! - Circuit breakers (the `breakers` section, only when a model reported a breaker's state):
 //!   per breaker, times opened, time open and half-open, the state at the end; see
 //!   [`breakers`].
+//! - Retries (the `retry` section, only when the trace has a `Retry` record): retries sent and
+//!   refused by the clients' budgets, and attempts per request over the run and per window;
+//!   see `retry` for every definition.
 
 mod analyzer;
 mod assemble;
@@ -54,6 +57,7 @@ pub mod cache;
 mod checks;
 mod metrics;
 mod render;
+mod retry;
 #[cfg(test)]
 mod testkit;
 mod verdict;
@@ -339,6 +343,38 @@ pub struct CacheReport {
     pub windows: Vec<CacheWindow>,
 }
 
+/// The clients' retries in one report window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryWindow {
+    /// Start of the window, seconds since the start of the run.
+    pub start_s: f64,
+    /// Width of the window, seconds.
+    pub width_s: f64,
+    /// Requests issued in the window.
+    pub requests: u64,
+    /// Retries sent in the window.
+    pub retries: u64,
+    /// Retries the budgets refused in the window.
+    pub denied: u64,
+    /// (requests + retries) / requests: the load sent as a multiple of the load offered;
+    /// `None` without requests.
+    pub amplification: Option<f64>,
+}
+
+/// The retry section of a report: what the load generators' retry policies did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryReport {
+    /// Attempts after the first that were sent.
+    pub retries: u64,
+    /// Retries the clients' budgets refused.
+    pub denied: u64,
+    /// Attempts per request over the run: (requests + retries) / requests; `None` without
+    /// requests.
+    pub amplification: Option<f64>,
+    /// Per window, the report's windows (then any later one with a retry).
+    pub windows: Vec<RetryWindow>,
+}
+
 /// The report of one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -390,6 +426,9 @@ pub struct Report {
     /// Every circuit breaker that reported a state, by host id then name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub breakers: Vec<breakers::BreakerReport>,
+    /// The clients' retries; `None` (and absent from JSON) when the trace has no `Retry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryReport>,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }

@@ -5,7 +5,9 @@
 //! Owns: layout and number formatting. Must not: compute anything the JSON report lacks (a
 //! reader of either sees the same figures).
 
-use super::{CacheFigures, CacheReport, CacheWindow, DataReport, LatencySummary, Report, Verdict, WindowStats};
+use super::{
+    CacheFigures, CacheReport, CacheWindow, DataReport, LatencySummary, Report, RetryReport, Verdict, WindowStats,
+};
 use crate::check::{ms_text, rto_label, rto_text, s_text};
 use crate::trace::text::seconds_text;
 
@@ -73,7 +75,7 @@ pub(super) fn render(report: &Report) -> String {
     services(report, &mut out);
     cache(report, &mut out);
     breakers(report, &mut out);
-    windows(&report.windows, report.cache.as_ref(), &mut out);
+    windows(&report.windows, report.cache.as_ref(), report.retry.as_ref(), &mut out);
     faults(report, &mut out);
     changes(report, &mut out);
     data(report, &mut out);
@@ -131,6 +133,14 @@ fn end_to_end(report: &Report, out: &mut String) {
     let mut counts = Table::new(&spec);
     counts.row(row);
     counts.render(out);
+    if let Some(r) = &report.retry {
+        let attempts = r.amplification.map_or_else(|| "-".into(), |a| format!("{a:.2}"));
+        let line = format!(
+            "  retries: {} sent, {} denied by the budget, {attempts} attempts per request\n",
+            r.retries, r.denied
+        );
+        out.push_str(&line);
+    }
     let l = &e.latency;
     let mut latency = Table::new(&["answered", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "max ms", "mean ms"]);
     latency.row(vec![
@@ -171,7 +181,7 @@ fn services(report: &Report, out: &mut String) {
     table.render(out);
 }
 
-fn windows(windows: &[WindowStats], cache: Option<&CacheReport>, out: &mut String) {
+fn windows(windows: &[WindowStats], cache: Option<&CacheReport>, retry: Option<&RetryReport>, out: &mut String) {
     section(out, "End to end per window (by the time requests were issued)");
     if windows.is_empty() {
         out.push_str("  no windows (the run has no length)\n");
@@ -187,6 +197,9 @@ fn windows(windows: &[WindowStats], cache: Option<&CacheReport>, out: &mut Strin
     let mut spec = vec!["start s", "requests", "req/s", "ok/s", "p50 ms", "p99 ms", "errors"];
     if cache.is_some() {
         spec.extend(["cache hit %", "db loads/s"]);
+    }
+    if retry.is_some() {
+        spec.push("attempts/req");
     }
     let mut table = Table::new(&spec);
     for w in windows.iter().step_by(step) {
@@ -204,6 +217,11 @@ fn windows(windows: &[WindowStats], cache: Option<&CacheReport>, out: &mut Strin
             let c = cache_window(&cache.windows, w.start_s);
             row.push(pct(c.and_then(|c| c.hit_rate)));
             row.push(c.map_or_else(|| "-".into(), |c| format!("{:.2}", c.db_loads_per_s)));
+        }
+        if let Some(retry) = retry {
+            let i = retry.windows.partition_point(|r| r.start_s < w.start_s);
+            let a = retry.windows.get(i).filter(|r| r.start_s == w.start_s).and_then(|r| r.amplification);
+            row.push(a.map_or_else(|| "-".into(), |a| format!("{a:.2}")));
         }
         table.row(row);
     }

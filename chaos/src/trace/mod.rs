@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 /// The version of the binary trace format this build writes and reads (4: one-way partitions
 /// and clock skews appended to `Fault`; 5: cache flushes and shards leaving or joining appended
-/// to `Fault`, and the cache knobs to `Knob`).
-pub const FORMAT_VERSION: u16 = 5;
+/// to `Fault`, and the cache knobs to `Knob`; 6: `Retry` appended to `Event`).
+pub const FORMAT_VERSION: u16 = 6;
 
 /// A host of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -205,6 +205,21 @@ pub enum Event {
         req: u64,
         /// What came back.
         what: Observation,
+    },
+    /// A workload request is tried again (format version 6): attempt `attempt` (1 for the first
+    /// retry) leaves now, after the one before it ended with `after`. With `denied`, the
+    /// client's retry budget refused that attempt instead, and the request ends with `after`.
+    /// A request keeps one [`Event::Invoke`] and one [`Event::Complete`] however many attempts
+    /// it makes.
+    Retry {
+        /// The id from its [`Event::Invoke`].
+        req: u64,
+        /// The attempt, 1 for the first retry.
+        attempt: u32,
+        /// How the attempt before it ended.
+        after: Outcome,
+        /// Whether the retry budget refused it (then it never left).
+        denied: bool,
     },
 }
 

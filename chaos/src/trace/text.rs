@@ -49,6 +49,10 @@ pub fn to_text(header: &Header, record: &Record) -> String {
         },
         Event::Fault(fault) => fault.describe(&host_names(header)),
         Event::End => String::new(),
+        Event::Retry { req, attempt, after, denied } => {
+            let denied = if *denied { " denied by the budget" } else { "" };
+            format!("req={req} attempt={attempt} after {}{denied}", outcome_text(after))
+        }
     };
     format!("{}  {:<8} {fields}", seconds_text(record.t_ns), kind(&record.event)).trim_end().to_string()
 }
@@ -91,6 +95,13 @@ pub fn to_json(header: &Header, record: &Record) -> Value {
         },
         Event::Fault(fault) => fault_json(header, fault),
         Event::End => json!({}),
+        Event::Retry { req, attempt, after, denied } => {
+            let mut value = json!({ "req": req, "attempt": attempt, "after": outcome_name(after), "denied": denied });
+            if let Outcome::Error(code) = after {
+                value["code"] = json!(code);
+            }
+            value
+        }
     };
     value["t_s"] = json!(record.t_ns as f64 / 1e9);
     value["t_ns"] = json!(record.t_ns);
@@ -170,6 +181,7 @@ pub fn kind(event: &Event) -> &'static str {
         Event::Observed { .. } => "observed",
         Event::Fault(_) => "fault",
         Event::End => "end",
+        Event::Retry { .. } => "retry",
     }
 }
 
@@ -310,6 +322,18 @@ mod tests {
         let json = json!({ "t_s": 1.0, "t_ns": 1_000_000_000u64, "kind": "served", "host": "host#9", "op": "write",
                            "latency_ns": 1_234_567, "ok": false });
         check(1_000_000_000, served, "    1.000000  served   host#9 write latency=1.234ms error", json);
+    }
+
+    #[test]
+    fn retries_name_the_attempt_and_what_ended_the_last() {
+        let retry = Event::Retry { req: 5, attempt: 2, after: Outcome::Error(3), denied: false };
+        let json = json!({ "t_s": 0.5, "t_ns": 500_000_000u64, "kind": "retry", "req": 5, "attempt": 2,
+                           "after": "error", "code": 3, "denied": false });
+        check(500_000_000, retry, "    0.500000  retry    req=5 attempt=2 after error(3)", json);
+        let denied = Event::Retry { req: 6, attempt: 1, after: Outcome::Timeout, denied: true };
+        let json = json!({ "t_s": 0.5, "t_ns": 500_000_000u64, "kind": "retry", "req": 6, "attempt": 1,
+                           "after": "timeout", "denied": true });
+        check(500_000_000, denied, "    0.500000  retry    req=6 attempt=1 after timeout denied by the budget", json);
     }
 
     #[test]

@@ -151,6 +151,7 @@ fn loadgen_plans(scenario: &Scenario, by_name: &BTreeMap<String, u16>, n: u32) -
                 value_bytes: w.value_bytes,
                 timeout_ns: ns(w.timeout.0),
                 duration_ns: ns(scenario.duration.get_ref().0),
+                retry: w.retry.as_ref().map(|r| r.plan()),
             }
         })
         .collect()

@@ -128,9 +128,10 @@ impl RunPlan {
         };
         let checkouts =
             if lg.checkout_ratio > 0.0 { format!(" checkouts {}", lg.checkout_ratio) } else { String::new() };
+        let retry = lg.retry.as_ref().map_or_else(String::new, |r| format!("; {}", r.text(dur)));
         let _ = writeln!(
             s,
-            "  {} (#{}): {} users ({}); {pace}; reads {} cas {}{checkouts} keys {} values {}B timeout {}",
+            "  {} (#{}): {} users ({}); {pace}; reads {} cas {}{checkouts} keys {} values {}B timeout {}{retry}",
             RunPlan::loadgen_name(lg.index),
             self.loadgen_index(lg.index),
             lg.users.len(),

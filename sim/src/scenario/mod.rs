@@ -2,11 +2,12 @@
 //!
 //! `types` is the format; `units` parses durations; `clock` parses clock offsets and drifts; `load` reads and parses a file and runs
 //! `validate` (with `topology`) over it; `error` is what goes wrong, located; `schema` exports
-//! the format as JSON Schema; `query` looks hosts up; `spans` locates values in the text.
+//! the format as JSON Schema; `query` looks hosts up; `retry` is the workload's retry table; `spans` locates values in the text.
 pub mod clock;
 mod error;
 mod load;
 mod query;
+mod retry;
 mod schema;
 pub(crate) mod spans;
 mod topology;
@@ -22,6 +23,7 @@ pub use crate::services::kv::{Fsync, KvRole, KvService, ReplicationSpec};
 pub use crate::services::pool::{PoolModeSpec, PoolService};
 pub use error::{Problem, ScenarioError};
 pub use load::{MAX_FILE_BYTES, load_file, parse_bytes, parse_str};
+pub use retry::{BackoffSpec, JitterSpec, MAX_RETRY_ATTEMPTS, RetrySpec};
 pub use schema::{SCHEMA_ID, json_schema};
 pub use topology::MAX_HOSTS;
 pub use types::*;

@@ -396,6 +396,10 @@ pub struct Workload {
     /// A request not answered within this counts as a timeout. Default "1s".
     #[serde(default = "default_timeout")]
     pub timeout: Dur,
+    /// How a failed request is retried, as a client library does:
+    /// `retry = { attempts = 3, backoff = "exponential", budget = 0.1 }`. Default: never.
+    #[serde(default)]
+    pub retry: Option<super::retry::RetrySpec>,
 }
 
 fn default_loadgens() -> Sp<u32> {

@@ -47,6 +47,7 @@ pub fn validate(scenario: &Scenario, text: &str) -> Vec<Finding> {
     checker.timing();
     super::topology::check(&mut checker);
     checker.workload();
+    super::retry::check(&mut checker);
     checker.arrival();
     checker.slos();
     checker.checks();

@@ -15,9 +15,16 @@
 //! last read (or wrote), expecting the value it saw there; with nothing seen yet, or after a
 //! CAS that did not succeed, a freshly drawn key expected absent. What it expects is recorded
 //! at its invocation ([`Observation::Expects`]), so a CAS that never completes is still judged.
+//!
+//! With a `retry` policy, a failure worth retrying (see `retry`) sends the same request again:
+//! the request keeps one `Invoke` and one `Complete` (availability stays what users saw), each
+//! retry is an [`Event::Retry`] (so is a retry the budget refused), each attempt has the
+//! workload's timeout, the `Complete` carries the last attempt's outcome, and the latency runs
+//! from the `Invoke`. A retried write puts the same value under the same request id.
 
 use super::arrivals::{Arrivals, KeyChooser};
 use super::deadlines::Deadlines;
+use super::retry::{Next, Retrier};
 use crate::services::LoadApi;
 use crate::world::SimEnv;
 use faultline_chaos::trace::{Event, Observation, Op, Outcome};
@@ -89,6 +96,9 @@ pub struct LoadgenPlan {
     pub timeout_ns: u64,
     /// How long arrivals go on, nanoseconds.
     pub duration_ns: u64,
+    /// How a failed request is retried; `None`: never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<super::retry::RetryPlan>,
 }
 
 impl LoadgenPlan {
@@ -130,7 +140,8 @@ enum UserClient {
     Http(HttpClient<SimEnv>),
 }
 
-/// A drawn request, with the client that sends it.
+/// A drawn request, with the client that sends it (a retry sends a copy again).
+#[derive(Clone)]
 enum Call<'a> {
     Store(&'a Client<SimEnv, Msg>, Msg),
     Echo(&'a Client<SimEnv, EchoMsg>, EchoMsg),
@@ -162,6 +173,8 @@ struct Gen {
     seen: RefCell<Vec<Option<Seen>>>,
     outstanding: Cell<u64>,
     drained: Notify,
+    /// The retry policy and budget, when the workload retries.
+    retry: Option<Retrier>,
 }
 
 /// Runs a load generator until its arrivals end and its requests are answered or timed out.
@@ -185,6 +198,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
         outstanding: Cell::new(0),
         drained: Notify::new(),
         deadlines: Deadlines::new(env.clone(), plan.timeout()),
+        retry: plan.retry.as_ref().map(|r| Retrier::new(&env, r)),
         clients,
         env,
         plan,
@@ -345,14 +359,10 @@ impl Gen {
         if let Some(writer) = expects {
             self.env.record(Event::Observed { req, what: Observation::Expects { writer } });
         }
-        let expiry = self.deadlines.start();
-        let reply = match call {
-            Call::Store(client, msg) => client.call_until(msg, expiry.wait()).await.map(Reply::Store),
-            Call::Echo(client, msg) => client.call_until(msg, expiry.wait()).await.map(Reply::Echo),
-            Call::Resp(client, args, n) => client.call_until(&args[..n], expiry.wait()).await.map(Reply::Resp),
-            Call::Http(client, request) => client.send_until(request, expiry.wait()).await.map(Reply::Http),
+        let reply = match &self.retry {
+            None => self.attempt(call).await,
+            Some(retrier) => self.attempts(retrier, req, call).await,
         };
-        drop(expiry);
         let observed = match (&reply, op) {
             (Ok(Reply::Store(Msg::Value { value, lsn })), Op::Read) => {
                 let writer = value.as_deref().and_then(writer_of);
@@ -401,21 +411,65 @@ impl Gen {
         if let Some(what) = observed {
             self.env.record(Event::Observed { req, what });
         }
-        let outcome = match reply {
-            Ok(Reply::Store(Msg::Error { code, .. }) | Reply::Echo(EchoMsg::Error { code, .. })) => {
-                Outcome::Error(code as u8)
-            }
-            Ok(Reply::Resp(Frame::Error(text))) => Outcome::Error(resp_error_code(&text)),
-            Ok(Reply::Http(response)) => match code_of(response.status) {
-                Some(code) => Outcome::Error(code as u8),
-                None => Outcome::Ok,
-            },
-            Ok(_) => Outcome::Ok,
-            Err(CallError::Timeout(_)) => Outcome::Timeout,
-            Err(_) => Outcome::Unreachable,
-        };
+        let outcome = outcome_of(&reply);
         self.env.record(Event::Complete { req, outcome: outcome.clone() });
         outcome
+    }
+
+    /// Sends `call` once and waits for its reply, at most the workload's timeout.
+    async fn attempt(&self, call: Call<'_>) -> Result<Reply, CallError> {
+        let expiry = self.deadlines.start();
+        let reply = match call {
+            Call::Store(client, msg) => client.call_until(msg, expiry.wait()).await.map(Reply::Store),
+            Call::Echo(client, msg) => client.call_until(msg, expiry.wait()).await.map(Reply::Echo),
+            Call::Resp(client, args, n) => client.call_until(&args[..n], expiry.wait()).await.map(Reply::Resp),
+            Call::Http(client, request) => client.send_until(request, expiry.wait()).await.map(Reply::Http),
+        };
+        drop(expiry);
+        reply
+    }
+
+    /// Sends `call`, then again after each failure worth retrying, as `retrier` allows; the
+    /// last attempt's reply. Records each retry, and a retry the budget refused.
+    async fn attempts(&self, retrier: &Retrier, req: u64, call: Call<'_>) -> Result<Reply, CallError> {
+        let now = || Duration::from_nanos(self.env.sim_ns());
+        retrier.first(now());
+        let mut attempt = 0;
+        loop {
+            let reply = self.attempt(call.clone()).await;
+            let after = outcome_of(&reply);
+            match retrier.next(attempt, &after, now()) {
+                Next::Stop => return reply,
+                Next::Denied => {
+                    self.env.record(Event::Retry { req, attempt: attempt + 1, after, denied: true });
+                    return reply;
+                }
+                Next::Retry(wait) => {
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    attempt += 1;
+                    self.env.record(Event::Retry { req, attempt, after, denied: false });
+                }
+            }
+        }
+    }
+}
+
+/// How an attempt ended, as the trace records it.
+fn outcome_of(reply: &Result<Reply, CallError>) -> Outcome {
+    match reply {
+        Ok(Reply::Store(Msg::Error { code, .. }) | Reply::Echo(EchoMsg::Error { code, .. })) => {
+            Outcome::Error(*code as u8)
+        }
+        Ok(Reply::Resp(Frame::Error(text))) => Outcome::Error(resp_error_code(text)),
+        Ok(Reply::Http(response)) => match code_of(response.status) {
+            Some(code) => Outcome::Error(code as u8),
+            None => Outcome::Ok,
+        },
+        Ok(_) => Outcome::Ok,
+        Err(CallError::Timeout(_)) => Outcome::Timeout,
+        Err(_) => Outcome::Unreachable,
     }
 }
 

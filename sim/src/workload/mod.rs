@@ -13,12 +13,14 @@
 //!
 //! The first load generator also runs the batch job (`batch`): long transactions that a fault
 //! injects beside the users' traffic. Each generator keeps its requests' timeouts with one timer
-//! (`deadlines`).
+//! (`deadlines`), and, when the workload has a `retry` table, one retry budget (`retry`).
 
 pub mod arrivals;
 mod batch;
 mod deadlines;
 mod loadgen;
+mod retry;
 
 pub(crate) use loadgen::run_loadgen;
 pub use loadgen::{LoadgenPlan, Mode, UserPlan};
+pub use retry::{BackoffPlan, JitterPlan, RetryPlan};

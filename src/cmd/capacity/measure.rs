@@ -135,7 +135,8 @@ fn fold(input: &mut PipeReader) -> Result<(Latencies, Samples), faultline_chaos:
             | Event::Fault(_)
             | Event::End
             | Event::Role { .. }
-            | Event::Observed { .. } => {}
+            | Event::Observed { .. }
+            | Event::Retry { .. } => {}
         }
     }
     Ok((latencies, samples))

@@ -79,7 +79,8 @@ pub(crate) fn encode_hot(out: &mut Vec<u8>, dt_ns: u64, event: &Event) -> bool {
         | Event::Fault(_)
         | Event::End
         | Event::Role { .. }
-        | Event::Observed { .. } => return false,
+        | Event::Observed { .. }
+        | Event::Retry { .. } => return false,
     }
     true
 }

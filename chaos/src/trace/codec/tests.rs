@@ -56,6 +56,8 @@ fn every_variant() -> Vec<Record> {
         Event::Invoke { req: 4, user: 2, client: 0, service: 1, op: Op::Cas, key: 7 },
         Event::Observed { req: 4, what: Observation::Expects { writer: Some(3) } },
         Event::Observed { req: 5, what: Observation::Expects { writer: None } },
+        Event::Retry { req: 4, attempt: 1, after: Outcome::Timeout, denied: false },
+        Event::Retry { req: 4, attempt: 2, after: Outcome::Error(3), denied: true },
         Event::End,
     ];
     events.into_iter().enumerate().map(|(i, event)| Record { t_ns: i as u64 * 1_000_003, event }).collect()
@@ -125,6 +127,21 @@ fn record_bytes_match_the_documented_example() {
     let mut raw = vec![0u8; u32::from_le_bytes(raw_len.try_into().unwrap()) as usize];
     lz4_flex::block::decompress_into(&block[8..8 + compressed_len], &mut raw).unwrap();
     assert_eq!(raw, [0xe8, 0x07, 0x08, 0xf4, 0x03, 0x00, 0x11, 0x03, 0x00, 0x01, 0x00, 0x2a]);
+}
+
+/// A retry's bytes: its variant's index (11, after the ten before it), then its fields in order,
+/// as postcard writes them (the format version 6 row of docs/trace-format.md).
+#[test]
+fn retry_record_bytes() {
+    let records =
+        [Record { t_ns: 500, event: Event::Retry { req: 17, attempt: 2, after: Outcome::Error(3), denied: true } }];
+    let (_, bytes) = write(&records);
+    let header_len = u32::from_le_bytes(bytes[10..14].try_into().unwrap()) as usize;
+    let block = &bytes[14 + header_len..];
+    let (compressed_len, raw_len) = (u32::from_le_bytes(block[..4].try_into().unwrap()) as usize, block[4..8].to_vec());
+    let mut raw = vec![0u8; u32::from_le_bytes(raw_len.try_into().unwrap()) as usize];
+    lz4_flex::block::decompress_into(&block[8..8 + compressed_len], &mut raw).unwrap();
+    assert_eq!(raw, [0xf4, 0x03, 0x0b, 0x11, 0x02, 0x01, 0x03, 0x01]);
 }
 
 #[test]
