@@ -15,6 +15,8 @@ const FAIL_ON_PURPOSE: &[&str] = &[
     "partition.toml",
     "pool-exhaustion.toml",
     "replica-lag.toml",
+    "sessions-memory-round-robin.toml",
+    "sessions-memory.toml",
     "slow-disk.toml",
     "slow-link.toml",
     "third-party-outage.toml",

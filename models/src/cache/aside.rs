@@ -249,6 +249,11 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         }
     }
 
+    /// The L2 nodes as configured: (name, "host:port").
+    pub fn nodes(&self) -> &[(String, String)] {
+        &self.config.nodes
+    }
+
     /// The client of the L2 node that owns `key` now (`None`: every node is out).
     fn owner(&self, key: &[u8]) -> Option<&RespClient<E>> {
         let name = self.route(key)?;

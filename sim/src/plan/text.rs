@@ -105,6 +105,7 @@ impl RunPlan {
             let what = match &slo.kind {
                 SloKind::Latency { quantile, max_ns } => format!("p{} <= {}", quantile * 100.0, dur(*max_ns)),
                 SloKind::Availability { min_ratio } => format!("availability >= {}%", min_ratio * 100.0),
+                SloKind::SessionsLost { max } => format!("sessions lost <= {max}"),
             };
             let _ = writeln!(s, "  {}: {} of {}", slo.name, what, slo.service.as_deref().unwrap_or("end to end"));
         }
