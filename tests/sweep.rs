@@ -16,6 +16,8 @@ const FAIL_ON_PURPOSE: &[&str] = &[
     "pool-exhaustion.toml",
     "replica-lag.toml",
     "retry-storm.toml",
+    "sessions-memory-round-robin.toml",
+    "sessions-memory.toml",
     "slow-disk.toml",
     "slow-link.toml",
     "third-party-outage.toml",

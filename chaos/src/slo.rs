@@ -18,6 +18,12 @@ pub enum SloKind {
         /// The target, in (0, 1].
         min_ratio: f64,
     },
+    /// The sessions the users found lost (a request carrying one answered `401`) must be at
+    /// most `max` over the run, end to end (the load generators' count).
+    SessionsLost {
+        /// The bound.
+        max: u64,
+    },
 }
 
 /// One objective.

@@ -198,9 +198,14 @@ pub mod gauge {
     pub const CHARGE_REPEATS: &str = "charge_repeats";
     /// Checkouts an app completed (payment made, order stored), since start (`app`).
     pub const CHECKOUTS: &str = "checkouts";
+    /// Sessions a load generator's users logged in to, since start (load generators).
+    pub const SESSIONS_CREATED: &str = "sessions_created";
+    /// Sessions a load generator's users found lost (a request carrying the session's cookie
+    /// answered `401`), since start (load generators).
+    pub const SESSIONS_LOST: &str = "sessions_lost";
 
     /// Every gauge a model publishes.
-    pub const ALL: [&str; 44] = [
+    pub const ALL: [&str; 46] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -245,6 +250,8 @@ pub mod gauge {
         LB_RETRIES,
         LB_NO_BACKEND,
         L2_EJECTIONS,
+        SESSIONS_CREATED,
+        SESSIONS_LOST,
     ];
 }
 
@@ -313,6 +320,8 @@ pub mod error_code {
     pub const CAS_MISMATCH: u8 = 9;
     /// A rate limiter refused the request (HTTP 429): the service working as configured.
     pub const RATE_LIMITED: u8 = 10;
+    /// The request's session is unknown or expired (HTTP 401): the user must log in again.
+    pub const UNAUTHORIZED: u8 = 11;
 }
 
 #[cfg(test)]
@@ -358,6 +367,7 @@ mod tests {
             [gauge::RATE_ADMITTED, gauge::RATE_LIMITED, gauge::LIMITER_FALLBACKS],
             ["rate_admitted", "rate_limited", "limiter_fallbacks"]
         );
+        assert_eq!([gauge::SESSIONS_CREATED, gauge::SESSIONS_LOST], ["sessions_created", "sessions_lost"]);
         assert_eq!(state::ROLE, "role");
         assert_eq!((state::BREAKER, gauge::BREAKER_REJECTED), ("breaker", "breaker_rejected"));
         assert_eq!(
@@ -378,7 +388,8 @@ mod tests {
             error_code::TOO_MANY_CONNECTIONS,
             error_code::CAS_MISMATCH,
             error_code::RATE_LIMITED,
+            error_code::UNAUTHORIZED,
         ];
-        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "the wire format's codes never change");
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], "the wire format's codes never change");
     }
 }

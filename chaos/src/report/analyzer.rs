@@ -13,6 +13,7 @@ use super::breakers::BreakerAcc;
 use super::cache::CacheAcc;
 use super::metrics::{Latency, WindowSeries};
 use super::retry::RetryAcc;
+use super::sessions::SessionsAcc;
 use super::{Anomalies, ChangeEntry, FaultEntry, Report};
 use crate::check::{History, Matched};
 use crate::trace::codec::TraceHash;
@@ -42,9 +43,18 @@ pub(super) struct EndToEndAcc {
     pub(super) timeouts: u64,
     /// Refused by a rate limiter (`RATE_LIMITED`), counted apart from errors.
     pub(super) limited: u64,
+    /// Answered `UNAUTHORIZED` (a lost session), counted apart from errors.
+    pub(super) unauthorized: u64,
     pub(super) outstanding_at_end: u64,
     pub(super) latency: Latency<u64>,
     pub(super) windows: WindowSeries,
+}
+
+impl EndToEndAcc {
+    /// Requests out of availability: refused by a rate limiter, or of a lost session.
+    pub(super) fn excluded(&self) -> u64 {
+        self.limited + self.unauthorized
+    }
 }
 
 /// One host's served requests being accumulated.
@@ -86,6 +96,8 @@ pub struct Analyzer {
     pub(super) breakers: BreakerAcc,
     /// The clients' retries.
     pub(super) retry: RetryAcc,
+    /// The sessions gauges' samples.
+    pub(super) sessions: SessionsAcc,
 }
 
 impl Analyzer {
@@ -105,6 +117,7 @@ impl Analyzer {
                 unreachable: 0,
                 timeouts: 0,
                 limited: 0,
+                unauthorized: 0,
                 outstanding_at_end: 0,
                 latency: Latency::new(),
                 windows: WindowSeries::new(window_ns),
@@ -120,6 +133,7 @@ impl Analyzer {
             cache: CacheAcc::new(window_ns),
             breakers: BreakerAcc::default(),
             retry: RetryAcc::new(window_ns),
+            sessions: SessionsAcc::new(window_ns),
         }
     }
 
@@ -142,7 +156,11 @@ impl Analyzer {
             Event::Complete { outcome, .. } => self.on_complete(t_ns, matched, outcome),
             Event::Served { host, latency_ns, ok, .. } => self.on_served(t_ns, *host, *latency_ns, *ok),
             Event::Sample { host, gauge, mean, .. } if gauge == INFLIGHT_GAUGE => self.on_inflight(t_ns, *host, *mean),
-            Event::Sample { host, gauge, last, .. } => self.cache.sample(t_ns, *host, gauge, *last),
+            Event::Sample { host, gauge, last, .. } => {
+                if !self.sessions.sample(t_ns, *host, gauge, *last) {
+                    self.cache.sample(t_ns, *host, gauge, *last);
+                }
+            }
             Event::Message { .. } | Event::Observed { .. } => {}
             Event::Role { host, role, epoch, .. } => self.on_change(t_ns, *host, format!("role={role} epoch={epoch}")),
             Event::State { host, key, value } => {
@@ -192,6 +210,7 @@ impl Analyzer {
         let success = outcome.is_success();
         match outcome {
             Outcome::Error(_) if outcome.is_limited() => e2e.limited += 1,
+            Outcome::Error(_) if outcome.is_unauthorized() => e2e.unauthorized += 1,
             Outcome::Error(_) if !success => e2e.errors += 1,
             Outcome::Ok | Outcome::Error(_) => e2e.ok += 1,
             Outcome::Unreachable => e2e.unreachable += 1,

@@ -7,9 +7,10 @@
 
 use super::analyzer::{Analyzer, EndToEndAcc, MAX_WINDOWS};
 use super::checks::{self, ViewStats};
+use super::sessions::SessionsReport;
 use super::{EndToEnd, Evidence, Report, ServiceReport, Verdict, WindowStats};
 use crate::check;
-use crate::slo::Slo;
+use crate::slo::{Slo, SloKind};
 use crate::trace::codec::TraceHash;
 use crate::trace::text::{host_name, host_names};
 
@@ -33,9 +34,10 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
     let issue_ns = if analyzer.header.duration_ns > 0 { analyzer.header.duration_ns } else { run_ns };
     let run_s = issue_ns as f64 / NS_PER_S;
     let end_to_end = end_to_end(&analyzer.e2e, run_s);
+    let sessions = analyzer.sessions.finish(issue_ns, MAX_WINDOWS);
     let mut checks_out = Vec::new();
     for slo in &analyzer.header.slos {
-        checks_out.push(checks::slo_check(slo, &view(&analyzer, slo)));
+        checks_out.push(checks::slo_check(slo, &view(&analyzer, slo), sessions.as_ref()));
     }
     let slo_checks = checks_out.len();
     // Little's law compares served requests with the inflight gauge over the whole run.
@@ -59,7 +61,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
     let retry = analyzer.retry.finish(end_to_end.requests, &windows);
     for (check, slo) in checks_out[..slo_checks].iter_mut().zip(&analyzer.header.slos) {
         if check.verdict == Verdict::Fail {
-            check.evidence = slo_evidence(slo, &windows, &services);
+            check.evidence = slo_evidence(slo, &windows, &services, sessions.as_ref());
         }
     }
     Report {
@@ -84,6 +86,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         cache,
         breakers,
         retry,
+        sessions,
         checks: checks_out,
     }
 }
@@ -97,8 +100,9 @@ fn end_to_end(e2e: &EndToEndAcc, run_s: f64) -> EndToEnd {
         unreachable: e2e.unreachable,
         timeouts: e2e.timeouts,
         limited: e2e.limited,
+        unauthorized: e2e.unauthorized,
         outstanding_at_end: e2e.outstanding_at_end,
-        availability: (e2e.requests > e2e.limited).then(|| e2e.ok as f64 / (e2e.requests - e2e.limited) as f64),
+        availability: (e2e.requests > e2e.excluded()).then(|| e2e.ok as f64 / (e2e.requests - e2e.excluded()) as f64),
         throughput_rps: per_s(e2e.ok),
         offered_rps: per_s(e2e.requests),
         latency: e2e.latency.summary(),
@@ -109,8 +113,9 @@ fn end_to_end(e2e: &EndToEndAcc, run_s: f64) -> EndToEnd {
 fn view<'a>(analyzer: &'a Analyzer, slo: &'a Slo) -> Result<ViewStats<'a>, String> {
     let Some(name) = &slo.service else {
         let e2e = &analyzer.e2e;
-        // Requests a rate limiter refused are out of the measure (see `Outcome::is_limited`).
-        let total = e2e.requests - e2e.limited;
+        // Requests a rate limiter refused, and those of lost sessions, are out of the measure
+        // (see `Outcome::is_limited` and `Outcome::is_unauthorized`).
+        let total = e2e.requests - e2e.excluded();
         return Ok(ViewStats { scope: None, latency: &e2e.latency, ok: e2e.ok, total });
     };
     let Some(host) = analyzer.header.hosts.iter().position(|h| &h.name == name) else {
@@ -127,7 +132,15 @@ fn view<'a>(analyzer: &'a Analyzer, slo: &'a Slo) -> Result<ViewStats<'a>, Strin
 
 /// The evidence of a failed objective: its first window over the bound (end to end, or its
 /// service's).
-fn slo_evidence(slo: &Slo, windows: &[WindowStats], services: &[ServiceReport]) -> Evidence {
+fn slo_evidence(
+    slo: &Slo,
+    windows: &[WindowStats],
+    services: &[ServiceReport],
+    sessions: Option<&SessionsReport>,
+) -> Evidence {
+    if let SloKind::SessionsLost { .. } = slo.kind {
+        return checks::sessions_evidence(sessions);
+    }
     match &slo.service {
         None => checks::slo_evidence(slo, windows, None),
         Some(name) => match services.iter().find(|s| &s.name == name) {

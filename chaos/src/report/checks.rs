@@ -13,6 +13,7 @@
 
 use super::analyzer::{GaugeAcc, ServiceAcc};
 use super::metrics::Latency;
+use super::sessions::SessionsReport;
 use super::{Anomalies, Check, ErrorBudget, Evidence, LatencySummary, LittleLaw, Verdict, WindowStats};
 use crate::slo::{Slo, SloKind};
 use crate::trace::Header;
@@ -44,13 +45,12 @@ impl ViewStats<'_> {
 }
 
 /// The check for one objective.
-pub(super) fn slo_check(slo: &Slo, view: &Result<ViewStats<'_>, String>) -> Check {
-    let verdict = match view {
-        Err(why) => Err(why.clone()),
-        Ok(view) => match &slo.kind {
-            SloKind::Latency { quantile, max_ns } => latency_verdict(view, *quantile, *max_ns),
-            SloKind::Availability { min_ratio } => availability_verdict(view, *min_ratio),
-        },
+pub(super) fn slo_check(slo: &Slo, view: &Result<ViewStats<'_>, String>, sessions: Option<&SessionsReport>) -> Check {
+    let verdict = match (&slo.kind, view) {
+        (SloKind::SessionsLost { max }, _) => sessions_verdict(sessions, *max),
+        (_, Err(why)) => Err(why.clone()),
+        (SloKind::Latency { quantile, max_ns }, Ok(view)) => latency_verdict(view, *quantile, *max_ns),
+        (SloKind::Availability { min_ratio }, Ok(view)) => availability_verdict(view, *min_ratio),
     };
     match verdict {
         Ok((pass, detail)) => Check::new(slo.name.clone(), Verdict::of(pass), detail),
@@ -74,7 +74,26 @@ pub fn crosses(kind: &SloKind, w: &WindowStats) -> bool {
             w.latency.count > 0 && nearest_percentile_ms(&w.latency, *quantile) > *max_ns as f64 / 1e6
         }
         SloKind::Availability { min_ratio } => w.requests > 0 && (w.ok as f64 / w.requests as f64) < *min_ratio,
+        // Judged on the sessions section's windows (`sessions_evidence`), not these.
+        SloKind::SessionsLost { .. } => false,
     }
+}
+
+/// The sessions lost against `max`; unknown when the users kept no sessions.
+fn sessions_verdict(sessions: Option<&SessionsReport>, max: u64) -> Result<(bool, String), String> {
+    let Some(sessions) = sessions else {
+        return Err("sessions lost: the users kept no sessions in this run (workload `login = true`)".into());
+    };
+    let pass = sessions.lost <= max;
+    let op = if pass { "<=" } else { ">" };
+    Ok((pass, format!("sessions lost = {} {op} {max} (of {} created)", sessions.lost, sessions.created)))
+}
+
+/// The evidence of a `max_sessions_lost` objective that did not hold: the first window in
+/// which a session was lost.
+pub(super) fn sessions_evidence(sessions: Option<&SessionsReport>) -> Evidence {
+    let first = sessions.and_then(|s| s.windows.iter().find(|w| w.lost > 0));
+    Evidence::at(first.map(|w| (w.start_s * 1e9).round() as u64))
 }
 
 /// The summary's latency at the percentile nearest `quantile` at or below it (p50 below 0.95), ms.

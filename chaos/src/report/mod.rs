@@ -31,6 +31,10 @@
 //!   as configured, as SLO practice treats it, so it counts in neither the numerator nor the
 //!   denominator, of the end-to-end figure and of the objectives alike; it is counted apart
 //!   (`limited`), not among the errors (a window still counts it among its failed requests).
+//!   A request answered `UNAUTHORIZED` (HTTP 401, the user's session was unknown or expired)
+//!   is likewise out of availability and counted apart (`unauthorized`): what a lost session
+//!   costs is judged by the sessions lost (the `sessions` section, from the load generators'
+//!   gauges; see [`sessions`]) and the `max_sessions_lost` objective.
 //!   Latency = `Complete.t_ns - Invoke.t_ns` over answered requests (ok or server error);
 //!   unreachable and timed-out requests have no latency, they count against availability.
 //!   A window holds the requests *issued* in it (`Invoke.t_ns / window_ns`).
@@ -58,6 +62,7 @@ mod checks;
 mod metrics;
 mod render;
 mod retry;
+pub mod sessions;
 #[cfg(test)]
 mod testkit;
 mod verdict;
@@ -105,9 +110,13 @@ pub struct EndToEnd {
     /// Requests a rate limiter refused (`RATE_LIMITED`, HTTP 429): neither ok nor errors.
     #[serde(default)]
     pub limited: u64,
+    /// Requests answered `UNAUTHORIZED` (HTTP 401: the user's session was unknown or expired):
+    /// neither ok nor errors, as `limited`; the sessions lost are in [`Report::sessions`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unauthorized: u64,
     /// Of the timeouts, requests still outstanding when the run ended.
     pub outstanding_at_end: u64,
-    /// ok / (requests ended - limited); `None` when no request besides limited ones was issued.
+    /// ok / (requests ended - limited - unauthorized); `None` when no other request was issued.
     pub availability: Option<f64>,
     /// Successful requests per simulated second.
     pub throughput_rps: f64,
@@ -236,6 +245,11 @@ pub struct Anomalies {
     pub bad_samples: u64,
     /// Whether the trace lacks its `End` record.
     pub missing_end: bool,
+}
+
+/// Whether a count is zero (a field left out of the JSON then).
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Anomalies {
@@ -429,6 +443,10 @@ pub struct Report {
     /// The clients' retries; `None` (and absent from JSON) when the trace has no `Retry`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryReport>,
+    /// The users' sessions (logins, sessions lost, per window); `None` when the load
+    /// generators published no sessions gauge (their users do not log in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<sessions::SessionsReport>,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }

@@ -8,6 +8,7 @@
 use super::{
     CacheFigures, CacheReport, CacheWindow, DataReport, LatencySummary, Report, RetryReport, Verdict, WindowStats,
 };
+use super::sessions::SessionsReport;
 use crate::check::{ms_text, rto_label, rto_text, s_text};
 use crate::trace::text::seconds_text;
 
@@ -75,7 +76,8 @@ pub(super) fn render(report: &Report) -> String {
     services(report, &mut out);
     cache(report, &mut out);
     breakers(report, &mut out);
-    windows(&report.windows, report.cache.as_ref(), report.retry.as_ref(), &mut out);
+    sessions(report, &mut out);
+    windows(&report.windows, report.cache.as_ref(), report.retry.as_ref(), report.sessions.as_ref(), &mut out);
     faults(report, &mut out);
     changes(report, &mut out);
     data(report, &mut out);
@@ -122,6 +124,10 @@ fn end_to_end(report: &Report, out: &mut String) {
     if e.limited > 0 {
         spec.push("rate limited");
         row.push(e.limited.to_string());
+    }
+    if e.unauthorized > 0 {
+        spec.push("unauthorized");
+        row.push(e.unauthorized.to_string());
     }
     spec.extend(["outstanding at end", "availability %", "throughput ok/s", "offered req/s"]);
     row.extend([
@@ -181,7 +187,13 @@ fn services(report: &Report, out: &mut String) {
     table.render(out);
 }
 
-fn windows(windows: &[WindowStats], cache: Option<&CacheReport>, retry: Option<&RetryReport>, out: &mut String) {
+fn windows(
+    windows: &[WindowStats],
+    cache: Option<&CacheReport>,
+    retry: Option<&RetryReport>,
+    sessions: Option<&SessionsReport>,
+    out: &mut String,
+) {
     section(out, "End to end per window (by the time requests were issued)");
     if windows.is_empty() {
         out.push_str("  no windows (the run has no length)\n");
@@ -201,8 +213,11 @@ fn windows(windows: &[WindowStats], cache: Option<&CacheReport>, retry: Option<&
     if retry.is_some() {
         spec.push("attempts/req");
     }
+    if sessions.is_some() {
+        spec.push("sessions lost");
+    }
     let mut table = Table::new(&spec);
-    for w in windows.iter().step_by(step) {
+    for (i, w) in windows.iter().enumerate().step_by(step) {
         let l = &w.latency;
         let mut row = vec![
             format!("{:.3}", w.start_s),
@@ -219,12 +234,31 @@ fn windows(windows: &[WindowStats], cache: Option<&CacheReport>, retry: Option<&
             row.push(c.map_or_else(|| "-".into(), |c| format!("{:.2}", c.db_loads_per_s)));
         }
         if let Some(retry) = retry {
-            let i = retry.windows.partition_point(|r| r.start_s < w.start_s);
-            let a = retry.windows.get(i).filter(|r| r.start_s == w.start_s).and_then(|r| r.amplification);
+            let j = retry.windows.partition_point(|r| r.start_s < w.start_s);
+            let a = retry.windows.get(j).filter(|r| r.start_s == w.start_s).and_then(|r| r.amplification);
             row.push(a.map_or_else(|| "-".into(), |a| format!("{a:.2}")));
+        }
+        if let Some(sessions) = sessions {
+            // The sessions windows start with the report's (index i is the same window).
+            row.push(sessions.windows.get(i).map_or_else(|| "-".into(), |s| s.lost.to_string()));
         }
         table.row(row);
     }
+    table.render(out);
+}
+
+/// The users' sessions, when they logged in.
+fn sessions(report: &Report, out: &mut String) {
+    let Some(sessions) = &report.sessions else {
+        return;
+    };
+    section(out, "Sessions (users log in; a 401 to a request carrying a session is a lost session)");
+    let mut table = Table::new(&["created", "lost", "requests answered 401"]);
+    table.row(vec![
+        sessions.created.to_string(),
+        sessions.lost.to_string(),
+        report.end_to_end.unauthorized.to_string(),
+    ]);
     table.render(out);
 }
 

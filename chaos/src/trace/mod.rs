@@ -92,6 +92,10 @@ pub const CAS_MISMATCH: u8 = faultline_vocab::error_code::CAS_MISMATCH;
 /// `ErrorCode::RateLimited` in `faultline-models`).
 pub const RATE_LIMITED: u8 = faultline_vocab::error_code::RATE_LIMITED;
 
+/// The wire protocol's error code for a request whose session is unknown or expired (HTTP
+/// 401; `ErrorCode::Unauthorized` in `faultline-models`).
+pub const UNAUTHORIZED: u8 = faultline_vocab::error_code::UNAUTHORIZED;
+
 /// How a request ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
@@ -262,6 +266,13 @@ impl Outcome {
     /// availability counts neither for nor against it.
     pub fn is_limited(&self) -> bool {
         matches!(self, Outcome::Error(RATE_LIMITED))
+    }
+
+    /// Whether the request's session was unknown or expired (HTTP 401): the user must log in
+    /// again, which availability, as for a rate limit, counts neither for nor against the
+    /// service (the sessions lost are reported and judged apart).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Outcome::Error(UNAUTHORIZED))
     }
 }
 

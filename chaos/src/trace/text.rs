@@ -139,6 +139,7 @@ pub fn header_json(header: &Header) -> Value {
                 SloKind::Availability { min_ratio } => {
                     json!({ "kind": "availability", "min_ratio": min_ratio })
                 }
+                SloKind::SessionsLost { max } => json!({ "kind": "sessions_lost", "max": max }),
             };
             value["name"] = json!(slo.name);
             value["service"] = json!(slo.service);

@@ -12,6 +12,10 @@
 //! - `POST /checkout`: charges the order (the body) through the third-party payment API, behind
 //!   its circuit breaker when one is configured, then stores it (see `checkout`). `200` with
 //!   `x-lsn`; `502` when the payment failed, `503` when the breaker is open (it fails fast).
+//! - `POST /login`: with sessions configured ([`HttpFront::sessions`]), creates one for the
+//!   `x-user` user and answers `200` with `set-cookie: session=<id>`; then every `/items/*` and
+//!   `/checkout` request needs that cookie, else `401` (see [`super::session`]). Without
+//!   sessions, `/login` is `404` and no cookie is asked for.
 //! - `GET /health`: checks the store with a read (`200 ok`, or `503` naming the failure);
 //!   handled at once, outside the worker queue, as a load balancer's probe should be.
 //!
@@ -38,6 +42,7 @@
 //! writes, and their replies back.
 
 use super::App;
+use super::session::{self, Lookup, SessionConfig, Sessions, session_cookie};
 use crate::http::bridge::{Submitter, bridge, dispatch};
 use crate::http::{self, server::serve_router};
 use crate::kv::api::Msg;
@@ -64,11 +69,13 @@ pub struct HttpFront {
     pub request_timeout: Duration,
     /// The largest request body accepted (`413` above).
     pub max_body: usize,
+    /// User sessions (`POST /login`, a cookie on every other request); `None`: none.
+    pub sessions: Option<SessionConfig>,
 }
 
 impl Default for HttpFront {
     fn default() -> Self {
-        Self { request_timeout: Duration::from_secs(1), max_body: 1 << 20 }
+        Self { request_timeout: Duration::from_secs(1), max_body: 1 << 20, sessions: None }
     }
 }
 
@@ -101,6 +108,8 @@ pub enum Route {
         /// The order (the request body).
         order: Vec<u8>,
     },
+    /// Log in: create a session for the request's user.
+    Login,
     /// Check the dependencies.
     Health,
 }
@@ -110,6 +119,8 @@ struct Request {
     route: Route,
     /// The `x-user` header's bytes, or "anonymous".
     user: Vec<u8>,
+    /// The session id its cookie carries, if any.
+    session: Option<Vec<u8>>,
 }
 
 /// The user a request without an `x-user` header counts as.
@@ -127,7 +138,15 @@ pub async fn serve_http<E: Env>(
 ) -> io::Result<()> {
     let (jobs, queue) = bridge();
     let max_connections = capacity.max_connections;
+    let sessions = match front.sessions {
+        Some(config) => {
+            let nodes = app.cache.as_ref().map(|tier| tier.nodes());
+            Some(Rc::new(Sessions::new(env.clone(), config, nodes, app.timeout).map_err(io::Error::other)?))
+        }
+        None => None,
+    };
     let dispatcher = Dispatcher {
+        sessions,
         app: Rc::new(app),
         workers: Rc::new(Workers::new(env.clone(), capacity)),
         front,
@@ -146,6 +165,7 @@ fn routes(jobs: Jobs, max_body: usize) -> Router {
     Router::new()
         .route("/items/{key}", get(get_item).put(put_item).delete(delete_item))
         .route("/checkout", post(checkout))
+        .route("/login", post(login))
         .route("/health", get(health))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(jobs)
@@ -167,7 +187,7 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Result<Option<u64>, Response> 
 /// Hands `route` over as a request of the user `headers` name.
 async fn submit(jobs: &Jobs, headers: &HeaderMap, route: Route) -> Response {
     let user = headers.get(http::USER).map_or(ANONYMOUS, HeaderValue::as_bytes).to_vec();
-    jobs.submit(Request { route, user }).await
+    jobs.submit(Request { route, user, session: session_cookie(headers) }).await
 }
 
 async fn get_item(State(jobs): State<Jobs>, Path(key): Path<String>, headers: HeaderMap) -> Response {
@@ -200,13 +220,18 @@ async fn checkout(State(jobs): State<Jobs>, headers: HeaderMap, body: Bytes) -> 
     submit(&jobs, &headers, Route::Checkout { order: body.to_vec() }).await
 }
 
+async fn login(State(jobs): State<Jobs>, headers: HeaderMap) -> Response {
+    submit(&jobs, &headers, Route::Login).await
+}
+
 async fn health(State(jobs): State<Jobs>) -> Response {
-    jobs.submit(Request { route: Route::Health, user: ANONYMOUS.to_vec() }).await
+    jobs.submit(Request { route: Route::Health, user: ANONYMOUS.to_vec(), session: None }).await
 }
 
 /// Runs the handed-over requests on the host's executor.
 struct Dispatcher<E: Env> {
     app: Rc<App<E>>,
+    sessions: Option<Rc<Sessions<E>>>,
     workers: Rc<Workers<E>>,
     front: HttpFront,
     /// Draws which requests fail while the `FailRequests` knob is turned.
@@ -215,28 +240,38 @@ struct Dispatcher<E: Env> {
 
 impl<E: Env> Clone for Dispatcher<E> {
     fn clone(&self) -> Self {
-        Self { app: self.app.clone(), workers: self.workers.clone(), front: self.front, faults: self.faults.clone() }
+        Self {
+            app: self.app.clone(),
+            sessions: self.sessions.clone(),
+            workers: self.workers.clone(),
+            front: self.front,
+            faults: self.faults.clone(),
+        }
     }
 }
 
 impl<E: Env> Dispatcher<E> {
     async fn serve(&self, env: &E, request: Request) -> Response {
-        let Request { route, user } = request;
+        let Request { route, user, session } = request;
         let kind = match &route {
             Route::Health => return self.health().await,
+            Route::Login if self.sessions.is_none() => return plain(StatusCode::NOT_FOUND, "no sessions here"),
             Route::Get { .. } => RequestKind::Read,
-            Route::Put { .. } | Route::Delete { .. } | Route::Checkout { .. } => RequestKind::Write,
+            Route::Put { .. } | Route::Delete { .. } | Route::Checkout { .. } | Route::Login => RequestKind::Write,
         };
-        // Before the worker queue: a refused request costs no worker.
-        if let Some(wait) = self.app.limit(&user).await {
+        // Before the worker queue: a refused request costs no worker. A login is not limited.
+        if route != Route::Login
+            && let Some(wait) = self.app.limit(&user).await
+        {
             return rate_limited(wait);
         }
+        let user = &user;
         let limit = self.front.request_timeout;
         let work = || async move {
             if self.injected_failure(env) {
                 return plain(StatusCode::INTERNAL_SERVER_ERROR, "injected failure (fail_requests)");
             }
-            match timeout(env, limit, self.app_call(route)).await {
+            match timeout(env, limit, self.session_call(route, user, session)).await {
                 Ok(response) => response,
                 Err(_) => plain(StatusCode::GATEWAY_TIMEOUT, format!("the request took over {limit:?}")),
             }
@@ -256,6 +291,27 @@ impl<E: Env> Dispatcher<E> {
         }
     }
 
+    /// Serves `route` once its session is found (when sessions are on): a login creates one.
+    async fn session_call(&self, route: Route, user: &[u8], session: Option<Vec<u8>>) -> Response {
+        let Some(sessions) = &self.sessions else { return self.app_call(route).await };
+        let tier = self.app.cache.as_ref();
+        if route == Route::Login {
+            return match sessions.create(user, tier).await {
+                Ok(id) => {
+                    let cookie = format!("{}={id}; Path=/; HttpOnly", session::COOKIE);
+                    (StatusCode::OK, [(header::SET_COOKIE, cookie)]).into_response()
+                }
+                Err(why) => plain(StatusCode::SERVICE_UNAVAILABLE, why),
+            };
+        }
+        let Some(id) = session else { return plain(StatusCode::UNAUTHORIZED, "no session cookie: log in first") };
+        match sessions.find(&id, tier).await {
+            Lookup::Valid(_) => self.app_call(route).await,
+            Lookup::Unknown => plain(StatusCode::UNAUTHORIZED, "unknown or expired session: log in again"),
+            Lookup::Unavailable(why) => plain(StatusCode::SERVICE_UNAVAILABLE, why),
+        }
+    }
+
     async fn app_call(&self, route: Route) -> Response {
         match route {
             Route::Get { key, min_lsn } => reply(self.app.get(key, min_lsn).await),
@@ -268,6 +324,7 @@ impl<E: Env> Dispatcher<E> {
             Route::Delete { key } => reply(self.app.write(key.clone(), Msg::Delete { key }).await),
             Route::Checkout { order } => reply(self.app.checkout(order).await),
             Route::Health => self.health().await,
+            Route::Login => plain(StatusCode::NOT_FOUND, "no sessions here"),
         }
     }
 
@@ -311,6 +368,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
         ErrorCode::Overloaded | ErrorCode::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::Upstream
         | ErrorCode::NotPrimary
         | ErrorCode::Fenced
@@ -324,6 +382,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 pub fn code_of(status: StatusCode) -> Option<ErrorCode> {
     match status.as_u16() {
         200..=299 | 404 => None,
+        401 => Some(ErrorCode::Unauthorized),
         409 => Some(ErrorCode::CasMismatch),
         429 => Some(ErrorCode::RateLimited),
         503 => Some(ErrorCode::Overloaded),

@@ -45,6 +45,7 @@ mod checkout;
 pub mod http;
 #[cfg(test)]
 mod http_tests;
+pub mod session;
 
 use crate::breaker::{Breaker, BreakerConfig, BreakerError, ConfigError};
 use crate::cache::aside::{CacheTier, TierConfig};

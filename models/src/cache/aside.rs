@@ -293,6 +293,11 @@ impl<E: Env, X: Clone> CacheTier<E, X> {
         }
     }
 
+    /// The L2 nodes as configured: (name, "host:port").
+    pub fn nodes(&self) -> &[(String, String)] {
+        &self.config.nodes
+    }
+
     /// The position in `config.nodes` of the L2 node that owns `key` now (`None`: every node
     /// is out).
     fn owner(&self, key: &[u8]) -> Option<usize> {

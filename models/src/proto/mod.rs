@@ -79,6 +79,8 @@ pub enum ErrorCode {
     CasMismatch = code::CAS_MISMATCH,
     /// A rate limiter refused the request; a retry after a while can pass.
     RateLimited = code::RATE_LIMITED,
+    /// The request's session is unknown or expired: the user must log in again.
+    Unauthorized = code::UNAUTHORIZED,
 }
 
 impl ErrorCode {

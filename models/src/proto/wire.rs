@@ -255,7 +255,8 @@ wire_byte_enum!(ErrorCode {
     PoolTimeout,
     TooManyConnections,
     CasMismatch,
-    RateLimited
+    RateLimited,
+    Unauthorized
 });
 
 #[cfg(test)]
@@ -272,6 +273,7 @@ mod tests {
         assert_eq!(ErrorCode::from_u8(9), Some(ErrorCode::CasMismatch));
         assert_eq!(ErrorCode::from_u8(10), Some(ErrorCode::RateLimited));
         assert_eq!(ErrorCode::from_u8(0), None);
-        assert_eq!(ErrorCode::from_u8(11), None);
+        assert_eq!(ErrorCode::from_u8(11), Some(ErrorCode::Unauthorized));
+        assert_eq!(ErrorCode::from_u8(12), None);
     }
 }

@@ -152,6 +152,7 @@ fn loadgen_plans(scenario: &Scenario, by_name: &BTreeMap<String, u16>, n: u32) -
                 timeout_ns: ns(w.timeout.0),
                 duration_ns: ns(scenario.duration.get_ref().0),
                 retry: w.retry.as_ref().map(|r| r.plan()),
+                login: w.login,
             }
         })
         .collect()
@@ -220,6 +221,11 @@ fn slos(scenario: &Scenario) -> Vec<Slo> {
                 let min_ratio = *a.get_ref();
                 let name = s.name.clone().unwrap_or_else(|| format!("{scope} availability >= {}%", min_ratio * 100.0));
                 out.push(Slo { name, service, kind: SloKind::Availability { min_ratio } });
+            }
+            if let Some(max) = &s.max_sessions_lost {
+                let max = *max.get_ref();
+                let name = s.name.clone().unwrap_or_else(|| format!("sessions lost <= {max}"));
+                out.push(Slo { name, service: None, kind: SloKind::SessionsLost { max } });
             }
             out
         })

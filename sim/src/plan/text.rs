@@ -105,6 +105,7 @@ impl RunPlan {
             let what = match &slo.kind {
                 SloKind::Latency { quantile, max_ns } => format!("p{} <= {}", quantile * 100.0, dur(*max_ns)),
                 SloKind::Availability { min_ratio } => format!("availability >= {}%", min_ratio * 100.0),
+                SloKind::SessionsLost { max } => format!("sessions lost <= {max}"),
             };
             let _ = writeln!(s, "  {}: {} of {}", slo.name, what, slo.service.as_deref().unwrap_or("end to end"));
         }
@@ -126,9 +127,12 @@ impl RunPlan {
             }
             Mode::Closed { think_ns } => format!("closed loop, think {}", dur(*think_ns)),
         };
-        let checkouts =
+        let mut checkouts =
             if lg.checkout_ratio > 0.0 { format!(" checkouts {}", lg.checkout_ratio) } else { String::new() };
         let retry = lg.retry.as_ref().map_or_else(String::new, |r| format!("; {}", r.text(dur)));
+        if lg.login {
+            checkouts.push_str(" (users log in)");
+        }
         let _ = writeln!(
             s,
             "  {} (#{}): {} users ({}); {pace}; reads {} cas {}{checkouts} keys {} values {}B timeout {}{retry}",

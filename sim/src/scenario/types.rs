@@ -400,6 +400,11 @@ pub struct Workload {
     /// `retry = { attempts = 3, backoff = "exponential", budget = 0.1 }`. Default: never.
     #[serde(default)]
     pub retry: Option<super::retry::RetrySpec>,
+    /// Each user logs in first (`POST /login` to an HTTP app with `sessions`) and sends its
+    /// session cookie with every request; on a `401` it counts a lost session and logs in
+    /// again. For HTTP targets only. Default false.
+    #[serde(default)]
+    pub login: bool,
 }
 
 fn default_loadgens() -> Sp<u32> {
@@ -665,6 +670,11 @@ pub struct SloEntry {
     #[serde(default)]
     #[schemars(with = "Option<f64>")]
     pub availability: Option<Sp<f64>>,
+    /// The most sessions the users may find lost over the run (a request carrying one answered
+    /// `401`), end to end; needs the workload's `login = true`. E.g. 0.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub max_sessions_lost: Option<Sp<u64>>,
 }
 
 #[cfg(test)]

@@ -263,6 +263,20 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        if workload.login {
+            for target in &workload.targets {
+                if let Some(host) = self.scenario.hosts.iter().find(|h| h.get_ref().name.get_ref() == target.get_ref())
+                    && host.get_ref().service.load_api() != Some(crate::services::LoadApi::Http)
+                {
+                    let message = format!(
+                        "login = true but host {:?} does not serve `POST /login`; expected an HTTP app (or a load balancer in front of some) as every target",
+                        target.get_ref()
+                    );
+                    let span = self.span_at(&[Seg::Key("workload"), Seg::Key("login")], target.span());
+                    self.report(span, "no login", message);
+                }
+            }
+        }
         if *workload.keys.get_ref() == 0 {
             self.report(workload.keys.span(), "zero", "keys = 0; expected at least 1 distinct key".into());
         }
@@ -341,16 +355,32 @@ impl<'a> Checker<'a> {
             if let Some(service) = &entry.service {
                 self.host(service, "not a host");
             }
-            match (&entry.latency, &entry.availability) {
-                (None, None) => {
-                    let message = "an SLO needs `latency` or `availability`; found neither".to_string();
+            match (&entry.latency, &entry.availability, &entry.max_sessions_lost) {
+                (None, None, None) => {
+                    let message =
+                        "an SLO needs `latency`, `availability` or `max_sessions_lost`; found none".to_string();
                     self.report(slo.span(), "no objective", message);
                 }
-                (Some(_), Some(a)) => {
+                (Some(_), Some(a), _) => {
                     let message = "an SLO has one objective, found both `latency` and `availability`; expected two [[slos]] entries".to_string();
                     self.report(a.span(), "second objective", message);
                 }
-                _ => {}
+                (Some(_), None, Some(m)) | (None, Some(_), Some(m)) => {
+                    let message = "an SLO has one objective, found `max_sessions_lost` beside another; expected two [[slos]] entries".to_string();
+                    self.report(m.span(), "second objective", message);
+                }
+                (Some(_), None, None) | (None, Some(_), None) | (None, None, Some(_)) => {}
+            }
+            if let Some(max) = &entry.max_sessions_lost {
+                if let Some(service) = &entry.service {
+                    let message = "`max_sessions_lost` counts the sessions the load generators' users lost, end to end; expected no `service`".to_string();
+                    self.report(service.span(), "not end to end", message);
+                }
+                if !self.scenario.workload.login {
+                    let message = "`max_sessions_lost` needs users that log in; expected `login = true` in [workload]"
+                        .to_string();
+                    self.report(max.span(), "no login", message);
+                }
             }
             if let Some(q) = &entry.quantile {
                 self.quantile(q, entry.latency.is_some());
@@ -528,7 +558,11 @@ pub(crate) mod tests {
 
     #[test]
     fn slos() {
-        check("latency = \"50ms\"", "name = \"none\"", &[("needs `latency` or `availability`", "[[slos]]")]);
+        check(
+            "latency = \"50ms\"",
+            "name = \"none\"",
+            &[("needs `latency`, `availability` or `max_sessions_lost`", "[[slos]]")],
+        );
         check("latency = \"50ms\"", "latency = \"50ms\"\navailability = 0.9", &[("found both", "0.9")]);
         check("latency = \"50ms\"", "latency = \"50ms\"\nquantile = 0", &[("quantile 0 is out of range", "0")]);
         check("latency = \"50ms\"", "latency = \"50ms\"\nquantile = 1.0\nservice = \"db\"", &[]);

@@ -9,7 +9,8 @@
 //! that has applied it.
 //!
 //! Every HTTP request carries its user's id in `x-user` (a rate limit may be keyed by it); a
-//! `429` is recorded as the error `RATE_LIMITED`.
+//! `429` is recorded as the error `RATE_LIMITED`. With `login`, users log in and carry a
+//! session cookie (see `session`); a `401` is recorded as the error `UNAUTHORIZED`.
 //!
 //! A compare-and-set is optimistic concurrency, as an app does it: the user updates the key it
 //! last read (or wrote), expecting the value it saw there; with nothing seen yet, or after a
@@ -22,12 +23,14 @@
 //! workload's timeout, the `Complete` carries the last attempt's outcome, and the latency runs
 //! from the `Invoke`. A retried write puts the same value under the same request id.
 
+mod session;
+
 use super::arrivals::{Arrivals, KeyChooser};
 use super::deadlines::Deadlines;
 use super::retry::{Next, Retrier};
 use crate::services::LoadApi;
 use crate::world::SimEnv;
-use faultline_chaos::trace::{Event, Observation, Op, Outcome};
+use faultline_chaos::trace::{Event, Observation, Op, Outcome, UNAUTHORIZED};
 use faultline_models::app::http::code_of;
 use faultline_models::cache::client::RespClient;
 use faultline_models::cache::resp::Frame;
@@ -99,6 +102,9 @@ pub struct LoadgenPlan {
     /// How a failed request is retried; `None`: never.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry: Option<super::retry::RetryPlan>,
+    /// Users log in and send a session cookie (HTTP targets).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub login: bool,
 }
 
 impl LoadgenPlan {
@@ -175,6 +181,8 @@ struct Gen {
     drained: Notify,
     /// The retry policy and budget, when the workload retries.
     retry: Option<Retrier>,
+    /// The users' sessions, when they log in.
+    sessions: Option<session::UserSessions>,
 }
 
 /// Runs a load generator until its arrivals end and its requests are answered or timed out.
@@ -199,6 +207,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
         drained: Notify::new(),
         deadlines: Deadlines::new(env.clone(), plan.timeout()),
         retry: plan.retry.as_ref().map(|r| Retrier::new(&env, r)),
+        sessions: plan.login.then(|| session::UserSessions::new(env.clone(), plan.users.len())),
         clients,
         env,
         plan,
@@ -274,7 +283,7 @@ impl Gen {
     }
 
     /// The next request of `user`, whose id is `req`; for a CAS, also the writer it expects.
-    fn draw(&self, user: usize, req: u64) -> (Op, u64, Call<'_>, Option<Option<u64>>) {
+    fn draw(&self, user: usize, req: u64, cookie: Option<&str>) -> (Op, u64, Call<'_>, Option<Option<u64>>) {
         let mut rng = self.rng.borrow_mut();
         let key = self.keys.choose(&mut rng);
         let client = match &self.clients[user] {
@@ -291,7 +300,7 @@ impl Gen {
                     (Op::Write, key, Call::Resp(client, [b"SET".to_vec(), key_name, value], 3), None)
                 };
             }
-            UserClient::Http(client) => return self.draw_http(client, user, req, key, &mut rng),
+            UserClient::Http(client) => return self.draw_http(client, (user, cookie), req, key, &mut rng),
             UserClient::Store(client) => client,
         };
         let key_name = |key: u64| format!("k{key}").into_bytes();
@@ -314,17 +323,18 @@ impl Gen {
     fn draw_http<'a>(
         &self,
         client: &'a HttpClient<SimEnv>,
-        user: usize,
+        (user, cookie): (usize, Option<&str>),
         req: u64,
         key: u64,
         rng: &mut ChaCha8Rng,
     ) -> (Op, u64, Call<'a>, Option<Option<u64>>) {
         let draw = rng.random::<f64>();
         // Every request names its user, as a session does: a rate limit may be keyed by it.
-        let user_header = (http::USER, self.plan.users[user].id.to_string());
+        let mut common = vec![(http::USER, self.plan.users[user].id.to_string())];
+        common.extend(cookie.map(session::cookie_header));
         let (op, key, method, headers, body, expects) = if draw < self.plan.read_ratio {
             let token = self.tokens.borrow()[user];
-            let mut headers = vec![user_header];
+            let mut headers = common;
             if token > 0 {
                 headers.push((http::MIN_LSN, token.to_string()));
             }
@@ -336,13 +346,14 @@ impl Gen {
                 None => http::EXPECT_ABSENT.to_string(),
             };
             let value = write_value(req, self.plan.value_bytes);
-            (Op::Cas, key, Method::PUT, vec![user_header, (http::EXPECT, expected)], value, Some(writer))
+            common.push((http::EXPECT, expected));
+            (Op::Cas, key, Method::PUT, common, value, Some(writer))
         } else if draw < self.plan.read_ratio + self.plan.cas_ratio + self.plan.checkout_ratio {
             let order = format!("order {req} of user {user}: item k{key}").into_bytes();
-            let request = client.request(Method::POST, "/checkout", &[user_header], Bytes::from(order));
+            let request = client.request(Method::POST, "/checkout", &common, Bytes::from(order));
             return (Op::Other, key, Call::Http(client, request.expect("a checkout is valid HTTP")), None);
         } else {
-            (Op::Write, key, Method::PUT, vec![user_header], write_value(req, self.plan.value_bytes), None)
+            (Op::Write, key, Method::PUT, common, write_value(req, self.plan.value_bytes), None)
         };
         let path = format!("/items/k{key}");
         let request =
@@ -352,9 +363,16 @@ impl Gen {
 
     async fn request(&self, user: usize) -> Outcome {
         let plan = &self.plan.users[user];
+        let cookie = match &self.sessions {
+            Some(sessions) => match self.session(sessions, user).await {
+                Ok(id) => Some(id),
+                Err(failed_login) => return failed_login,
+            },
+            None => None,
+        };
         let req = self.next_req.get();
         self.next_req.set(req + 1);
-        let (op, key, call, expects) = self.draw(user, req);
+        let (op, key, call, expects) = self.draw(user, req, cookie.as_deref());
         self.env.record(Event::Invoke { req, user: plan.id, client: self.env.host(), service: plan.target, op, key });
         if let Some(writer) = expects {
             self.env.record(Event::Observed { req, what: Observation::Expects { writer } });
@@ -413,6 +431,9 @@ impl Gen {
         }
         let outcome = outcome_of(&reply);
         self.env.record(Event::Complete { req, outcome: outcome.clone() });
+        if let (Some(sessions), Some(id), Outcome::Error(UNAUTHORIZED)) = (&self.sessions, &cookie, &outcome) {
+            self.session_lost(sessions, user, id).await;
+        }
         outcome
     }
 

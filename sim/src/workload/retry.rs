@@ -104,7 +104,7 @@ impl RetryPlan {
 
 /// Every error code, for looking one up by its byte ([`retriable_code`] is the exhaustive list
 /// of what each means for a retry).
-const CODES: [ErrorCode; 10] = [
+const CODES: [ErrorCode; 11] = [
     ErrorCode::NotPrimary,
     ErrorCode::Upstream,
     ErrorCode::Overloaded,
@@ -115,6 +115,7 @@ const CODES: [ErrorCode; 10] = [
     ErrorCode::TooManyConnections,
     ErrorCode::CasMismatch,
     ErrorCode::RateLimited,
+    ErrorCode::Unauthorized,
 ];
 
 /// Whether a server's refusal with `code` is worth retrying: the server's trouble, not the
@@ -128,7 +129,8 @@ fn retriable_code(code: ErrorCode) -> bool {
         | ErrorCode::Storage
         | ErrorCode::PoolTimeout
         | ErrorCode::TooManyConnections => true,
-        ErrorCode::BadRequest | ErrorCode::CasMismatch | ErrorCode::RateLimited => false,
+        // A lost session needs a new login, not the same request again.
+        ErrorCode::BadRequest | ErrorCode::CasMismatch | ErrorCode::RateLimited | ErrorCode::Unauthorized => false,
     }
 }
 

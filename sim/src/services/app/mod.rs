@@ -16,10 +16,12 @@ use rand::RngCore;
 
 mod limit;
 mod resilience;
+mod session;
 mod tier;
 
 pub use limit::{FailSpec, KeySpec, RateLimitPlan, RateLimitSpec, ScopeSpec};
 pub use resilience::{BreakerPlan, BreakerSpec, WindowPlan};
+pub use session::{SessionsPlan, SessionsSpec};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -79,6 +81,14 @@ pub struct AppService {
     /// Default: none.
     #[serde(default)]
     pub rate_limit: Option<Box<RateLimitSpec>>,
+    /// With `protocol = "http"`: user sessions, "memory" (each instance's own) or "cache" (in
+    /// the app's L2 cache nodes): `POST /login`, then a `session` cookie on every `/items/*`
+    /// and `/checkout` request (`401` without a live one). Default: none.
+    #[serde(default)]
+    pub sessions: Option<SessionsSpec>,
+    /// How long a session lasts after its login. Default "30m".
+    #[serde(default = "session::default_session_ttl")]
+    pub session_ttl: Dur,
 }
 
 fn default_request_timeout() -> Dur {
@@ -177,6 +187,9 @@ pub struct AppPlan {
     /// The rate limit on the HTTP front.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<Box<RateLimitPlan>>,
+    /// User sessions on the HTTP front.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionsPlan>,
 }
 
 /// Where an app's store calls go, in the plan.
@@ -294,6 +307,13 @@ impl Kind for AppService {
             let span = c.span_at(&app_path("rate_limit"), host.name.span());
             limit.validate(c, span, self.protocol == ProtocolSpec::Http);
         }
+        if let Some(sessions) = self.sessions {
+            let span = c.span_at(&app_path("sessions"), host.name.span());
+            let ttl_span = c.span_at(&app_path("session_ttl"), span.clone());
+            let has_cache = self.cache.is_some() || self.tier.is_some();
+            let is_http = self.protocol == ProtocolSpec::Http;
+            session::validate(c, sessions, self.session_ttl, is_http, has_cache, (span, ttl_span));
+        }
         if self.request_timeout.0.is_zero() {
             let path = [
                 Seg::Key("hosts"),
@@ -349,6 +369,7 @@ impl Kind for AppService {
                 Box::new((cx.addr(&payment.host), ns(payment.timeout.0), breaker))
             }),
             rate_limit: self.rate_limit.as_ref().map(|limit| Box::new(limit.compile(|node| cx.addr(node)))),
+            sessions: self.sessions.map(|spec| session::compile(spec, self.session_ttl)),
         }
     }
 }
@@ -398,6 +419,7 @@ impl AppPlan {
             ProtocolSpec::Http => {
                 let front = HttpFront {
                     request_timeout: Duration::from_nanos(self.request_timeout_ns),
+                    sessions: self.sessions.as_ref().map(SessionsPlan::config),
                     ..HttpFront::default()
                 };
                 serve_http(env, super::SERVICE_PORT, capacity, app, front).await
