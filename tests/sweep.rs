@@ -15,6 +15,7 @@ const FAIL_ON_PURPOSE: &[&str] = &[
     "partition.toml",
     "pool-exhaustion.toml",
     "replica-lag.toml",
+    "services.toml",
     "slow-disk.toml",
     "slow-link.toml",
     "third-party-outage.toml",

@@ -35,6 +35,7 @@ pub mod ratelimit;
 pub mod router;
 pub mod seam;
 pub mod server;
+pub mod service;
 pub mod shard;
 #[cfg(test)]
 pub(crate) mod testenv;

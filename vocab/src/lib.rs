@@ -195,9 +195,13 @@ pub mod gauge {
     pub const CHARGE_REPEATS: &str = "charge_repeats";
     /// Checkouts an app completed (payment made, order stored), since start (`app`).
     pub const CHECKOUTS: &str = "checkouts";
+    /// Pages an app composed and served, whole or degraded, since start (`app`).
+    pub const PAGES: &str = "pages";
+    /// Pages an app served without an optional part that failed, since start (`app`).
+    pub const PAGES_DEGRADED: &str = "pages_degraded";
 
     /// Every gauge a model publishes.
-    pub const ALL: [&str; 43] = [
+    pub const ALL: [&str; 45] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -237,6 +241,8 @@ pub mod gauge {
         CHARGES,
         CHARGE_REPEATS,
         CHECKOUTS,
+        PAGES,
+        PAGES_DEGRADED,
         LB_EJECTED,
         LB_UNHEALTHY,
         LB_RETRIES,

@@ -12,6 +12,8 @@
 //! - `POST /checkout`: charges the order (the body) through the third-party payment API, behind
 //!   its circuit breaker when one is configured, then stores it (see `checkout`). `200` with
 //!   `x-lsn`; `502` when the payment failed, `503` when the breaker is open (it fails fast).
+//! - `GET /page/{key}`: the page composed from its parts (see `page`): `200`, with `x-degraded`
+//!   naming optional parts left out; a failed required part is `502` (`503` if its breaker is open).
 //! - `GET /health`: checks the store with a read (`200 ok`, or `503` naming the failure);
 //!   handled at once, outside the worker queue, as a load balancer's probe should be.
 //!
@@ -101,6 +103,11 @@ pub enum Route {
         /// The order (the request body).
         order: Vec<u8>,
     },
+    /// Compose the page of a key from its parts.
+    Page {
+        /// The key.
+        key: String,
+    },
     /// Check the dependencies.
     Health,
 }
@@ -146,6 +153,7 @@ fn routes(jobs: Jobs, max_body: usize) -> Router {
     Router::new()
         .route("/items/{key}", get(get_item).put(put_item).delete(delete_item))
         .route("/checkout", post(checkout))
+        .route("/page/{key}", get(get_page))
         .route("/health", get(health))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(jobs)
@@ -200,6 +208,10 @@ async fn checkout(State(jobs): State<Jobs>, headers: HeaderMap, body: Bytes) -> 
     submit(&jobs, &headers, Route::Checkout { order: body.to_vec() }).await
 }
 
+async fn get_page(State(jobs): State<Jobs>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+    submit(&jobs, &headers, Route::Page { key }).await
+}
+
 async fn health(State(jobs): State<Jobs>) -> Response {
     jobs.submit(Request { route: Route::Health, user: ANONYMOUS.to_vec() }).await
 }
@@ -224,7 +236,7 @@ impl<E: Env> Dispatcher<E> {
         let Request { route, user } = request;
         let kind = match &route {
             Route::Health => return self.health().await,
-            Route::Get { .. } => RequestKind::Read,
+            Route::Get { .. } | Route::Page { .. } => RequestKind::Read,
             Route::Put { .. } | Route::Delete { .. } | Route::Checkout { .. } => RequestKind::Write,
         };
         // Before the worker queue: a refused request costs no worker.
@@ -267,6 +279,7 @@ impl<E: Env> Dispatcher<E> {
             }
             Route::Delete { key } => reply(self.app.write(key.clone(), Msg::Delete { key }).await),
             Route::Checkout { order } => reply(self.app.checkout(order).await),
+            Route::Page { key } => super::page::respond(self.app.page(&key).await),
             Route::Health => self.health().await,
         }
     }

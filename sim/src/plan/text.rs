@@ -126,8 +126,11 @@ impl RunPlan {
             }
             Mode::Closed { think_ns } => format!("closed loop, think {}", dur(*think_ns)),
         };
-        let checkouts =
+        let mut checkouts =
             if lg.checkout_ratio > 0.0 { format!(" checkouts {}", lg.checkout_ratio) } else { String::new() };
+        if lg.page_ratio > 0.0 {
+            checkouts.push_str(&format!(" pages {}", lg.page_ratio));
+        }
         let _ = writeln!(
             s,
             "  {} (#{}): {} users ({}); {pace}; reads {} cas {}{checkouts} keys {} values {}B timeout {}",

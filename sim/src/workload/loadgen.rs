@@ -79,6 +79,9 @@ pub struct LoadgenPlan {
     pub cas_ratio: f64,
     /// Share of requests that are checkouts.
     pub checkout_ratio: f64,
+    /// Share of requests that are page views.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub page_ratio: f64,
     /// Distinct keys.
     pub keys: u64,
     /// Zipf exponent of key popularity; `None`: uniform.
@@ -89,6 +92,10 @@ pub struct LoadgenPlan {
     pub timeout_ns: u64,
     /// How long arrivals go on, nanoseconds.
     pub duration_ns: u64,
+}
+
+fn is_zero(share: &f64) -> bool {
+    *share == 0.0
 }
 
 impl LoadgenPlan {
@@ -327,6 +334,10 @@ impl Gen {
             let order = format!("order {req} of user {user}: item k{key}").into_bytes();
             let request = client.request(Method::POST, "/checkout", &[user_header], Bytes::from(order));
             return (Op::Other, key, Call::Http(client, request.expect("a checkout is valid HTTP")), None);
+        } else if draw < self.plan.read_ratio + self.plan.cas_ratio + self.plan.checkout_ratio + self.plan.page_ratio {
+            // A page view: composed by the app from its parts; judged by its status alone.
+            let request = client.request(Method::GET, &format!("/page/k{key}"), &[user_header], Bytes::new());
+            return (Op::Other, key, Call::Http(client, request.expect("a workload key is a valid HTTP path")), None);
         } else {
             (Op::Write, key, Method::PUT, vec![user_header], write_value(req, self.plan.value_bytes), None)
         };

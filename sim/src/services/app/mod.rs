@@ -15,10 +15,13 @@ use faultline_models::{app, router};
 use rand::RngCore;
 
 mod limit;
+mod page;
 mod resilience;
 mod tier;
 
 pub use limit::{FailSpec, KeySpec, RateLimitPlan, RateLimitSpec, ScopeSpec};
+pub(crate) use page::page_ratio;
+pub use page::{FanoutSpec, PagePlan, PageSpec, PartPlan, PartSpec};
 pub use resilience::{BreakerPlan, BreakerSpec, WindowPlan};
 
 use schemars::JsonSchema;
@@ -77,6 +80,10 @@ pub struct AppService {
     /// Default: none.
     #[serde(default)]
     pub rate_limit: Option<Box<RateLimitSpec>>,
+    /// With `protocol = "http"`: the page `GET /page/{key}` composes from its parts, in
+    /// process or on `service` hosts. Default: none.
+    #[serde(default)]
+    pub page: Option<Box<PageSpec>>,
 }
 
 fn default_request_timeout() -> Dur {
@@ -175,6 +182,9 @@ pub struct AppPlan {
     /// The rate limit on the HTTP front.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<Box<RateLimitPlan>>,
+    /// The page and its parts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<Box<PagePlan>>,
 }
 
 /// Where an app's store calls go, in the plan.
@@ -223,7 +233,7 @@ impl Kind for AppService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::HttpApp => self.protocol == ProtocolSpec::Http,
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment => false,
+            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::Service => false,
         }
     }
 
@@ -292,6 +302,10 @@ impl Kind for AppService {
             let span = c.span_at(&app_path("rate_limit"), host.name.span());
             limit.validate(c, span, self.protocol == ProtocolSpec::Http);
         }
+        if let Some(page) = &self.page {
+            let span = c.span_at(&app_path("page"), host.name.span());
+            page.validate(c, index, span, self.protocol == ProtocolSpec::Http);
+        }
         if self.request_timeout.0.is_zero() {
             let path = [
                 Seg::Key("hosts"),
@@ -347,6 +361,7 @@ impl Kind for AppService {
                 Box::new((cx.addr(&payment.host), ns(payment.timeout.0), breaker))
             }),
             rate_limit: self.rate_limit.as_ref().map(|limit| Box::new(limit.compile(|node| cx.addr(node)))),
+            page: self.page.as_ref().map(|page| Box::new(page.compile(|part| cx.addr(part)))),
         }
     }
 }
@@ -384,6 +399,7 @@ impl AppPlan {
                 breaker: breaker.as_ref().map(BreakerPlan::config),
             }),
             rate_limit: self.rate_limit.as_deref().map(RateLimitPlan::config),
+            page: self.page.as_deref().map(PagePlan::config),
         }
     }
 
