@@ -18,6 +18,7 @@ const FAIL_ON_PURPOSE: &[&str] = &[
     "retry-storm.toml",
     "sessions-memory-round-robin.toml",
     "sessions-memory.toml",
+    "services.toml",
     "slow-disk.toml",
     "slow-link.toml",
     "third-party-outage.toml",

@@ -36,6 +36,7 @@ pub mod retry;
 pub mod router;
 pub mod seam;
 pub mod server;
+pub mod service;
 pub mod shard;
 #[cfg(test)]
 pub(crate) mod testenv;

@@ -190,6 +190,7 @@ async fn start() -> Hosts {
         replica_breaker: None,
         payment: None,
         rate_limit: None,
+        page: None,
     };
     tokio::task::spawn_local(serve(
         app.clone(),

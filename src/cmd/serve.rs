@@ -129,6 +129,7 @@ async fn serve_app(flags: &AppFlags, seed: u64) -> anyhow::Result<()> {
         replica_breaker: None,
         payment: None,
         rate_limit: None,
+        page: None,
     };
     let app = App::new(env.clone(), &config).context("building the app")?;
     let workers = flags.workers as usize;

@@ -205,7 +205,13 @@ pub mod gauge {
     pub const SESSIONS_LOST: &str = "sessions_lost";
 
     /// Every gauge a model publishes.
-    pub const ALL: [&str; 46] = [
+    /// Pages an app composed and served, whole or degraded, since start (`app`).
+    pub const PAGES: &str = "pages";
+    /// Pages an app served without an optional part that failed, since start (`app`).
+    pub const PAGES_DEGRADED: &str = "pages_degraded";
+
+    /// Every gauge a model publishes.
+    pub const ALL: [&str; 48] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -245,6 +251,8 @@ pub mod gauge {
         CHARGES,
         CHARGE_REPEATS,
         CHECKOUTS,
+        PAGES,
+        PAGES_DEGRADED,
         LB_EJECTED,
         LB_UNHEALTHY,
         LB_RETRIES,

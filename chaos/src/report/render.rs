@@ -5,10 +5,10 @@
 //! Owns: layout and number formatting. Must not: compute anything the JSON report lacks (a
 //! reader of either sees the same figures).
 
+use super::sessions::SessionsReport;
 use super::{
     CacheFigures, CacheReport, CacheWindow, DataReport, LatencySummary, Report, RetryReport, Verdict, WindowStats,
 };
-use super::sessions::SessionsReport;
 use crate::check::{ms_text, rto_label, rto_text, s_text};
 use crate::trace::text::seconds_text;
 

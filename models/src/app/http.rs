@@ -13,9 +13,11 @@
 //!   its circuit breaker when one is configured, then stores it (see `checkout`). `200` with
 //!   `x-lsn`; `502` when the payment failed, `503` when the breaker is open (it fails fast).
 //! - `POST /login`: with sessions configured ([`HttpFront::sessions`]), creates one for the
-//!   `x-user` user and answers `200` with `set-cookie: session=<id>`; then every `/items/*` and
-//!   `/checkout` request needs that cookie, else `401` (see [`super::session`]). Without
+//!   `x-user` user and answers `200` with `set-cookie: session=<id>`; then every `/items/*`,
+//!   `/page/*` and `/checkout` request needs that cookie, else `401` (see [`super::session`]). Without
 //!   sessions, `/login` is `404` and no cookie is asked for.
+//! - `GET /page/{key}`: the page composed from its parts (see `page`): `200`, with `x-degraded`
+//!   naming optional parts left out; a failed required part is `502` (`503` if its breaker is open).
 //! - `GET /health`: checks the store with a read (`200 ok`, or `503` naming the failure);
 //!   handled at once, outside the worker queue, as a load balancer's probe should be.
 //!
@@ -110,6 +112,11 @@ pub enum Route {
     },
     /// Log in: create a session for the request's user.
     Login,
+    /// Compose the page of a key from its parts.
+    Page {
+        /// The key.
+        key: String,
+    },
     /// Check the dependencies.
     Health,
 }
@@ -166,6 +173,7 @@ fn routes(jobs: Jobs, max_body: usize) -> Router {
         .route("/items/{key}", get(get_item).put(put_item).delete(delete_item))
         .route("/checkout", post(checkout))
         .route("/login", post(login))
+        .route("/page/{key}", get(get_page))
         .route("/health", get(health))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(jobs)
@@ -224,6 +232,10 @@ async fn login(State(jobs): State<Jobs>, headers: HeaderMap) -> Response {
     submit(&jobs, &headers, Route::Login).await
 }
 
+async fn get_page(State(jobs): State<Jobs>, Path(key): Path<String>, headers: HeaderMap) -> Response {
+    submit(&jobs, &headers, Route::Page { key }).await
+}
+
 async fn health(State(jobs): State<Jobs>) -> Response {
     jobs.submit(Request { route: Route::Health, user: ANONYMOUS.to_vec(), session: None }).await
 }
@@ -256,7 +268,7 @@ impl<E: Env> Dispatcher<E> {
         let kind = match &route {
             Route::Health => return self.health().await,
             Route::Login if self.sessions.is_none() => return plain(StatusCode::NOT_FOUND, "no sessions here"),
-            Route::Get { .. } => RequestKind::Read,
+            Route::Get { .. } | Route::Page { .. } => RequestKind::Read,
             Route::Put { .. } | Route::Delete { .. } | Route::Checkout { .. } | Route::Login => RequestKind::Write,
         };
         // Before the worker queue: a refused request costs no worker. A login is not limited.
@@ -323,6 +335,7 @@ impl<E: Env> Dispatcher<E> {
             }
             Route::Delete { key } => reply(self.app.write(key.clone(), Msg::Delete { key }).await),
             Route::Checkout { order } => reply(self.app.checkout(order).await),
+            Route::Page { key } => super::page::respond(self.app.page(&key).await),
             Route::Health => self.health().await,
             Route::Login => plain(StatusCode::NOT_FOUND, "no sessions here"),
         }

@@ -34,6 +34,7 @@ fn config(db: &str, cache: Option<&str>, timeout: Duration) -> AppConfig {
         replica_breaker: None,
         payment: None,
         rate_limit: None,
+        page: None,
     }
 }
 

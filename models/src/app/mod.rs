@@ -45,7 +45,10 @@ mod checkout;
 pub mod http;
 #[cfg(test)]
 mod http_tests;
+mod page;
 pub mod session;
+
+pub use page::{DEGRADED, Fanout, PageConfig, PartAt, PartConfig};
 
 use crate::breaker::{Breaker, BreakerConfig, BreakerError, ConfigError};
 use crate::cache::aside::{CacheTier, TierConfig};
@@ -82,6 +85,8 @@ pub struct AppConfig {
     pub payment: Option<PaymentConfig>,
     /// A rate limit on the HTTP front's `/items/*` and `/checkout`, and what it is keyed by.
     pub rate_limit: Option<(LimitConfig, LimitKey)>,
+    /// The page `GET /page/{key}` composes from its parts, if any.
+    pub page: Option<PageConfig>,
 }
 
 /// What a rate limit counts requests against.
@@ -246,6 +251,7 @@ pub struct App<E: Env> {
     replica_breaker: Option<Breaker<E>>,
     payment: Option<checkout::Payment<E>>,
     rate_limit: Option<(RateLimiter<E>, LimitKey)>,
+    page: Option<page::Page<E>>,
     /// Reads without a cache tier (each one a miss: it went to the store).
     misses: Cell<u64>,
     read_fallbacks: Cell<u64>,
@@ -276,6 +282,7 @@ impl<E: Env> App<E> {
             Some((limit, key)) => Some((RateLimiter::new(env.clone(), limit)?, *key)),
             None => None,
         };
+        let page = config.page.as_ref().map(|p| page::Page::new(&env, p)).transpose()?;
         let app = Self {
             timeout: config.timeout,
             store,
@@ -283,6 +290,7 @@ impl<E: Env> App<E> {
             replica_breaker,
             payment,
             rate_limit,
+            page,
             misses: Cell::new(0),
             read_fallbacks: Cell::new(0),
             invalidation_failures: Cell::new(0),
@@ -497,6 +505,7 @@ mod tests {
             replica_breaker: None,
             payment: None,
             rate_limit: None,
+            page: None,
         }
     }
 
@@ -660,6 +669,7 @@ mod tests {
             replica_breaker: None,
             payment: None,
             rate_limit: None,
+            page: None,
         }
     }
 

@@ -265,6 +265,7 @@ mod tests {
             replica_breaker: None,
             payment: None,
             rate_limit: None,
+            page: None,
         };
         let listener = env.bind(0).await.expect("bind");
         let addr = listener.local_addr().expect("an address").to_string();

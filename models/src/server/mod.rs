@@ -52,6 +52,7 @@ mod workers;
 
 pub use codec::{Class, Codec, Endpoint, Handler, Incoming, Refusal, Replier, ReplyOf, ReplyTo, RequestOf};
 pub use service_time::{Capacity, ServiceTime};
+pub(crate) use service_time::{dithered_sleep, slowed};
 pub use workers::{Shed, Workers};
 
 use crate::seam::{Env, Listener, Stream};

@@ -61,7 +61,7 @@ fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
 }
 
 /// `cost` under a slowdown of `percent`: multiplied by (100 + percent) / 100.
-pub(super) fn slowed(cost: Duration, percent: u64) -> Duration {
+pub(crate) fn slowed(cost: Duration, percent: u64) -> Duration {
     let nanos = cost.as_nanos().saturating_mul(100 + u128::from(percent)) / 100;
     u64::try_from(nanos).map_or(Duration::MAX, Duration::from_nanos)
 }
@@ -82,7 +82,7 @@ pub(super) const TIMER_GRID: Duration = Duration::from_millis(1);
 /// rounding, whatever the phase of `now` on the grid): a fixed 1.5 ms cost is 1 ms or 2 ms
 /// half of the time each, a whole number of milliseconds is kept exactly. Costs below the
 /// grid become zero or one grid step, with the right mean.
-pub(super) fn dithered_sleep(cost: Duration, dither: f64) -> Duration {
+pub(crate) fn dithered_sleep(cost: Duration, dither: f64) -> Duration {
     debug_assert!((0.0..1.0).contains(&dither), "dither {dither} outside [0, 1)");
     cost.saturating_sub(TIMER_GRID.mul_f64(dither))
 }

@@ -146,6 +146,7 @@ fn loadgen_plans(scenario: &Scenario, by_name: &BTreeMap<String, u16>, n: u32) -
                 read_ratio: *w.read_ratio.get_ref(),
                 cas_ratio: *w.cas_ratio.get_ref(),
                 checkout_ratio: *w.checkout_ratio.get_ref(),
+                page_ratio: *w.page_ratio.get_ref(),
                 keys: *w.keys.get_ref(),
                 zipf_s,
                 value_bytes: w.value_bytes,

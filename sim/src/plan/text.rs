@@ -133,6 +133,9 @@ impl RunPlan {
         if lg.login {
             checkouts.push_str(" (users log in)");
         }
+        if lg.page_ratio > 0.0 {
+            checkouts.push_str(&format!(" pages {}", lg.page_ratio));
+        }
         let _ = writeln!(
             s,
             "  {} (#{}): {} users ({}); {pace}; reads {} cas {}{checkouts} keys {} values {}B timeout {}{retry}",

@@ -383,6 +383,12 @@ pub struct Workload {
     #[serde(default = "default_checkout_ratio")]
     #[schemars(with = "f64")]
     pub checkout_ratio: Sp<f64>,
+    /// Share of requests that are page views (`GET /page/k{key}` to an HTTP app with a
+    /// `page`), in [0, 1], taken from the writes (reads + CAS + checkouts + pages at most 1).
+    /// Default 0.
+    #[serde(default = "default_page_ratio")]
+    #[schemars(with = "f64")]
+    pub page_ratio: Sp<f64>,
     /// Number of distinct keys. Default 1000.
     #[serde(default = "default_keys")]
     #[schemars(with = "u64")]
@@ -417,6 +423,9 @@ fn default_cas_ratio() -> Sp<f64> {
     Spanned::new(0..0, 0.0)
 }
 fn default_checkout_ratio() -> Sp<f64> {
+    Spanned::new(0..0, 0.0)
+}
+fn default_page_ratio() -> Sp<f64> {
     Spanned::new(0..0, 0.0)
 }
 fn default_keys() -> Sp<u64> {

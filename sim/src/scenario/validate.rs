@@ -277,6 +277,7 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        crate::services::app::page_ratio(self, workload, [ratio, cas, checkout]);
         if *workload.keys.get_ref() == 0 {
             self.report(workload.keys.span(), "zero", "keys = 0; expected at least 1 distinct key".into());
         }

@@ -23,6 +23,7 @@ pub mod kv;
 pub mod lb;
 pub mod payment;
 pub mod pool;
+pub mod service;
 
 use crate::scenario::validate::Checker;
 use crate::scenario::{Host, Sp};
@@ -236,6 +237,8 @@ registry! {
         /// A connection pooler in front of a store, like PgBouncer:
         /// `{ pool = { backend = "db", max_server_conns = 20 } }`.
         Pool(pool::PoolService) => pool::PoolPlan,
+        /// A part service of an app's page: `{ service = { db = "profile-db" } }`.
+        Service(service::PartService) => service::PartServicePlan,
     }
 }
 
@@ -254,6 +257,8 @@ pub(crate) enum Want {
     Payment,
     /// An app that speaks HTTP.
     HttpApp,
+    /// A part service.
+    Service,
 }
 
 impl Want {
@@ -266,6 +271,7 @@ impl Want {
             Want::Store => "kv primary or pool",
             Want::Payment => "payment API",
             Want::HttpApp => "app with protocol = \"http\"",
+            Want::Service => "service",
         }
     }
 }

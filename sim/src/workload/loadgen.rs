@@ -89,6 +89,9 @@ pub struct LoadgenPlan {
     pub cas_ratio: f64,
     /// Share of requests that are checkouts.
     pub checkout_ratio: f64,
+    /// Share of requests that are page views.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub page_ratio: f64,
     /// Distinct keys.
     pub keys: u64,
     /// Zipf exponent of key popularity; `None`: uniform.
@@ -105,6 +108,10 @@ pub struct LoadgenPlan {
     /// Users log in and send a session cookie (HTTP targets).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub login: bool,
+}
+
+fn is_zero(share: &f64) -> bool {
+    *share == 0.0
 }
 
 impl LoadgenPlan {
@@ -352,6 +359,10 @@ impl Gen {
             let order = format!("order {req} of user {user}: item k{key}").into_bytes();
             let request = client.request(Method::POST, "/checkout", &common, Bytes::from(order));
             return (Op::Other, key, Call::Http(client, request.expect("a checkout is valid HTTP")), None);
+        } else if draw < self.plan.read_ratio + self.plan.cas_ratio + self.plan.checkout_ratio + self.plan.page_ratio {
+            // A page view: composed by the app from its parts; judged by its status alone.
+            let request = client.request(Method::GET, &format!("/page/k{key}"), &common, Bytes::new());
+            return (Op::Other, key, Call::Http(client, request.expect("a workload key is a valid HTTP path")), None);
         } else {
             (Op::Write, key, Method::PUT, common, write_value(req, self.plan.value_bytes), None)
         };

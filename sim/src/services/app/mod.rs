@@ -15,11 +15,14 @@ use faultline_models::{app, router};
 use rand::RngCore;
 
 mod limit;
+mod page;
 mod resilience;
 mod session;
 mod tier;
 
 pub use limit::{FailSpec, KeySpec, RateLimitPlan, RateLimitSpec, ScopeSpec};
+pub(crate) use page::page_ratio;
+pub use page::{FanoutSpec, PagePlan, PageSpec, PartPlan, PartSpec};
 pub use resilience::{BreakerPlan, BreakerSpec, WindowPlan};
 pub use session::{SessionsPlan, SessionsSpec};
 
@@ -89,6 +92,10 @@ pub struct AppService {
     /// How long a session lasts after its login. Default "30m".
     #[serde(default = "session::default_session_ttl")]
     pub session_ttl: Dur,
+    /// With `protocol = "http"`: the page `GET /page/{key}` composes from its parts, in
+    /// process or on `service` hosts. Default: none.
+    #[serde(default)]
+    pub page: Option<Box<PageSpec>>,
 }
 
 fn default_request_timeout() -> Dur {
@@ -190,6 +197,9 @@ pub struct AppPlan {
     /// User sessions on the HTTP front.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sessions: Option<SessionsPlan>,
+    /// The page and its parts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<Box<PagePlan>>,
 }
 
 /// Where an app's store calls go, in the plan.
@@ -238,7 +248,7 @@ impl Kind for AppService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::HttpApp => self.protocol == ProtocolSpec::Http,
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment => false,
+            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::Service => false,
         }
     }
 
@@ -314,6 +324,10 @@ impl Kind for AppService {
             let is_http = self.protocol == ProtocolSpec::Http;
             session::validate(c, sessions, self.session_ttl, is_http, has_cache, (span, ttl_span));
         }
+        if let Some(page) = &self.page {
+            let span = c.span_at(&app_path("page"), host.name.span());
+            page.validate(c, index, span, self.protocol == ProtocolSpec::Http);
+        }
         if self.request_timeout.0.is_zero() {
             let path = [
                 Seg::Key("hosts"),
@@ -370,6 +384,7 @@ impl Kind for AppService {
             }),
             rate_limit: self.rate_limit.as_ref().map(|limit| Box::new(limit.compile(|node| cx.addr(node)))),
             sessions: self.sessions.map(|spec| session::compile(spec, self.session_ttl)),
+            page: self.page.as_ref().map(|page| Box::new(page.compile(|part| cx.addr(part)))),
         }
     }
 }
@@ -407,6 +422,7 @@ impl AppPlan {
                 breaker: breaker.as_ref().map(BreakerPlan::config),
             }),
             rate_limit: self.rate_limit.as_deref().map(RateLimitPlan::config),
+            page: self.page.as_deref().map(PagePlan::config),
         }
     }
 
