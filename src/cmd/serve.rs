@@ -140,7 +140,7 @@ async fn serve_app(flags: &AppFlags, seed: u64) -> anyhow::Result<()> {
         db.text, cache.text, flags.max_body
     );
     std::io::stdout().flush()?;
-    let front = HttpFront { request_timeout: timeout, max_body: flags.max_body };
+    let front = HttpFront { request_timeout: timeout, max_body: flags.max_body, ..HttpFront::default() };
     tokio::select! {
         biased;
         served = serve_http(env, listener, capacity, app, front) => served.with_context(|| format!("serving on {addr}")),
