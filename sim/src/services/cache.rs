@@ -94,7 +94,7 @@ impl Kind for CacheService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::Cache => true,
-            Want::KvPrimary | Want::Kv | Want::Store | Want::Payment | Want::HttpApp => false,
+            Want::KvPrimary | Want::Kv | Want::Store | Want::Payment | Want::HttpApp | Want::Cdn => false,
         }
     }
 

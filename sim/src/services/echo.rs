@@ -25,7 +25,7 @@ impl Kind for EchoService {
     /// An echo server is nothing a reference asks for.
     fn provides(&self, want: Want) -> bool {
         match want {
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::HttpApp => false,
+            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::HttpApp | Want::Cdn => false,
         }
     }
 

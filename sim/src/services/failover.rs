@@ -78,7 +78,7 @@ impl Kind for FailoverService {
 
     fn provides(&self, want: Want) -> bool {
         match want {
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::HttpApp => false,
+            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::HttpApp | Want::Cdn => false,
         }
     }
 

@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod cache;
+pub mod cdn;
 pub mod echo;
 pub mod failover;
 pub mod kv;
@@ -236,6 +237,8 @@ registry! {
         /// A connection pooler in front of a store, like PgBouncer:
         /// `{ pool = { backend = "db", max_server_conns = 20 } }`.
         Pool(pool::PoolService) => pool::PoolPlan,
+        /// A CDN edge caching an HTTP origin's answers: `{ cdn = { origin = "app", capacity = "64MB" } }`.
+        Cdn(cdn::CdnService) => cdn::CdnPlan,
     }
 }
 
@@ -254,6 +257,8 @@ pub(crate) enum Want {
     Payment,
     /// An app that speaks HTTP.
     HttpApp,
+    /// A CDN edge.
+    Cdn,
 }
 
 impl Want {
@@ -266,6 +271,7 @@ impl Want {
             Want::Store => "kv primary or pool",
             Want::Payment => "payment API",
             Want::HttpApp => "app with protocol = \"http\"",
+            Want::Cdn => "cdn",
         }
     }
 }

@@ -79,7 +79,7 @@ impl Kind for PoolService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::Store => true,
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Payment | Want::HttpApp => false,
+            Want::KvPrimary | Want::Kv | Want::Cache | Want::Payment | Want::HttpApp | Want::Cdn => false,
         }
     }
 
