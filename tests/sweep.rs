@@ -10,6 +10,7 @@ use util::*;
 /// Scenarios whose objectives fail on purpose.
 const FAIL_ON_PURPOSE: &[&str] = &[
     "cache-aside-race.toml",
+    "cdn-origin-outage.toml",
     "clock-skew.toml",
     "lost-replies.toml",
     "partition.toml",

@@ -132,6 +132,12 @@ pub enum Fault {
         /// The L2 cache node that joins them.
         node: u16,
     },
+    /// A CDN edge drops every stored response at once (a full purge): every read after it
+    /// goes to the origin until the edge has stored it again. Nothing undoes it.
+    CdnPurge {
+        /// The edge.
+        host: u16,
+    },
 }
 
 impl Fault {
@@ -144,6 +150,7 @@ impl Fault {
             | Fault::Tune { host, .. }
             | Fault::ClockSkew { host, .. }
             | Fault::CacheFlush { host }
+            | Fault::CdnPurge { host }
             | Fault::LongTransactions { target: host, .. } => (vec![*host], Vec::new()),
             Fault::ShardLeave { apps, node } | Fault::ShardJoin { apps, node } => (apps.clone(), vec![*node]),
             Fault::Partition { a, b }
@@ -170,6 +177,7 @@ impl Fault {
             | Fault::LinkDegrade { .. }
             | Fault::LongTransactions { .. }
             | Fault::CacheFlush { .. }
+            | Fault::CdnPurge { .. }
             | Fault::ShardLeave { .. } => true,
             Fault::Tune { value, grow_per_s, .. } => *value != 0 || *grow_per_s != 0,
             Fault::ClockSkew { offset_ns, drift_ppm, .. } => *offset_ns != 0 || *drift_ppm != 0,
@@ -184,7 +192,7 @@ impl Fault {
     /// The fault that undoes this one (a scripted fault's `for` schedules it): kill -> restart,
     /// partition -> heal, link degradation -> restore, a knob or a clock -> back to normal,
     /// a shard leaving -> it joining again. `None` for a repair, for long transactions (their
-    /// hold is their length) and for a cache flush (the keys are gone).
+    /// hold is their length) and for a cache flush or a CDN purge (the keys are gone).
     pub fn undo(&self) -> Option<Fault> {
         match self {
             Fault::Kill { host } => Some(Fault::Restart { host: *host }),
@@ -200,7 +208,8 @@ impl Fault {
             | Fault::LinkRestore { .. }
             | Fault::ShardJoin { .. }
             | Fault::LongTransactions { .. }
-            | Fault::CacheFlush { .. } => None,
+            | Fault::CacheFlush { .. }
+            | Fault::CdnPurge { .. } => None,
         }
     }
 
@@ -241,6 +250,7 @@ impl Fault {
             Fault::CacheFlush { host } => format!("flush cache {}", name(host)),
             Fault::ShardLeave { apps, node } => format!("{} leaves the cache tier of [{}]", name(node), group(apps)),
             Fault::ShardJoin { apps, node } => format!("{} joins the cache tier of [{}]", name(node), group(apps)),
+            Fault::CdnPurge { host } => format!("purge cdn {}", name(host)),
         }
     }
 }
@@ -295,6 +305,7 @@ mod tests {
             Fault::ShardLeave { apps: vec![1, 0], node: 2 },
             Fault::ShardJoin { apps: vec![1], node: 2 },
             Fault::Tune { host: 2, knob: Knob::MaxMemory, value: 2 << 20, grow_per_s: 0 },
+            Fault::CdnPurge { host: 1 },
         ]
     }
 
@@ -322,6 +333,10 @@ mod tests {
         assert_eq!(join.describe(&names), "cache joins the cache tier of [app,db]");
         assert_eq!(Fault::CacheFlush { host: 2 }.undo(), None, "flushed keys do not come back");
         assert!(Fault::CacheFlush { host: 2 }.disrupts());
+        assert_eq!(Fault::CdnPurge { host: 1 }.describe(&names), "purge cdn app");
+        assert_eq!(Fault::CdnPurge { host: 1 }.undo(), None, "purged answers do not come back");
+        assert!(Fault::CdnPurge { host: 1 }.disrupts());
+        assert_eq!(Fault::CdnPurge { host: 1 }.hosts(), [1]);
         let pressure = Fault::Tune { host: 2, knob: Knob::MaxMemory, value: 2 << 20, grow_per_s: 0 };
         assert_eq!(pressure.describe(&names), "set maxmemory of cache to 2.00M");
         let relief = pressure.undo().expect("pressure is undone");
@@ -360,8 +375,12 @@ mod tests {
                     assert_eq!(undo.hosts(), fault.hosts(), "{fault:?}");
                 }
                 None => assert!(
-                    !fault.disrupts() || matches!(fault, Fault::LongTransactions { .. } | Fault::CacheFlush { .. }),
-                    "{fault:?}: only repairs, long transactions and flushes have no undo"
+                    !fault.disrupts()
+                        || matches!(
+                            fault,
+                            Fault::LongTransactions { .. } | Fault::CacheFlush { .. } | Fault::CdnPurge { .. }
+                        ),
+                    "{fault:?}: only repairs, long transactions, flushes and purges have no undo"
                 ),
             }
         }

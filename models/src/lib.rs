@@ -21,6 +21,7 @@
 pub mod app;
 pub mod breaker;
 pub mod cache;
+pub mod cdn;
 pub mod client;
 pub mod echo;
 pub mod failover;

@@ -66,6 +66,7 @@ fn to_fault(spec: &FaultSpec, hosts: &BTreeMap<String, u16>, scenario: &Scenario
             Fault::ShardLeave { apps: group(hosts, &change.app), node: host(&change.node) }
         }
         FaultSpec::ShardJoin(change) => Fault::ShardJoin { apps: group(hosts, &change.app), node: host(&change.node) },
+        FaultSpec::CdnPurge(h) => Fault::CdnPurge { host: host(h) },
     }
 }
 
@@ -131,6 +132,7 @@ pub(crate) fn act(control: &mut impl Control, fault: &Fault) {
         Fault::CacheFlush { host } => control.bump_knob(*host, Knob::CacheFlush),
         Fault::ShardLeave { apps, node } => apps.iter().for_each(|&app| control.shard(app, *node, false)),
         Fault::ShardJoin { apps, node } => apps.iter().for_each(|&app| control.shard(app, *node, true)),
+        Fault::CdnPurge { host } => control.bump_knob(*host, Knob::CdnPurge),
     }
 }
 
@@ -341,6 +343,7 @@ mod tests {
     #[test]
     fn cache_faults_bump_the_flush_and_change_every_app_tier() {
         assert_eq!(calls(Fault::CacheFlush { host: 3 }), ["bump 3 cache_flush"]);
+        assert_eq!(calls(Fault::CdnPurge { host: 4 }), ["bump 4 cdn_purge"]);
         let leave = Fault::ShardLeave { apps: vec![4, 5], node: 2 };
         assert_eq!(calls(leave), ["shard 4 2 member=false", "shard 5 2 member=false"]);
         assert_eq!(calls(Fault::ShardJoin { apps: vec![5], node: 2 }), ["shard 5 2 member=true"]);

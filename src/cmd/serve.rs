@@ -143,7 +143,7 @@ async fn serve_app(flags: &AppFlags, seed: u64) -> anyhow::Result<()> {
         flags.max_body
     );
     std::io::stdout().flush()?;
-    let front = HttpFront { request_timeout: timeout, max_body: flags.max_body, sessions: None };
+    let front = HttpFront { request_timeout: timeout, max_body: flags.max_body, ..HttpFront::default() };
     tokio::select! {
         biased;
         served = serve_http(env, listener, capacity, app, front) => served.with_context(|| format!("serving on {addr}")),

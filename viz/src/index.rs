@@ -470,7 +470,8 @@ impl IndexBuilder {
             | Fault::ClockSkew { .. }
             | Fault::CacheFlush { .. }
             | Fault::ShardLeave { .. }
-            | Fault::ShardJoin { .. } => return,
+            | Fault::ShardJoin { .. }
+            | Fault::CdnPurge { .. } => return,
         }
         self.mark_partitions(t_ns);
     }

@@ -37,11 +37,14 @@ pub enum Knob {
     /// Percent of an HTTP app's requests answered `500` without being served, while its health
     /// check still passes: a gray failure.
     FailRequests,
+    /// A CDN edge's purge generation: each time it changes, the edge drops every stored
+    /// response. A count, not a setting: chaos bumps it, never puts it back.
+    CdnPurge,
 }
 
 impl Knob {
     /// Every knob, in a fixed order (an index into per-host knob tables).
-    pub const ALL: [Knob; 7] = [
+    pub const ALL: [Knob; 8] = [
         Knob::ApplyDelay,
         Knob::DiskDelay,
         Knob::Slowdown,
@@ -49,6 +52,7 @@ impl Knob {
         Knob::MaxMemory,
         Knob::ShardMask,
         Knob::FailRequests,
+        Knob::CdnPurge,
     ];
 
     /// The knob's position in [`Knob::ALL`].
@@ -61,6 +65,7 @@ impl Knob {
             Knob::MaxMemory => 4,
             Knob::ShardMask => 5,
             Knob::FailRequests => 6,
+            Knob::CdnPurge => 7,
         }
     }
 
@@ -74,6 +79,7 @@ impl Knob {
             Knob::MaxMemory => "maxmemory",
             Knob::ShardMask => "shard_mask",
             Knob::FailRequests => "fail_requests",
+            Knob::CdnPurge => "cdn_purge",
         }
     }
 
@@ -84,6 +90,7 @@ impl Knob {
             Knob::Slowdown => format!("+{value}%"),
             Knob::FailRequests => format!("{value}% of requests fail"),
             Knob::CacheFlush => format!("flush #{value}"),
+            Knob::CdnPurge => format!("purge #{value}"),
             Knob::MaxMemory if value == 0 => "the configured limit".to_string(),
             Knob::MaxMemory => human_bytes(value),
             Knob::ShardMask if value == 0 => "every node in".to_string(),
@@ -204,14 +211,25 @@ pub mod gauge {
     /// answered `401`), since start (load generators).
     pub const SESSIONS_LOST: &str = "sessions_lost";
 
-    /// Every gauge a model publishes.
     /// Pages an app composed and served, whole or degraded, since start (`app`).
     pub const PAGES: &str = "pages";
     /// Pages an app served without an optional part that failed, since start (`app`).
     pub const PAGES_DEGRADED: &str = "pages_degraded";
 
+    /// Requests a CDN edge answered from a fresh stored response, since start (`cdn`).
+    pub const CDN_HITS: &str = "cdn_hits";
+    /// Requests a CDN edge could not answer from its store and took to the origin (alone or
+    /// collapsed onto another request's fetch), since start (`cdn`).
+    pub const CDN_MISSES: &str = "cdn_misses";
+    /// Requests a CDN edge answered with a stale stored response (while revalidating, or
+    /// because the origin failed), since start (`cdn`).
+    pub const CDN_STALE: &str = "cdn_stale";
+    /// Requests a CDN edge sent its origin (fetches, background refreshes, pass-through),
+    /// since start (`cdn`).
+    pub const ORIGIN_REQUESTS: &str = "origin_requests";
+
     /// Every gauge a model publishes.
-    pub const ALL: [&str; 48] = [
+    pub const ALL: [&str; 52] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -260,6 +278,10 @@ pub mod gauge {
         L2_EJECTIONS,
         SESSIONS_CREATED,
         SESSIONS_LOST,
+        CDN_HITS,
+        CDN_MISSES,
+        CDN_STALE,
+        ORIGIN_REQUESTS,
     ];
 }
 
@@ -340,11 +362,20 @@ mod tests {
     #[test]
     fn knob_names_and_serialized_forms_never_change() {
         let names: Vec<&str> = Knob::ALL.iter().map(|k| k.name()).collect();
-        let expected_names =
-            ["replication_delay", "disk_delay", "slowdown", "cache_flush", "maxmemory", "shard_mask", "fail_requests"];
+        let expected_names = [
+            "replication_delay",
+            "disk_delay",
+            "slowdown",
+            "cache_flush",
+            "maxmemory",
+            "shard_mask",
+            "fail_requests",
+            "cdn_purge",
+        ];
         assert_eq!(names, expected_names);
         let json: Vec<String> = Knob::ALL.iter().map(|k| serde_json::to_string(k).expect("a knob")).collect();
-        let expected = ["ApplyDelay", "DiskDelay", "Slowdown", "CacheFlush", "MaxMemory", "ShardMask", "FailRequests"];
+        let expected =
+            ["ApplyDelay", "DiskDelay", "Slowdown", "CacheFlush", "MaxMemory", "ShardMask", "FailRequests", "CdnPurge"];
         assert_eq!(json, expected.map(|name| format!("\"{name}\"")));
         for (i, knob) in Knob::ALL.iter().enumerate() {
             assert_eq!(knob.index(), i, "{knob:?}");
@@ -353,6 +384,7 @@ mod tests {
         assert_eq!(Knob::Slowdown.show(400), "+400%");
         assert_eq!(Knob::FailRequests.show(30), "30% of requests fail");
         assert_eq!(Knob::CacheFlush.show(3), "flush #3");
+        assert_eq!(Knob::CdnPurge.show(2), "purge #2");
         assert_eq!(Knob::MaxMemory.show(2 << 20), "2.00M");
         assert_eq!(Knob::MaxMemory.show(1536), "1.50K");
         assert_eq!(Knob::MaxMemory.show(100), "100B");
@@ -383,6 +415,10 @@ mod tests {
             ["lb", "lb_ejected", "lb_unhealthy", "lb_retries", "lb_no_backend"]
         );
         assert_eq!((state::TIER, gauge::L2_EJECTIONS), ("tier", "l2_ejections"));
+        assert_eq!(
+            [gauge::CDN_HITS, gauge::CDN_MISSES, gauge::CDN_STALE, gauge::ORIGIN_REQUESTS],
+            ["cdn_hits", "cdn_misses", "cdn_stale", "origin_requests"]
+        );
         assert_eq!(role::PRIMARY, "primary");
         assert_eq!((failover::DETECTED, failover::PROMOTED), ("detected", "promoted"));
         let codes = [

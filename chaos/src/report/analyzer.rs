@@ -65,6 +65,15 @@ pub(super) struct ServiceAcc {
     pub(super) windows: WindowSeries,
 }
 
+/// The end-to-end requests sent to one target host being accumulated.
+pub(super) struct TargetAcc {
+    pub(super) requests: u64,
+    pub(super) ok: u64,
+    /// Refused by a rate limiter: out of its availability, as end to end.
+    pub(super) limited: u64,
+    pub(super) latency: Latency<u64>,
+}
+
 /// A host's `inflight` gauge: the integral of its mean over the sampled time.
 #[derive(Default)]
 pub(super) struct GaugeAcc {
@@ -82,6 +91,10 @@ pub struct Analyzer {
     settled_window: u64,
     pub(super) e2e: EndToEndAcc,
     pub(super) services: BTreeMap<u16, ServiceAcc>,
+    /// End to end by the host each request was sent to.
+    pub(super) targets: BTreeMap<u16, TargetAcc>,
+    /// The target of each outstanding request.
+    pub(super) pending_targets: BTreeMap<u64, u16>,
     pub(super) inflight: BTreeMap<u16, GaugeAcc>,
     pub(super) faults: Vec<FaultEntry>,
     pub(super) faults_omitted: u64,
@@ -123,6 +136,8 @@ impl Analyzer {
                 windows: WindowSeries::new(window_ns),
             },
             services: BTreeMap::new(),
+            targets: BTreeMap::new(),
+            pending_targets: BTreeMap::new(),
             inflight: BTreeMap::new(),
             faults: Vec::new(),
             faults_omitted: 0,
@@ -152,8 +167,8 @@ impl Analyzer {
         // Requests are matched through the data history's map of outstanding requests.
         let matched = self.data.observe(t_ns, &record.event);
         match &record.event {
-            Event::Invoke { .. } => self.on_invoke(t_ns, matched),
-            Event::Complete { outcome, .. } => self.on_complete(t_ns, matched, outcome),
+            Event::Invoke { req, service, .. } => self.on_invoke(t_ns, matched, *req, *service),
+            Event::Complete { req, outcome } => self.on_complete(t_ns, matched, *req, outcome),
             Event::Served { host, latency_ns, ok, .. } => self.on_served(t_ns, *host, *latency_ns, *ok),
             Event::Sample { host, gauge, mean, .. } if gauge == INFLIGHT_GAUGE => self.on_inflight(t_ns, *host, *mean),
             Event::Sample { host, gauge, last, .. } => {
@@ -189,21 +204,27 @@ impl Analyzer {
         }
     }
 
-    fn on_invoke(&mut self, t_ns: u64, matched: Matched) {
+    fn on_invoke(&mut self, t_ns: u64, matched: Matched, req: u64, target: u16) {
         if matched != Matched::Invoked {
             self.anomalies.duplicate_invokes += 1;
             return;
         }
         self.e2e.requests += 1;
+        self.pending_targets.insert(req, target);
+        self.targets
+            .entry(target)
+            .or_insert_with(|| TargetAcc { requests: 0, ok: 0, limited: 0, latency: Latency::new() })
+            .requests += 1;
         let index = self.e2e.windows.index(t_ns);
         self.e2e.windows.invoke(index);
     }
 
-    fn on_complete(&mut self, t_ns: u64, matched: Matched, outcome: &Outcome) {
+    fn on_complete(&mut self, t_ns: u64, matched: Matched, req: u64, outcome: &Outcome) {
         let Matched::Completed { invoked_ns } = matched else {
             self.anomalies.unmatched_completes += 1;
             return;
         };
+        self.on_target_complete(req, t_ns - invoked_ns, outcome);
         let e2e = &mut self.e2e;
         let latency_ns = t_ns - invoked_ns;
         // What counts as a success is the outcome's to say (a CAS mismatch is one).
@@ -224,6 +245,20 @@ impl Analyzer {
         let index = e2e.windows.index(invoked_ns);
         let counted = e2e.windows.complete(index, success, latency_ns, t_ns);
         assert!(counted, "every outstanding request was counted in its window");
+    }
+
+    /// Counts a completed request against the host it was sent to.
+    fn on_target_complete(&mut self, req: u64, latency_ns: u64, outcome: &Outcome) {
+        let target = self.pending_targets.remove(&req).and_then(|t| self.targets.get_mut(&t));
+        let target = target.expect("an outstanding request has its target");
+        match outcome {
+            Outcome::Error(_) if outcome.is_limited() => target.limited += 1,
+            Outcome::Ok | Outcome::Error(_) if outcome.is_success() => target.ok += 1,
+            Outcome::Ok | Outcome::Error(_) | Outcome::Unreachable | Outcome::Timeout => {}
+        }
+        if matches!(outcome, Outcome::Ok | Outcome::Error(_)) {
+            target.latency.record(latency_ns);
+        }
     }
 
     fn on_served(&mut self, t_ns: u64, host: u16, latency_ns: u64, ok: bool) {
@@ -347,6 +382,34 @@ mod tests {
         assert_eq!(app.latency.mean_ms, 2.5);
         assert_eq!(app.windows.len(), 4);
         assert!(app.windows.iter().all(|w| w.requests == 100 && w.failed == 1), "{:?}", app.windows);
+    }
+
+    #[test]
+    fn end_to_end_per_target_host() {
+        let mut stream = Stream::new(4, 1);
+        let invoke =
+            |req, service| Event::Invoke { req, user: 0, client: 0, service, op: crate::trace::Op::Read, key: 0 };
+        for i in 0..100 {
+            // Requests to host 1 take 2 ms, to host 2 take 40 ms; one in ten of host 2's fail.
+            stream.push(i * 10 * MS, invoke(2 * i, 1));
+            stream.push(i * 10 * MS + 2 * MS, Event::Complete { req: 2 * i, outcome: Outcome::Ok });
+            stream.push(i * 10 * MS + 3 * MS, invoke(2 * i + 1, 2));
+            let outcome = if i % 10 == 0 { Outcome::Timeout } else { Outcome::Ok };
+            stream.push(i * 10 * MS + 43 * MS, Event::Complete { req: 2 * i + 1, outcome });
+        }
+        stream.push(3 * S, invoke(1_000, 2));
+        let report = stream.analyze();
+        let names: Vec<&str> = report.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["app", "db"]);
+        let (near, far) = (&report.targets[0], &report.targets[1]);
+        assert_eq!((near.requests, near.ok, near.availability), (100, 100, Some(1.0)));
+        check("near p99", near.latency.p99_ms, 2.0);
+        assert_eq!((far.requests, far.ok), (101, 90), "the outstanding request is one of its failures");
+        assert_eq!(far.availability, Some(90.0 / 101.0));
+        check("far p50", far.latency.p50_ms, 40.0);
+        assert_eq!(far.latency.count, 90, "timeouts have no latency");
+        let text = report.render_text();
+        assert!(text.contains("End to end per target"), "{text}");
     }
 
     #[test]

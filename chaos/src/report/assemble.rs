@@ -8,7 +8,7 @@
 use super::analyzer::{Analyzer, EndToEndAcc, MAX_WINDOWS};
 use super::checks::{self, ViewStats};
 use super::sessions::SessionsReport;
-use super::{EndToEnd, Evidence, Report, ServiceReport, Verdict, WindowStats};
+use super::{EndToEnd, Evidence, Report, ServiceReport, TargetReport, Verdict, WindowStats};
 use crate::check;
 use crate::slo::{Slo, SloKind};
 use crate::trace::codec::TraceHash;
@@ -54,6 +54,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         checks_out.push(checks::anomalies_check(&analyzer.anomalies));
     }
     let services = service_reports(&mut analyzer, run_ns);
+    let targets = target_reports(&mut analyzer);
     // Cache hosts work until the end of the run; their windows are the end-to-end ones.
     let cache = analyzer.cache.finish(&host_names(&analyzer.header), run_ns as f64 / NS_PER_S, issue_ns, MAX_WINDOWS);
     let windows = analyzer.e2e.windows.finish(issue_ns, MAX_WINDOWS);
@@ -74,6 +75,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         hosts: host_names(&analyzer.header),
         end_to_end,
         windows,
+        targets,
         services,
         little,
         error_budgets,
@@ -148,6 +150,22 @@ fn slo_evidence(
             None => Evidence::default(),
         },
     }
+}
+
+/// End to end per target; requests still outstanding count as failed.
+fn target_reports(analyzer: &mut Analyzer) -> Vec<TargetReport> {
+    let targets = std::mem::take(&mut analyzer.targets);
+    targets
+        .into_iter()
+        .map(|(host, t)| TargetReport {
+            name: host_name(&analyzer.header, host),
+            host,
+            requests: t.requests,
+            ok: t.ok,
+            availability: (t.requests > t.limited).then(|| t.ok as f64 / (t.requests - t.limited) as f64),
+            latency: t.latency.summary(),
+        })
+        .collect()
 }
 
 fn service_reports(analyzer: &mut Analyzer, run_ns: u64) -> Vec<ServiceReport> {

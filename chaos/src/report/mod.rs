@@ -170,6 +170,26 @@ pub struct ServiceReport {
     pub windows: Vec<WindowStats>,
 }
 
+/// The workload's requests sent to one host, end to end (as the load generators saw them):
+/// with the load generators near different hosts (CDN edges, regions), latency per group of
+/// users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetReport {
+    /// The host's name.
+    pub name: String,
+    /// The host's id in the trace.
+    pub host: u16,
+    /// Requests sent to it.
+    pub requests: u64,
+    /// Of which succeeded.
+    pub ok: u64,
+    /// ok / (requests - limited), requests still outstanding at the end counted as failed;
+    /// `None` when every request was limited.
+    pub availability: Option<f64>,
+    /// Latency of answered requests.
+    pub latency: LatencySummary,
+}
+
 /// Little's law cross-check of one host: L = λW.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LittleLaw {
@@ -412,6 +432,9 @@ pub struct Report {
     pub end_to_end: EndToEnd,
     /// The same per window, every window of the run included.
     pub windows: Vec<WindowStats>,
+    /// The same per host the workload sent requests to, by host id.
+    #[serde(default)]
+    pub targets: Vec<TargetReport>,
     /// Per host that served requests, by host id.
     pub services: Vec<ServiceReport>,
     /// Little's law per host that has both served requests and an `inflight` gauge.

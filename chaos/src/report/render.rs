@@ -73,6 +73,7 @@ pub(super) fn render(report: &Report) -> String {
     let mut out = String::new();
     header(report, &mut out);
     end_to_end(report, &mut out);
+    targets(report, &mut out);
     services(report, &mut out);
     cache(report, &mut out);
     breakers(report, &mut out);
@@ -160,6 +161,28 @@ fn end_to_end(report: &Report, out: &mut String) {
     ]);
     out.push('\n');
     latency.render(out);
+}
+
+/// End to end per target host, when the workload has more than one (one is the end-to-end
+/// section already).
+fn targets(report: &Report, out: &mut String) {
+    if report.targets.len() < 2 {
+        return;
+    }
+    section(out, "End to end per target (the users sending to each host)");
+    let mut table = Table::new(&["<target", "requests", "available", "p50 ms", "p99 ms", "max ms"]);
+    for t in &report.targets {
+        let l = &t.latency;
+        table.row(vec![
+            t.name.clone(),
+            t.requests.to_string(),
+            pct(t.availability),
+            ms(l.p50_ms, l),
+            ms(l.p99_ms, l),
+            ms(l.max_ms, l),
+        ]);
+    }
+    table.render(out);
 }
 
 fn services(report: &Report, out: &mut String) {

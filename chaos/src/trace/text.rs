@@ -264,6 +264,7 @@ fn fault_json(header: &Header, fault: &Fault) -> Value {
         Fault::CacheFlush { host } => json!({ "fault": "cache_flush", "host": name(host) }),
         Fault::ShardLeave { apps, node } => json!({ "fault": "shard_leave", "apps": group(apps), "node": name(node) }),
         Fault::ShardJoin { apps, node } => json!({ "fault": "shard_join", "apps": group(apps), "node": name(node) }),
+        Fault::CdnPurge { host } => json!({ "fault": "cdn_purge", "host": name(host) }),
     };
     value["description"] = json!(fault.describe(&host_names(header)));
     value

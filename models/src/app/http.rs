@@ -3,7 +3,7 @@
 //!
 //! Routes:
 //! - `GET /items/{key}`: a cache-aside read. `200` with the value as the body, or `404`; both
-//!   carry `x-lsn`. A request header `x-min-lsn` is the user's read-your-writes token.
+//!   carry `x-lsn`, and [`HttpFront::cache_control`]'s `Cache-Control` when it is set. A request header `x-min-lsn` is the user's read-your-writes token.
 //! - `PUT /items/{key}`: writes the body (at most `max_body` bytes, else `413`), then the
 //!   caches are invalidated (or written through). `200` with `x-lsn` and `x-epoch`. With a
 //!   request header `x-expect` (the hex of the value the key must hold, or `absent`), a
@@ -65,7 +65,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 /// Settings of the HTTP front.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpFront {
     /// The longest a request's work may take once it has a worker (`504` after).
     pub request_timeout: Duration,
@@ -73,11 +73,13 @@ pub struct HttpFront {
     pub max_body: usize,
     /// User sessions (`POST /login`, a cookie on every other request); `None`: none.
     pub sessions: Option<SessionConfig>,
+    /// The `Cache-Control` of a read's `200` and `404` (`None`: no header).
+    pub cache_control: Option<HeaderValue>,
 }
 
 impl Default for HttpFront {
     fn default() -> Self {
-        Self { request_timeout: Duration::from_secs(1), max_body: 1 << 20, sessions: None }
+        Self { request_timeout: Duration::from_secs(1), max_body: 1 << 20, sessions: None, cache_control: None }
     }
 }
 
@@ -141,11 +143,11 @@ pub async fn serve_http<E: Env>(
     endpoint: impl Endpoint<E>,
     capacity: Capacity,
     app: App<E>,
-    front: HttpFront,
+    mut front: HttpFront,
 ) -> io::Result<()> {
     let (jobs, queue) = bridge();
-    let max_connections = capacity.max_connections;
-    let sessions = match front.sessions {
+    let (max_connections, max_body) = (capacity.max_connections, front.max_body);
+    let sessions = match front.sessions.take() {
         Some(config) => {
             let nodes = app.cache.as_ref().map(|tier| tier.nodes());
             Some(Rc::new(Sessions::new(env.clone(), config, nodes, app.timeout).map_err(io::Error::other)?))
@@ -164,7 +166,7 @@ pub async fn serve_http<E: Env>(
         let (this, env) = (dispatcher.clone(), serving.clone());
         async move { this.serve(&env, request).await }
     }));
-    serve_router(env, endpoint, max_connections, routes(jobs, front.max_body)).await
+    serve_router(env, endpoint, max_connections, routes(jobs, max_body)).await
 }
 
 /// The app's router.
@@ -256,7 +258,7 @@ impl<E: Env> Clone for Dispatcher<E> {
             app: self.app.clone(),
             sessions: self.sessions.clone(),
             workers: self.workers.clone(),
-            front: self.front,
+            front: self.front.clone(),
             faults: self.faults.clone(),
         }
     }
@@ -326,7 +328,7 @@ impl<E: Env> Dispatcher<E> {
 
     async fn app_call(&self, route: Route) -> Response {
         match route {
-            Route::Get { key, min_lsn } => reply(self.app.get(key, min_lsn).await),
+            Route::Get { key, min_lsn } => cacheable(reply(self.app.get(key, min_lsn).await), &self.front),
             Route::Put { key, value, expected: None } => {
                 reply(self.app.write(key.clone(), Msg::Put { key, value }).await)
             }
@@ -354,6 +356,16 @@ fn rate_limited(wait: Duration) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let body = format!("rate limited: retry after {seconds}s\n");
     (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], body).into_response()
+}
+
+/// A read's answer with the front's `Cache-Control`, when it is a `200` or `404`.
+fn cacheable(mut response: Response, front: &HttpFront) -> Response {
+    if let Some(value) = &front.cache_control
+        && matches!(response.status(), StatusCode::OK | StatusCode::NOT_FOUND)
+    {
+        response.headers_mut().insert(header::CACHE_CONTROL, value.clone());
+    }
+    response
 }
 
 /// The HTTP response to an app reply.

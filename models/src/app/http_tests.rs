@@ -388,3 +388,25 @@ fn an_app_with_a_bad_rate_limit_is_refused() {
     let Err(error) = App::new(env(), &bad) else { panic!("a zero rate must be refused") };
     assert!(error.to_string().starts_with("rate limit: rate must be"), "{error}");
 }
+
+#[test]
+fn reads_carry_the_configured_cache_control_and_nothing_else_does() {
+    block_on(async {
+        let env = env();
+        let (db, _) = tiers(&env).await;
+        let cc = "max-age=5, stale-if-error=60";
+        let front = HttpFront { cache_control: Some(cc.parse().expect("a header value")), ..HttpFront::default() };
+        let addr = start(&env, &config(&db, None, LIMIT), Capacity::default(), front).await;
+        let client = HttpClient::new(env.clone(), addr, LIMIT);
+        let header = |r: &HttpResponse| r.headers.get("cache-control").map(|v| v.to_str().expect("text").to_string());
+        let missing = call(&client, Method::GET, "/items/k", &[], "").await;
+        assert_eq!((missing.status, header(&missing)), (StatusCode::NOT_FOUND, Some(cc.to_string())));
+        let put = call(&client, Method::PUT, "/items/k", &[], "v1").await;
+        assert_eq!((put.status, header(&put)), (StatusCode::OK, None), "a write is not cacheable");
+        let read = call(&client, Method::GET, "/items/k", &[], "").await;
+        assert_eq!((read.status, header(&read)), (StatusCode::OK, Some(cc.to_string())));
+        let plain = start(&env, &config(&db, None, LIMIT), Capacity::default(), HttpFront::default()).await;
+        let client = HttpClient::new(env.clone(), plain, LIMIT);
+        assert_eq!(header(&call(&client, Method::GET, "/items/k", &[], "").await), None, "absent: no header");
+    });
+}

@@ -172,13 +172,15 @@ fn faults(c: &mut Checker) {
             FaultSpec::CacheFlush(_)
             | FaultSpec::MemoryPressure { .. }
             | FaultSpec::ShardLeave(_)
-            | FaultSpec::ShardJoin(_) => cache_fault(c, fault, entry.span()),
+            | FaultSpec::ShardJoin(_)
+            | FaultSpec::CdnPurge(_) => cache_fault(c, fault, entry.span()),
         }
     }
 }
 
 /// Checks a cache fault: a flush or memory pressure names a cache node (a flush takes no
-/// `for`, pressure a limit above 0); a shard change names apps whose cache tier lists the node.
+/// `for`, pressure a limit above 0); a shard change names apps whose cache tier lists the node;
+/// a CDN purge names a cdn edge and takes no `for`.
 fn cache_fault(c: &mut Checker, fault: &FaultEntry, span: Range<usize>) {
     match &fault.fault {
         FaultSpec::CacheFlush(host) => {
@@ -197,6 +199,13 @@ fn cache_fault(c: &mut Checker, fault: &FaultEntry, span: Range<usize>) {
             }
         }
         FaultSpec::ShardLeave(change) | FaultSpec::ShardJoin(change) => shard_change(c, change, span),
+        FaultSpec::CdnPurge(host) => {
+            expect(c, host, Want::Cdn, "a cdn_purge's host");
+            if let Some(length) = &fault.length {
+                let message = "a cdn_purge takes no `for`: the purged answers do not come back".to_string();
+                c.report(length.span(), "no `for` here", message);
+            }
+        }
         FaultSpec::Kill(_)
         | FaultSpec::Restart(_)
         | FaultSpec::Partition { .. }

@@ -643,6 +643,9 @@ pub enum FaultSpec {
     /// The apps' cache tiers route keys to one of their L2 nodes again:
     /// `{ shard_join = { app = ["app1"], node = "cache2" } }`.
     ShardJoin(ShardChange),
+    /// A CDN edge drops every stored answer at once (a full purge): `{ cdn_purge = "edge1" }`.
+    /// Takes no `for`: the answers do not come back.
+    CdnPurge(#[schemars(with = "String")] Sp<String>),
 }
 
 /// Which L2 node leaves or joins which apps' cache tiers.

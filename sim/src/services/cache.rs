@@ -94,7 +94,9 @@ impl Kind for CacheService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::Cache => true,
-            Want::KvPrimary | Want::Kv | Want::Store | Want::Payment | Want::HttpApp | Want::Service => false,
+            Want::KvPrimary | Want::Kv | Want::Store | Want::Payment | Want::HttpApp | Want::Service | Want::Cdn => {
+                false
+            }
         }
     }
 

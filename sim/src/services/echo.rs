@@ -25,9 +25,14 @@ impl Kind for EchoService {
     /// An echo server is nothing a reference asks for.
     fn provides(&self, want: Want) -> bool {
         match want {
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::HttpApp | Want::Service => {
-                false
-            }
+            Want::KvPrimary
+            | Want::Kv
+            | Want::Cache
+            | Want::Store
+            | Want::Payment
+            | Want::HttpApp
+            | Want::Service
+            | Want::Cdn => false,
         }
     }
 

@@ -78,9 +78,14 @@ impl Kind for FailoverService {
 
     fn provides(&self, want: Want) -> bool {
         match want {
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::HttpApp | Want::Service => {
-                false
-            }
+            Want::KvPrimary
+            | Want::Kv
+            | Want::Cache
+            | Want::Store
+            | Want::Payment
+            | Want::HttpApp
+            | Want::Service
+            | Want::Cdn => false,
         }
     }
 

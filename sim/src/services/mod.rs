@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod cache;
+pub mod cdn;
 pub mod echo;
 pub mod failover;
 pub mod kv;
@@ -239,6 +240,8 @@ registry! {
         Pool(pool::PoolService) => pool::PoolPlan,
         /// A part service of an app's page: `{ service = { db = "profile-db" } }`.
         Service(service::PartService) => service::PartServicePlan,
+        /// A CDN edge caching an HTTP origin's answers: `{ cdn = { origin = "app", capacity = "64MB" } }`.
+        Cdn(cdn::CdnService) => cdn::CdnPlan,
     }
 }
 
@@ -259,6 +262,8 @@ pub(crate) enum Want {
     HttpApp,
     /// A part service.
     Service,
+    /// A CDN edge.
+    Cdn,
 }
 
 impl Want {
@@ -272,6 +277,7 @@ impl Want {
             Want::Payment => "payment API",
             Want::HttpApp => "app with protocol = \"http\"",
             Want::Service => "service",
+            Want::Cdn => "cdn",
         }
     }
 }

@@ -56,7 +56,7 @@ impl Kind for PartService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::Service => true,
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::HttpApp => false,
+            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::HttpApp | Want::Cdn => false,
         }
     }
 

@@ -345,6 +345,7 @@ fn arb_fault() -> impl Strategy<Value = Fault> {
         any::<u16>().prop_map(|host| Fault::CacheFlush { host }),
         (group(), any::<u16>()).prop_map(|(apps, node)| Fault::ShardLeave { apps, node }),
         (group(), any::<u16>()).prop_map(|(apps, node)| Fault::ShardJoin { apps, node }),
+        any::<u16>().prop_map(|host| Fault::CdnPurge { host }),
     ]
 }
 

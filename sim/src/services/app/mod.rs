@@ -96,6 +96,12 @@ pub struct AppService {
     /// process or on `service` hosts. Default: none.
     #[serde(default)]
     pub page: Option<Box<PageSpec>>,
+    /// With `protocol = "http"`: the `Cache-Control` of `GET /items/{key}`'s `200` and `404`
+    /// answers, e.g. "max-age=5, stale-if-error=60" (what a CDN edge in front stores by).
+    /// Default: no header.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub cache_control: Option<Sp<String>>,
 }
 
 fn default_request_timeout() -> Dur {
@@ -200,6 +206,9 @@ pub struct AppPlan {
     /// The page and its parts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page: Option<Box<PagePlan>>,
+    /// The `Cache-Control` of the HTTP front's reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
 }
 
 /// Where an app's store calls go, in the plan.
@@ -248,7 +257,7 @@ impl Kind for AppService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::HttpApp => self.protocol == ProtocolSpec::Http,
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::Service => false,
+            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::Service | Want::Cdn => false,
         }
     }
 
@@ -328,6 +337,9 @@ impl Kind for AppService {
             let span = c.span_at(&app_path("page"), host.name.span());
             page.validate(c, index, span, self.protocol == ProtocolSpec::Http);
         }
+        if let Some(cc) = &self.cache_control {
+            cache_control(c, cc, self.protocol == ProtocolSpec::Http);
+        }
         if self.request_timeout.0.is_zero() {
             let path = [
                 Seg::Key("hosts"),
@@ -385,7 +397,26 @@ impl Kind for AppService {
             rate_limit: self.rate_limit.as_ref().map(|limit| Box::new(limit.compile(|node| cx.addr(node)))),
             sessions: self.sessions.map(|spec| session::compile(spec, self.session_ttl)),
             page: self.page.as_ref().map(|page| Box::new(page.compile(|part| cx.addr(part)))),
+            cache_control: self.cache_control.as_ref().map(|cc| cc.get_ref().clone()),
         }
+    }
+}
+
+/// Checks an app's `cache_control`: an HTTP app's, a valid header value.
+fn cache_control(c: &mut Checker, cc: &Sp<String>, http: bool) {
+    if !http {
+        let message =
+            "`cache_control` marks the HTTP front's reads, which only an app with protocol = \"http\" has".into();
+        c.report(cc.span(), "not over HTTP", message);
+    }
+    let text = cc.get_ref();
+    // What a header value may hold: visible ASCII, spaces and tabs.
+    let visible = text.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b));
+    if text.trim().is_empty() || !visible {
+        let message = format!(
+            "`cache_control` {text:?} is not a header value; expected directives such as \"max-age=5, stale-if-error=60\""
+        );
+        c.report(cc.span(), "not a header value", message);
     }
 }
 
@@ -436,6 +467,8 @@ impl AppPlan {
                 let front = HttpFront {
                     request_timeout: Duration::from_nanos(self.request_timeout_ns),
                     sessions: self.sessions.as_ref().map(SessionsPlan::config),
+                    // Validated: a header value.
+                    cache_control: self.cache_control.as_deref().and_then(|cc| cc.parse().ok()),
                     ..HttpFront::default()
                 };
                 serve_http(env, super::SERVICE_PORT, capacity, app, front).await
