@@ -1,6 +1,7 @@
 //! A circuit breaker on the replica reads keeps its promise in the quickstart: while the
 //! replica is dead, the breaker opens, cache misses go straight to the primary, and the p99
-//! spike of quickstart.toml (every miss waiting out the 50 ms timeout) is gone.
+//! spike of quickstart.toml (every miss waiting out the 50 ms timeout) is gone. And a breaker
+//! that counts slow calls sheds a third party that turns slow rather than dead.
 
 mod util;
 
@@ -28,5 +29,43 @@ fn a_replica_breaker_removes_the_quickstarts_p99_spike() {
         assert!(after < 30.0, "seed {seed}: with one, misses go to the primary: p99 {after} ms");
         let availability = guarded.end_to_end.availability.expect("requests ran");
         assert!(availability >= 0.999, "seed {seed}: reads still succeed: {availability}");
+    }
+}
+
+/// The largest window p99 (ms) from 12 s to 20 s: the payment API is slow from 10 s to 20 s.
+fn slow_p99(report: &Report) -> f64 {
+    report.windows.iter().filter(|w| (12.0..20.0).contains(&w.start_s)).map(|w| w.latency.p99_ms).fold(0.0, f64::max)
+}
+
+#[test]
+fn a_slow_call_breaker_sheds_a_slow_third_party_before_it_takes_every_worker() {
+    // The payment API gets 31 times slower (30 ms -> 930 ms a charge on average) instead of
+    // dying. Each checkout then holds an app worker for about a second: 30 checkouts a second
+    // take the app's 16 workers and every request queues behind them. The scenario's breaker
+    // counts failures only and opens just on the charges that time out; one that also counts
+    // calls over 200 ms as slow opens on them, and checkouts fail fast. Measured on seeds 1-3:
+    // a window p99 of 1.2-1.8 s counting failures only, 12-13 ms counting slow calls.
+    let slow = (r#"fault = { kill = "pay" }"#, r#"fault = { slowdown = { host = "pay", percent = 3000 } }"#);
+    let breaker = r#"breaker = { window = 20, minimum_calls = 10, open_for = "2s", probes = 3 }"#;
+    let slow_call = r#"breaker = { window = 20, minimum_calls = 10, open_for = "2s", probes = 3, slow_call = "200ms", slow_rate = 0.5 }"#;
+    for seed in [1, 2, 3] {
+        let run_with = |edits: &[(&str, &str)]| {
+            let options = RunOptions { seed: Some(seed), ..RunOptions::default() };
+            run(&util::library("third-party-breaker.toml", edits), options).expect("the run completes").report
+        };
+        let failures_only = run_with(&[slow]);
+        let guarded = run_with(&[slow, (breaker, slow_call)]);
+        let (before, after) = (slow_p99(&failures_only), slow_p99(&guarded));
+        println!(
+            "seed {seed}: p99 while the payment API is slow: {before:.0} ms counting failures only, {after:.0} ms counting slow calls"
+        );
+        assert!(before > 1_000.0, "seed {seed}: slow charges hold the workers: p99 {before} ms");
+        assert!(after < 50.0, "seed {seed}: the breaker sheds them: p99 {after} ms");
+        let b = guarded.breakers.iter().find(|b| b.breaker == "payment").expect("the payment breaker reported");
+        let first = b.first_open_s.expect("it opened");
+        assert!((10.0..12.0).contains(&first), "seed {seed}: opened at {first} s");
+        assert!(b.open_s > 5.0, "seed {seed}: open most of the slow 10 s: {b:?}");
+        let availability = guarded.end_to_end.availability.expect("requests ran");
+        assert!(availability > 0.9, "seed {seed}: only checkouts fail: {availability}");
     }
 }

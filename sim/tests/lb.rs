@@ -47,6 +47,41 @@ fn a_killed_backend_is_taken_out_by_health_checks_and_retries_hide_it() {
 }
 
 #[test]
+fn behind_every_algorithm_nothing_waits_on_the_dead_backend_once_it_is_out() {
+    // A request routed to the dead app2 would wait out the balancer's 250 ms attempt timeout
+    // before its retry: once the health checks have taken app2 out (by 11.5 s), no window may
+    // hold one. The hash algorithms key on the user, so each user's backend is fixed until it
+    // leaves.
+    let algorithms = [
+        r#"algorithm = "round_robin""#,
+        r#"algorithm = "random""#,
+        r#"algorithm = "least_request""#,
+        r#"algorithm = "weighted""#,
+        r#"algorithm = "ring_hash", hash_header = "x-user""#,
+        r#"algorithm = "maglev", hash_header = "x-user""#,
+    ];
+    for algorithm in algorithms {
+        for seed in [1, 2] {
+            let scenario = library("lb-backend-killed.toml", &[(r#"algorithm = "least_request""#, algorithm)]);
+            let (outcome, _, records) = records(&scenario, seed);
+            let report = &outcome.report;
+            let e2e = &report.end_to_end;
+            assert!(e2e.availability.is_some_and(|a| a >= 0.999), "{algorithm}, seed {seed}: {e2e:?}");
+            let out = lb_state(&records, "app2:unhealthy").expect("the checks take it out");
+            assert!((10.0..11.5).contains(&out), "{algorithm}, seed {seed}: taken out at {out} s");
+            for w in report.windows.iter().filter(|w| (12.0..20.0).contains(&w.start_s)) {
+                assert!(
+                    w.latency.max_ms < 100.0,
+                    "{algorithm}, seed {seed}: a request at {} s waited {} ms",
+                    w.start_s,
+                    w.latency.max_ms
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn a_gray_failure_is_ejected_by_outlier_detection_alone() {
     for seed in [1, 2, 3] {
         let (outcome, hosts, records) = records(&library("lb-gray-failure.toml", &[]), seed);
