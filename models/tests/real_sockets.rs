@@ -167,8 +167,8 @@ async fn start() -> Hosts {
         L2Node::new(cache.clone(), EngineConfig::default()),
     ));
     let (listener, app_addr) = app.listen().await;
+    let db = DbRoute::Fixed { write_addr: primary_addr, read_addr: replica_addr.clone() };
     let config = AppConfig {
-        db: DbRoute::Fixed { write_addr: primary_addr, read_addr: replica_addr.clone() },
         cache: Some(TierConfig {
             nodes: vec![("cache".into(), cache_addr)],
             scheme: Scheme::ring(),
@@ -185,12 +185,7 @@ async fn start() -> Hosts {
             timeout: LIMIT,
             eject: None,
         }),
-        timeout: LIMIT,
-        connect_per_request: false,
-        replica_breaker: None,
-        payment: None,
-        rate_limit: None,
-        page: None,
+        ..AppConfig::new(db, LIMIT)
     };
     tokio::task::spawn_local(serve(
         app.clone(),

@@ -121,16 +121,9 @@ async fn serve_app(flags: &AppFlags, seed: u64) -> anyhow::Result<()> {
     };
     let timeout = flags.request_timeout;
     let db_addr = db.addr.to_string();
-    let config = AppConfig {
-        db: DbRoute::Fixed { write_addr: db_addr.clone(), read_addr: db_addr },
-        cache: Some(TierConfig::new(vec![("cache".into(), cache.addr.to_string())], timeout)),
-        timeout,
-        connect_per_request: false,
-        replica_breaker: None,
-        payment: None,
-        rate_limit: None,
-        page: None,
-    };
+    let db_route = DbRoute::Fixed { write_addr: db_addr.clone(), read_addr: db_addr };
+    let cache_tier = Some(TierConfig::new(vec![("cache".into(), cache.addr.to_string())], timeout));
+    let config = AppConfig { cache: cache_tier, ..AppConfig::new(db_route, timeout) };
     let app = App::new(env.clone(), &config).context("building the app")?;
     let workers = flags.workers as usize;
     let max_connections = flags.max_connections.map(|n| usize::try_from(n).unwrap_or(usize::MAX));

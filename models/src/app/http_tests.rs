@@ -26,16 +26,9 @@ fn env() -> TokioEnv {
 }
 
 fn config(db: &str, cache: Option<&str>, timeout: Duration) -> AppConfig {
-    AppConfig {
-        db: DbRoute::Fixed { write_addr: db.into(), read_addr: db.into() },
-        cache: cache.map(|addr| TierConfig::new(vec![("cache".into(), addr.into())], timeout)),
-        timeout,
-        connect_per_request: false,
-        replica_breaker: None,
-        payment: None,
-        rate_limit: None,
-        page: None,
-    }
+    let db = DbRoute::Fixed { write_addr: db.into(), read_addr: db.into() };
+    let cache = cache.map(|addr| TierConfig::new(vec![("cache".into(), addr.into())], timeout));
+    AppConfig { cache, ..AppConfig::new(db, timeout) }
 }
 
 /// Serves an app over HTTP on loopback with `capacity` and `front`: its address.

@@ -89,6 +89,23 @@ pub struct AppConfig {
     pub page: Option<PageConfig>,
 }
 
+impl AppConfig {
+    /// An app over the store at `db`, each dependency call bounded by `timeout`: no cache, a
+    /// pooled connection, no breaker, no payment API, no rate limit, no page.
+    pub fn new(db: DbRoute, timeout: Duration) -> Self {
+        Self {
+            db,
+            cache: None,
+            timeout,
+            connect_per_request: false,
+            replica_breaker: None,
+            payment: None,
+            rate_limit: None,
+            page: None,
+        }
+    }
+}
+
 /// What a rate limit counts requests against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitKey {
@@ -497,16 +514,7 @@ mod tests {
 
     fn config(db_addr: &str, read_addr: &str, cache_addr: Option<String>, timeout: Duration) -> AppConfig {
         let db = DbRoute::Fixed { write_addr: db_addr.into(), read_addr: read_addr.into() };
-        AppConfig {
-            db,
-            cache: tier(cache_addr, timeout),
-            timeout,
-            connect_per_request: false,
-            replica_breaker: None,
-            payment: None,
-            rate_limit: None,
-            page: None,
-        }
+        AppConfig { cache: tier(cache_addr, timeout), ..AppConfig::new(db, timeout) }
     }
 
     fn put(key: &str, value: &str) -> Msg {
@@ -661,16 +669,7 @@ mod tests {
             read_your_writes,
             probe_every: Duration::from_secs(3600),
         };
-        AppConfig {
-            db: DbRoute::Routed(routes),
-            cache: tier(cache_addr, LIMIT),
-            timeout: LIMIT,
-            connect_per_request: false,
-            replica_breaker: None,
-            payment: None,
-            rate_limit: None,
-            page: None,
-        }
+        AppConfig { cache: tier(cache_addr, LIMIT), ..AppConfig::new(DbRoute::Routed(routes), LIMIT) }
     }
 
     fn gets(node: &FakeNode) -> Vec<u64> {

@@ -52,16 +52,9 @@ fn remote(addr: &str) -> PartAt {
 }
 
 fn app(env: &TokioEnv, db: &str, parts: Vec<PartConfig>, fanout: Fanout) -> App<TokioEnv> {
-    let config = AppConfig {
-        db: DbRoute::Fixed { write_addr: db.into(), read_addr: db.into() },
-        cache: None,
-        timeout: LIMIT,
-        connect_per_request: false,
-        replica_breaker: None,
-        payment: None,
-        rate_limit: None,
-        page: Some(PageConfig { parts, fanout, timeout: Duration::from_millis(200) }),
-    };
+    let db = DbRoute::Fixed { write_addr: db.into(), read_addr: db.into() };
+    let page = Some(PageConfig { parts, fanout, timeout: Duration::from_millis(200) });
+    let config = AppConfig { page, ..AppConfig::new(db, LIMIT) };
     App::new(env.clone(), &config).expect("a valid app")
 }
 
@@ -151,16 +144,7 @@ fn an_app_without_a_page_refuses_page_requests() {
 }
 
 fn app_config_without_page() -> AppConfig {
-    AppConfig {
-        db: DbRoute::Fixed { write_addr: "127.0.0.1:1".into(), read_addr: "127.0.0.1:1".into() },
-        cache: None,
-        timeout: LIMIT,
-        connect_per_request: false,
-        replica_breaker: None,
-        payment: None,
-        rate_limit: None,
-        page: None,
-    }
+    AppConfig::new(DbRoute::Fixed { write_addr: "127.0.0.1:1".into(), read_addr: "127.0.0.1:1".into() }, LIMIT)
 }
 
 /// The page's counters: (pages served, pages degraded).

@@ -257,16 +257,9 @@ mod tests {
 
     /// Serves an HTTP app over the db and cache at `tiers` with sessions in `store`: its client.
     async fn app(env: &TokioEnv, (db, cache): (&str, &str), store: Option<SessionStore>) -> HttpClient<TokioEnv> {
-        let config = AppConfig {
-            db: DbRoute::Fixed { write_addr: db.into(), read_addr: db.into() },
-            cache: Some(TierConfig::new(vec![("cache".into(), cache.into())], LIMIT)),
-            timeout: LIMIT,
-            connect_per_request: false,
-            replica_breaker: None,
-            payment: None,
-            rate_limit: None,
-            page: None,
-        };
+        let db = DbRoute::Fixed { write_addr: db.into(), read_addr: db.into() };
+        let cache = Some(TierConfig::new(vec![("cache".into(), cache.into())], LIMIT));
+        let config = AppConfig { cache, ..AppConfig::new(db, LIMIT) };
         let listener = env.bind(0).await.expect("bind");
         let addr = listener.local_addr().expect("an address").to_string();
         let app = App::new(env.clone(), &config).expect("a valid tier");
