@@ -1,0 +1,125 @@
+//! The report's sections for the parts a run may have or not: the cache tier, circuit
+//! breakers and user sessions, each shown only when the report has it, in the layout of
+//! [`super`] (aligned tables, a unit on every figure).
+//!
+//! Owns: those sections' layout. Must not: compute anything the JSON report lacks.
+
+use super::{Table, pct, section};
+use crate::report::{CacheFigures, CacheWindow, Report};
+
+pub(super) fn sessions(report: &Report, out: &mut String) {
+    let Some(sessions) = &report.sessions else {
+        return;
+    };
+    section(out, "Sessions (users log in; a 401 to a request carrying a session is a lost session)");
+    let mut table = Table::new(&["created", "lost", "requests answered 401"]);
+    table.row(vec![
+        sessions.created.to_string(),
+        sessions.lost.to_string(),
+        report.end_to_end.unauthorized.to_string(),
+    ]);
+    table.render(out);
+}
+
+/// The cache window that starts at `start_s` (both series use the same starts).
+pub(super) fn cache_window(windows: &[CacheWindow], start_s: f64) -> Option<&CacheWindow> {
+    let i = windows.partition_point(|c| c.start_s < start_s);
+    windows.get(i).filter(|c| c.start_s == start_s)
+}
+
+pub(super) fn breakers(report: &Report, out: &mut String) {
+    if report.breakers.is_empty() {
+        return;
+    }
+    section(out, "Circuit breakers (from their state changes)");
+    let mut table = Table::new(&["<host", "<breaker", "opened", "first open s", "open s", "half-open s", "<at end"]);
+    for b in &report.breakers {
+        table.row(vec![
+            b.host.clone(),
+            b.breaker.clone(),
+            b.opened.to_string(),
+            b.first_open_s.map_or_else(|| "-".to_string(), |t| format!("{t:.3}")),
+            format!("{:.3}", b.open_s),
+            format!("{:.3}", b.half_open_s),
+            b.state_at_end.name().to_string(),
+        ]);
+    }
+    table.render(out);
+}
+
+pub(super) fn cache(report: &Report, out: &mut String) {
+    let Some(cache) = &report.cache else {
+        return;
+    };
+    section(out, "Cache tier (from the apps' and the cache nodes' gauges)");
+    if cache.apps.is_empty() {
+        out.push_str("  no app host published cache tier gauges\n");
+    } else {
+        let rows: Vec<(&str, &CacheFigures)> = cache
+            .apps
+            .iter()
+            .map(|a| (a.name.as_str(), &a.figures))
+            .chain(std::iter::once(("total", &cache.total)))
+            .collect();
+        cache_reads(&rows, out);
+        out.push('\n');
+        cache_loads(&rows, out);
+        out.push_str(&format!(
+            "  peak loads of one key at once: {} on one host; at most {} across hosts (the sum of the hosts' peaks)\n",
+            cache.total.key_loads_peak, cache.key_loads_peak_sum
+        ));
+    }
+    if cache.nodes.is_empty() {
+        return;
+    }
+    out.push('\n');
+    let mut table =
+        Table::new(&["<L2 node", "hits", "misses", "evicted", "expired", "peak entries", "peak used_memory bytes"]);
+    for n in &cache.nodes {
+        table.row(vec![
+            n.name.clone(),
+            n.hits.to_string(),
+            n.misses.to_string(),
+            n.evicted.to_string(),
+            n.expired.to_string(),
+            n.entries_peak.to_string(),
+            n.used_memory_peak.to_string(),
+        ]);
+    }
+    table.render(out);
+}
+
+fn cache_reads(rows: &[(&str, &CacheFigures)], out: &mut String) {
+    let mut table =
+        Table::new(&["<app", "reads", "L1 hits", "L2 hits", "loaded", "L1 hit %", "L2 hit %", "overall hit %"]);
+    for (name, f) in rows {
+        table.row(vec![
+            name.to_string(),
+            f.reads.to_string(),
+            f.l1_hits.to_string(),
+            f.l2_hits.to_string(),
+            f.loaded.to_string(),
+            pct(f.l1_hit_rate),
+            pct(f.l2_hit_rate),
+            pct(f.hit_rate),
+        ]);
+    }
+    table.render(out);
+}
+
+fn cache_loads(rows: &[(&str, &CacheFigures)], out: &mut String) {
+    let mut table =
+        Table::new(&["<app", "db loads", "db loads/s", "key loads peak", "lock waits", "early refreshes", "L2 errors"]);
+    for (name, f) in rows {
+        table.row(vec![
+            name.to_string(),
+            f.db_loads.to_string(),
+            format!("{:.2}", f.db_loads_per_s),
+            f.key_loads_peak.to_string(),
+            f.lock_waits.to_string(),
+            f.early_refreshes.to_string(),
+            f.l2_errors.to_string(),
+        ]);
+    }
+    table.render(out);
+}
