@@ -3,10 +3,12 @@
 //! - `POST /login` (the user named by `x-user`) creates a session: an id of 128 bits drawn from
 //!   the host's "sessions" random stream, written as 32 hex digits, stored with the user's id for
 //!   the configured TTL, and answered with `set-cookie: session=<id>`.
-//! - Every `/items/*` and `/checkout` request must then carry `cookie: session=<id>`; a missing,
-//!   unknown or expired session is answered `401`.
+//! - Every `/items/*`, `/page/*` and `/checkout` request must then carry `cookie: session=<id>`;
+//!   a missing, unknown or expired session is answered `401`.
 //! - [`SessionStore::Memory`]: a map in this instance's memory (looked up by id, never
-//!   iterated; an expired entry is removed when it is looked up). An instance that restarts
+//!   iterated). Sessions expire in the order they were created (the TTL is the same for all),
+//!   so a queue in creation order lets each login and lookup drop the expired ones from the
+//!   front: the map holds at most the sessions of the last TTL. An instance that restarts
 //!   has none, and another instance does not know this one's: a user must stick to the
 //!   instance it logged in on, and logs in again after a restart.
 //! - [`SessionStore::Cache`]: `SET session:<id> <user> EX <ttl>` on the L2 node of the app's
@@ -29,7 +31,7 @@ use axum::http::{HeaderMap, header};
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// The cookie that carries a session's id.
@@ -67,14 +69,29 @@ pub enum Lookup {
     Unavailable(String),
 }
 
-/// A session in memory: its user and when it expires (on the host's clock).
-struct Entry {
-    user: Vec<u8>,
-    expires: Duration,
+/// The sessions of an instance's memory.
+#[derive(Default)]
+struct Memory {
+    /// The user of each live session, by id.
+    map: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// (expiry, id) in creation order, hence in expiry order.
+    order: VecDeque<(Duration, Vec<u8>)>,
+}
+
+impl Memory {
+    /// Drops the sessions expired at `now`.
+    fn sweep(&mut self, now: Duration) {
+        while let Some((expires, _)) = self.order.front()
+            && *expires <= now
+        {
+            let (_, id) = self.order.pop_front().expect("a front entry");
+            self.map.remove(&id);
+        }
+    }
 }
 
 enum Backing<E: Env> {
-    Memory(RefCell<BTreeMap<Vec<u8>, Entry>>),
+    Memory(RefCell<Memory>),
     /// A client per L2 node of the tier, by node name.
     Cache(BTreeMap<String, RespClient<E>>),
 }
@@ -117,9 +134,13 @@ impl<E: Env> Sessions<E> {
             format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64())
         };
         match &self.backing {
-            Backing::Memory(map) => {
-                let expires = self.env.now() + self.ttl;
-                map.borrow_mut().insert(id.clone().into_bytes(), Entry { user: user.to_vec(), expires });
+            Backing::Memory(memory) => {
+                let now = self.env.now();
+                let expires = now + self.ttl;
+                let mut memory = memory.borrow_mut();
+                memory.sweep(now);
+                memory.map.insert(id.clone().into_bytes(), user.to_vec());
+                memory.order.push_back((expires, id.clone().into_bytes()));
                 Ok(id)
             }
             Backing::Cache(clients) => {
@@ -139,15 +160,11 @@ impl<E: Env> Sessions<E> {
     /// The session `id`, if it is live.
     pub(crate) async fn find(&self, id: &[u8], tier: Option<&CacheTier<E, Msg>>) -> Lookup {
         match &self.backing {
-            Backing::Memory(map) => {
-                let now = self.env.now();
-                let mut map = map.borrow_mut();
-                match map.get(id) {
-                    Some(entry) if entry.expires > now => Lookup::Valid(entry.user.clone()),
-                    Some(_) => {
-                        map.remove(id);
-                        Lookup::Unknown
-                    }
+            Backing::Memory(memory) => {
+                let mut memory = memory.borrow_mut();
+                memory.sweep(self.env.now());
+                match memory.map.get(id) {
+                    Some(user) => Lookup::Valid(user.clone()),
                     None => Lookup::Unknown,
                 }
             }
@@ -252,6 +269,36 @@ mod tests {
             let expired = memory(Duration::ZERO);
             let id = expired.create(b"7", None).await.expect("memory stores");
             assert_eq!(expired.find(id.as_bytes(), None).await, Lookup::Unknown, "a zero TTL is over at once");
+        });
+    }
+
+    #[test]
+    fn memory_holds_only_the_sessions_of_the_last_ttl() {
+        block_on(async {
+            let clock = crate::testenv::TestEnv::manual("app");
+            let config = SessionConfig { store: SessionStore::Memory, ttl: Duration::from_secs(10) };
+            let sessions = Sessions::new(clock.clone(), config, None, Duration::from_secs(1)).expect("memory");
+            let held = |s: &Sessions<crate::testenv::TestEnv>| match &s.backing {
+                Backing::Memory(memory) => (memory.borrow().map.len(), memory.borrow().order.len()),
+                Backing::Cache(_) => unreachable!("a memory store"),
+            };
+            let first = sessions.create(b"1", None).await.expect("memory stores");
+            let mut most = 0;
+            for user in 0..1_000u32 {
+                clock.advance(Duration::from_millis(100));
+                sessions.create(user.to_string().as_bytes(), None).await.expect("memory stores");
+                let (map, order) = held(&sessions);
+                assert_eq!(map, order);
+                most = most.max(map);
+            }
+            assert_eq!(most, 100, "10 s of logins, one every 100 ms");
+            assert_eq!(sessions.find(first.as_bytes(), None).await, Lookup::Unknown, "long expired");
+            let last = sessions.create(b"2", None).await.expect("memory stores");
+            clock.advance(Duration::from_millis(9_999));
+            assert_eq!(sessions.find(last.as_bytes(), None).await, Lookup::Valid(b"2".to_vec()));
+            clock.advance(Duration::from_millis(1));
+            assert_eq!(sessions.find(last.as_bytes(), None).await, Lookup::Unknown, "over at its TTL");
+            assert_eq!(held(&sessions).0, 0, "a lookup drops the expired too");
         });
     }
 
