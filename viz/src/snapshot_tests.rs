@@ -9,9 +9,9 @@
 //! label in [`crate::ui_tests`]; these catch what labels cannot see (colours, layout, drawing).
 //! Without an adapter they fail, never skip: the renderer panics when it finds none.
 
-use crate::panels::{report::ReportPanel, timeline::TimelinePanel, topology::TopologyPanel};
+use crate::panels::{plots::PlotsPanel, report::ReportPanel, timeline::TimelinePanel, topology::TopologyPanel};
 use crate::state::ReplayState;
-use crate::testkit::{MS, loaded};
+use crate::testkit::{MS, loaded, loaded_with_breaker};
 use egui_kittest::{Harness, SnapshotOptions};
 
 /// A pixel counts as changed when its weighted squared YIQ distance (0 to 35215) exceeds 0.6,
@@ -68,4 +68,13 @@ fn report_with_a_failed_check_selected() {
     assert!(state.jump_to_check(0), "the fixture's first check fails and is located");
     let mut harness = harness(360.0, 392.0, ReportPanel::default(), state, |panel, ui, state| panel.ui(ui, state));
     harness.snapshot("report_failed_check");
+}
+
+#[test]
+fn plots_with_a_breaker_draw_its_steps() {
+    // The breaker's plot is a step line (0 closed, 1 half-open, 2 open), not a filled band.
+    let mut state = ReplayState::new(loaded_with_breaker());
+    state.set_cursor(5_500 * MS);
+    let mut harness = harness(900.0, 760.0, PlotsPanel, state, |panel, ui, state| panel.ui(ui, state));
+    harness.snapshot("plots_breaker");
 }

@@ -86,7 +86,10 @@ impl PlotsPanel {
                         .legend(Legend::default());
                     let response = plot.show(ui, |plot_ui| {
                         for (name, points) in lines {
-                            plot_ui.line(Line::new(*name, PlotPoints::Borrowed(points)));
+                            let line = Line::new(*name, PlotPoints::Borrowed(points));
+                            // A step line's vertical edges share an x: drawn as a band (egui_plot's
+                            // shortcut for dense series) they would be filled between the steps.
+                            plot_ui.line(if *title == BREAKERS_TITLE { line.allow_band(false) } else { line });
                         }
                         if lines.iter().all(|(_, p)| p.is_empty()) {
                             plot_ui.text(egui_plot::Text::new("none", PlotPoint::new(span_s / 2.0, 0.5), "no data"));
