@@ -46,6 +46,7 @@
 use super::App;
 use super::session::{self, Lookup, SessionConfig, Sessions, session_cookie};
 use crate::http::bridge::{Submitter, bridge, dispatch};
+use crate::http::relay::plain;
 use crate::http::{self, server::serve_router};
 use crate::kv::api::Msg;
 use crate::proto::ErrorCode;
@@ -179,12 +180,6 @@ fn routes(jobs: Jobs, max_body: usize) -> Router {
         .route("/health", get(health))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(jobs)
-}
-
-fn plain(status: StatusCode, text: impl Into<String>) -> Response {
-    let mut text = text.into();
-    text.push('\n');
-    (status, text).into_response()
 }
 
 /// A header holding an unsigned integer; absent is `None`, anything else an error reply.

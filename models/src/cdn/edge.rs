@@ -36,14 +36,15 @@ use super::store::{Freshness, Store, Stored, key};
 use crate::client::CallError;
 use crate::http::bridge::{Submitter, bridge, dispatch};
 use crate::http::client::{HttpClient, HttpResponse, MAX_BODY};
+use crate::http::relay::{HOP_BY_HOP, pass_through, plain, request_kind};
 use crate::http::server::serve_router;
-use crate::seam::{Env, Knob, RequestKind};
+use crate::seam::{Env, Knob};
 use crate::server::Endpoint;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use faultline_vocab::gauge;
 use http_body_util::Full;
@@ -56,20 +57,6 @@ use tokio::sync::oneshot;
 
 /// The response header that says how the edge answered: `HIT`, `MISS` or `STALE`.
 pub const X_CACHE: &str = "x-cache";
-
-/// Headers that belong to one connection and are not forwarded (RFC 9110, 7.6.1), with `host`
-/// (the edge names its origin) and `content-length` (recomputed from the whole body).
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-    "host",
-    "content-length",
-];
 
 /// An edge's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -427,12 +414,7 @@ impl<E: Env> Edge<E> {
         if !env.observes_served() {
             return;
         }
-        let kind = match *method {
-            Method::GET | Method::HEAD => RequestKind::Read,
-            Method::PUT | Method::POST | Method::DELETE | Method::PATCH => RequestKind::Write,
-            _ => RequestKind::Other,
-        };
-        env.served(kind, env.now().saturating_sub(start), !status.is_server_error());
+        env.served(request_kind(method), env.now().saturating_sub(start), !status.is_server_error());
     }
 }
 
@@ -464,26 +446,9 @@ fn from_store(stored: &Stored, now: Duration, via: Via) -> Response {
     with_via(out, via)
 }
 
-/// The origin's response as the edge's, without its hop-by-hop headers.
-fn pass_through(response: HttpResponse) -> Response {
-    let mut out = Response::new(Body::from(response.body));
-    *out.status_mut() = response.status;
-    let headers = out.headers_mut();
-    for (name, value) in response.headers.iter().filter(|(name, _)| !HOP_BY_HOP.contains(&name.as_str())) {
-        headers.append(name, value.clone());
-    }
-    out
-}
-
 fn with_via(mut response: Response, via: Via) -> Response {
     response.headers_mut().insert(X_CACHE, HeaderValue::from_static(via.text()));
     response
-}
-
-fn plain(status: StatusCode, text: impl Into<String>) -> Response {
-    let mut text = text.into();
-    text.push('\n');
-    (status, text).into_response()
 }
 
 /// The one handler: reads the request whole and hands it to the host's executor.

@@ -12,6 +12,7 @@
 
 pub mod bridge;
 pub mod client;
+pub mod relay;
 pub mod server;
 
 pub use axum::http::{Method, StatusCode};

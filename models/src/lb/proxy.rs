@@ -25,14 +25,14 @@
 use super::{BackendSpec, Backends, Ejected, HealthChange, LbConfig, LbError, OutlierStats, Probe, RetryStats};
 use crate::client::CallError;
 use crate::http::client::{HttpClient, HttpResponse, MAX_BODY};
+use crate::http::relay::{HOP_BY_HOP, pass_through, plain, request_kind};
 use crate::http::server::serve_router;
-use crate::seam::{Env, RequestKind};
+use crate::seam::Env;
 use crate::server::Endpoint;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use faultline_vocab::{gauge, state};
 use http_body_util::Full;
@@ -46,20 +46,6 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 /// Request header the proxy adds to each attempt it forwards: 1 for the first, 2 for the first
 /// retry (Envoy's `x-envoy-attempt-count`).
 pub const ATTEMPT: &str = "x-attempt-count";
-
-/// Headers that belong to one connection and are not forwarded (RFC 9110, 7.6.1), with `host`
-/// (the client names its backend) and `content-length` (recomputed from the whole body).
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-    "host",
-    "content-length",
-];
 
 /// Which failed attempts are tried again on another backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,12 +401,7 @@ impl<E: Env> LbProxy<E> {
         if !env.observes_served() {
             return;
         }
-        let kind = match *method {
-            Method::GET | Method::HEAD => RequestKind::Read,
-            Method::PUT | Method::POST | Method::DELETE | Method::PATCH => RequestKind::Write,
-            _ => RequestKind::Other,
-        };
-        env.served(kind, env.now().saturating_sub(start), !status.is_server_error());
+        env.served(request_kind(method), env.now().saturating_sub(start), !status.is_server_error());
     }
 
     /// Reports an ejection and wakes the health task, which ends it in time.
@@ -535,23 +516,6 @@ impl<E: Env> LbProxy<E> {
         }
         self.observe(now);
     }
-}
-
-/// A backend's response as the proxy's, without its hop-by-hop headers.
-fn pass_through(response: HttpResponse) -> Response {
-    let mut out = Response::new(Body::from(response.body));
-    *out.status_mut() = response.status;
-    let headers = out.headers_mut();
-    for (name, value) in response.headers.iter().filter(|(name, _)| !HOP_BY_HOP.contains(&name.as_str())) {
-        headers.append(name, value.clone());
-    }
-    out
-}
-
-fn plain(status: StatusCode, text: impl Into<String>) -> Response {
-    let mut text = text.into();
-    text.push('\n');
-    (status, text).into_response()
 }
 
 /// A duration as "30s", or "1500ms" when not whole seconds.
