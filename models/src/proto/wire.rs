@@ -232,7 +232,7 @@ macro_rules! wire_byte_enum {
             }
 
             /// The value a byte stands for, if any.
-            pub(crate) fn from_u8(v: u8) -> Option<Self> {
+            pub fn from_u8(v: u8) -> Option<Self> {
                 // Exhaustive: a variant missing from the list is a compile error.
                 let _check = |x: $ty| match x {
                     $($ty::$variant => (),)*
