@@ -196,6 +196,13 @@ struct Inner<E: Env> {
     /// Probe rounds finished so far.
     rounds_done: Cell<u64>,
     next_replica: Cell<usize>,
+    counters: Rc<Counters>,
+}
+
+/// The counters behind a router's gauges; routers of one host's shard groups share one set, so
+/// the host's gauges add up its groups.
+#[derive(Default)]
+pub struct Counters {
     reads_primary: Cell<u64>,
     reads_replica: Cell<u64>,
     replicas_excluded: Cell<u64>,
@@ -216,6 +223,18 @@ impl<E: Env> Router<E> {
 
     /// Like [`Router::new`], choosing how queries reach the members.
     pub fn with_connections(env: E, config: RouterConfig, call_timeout: Duration, connections: Connections) -> Self {
+        Self::with_counters(env, config, call_timeout, connections, Rc::default())
+    }
+
+    /// Like [`Router::with_connections`], counting into `counters`, which other routers of the
+    /// host may share: its gauges then report the sum of their reads.
+    pub fn with_counters(
+        env: E,
+        config: RouterConfig,
+        call_timeout: Duration,
+        connections: Connections,
+        counters: Rc<Counters>,
+    ) -> Self {
         let members = config
             .members
             .iter()
@@ -237,9 +256,7 @@ impl<E: Env> Router<E> {
             rounds_started: Cell::new(0),
             rounds_done: Cell::new(0),
             next_replica: Cell::new(0),
-            reads_primary: Cell::new(0),
-            reads_replica: Cell::new(0),
-            replicas_excluded: Cell::new(0),
+            counters,
         });
         inner.publish();
         env.spawn(probe_forever(Rc::downgrade(&inner)));
@@ -253,11 +270,11 @@ impl<E: Env> Router<E> {
 
     /// The router's counters.
     pub fn stats(&self) -> RouterStats {
-        let inner = &self.inner;
+        let counters = &self.inner.counters;
         RouterStats {
-            reads_primary: inner.reads_primary.get(),
-            reads_replica: inner.reads_replica.get(),
-            replicas_excluded: inner.replicas_excluded.get(),
+            reads_primary: counters.reads_primary.get(),
+            reads_replica: counters.reads_replica.get(),
+            replicas_excluded: counters.replicas_excluded.get(),
         }
     }
 
@@ -276,14 +293,14 @@ impl<E: Env> Router<E> {
             inner.fresh_view().await;
         }
         if let Some(r) = inner.choose_replica(token) {
-            inner.bump(&inner.reads_replica);
+            inner.bump(&inner.counters.reads_replica);
             // Whatever went wrong on the replica (behind the token, gone, slow), the primary
             // can answer: reads are safe to repeat.
             if let Ok(value) = inner.call(r, msg.clone(), limit, is_value).await {
                 return Ok(value);
             }
         }
-        inner.bump(&inner.reads_primary);
+        inner.bump(&inner.counters.reads_primary);
         inner.to_primary(msg, limit, is_value).await
     }
 }
@@ -308,9 +325,10 @@ async fn probe_forever<E: Env>(inner: Weak<Inner<E>>) {
 
 impl<E: Env> Inner<E> {
     fn publish(&self) {
-        self.env.gauge(gauge::READS_PRIMARY, self.reads_primary.get() as i64);
-        self.env.gauge(gauge::READS_REPLICA, self.reads_replica.get() as i64);
-        self.env.gauge(gauge::REPLICAS_EXCLUDED, self.replicas_excluded.get() as i64);
+        let counters = &self.counters;
+        self.env.gauge(gauge::READS_PRIMARY, counters.reads_primary.get() as i64);
+        self.env.gauge(gauge::READS_REPLICA, counters.reads_replica.get() as i64);
+        self.env.gauge(gauge::REPLICAS_EXCLUDED, counters.replicas_excluded.get() as i64);
     }
 
     fn bump(&self, counter: &Cell<u64>) {
@@ -416,7 +434,7 @@ impl<E: Env> Inner<E> {
                 excluded += 1;
             }
         }
-        self.replicas_excluded.set(excluded);
+        self.counters.replicas_excluded.set(excluded);
         self.publish();
         match self.config.reads {
             ReadPolicy::Primary => None,

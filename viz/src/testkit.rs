@@ -53,6 +53,7 @@ pub fn header() -> Header {
             Slo { name: "availability 99%".into(), service: None, kind: SloKind::Availability { min_ratio: 0.99 } },
         ],
         checks: CheckConfig::default(),
+        shards: Default::default(),
     }
 }
 

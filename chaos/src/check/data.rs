@@ -25,6 +25,9 @@ pub struct EpochReport {
     pub base_lsn: u64,
     /// The epoch of that entry (0: an empty log).
     pub last_epoch: u64,
+    /// The replication group it belongs to, in a sharded database (each has its own epochs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// The data tier's measurements: what the store kept, what reads saw, how fast service came
@@ -63,7 +66,32 @@ pub fn evaluate(history: &History, config: &CheckConfig, names: &[String]) -> Op
         return None;
     }
     let name = |h: u16| names.get(h as usize).cloned().unwrap_or_else(|| format!("host#{h}"));
-    let epochs = history
+    let epochs = match &history.groups {
+        Some(groups) => groups.histories.iter().flat_map(|(group, h)| epochs(h, Some(group), &name)).collect(),
+        None => epochs(history, None, &name),
+    };
+    let (durability, one_primary) = match &history.groups {
+        Some(groups) => (groups.durability(), history.has_roles.then(|| groups.one_primary(names))),
+        None => (durability(history), history.has_roles.then(|| one_primary(history, names))),
+    };
+    Some(DataReport {
+        reads: history.ops.iter().filter(|op| op.read().is_some()).count() as u64,
+        acknowledged_writes: history.ops.iter().filter(|op| op.written().is_some()).count() as u64,
+        epochs,
+        failovers_omitted: history.failovers_omitted,
+        durability,
+        one_primary,
+        read_your_writes: read_your_writes(history),
+        staleness: staleness(history, config.max_staleness_ns),
+        linearizability: config.linearizable.then(|| linearizability(history, Budget::default())),
+        recovery,
+        faults_omitted: history.faults_omitted,
+    })
+}
+
+/// The epochs of one history, labelled with their group.
+fn epochs(history: &History, group: Option<&String>, name: &impl Fn(u16) -> String) -> Vec<EpochReport> {
+    history
         .epochs
         .iter()
         .map(|(&epoch, e)| EpochReport {
@@ -72,21 +100,9 @@ pub fn evaluate(history: &History, config: &CheckConfig, names: &[String]) -> Op
             start_ns: e.start_ns,
             base_lsn: e.base_lsn,
             last_epoch: e.last_epoch,
+            group: group.cloned(),
         })
-        .collect();
-    Some(DataReport {
-        reads: history.ops.iter().filter(|op| op.read().is_some()).count() as u64,
-        acknowledged_writes: history.ops.iter().filter(|op| op.written().is_some()).count() as u64,
-        epochs,
-        failovers_omitted: history.failovers_omitted,
-        durability: durability(history),
-        one_primary: history.has_roles.then(|| one_primary(history, names)),
-        read_your_writes: read_your_writes(history),
-        staleness: staleness(history, config.max_staleness_ns),
-        linearizability: config.linearizable.then(|| linearizability(history, Budget::default())),
-        recovery,
-        faults_omitted: history.faults_omitted,
-    })
+        .collect()
 }
 
 #[cfg(test)]

@@ -17,8 +17,9 @@
 //!
 //! Times are the caller's: the analyzer hands in record times already clamped to be monotonic.
 
+use super::groups::Groups;
 use crate::fault::Fault;
-use crate::trace::{Event, Observation, Op, Outcome};
+use crate::trace::{Event, Observation, Op, Outcome, Shards};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -149,6 +150,9 @@ pub struct History {
     pub has_observations: bool,
     /// When the run ended, ns (set by [`History::finish`]).
     pub end_ns: u64,
+    /// A sharded database's groups, each with its own history (see [`Groups`]); `None` for a
+    /// run with one replication group (or none).
+    pub groups: Option<Box<Groups>>,
 }
 
 const OK_BIT: u64 = 1 << 63;
@@ -182,9 +186,18 @@ impl History {
         Self::default()
     }
 
+    /// An empty history of a run over `shards`: a sharded database's groups get a history
+    /// each besides the run's.
+    pub fn for_shards(shards: &Shards) -> Self {
+        Self { groups: Groups::new(shards).map(Box::new), ..Self::default() }
+    }
+
     /// Feeds one event that happened at `t_ns` (not before the previous one's time), and says
     /// what it did to the map of outstanding requests (the analyzer matches requests by it).
     pub fn observe(&mut self, t_ns: u64, event: &Event) -> Matched {
+        if let Some(groups) = &mut self.groups {
+            groups.observe(t_ns, event);
+        }
         match event {
             Event::Invoke { req, user, op, key, .. } => {
                 let entry = OpEntry {
@@ -311,6 +324,9 @@ impl History {
     /// completed (failures at `end_ns` for RTO).
     pub fn finish(&mut self, end_ns: u64) {
         self.end_ns = end_ns;
+        if let Some(groups) = &mut self.groups {
+            groups.finish(end_ns);
+        }
         let mut pending: Vec<OpEntry> = std::mem::take(&mut self.pending).into_values().collect();
         pending.sort_unstable_by_key(|entry| entry.req);
         for entry in pending {

@@ -12,6 +12,7 @@
 //!   bound.
 //! - `lineage`: which `(epoch, lsn)` entries each epoch's log holds ([`Lineage`]).
 //! - `durability`: lost acknowledged writes and the RPO; one primary per epoch.
+//! - `groups`: a sharded database's groups, each with its own history, and their merge.
 //! - `reads`: read-your-writes and staleness.
 //! - `linear`: reads and writes as a register history for [`crate::lin`].
 //! - `rto`: recovery after each fault.
@@ -21,6 +22,7 @@
 
 mod data;
 mod durability;
+pub mod groups;
 pub mod history;
 mod lineage;
 mod linear;

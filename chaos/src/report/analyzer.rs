@@ -14,6 +14,7 @@ use super::cache::CacheAcc;
 use super::metrics::{Latency, WindowSeries};
 use super::retry::RetryAcc;
 use super::sessions::SessionsAcc;
+use super::tenants::TenantsAcc;
 use super::{Anomalies, ChangeEntry, FaultEntry, Report};
 use crate::check::{History, Matched};
 use crate::trace::codec::TraceHash;
@@ -111,6 +112,7 @@ pub struct Analyzer {
     pub(super) retry: RetryAcc,
     /// The sessions gauges' samples.
     pub(super) sessions: SessionsAcc,
+    pub(super) tenants: TenantsAcc,
 }
 
 impl Analyzer {
@@ -144,11 +146,12 @@ impl Analyzer {
             changes: Vec::new(),
             changes_omitted: 0,
             anomalies: Anomalies::default(),
-            data: History::new(),
+            data: History::for_shards(&header.shards),
             cache: CacheAcc::new(window_ns),
             breakers: BreakerAcc::default(),
             retry: RetryAcc::new(window_ns),
             sessions: SessionsAcc::new(window_ns),
+            tenants: TenantsAcc::new(&header.shards.tenants, window_ns),
         }
     }
 
@@ -167,7 +170,12 @@ impl Analyzer {
         // Requests are matched through the data history's map of outstanding requests.
         let matched = self.data.observe(t_ns, &record.event);
         match &record.event {
-            Event::Invoke { req, service, .. } => self.on_invoke(t_ns, matched, *req, *service),
+            Event::Invoke { req, service, key, .. } => {
+                if matched == Matched::Invoked {
+                    self.tenants.invoke(t_ns, *req, *key);
+                }
+                self.on_invoke(t_ns, matched, *req, *service);
+            }
             Event::Complete { req, outcome } => self.on_complete(t_ns, matched, *req, outcome),
             Event::Served { host, latency_ns, ok, .. } => self.on_served(t_ns, *host, *latency_ns, *ok),
             Event::Sample { host, gauge, mean, .. } if gauge == INFLIGHT_GAUGE => self.on_inflight(t_ns, *host, *mean),
@@ -225,6 +233,7 @@ impl Analyzer {
             return;
         };
         self.on_target_complete(req, t_ns - invoked_ns, outcome);
+        self.tenants.complete(req, t_ns - invoked_ns, outcome);
         let e2e = &mut self.e2e;
         let latency_ns = t_ns - invoked_ns;
         // What counts as a success is the outcome's to say (a CAS mismatch is one).

@@ -53,6 +53,8 @@
 //! - Retries (the `retry` section, only when the trace has a `Retry` record): retries sent and
 //!   refused by the clients' budgets, and attempts per request over the run and per window;
 //!   see `retry` for every definition.
+//! - Tenants (the `tenants` section, only when the workload has tenants): each tenant's
+//!   requests, availability, latency and worst window; see `tenants`.
 
 mod analyzer;
 mod assemble;
@@ -63,6 +65,7 @@ mod metrics;
 mod render;
 mod retry;
 pub mod sessions;
+mod tenants;
 #[cfg(test)]
 mod testkit;
 mod verdict;
@@ -168,6 +171,38 @@ pub struct ServiceReport {
     pub latency: LatencySummary,
     /// The same, per window.
     pub windows: Vec<WindowStats>,
+}
+
+/// One tenant's requests, end to end (key `k` belongs to the header's `tenants[k % len]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantReport {
+    /// The tenant's name.
+    pub name: String,
+    /// Requests on its keys.
+    pub requests: u64,
+    /// Of which succeeded.
+    pub ok: u64,
+    /// ok / (requests - limited), requests still outstanding at the end counted as failed;
+    /// `None` when every request was limited.
+    pub availability: Option<f64>,
+    /// Latency of answered requests.
+    pub latency: LatencySummary,
+    /// Its window with the lowest availability (ties: the earliest), among windows with enough
+    /// requests to judge; `None` when no window has.
+    pub worst_window: Option<TenantWindow>,
+    /// Every window with a request on its keys, in time order.
+    pub windows: Vec<TenantWindow>,
+}
+
+/// A tenant's requests issued in one window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantWindow {
+    /// Start of the window, seconds.
+    pub start_s: f64,
+    /// Requests issued in it (limited ones left out).
+    pub requests: u64,
+    /// Of those, the share that succeeded.
+    pub availability: f64,
 }
 
 /// The workload's requests sent to one host, end to end (as the load generators saw them):
@@ -470,6 +505,10 @@ pub struct Report {
     /// generators published no sessions gauge (their users do not log in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<sessions::SessionsReport>,
+    /// Each tenant's figures, in the workload's order; empty (and absent from JSON) when the
+    /// workload has no tenants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<TenantReport>,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }

@@ -36,6 +36,7 @@ impl Stream {
                 links: Vec::new(),
                 slos: Vec::new(),
                 checks: Default::default(),
+                shards: Default::default(),
             },
             records: Vec::new(),
             next_req: 0,

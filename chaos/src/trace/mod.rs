@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 /// The version of the binary trace format this build writes and reads (4: one-way partitions
 /// and clock skews appended to `Fault`; 5: cache flushes and shards leaving or joining appended
-/// to `Fault`, and the cache knobs to `Knob`; 6: `Retry` appended to `Event`).
-pub const FORMAT_VERSION: u16 = 6;
+/// to `Fault`, and the cache knobs to `Knob`; 6: `Retry` appended to `Event`; 7: the workload's
+/// tenants may follow the header, see [`Header::tenants`]).
+pub const FORMAT_VERSION: u16 = 7;
 
 /// A host of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +69,40 @@ pub struct Header {
     pub slos: Vec<Slo>,
     /// The data-tier checks the run is judged against (format version 2).
     pub checks: CheckConfig,
+    /// The workload's tenants and the sharded database's groups (format version 7). Encoded
+    /// after the other fields, and only when it is not empty, so a header without it has the
+    /// bytes (and the trace the hash) it had before.
+    #[serde(skip)]
+    pub shards: Shards,
+}
+
+/// A multi-tenant workload over a sharded database: which tenant a key belongs to, and which
+/// replication group holds a tenant's keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shards {
+    /// The workload's tenants: key `k` belongs to `tenants[k % len]`.
+    pub tenants: Vec<String>,
+    /// The replication groups, each judged on its own by the data checks (epochs and log
+    /// positions are a group's own).
+    pub groups: Vec<ShardGroup>,
+}
+
+impl Shards {
+    /// Whether there is nothing: no tenants and no groups.
+    pub fn is_empty(&self) -> bool {
+        self.tenants.is_empty() && self.groups.is_empty()
+    }
+}
+
+/// One replication group of a sharded database.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardGroup {
+    /// Its name in the scenario.
+    pub name: String,
+    /// Its hosts (store nodes and their failover controller), by id.
+    pub hosts: Vec<u16>,
+    /// The tenants whose keys it holds, by index in [`Shards::tenants`].
+    pub tenants: Vec<u16>,
 }
 
 /// A request's operation.

@@ -293,6 +293,7 @@ mod tests {
                 kind: SloKind::Availability { min_ratio: 0.999 },
             }],
             checks: Default::default(),
+            shards: Default::default(),
         }
     }
 

@@ -98,7 +98,8 @@ impl<E: Env> App<E> {
         if let Err(refused) = payment.charge(&self.env, &key).await {
             return refused;
         }
-        let stored = self.store_write(Msg::Put { key: format!("order:{key}").into_bytes(), value: order }).await;
+        let key = format!("order:{key}").into_bytes();
+        let stored = self.store.write(&key.clone(), Msg::Put { key, value: order }).await;
         if matches!(stored, Msg::Written { .. }) {
             payment.done.set(payment.done.get() + 1);
             self.env.gauge(gauge::CHECKOUTS, payment.done.get() as i64);

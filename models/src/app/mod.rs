@@ -9,14 +9,11 @@
 //!   (invalidation), then the primary's `Written { lsn, epoch }` exactly as it said it. A failed
 //!   invalidation does not fail the write, which is durable by then; it is counted in the gauge
 //!   "cache_invalidation_failures".
-//! - How the store is reached is [`DbRoute`]:
-//!   - `Fixed { write_addr, read_addr }`: writes to one address, reads to another. The read
-//!     token is not forwarded (`min_lsn: 0`). When reads go to a replica (`read_addr` differs),
-//!     a failed replica read is retried once on `write_addr` (counted in the gauge
-//!     "read_fallbacks"); only when both fail is the read an error.
-//!   - `Routed(RouterConfig)`: a [`Router`] follows the group's primary and spreads reads over
-//!     its replicas by policy; with `read_your_writes`, the request's `min_lsn` is forwarded as
-//!     the read token. See [`crate::router`] for retries and fallbacks.
+//! - How the store is reached is [`DbRoute`] (see `store.rs`): fixed addresses (a failed
+//!   replica read retried once on the primary, counted in the gauge "read_fallbacks"; the read
+//!   token is not forwarded), a [`Router`](crate::router::Router) over one replicated group
+//!   (with `read_your_writes`, the request's `min_lsn` goes along as the read token), or a
+//!   sharded database: a router per group, each key's tenant placed by a directory.
 //! - `connect_per_request`: every store call opens its own connection, sends, reads the reply
 //!   and closes (an app without a connection pool); otherwise each store node gets one
 //!   long-lived multiplexed connection. The cache always keeps its long-lived connection.
@@ -47,16 +44,20 @@ pub mod http;
 mod http_tests;
 mod page;
 pub mod session;
+mod store;
+#[cfg(test)]
+mod store_tests;
 
 pub use page::{DEGRADED, Fanout, PageConfig, PartAt, PartConfig};
+use store::Store;
+pub use store::{DbRoute, ShardedDb};
 
-use crate::breaker::{Breaker, BreakerConfig, BreakerError, ConfigError};
+use crate::breaker::{Breaker, BreakerConfig, ConfigError};
 use crate::cache::aside::{CacheTier, TierConfig};
-use crate::client::CallError;
 use crate::kv::api::Msg;
 use crate::proto::{ErrorCode, Framed};
 use crate::ratelimit::{Decision, LimitConfig, LimitError, RateLimiter};
-use crate::router::{Connections, Link, RouteError, Router, RouterConfig};
+use crate::router::Connections;
 use crate::seam::Env;
 use crate::server::{Handler, Replier};
 use crate::shard::ShardError;
@@ -132,131 +133,15 @@ pub enum AppError {
     /// Its cache tier's nodes do not suit the tier's shard scheme.
     #[error("cache tier: {0}")]
     Shard(#[from] ShardError),
+    /// The sharded database's directory names a group it does not have, or a bad tenant.
+    #[error("sharded db: {0}")]
+    Directory(ShardError),
     /// A breaker's settings are wrong.
     #[error("breaker: {0}")]
     Breaker(#[from] ConfigError),
     /// The rate limit's settings are wrong.
     #[error("rate limit: {0}")]
     Limit(#[from] LimitError),
-}
-
-/// Where the app's store calls go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DbRoute {
-    /// Fixed addresses ("host:port").
-    Fixed {
-        /// The primary: every write goes here.
-        write_addr: String,
-        /// Where reads that miss the cache go: a replica or the primary.
-        read_addr: String,
-    },
-    /// A router over a replicated group that follows its primary.
-    Routed(RouterConfig),
-}
-
-/// Why a dependency did not give a usable answer.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum UpstreamError {
-    /// The dependency could not be reached, or did not answer in time.
-    #[error("{dependency}: {source}")]
-    Transport {
-        /// Which dependency ("db", "read store", "cache").
-        dependency: &'static str,
-        /// The transport failure (it names the address).
-        source: CallError,
-    },
-    /// The dependency answered with an error.
-    #[error("{dependency} at {addr} answered {code:?}: {detail}")]
-    Refused {
-        /// Which dependency.
-        dependency: &'static str,
-        /// Its address.
-        addr: String,
-        /// Its error code.
-        code: ErrorCode,
-        /// Its explanation.
-        detail: String,
-    },
-    /// The dependency answered with a message that does not fit the request.
-    #[error("{dependency} at {addr} answered an unexpected {got}")]
-    Unexpected {
-        /// Which dependency.
-        dependency: &'static str,
-        /// Its address.
-        addr: String,
-        /// The kind of message it sent.
-        got: &'static str,
-    },
-    /// The routed store gave no usable answer (the error names the member or the cause).
-    #[error("db: {0}")]
-    Routed(#[from] RouteError),
-}
-
-impl UpstreamError {
-    /// The error reply to the app's client: `Upstream`, except for a compare-and-set the store
-    /// refused because the value differed, a definite answer the client must see as it is.
-    fn reply(&self) -> Msg {
-        let code = match self {
-            UpstreamError::Refused { code: ErrorCode::CasMismatch, .. }
-            | UpstreamError::Routed(RouteError::Refused { code: ErrorCode::CasMismatch, .. }) => ErrorCode::CasMismatch,
-            _ => ErrorCode::Upstream,
-        };
-        Msg::Error { code, detail: self.to_string() }
-    }
-}
-
-/// One dependency at a fixed address, and the name errors give it.
-struct Dependency<E: Env> {
-    name: &'static str,
-    link: Link<E>,
-}
-
-impl<E: Env> Dependency<E> {
-    fn new(env: &E, name: &'static str, addr: &str, timeout: Duration, connections: Connections) -> Self {
-        Self { name, link: Link::new(env, addr, timeout, connections) }
-    }
-
-    /// Calls the dependency; an `Error` reply becomes [`UpstreamError::Refused`].
-    async fn call(&self, msg: Msg, limit: Duration) -> Result<Msg, UpstreamError> {
-        match self.link.call(msg, limit).await {
-            Ok(Msg::Error { code, detail }) => {
-                Err(UpstreamError::Refused { dependency: self.name, addr: self.link.addr().to_string(), code, detail })
-            }
-            Ok(reply) => Ok(reply),
-            Err(source) => Err(UpstreamError::Transport { dependency: self.name, source }),
-        }
-    }
-
-    fn unexpected(&self, reply: &Msg) -> UpstreamError {
-        UpstreamError::Unexpected { dependency: self.name, addr: self.link.addr().to_string(), got: reply.name() }
-    }
-
-    /// Reads `key`: the value and the LSN the store answered with.
-    async fn get(&self, key: &[u8], limit: Duration) -> Result<(Option<Vec<u8>>, u64), UpstreamError> {
-        match self.call(Msg::Get { key: key.to_vec(), min_lsn: 0 }, limit).await? {
-            Msg::Value { value, lsn } => Ok((value, lsn)),
-            other => Err(self.unexpected(&other)),
-        }
-    }
-
-    /// Sends a write (`Put`, `Delete` or `Cas`): the `Written` reply.
-    async fn write(&self, msg: Msg, limit: Duration) -> Result<Msg, UpstreamError> {
-        match self.call(msg, limit).await? {
-            written @ Msg::Written { .. } => Ok(written),
-            other => Err(self.unexpected(&other)),
-        }
-    }
-}
-
-/// The store behind the app.
-enum Store<E: Env> {
-    Fixed {
-        db: Dependency<E>,
-        read: Dependency<E>,
-        /// Reads go to a different node than writes (a replica): a failed read falls back to `db`.
-        read_is_replica: bool,
-    },
-    Routed(Router<E>),
 }
 
 /// The application server: build it with [`App::new`] and serve it with [`crate::server::serve`].
@@ -271,7 +156,6 @@ pub struct App<E: Env> {
     page: Option<page::Page<E>>,
     /// Reads without a cache tier (each one a miss: it went to the store).
     misses: Cell<u64>,
-    read_fallbacks: Cell<u64>,
     invalidation_failures: Cell<u64>,
 }
 
@@ -281,16 +165,7 @@ impl<E: Env> App<E> {
     /// shard scheme, or a breaker's settings are wrong.
     pub fn new(env: E, config: &AppConfig) -> Result<Self, AppError> {
         let connections = if config.connect_per_request { Connections::PerRequest } else { Connections::Shared };
-        let store = match &config.db {
-            DbRoute::Fixed { write_addr, read_addr } => Store::Fixed {
-                db: Dependency::new(&env, "db", write_addr, config.timeout, connections),
-                read: Dependency::new(&env, "read store", read_addr, config.timeout, connections),
-                read_is_replica: read_addr != write_addr,
-            },
-            DbRoute::Routed(routes) => {
-                Store::Routed(Router::with_connections(env.clone(), routes.clone(), config.timeout, connections))
-            }
-        };
+        let store = Store::new(&env, &config.db, config.timeout, connections)?;
         let cache = config.cache.clone().map(|tier| CacheTier::new(env.clone(), tier)).transpose()?;
         let replica_breaker =
             config.replica_breaker.clone().map(|b| Breaker::new(env.clone(), "replica", b)).transpose()?;
@@ -309,7 +184,6 @@ impl<E: Env> App<E> {
             rate_limit,
             page,
             misses: Cell::new(0),
-            read_fallbacks: Cell::new(0),
             invalidation_failures: Cell::new(0),
             env,
         };
@@ -324,7 +198,7 @@ impl<E: Env> App<E> {
             self.env.gauge(gauge::CACHE_MISSES, self.misses.get() as i64);
         }
         self.env.gauge(gauge::CACHE_INVALIDATION_FAILURES, self.invalidation_failures.get() as i64);
-        self.env.gauge(gauge::READ_FALLBACKS, self.read_fallbacks.get() as i64);
+        self.env.gauge(gauge::READ_FALLBACKS, self.store.read_fallbacks() as i64);
     }
 
     fn bump(&self, counter: &Cell<u64>) {
@@ -349,37 +223,7 @@ impl<E: Env> App<E> {
 
     /// Reads `key` from the store: the value and its LSN, or the error reply to send.
     async fn store_get(&self, key: &[u8], min_lsn: u64) -> Result<(Option<Vec<u8>>, u64), Msg> {
-        match &self.store {
-            Store::Fixed { db, read, read_is_replica } => {
-                let replica_breaker = self.replica_breaker.as_ref().filter(|_| *read_is_replica);
-                let first = match replica_breaker {
-                    Some(breaker) => match breaker.call(read.get(key, self.timeout)).await {
-                        Ok(found) => return Ok(found),
-                        Err(BreakerError::Inner(e)) => e.to_string(),
-                        Err(open @ BreakerError::Open { .. }) => format!("read store: {open}"),
-                    },
-                    None => match read.get(key, self.timeout).await {
-                        Ok(found) => return Ok(found),
-                        Err(first) if *read_is_replica => first.to_string(),
-                        Err(e) => return Err(e.reply()),
-                    },
-                };
-                // A failed replica read falls back to the primary, as read/write routers do.
-                self.bump(&self.read_fallbacks);
-                db.get(key, self.timeout).await.map_err(|e| {
-                    let detail = format!("{first}; then, falling back: {e}");
-                    Msg::Error { code: ErrorCode::Upstream, detail }
-                })
-            }
-            Store::Routed(router) => match router.read(key.to_vec(), min_lsn, self.timeout).await {
-                Ok(Msg::Value { value, lsn }) => Ok((value, lsn)),
-                Ok(other) => {
-                    let detail = format!("db: the router passed on an unexpected {}", other.name());
-                    Err(Msg::Error { code: ErrorCode::Upstream, detail })
-                }
-                Err(e) => Err(UpstreamError::from(e).reply()),
-            },
-        }
+        self.store.get(key, min_lsn, self.replica_breaker.as_ref()).await
     }
 
     /// Serves a write (`Put`, `Delete` or `Cas` of `key`): primary first, then the cache tier
@@ -389,7 +233,7 @@ impl<E: Env> App<E> {
             Msg::Put { value, .. } | Msg::Cas { value, .. } => Some(value.clone()),
             _ => None,
         };
-        let written = match self.store_write(msg).await {
+        let written = match self.store.write(&key, msg).await {
             written @ Msg::Written { .. } => written,
             refused => return refused,
         };
@@ -417,23 +261,10 @@ impl<E: Env> App<E> {
         }
     }
 
-    /// Checks that the store answers a read (of a key kept for health checks): `Err` names
-    /// what failed.
+    /// Checks that the store answers a read (of a key kept for health checks; sharded, in any
+    /// group): `Err` names what failed.
     pub(crate) async fn health(&self) -> Result<(), String> {
-        match self.store_get(HEALTH_KEY, 0).await {
-            Ok(_) => Ok(()),
-            Err(Msg::Error { detail, .. }) => Err(detail),
-            Err(other) => Err(format!("db: answered an unexpected {}", other.name())),
-        }
-    }
-
-    /// Sends a write to the store: its `Written` reply, or the error reply to send.
-    async fn store_write(&self, msg: Msg) -> Msg {
-        let written = match &self.store {
-            Store::Fixed { db, .. } => db.write(msg, self.timeout).await,
-            Store::Routed(router) => router.write(msg, self.timeout).await.map_err(UpstreamError::from),
-        };
-        written.unwrap_or_else(|e| e.reply())
+        self.store.health(HEALTH_KEY, self.replica_breaker.as_ref()).await
     }
 
     /// The cache tier, if any.
@@ -477,10 +308,11 @@ mod tests {
     use crate::failover::test_nodes::{FakeNode, status};
     use crate::kv::api::NodeRole;
     use crate::kv::{KvConfig, KvNode};
-    use crate::router::ReadPolicy;
+    use crate::router::{Link, ReadPolicy, RouterConfig};
     use crate::seam::TokioEnv;
     use crate::server::{Capacity, serve};
     use crate::testenv::block_on;
+    use store::UpstreamError;
 
     const LIMIT: Duration = Duration::from_secs(2);
 
@@ -586,7 +418,7 @@ mod tests {
             let app = App::new(env.clone(), &config(&db, &dead_addr(&env).await, None, LIMIT)).expect("a valid tier");
             assert_eq!(app.write(b"k".to_vec(), put("k", "v")).await, Msg::Written { lsn: 1, epoch: 1 });
             assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v"), 1));
-            assert_eq!(app.read_fallbacks.get(), 1);
+            assert_eq!(app.store.read_fallbacks(), 1);
         });
     }
 
@@ -609,7 +441,7 @@ mod tests {
             let breaker = app.replica_breaker.as_ref().expect("configured");
             let counters = breaker.counters();
             assert_eq!((counters.admitted, counters.rejected), (4, 6), "four failed reads opened it");
-            assert_eq!(app.read_fallbacks.get(), 10, "every read fell back, the last six without trying");
+            assert_eq!(app.store.read_fallbacks(), 10, "every read fell back, the last six without trying");
         });
     }
 
@@ -654,7 +486,7 @@ mod tests {
             let other = App::new(env.clone(), &config(&db, &db, None, LIMIT)).expect("a valid tier");
             tokio::task::spawn_local(serve(env.clone(), front, Capacity::default(), other));
             let app = App::new(env.clone(), &config(&front_addr, &front_addr, None, LIMIT)).expect("a valid tier");
-            let Store::Fixed { read, .. } = &app.store else { panic!("a fixed route") };
+            let store::Route::Fixed { read, .. } = &app.store.route else { panic!("a fixed route") };
             let refused = read.call(Msg::Check { epoch: 1, lease_ms: 0 }, LIMIT).await.expect_err("refused");
             assert!(matches!(refused, UpstreamError::Refused { code: ErrorCode::BadRequest, .. }));
             assert!(refused.to_string().starts_with("read store at "), "{refused}");
@@ -740,7 +572,7 @@ mod tests {
             let mut shared = config(&db, &db, None, LIMIT);
             shared.connect_per_request = true;
             let app = App::new(env.clone(), &shared).expect("a valid tier");
-            let Store::Fixed { db: dependency, .. } = &app.store else { panic!("a fixed route") };
+            let store::Route::Fixed { db: dependency, .. } = &app.store.route else { panic!("a fixed route") };
             assert!(matches!(dependency.link, Link::PerRequest { .. }));
             for (i, v) in ["v1", "v2", "v3"].into_iter().enumerate() {
                 let lsn = i as u64 + 1;

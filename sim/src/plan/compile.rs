@@ -14,7 +14,7 @@ use crate::workload::arrivals::ArrivalProcess;
 use crate::workload::{LoadgenPlan, Mode, UserPlan};
 use faultline_chaos::check::CheckConfig;
 use faultline_chaos::slo::{Slo, SloKind};
-use faultline_chaos::trace::LinkInfo;
+use faultline_chaos::trace::{LinkInfo, ShardGroup, Shards};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The plan of `scenario` (which must have passed validation) under `seed` (`None`: the
@@ -49,7 +49,8 @@ pub fn compile(scenario: &Scenario, seed: Option<u64>) -> RunPlan {
                 name,
             }
         })
-        .collect();
+        .collect::<Vec<HostPlan>>();
+    let shards = shards(scenario, &hosts, &by_name);
     let net = &scenario.network;
     let duration_ns = ns(scenario.duration.get_ref().0);
     let tick_ns = ns(scenario.tick.get_ref().0);
@@ -72,7 +73,30 @@ pub fn compile(scenario: &Scenario, seed: Option<u64>) -> RunPlan {
         faults: nemesis::schedule(scenario, &by_name),
         slos: slos(scenario),
         checks: checks(scenario),
+        shards,
     }
+}
+
+/// The workload's tenants and the sharded database's groups (those of the first app with
+/// `shards`: validation requires every such app to have the same), each group with its kv
+/// nodes and the failover controllers that manage them.
+fn shards(scenario: &Scenario, hosts: &[HostPlan], by_name: &BTreeMap<String, u16>) -> Shards {
+    let tenants: Vec<String> = scenario.workload.tenants.iter().map(|t| t.get_ref().clone()).collect();
+    let groups = hosts.iter().map(|h| h.service.db_groups(&tenants)).find(|g| !g.is_empty()).unwrap_or_default();
+    let groups = groups
+        .into_iter()
+        .map(|group| {
+            let mut members: BTreeSet<u16> = group.members.iter().map(|m| by_name[m]).collect();
+            for host in &scenario.hosts {
+                let host = host.get_ref();
+                if host.service.manages().iter().any(|m| group.members.contains(m.get_ref())) {
+                    members.insert(by_name[host.name.get_ref()]);
+                }
+            }
+            ShardGroup { name: group.name, hosts: members.into_iter().collect(), tenants: group.tenants }
+        })
+        .collect();
+    Shards { tenants, groups }
 }
 
 /// A host index (validation bounds the host count to fit a `u16`).
@@ -154,6 +178,7 @@ fn loadgen_plans(scenario: &Scenario, by_name: &BTreeMap<String, u16>, n: u32) -
                 duration_ns: ns(scenario.duration.get_ref().0),
                 retry: w.retry.as_ref().map(|r| r.plan()),
                 login: w.login,
+                tenants: w.tenants.iter().map(|t| t.get_ref().clone()).collect(),
             }
         })
         .collect()

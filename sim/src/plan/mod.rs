@@ -26,7 +26,7 @@ use crate::workload::{LoadgenPlan, Mode};
 use faultline_chaos::check::CheckConfig;
 use faultline_chaos::fault::ScheduledFault;
 use faultline_chaos::slo::Slo;
-use faultline_chaos::trace::{Header, HostInfo, LinkInfo};
+use faultline_chaos::trace::{Header, HostInfo, LinkInfo, Shards};
 use serde::Serialize;
 
 /// Everything one run does.
@@ -59,6 +59,9 @@ pub struct RunPlan {
     pub slos: Vec<Slo>,
     /// The data-tier checks.
     pub checks: CheckConfig,
+    /// The workload's tenants and the sharded database's groups (empty without them).
+    #[serde(skip_serializing_if = "Shards::is_empty")]
+    pub shards: Shards,
 }
 
 /// Latency, jitter and loss of the links no `[[links]]` entry names, and the retransmission
@@ -260,6 +263,7 @@ impl RunPlan {
             links: self.links.clone(),
             slos: self.slos.clone(),
             checks: self.checks.clone(),
+            shards: self.shards.clone(),
         }
     }
 }

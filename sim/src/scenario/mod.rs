@@ -10,6 +10,7 @@ mod query;
 mod retry;
 mod schema;
 pub(crate) mod spans;
+mod tenants;
 mod topology;
 pub mod types;
 pub mod units;

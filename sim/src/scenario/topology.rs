@@ -362,9 +362,9 @@ mod tests {
             "service = \"echo\"",
             &[("the file has no kv primary", "\"db\""), ("the file has no kv primary or pool", "\"db\"")],
         );
-        check("db = \"db\", read_from = \"replica\", ", "", &[("has neither `db` nor `router`", "\"app\"")]);
+        check("db = \"db\", read_from = \"replica\", ", "", &[("has neither `db`, `router` nor `shards`", "\"app\"")]);
         let router = "router = { members = [\"db\", \"replica\"] }, ";
-        check("read_from = \"replica\", ", router, &[("both `db` and `router`", "\"db\"")]);
+        check("read_from = \"replica\", ", router, &[("more than one of `db`, `router` and `shards`", "\"db\"")]);
         check("db = \"db\", read_from = \"replica\", ", router, &[]);
         check(
             "db = \"db\", read_from = \"replica\", ",

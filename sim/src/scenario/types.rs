@@ -411,6 +411,12 @@ pub struct Workload {
     /// again. For HTTP targets only. Default false.
     #[serde(default)]
     pub login: bool,
+    /// The tenants the keys belong to, for a multi-tenant product: key `k` becomes
+    /// `<tenant>:k<k>` with tenant `tenants[k % len]`, so a sharded database's directory places
+    /// it by tenant and the report gives each tenant's availability. Default: none (`k<k>`).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub tenants: Vec<Sp<String>>,
 }
 
 fn default_loadgens() -> Sp<u32> {

@@ -281,6 +281,7 @@ impl<'a> Checker<'a> {
         if *workload.keys.get_ref() == 0 {
             self.report(workload.keys.span(), "zero", "keys = 0; expected at least 1 distinct key".into());
         }
+        super::tenants::validate(self, workload);
         if let Popularity::Zipf { s } = &workload.popularity {
             let value = *s.get_ref();
             if !(value.is_finite() && value > 0.0) {

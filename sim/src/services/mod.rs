@@ -90,8 +90,25 @@ pub(crate) trait Start {
         let _ = keys;
         Vec::new()
     }
+    /// The replication groups of the sharded database it routes to, and which of the
+    /// workload's `tenants` each holds (an app with `shards`). Default: none.
+    fn db_groups(&self, tenants: &[String]) -> Vec<DbGroup> {
+        let _ = tenants;
+        Vec::new()
+    }
     /// The future the host runs (again after every restart), with the host's capacity.
     fn start(&self, env: SimEnv, capacity: Capacity) -> Running;
+}
+
+/// One replication group of a sharded database, as an app routes to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbGroup {
+    /// Its name.
+    pub name: String,
+    /// Its kv nodes' host names.
+    pub members: Vec<String>,
+    /// The workload's tenants (by index) whose keys it holds.
+    pub tenants: Vec<u16>,
 }
 
 /// Generates the [`Service`] and [`ServicePlan`] enums and every dispatch over them from one
@@ -200,6 +217,14 @@ macro_rules! registry {
                 match self {
                     $( ServicePlan::$uvariant(p) => Start::notes(p, keys), )*
                     $( ServicePlan::$variant(p) => Start::notes(p, keys), )*
+                }
+            }
+
+            /// The sharded database's groups it routes to, with the tenants each holds.
+            pub(crate) fn db_groups(&self, tenants: &[String]) -> Vec<DbGroup> {
+                match self {
+                    $( ServicePlan::$uvariant(p) => Start::db_groups(p, tenants), )*
+                    $( ServicePlan::$variant(p) => Start::db_groups(p, tenants), )*
                 }
             }
 

@@ -108,6 +108,9 @@ pub struct LoadgenPlan {
     /// Users log in and send a session cookie (HTTP targets).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub login: bool,
+    /// The tenants keys belong to: key `k` is `tenants[k % len]:k{k}`; none: plain `k{k}`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<String>,
 }
 
 fn is_zero(share: &f64) -> bool {
@@ -117,6 +120,14 @@ fn is_zero(share: &f64) -> bool {
 impl LoadgenPlan {
     fn timeout(&self) -> Duration {
         Duration::from_nanos(self.timeout_ns)
+    }
+
+    /// The name of key `key`: `k{key}`, prefixed by its tenant when the workload has tenants.
+    pub(crate) fn key_name(&self, key: u64) -> String {
+        match self.tenants.len() as u64 {
+            0 => format!("k{key}"),
+            n => format!("{}:k{key}", self.tenants[(key % n) as usize]),
+        }
     }
 }
 
@@ -299,7 +310,7 @@ impl Gen {
                 return (Op::Other, key, Call::Echo(client, echo), None);
             }
             UserClient::Resp(client) => {
-                let key_name = format!("k{key}").into_bytes();
+                let key_name = self.plan.key_name(key).into_bytes();
                 return if rng.random::<f64>() < self.plan.read_ratio {
                     (Op::Read, key, Call::Resp(client, [b"GET".to_vec(), key_name, Vec::new()], 2), None)
                 } else {
@@ -310,7 +321,7 @@ impl Gen {
             UserClient::Http(client) => return self.draw_http(client, (user, cookie), req, key, &mut rng),
             UserClient::Store(client) => client,
         };
-        let key_name = |key: u64| format!("k{key}").into_bytes();
+        let key_name = |key: u64| self.plan.key_name(key).into_bytes();
         let draw = rng.random::<f64>();
         if draw < self.plan.read_ratio {
             let msg = Msg::Get { key: key_name(key), min_lsn: self.tokens.borrow()[user] };
@@ -356,17 +367,18 @@ impl Gen {
             common.push((http::EXPECT, expected));
             (Op::Cas, key, Method::PUT, common, value, Some(writer))
         } else if draw < self.plan.read_ratio + self.plan.cas_ratio + self.plan.checkout_ratio {
-            let order = format!("order {req} of user {user}: item k{key}").into_bytes();
+            let order = format!("order {req} of user {user}: item {}", self.plan.key_name(key)).into_bytes();
             let request = client.request(Method::POST, "/checkout", &common, Bytes::from(order));
             return (Op::Other, key, Call::Http(client, request.expect("a checkout is valid HTTP")), None);
         } else if draw < self.plan.read_ratio + self.plan.cas_ratio + self.plan.checkout_ratio + self.plan.page_ratio {
             // A page view: composed by the app from its parts; judged by its status alone.
-            let request = client.request(Method::GET, &format!("/page/k{key}"), &common, Bytes::new());
+            let request =
+                client.request(Method::GET, &format!("/page/{}", self.plan.key_name(key)), &common, Bytes::new());
             return (Op::Other, key, Call::Http(client, request.expect("a workload key is a valid HTTP path")), None);
         } else {
             (Op::Write, key, Method::PUT, common, write_value(req, self.plan.value_bytes), None)
         };
-        let path = format!("/items/k{key}");
+        let path = format!("/items/{}", self.plan.key_name(key));
         let request =
             client.request(method, &path, &headers, Bytes::from(body)).expect("a workload key is a valid HTTP path");
         (op, key, Call::Http(client, request), expects)

@@ -187,6 +187,7 @@ mod tests {
             links: Vec::new(),
             slos: Vec::new(),
             checks: Default::default(),
+            shards: Default::default(),
         }
     }
 

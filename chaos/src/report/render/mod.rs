@@ -13,7 +13,7 @@ use super::sessions::SessionsReport;
 use super::{CacheReport, DataReport, LatencySummary, Report, RetryReport, Verdict, WindowStats};
 use crate::check::{ms_text, rto_label, rto_text, s_text};
 use crate::trace::text::seconds_text;
-use tiers::{breakers, cache, cache_window, sessions};
+use tiers::{breakers, cache, cache_window, sessions, tenants};
 
 /// The most window rows shown; longer series show every k-th window.
 pub(crate) const MAX_WINDOW_ROWS: usize = 30;
@@ -77,6 +77,7 @@ pub(super) fn render(report: &Report) -> String {
     header(report, &mut out);
     end_to_end(report, &mut out);
     targets(report, &mut out);
+    tenants(report, &mut out);
     services(report, &mut out);
     cache(report, &mut out);
     breakers(report, &mut out);
@@ -98,7 +99,7 @@ fn section(out: &mut String, title: &str) {
     out.push('\n');
 }
 
-fn ms(value: f64, latency: &LatencySummary) -> String {
+pub(super) fn ms(value: f64, latency: &LatencySummary) -> String {
     if latency.count == 0 { "-".into() } else { format!("{value:.3}") }
 }
 
@@ -370,15 +371,22 @@ fn epochs(data: &DataReport, out: &mut String) {
         return;
     }
     out.push('\n');
-    let mut table = Table::new(&["epoch", "start", "base lsn", "from epoch", "<primaries"]);
+    // A sharded database's groups each have their own epochs.
+    let grouped = data.epochs.iter().any(|e| e.group.is_some());
+    let columns = ["<group", "epoch", "start", "base lsn", "from epoch", "<primaries"];
+    let mut table = Table::new(if grouped { &columns } else { &columns[1..] });
     for e in &data.epochs {
-        table.row(vec![
+        let mut row = vec![
             e.epoch.to_string(),
             s_text(e.start_ns),
             e.base_lsn.to_string(),
             e.last_epoch.to_string(),
             e.primaries.join(", "),
-        ]);
+        ];
+        if grouped {
+            row.insert(0, e.group.clone().unwrap_or_default());
+        }
+        table.row(row);
     }
     table.render(out);
 }

@@ -1,10 +1,10 @@
 //! The report's sections for the parts a run may have or not: the cache tier, circuit
-//! breakers and user sessions, each shown only when the report has it, in the layout of
+//! breakers, user sessions and tenants, each shown only when the report has it, in the layout of
 //! [`super`] (aligned tables, a unit on every figure).
 //!
 //! Owns: those sections' layout. Must not: compute anything the JSON report lacks.
 
-use super::{Table, pct, section};
+use super::{Table, ms, pct, section};
 use crate::report::{CacheFigures, CacheWindow, Report};
 
 pub(super) fn sessions(report: &Report, out: &mut String) {
@@ -18,6 +18,29 @@ pub(super) fn sessions(report: &Report, out: &mut String) {
         sessions.lost.to_string(),
         report.end_to_end.unauthorized.to_string(),
     ]);
+    table.render(out);
+}
+
+/// Each tenant's requests, when the workload has tenants.
+pub(super) fn tenants(report: &Report, out: &mut String) {
+    if report.tenants.is_empty() {
+        return;
+    }
+    section(out, "Tenants (requests on each tenant's keys; worst: its window with the lowest availability)");
+    let mut table = Table::new(&["<tenant", "requests", "available", "p50 ms", "p99 ms", "worst window", "worst at s"]);
+    for t in &report.tenants {
+        let l = &t.latency;
+        let worst = t.worst_window.as_ref();
+        table.row(vec![
+            t.name.clone(),
+            t.requests.to_string(),
+            pct(t.availability),
+            ms(l.p50_ms, l),
+            ms(l.p99_ms, l),
+            pct(worst.map(|w| w.availability)),
+            worst.map_or_else(|| "-".to_string(), |w| format!("{:.0}", w.start_s)),
+        ]);
+    }
     table.render(out);
 }
 

@@ -1,7 +1,7 @@
 //! The trace reader: one block in memory at a time, every malformation an error, never a panic.
 
 use super::*;
-use crate::trace::{FORMAT_VERSION, Header, Record};
+use crate::trace::{FORMAT_VERSION, Header, Record, Shards};
 use std::io::Read;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -94,7 +94,7 @@ impl<R: Read> TraceReader<R> {
         }
         let mut header_bytes = Vec::new();
         input.fill_vec(&mut header_bytes, len, || format!("file ended inside the {len}-byte header"))?;
-        let header = decode_header(&header_bytes)?;
+        let header = decode_header(&header_bytes, version)?;
         let mut hasher = Xxh3::new();
         hasher.update(&header_bytes);
         Ok(Self {
@@ -292,9 +292,13 @@ fn read_preamble<R: Read>(input: &mut Input<R>) -> Result<u16, TraceError> {
     Ok(version)
 }
 
-fn decode_header(bytes: &[u8]) -> Result<Header, TraceError> {
-    let (header, rest) = postcard::take_from_bytes::<Header>(bytes)
-        .map_err(|e| TraceError::CorruptHeader { detail: format!("postcard: {e}") })?;
+/// The header, and from version 7 the tenants and shard groups that may follow it.
+fn decode_header(bytes: &[u8], version: u16) -> Result<Header, TraceError> {
+    let corrupt = |e: postcard::Error| TraceError::CorruptHeader { detail: format!("postcard: {e}") };
+    let (mut header, mut rest) = postcard::take_from_bytes::<Header>(bytes).map_err(corrupt)?;
+    if version >= 7 && !rest.is_empty() {
+        (header.shards, rest) = postcard::take_from_bytes::<Shards>(rest).map_err(corrupt)?;
+    }
     if !rest.is_empty() {
         return Err(TraceError::CorruptHeader { detail: format!("{} unexpected bytes after the header", rest.len()) });
     }

@@ -4,7 +4,7 @@ use super::*;
 use crate::fault::{Fault, Knob};
 use crate::slo::{Slo, SloKind};
 use crate::trace::{FORMAT_VERSION, Header, Record};
-use crate::trace::{HostInfo, LinkInfo, Observation, Op, Outcome};
+use crate::trace::{HostInfo, LinkInfo, Observation, Op, Outcome, ShardGroup, Shards};
 use proptest::prelude::*;
 
 fn header() -> Header {
@@ -25,6 +25,7 @@ fn header() -> Header {
             kind: SloKind::Latency { quantile: 0.99, max_ns: 50_000_000 },
         }],
         checks: Default::default(),
+        shards: Default::default(),
     }
 }
 
@@ -413,5 +414,36 @@ proptest! {
         let mut bytes = good[..keep.min(good.len())].to_vec();
         bytes.extend_from_slice(&tail);
         prop_assert!(read(&bytes).is_err());
+    }
+}
+
+#[test]
+fn shards_follow_the_header_only_when_there_are_some() {
+    let records = every_variant();
+    let plain = header();
+    let (plain_hash, plain_bytes) = write(&records);
+    let header_len = u32::from_le_bytes(plain_bytes[10..14].try_into().expect("4 bytes")) as usize;
+    assert_eq!(header_len, postcard::to_stdvec(&plain).expect("encodes").len(), "no tenants: no extra bytes");
+
+    let shards = Shards {
+        tenants: vec!["acme".into(), "globex".into()],
+        groups: vec![ShardGroup { name: "s1".into(), hosts: vec![2], tenants: vec![0, 1] }],
+    };
+    let tenanted = Header { shards, ..header() };
+    let mut writer = TraceWriter::new(Vec::new(), &tenanted).expect("header encodes");
+    for record in &records {
+        writer.write(record).expect("record encodes");
+    }
+    let (hash, bytes) = writer.finish().expect("finishes");
+    assert_ne!(hash, plain_hash, "the tenants are part of what the hash covers");
+    let (read_header, read_records, read_hash) = read(&bytes).expect("reads back");
+    assert_eq!((read_header, read_records, read_hash), (tenanted, records, hash));
+
+    // Before version 7 nothing may follow the header.
+    let mut older = bytes.clone();
+    older[8..10].copy_from_slice(&6u16.to_le_bytes());
+    match read(&older) {
+        Err(TraceError::CorruptHeader { detail }) => assert!(detail.contains("unexpected bytes"), "{detail}"),
+        other => panic!("expected a corrupt header, got {:?}", other.map(|(h, ..)| h)),
     }
 }

@@ -18,6 +18,7 @@ mod limit;
 mod page;
 mod resilience;
 mod session;
+mod shards;
 mod tier;
 
 pub use limit::{FailSpec, KeySpec, RateLimitPlan, RateLimitSpec, ScopeSpec};
@@ -25,6 +26,7 @@ pub(crate) use page::page_ratio;
 pub use page::{FanoutSpec, PagePlan, PageSpec, PartPlan, PartSpec};
 pub use resilience::{BreakerPlan, BreakerSpec, WindowPlan};
 pub use session::{SessionsPlan, SessionsSpec};
+pub use shards::{MAX_GROUPS, ShardsPlan, ShardsSpec};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -38,14 +40,18 @@ pub use tier::{
 #[serde(deny_unknown_fields)]
 pub struct AppService {
     /// Host name of the primary database (or of a pool in front of it): writes go there.
-    /// Give `db` or `router`.
+    /// Give `db`, `router` or `shards`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub db: Option<Sp<String>>,
     /// Route to a replicated store by probing its nodes: writes to the primary, reads by
-    /// policy. Give `db` or `router`.
+    /// policy. Give `db`, `router` or `shards`.
     #[serde(default)]
     pub router: Option<RouterSpec>,
+    /// A sharded database: several replicated groups, each key placed by its tenant. Give
+    /// `db`, `router` or `shards`.
+    #[serde(default)]
+    pub shards: Option<Box<ShardsSpec>>,
     /// Open a new connection for every call to the store, as an app without a connection
     /// pool does. Default false.
     #[serde(default)]
@@ -223,18 +229,48 @@ pub enum StorePlan {
         read: String,
     },
     /// Routed over a replicated group.
-    Routed {
-        /// "host:port" of each member.
-        members: Vec<String>,
-        /// Where reads go.
-        reads: ReadsSpec,
-        /// Replicas lagging more than this are not read from, nanoseconds.
-        max_lag_ns: Option<u64>,
-        /// Reads carrying a token go where it has been applied.
-        read_your_writes: bool,
-        /// How often the router probes the members, nanoseconds.
-        probe_every_ns: u64,
-    },
+    Routed(RoutedPlan),
+    /// A sharded database.
+    Sharded(Box<ShardsPlan>),
+}
+
+/// A router over a replicated group, in the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoutedPlan {
+    /// "host:port" of each member.
+    pub members: Vec<String>,
+    /// Where reads go.
+    pub reads: ReadsSpec,
+    /// Replicas lagging more than this are not read from, nanoseconds.
+    pub max_lag_ns: Option<u64>,
+    /// Reads carrying a token go where it has been applied.
+    pub read_your_writes: bool,
+    /// How often the router probes the members, nanoseconds.
+    pub probe_every_ns: u64,
+}
+
+impl RouterSpec {
+    fn compile(&self, cx: &PlanContext) -> RoutedPlan {
+        RoutedPlan {
+            members: cx.addrs(&self.members),
+            reads: self.reads,
+            max_lag_ns: self.max_lag.map(|d| ns(d.0)),
+            read_your_writes: self.read_your_writes,
+            probe_every_ns: ns(self.probe_every.0),
+        }
+    }
+}
+
+impl RoutedPlan {
+    fn config(&self) -> router::RouterConfig {
+        router::RouterConfig {
+            members: self.members.clone(),
+            reads: shards::read_policy(self.reads),
+            max_lag: self.max_lag_ns.map(Duration::from_nanos),
+            read_your_writes: self.read_your_writes,
+            probe_every: Duration::from_nanos(self.probe_every_ns),
+        }
+    }
 }
 
 impl Kind for AppService {
@@ -271,24 +307,11 @@ impl Kind for AppService {
     }
 
     fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
-        match (&self.db, &self.router) {
-            (Some(db), None) => expect(c, db, Want::Store, "an app's `db`"),
-            (None, Some(router)) => members(c, &router.members, host.name.span(), "a router"),
-            (None, None) => {
-                let message = format!(
-                    "app {:?} has neither `db` nor `router`; expected db = \"<a kv primary or pool>\" or a `router`",
-                    host.name.get_ref()
-                );
-                c.report(host.name.span(), "no store", message);
-            }
-            (Some(db), Some(_)) => {
-                let message = "an app has both `db` and `router`; expected one of them".to_string();
-                c.report(db.span(), "both db and router", message);
-            }
-        }
+        self.validate_store(c, index, host);
         if let Some(read_from) = &self.read_from {
-            if self.router.is_some() {
-                let message = "`read_from` has no effect with a `router`; expected the router's `reads`".into();
+            if self.router.is_some() || self.shards.is_some() {
+                let message =
+                    "`read_from` has no effect with a `router` or `shards`; expected the router's `reads`".into();
                 c.report(read_from.span(), "with a router", message);
             }
             expect(c, read_from, Want::Kv, "an app's `read_from`");
@@ -361,18 +384,13 @@ impl Kind for AppService {
         }
     }
 
-    /// The plan of a validated app (it has `db` or `router`).
+    /// The plan of a validated app (it has `db`, `router` or `shards`).
     fn compile(&self, _name: &str, cx: &PlanContext) -> AppPlan {
-        let store = match (&self.router, &self.db) {
-            (Some(r), _) => StorePlan::Routed {
-                members: cx.addrs(&r.members),
-                reads: r.reads,
-                max_lag_ns: r.max_lag.map(|d| ns(d.0)),
-                read_your_writes: r.read_your_writes,
-                probe_every_ns: ns(r.probe_every.0),
-            },
-            (None, db) => {
-                let db = db.as_ref().expect("validated: an app has `db` or `router`");
+        let store = match (&self.router, &self.shards, &self.db) {
+            (Some(r), _, _) => StorePlan::Routed(r.compile(cx)),
+            (None, Some(shards), _) => StorePlan::Sharded(Box::new(shards.compile(cx))),
+            (None, None, db) => {
+                let db = db.as_ref().expect("validated: an app has `db`, `router` or `shards`");
                 let read = self.read_from.as_ref().unwrap_or(db);
                 StorePlan::Fixed { write: cx.addr(db), read: cx.addr(read) }
             }
@@ -402,6 +420,38 @@ impl Kind for AppService {
     }
 }
 
+impl AppService {
+    /// Checks that the app has exactly one of `db`, `router` and `shards`, and that one.
+    fn validate_store(&self, c: &mut Checker, index: usize, host: &Host) {
+        let given = [self.db.is_some(), self.router.is_some(), self.shards.is_some()];
+        match given.iter().filter(|g| **g).count() {
+            0 => {
+                let message = format!(
+                    "app {:?} has neither `db`, `router` nor `shards`; expected db = \"<a kv primary or pool>\", a `router` or `shards`",
+                    host.name.get_ref()
+                );
+                c.report(host.name.span(), "no store", message);
+            }
+            1 => {}
+            _ => {
+                let message =
+                    "an app has more than one of `db`, `router` and `shards`; expected one of them".to_string();
+                let span = self.db.as_ref().map_or_else(|| host.name.span(), |db| db.span());
+                c.report(span, "more than one store", message);
+            }
+        }
+        if let Some(db) = &self.db {
+            expect(c, db, Want::Store, "an app's `db`");
+        }
+        if let Some(router) = &self.router {
+            members(c, &router.members, host.name.span(), "a router");
+        }
+        if let Some(shards) = &self.shards {
+            shards.validate(c, index, host);
+        }
+    }
+}
+
 /// Checks an app's `cache_control`: an HTTP app's, a valid header value.
 fn cache_control(c: &mut Checker, cc: &Sp<String>, http: bool) {
     if !http {
@@ -426,19 +476,8 @@ impl AppPlan {
             StorePlan::Fixed { write, read } => {
                 app::DbRoute::Fixed { write_addr: write.clone(), read_addr: read.clone() }
             }
-            StorePlan::Routed { members, reads, max_lag_ns, read_your_writes, probe_every_ns } => {
-                app::DbRoute::Routed(router::RouterConfig {
-                    members: members.clone(),
-                    reads: match reads {
-                        ReadsSpec::Primary => router::ReadPolicy::Primary,
-                        ReadsSpec::RoundRobin => router::ReadPolicy::RoundRobin,
-                        ReadsSpec::LeastLag => router::ReadPolicy::LeastLag,
-                    },
-                    max_lag: max_lag_ns.map(Duration::from_nanos),
-                    read_your_writes: *read_your_writes,
-                    probe_every: Duration::from_nanos(*probe_every_ns),
-                })
-            }
+            StorePlan::Routed(routed) => app::DbRoute::Routed(routed.config()),
+            StorePlan::Sharded(shards) => shards.config(),
         };
         let timeout = Duration::from_nanos(self.timeout_ns);
         app::AppConfig {
@@ -484,6 +523,13 @@ impl Start for AppPlan {
 
     fn notes(&self, keys: u64) -> Vec<String> {
         self.cache.iter().filter_map(|tier| tier.spread_note(keys)).collect()
+    }
+
+    fn db_groups(&self, tenants: &[String]) -> Vec<super::DbGroup> {
+        match &self.store {
+            StorePlan::Sharded(shards) => shards.db_groups(tenants),
+            StorePlan::Fixed { .. } | StorePlan::Routed(_) => Vec::new(),
+        }
     }
 
     fn start(&self, env: SimEnv, capacity: Capacity) -> Running {
