@@ -50,12 +50,16 @@
 //! - Circuit breakers (the `breakers` section, only when a model reported a breaker's state):
 //!   per breaker, times opened, time open and half-open, the state at the end; see
 //!   [`breakers`].
+//! - Autoscaling (the `autoscale` section, only when the run had an autoscaled pool): the
+//!   instance count over time, scale events and flaps, the time to absorb a load step, the
+//!   mean metric against the target; see [`autoscale`] for every definition.
 //! - Retries (the `retry` section, only when the trace has a `Retry` record): retries sent and
 //!   refused by the clients' budgets, and attempts per request over the run and per window;
 //!   see `retry` for every definition.
 
 mod analyzer;
 mod assemble;
+pub mod autoscale;
 pub mod breakers;
 pub mod cache;
 mod checks;
@@ -470,6 +474,9 @@ pub struct Report {
     /// generators published no sessions gauge (their users do not log in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<sessions::SessionsReport>,
+    /// The autoscaled pool; `None` (and absent from JSON) when the run had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<autoscale::AutoscaleReport>,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }

@@ -72,6 +72,7 @@ pub fn compile(scenario: &Scenario, seed: Option<u64>) -> RunPlan {
         faults: nemesis::schedule(scenario, &by_name),
         slos: slos(scenario),
         checks: checks(scenario),
+        autoscale: scenario.autoscale.as_ref().map(|a| a.plan(scenario, &by_name)),
     }
 }
 

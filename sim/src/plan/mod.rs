@@ -59,6 +59,9 @@ pub struct RunPlan {
     pub slos: Vec<Slo>,
     /// The data-tier checks.
     pub checks: CheckConfig,
+    /// The autoscaled pool, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<crate::autoscale::AutoscalePlan>,
 }
 
 /// Latency, jitter and loss of the links no `[[links]]` entry names, and the retransmission

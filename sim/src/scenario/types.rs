@@ -151,6 +151,9 @@ pub struct Scenario {
     /// Invariants of the data tier the run is judged against.
     #[serde(default)]
     pub checks: ChecksSpec,
+    /// A pool of app instances an autoscaler starts and stops. Default: none.
+    #[serde(default)]
+    pub autoscale: Option<super::autoscale::AutoscaleSpec>,
 }
 
 /// The data-tier checks: lost writes and RPO, read-your-writes, staleness, linearizability,
