@@ -13,7 +13,7 @@ use super::types::{Dur, Sp};
 use super::validate::Checker;
 use crate::autoscale::{AutoscalePlan, Endpoint, MetricPlan};
 use crate::services::ns;
-use faultline_models::autoscale::HpaConfig;
+use faultline_models::autoscale::{Hpa, HpaConfig, HpaError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -226,7 +226,7 @@ pub(crate) fn check(c: &mut Checker) {
     pool(c, spec, at(c, "pool"));
     let (min, max, initial) = (*spec.min.get_ref(), spec.max(), spec.initial());
     let size = spec.pool.len() as u32;
-    if min == 0 || min > max || max > size || initial < min || initial > max {
+    if size > 0 && (min == 0 || min > max || max > size || initial < min || initial > max) {
         let message = format!(
             "min {min}, initial {initial}, max {max} for a pool of {size}; expected 1 <= min <= initial <= max <= {size}"
         );
@@ -246,12 +246,17 @@ pub(crate) fn check(c: &mut Checker) {
             "`period` is 0; expected a duration above 0".into(),
         );
     }
-    // The algorithm's own refusals (tolerance, policies), at the table.
-    if let Err(e) = faultline_models::autoscale::Hpa::new(spec.hpa()) {
-        let bounds = matches!(e, faultline_models::autoscale::HpaError::Bounds { .. });
-        let target_error = matches!(e, faultline_models::autoscale::HpaError::Target(_));
-        if !bounds && !target_error {
-            c.report(table.clone(), "not a valid autoscaler", format!("autoscale: {e}"));
+    // The algorithm's own refusals: the tolerance at its value, the policies at the table (the
+    // bounds and the target are reported above).
+    if let Err(e) = Hpa::new(spec.hpa()) {
+        let span = match e {
+            HpaError::Bounds { .. } | HpaError::Target(_) => None,
+            HpaError::Tolerance(_) => Some(or_table(spec.tolerance.span(), table.clone())),
+            HpaError::DownPercent(_) => Some(or_table(spec.scale_down_percent.span(), table.clone())),
+            HpaError::NoGrowth => Some(table.clone()),
+        };
+        if let Some(span) = span {
+            c.report(span, "not a valid autoscaler", format!("autoscale: {e}"));
         }
     }
 }
@@ -287,5 +292,83 @@ fn pool(c: &mut Checker, spec: &AutoscaleSpec, span: std::ops::Range<usize>) {
             );
             c.report(name.span(), "not behind a load balancer", message);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::types::Scenario;
+    use super::super::validate::tests::check as check_quickstart;
+    use super::super::validate::validate;
+
+    const RAMP: &str = include_str!("../../../scenarios/autoscale-ramp.toml");
+
+    /// The ramp scenario with `from` replaced by `to`: each finding's message and the text its
+    /// span covers, which must be `expected` (message substring, spanned text) pairs.
+    fn check(from: &str, to: &str, expected: &[(&str, &str)]) {
+        assert!(RAMP.contains(from), "{from:?} is not in the ramp");
+        let text = RAMP.replacen(from, to, 1);
+        let scenario: Scenario = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(String, String)> =
+            validate(&scenario, &text).into_iter().map(|f| (f.message, text[f.span].to_string())).collect();
+        assert_eq!(got.len(), expected.len(), "{from:?} -> {to:?}: {got:#?}");
+        for ((message, spanned), (want, want_spanned)) in got.iter().zip(expected) {
+            assert!(message.contains(want), "{message:?} should contain {want:?}");
+            assert_eq!(spanned, want_spanned, "the span of {message:?}");
+        }
+    }
+
+    #[test]
+    fn the_ramp_is_valid() {
+        check("", "", &[]);
+    }
+
+    #[test]
+    fn pool_hosts_are_known_once_and_behind_a_balancer() {
+        check("pool = [\"app1\"", "pool = [\"app0\"", &[("unknown host \"app0\"", "\"app0\"")]);
+        check("pool = [\"app1\", \"app2\"", "pool = [\"app1\", \"app1\"", &[("listed twice", "\"app1\"")]);
+        check("pool = [\"app1\"", "pool = [\"db\"", &[("no load balancer's backend", "\"db\"")]);
+        check(
+            "pool = [\"app1\", \"app2\", \"app3\", \"app4\", \"app5\", \"app6\", \"app7\", \"app8\", \"app9\", \"app10\"]",
+            "pool = []",
+            &[("a pool of 0 hosts", "[]")],
+        );
+    }
+
+    #[test]
+    fn bounds_target_and_settings_are_checked() {
+        check("min = 2", "min = 0", &[("expected 1 <= min <= initial <= max <= 10", "0")]);
+        check("max = 10", "max = 11", &[("min 2, initial 2, max 11", "2")]);
+        check("min = 2", "min = 2\ninitial = 1", &[("min 2, initial 1", "2")]);
+        check("target = 60", "target = 120", &[("target 120; expected a number above 0 percent, up to 100", "120")]);
+        check("target = 60", "target = 0", &[("target 0", "0")]);
+        check("period = \"5s\"", "period = \"0s\"", &[("`period` is 0", "\"0s\"")]);
+        check("min = 2", "min = 2\ntolerance = 1.5", &[("tolerance 1.5", "1.5")]);
+        check("min = 2", "min = 2\nscale_up = { percent = 0, pods = 0 }", &[("allow no growth", "[autoscale]")]);
+        check("min = 2", "min = 2\nscale_down_percent = 0", &[("scale-down percent 0", "0")]);
+    }
+
+    #[test]
+    fn phases_start_at_zero_in_order_before_the_end() {
+        let phases = |list: &str| format!("arrival = {{ phases = [{list}] }}");
+        let from = "arrival = { poisson = { rate = 200 } }";
+        check_quickstart(from, &phases("{ rate = 100 }, { at = \"5s\", rate = 200 }"), &[]);
+        check_quickstart(
+            from,
+            &phases("{ at = \"1s\", rate = 100 }"),
+            &[("the first phase starts after 0s", "\"1s\"")],
+        );
+        check_quickstart(
+            from,
+            &phases("{ rate = 100 }, { at = \"5s\", rate = 200 }, { at = \"5s\", rate = 300 }"),
+            &[("no later than the one before", "\"5s\"")],
+        );
+        check_quickstart(
+            from,
+            &phases("{ rate = 100 }, { at = \"50s\", rate = 200 }"),
+            &[("after the end of the run", "\"50s\"")],
+        );
+        check_quickstart(from, &phases("{ rate = -1 }"), &[("rate -1 is out of range", "-1")]);
+        check_quickstart(from, &phases(""), &[("0 phases", "[]")]);
     }
 }
