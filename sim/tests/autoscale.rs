@@ -140,3 +140,21 @@ fn a_steady_load_settles_at_load_over_capacity_times_target() {
         assert!((got - expected).abs() <= 1, "{rate} req/s: settled at {got}, expected {expected} within one");
     }
 }
+
+#[test]
+fn the_plan_carries_the_pool_and_a_bad_pool_is_a_located_error() {
+    let scenario = parse_str(RAMP, &text(RAMP)).expect("valid");
+    let plan = faultline_sim::compile(&scenario, None);
+    let pool = plan.autoscale.as_ref().expect("a pool in the plan");
+    assert_eq!((pool.initial, pool.min, pool.max, pool.instances.len()), (2, 2, 10, 10));
+    assert_eq!(pool.endpoints.len(), 1, "one balancer lists the pool");
+    assert_eq!(pool.endpoints[0].places[9], Some(9));
+    let shown = plan.render_text();
+    assert!(shown.contains("autoscale: down_percent=100 drain=5s"), "{shown}");
+    assert!(shown.contains("instances=[1,2,3,4,5,6,7,8,9,10] max=10 metric=\"cpu\" min=2 period=5s"), "{shown}");
+    let bad = text(RAMP).replacen("pool = [\"app1\"", "pool = [\"app0\"", 1);
+    let error = parse_str(RAMP, &bad).expect_err("an unknown pool host");
+    let lines = error.report_lines().join("\n");
+    assert!(lines.contains("autoscale-ramp.toml:"), "{lines}");
+    assert!(lines.contains("unknown host \"app0\""), "{lines}");
+}
