@@ -9,6 +9,7 @@ use util::*;
 
 /// Scenarios whose objectives fail on purpose.
 const FAIL_ON_PURPOSE: &[&str] = &[
+    "autoscale-slow-start.toml",
     "cache-aside-race.toml",
     "cdn-origin-outage.toml",
     "clock-skew.toml",

@@ -19,6 +19,7 @@
 //! "Extension points").
 
 pub mod app;
+pub mod autoscale;
 pub mod breaker;
 pub mod cache;
 pub mod cdn;

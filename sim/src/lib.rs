@@ -6,6 +6,8 @@
 //! - [`world`]: the hosts, the seam's turmoil side ([`world::SimEnv`]), the recorder, the run.
 //! - [`workload`]: virtual users multiplexed on load generators, arrivals, key popularity.
 //! - [`nemesis`]: the scripted fault schedule and its application.
+//! - [`autoscale`]: the autoscaler of a pool of app instances, a control-plane component the
+//!   world runs beside the hosts.
 //! - [`seeds`]: every random stream derived from the run's master seed.
 //!
 //! Architecture invariant: this is the only crate that knows turmoil. It never uses the wall
@@ -14,6 +16,7 @@
 //! `tokio::time::Instant` is not the wall clock: turmoil runs each host's runtime with paused
 //! time and advances it step by step, so it reads simulated time.)
 
+pub mod autoscale;
 pub mod nemesis;
 pub mod plan;
 pub mod scenario;

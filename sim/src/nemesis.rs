@@ -5,7 +5,7 @@
 //! time-ordered schedule with each undo inserted is built by `faultline_chaos::nemesis`),
 //! [`Control`] (what a fault may do to the world: crash, restart, cut, heal, set a link, turn or
 //! bump a knob, skew a clock, start a burst, take a cache node out of an app's tier or put it
-//! back), [`act`] (a fault as calls on it), and its implementation
+//! back, take a backend out of a balancer's endpoint set or put it back), [`act`] (a fault as calls on it), and its implementation
 //! over turmoil and `Shared` ([`WorldControl`]). Must not: let a fault reach into shared state
 //! but through [`Control`].
 //!
@@ -105,6 +105,9 @@ pub(crate) trait Control {
     /// Takes the L2 cache node `node` out of the routing of `app`'s cache tier (`member`
     /// false), or puts it back (`member` true).
     fn shard(&mut self, app: u16, node: u16, member: bool);
+    /// Takes backend `place` of load balancer `lb` out of its endpoint set (`member` false), or
+    /// puts it back (`member` true): an autoscaler's instance not ready, or draining.
+    fn endpoint(&mut self, lb: u16, place: u8, member: bool);
     /// Makes `host`'s clock read `offset_ns` off and run `drift_ppm` fast from now on (beyond
     /// its configured skew; both 0: back to it).
     fn skew_clock(&mut self, host: u16, offset_ns: i64, drift_ppm: i64);
@@ -232,6 +235,15 @@ impl Control for WorldControl<'_, '_> {
         cell.set(KnobSetting { value, grow_per_s: 0, since_ns: self.t_ns });
     }
 
+    /// Flips the backend's bit of the balancer's `LbOut` knob (bit i: backend i).
+    fn endpoint(&mut self, lb: u16, place: u8, member: bool) {
+        let cell = &self.shared.hosts[lb as usize].knobs[Knob::LbOut.index()];
+        let bit = 1u64 << place;
+        let out = cell.get().at(self.t_ns);
+        let value = if member { out & !bit } else { out | bit };
+        cell.set(KnobSetting { value, grow_per_s: 0, since_ns: self.t_ns });
+    }
+
     fn skew_clock(&mut self, host: u16, offset_ns: i64, drift_ppm: i64) {
         let cell = &self.shared.hosts[host as usize].clock;
         cell.set(HostClock { offset_ns, drift_ppm, since_ns: self.t_ns, ..cell.get() });
@@ -312,6 +324,9 @@ mod tests {
         }
         fn shard(&mut self, app: u16, node: u16, member: bool) {
             self.0.push(format!("shard {app} {node} member={member}"));
+        }
+        fn endpoint(&mut self, lb: u16, place: u8, member: bool) {
+            self.0.push(format!("endpoint {lb} #{place} member={member}"));
         }
     }
 

@@ -40,11 +40,15 @@ pub enum Knob {
     /// A CDN edge's purge generation: each time it changes, the edge drops every stored
     /// response. A count, not a setting: chaos bumps it, never puts it back.
     CdnPurge,
+    /// The backends a load balancer keeps out of its endpoint set: bit i set = backend i of its
+    /// configured list is out (an autoscaled instance not ready yet, draining, or stopped); 0:
+    /// every backend in.
+    LbOut,
 }
 
 impl Knob {
     /// Every knob, in a fixed order (an index into per-host knob tables).
-    pub const ALL: [Knob; 8] = [
+    pub const ALL: [Knob; 9] = [
         Knob::ApplyDelay,
         Knob::DiskDelay,
         Knob::Slowdown,
@@ -53,6 +57,7 @@ impl Knob {
         Knob::ShardMask,
         Knob::FailRequests,
         Knob::CdnPurge,
+        Knob::LbOut,
     ];
 
     /// The knob's position in [`Knob::ALL`].
@@ -66,6 +71,7 @@ impl Knob {
             Knob::ShardMask => 5,
             Knob::FailRequests => 6,
             Knob::CdnPurge => 7,
+            Knob::LbOut => 8,
         }
     }
 
@@ -80,6 +86,7 @@ impl Knob {
             Knob::ShardMask => "shard_mask",
             Knob::FailRequests => "fail_requests",
             Knob::CdnPurge => "cdn_purge",
+            Knob::LbOut => "lb_out",
         }
     }
 
@@ -94,12 +101,17 @@ impl Knob {
             Knob::MaxMemory if value == 0 => "the configured limit".to_string(),
             Knob::MaxMemory => human_bytes(value),
             Knob::ShardMask if value == 0 => "every node in".to_string(),
-            Knob::ShardMask => {
-                let out: Vec<String> = (0..64).filter(|i| value >> i & 1 == 1).map(|i| format!("#{i}")).collect();
-                format!("nodes {} out", out.join(","))
-            }
+            Knob::ShardMask => format!("nodes {} out", bits(value)),
+            Knob::LbOut if value == 0 => "every backend in".to_string(),
+            Knob::LbOut => format!("backends {} out", bits(value)),
         }
     }
+}
+
+/// The set bits of a mask, "#1,#3".
+fn bits(value: u64) -> String {
+    let set: Vec<String> = (0..64).filter(|i| value >> i & 1 == 1).map(|i| format!("#{i}")).collect();
+    set.join(",")
 }
 
 /// Bytes as Redis's `used_memory_human` writes them: "512B", "1.50K", "2.00M", "1.00G".
@@ -227,9 +239,17 @@ pub mod gauge {
     /// Requests a CDN edge sent its origin (fetches, background refreshes, pass-through),
     /// since start (`cdn`).
     pub const ORIGIN_REQUESTS: &str = "origin_requests";
+    /// Instances of an autoscaled pool that are ready (in the balancers' endpoint sets),
+    /// published by the autoscaler on the pool's first balancer, only when a pool exists.
+    pub const POOL_READY: &str = "pool_ready";
+    /// Instances of an autoscaled pool started but not ready yet (autoscaler, as above).
+    pub const POOL_STARTING: &str = "pool_starting";
+    /// The pool's metric at the last period (mean over ready instances), times 1000: busy
+    /// worker slots per slot, requests per second, or waiting requests (autoscaler, as above).
+    pub const POOL_METRIC_MILLI: &str = "pool_metric_milli";
 
-    /// Every gauge a model publishes.
-    pub const ALL: [&str; 52] = [
+    /// Every gauge a model (or the autoscaler) publishes.
+    pub const ALL: [&str; 55] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -282,6 +302,9 @@ pub mod gauge {
         CDN_MISSES,
         CDN_STALE,
         ORIGIN_REQUESTS,
+        POOL_READY,
+        POOL_STARTING,
+        POOL_METRIC_MILLI,
     ];
 }
 
@@ -302,9 +325,15 @@ pub mod state {
     /// "<node>:ejected", or put it back on trial when its retry time was over,
     /// "<node>:returned".
     pub const TIER: &str = "tier";
+    /// An autoscaled instance changed phase (on the instance's host): "starting", "ready",
+    /// "draining" or "stopped" (the autoscaler's, only when a pool exists).
+    pub const INSTANCE: &str = "instance";
+    /// The autoscaler of a pool (on the pool's first balancer): its target once at the start,
+    /// "target:<metric> <value>", then each change it decides, "scale:<from>-><to>".
+    pub const AUTOSCALE: &str = "autoscale";
 
-    /// Every state key a model reports.
-    pub const ALL: [&str; 6] = [ROLE, FAILOVER, TRUNCATED, BREAKER, LB, TIER];
+    /// Every state key a model (or the autoscaler) reports.
+    pub const ALL: [&str; 8] = [ROLE, FAILOVER, TRUNCATED, BREAKER, LB, TIER, INSTANCE, AUTOSCALE];
 }
 
 /// The roles of a node in a replicated group (the values of [`state::ROLE`] and of `Role` events).
@@ -371,11 +400,21 @@ mod tests {
             "shard_mask",
             "fail_requests",
             "cdn_purge",
+            "lb_out",
         ];
         assert_eq!(names, expected_names);
         let json: Vec<String> = Knob::ALL.iter().map(|k| serde_json::to_string(k).expect("a knob")).collect();
-        let expected =
-            ["ApplyDelay", "DiskDelay", "Slowdown", "CacheFlush", "MaxMemory", "ShardMask", "FailRequests", "CdnPurge"];
+        let expected = [
+            "ApplyDelay",
+            "DiskDelay",
+            "Slowdown",
+            "CacheFlush",
+            "MaxMemory",
+            "ShardMask",
+            "FailRequests",
+            "CdnPurge",
+            "LbOut",
+        ];
         assert_eq!(json, expected.map(|name| format!("\"{name}\"")));
         for (i, knob) in Knob::ALL.iter().enumerate() {
             assert_eq!(knob.index(), i, "{knob:?}");
@@ -391,6 +430,8 @@ mod tests {
         assert_eq!(Knob::MaxMemory.show(0), "the configured limit");
         assert_eq!(Knob::ShardMask.show(0b1010), "nodes #1,#3 out");
         assert_eq!(Knob::ShardMask.show(0), "every node in");
+        assert_eq!(Knob::LbOut.show(0b101), "backends #0,#2 out");
+        assert_eq!(Knob::LbOut.show(0), "every backend in");
     }
 
     #[test]
@@ -415,6 +456,10 @@ mod tests {
             ["lb", "lb_ejected", "lb_unhealthy", "lb_retries", "lb_no_backend"]
         );
         assert_eq!((state::TIER, gauge::L2_EJECTIONS), ("tier", "l2_ejections"));
+        assert_eq!(
+            [state::INSTANCE, state::AUTOSCALE, gauge::POOL_READY, gauge::POOL_STARTING, gauge::POOL_METRIC_MILLI],
+            ["instance", "autoscale", "pool_ready", "pool_starting", "pool_metric_milli"]
+        );
         assert_eq!(
             [gauge::CDN_HITS, gauge::CDN_MISSES, gauge::CDN_STALE, gauge::ORIGIN_REQUESTS],
             ["cdn_hits", "cdn_misses", "cdn_stale", "origin_requests"]

@@ -9,6 +9,7 @@
 //! section's per-window counts and the data history, whose bound `check::history` documents),
 //! or decide verdicts (that is `checks`).
 
+use super::autoscale::AutoscaleAcc;
 use super::breakers::BreakerAcc;
 use super::cache::CacheAcc;
 use super::metrics::{Latency, WindowSeries};
@@ -113,6 +114,8 @@ pub struct Analyzer {
     /// The sessions gauges' samples.
     pub(super) sessions: SessionsAcc,
     pub(super) tenants: TenantsAcc,
+    /// The autoscaler's states and gauge.
+    pub(super) autoscale: AutoscaleAcc,
 }
 
 impl Analyzer {
@@ -149,6 +152,7 @@ impl Analyzer {
             data: History::for_shards(&header.shards),
             cache: CacheAcc::new(window_ns),
             breakers: BreakerAcc::default(),
+            autoscale: AutoscaleAcc::default(),
             retry: RetryAcc::new(window_ns),
             sessions: SessionsAcc::new(window_ns),
             tenants: TenantsAcc::new(&header.shards.tenants, window_ns),
@@ -180,7 +184,7 @@ impl Analyzer {
             Event::Served { host, latency_ns, ok, .. } => self.on_served(t_ns, *host, *latency_ns, *ok),
             Event::Sample { host, gauge, mean, .. } if gauge == INFLIGHT_GAUGE => self.on_inflight(t_ns, *host, *mean),
             Event::Sample { host, gauge, last, .. } => {
-                if !self.sessions.sample(t_ns, *host, gauge, *last) {
+                if !self.sessions.sample(t_ns, *host, gauge, *last) && !self.autoscale.sample(t_ns, gauge, *last) {
                     self.cache.sample(t_ns, *host, gauge, *last);
                 }
             }
@@ -188,6 +192,7 @@ impl Analyzer {
             Event::Role { host, role, epoch, .. } => self.on_change(t_ns, *host, format!("role={role} epoch={epoch}")),
             Event::State { host, key, value } => {
                 self.breakers.change(t_ns, *host, key, value);
+                self.autoscale.change(t_ns, *host, key, value);
                 self.on_change(t_ns, *host, format!("{key}={value}"));
             }
             Event::Power { host, up } => self.on_change(t_ns, *host, if *up { "up" } else { "down" }.into()),

@@ -61,6 +61,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
     let breakers = std::mem::take(&mut analyzer.breakers).finish(run_ns, &host_names(&analyzer.header));
     let retry = analyzer.retry.finish(end_to_end.requests, &windows);
     let tenants = analyzer.tenants.finish();
+    let autoscale = std::mem::take(&mut analyzer.autoscale).finish(&windows, &analyzer.header.slos);
     for (check, slo) in checks_out[..slo_checks].iter_mut().zip(&analyzer.header.slos) {
         if check.verdict == Verdict::Fail {
             check.evidence = slo_evidence(slo, &windows, &services, sessions.as_ref());
@@ -91,6 +92,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         retry,
         sessions,
         tenants,
+        autoscale,
         checks: checks_out,
     }
 }

@@ -50,6 +50,9 @@
 //! - Circuit breakers (the `breakers` section, only when a model reported a breaker's state):
 //!   per breaker, times opened, time open and half-open, the state at the end; see
 //!   [`breakers`].
+//! - Autoscaling (the `autoscale` section, only when the run had an autoscaled pool): the
+//!   instance count over time, scale events and flaps, the time to absorb a load step, the
+//!   mean metric against the target; see [`autoscale`] for every definition.
 //! - Retries (the `retry` section, only when the trace has a `Retry` record): retries sent and
 //!   refused by the clients' budgets, and attempts per request over the run and per window;
 //!   see `retry` for every definition.
@@ -58,6 +61,7 @@
 
 mod analyzer;
 mod assemble;
+pub mod autoscale;
 pub mod breakers;
 pub mod cache;
 mod checks;
@@ -509,6 +513,9 @@ pub struct Report {
     /// workload has no tenants.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tenants: Vec<TenantReport>,
+    /// The autoscaled pool; `None` (and absent from JSON) when the run had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<autoscale::AutoscaleReport>,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }

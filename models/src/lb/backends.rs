@@ -1,9 +1,11 @@
 //! A backend set as an L7 proxy sees it: health checks, outlier detection, the balancer, the
 //! retry budget and the counts, put together the way Envoy does.
 //!
-//! - A backend is eligible when it is healthy (or health checking is off) and not ejected.
-//! - When fewer than `panic_threshold_percent` of the backends are eligible, picks balance over
-//!   all of them (Envoy's panic mode: better to send traffic to backends that may be fine than
+//! - A backend is eligible when it is in the endpoint set, healthy (or health checking is off)
+//!   and not ejected. The endpoint set is every backend unless [`Backends::set_out`] took some
+//!   out (an autoscaled instance not ready yet, or draining: Kubernetes' endpoints).
+//! - When fewer than `panic_threshold_percent` of the endpoints are eligible, picks balance over
+//!   all endpoints (Envoy's panic mode: better to send traffic to backends that may be fine than
 //!   to pile it all onto the few left), and each pick says so.
 //! - `begin` and `end` bracket each request sent to a backend: they keep the active counts least
 //!   request reads, count requests routed, and feed outlier detection.
@@ -54,6 +56,8 @@ pub struct Backends {
     active: Vec<u32>,
     routed: Vec<u64>,
     panic_picks: u64,
+    /// Backends out of the endpoint set: bit i = backend i.
+    out: u64,
 }
 
 impl Backends {
@@ -72,6 +76,7 @@ impl Backends {
             active: vec![0; n],
             routed: vec![0; n],
             panic_picks: 0,
+            out: 0,
             specs: backends,
         })
     }
@@ -91,19 +96,33 @@ impl Backends {
         &self.specs
     }
 
-    /// Whether `backend` is healthy (or unchecked) and not ejected at `now`.
+    /// Takes the backends whose bit is set in `out` out of the endpoint set, and puts every
+    /// other back (bits past the last backend are ignored).
+    pub fn set_out(&mut self, out: u64) {
+        self.out = out;
+    }
+
+    /// Whether `backend` is in the endpoint set.
+    pub fn is_endpoint(&self, backend: usize) -> bool {
+        backend >= 64 || self.out >> backend & 1 == 0
+    }
+
+    /// Whether `backend` is an endpoint, healthy (or unchecked) and not ejected at `now`.
     pub fn is_eligible(&self, backend: usize, now: Duration) -> bool {
         let healthy = self.health.as_ref().is_none_or(|h| h.is_healthy(backend));
         let ejected = self.outlier.as_ref().is_some_and(|o| o.is_ejected(backend, now));
-        healthy && !ejected
+        self.is_endpoint(backend) && healthy && !ejected
     }
 
-    /// The set picks balance over at `now`: the eligible backends, or all of them in panic mode.
+    /// The set picks balance over at `now`: the eligible backends, or every endpoint in panic
+    /// mode.
     pub fn eligible(&self, now: Duration) -> Eligible {
-        let eligible: Vec<usize> = (0..self.len()).filter(|&b| self.is_eligible(b, now)).collect();
-        let share_below = (eligible.len() as u64) * 100 < u64::from(self.panic_threshold_percent) * self.len() as u64;
+        let endpoints: Vec<usize> = (0..self.len()).filter(|&b| self.is_endpoint(b)).collect();
+        let eligible: Vec<usize> = endpoints.iter().copied().filter(|&b| self.is_eligible(b, now)).collect();
+        let share_below =
+            (eligible.len() as u64) * 100 < u64::from(self.panic_threshold_percent) * endpoints.len() as u64;
         if share_below {
-            Eligible { backends: (0..self.len()).collect(), panic: true }
+            Eligible { backends: endpoints, panic: true }
         } else {
             Eligible { backends: eligible, panic: false }
         }

@@ -6,7 +6,9 @@
 //! headers dropped, an [`ATTEMPT`] header added) and answered with the backend's status, headers
 //! and body. A failure that [`RetryOn`] names, for a method it may repeat, goes to another backend
 //! while [`ProxyConfig::retries`] and the retry budget allow. Nothing eligible is `503`; the
-//! last attempt's timeout is `504`, its transport failure `502`.
+//! last attempt's timeout is `504`, its transport failure `502`. Before each pick it reads the
+//! `LbOut` knob: the backends out of the endpoint set (an autoscaler's instances not ready yet
+//! or draining); health checks still probe them.
 //!
 //! A health task probes `GET /health` on each backend when [`Backends::health_checks_due`] says
 //! so, each probe raced against the health timeout on the seam's clock, and ends the ejections
@@ -27,7 +29,7 @@ use crate::client::CallError;
 use crate::http::client::{HttpClient, HttpResponse, MAX_BODY};
 use crate::http::relay::{HOP_BY_HOP, pass_through, plain, request_kind};
 use crate::http::server::serve_router;
-use crate::seam::Env;
+use crate::seam::{Env, Knob};
 use crate::server::Endpoint;
 use axum::Router;
 use axum::extract::{Request, State};
@@ -288,6 +290,7 @@ impl<E: Env> LbProxy<E> {
         let key = inner.hash_header.as_ref().and_then(|name| job.headers.get(name)).map(|v| v.as_bytes().to_vec());
         let first = {
             let shared = &mut *inner.shared.borrow_mut();
+            shared.backends.set_out(inner.env.knob(Knob::LbOut));
             shared.backends.pick(start, key.as_deref(), &mut shared.rng)
         };
         let Some(first) = first else {
@@ -358,6 +361,7 @@ impl<E: Env> LbProxy<E> {
         if !shared.backends.try_retry() {
             return None;
         }
+        shared.backends.set_out(inner.env.knob(Knob::LbOut));
         let Some(pick) = shared.backends.pick_retry(now, failed, key, &mut shared.rng) else {
             shared.backends.retry_done();
             return None;

@@ -224,3 +224,23 @@ fn two_choices_keep_queues_short_at_ninety_percent_load() {
         assert!(two * 4.0 < random, "seed {seed}: two choices' longest queue {two:.2}, random's {random:.2}");
     }
 }
+
+#[test]
+fn backends_out_of_the_endpoint_set_get_no_pick_and_do_not_count_toward_panic() {
+    let mut backends = Backends::new(config(Algorithm::RoundRobin), specs(4)).unwrap();
+    backends.set_out(0b1100);
+    let (picks, panic) = spread_of(&mut backends, S(1), 40);
+    assert_eq!(picks, [20, 20, 0, 0], "only the endpoints are picked");
+    assert_eq!(panic, 0, "two of two endpoints healthy: no panic mode");
+    // One endpoint of two unhealthy is 50%: not below the threshold; both: panic over endpoints.
+    backends.record_health(0, S(2), Probe::Failed);
+    backends.record_health(1, S(2), Probe::Failed);
+    let (picks, panic) = spread_of(&mut backends, S(3), 40);
+    assert_eq!((picks[2], picks[3]), (0, 0), "panic mode balances over endpoints only: {picks:?}");
+    assert_eq!(panic, 40);
+    backends.set_out(0);
+    assert!(backends.is_endpoint(3), "set_out(0) puts every backend back");
+    backends.set_out(u64::MAX);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    assert_eq!(backends.pick(S(4), None, &mut rng), None, "no endpoint: nothing to pick");
+}

@@ -74,6 +74,7 @@ pub fn compile(scenario: &Scenario, seed: Option<u64>) -> RunPlan {
         slos: slos(scenario),
         checks: checks(scenario),
         shards,
+        autoscale: scenario.autoscale.as_ref().map(|a| a.plan(scenario, &by_name)),
     }
 }
 
@@ -201,6 +202,9 @@ fn mode(arrival: &Arrival, g: u32, n: u32) -> Mode {
         Arrival::Spike { base, peak, at: start, length } => ArrivalProcess::Poisson {
             segments: vec![(0, share(base)), (at(start), share(peak)), (at(start) + at(length), share(base))],
         },
+        Arrival::Phases(phases) => {
+            ArrivalProcess::Poisson { segments: phases.get_ref().iter().map(|p| (at(&p.at), share(&p.rate))).collect() }
+        }
         Arrival::Closed { think } => return Mode::Closed { think_ns: ns(think.0) },
     })
 }

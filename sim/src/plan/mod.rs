@@ -62,6 +62,9 @@ pub struct RunPlan {
     /// The workload's tenants and the sharded database's groups (empty without them).
     #[serde(skip_serializing_if = "Shards::is_empty")]
     pub shards: Shards,
+    /// The autoscaled pool, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<crate::autoscale::AutoscalePlan>,
 }
 
 /// Latency, jitter and loss of the links no `[[links]]` entry names, and the retransmission

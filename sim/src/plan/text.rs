@@ -110,6 +110,9 @@ impl RunPlan {
             let _ = writeln!(s, "  {}: {} of {}", slo.name, what, slo.service.as_deref().unwrap_or("end to end"));
         }
         let _ = writeln!(s, "checks: {}", settings(&self.checks));
+        if let Some(pool) = &self.autoscale {
+            let _ = writeln!(s, "autoscale: {}", settings(pool));
+        }
         s
     }
 

@@ -151,6 +151,9 @@ pub struct Scenario {
     /// Invariants of the data tier the run is judged against.
     #[serde(default)]
     pub checks: ChecksSpec,
+    /// A pool of app instances an autoscaler starts and stops. Default: none.
+    #[serde(default)]
+    pub autoscale: Option<super::autoscale::AutoscaleSpec>,
 }
 
 /// The data-tier checks: lost writes and RPO, read-your-writes, staleness, linearizability,
@@ -488,12 +491,32 @@ pub enum Arrival {
         #[schemars(with = "Dur")]
         length: Sp<Dur>,
     },
+    /// Poisson at each phase's rate from its `at` until the next phase's: `{ phases = [{ rate =
+    /// 100 }, { at = "30s", rate = 400 }] }`. The first phase starts at 0.
+    Phases(#[schemars(with = "Vec<RatePhase>")] Sp<Vec<RatePhase>>),
     /// Closed loop: each user sends its next request when the last one ends, after `think`.
     Closed {
         /// Pause between a reply and the next request. Default "0ms".
         #[serde(default = "zero")]
         think: Dur,
     },
+}
+
+/// One phase of a phased arrival rate.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatePhase {
+    /// When the phase starts. Default "0s" (the first phase's must be).
+    #[serde(default = "zero_at")]
+    #[schemars(with = "Dur")]
+    pub at: Sp<Dur>,
+    /// Mean requests per second in the phase.
+    #[schemars(with = "f64")]
+    pub rate: Sp<f64>,
+}
+
+fn zero_at() -> Sp<Dur> {
+    Sp::new(0..0, Dur(Duration::ZERO))
 }
 
 /// Key popularity.

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 /// The highest request rate a scenario may ask for, per second.
 pub const MAX_RATE: f64 = 10_000_000.0;
+/// The most phases a phased arrival rate may have.
+pub const MAX_PHASES: usize = 1000;
 /// The most virtual users a workload may have.
 pub const MAX_USERS: u32 = 1_000_000;
 /// The coarsest simulation tick.
@@ -51,6 +53,7 @@ pub fn validate(scenario: &Scenario, text: &str) -> Vec<Finding> {
     checker.arrival();
     checker.slos();
     checker.checks();
+    super::autoscale::check(&mut checker);
     let mut findings = checker.findings;
     findings.sort_by_key(|f| f.span.start);
     findings
@@ -338,7 +341,34 @@ impl<'a> Checker<'a> {
                     self.report(length.span(), "zero", message);
                 }
             }
+            Arrival::Phases(phases) => self.phases(phases),
             Arrival::Closed { .. } => {}
+        }
+    }
+
+    /// Phases: 1 to [`MAX_PHASES`], the first at 0, each after the one before and before the
+    /// end, each rate in range.
+    fn phases(&mut self, phases: &Sp<Vec<super::types::RatePhase>>) {
+        let list = phases.get_ref();
+        if list.is_empty() || list.len() > MAX_PHASES {
+            let message = format!("{} phases; expected 1 to {MAX_PHASES}", list.len());
+            self.report(phases.span(), "phase count", message);
+            return;
+        }
+        if !list[0].at.get_ref().0.is_zero() {
+            let message = "the first phase starts after 0s; expected it at \"0s\" (or no `at`)".to_string();
+            self.report(list[0].at.span(), "not at 0s", message);
+        }
+        for (i, phase) in list.iter().enumerate() {
+            self.rate(&phase.rate, "rate");
+            if i == 0 {
+                continue;
+            }
+            self.before_end(&phase.at, "phase");
+            if phase.at.get_ref() <= list[i - 1].at.get_ref() {
+                let message = "a phase starts no later than the one before; expected phases in time order".to_string();
+                self.report(or_span(phase.at.span(), phases.span()), "out of order", message);
+            }
         }
     }
 

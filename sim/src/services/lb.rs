@@ -200,6 +200,10 @@ impl Kind for LbService {
         }
     }
 
+    fn backends(&self) -> &[Sp<String>] {
+        &self.backends
+    }
+
     fn validate(&self, c: &mut Checker, _index: usize, host: &Host) {
         let mut seen = std::collections::BTreeSet::new();
         for backend in &self.backends {

@@ -67,6 +67,11 @@ pub(crate) trait Kind {
     fn shards(&self) -> &[Sp<String>] {
         &[]
     }
+    /// The backends it balances over, in order (a load balancer's): what an autoscaled pool's
+    /// instances must be among.
+    fn backends(&self) -> &[Sp<String>] {
+        &[]
+    }
     /// Checks the settings of host `index` (`host`), reporting located findings.
     fn validate(&self, c: &mut Checker, index: usize, host: &Host) {
         let _ = (c, index, host);
@@ -174,6 +179,14 @@ macro_rules! registry {
                 match self {
                     $( Service::$uvariant => &[], )*
                     $( Service::$variant(s) => Kind::shards(s), )*
+                }
+            }
+
+            /// The backends it balances over, in order.
+            pub(crate) fn backends(&self) -> &[Sp<String>] {
+                match self {
+                    $( Service::$uvariant => &[], )*
+                    $( Service::$variant(s) => Kind::backends(s), )*
                 }
             }
 

@@ -1,7 +1,7 @@
 //! Arrival processes and key popularity: pure functions of a seeded stream, tested against
 //! theory (Poisson counts and gaps, Zipf frequencies).
 //!
-//! Rates are requests per second. A piecewise rate (step, spike) is a Poisson process whose
+//! Rates are requests per second. A piecewise rate (step, spike, phases) is a Poisson process whose
 //! rate changes at given times; since the exponential gap is memoryless, a gap that crosses a
 //! boundary is redrawn from the boundary at the new rate, which is exact.
 

@@ -115,6 +115,7 @@ impl Env for SimEnv {
             RequestKind::Write => Op::Write,
             RequestKind::Other => Op::Other,
         };
+        self.shared.recorder.borrow_mut().count_served(self.host);
         self.record(Event::Served { host: self.host, op, latency_ns: latency.as_nanos() as u64, ok });
     }
 

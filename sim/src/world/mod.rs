@@ -19,6 +19,7 @@ pub use recorder::RecordConfig;
 pub use sink::TraceOut;
 pub use stream::{SimListener, SimReadHalf, SimStream, SimWriteHalf};
 
+use crate::autoscale::{Autoscaler, WorldPool};
 use crate::nemesis;
 use crate::plan::RunPlan;
 use crate::seeds;
@@ -111,6 +112,8 @@ pub struct World {
     seed: u64,
     /// Whether hosts' clocks stand still within a step (a 1 ms tick: see `Shared::now_ns`).
     still_clock: bool,
+    /// The autoscaler of the scenario's pool, if any.
+    autoscaler: Option<Autoscaler>,
 }
 
 impl World {
@@ -188,6 +191,12 @@ impl World {
             nemesis::configure_link(&mut sim, &shared, link);
         }
         nemesis::configure_clocks(&shared, plan);
+        let autoscaler = plan.autoscale.as_ref().map(|pool| {
+            let mut autoscaler = Autoscaler::new(pool.clone());
+            let mut control = nemesis::WorldControl { sim: &mut sim, shared: &shared, links: &header.links, t_ns: 0 };
+            autoscaler.start(&mut control, &mut WorldPool(&shared));
+            autoscaler
+        });
         Ok(World {
             sim,
             shared,
@@ -200,6 +209,7 @@ impl World {
             finished: false,
             seed,
             still_clock: tick == STILL_CLOCK_TICK,
+            autoscaler,
         })
     }
 
@@ -229,6 +239,11 @@ impl World {
         while let Some(f) = self.schedule.get(self.next_fault).filter(|f| f.at_ns <= now_ns) {
             nemesis::apply(&mut self.sim, &self.shared, &self.header.links, &f.fault, now_ns);
             self.next_fault += 1;
+        }
+        if let Some(autoscaler) = &mut self.autoscaler {
+            let (shared, links) = (&*self.shared, &self.header.links);
+            let mut control = nemesis::WorldControl { sim: &mut self.sim, shared, links, t_ns: now_ns };
+            autoscaler.step(now_ns, &mut control, &mut WorldPool(shared));
         }
         self.shared.step_ns.set(self.still_clock.then_some(now_ns));
         let stepped = self.sim.step();

@@ -38,6 +38,8 @@ pub(crate) struct Recorder {
     batch: Batch,
     /// Per host: its gauges in order of first use (a handful: searched linearly, no hashing).
     gauges: Vec<Vec<(&'static str, GaugeAcc)>>,
+    /// Per host: requests served since the start (what an autoscaler's request rate reads).
+    served: Vec<u64>,
     pub(crate) config: RecordConfig,
 }
 
@@ -47,6 +49,7 @@ impl Recorder {
             sink: Sink::start(out, header)?,
             batch: Batch::with_capacity(BATCH_RECORDS),
             gauges: vec![Vec::new(); header.hosts.len()],
+            served: vec![0; header.hosts.len()],
             config,
         })
     }
@@ -63,6 +66,24 @@ impl Recorder {
             Some((_, acc)) => acc.last = value,
             None => gauges.push((name, GaugeAcc { last: value, ..GaugeAcc::default() })),
         }
+    }
+
+    /// A gauge's current value (0 when the host never set it).
+    pub(crate) fn gauge_last(&self, host: u16, name: &str) -> i64 {
+        let gauges = self.gauges.get(host as usize).map_or(&[][..], Vec::as_slice);
+        gauges.iter().find(|(n, _)| *n == name).map_or(0, |(_, acc)| acc.last)
+    }
+
+    /// Counts a request `host` served.
+    pub(crate) fn count_served(&mut self, host: u16) {
+        if let Some(count) = self.served.get_mut(host as usize) {
+            *count += 1;
+        }
+    }
+
+    /// Requests `host` served since the start.
+    pub(crate) fn served(&self, host: u16) -> u64 {
+        self.served.get(host as usize).copied().unwrap_or(0)
     }
 
     /// Zeroes every gauge of a host (it was killed: its in-flight work is gone).

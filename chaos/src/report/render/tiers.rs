@@ -1,5 +1,6 @@
 //! The report's sections for the parts a run may have or not: the cache tier, circuit
-//! breakers, user sessions and tenants, each shown only when the report has it, in the layout of
+//! breakers, user sessions, tenants and an autoscaled pool, each shown only when the report has
+//! it, in the layout of
 //! [`super`] (aligned tables, a unit on every figure).
 //!
 //! Owns: those sections' layout. Must not: compute anything the JSON report lacks.
@@ -145,4 +146,62 @@ fn cache_loads(rows: &[(&str, &CacheFigures)], out: &mut String) {
         ]);
     }
     table.render(out);
+}
+
+pub(super) fn autoscale(report: &Report, out: &mut String) {
+    let Some(pool) = &report.autoscale else {
+        return;
+    };
+    let unit = if pool.metric == "cpu" { "%" } else { "" };
+    section(out, "Autoscaling (instances ready or starting, from the autoscaler's states)");
+    let mut table = Table::new(&[
+        "<metric",
+        "target",
+        "mean",
+        "min",
+        "max",
+        "at end",
+        "scale-ups",
+        "scale-downs",
+        "flaps",
+        "flap window s",
+    ]);
+    table.row(vec![
+        pool.metric.clone(),
+        format!("{}{unit}", pool.target),
+        pool.mean_metric.map_or_else(|| "-".to_string(), |m| format!("{m:.1}{unit}")),
+        pool.instances_min.to_string(),
+        pool.instances_max.to_string(),
+        pool.instances_at_end.to_string(),
+        pool.scale_ups.to_string(),
+        pool.scale_downs.to_string(),
+        pool.flaps.to_string(),
+        format!("{:.0}", pool.flap_window_s),
+    ]);
+    table.render(out);
+    match &pool.absorb {
+        Some(absorb) => {
+            let took = absorb.absorbed_s.map_or_else(
+                || "not absorbed by the end of the run".to_string(),
+                |t| format!("absorbed at {t:.3} s ({} after the step, {})", fmt_s(t - absorb.step_s), absorb.by),
+            );
+            out.push_str(&format!("  load step at {:.3} s: {took}\n", absorb.step_s));
+        }
+        None => out.push_str("  no load step (no window's offered rate rose 20% over the one before)\n"),
+    }
+    let mut table = Table::new(&["t s", "scale", "ready", "starting"]);
+    for event in &pool.events {
+        let after = pool.counts.iter().rev().find(|c| c.t_s <= event.t_s);
+        table.row(vec![
+            format!("{:.3}", event.t_s),
+            format!("{} -> {}", event.from, event.to),
+            after.map_or_else(|| "-".to_string(), |c| c.ready.to_string()),
+            after.map_or_else(|| "-".to_string(), |c| c.starting.to_string()),
+        ]);
+    }
+    table.render(out);
+}
+
+fn fmt_s(s: f64) -> String {
+    format!("{s:.3} s")
 }
