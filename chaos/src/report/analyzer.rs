@@ -12,6 +12,7 @@
 use super::breakers::BreakerAcc;
 use super::cache::CacheAcc;
 use super::metrics::{Latency, WindowSeries};
+use super::queue::QueueAcc;
 use super::retry::RetryAcc;
 use super::sessions::SessionsAcc;
 use super::{Anomalies, ChangeEntry, FaultEntry, Report};
@@ -111,6 +112,8 @@ pub struct Analyzer {
     pub(super) retry: RetryAcc,
     /// The sessions gauges' samples.
     pub(super) sessions: SessionsAcc,
+    /// The queue brokers' and workers' gauges, and the brokers' accepted sends.
+    pub(super) queue: QueueAcc,
 }
 
 impl Analyzer {
@@ -149,6 +152,7 @@ impl Analyzer {
             breakers: BreakerAcc::default(),
             retry: RetryAcc::new(window_ns),
             sessions: SessionsAcc::new(window_ns),
+            queue: QueueAcc::new(window_ns),
         }
     }
 
@@ -169,10 +173,13 @@ impl Analyzer {
         match &record.event {
             Event::Invoke { req, service, .. } => self.on_invoke(t_ns, matched, *req, *service),
             Event::Complete { req, outcome } => self.on_complete(t_ns, matched, *req, outcome),
-            Event::Served { host, latency_ns, ok, .. } => self.on_served(t_ns, *host, *latency_ns, *ok),
+            Event::Served { host, latency_ns, ok, op } => {
+                self.queue.served(*host, *op, *ok);
+                self.on_served(t_ns, *host, *latency_ns, *ok);
+            }
             Event::Sample { host, gauge, mean, .. } if gauge == INFLIGHT_GAUGE => self.on_inflight(t_ns, *host, *mean),
             Event::Sample { host, gauge, last, .. } => {
-                if !self.sessions.sample(t_ns, *host, gauge, *last) {
+                if !self.sessions.sample(t_ns, *host, gauge, *last) && !self.queue.sample(t_ns, *host, gauge, *last) {
                     self.cache.sample(t_ns, *host, gauge, *last);
                 }
             }

@@ -60,6 +60,7 @@ pub mod breakers;
 pub mod cache;
 mod checks;
 mod metrics;
+pub mod queue;
 mod render;
 mod retry;
 pub mod sessions;
@@ -470,6 +471,10 @@ pub struct Report {
     /// generators published no sessions gauge (their users do not log in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<sessions::SessionsReport>,
+    /// The message queues (accepted, processed, duplicates, dead letters, lost, levels); `None`
+    /// (and absent from JSON) when no queue broker published its gauges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<queue::QueueReport>,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }

@@ -1,6 +1,8 @@
 //! The queue's messages on the framed protocol (its own family, tags 40 to 49 and the shared
 //! `Error` row): producers send, consumers receive, acknowledge and nack.
 //!
+//! A request naming the queue "" names the broker's first queue.
+//!
 //! Owns: the family's tags, fields, classification and refusals. Must not: know how the broker
 //! answers.
 

@@ -128,6 +128,9 @@ struct Queue {
     /// Every held message by (when it is visible next, id).
     timeline: BTreeSet<(Duration, u64)>,
     dead: BTreeMap<u64, Message>,
+    /// Ids of held messages received and neither acknowledged nor given back since (their
+    /// lease may have run out): where the messages in flight are.
+    leased: BTreeSet<u64>,
     groups: Groups,
 }
 
@@ -163,6 +166,7 @@ impl Broker {
                 messages: BTreeMap::new(),
                 timeline: BTreeSet::new(),
                 dead: BTreeMap::new(),
+                leased: BTreeSet::new(),
                 groups: Groups::default(),
             })
             .collect();
@@ -314,6 +318,7 @@ impl Broker {
         m.visible_at = visible_at;
         m.receipt = receipt;
         m.leased = true;
+        q.leased.insert(id);
         self.next_receipt += 1;
         Ok(Some(Delivery { id, receipt, receives: m.receives, key: m.key.clone(), body: m.body.clone() }))
     }
@@ -340,6 +345,7 @@ impl Broker {
         q.timeline.remove(&(m.visible_at, id));
         m.visible_at = now + delay;
         m.leased = false;
+        q.leased.remove(&id);
         q.timeline.insert((m.visible_at, id));
         Ok(())
     }
@@ -348,7 +354,7 @@ impl Broker {
     pub fn stats(&self, now: Duration) -> Stats {
         let mut s = Stats::default();
         for q in &self.queues {
-            let inflight = q.messages.values().filter(|m| m.leased && m.visible_at > now).count() as u64;
+            let inflight = q.leased.iter().filter(|id| q.messages[*id].visible_at > now).count() as u64;
             s.inflight += inflight;
             s.depth += q.messages.len() as u64 - inflight;
             s.dead += q.dead.len() as u64;
@@ -378,6 +384,7 @@ impl Queue {
     fn remove(&mut self, id: u64) -> Option<Message> {
         let m = self.messages.remove(&id)?;
         self.timeline.remove(&(m.visible_at, id));
+        self.leased.remove(&id);
         Some(m)
     }
 }

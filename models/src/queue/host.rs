@@ -21,7 +21,8 @@ use std::rc::Rc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// How often the broker publishes its gauges.
+/// How often the broker publishes its gauges besides after every request (the oldest
+/// message's age grows, and leases run out, with no request).
 const GAUGE_EVERY: Duration = Duration::from_millis(10);
 
 /// The broker host's settings.
@@ -47,6 +48,8 @@ struct Inner<E: Env> {
 pub struct BrokerHost<E: Env> {
     inner: Rc<Inner<E>>,
     send_wait: Option<Duration>,
+    /// The first queue's name: where a message or receive naming no queue goes.
+    first: String,
 }
 
 impl<E: Env> BrokerHost<E> {
@@ -74,7 +77,8 @@ impl<E: Env> BrokerHost<E> {
                 i.publish();
             }
         });
-        Ok(Self { inner, send_wait: config.send_wait })
+        let first = config.queues.first().map(|q| q.name.clone()).unwrap_or_default();
+        Ok(Self { inner, send_wait: config.send_wait, first })
     }
 
     /// The state machine, for tests.
@@ -95,7 +99,7 @@ impl<E: Env> BrokerHost<E> {
                 continue;
             }
             let sent = i.broker.borrow_mut().send(&queue, &key, &body, i.env.now());
-            return match sent {
+            let reply = match sent {
                 Ok((id, partition)) => match i.flush() {
                     Ok(()) => QueueMsg::Sent { id, partition },
                     Err(e) => e,
@@ -103,13 +107,38 @@ impl<E: Env> BrokerHost<E> {
                 Err(SendError::Full) => QueueMsg::Full { depth: i.broker.borrow().stats(i.env.now()).depth as u32 },
                 Err(SendError::NoQueue) => no_queue(&queue),
             };
+            i.publish();
+            return reply;
         }
+    }
+}
+
+impl<E: Env> BrokerHost<E> {
+    /// The request with an empty queue name replaced by the first queue's.
+    fn named(&self, mut msg: QueueMsg) -> QueueMsg {
+        match &mut msg {
+            QueueMsg::Send { queue, .. }
+            | QueueMsg::Receive { queue, .. }
+            | QueueMsg::Ack { queue, .. }
+            | QueueMsg::Nack { queue, .. } => {
+                if queue.is_empty() {
+                    queue.clone_from(&self.first);
+                }
+            }
+            QueueMsg::Sent { .. }
+            | QueueMsg::Full { .. }
+            | QueueMsg::Delivered { .. }
+            | QueueMsg::Empty { .. }
+            | QueueMsg::Acked { .. }
+            | QueueMsg::Error { .. } => {}
+        }
+        msg
     }
 }
 
 impl<E: Env> Clone for BrokerHost<E> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), send_wait: self.send_wait }
+        Self { inner: self.inner.clone(), send_wait: self.send_wait, first: self.first.clone() }
     }
 }
 
@@ -156,6 +185,7 @@ impl<E: Env> Handler<E> for BrokerHost<E> {
 
     async fn handle(&self, msg: QueueMsg, _replier: Replier<E, Framed<QueueMsg>>) -> Option<QueueMsg> {
         let i = &self.inner;
+        let msg = self.named(msg);
         let now = i.env.now();
         let reply = match msg {
             QueueMsg::Send { queue, key, body } => return Some(self.send(queue, key, body).await),
@@ -192,6 +222,8 @@ impl<E: Env> Handler<E> for BrokerHost<E> {
                 QueueMsg::Error { code: ErrorCode::BadRequest, detail: "a reply is not a request".into() }
             }
         };
-        Some(i.flush().err().unwrap_or(reply))
+        let reply = i.flush().err().unwrap_or(reply);
+        i.publish();
+        Some(reply)
     }
 }

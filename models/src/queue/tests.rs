@@ -193,3 +193,117 @@ proptest! {
         prop_assert_eq!((replayed.accepted, replayed.deleted), (b.accepted, b.deleted));
     }
 }
+
+/// The broker host on loopback sockets: its answers, a send that waits for room, a restart
+/// that keeps or loses messages as the fsync choice says, and bad bytes.
+mod net {
+    use crate::client::Client;
+    use crate::queue::api::QueueMsg;
+    use crate::queue::host::{BrokerConfig, BrokerHost};
+    use crate::queue::{QueueConfig, QueueFsync};
+    use crate::seam::{Env, MemDisk};
+    use crate::server::{Capacity, ServiceTime, serve};
+    use crate::testenv::{TestEnv, block_on};
+    use std::rc::Rc;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const LIMIT: Duration = Duration::from_secs(5);
+
+    fn config(max_depth: usize, fsync: QueueFsync, send_wait: Option<Duration>) -> BrokerConfig {
+        BrokerConfig { queues: vec![QueueConfig { max_depth, ..QueueConfig::new("q") }], fsync, send_wait }
+    }
+
+    /// Starts a broker on `disk`, served on a fresh loopback port; returns it and its address.
+    async fn broker(disk: &Rc<MemDisk>, config: BrokerConfig) -> (BrokerHost<TestEnv>, String, TestEnv) {
+        let env = TestEnv::with_disk("mq", disk.clone());
+        let listener = env.bind(0).await.expect("bind");
+        let addr = format!("127.0.0.1:{}", listener.local_addr().expect("addr").port());
+        let host = BrokerHost::start(env.clone(), config).expect("recovers");
+        let served = host.clone();
+        let e = env.clone();
+        tokio::task::spawn_local(async move {
+            let _ = serve(e, listener, Capacity::new(4, 100, ServiceTime::Zero), served).await;
+        });
+        (host, addr, env)
+    }
+
+    fn send(key: &str) -> QueueMsg {
+        QueueMsg::Send { queue: "q".into(), key: key.into(), body: vec![1] }
+    }
+
+    #[test]
+    fn the_host_answers_sends_receives_and_acks() {
+        block_on(async {
+            let disk = Rc::new(MemDisk::new());
+            let (_host, addr, env) = broker(&disk, config(1, QueueFsync::Always, None)).await;
+            let c: Client<TestEnv, QueueMsg> = Client::new(env.clone(), addr, LIMIT);
+            assert!(matches!(c.call(send("a"), LIMIT).await.unwrap(), QueueMsg::Sent { .. }));
+            assert_eq!(c.call(send("b"), LIMIT).await.unwrap(), QueueMsg::Full { depth: 1 });
+            let receive = QueueMsg::Receive { queue: String::new(), group: String::new(), consumer: "w".into() };
+            let QueueMsg::Delivered { id, receipt, receives: 1, .. } = c.call(receive, LIMIT).await.unwrap() else {
+                panic!("a delivery from the first queue, named by \"\"")
+            };
+            let stale = QueueMsg::Ack { queue: "q".into(), id, receipt: receipt + 1 };
+            assert_eq!(c.call(stale, LIMIT).await.unwrap(), QueueMsg::Acked { id, done: 0 });
+            assert_eq!(env.gauge(faultline_vocab::gauge::QUEUE_INFLIGHT), Some(1));
+            let ack = QueueMsg::Ack { queue: "q".into(), id, receipt };
+            assert_eq!(c.call(ack, LIMIT).await.unwrap(), QueueMsg::Acked { id, done: 1 });
+            assert_eq!(env.gauge(faultline_vocab::gauge::QUEUE_DELETED), Some(1));
+            assert_eq!(env.gauge(faultline_vocab::gauge::QUEUE_FULL), Some(1));
+            let nowhere = QueueMsg::Send { queue: "nope".into(), key: vec![], body: vec![] };
+            assert!(matches!(c.call(nowhere, LIMIT).await.unwrap(), QueueMsg::Error { .. }));
+        });
+    }
+
+    #[test]
+    fn a_waiting_send_gets_in_when_room_is_made() {
+        block_on(async {
+            let disk = Rc::new(MemDisk::new());
+            let (host, addr, env) = broker(&disk, config(1, QueueFsync::Always, Some(LIMIT))).await;
+            let c = Rc::new(Client::<TestEnv, QueueMsg>::new(env.clone(), addr, LIMIT));
+            c.call(send("a"), LIMIT).await.unwrap();
+            let waiting = tokio::task::spawn_local({
+                let c = c.clone();
+                async move { c.call(send("b"), LIMIT).await.unwrap() }
+            });
+            tokio::task::yield_now().await;
+            let receive = QueueMsg::Receive { queue: "q".into(), group: String::new(), consumer: "w".into() };
+            let QueueMsg::Delivered { id, receipt, .. } = c.call(receive, LIMIT).await.unwrap() else { panic!() };
+            c.call(QueueMsg::Ack { queue: "q".into(), id, receipt }, LIMIT).await.unwrap();
+            assert!(matches!(waiting.await.unwrap(), QueueMsg::Sent { .. }), "the wait ended with room");
+            assert_eq!(host.broker().held("q").len(), 1);
+        });
+    }
+
+    #[test]
+    fn a_restart_keeps_synced_messages_and_loses_the_unsynced_ones() {
+        for (fsync, kept) in [(QueueFsync::Always, 2), (QueueFsync::Never, 0)] {
+            block_on(async {
+                let disk = Rc::new(MemDisk::new());
+                let (_, addr, env) = broker(&disk, config(0, fsync, None)).await;
+                let c: Client<TestEnv, QueueMsg> = Client::new(env.clone(), addr, LIMIT);
+                c.call(send("a"), LIMIT).await.unwrap();
+                c.call(send("b"), LIMIT).await.unwrap();
+                disk.crash();
+                let again = BrokerHost::start(TestEnv::with_disk("mq", disk.clone()), config(0, fsync, None)).unwrap();
+                assert_eq!(again.broker().held("q").len(), kept, "{fsync:?}");
+                assert_eq!(again.broker().accepted, kept as u64, "{fsync:?}");
+            });
+        }
+    }
+
+    #[test]
+    fn bad_bytes_close_the_connection_and_the_broker_serves_on() {
+        block_on(async {
+            let disk = Rc::new(MemDisk::new());
+            let (_, addr, env) = broker(&disk, config(0, QueueFsync::Always, None)).await;
+            let mut raw = env.connect(&addr).await.expect("connect");
+            raw.write_all(&[0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 1, 99, 7]).await.unwrap();
+            let mut buf = Vec::new();
+            let _ = raw.read_to_end(&mut buf).await;
+            let c: Client<TestEnv, QueueMsg> = Client::new(env.clone(), addr, LIMIT);
+            assert!(matches!(c.call(send("a"), LIMIT).await.unwrap(), QueueMsg::Sent { .. }));
+        });
+    }
+}

@@ -126,12 +126,6 @@ impl<E: Env> State<E> {
 
     async fn process(&self, id: u64, receipt: u64, receives: u32, key: &[u8]) {
         let queue = self.config.queue.clone();
-        if self.config.idempotent && self.processed.borrow().contains(&id) {
-            self.absorbed.set(self.absorbed.get() + 1);
-            self.publish();
-            let _ = self.client.call(QueueMsg::Ack { queue, id, receipt }, self.config.timeout).await;
-            return;
-        }
         let cost = self.config.service_time.sample(&mut self.rng.borrow_mut());
         self.env.sleep(cost).await;
         if self.config.poison.as_deref() == Some(key) {
@@ -142,7 +136,12 @@ impl<E: Env> State<E> {
             let _ = self.client.call(QueueMsg::Nack { queue, id, receipt, delay_ms }, self.config.timeout).await;
             return;
         }
-        if self.effect(id).is_err() {
+        // The idempotency key is checked where the effect is made, so two slots that hold the
+        // same message at once (a lease ran out) make one effect.
+        if self.config.idempotent && self.processed.borrow().contains(&id) {
+            self.absorbed.set(self.absorbed.get() + 1);
+            self.publish();
+        } else if self.effect(id).is_err() {
             // The store failed: the effect is not recorded, so the message is not acknowledged.
             return;
         }

@@ -257,7 +257,14 @@ impl Kind for AppService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::HttpApp => self.protocol == ProtocolSpec::Http,
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::Service | Want::Cdn => false,
+            Want::KvPrimary
+            | Want::Kv
+            | Want::Cache
+            | Want::Store
+            | Want::Payment
+            | Want::Service
+            | Want::Cdn
+            | Want::Queue => false,
         }
     }
 
