@@ -104,6 +104,41 @@ fn a_broker_restart_loses_nothing_with_fsync_always_and_the_unsynced_tail_withou
 }
 
 #[test]
+fn an_apps_writes_drive_the_queue() {
+    let text = r#"
+name = "app-enqueue"
+duration = "5s"
+[[hosts]]
+name = "db"
+service = { kv = { role = "primary" } }
+[[hosts]]
+name = "mq"
+service = { queue = { queues = [{ name = "jobs", visibility = "2s" }] } }
+[[hosts]]
+name = "app"
+service = { app = { db = "db", enqueue = { broker = "mq", queue = "jobs", on = "write" } } }
+[[hosts]]
+name = "worker"
+service = { worker = { broker = "mq", queue = "jobs" } }
+workers = 4
+service_time = { exponential = "10ms" }
+[workload]
+targets = ["app"]
+users = 20
+arrival = { poisson = { rate = 100 } }
+read_ratio = 0.0
+keys = 100
+"#;
+    let report = go(&util::scenario(text), 1).report;
+    let q = queue(&report);
+    assert!(report.end_to_end.ok > 400, "{:?}", report.end_to_end);
+    // Each write the client saw succeed sent its message first.
+    assert_eq!(q.accepted, report.end_to_end.ok, "one message per successful write");
+    assert!(q.processed + q.queued_at_end >= q.accepted, "{q:?}");
+    assert_eq!(accounting(&report).0, Verdict::Pass);
+}
+
+#[test]
 fn bad_queue_and_worker_settings_are_located_errors() {
     let text = r#"
 name = "bad"

@@ -102,6 +102,11 @@ impl<E: Env> App<E> {
         if matches!(stored, Msg::Written { .. }) {
             payment.done.set(payment.done.get() + 1);
             self.env.gauge(gauge::CHECKOUTS, payment.done.get() as i64);
+            if let Some(q) = self.enqueue.as_ref().filter(|q| q.on == super::enqueue::EnqueueOn::Checkout)
+                && let Err(failed) = q.send(format!("order:{key}").as_bytes(), Vec::new()).await
+            {
+                return failed;
+            }
         }
         stored
     }
