@@ -16,6 +16,7 @@ const FAIL_ON_PURPOSE: &[&str] = &[
     "lost-replies.toml",
     "partition.toml",
     "pool-exhaustion.toml",
+    "queue-broker-restart-unsynced.toml",
     "replica-lag.toml",
     "retry-storm.toml",
     "sessions-memory-round-robin.toml",

@@ -33,6 +33,7 @@ pub mod lock;
 pub mod payment;
 pub mod pool;
 pub mod proto;
+pub mod queue;
 pub mod ratelimit;
 pub mod retry;
 pub mod router;

@@ -248,8 +248,35 @@ pub mod gauge {
     /// worker slots per slot, requests per second, or waiting requests (autoscaler, as above).
     pub const POOL_METRIC_MILLI: &str = "pool_metric_milli";
 
+    /// Messages a queue broker holds waiting to be received, visible or delayed (`queue`).
+    pub const QUEUE_DEPTH: &str = "queue_depth";
+    /// Messages a queue broker has leased to consumers, their visibility not run out (`queue`).
+    pub const QUEUE_INFLIGHT: &str = "queue_inflight";
+    /// Age in milliseconds of the oldest message a queue broker holds (`queue`).
+    pub const QUEUE_OLDEST_AGE_MS: &str = "queue_oldest_age_ms";
+    /// Messages in a queue broker's dead-letter queues (`queue`).
+    pub const QUEUE_DLQ: &str = "queue_dlq";
+    /// Messages a queue broker accepted, as its log holds them: a crash that lost unsynced
+    /// messages takes them off (`queue`).
+    pub const QUEUE_ACCEPTED: &str = "queue_accepted";
+    /// Messages a queue broker deleted on an acknowledgement, as its log holds them (`queue`).
+    pub const QUEUE_DELETED: &str = "queue_deleted";
+    /// Receives of a message received before, since start (`queue`).
+    pub const QUEUE_REDELIVERIES: &str = "queue_redeliveries";
+    /// Sends a queue broker refused because the queue was full, since start (`queue`).
+    pub const QUEUE_FULL: &str = "queue_full";
+    /// Distinct messages a worker processed, as its processed-ids store holds them (`worker`).
+    pub const WORKER_PROCESSED: &str = "worker_processed";
+    /// Processings of a message a worker had processed before: duplicate effects (`worker`).
+    pub const WORKER_DUPLICATES: &str = "worker_duplicates";
+    /// Deliveries of a message already processed that a worker's idempotency key absorbed
+    /// (acknowledged without processing again), since start (`worker`).
+    pub const WORKER_ABSORBED: &str = "worker_absorbed";
+    /// Messages a worker failed to process and gave back, since start (`worker`).
+    pub const WORKER_FAILED: &str = "worker_failed";
+
     /// Every gauge a model (or the autoscaler) publishes.
-    pub const ALL: [&str; 55] = [
+    pub const ALL: [&str; 67] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -305,6 +332,18 @@ pub mod gauge {
         POOL_READY,
         POOL_STARTING,
         POOL_METRIC_MILLI,
+        QUEUE_DEPTH,
+        QUEUE_INFLIGHT,
+        QUEUE_OLDEST_AGE_MS,
+        QUEUE_DLQ,
+        QUEUE_ACCEPTED,
+        QUEUE_DELETED,
+        QUEUE_REDELIVERIES,
+        QUEUE_FULL,
+        WORKER_PROCESSED,
+        WORKER_DUPLICATES,
+        WORKER_ABSORBED,
+        WORKER_FAILED,
     ];
 }
 
@@ -463,6 +502,10 @@ mod tests {
         assert_eq!(
             [gauge::CDN_HITS, gauge::CDN_MISSES, gauge::CDN_STALE, gauge::ORIGIN_REQUESTS],
             ["cdn_hits", "cdn_misses", "cdn_stale", "origin_requests"]
+        );
+        assert_eq!(
+            [gauge::QUEUE_DEPTH, gauge::QUEUE_OLDEST_AGE_MS, gauge::QUEUE_ACCEPTED, gauge::WORKER_PROCESSED],
+            ["queue_depth", "queue_oldest_age_ms", "queue_accepted", "worker_processed"]
         );
         assert_eq!(role::PRIMARY, "primary");
         assert_eq!((failover::DETECTED, failover::PROMOTED), ("detected", "promoted"));

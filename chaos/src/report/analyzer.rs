@@ -13,6 +13,7 @@ use super::autoscale::AutoscaleAcc;
 use super::breakers::BreakerAcc;
 use super::cache::CacheAcc;
 use super::metrics::{Latency, WindowSeries};
+use super::queue::QueueAcc;
 use super::retry::RetryAcc;
 use super::sessions::SessionsAcc;
 use super::tenants::TenantsAcc;
@@ -116,6 +117,8 @@ pub struct Analyzer {
     pub(super) tenants: TenantsAcc,
     /// The autoscaler's states and gauge.
     pub(super) autoscale: AutoscaleAcc,
+    /// The queue brokers' and workers' gauges, and the brokers' accepted sends.
+    pub(super) queue: QueueAcc,
 }
 
 impl Analyzer {
@@ -156,6 +159,7 @@ impl Analyzer {
             retry: RetryAcc::new(window_ns),
             sessions: SessionsAcc::new(window_ns),
             tenants: TenantsAcc::new(&header.shards.tenants, window_ns),
+            queue: QueueAcc::new(window_ns),
         }
     }
 
@@ -181,10 +185,16 @@ impl Analyzer {
                 self.on_invoke(t_ns, matched, *req, *service);
             }
             Event::Complete { req, outcome } => self.on_complete(t_ns, matched, *req, outcome),
-            Event::Served { host, latency_ns, ok, .. } => self.on_served(t_ns, *host, *latency_ns, *ok),
+            Event::Served { host, latency_ns, ok, op } => {
+                self.queue.served(*host, *op, *ok);
+                self.on_served(t_ns, *host, *latency_ns, *ok);
+            }
             Event::Sample { host, gauge, mean, .. } if gauge == INFLIGHT_GAUGE => self.on_inflight(t_ns, *host, *mean),
             Event::Sample { host, gauge, last, .. } => {
-                if !self.sessions.sample(t_ns, *host, gauge, *last) && !self.autoscale.sample(t_ns, gauge, *last) {
+                if !self.sessions.sample(t_ns, *host, gauge, *last)
+                    && !self.autoscale.sample(t_ns, gauge, *last)
+                    && !self.queue.sample(t_ns, *host, gauge, *last)
+                {
                     self.cache.sample(t_ns, *host, gauge, *last);
                 }
             }

@@ -50,6 +50,10 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
     if let Some(data) = &data {
         checks_out.extend(check::judge(data, &analyzer.header.checks));
     }
+    let queue = analyzer.queue.finish(issue_ns, MAX_WINDOWS).map(|(queue, check)| {
+        checks_out.push(check);
+        queue
+    });
     if !analyzer.anomalies.is_empty() {
         checks_out.push(checks::anomalies_check(&analyzer.anomalies));
     }
@@ -93,6 +97,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         sessions,
         tenants,
         autoscale,
+        queue,
         checks: checks_out,
     }
 }

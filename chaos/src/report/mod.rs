@@ -66,6 +66,7 @@ pub mod breakers;
 pub mod cache;
 mod checks;
 mod metrics;
+pub mod queue;
 mod render;
 mod retry;
 pub mod sessions;
@@ -516,6 +517,10 @@ pub struct Report {
     /// The autoscaled pool; `None` (and absent from JSON) when the run had none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscale: Option<autoscale::AutoscaleReport>,
+    /// The message queues (accepted, processed, duplicates, dead letters, lost, levels); `None`
+    /// (and absent from JSON) when no queue broker published its gauges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<queue::QueueReport>,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }

@@ -99,10 +99,15 @@ impl<E: Env> App<E> {
             return refused;
         }
         let key = format!("order:{key}").into_bytes();
-        let stored = self.store.write(&key.clone(), Msg::Put { key, value: order }).await;
+        let stored = self.store.write(&key, Msg::Put { key: key.clone(), value: order }).await;
         if matches!(stored, Msg::Written { .. }) {
             payment.done.set(payment.done.get() + 1);
             self.env.gauge(gauge::CHECKOUTS, payment.done.get() as i64);
+            if let Some(q) = self.enqueue.as_ref().filter(|q| q.on == super::enqueue::EnqueueOn::Checkout)
+                && let Err(failed) = q.send(&key, Vec::new()).await
+            {
+                return failed;
+            }
         }
         stored
     }

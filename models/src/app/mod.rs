@@ -39,6 +39,7 @@
 //! This file must not know how the tiers store data: it only speaks the protocol to them.
 
 mod checkout;
+pub mod enqueue;
 pub mod http;
 #[cfg(test)]
 mod http_tests;
@@ -88,6 +89,8 @@ pub struct AppConfig {
     pub rate_limit: Option<(LimitConfig, LimitKey)>,
     /// The page `GET /page/{key}` composes from its parts, if any.
     pub page: Option<PageConfig>,
+    /// The queue a successful write or checkout sends a message to, if any.
+    pub enqueue: Option<enqueue::EnqueueConfig>,
 }
 
 impl AppConfig {
@@ -103,6 +106,7 @@ impl AppConfig {
             payment: None,
             rate_limit: None,
             page: None,
+            enqueue: None,
         }
     }
 }
@@ -154,6 +158,7 @@ pub struct App<E: Env> {
     payment: Option<checkout::Payment<E>>,
     rate_limit: Option<(RateLimiter<E>, LimitKey)>,
     page: Option<page::Page<E>>,
+    enqueue: Option<enqueue::Enqueue<E>>,
     /// Reads without a cache tier (each one a miss: it went to the store).
     misses: Cell<u64>,
     invalidation_failures: Cell<u64>,
@@ -183,6 +188,7 @@ impl<E: Env> App<E> {
             payment,
             rate_limit,
             page,
+            enqueue: config.enqueue.as_ref().map(|q| enqueue::Enqueue::new(&env, q, config.timeout)),
             misses: Cell::new(0),
             invalidation_failures: Cell::new(0),
             env,
@@ -243,6 +249,11 @@ impl<E: Env> App<E> {
         };
         if !invalidated {
             self.bump(&self.invalidation_failures);
+        }
+        if let Some(q) = self.enqueue.as_ref().filter(|q| q.on == enqueue::EnqueueOn::Write)
+            && let Err(failed) = q.send(&key, value.unwrap_or_default()).await
+        {
+            return failed;
         }
         written
     }

@@ -9,10 +9,10 @@
 //! without bound.
 //!
 //! A message family is an enum owned by the model that serves it (the echo server's
-//! `echo::EchoMsg`, the kv store's `kv::api::Msg`), with one `wire_messages!` table of its tags and
-//! fields (which generates its [`Wire`] impl) and a [`Family`] impl (how each message is
-//! classified, which replies are failures, how a refusal looks). Tags stay apart across
-//! families (this module's tests check it), except the `Error` reply every family shares at
+//! `echo::EchoMsg`, the kv store's `kv::api::Msg`, the queue's `queue::api::QueueMsg`), with
+//! one `wire_messages!` table of its tags and fields (which generates its [`Wire`] impl) and a
+//! [`Family`] impl (how each message is classified, which replies are failures, how a refusal
+//! looks). Tags stay apart across families (this module's tests check it), except the `Error` reply every family shares at
 //! [`ERROR_TAG`]; a tag outside a server's family is a malformed frame to it, which ends the
 //! connection (as a tag no family has always did). Adding a message: one variant in its family, one arm in its `Family::class`
 //! (the compiler asks for it), and one line in its table. This module must not know how a model
@@ -181,7 +181,11 @@ mod tests {
     }
     /// Every family's tags and names, as its table lists them.
     fn families() -> Vec<(&'static str, &'static [u8], &'static [&'static str])> {
-        vec![("kv", Msg::TAGS, Msg::NAMES), ("echo", EchoMsg::TAGS, EchoMsg::NAMES)]
+        vec![
+            ("kv", Msg::TAGS, Msg::NAMES),
+            ("echo", EchoMsg::TAGS, EchoMsg::NAMES),
+            ("queue", crate::queue::api::QueueMsg::TAGS, crate::queue::api::QueueMsg::NAMES),
+        ]
     }
 
     #[test]

@@ -94,9 +94,14 @@ impl Kind for CacheService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::Cache => true,
-            Want::KvPrimary | Want::Kv | Want::Store | Want::Payment | Want::HttpApp | Want::Service | Want::Cdn => {
-                false
-            }
+            Want::KvPrimary
+            | Want::Kv
+            | Want::Store
+            | Want::Payment
+            | Want::HttpApp
+            | Want::Service
+            | Want::Cdn
+            | Want::Queue => false,
         }
     }
 

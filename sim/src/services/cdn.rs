@@ -71,7 +71,9 @@ impl Kind for CdnService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::HttpApp | Want::Cdn => true,
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::Service => false,
+            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::Service | Want::Queue => {
+                false
+            }
         }
     }
 

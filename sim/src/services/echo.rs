@@ -32,7 +32,8 @@ impl Kind for EchoService {
             | Want::Payment
             | Want::HttpApp
             | Want::Service
-            | Want::Cdn => false,
+            | Want::Cdn
+            | Want::Queue => false,
         }
     }
 

@@ -85,7 +85,8 @@ impl Kind for FailoverService {
             | Want::Payment
             | Want::HttpApp
             | Want::Service
-            | Want::Cdn => false,
+            | Want::Cdn
+            | Want::Queue => false,
         }
     }
 

@@ -131,7 +131,7 @@ impl Kind for KvService {
         match want {
             Want::KvPrimary | Want::Store => self.role == KvRole::Primary,
             Want::Kv => true,
-            Want::Cache | Want::Payment | Want::HttpApp | Want::Service | Want::Cdn => false,
+            Want::Cache | Want::Payment | Want::HttpApp | Want::Service | Want::Cdn | Want::Queue => false,
         }
     }
 

@@ -196,7 +196,14 @@ impl Kind for LbService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::HttpApp => true,
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::Service | Want::Cdn => false,
+            Want::KvPrimary
+            | Want::Kv
+            | Want::Cache
+            | Want::Store
+            | Want::Payment
+            | Want::Service
+            | Want::Cdn
+            | Want::Queue => false,
         }
     }
 

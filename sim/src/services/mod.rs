@@ -24,7 +24,9 @@ pub mod kv;
 pub mod lb;
 pub mod payment;
 pub mod pool;
+pub mod queue;
 pub mod service;
+pub mod worker;
 
 use crate::scenario::validate::Checker;
 use crate::scenario::{Host, Sp};
@@ -280,6 +282,10 @@ registry! {
         Service(service::PartService) => service::PartServicePlan,
         /// A CDN edge caching an HTTP origin's answers: `{ cdn = { origin = "app", capacity = "64MB" } }`.
         Cdn(cdn::CdnService) => cdn::CdnPlan,
+        /// A message queue broker: `{ queue = { queues = [{ name = "jobs" }] } }`.
+        Queue(queue::QueueService) => queue::QueuePlan,
+        /// Consumers of a queue: `{ worker = { broker = "mq", queue = "jobs" } }`.
+        Worker(worker::WorkerService) => worker::WorkerPlan,
     }
 }
 
@@ -302,6 +308,8 @@ pub(crate) enum Want {
     Service,
     /// A CDN edge.
     Cdn,
+    /// A queue broker.
+    Queue,
 }
 
 impl Want {
@@ -316,6 +324,7 @@ impl Want {
             Want::HttpApp => "app with protocol = \"http\"",
             Want::Service => "service",
             Want::Cdn => "cdn",
+            Want::Queue => "queue broker",
         }
     }
 }
@@ -332,6 +341,9 @@ pub enum LoadApi {
     /// Redis's protocol: reads are `GET`, writes `SET` (values named as the store's are);
     /// there is no compare-and-set.
     Resp,
+    /// The queue's protocol: every request sends one message (its key the drawn key) to the
+    /// broker's first queue; `Full` and errors fail it.
+    Queue,
     /// The app's HTTP API: reads are `GET /items/{key}` with the user's token in `x-min-lsn`,
     /// writes `PUT`, compare-and-sets `PUT` with `x-expect`; statuses judge the answers.
     Http,

@@ -27,7 +27,14 @@ impl Kind for PaymentService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::Payment => true,
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::HttpApp | Want::Service | Want::Cdn => false,
+            Want::KvPrimary
+            | Want::Kv
+            | Want::Cache
+            | Want::Store
+            | Want::HttpApp
+            | Want::Service
+            | Want::Cdn
+            | Want::Queue => false,
         }
     }
 

@@ -79,9 +79,14 @@ impl Kind for PoolService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::Store => true,
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Payment | Want::HttpApp | Want::Service | Want::Cdn => {
-                false
-            }
+            Want::KvPrimary
+            | Want::Kv
+            | Want::Cache
+            | Want::Payment
+            | Want::HttpApp
+            | Want::Service
+            | Want::Cdn
+            | Want::Queue => false,
         }
     }
 

@@ -56,7 +56,14 @@ impl Kind for PartService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::Service => true,
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::HttpApp | Want::Cdn => false,
+            Want::KvPrimary
+            | Want::Kv
+            | Want::Cache
+            | Want::Store
+            | Want::Payment
+            | Want::HttpApp
+            | Want::Cdn
+            | Want::Queue => false,
         }
     }
 

@@ -40,6 +40,7 @@ use faultline_models::http::client::{HttpClient, HttpResponse};
 use faultline_models::http::{self, Bytes, Method, StatusCode};
 use faultline_models::kv::api::Msg;
 use faultline_models::proto::ErrorCode;
+use faultline_models::queue::api::QueueMsg;
 use faultline_models::seam::Env;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -162,6 +163,8 @@ enum UserClient {
     Resp(RespClient<SimEnv>),
     /// The app's HTTP API.
     Http(HttpClient<SimEnv>),
+    /// A queue broker's.
+    Queue(Client<SimEnv, QueueMsg>),
 }
 
 /// A drawn request, with the client that sends it (a retry sends a copy again).
@@ -171,6 +174,7 @@ enum Call<'a> {
     Echo(&'a Client<SimEnv, EchoMsg>, EchoMsg),
     Resp(&'a RespClient<SimEnv>, [Vec<u8>; 3], usize),
     Http(&'a HttpClient<SimEnv>, http::OutRequest),
+    Queue(&'a Client<SimEnv, QueueMsg>, QueueMsg),
 }
 
 /// The reply to a [`Call`].
@@ -179,6 +183,7 @@ enum Reply {
     Echo(EchoMsg),
     Resp(Frame),
     Http(HttpResponse),
+    Queue(QueueMsg),
 }
 
 struct Gen {
@@ -213,6 +218,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
             LoadApi::Echo => UserClient::Echo(Client::new(env.clone(), u.addr.clone(), plan.timeout())),
             LoadApi::Resp => UserClient::Resp(RespClient::new(env.clone(), u.addr.clone(), plan.timeout())),
             LoadApi::Http => UserClient::Http(HttpClient::new(env.clone(), u.addr.clone(), plan.timeout())),
+            LoadApi::Queue => UserClient::Queue(Client::new(env.clone(), u.addr.clone(), plan.timeout())),
         })
         .collect();
     let lg = Rc::new(Gen {
@@ -319,6 +325,12 @@ impl Gen {
                 };
             }
             UserClient::Http(client) => return self.draw_http(client, (user, cookie), req, key, &mut rng),
+            UserClient::Queue(client) => {
+                // A producer: one message to the broker's first queue, keyed by the drawn key.
+                let body = write_value(req, self.plan.value_bytes);
+                let msg = QueueMsg::Send { queue: String::new(), key: format!("k{key}").into_bytes(), body };
+                return (Op::Write, key, Call::Queue(client, msg), None);
+            }
             UserClient::Store(client) => client,
         };
         let key_name = |key: u64| self.plan.key_name(key).into_bytes();
@@ -468,6 +480,7 @@ impl Gen {
             Call::Echo(client, msg) => client.call_until(msg, expiry.wait()).await.map(Reply::Echo),
             Call::Resp(client, args, n) => client.call_until(&args[..n], expiry.wait()).await.map(Reply::Resp),
             Call::Http(client, request) => client.send_until(request, expiry.wait()).await.map(Reply::Http),
+            Call::Queue(client, msg) => client.call_until(msg, expiry.wait()).await.map(Reply::Queue),
         };
         drop(expiry);
         reply
@@ -507,6 +520,8 @@ fn outcome_of(reply: &Result<Reply, CallError>) -> Outcome {
             Outcome::Error(*code as u8)
         }
         Ok(Reply::Resp(Frame::Error(text))) => Outcome::Error(resp_error_code(text)),
+        Ok(Reply::Queue(QueueMsg::Error { code, .. })) => Outcome::Error(*code as u8),
+        Ok(Reply::Queue(QueueMsg::Full { .. })) => Outcome::Error(ErrorCode::Overloaded as u8),
         Ok(Reply::Http(response)) => match code_of(response.status) {
             Some(code) => Outcome::Error(code as u8),
             None => Outcome::Ok,

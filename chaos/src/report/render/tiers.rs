@@ -45,6 +45,50 @@ pub(super) fn tenants(report: &Report, out: &mut String) {
     table.render(out);
 }
 
+/// The message queues, when a broker published its gauges.
+pub(super) fn queue(report: &Report, out: &mut String) {
+    let Some(q) = &report.queue else {
+        return;
+    };
+    section(out, "Queues (producers' accepted sends; brokers' logs and levels; workers' processed-ids stores)");
+    let mut table = Table::new(&[
+        "accepted",
+        "synced",
+        "lost unsynced",
+        "processed",
+        "duplicates",
+        "absorbed",
+        "dead-lettered",
+        "queued at end",
+    ]);
+    table.row(
+        [
+            q.accepted,
+            q.accepted_synced,
+            q.lost_unsynced,
+            q.processed,
+            q.duplicates,
+            q.absorbed,
+            q.dead_lettered,
+            q.queued_at_end,
+        ]
+        .map(|n| n.to_string())
+        .to_vec(),
+    );
+    table.render(out);
+    let mut table =
+        Table::new(&["redeliveries", "failed attempts", "refused full", "depth peak", "oldest age peak ms"]);
+    table.row(
+        [q.redeliveries, q.failed, q.refused_full, q.depth_peak, q.oldest_age_ms_peak].map(|n| n.to_string()).to_vec(),
+    );
+    table.render(out);
+    let mut table = Table::new(&["window s", "depth peak", "oldest age peak ms"]);
+    for w in &q.windows {
+        table.row(vec![format!("{:.1}", w.start_s), w.depth_peak.to_string(), w.oldest_age_ms_peak.to_string()]);
+    }
+    table.render(out);
+}
+
 /// The cache window that starts at `start_s` (both series use the same starts).
 pub(super) fn cache_window(windows: &[CacheWindow], start_s: f64) -> Option<&CacheWindow> {
     let i = windows.partition_point(|c| c.start_s < start_s);

@@ -14,6 +14,7 @@ use faultline_models::server::{Capacity, serve};
 use faultline_models::{app, router};
 use rand::RngCore;
 
+mod enqueue;
 mod limit;
 mod page;
 mod resilience;
@@ -21,6 +22,7 @@ mod session;
 mod shards;
 mod tier;
 
+pub use enqueue::{EnqueuePlan, EnqueueSpec, OnSpec};
 pub use limit::{FailSpec, KeySpec, RateLimitPlan, RateLimitSpec, ScopeSpec};
 pub(crate) use page::page_ratio;
 pub use page::{FanoutSpec, PagePlan, PageSpec, PartPlan, PartSpec};
@@ -108,6 +110,10 @@ pub struct AppService {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub cache_control: Option<Sp<String>>,
+    /// A queue each successful write (or checkout) sends one message to, before the client is
+    /// answered: `{ broker = "mq", queue = "jobs", on = "write" }`. Default: none.
+    #[serde(default)]
+    pub enqueue: Option<Box<EnqueueSpec>>,
 }
 
 fn default_request_timeout() -> Dur {
@@ -215,6 +221,9 @@ pub struct AppPlan {
     /// The `Cache-Control` of the HTTP front's reads.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<String>,
+    /// The queue successful writes or checkouts send a message to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enqueue: Option<Box<EnqueuePlan>>,
 }
 
 /// Where an app's store calls go, in the plan.
@@ -293,7 +302,14 @@ impl Kind for AppService {
     fn provides(&self, want: Want) -> bool {
         match want {
             Want::HttpApp => self.protocol == ProtocolSpec::Http,
-            Want::KvPrimary | Want::Kv | Want::Cache | Want::Store | Want::Payment | Want::Service | Want::Cdn => false,
+            Want::KvPrimary
+            | Want::Kv
+            | Want::Cache
+            | Want::Store
+            | Want::Payment
+            | Want::Service
+            | Want::Cdn
+            | Want::Queue => false,
         }
     }
 
@@ -318,6 +334,9 @@ impl Kind for AppService {
         }
         if let Some(cache) = &self.cache {
             expect(c, cache, Want::Cache, "an app's `cache`");
+        }
+        if let Some(q) = &self.enqueue {
+            q.validate(c);
         }
         if let Some(tier) = &self.tier {
             tier.validate(c, index, host, self.cache.is_some());
@@ -416,6 +435,7 @@ impl Kind for AppService {
             sessions: self.sessions.map(|spec| session::compile(spec, self.session_ttl)),
             page: self.page.as_ref().map(|page| Box::new(page.compile(|part| cx.addr(part)))),
             cache_control: self.cache_control.as_ref().map(|cc| cc.get_ref().clone()),
+            enqueue: self.enqueue.as_ref().map(|q| Box::new(q.compile(cx))),
         }
     }
 }
@@ -493,6 +513,7 @@ impl AppPlan {
             }),
             rate_limit: self.rate_limit.as_deref().map(RateLimitPlan::config),
             page: self.page.as_deref().map(PagePlan::config),
+            enqueue: self.enqueue.as_deref().map(EnqueuePlan::config),
         }
     }
 
