@@ -105,7 +105,7 @@ mod node;
 mod primary;
 mod replica;
 mod store;
-mod wal;
+pub(crate) mod wal;
 
 use crate::proto::ErrorCode;
 use crate::seam::{DiskError, Env};

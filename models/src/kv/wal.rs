@@ -130,7 +130,8 @@ fn decode_record(bytes: &[u8]) -> Option<(LogEntry, usize)> {
     Some((LogEntry { lsn, epoch, key, value }, HEADER_BYTES + len))
 }
 
-fn take<'a>(r: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+/// The next `n` bytes of `r`, which moves past them; `None` when fewer are left.
+pub(crate) fn take<'a>(r: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     if r.len() < n {
         return None;
     }
@@ -139,7 +140,8 @@ fn take<'a>(r: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     Some(head)
 }
 
-fn take_bytes(r: &mut &[u8]) -> Option<Vec<u8>> {
+/// A little-endian `u32` length, then that many bytes.
+pub(crate) fn take_bytes(r: &mut &[u8]) -> Option<Vec<u8>> {
     let n = u32::from_le_bytes(take(r, 4)?.try_into().ok()?) as usize;
     Some(take(r, n)?.to_vec())
 }

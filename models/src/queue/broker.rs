@@ -75,6 +75,20 @@ pub struct Message {
     leased: bool,
 }
 
+impl Message {
+    /// A message never received, accepted at `accepted_at` and visible from `visible_at`.
+    fn fresh(
+        id: u64,
+        key: Vec<u8>,
+        body: Vec<u8>,
+        partition: u32,
+        accepted_at: Duration,
+        visible_at: Duration,
+    ) -> Self {
+        Message { id, key, body, partition, accepted_at, receives: 0, visible_at, receipt: 0, leased: false }
+    }
+}
+
 /// What a receive hands a consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
@@ -191,19 +205,7 @@ impl Broker {
                 Record::Accept { queue, id, partition, at_ns, key, body } => {
                     let Some(q) = self.queue_mut(&queue) else { continue };
                     let at = Duration::from_nanos(at_ns);
-                    let m = Message {
-                        id,
-                        key,
-                        body,
-                        partition,
-                        accepted_at: at,
-                        receives: 0,
-                        visible_at: now,
-                        receipt: 0,
-                        leased: false,
-                    };
-                    q.timeline.insert((now, id));
-                    q.messages.insert(id, m);
+                    q.admit(Message::fresh(id, key, body, partition, at, now));
                     self.accepted += 1;
                 }
                 Record::Delete { queue, id } => {
@@ -247,19 +249,7 @@ impl Broker {
             return Err(SendError::Full);
         }
         let partition = partition_of(key, id, q.config.partitions);
-        let m = Message {
-            id,
-            key: key.to_vec(),
-            body: body.to_vec(),
-            partition,
-            accepted_at: now,
-            receives: 0,
-            visible_at: now,
-            receipt: 0,
-            leased: false,
-        };
-        q.timeline.insert((now, id));
-        q.messages.insert(id, m);
+        q.admit(Message::fresh(id, key.to_vec(), body.to_vec(), partition, now, now));
         self.next_seq += 1;
         self.accepted += 1;
         let at_ns = now.as_nanos() as u64;
@@ -377,6 +367,12 @@ impl Broker {
 }
 
 impl Queue {
+    /// Takes in a message, visible (in the timeline) from its `visible_at`.
+    fn admit(&mut self, m: Message) {
+        self.timeline.insert((m.visible_at, m.id));
+        self.messages.insert(m.id, m);
+    }
+
     fn has_room(&self) -> bool {
         self.config.max_depth == 0 || self.messages.len() < self.config.max_depth
     }

@@ -11,6 +11,7 @@
 
 use super::QueueFsync;
 use super::broker::Record;
+use crate::kv::wal::{take, take_bytes};
 use crate::seam::{Disk, DiskError};
 use std::rc::Rc;
 use xxhash_rust::xxh3::xxh3_64;
@@ -91,20 +92,6 @@ fn decode(bytes: &[u8]) -> Option<(Record, usize)> {
         _ => return None,
     };
     r.is_empty().then_some((record, HEADER_BYTES + len))
-}
-
-fn take<'a>(r: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-    if r.len() < n {
-        return None;
-    }
-    let (head, tail) = r.split_at(n);
-    *r = tail;
-    Some(head)
-}
-
-fn take_bytes(r: &mut &[u8]) -> Option<Vec<u8>> {
-    let n = u32::from_le_bytes(take(r, 4)?.try_into().ok()?) as usize;
-    Some(take(r, n)?.to_vec())
 }
 
 /// The broker's log.
