@@ -1,7 +1,7 @@
 //! The app kind: an application server doing cache-aside reads and write-then-invalidate
-//! writes over a store, fixed (`db`, `read_from`) or routed over a replicated group (`router`:
-//! read/write splitting, lag bounds, read-your-writes tokens). Its settings, their checks and
-//! its start.
+//! writes over a store, fixed (`db`, `read_from`), routed over a replicated group (`router`:
+//! read/write splitting, lag bounds, read-your-writes tokens) or sharded over several by tenant
+//! (`shards`, see `shards.rs`). Its settings, their checks and its start.
 
 use super::{Kind, LoadApi, PlanContext, Running, Start, Want, expect, members, ns};
 use crate::scenario::spans::Seg;
