@@ -117,6 +117,8 @@ pub enum Matched {
     Completed {
         /// When it was invoked.
         invoked_ns: u64,
+        /// The key's index, from its `Invoke`.
+        key: u64,
     },
     /// A `Complete` with no outstanding request (ignored).
     UnmatchedComplete,
@@ -233,7 +235,7 @@ impl History {
             }
             Event::Complete { req, outcome } => {
                 return match self.on_complete(t_ns, *req, outcome) {
-                    Some(invoked_ns) => Matched::Completed { invoked_ns },
+                    Some((invoked_ns, key)) => Matched::Completed { invoked_ns, key },
                     None => Matched::UnmatchedComplete,
                 };
             }
@@ -267,10 +269,10 @@ impl History {
         Matched::Nothing
     }
 
-    /// Ends request `req`: its invocation time, or `None` if it was not outstanding.
-    fn on_complete(&mut self, t_ns: u64, req: u64, outcome: &Outcome) -> Option<u64> {
+    /// Ends request `req`: its invocation time and key, or `None` if it was not outstanding.
+    fn on_complete(&mut self, t_ns: u64, req: u64, outcome: &Outcome) -> Option<(u64, u64)> {
         let mut entry = self.pending.remove(&req)?;
-        let invoked_ns = entry.invoke_ns;
+        let (invoked_ns, key) = (entry.invoke_ns, entry.key);
         entry.complete_ns = Some(t_ns);
         entry.outcome = outcome.clone();
         if *outcome != Outcome::Ok {
@@ -278,7 +280,7 @@ impl History {
         }
         self.completions.push(pack(t_ns, outcome.is_success()));
         self.keep(entry);
-        Some(invoked_ns)
+        Some((invoked_ns, key))
     }
 
     fn keep(&mut self, entry: OpEntry) {

@@ -180,7 +180,7 @@ impl Analyzer {
         match &record.event {
             Event::Invoke { req, service, key, .. } => {
                 if matched == Matched::Invoked {
-                    self.tenants.invoke(t_ns, *req, *key);
+                    self.tenants.invoke(t_ns, *key);
                 }
                 self.on_invoke(t_ns, matched, *req, *service);
             }
@@ -243,12 +243,12 @@ impl Analyzer {
     }
 
     fn on_complete(&mut self, t_ns: u64, matched: Matched, req: u64, outcome: &Outcome) {
-        let Matched::Completed { invoked_ns } = matched else {
+        let Matched::Completed { invoked_ns, key } = matched else {
             self.anomalies.unmatched_completes += 1;
             return;
         };
         self.on_target_complete(req, t_ns - invoked_ns, outcome);
-        self.tenants.complete(req, t_ns - invoked_ns, outcome);
+        self.tenants.complete(invoked_ns, key, t_ns - invoked_ns, outcome);
         let e2e = &mut self.e2e;
         let latency_ns = t_ns - invoked_ns;
         // What counts as a success is the outcome's to say (a CAS mismatch is one).

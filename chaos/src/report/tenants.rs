@@ -12,8 +12,9 @@
 //! the lowest availability among those with at least [`MIN_WINDOW_REQUESTS`] requests (ties:
 //! the earliest). A trace whose header has no tenants has no tenants section.
 //!
-//! Memory: a pending entry per outstanding request, two counters per tenant and window; the
-//! report keeps every window with a request (a tenant's series, for plots and tests).
+//! Memory: two counters per tenant and window (a completed request's tenant and window come
+//! from its key and invocation time, as the run's history matched them); the report keeps every
+//! window with a request (a tenant's series, for plots and tests).
 
 use super::metrics::Latency;
 use super::{LatencySummary, TenantReport, TenantWindow};
@@ -39,8 +40,6 @@ pub(super) struct TenantsAcc {
     names: Vec<String>,
     window_ns: u64,
     tenants: Vec<Acc>,
-    /// Outstanding request -> (tenant, window it was issued in).
-    pending: BTreeMap<u64, (usize, u64)>,
 }
 
 impl TenantsAcc {
@@ -49,26 +48,25 @@ impl TenantsAcc {
             .iter()
             .map(|_| Acc { requests: 0, ok: 0, limited: 0, latency: Latency::new(), windows: BTreeMap::new() })
             .collect();
-        Self { names: names.to_vec(), window_ns: window_ns.max(1), tenants, pending: BTreeMap::new() }
+        Self { names: names.to_vec(), window_ns: window_ns.max(1), tenants }
     }
 
-    /// Request `req` on key `key` was issued at `t_ns`.
-    pub(super) fn invoke(&mut self, t_ns: u64, req: u64, key: u64) {
-        if self.names.is_empty() {
-            return;
-        }
-        let tenant = (key % self.names.len() as u64) as usize;
-        let window = t_ns / self.window_ns;
-        let acc = &mut self.tenants[tenant];
+    /// The accumulator of `key`'s tenant, and the window of `t_ns`; `None` without tenants.
+    fn at(&mut self, key: u64, t_ns: u64) -> Option<(&mut Acc, u64)> {
+        let tenant = key.checked_rem(self.names.len() as u64)? as usize;
+        Some((&mut self.tenants[tenant], t_ns / self.window_ns))
+    }
+
+    /// A request on key `key` was issued at `t_ns`.
+    pub(super) fn invoke(&mut self, t_ns: u64, key: u64) {
+        let Some((acc, window)) = self.at(key, t_ns) else { return };
         acc.requests += 1;
         acc.windows.entry(window).or_default().0 += 1;
-        self.pending.insert(req, (tenant, window));
     }
 
-    /// Request `req` ended with `outcome` after `latency_ns`.
-    pub(super) fn complete(&mut self, req: u64, latency_ns: u64, outcome: &Outcome) {
-        let Some((tenant, window)) = self.pending.remove(&req) else { return };
-        let acc = &mut self.tenants[tenant];
+    /// A request on key `key` issued at `invoked_ns` ended with `outcome` after `latency_ns`.
+    pub(super) fn complete(&mut self, invoked_ns: u64, key: u64, latency_ns: u64, outcome: &Outcome) {
+        let Some((acc, window)) = self.at(key, invoked_ns) else { return };
         match outcome {
             Outcome::Error(_) if outcome.is_limited() => {
                 acc.limited += 1;
@@ -137,18 +135,17 @@ mod tests {
     #[test]
     fn requests_are_grouped_by_key_and_the_worst_window_is_found() {
         let mut acc = TenantsAcc::new(&["acme".into(), "globex".into()], S);
-        let mut req = 0;
         // Second 0: every request of both tenants succeeds. Second 1: globex's fail (even keys are
         // acme's, odd keys globex's). One globex request is still outstanding at the end.
         for second in 0..2u64 {
             for key in 0..20u64 {
-                req += 1;
-                acc.invoke(second * S + key, req, key);
+                let at = second * S + key;
+                acc.invoke(at, key);
                 let failed = second == 1 && key % 2 == 1;
-                acc.complete(req, 1_000_000, if failed { &Outcome::Timeout } else { &Outcome::Ok });
+                acc.complete(at, key, 1_000_000, if failed { &Outcome::Timeout } else { &Outcome::Ok });
             }
         }
-        acc.invoke(2 * S, req + 1, 3);
+        acc.invoke(2 * S, 3);
         let report = acc.finish();
         let (acme, globex) = (&report[0], &report[1]);
         assert_eq!((acme.name.as_str(), acme.requests, acme.ok), ("acme", 20, 20));
@@ -166,9 +163,9 @@ mod tests {
     #[test]
     fn without_tenants_nothing_is_kept() {
         let mut acc = TenantsAcc::new(&[], S);
-        acc.invoke(0, 1, 7);
-        acc.complete(1, 5, &Outcome::Ok);
-        assert!(acc.pending.is_empty());
+        acc.invoke(0, 7);
+        acc.complete(0, 7, 5, &Outcome::Ok);
+        assert!(acc.tenants.is_empty());
         assert!(acc.finish().is_empty());
     }
 }

@@ -2,9 +2,11 @@
 //! "Exponential Backoff And Jitter", AWS Architecture Blog, 2015): the `n`-th retry waits a
 //! uniform draw in `[0, min(cap, base * 2^n))`.
 //!
-//! Pure arithmetic over a stream the caller hands in (the seam's seeded stream): must not read
-//! a clock or own randomness.
+//! The ceiling is the retry policy's exponential backoff ([`crate::retry::Backoff`]); this
+//! file owns only the draw under it. Pure arithmetic over a stream the caller hands in (the
+//! seam's seeded stream): must not read a clock or own randomness.
 
+use crate::retry;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
@@ -21,8 +23,8 @@ pub struct Backoff {
 impl Backoff {
     /// The ceiling of retry `attempt` (0 for the first): `min(cap, base * 2^attempt)`.
     pub fn ceiling(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
-        self.base.checked_mul(factor).unwrap_or(self.cap).min(self.cap)
+        // The retry policy counts retries from 1.
+        retry::Backoff::Exponential { base: self.base, cap: self.cap }.ceiling(attempt.saturating_add(1))
     }
 
     /// The delay of retry `attempt`: uniform in `[0, ceiling)`, drawn from `rng`.

@@ -115,8 +115,10 @@ impl Env for SimEnv {
             RequestKind::Write => Op::Write,
             RequestKind::Other => Op::Other,
         };
-        self.shared.recorder.borrow_mut().count_served(self.host);
-        self.record(Event::Served { host: self.host, op, latency_ns: latency.as_nanos() as u64, ok });
+        let t_ns = self.shared.now_ns(self.host);
+        let mut recorder = self.shared.recorder.borrow_mut();
+        recorder.count_served(self.host);
+        recorder.push(t_ns, Event::Served { host: self.host, op, latency_ns: latency.as_nanos() as u64, ok });
     }
 
     fn role(&self, change: RoleChange) {

@@ -274,7 +274,11 @@ impl RoutedPlan {
     fn config(&self) -> router::RouterConfig {
         router::RouterConfig {
             members: self.members.clone(),
-            reads: shards::read_policy(self.reads),
+            reads: match self.reads {
+                ReadsSpec::Primary => router::ReadPolicy::Primary,
+                ReadsSpec::RoundRobin => router::ReadPolicy::RoundRobin,
+                ReadsSpec::LeastLag => router::ReadPolicy::LeastLag,
+            },
             max_lag: self.max_lag_ns.map(Duration::from_nanos),
             read_your_writes: self.read_your_writes,
             probe_every: Duration::from_nanos(self.probe_every_ns),

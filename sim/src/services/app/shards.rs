@@ -5,7 +5,7 @@
 //! Must not: route keys itself (`faultline_models::shard` does), or know how a group fails over
 //! (its failover controller does, as for a lone `router`).
 
-use super::{ReadsSpec, RoutedPlan, RouterSpec};
+use super::{RoutedPlan, RouterSpec};
 use crate::scenario::spans::{Seg, name_list};
 use crate::scenario::validate::Checker;
 use crate::scenario::{Host, Sp};
@@ -177,15 +177,5 @@ impl ShardsPlan {
             groups[owner].tenants.push(u16::try_from(index).expect("validated: at most 1024 tenants"));
         }
         groups
-    }
-}
-
-/// The reads a group's router spreads, as the model names them.
-pub(super) fn read_policy(reads: ReadsSpec) -> faultline_models::router::ReadPolicy {
-    use faultline_models::router::ReadPolicy;
-    match reads {
-        ReadsSpec::Primary => ReadPolicy::Primary,
-        ReadsSpec::RoundRobin => ReadPolicy::RoundRobin,
-        ReadsSpec::LeastLag => ReadPolicy::LeastLag,
     }
 }
