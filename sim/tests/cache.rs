@@ -152,10 +152,25 @@ fn a_hit_rate_drop_from_95_to_80_percent_multiplies_database_reads_by_4() {
     }
 }
 
-/// Database loads per expiry of the hot key, counted from the first sample at which L2 holds
-/// it (before its first write it is absent, and absent keys are not cached): (loads per expiry,
-/// loads per second, expiries, the largest key_loads_peak of an app host, lock waits).
-fn stampede(name: &str, edits: &[(&str, &str)], seed: u64) -> (f64, f64, i64, i64, i64) {
+/// What a stampede run measured.
+struct Stampede {
+    /// Database loads per expiry of the hot key.
+    per_expiry: f64,
+    /// Database loads per second.
+    per_s: f64,
+    /// Expiries of the hot key in L2.
+    expired: i64,
+    /// The largest `key_loads_peak` of an app host.
+    host_peak: i64,
+    /// The report's peak of reads of one key at once at the database.
+    db_peak: u64,
+    /// Misses that waited for another's lock.
+    waits: i64,
+}
+
+/// A stampede run's figures, the loads counted from the first sample at which L2 holds the
+/// hot key (before its first write it is absent, and absent keys are not cached).
+fn stampede(name: &str, edits: &[(&str, &str)], seed: u64) -> Stampede {
     let (r, g) = run_file(name, edits, seed);
     assert!(r.passed(), "{name}: {}", r.render_text());
     let from = g.first_reaching(gauge::HITS, "cache", 1).expect("the key was written and read");
@@ -163,49 +178,87 @@ fn stampede(name: &str, edits: &[(&str, &str)], seed: u64) -> (f64, f64, i64, i6
     let loads = g.grew(gauge::DB_LOADS, &APPS4, from);
     let expired = g.grew(gauge::EXPIRED, &["cache"], from);
     let seconds = (g.end_ns - from) as f64 / S as f64;
-    let per_expiry = loads as f64 / expired.max(1) as f64;
-    let peak = g.max_at_end(gauge::KEY_LOADS_PEAK, &APPS4);
-    let waits = g.grew(gauge::LOCK_WAITS, &APPS4, from);
+    let db_peak = r.cache.as_ref().and_then(|c| c.db_key_reads_peak).expect("the database counted its reads");
+    let run = Stampede {
+        per_expiry: loads as f64 / expired.max(1) as f64,
+        per_s: loads as f64 / seconds,
+        expired,
+        host_peak: g.max_at_end(gauge::KEY_LOADS_PEAK, &APPS4),
+        db_peak,
+        waits: g.grew(gauge::LOCK_WAITS, &APPS4, from),
+    };
     println!(
-        "{name} {edits:?} seed {seed}: {loads} loads, {expired} expiries, {per_expiry:.1} per expiry, {:.1}/s, peak {peak}, lock waits {waits}",
-        loads as f64 / seconds
+        "{name} {edits:?} seed {seed}: {loads} loads, {expired} expiries, {:.1} per expiry, {:.1}/s, peak {} on a host, {db_peak} at the database, lock waits {}",
+        run.per_expiry, run.per_s, run.host_peak, run.waits
     );
-    (per_expiry, loads as f64 / seconds, expired, peak, waits)
+    run
 }
 
 #[test]
 fn an_unprotected_stampede_grows_with_the_readers() {
     for seed in SEEDS {
-        let (full, _, expired, peak, _) = stampede("cache-stampede.toml", &[], seed);
+        let full = stampede("cache-stampede.toml", &[], seed);
         // A quarter of the readers; the same 2 writes a second.
         let quarter = [("rate = 4000", "rate = 1000"), ("read_ratio = 0.9995", "read_ratio = 0.998")];
-        let (low, _, _, low_peak, _) = stampede("cache-stampede.toml", &quarter, seed);
-        assert!(expired >= 10, "the key expired every ~250 ms: {expired}");
+        let low = stampede("cache-stampede.toml", &quarter, seed);
+        assert!(full.expired >= 10, "the key expired every ~250 ms: {}", full.expired);
         // ~24 ms from the first miss to the refill: ~95 reads at 4,000 a second, ~24 at 1,000.
-        assert!((70.0..130.0).contains(&full), "loads per expiry at 4,000 reads/s: {full}");
-        assert!((15.0..35.0).contains(&low), "loads per expiry at 1,000 reads/s: {low}");
-        assert!(full > 3.0 * low, "four times the readers, {full} against {low} loads per expiry");
-        assert!(peak >= 15, "loads of the key at once on one host: {peak}");
-        assert!(peak > 2 * low_peak, "at once on one host: {peak} against {low_peak} with a quarter of the readers");
+        assert!((70.0..130.0).contains(&full.per_expiry), "loads per expiry at 4,000 reads/s: {}", full.per_expiry);
+        assert!((15.0..35.0).contains(&low.per_expiry), "loads per expiry at 1,000 reads/s: {}", low.per_expiry);
+        assert!(
+            full.per_expiry > 3.0 * low.per_expiry,
+            "four times the readers, {} against {}",
+            full.per_expiry,
+            low.per_expiry
+        );
+        assert!(full.host_peak >= 15, "loads of the key at once on one host: {}", full.host_peak);
+        assert!(
+            full.host_peak > 2 * low.host_peak,
+            "at once on one host: {} against {}",
+            full.host_peak,
+            low.host_peak
+        );
+        // The database holds every host's loads of the key at once: about a reload's worth of
+        // the readers (~95 at 4,000 a second).
+        assert!((60..=140).contains(&full.db_peak), "reads of the key at once at the database: {}", full.db_peak);
+        // Four times the readers: 2.9-3.5 times the peak on seeds 1-3.
+        assert!(2 * full.db_peak > 5 * low.db_peak, "at the database: {} against {}", full.db_peak, low.db_peak);
+        assert!(full.db_peak > full.host_peak as u64, "the hosts' loads add up at the database");
     }
 }
 
 #[test]
 fn single_flight_lock_and_xfetch_bound_the_stampede() {
     for seed in SEEDS {
-        let (_, none_rate, none_expired, _, _) = stampede("cache-stampede.toml", &[], seed);
-        let (flight, _, expired, peak, _) = stampede("cache-stampede-single-flight.toml", &[], seed);
-        assert!(expired >= 10, "{expired}");
-        assert!((1.0..=4.0).contains(&flight), "single-flight: at most one load per app host: {flight}");
-        assert_eq!(peak, 1, "single-flight: one load of the key at once on a host");
-        let (locked, _, expired, peak, waits) = stampede("cache-stampede-lock.toml", &[], seed);
-        assert!(expired >= 10, "{expired}");
-        assert!((1.0..=1.25).contains(&locked), "lock: about one load in all: {locked}");
-        assert_eq!(peak, 1);
-        assert!(waits >= expired, "the other hosts wait for the holder's fill: {waits}");
-        let (_, xfetch_rate, xfetch_expired, _, _) = stampede("cache-stampede-xfetch.toml", &[], seed);
-        assert!(xfetch_rate * 10.0 < none_rate, "xfetch {xfetch_rate} loads/s against {none_rate}");
-        assert!(xfetch_expired * 5 < none_expired, "refreshed before it expires: {xfetch_expired}");
+        let none = stampede("cache-stampede.toml", &[], seed);
+        let flight = stampede("cache-stampede-single-flight.toml", &[], seed);
+        assert!(flight.expired >= 10, "{}", flight.expired);
+        assert!(
+            (1.0..=4.0).contains(&flight.per_expiry),
+            "single-flight: at most one load per app host: {}",
+            flight.per_expiry
+        );
+        assert_eq!(flight.host_peak, 1, "single-flight: one load of the key at once on a host");
+        assert!(
+            (2..=4).contains(&flight.db_peak),
+            "single-flight: at most one per app host at the database: {}",
+            flight.db_peak
+        );
+        let locked = stampede("cache-stampede-lock.toml", &[], seed);
+        assert!(locked.expired >= 10, "{}", locked.expired);
+        assert!((1.0..=1.25).contains(&locked.per_expiry), "lock: about one load in all: {}", locked.per_expiry);
+        assert_eq!(locked.host_peak, 1);
+        assert_eq!(locked.db_peak, 1, "lock: one read of the key at once at the database");
+        assert!(locked.waits >= locked.expired, "the other hosts wait for the holder's fill: {}", locked.waits);
+        let xfetch = stampede("cache-stampede-xfetch.toml", &[], seed);
+        assert!(xfetch.per_s * 10.0 < none.per_s, "xfetch {} loads/s against {}", xfetch.per_s, none.per_s);
+        assert!(xfetch.expired * 5 < none.expired, "refreshed before it expires: {}", xfetch.expired);
+        assert!(
+            xfetch.db_peak * 3 < none.db_peak,
+            "xfetch: {} at the database against {}",
+            xfetch.db_peak,
+            none.db_peak
+        );
     }
 }
 

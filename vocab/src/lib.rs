@@ -159,6 +159,9 @@ pub mod gauge {
     pub const CACHE_ERRORS: &str = "cache_errors";
     /// The most loads of one key an app had running at once (`app`).
     pub const KEY_LOADS_PEAK: &str = "key_loads_peak";
+    /// The most reads of one stored key a kv node held at once, queued or in service: the
+    /// stampede as the database sees it (`kv`, behind a cache tier only).
+    pub const KEY_READS_PEAK: &str = "key_reads_peak";
     /// Times an app's cache tier ejected an L2 node after consecutive failures, since start
     /// (`app`).
     pub const L2_EJECTIONS: &str = "l2_ejections";
@@ -276,7 +279,7 @@ pub mod gauge {
     pub const WORKER_FAILED: &str = "worker_failed";
 
     /// Every gauge a model (or the autoscaler) publishes.
-    pub const ALL: [&str; 67] = [
+    pub const ALL: [&str; 68] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -294,6 +297,7 @@ pub mod gauge {
         LOCK_WAITS,
         CACHE_ERRORS,
         KEY_LOADS_PEAK,
+        KEY_READS_PEAK,
         CACHE_INVALIDATION_FAILURES,
         READ_FALLBACKS,
         READS_PRIMARY,

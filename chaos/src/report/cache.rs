@@ -9,6 +9,8 @@
 //! joined a load), `l1_hits`, `db_loads`, `early_refreshes`, `lock_waits`, `cache_errors`, and
 //! `key_loads_peak` (the most loads of one key it had running at once); an L2 node publishes
 //! `entries` and `used_memory` (levels) and `hits`, `misses`, `evicted`, `expired` (cumulative).
+//! A database node behind a cache tier publishes `key_reads_peak` (the most reads of one stored
+//! key it held at once).
 //! An app without a cache publishes `cache_hits` and `cache_misses` only: it is not a cache
 //! host, and a trace without any tier or node gauge has no cache section.
 //!
@@ -215,13 +217,15 @@ pub(super) struct CacheAcc {
     window_ns: u64,
     apps: BTreeMap<u16, AppAcc>,
     nodes: BTreeMap<u16, NodeAcc>,
+    /// The largest `key_reads_peak` of the database nodes, once one published it.
+    db_key_reads_peak: Option<u64>,
 }
 
 impl CacheAcc {
     /// `window_ns` must be positive (the analyzer guarantees it).
     pub(super) fn new(window_ns: u64) -> Self {
         assert!(window_ns > 0, "a window has a positive width");
-        Self { window_ns, apps: BTreeMap::new(), nodes: BTreeMap::new() }
+        Self { window_ns, apps: BTreeMap::new(), nodes: BTreeMap::new(), db_key_reads_peak: None }
     }
 
     /// One `Sample` record; gauges that are not the cache's are ignored.
@@ -231,6 +235,9 @@ impl CacheAcc {
             self.apps.entry(host).or_default().sample(window, gauge, last);
         } else if let Some(gauge) = NodeGauge::of(name) {
             self.nodes.entry(host).or_default().sample(gauge, last);
+        } else if name == gauge::KEY_READS_PEAK {
+            let peak = last.max(0) as u64;
+            self.db_key_reads_peak = Some(self.db_key_reads_peak.map_or(peak, |p| p.max(peak)));
         }
     }
 
@@ -275,7 +282,8 @@ impl CacheAcc {
             })
             .collect();
         let windows = cache_windows(windows, self.window_ns, issue_ns, max_windows);
-        Some(CacheReport { apps: out_apps, total, key_loads_peak_sum, nodes, windows })
+        let db_key_reads_peak = self.db_key_reads_peak;
+        Some(CacheReport { apps: out_apps, total, key_loads_peak_sum, db_key_reads_peak, nodes, windows })
     }
 }
 
@@ -478,6 +486,21 @@ mod tests {
         assert_eq!((node.entries_peak, node.used_memory_peak), (30, 9_000));
         let text = stream.analyze().render_text();
         assert!(text.contains("no app host published cache tier gauges"), "{text}");
+    }
+
+    #[test]
+    fn the_database_peak_is_the_largest_of_its_nodes() {
+        let mut stream = stream();
+        app_ticks(&mut stream, APP, [8, 2, 3, 2, 1, 0, 0], 2);
+        assert_eq!(cache(&stream).db_key_reads_peak, None, "no store counted its reads");
+        // Two store nodes (hosts 0 and 3 stand in for them): the peak only grows.
+        stream.gauge(100 * MS, 0, gauge::KEY_READS_PEAK, 1);
+        stream.gauge(200 * MS, 3, gauge::KEY_READS_PEAK, 7);
+        stream.gauge(300 * MS, 0, gauge::KEY_READS_PEAK, 4);
+        let report = stream.analyze();
+        assert_eq!(report.cache.as_ref().and_then(|c| c.db_key_reads_peak), Some(7));
+        let text = report.render_text();
+        assert!(text.contains("peak reads of one key at once at the database: 7 (on one node)"), "{text}");
     }
 
     #[test]

@@ -411,6 +411,11 @@ pub struct CacheReport {
     /// The sum of the hosts' `key_loads_peak`: an upper bound of the loads of one key running
     /// at once across hosts (the hosts' peaks need not coincide).
     pub key_loads_peak_sum: u64,
+    /// The most reads of one stored key a database node held at once (`key_reads_peak`, the
+    /// largest of the nodes'), when the stores counted them: the stampede as the database sees
+    /// it, whatever the app hosts did.
+    #[serde(default)]
+    pub db_key_reads_peak: Option<u64>,
     /// Per L2 node, by host id.
     pub nodes: Vec<CacheNode>,
     /// Per window, the report's windows (every window of the run, then any later one with data).

@@ -172,6 +172,10 @@ pub struct KvConfig {
     pub managed: bool,
     /// How long a replica spends applying one shipped entry.
     pub apply_cost: Duration,
+    /// Whether the node counts the reads of each stored key it holds at once (the gauge
+    /// `key_reads_peak`: a stampede as the database sees it). Reads of a key it does not hold
+    /// are not counted: no cache keeps an absent key, so no protection could spare them.
+    pub count_key_reads: bool,
 }
 
 /// What can go wrong in a kv node.

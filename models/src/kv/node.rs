@@ -280,6 +280,16 @@ pub struct KvNode<E: Env>(pub(crate) Rc<Node<E>>);
 impl<E: Env> Handler<E> for KvNode<E> {
     type Codec = Framed<Msg>;
 
+    fn read_key(&self, msg: &Msg) -> Option<Vec<u8>> {
+        let node = &self.0;
+        match msg {
+            Msg::Get { key, .. } if node.config.count_key_reads => {
+                node.state.borrow().log.store.get(key).is_some().then(|| key.clone())
+            }
+            _ => None,
+        }
+    }
+
     async fn handle(&self, msg: Msg, replier: Replier<E, Framed<Msg>>) -> Option<Msg> {
         let node = &self.0;
         match msg {
@@ -343,6 +353,23 @@ mod tests {
     fn role_of(env: &TestEnv) -> (&'static str, u64) {
         let last = env.roles().last().copied().expect("a role report");
         (last.role, last.epoch)
+    }
+
+    #[test]
+    fn only_reads_of_a_stored_key_are_counted_and_only_when_asked() {
+        let env = TestEnv::new("db");
+        let get = |key: &str| Msg::Get { key: key.into(), min_lsn: 0 };
+        let counting =
+            KvNode(Rc::new(open(&env, KvConfig { count_key_reads: true, ..KvConfig::default() }, Start::Primary)));
+        assert_eq!(counting.read_key(&get("k")), None, "an absent key: no cache could spare its reads");
+        put(&counting.0, "k").unwrap();
+        assert_eq!(counting.read_key(&get("k")), Some(b"k".to_vec()));
+        let write = Msg::Put { key: b"k".to_vec(), value: b"v".to_vec() };
+        assert_eq!(counting.read_key(&write), None, "a write is not a read");
+        let env = TestEnv::new("db2");
+        let quiet = KvNode(Rc::new(open(&env, KvConfig::default(), Start::Primary)));
+        put(&quiet.0, "k").unwrap();
+        assert_eq!(quiet.read_key(&get("k")), None, "off unless asked");
     }
 
     #[test]

@@ -120,6 +120,13 @@ pub trait Handler<E: Env>: 'static {
         replier: Replier<E, Self::Codec>,
     ) -> impl Future<Output = Option<ReplyOf<Self, E>>>;
 
+    /// The key `request` reads, when the server is to count the reads of one key it holds at
+    /// once (the gauge `key_reads_peak`); `None`, the default, for a request not counted.
+    fn read_key(&self, request: &RequestOf<Self, E>) -> Option<Vec<u8>> {
+        let _ = request;
+        None
+    }
+
     /// Connection `conn` was accepted (and not refused); its requests follow.
     fn connected(&self, conn: u64) {
         let _ = conn;

@@ -37,6 +37,10 @@
 //! per-connection state (a pooler's session) can live beside it. A handler that waits on a
 //! dependency without occupying a worker (an event loop) sets [`Handler::HOLDS_SLOT`] to false.
 //!
+//! A handler that names the key a request reads ([`Handler::read_key`]) has the server count
+//! the reads of each key it holds at once, from arrival to reply, and publish the largest count
+//! as the gauge `key_reads_peak` (see `key_reads`).
+//!
 //! This module must not know any protocol's messages or any model's logic.
 //!
 //! Hot path: with these settings off, a request allocates nothing beyond its one boxed future,
@@ -45,6 +49,7 @@
 mod codec;
 #[cfg(test)]
 mod in_order_tests;
+mod key_reads;
 mod service_time;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -58,6 +63,7 @@ pub use workers::{Shed, Workers};
 use crate::seam::{Env, Listener, Stream};
 use codec::{Slot, shared_writer};
 use faultline_vocab::gauge;
+use key_reads::KeyReads;
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
@@ -74,6 +80,8 @@ struct Shared<E: Env, H> {
     connections: Cell<usize>,
     /// The number of the last accepted connection.
     last_conn: Cell<u64>,
+    /// The reads of each key held now, for the handlers that name them.
+    key_reads: KeyReads,
 }
 
 impl<E: Env, H> Shared<E, H> {
@@ -99,6 +107,7 @@ pub async fn serve<E: Env, H: Handler<E>>(
         handler,
         connections: Cell::new(0),
         last_conn: Cell::new(0),
+        key_reads: KeyReads::default(),
     });
     shared.publish_connections();
     loop {
@@ -207,6 +216,7 @@ async fn serve_request<E: Env, H: Handler<E>>(
     replier: Replier<E, H::Codec>,
     shared: Rc<Shared<E, H>>,
 ) {
+    let held = shared.handler.read_key(&request).map(|key| shared.key_reads.hold(key, &shared.env));
     let reply = match H::Codec::class(&request) {
         Class::Control => shared.handler.handle(request, replier.clone()).await,
         Class::Query(kind) => {
@@ -218,5 +228,6 @@ async fn serve_request<E: Env, H: Handler<E>>(
             }
         }
     };
+    drop(held);
     replier.finish(reply).await;
 }

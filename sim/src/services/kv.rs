@@ -1,5 +1,6 @@
 //! The kv kind: a node of the replicated key-value store (a primary and its replicas), its
-//! settings (role, primary, fsync, replication, apply cost), their checks, and its start.
+//! settings (role, primary, fsync, replication, apply cost), their checks, and its start. Behind
+//! a cache tier (any app of the scenario has one) it counts its reads of one key at once.
 
 use super::{Kind, LoadApi, PlanContext, Running, Start, Want, expect, ns};
 use crate::scenario::validate::{Checker, or_span};
@@ -94,6 +95,10 @@ pub struct KvPlan {
     pub managed: bool,
     /// Time to apply one log entry, nanoseconds.
     pub apply_cost_ns: u64,
+    /// Whether it counts the reads of one stored key it holds at once (an app of the scenario
+    /// reads through a cache tier).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub count_key_reads: bool,
 }
 
 /// What a primary's write waits for, in the plan.
@@ -172,6 +177,7 @@ impl Kind for KvService {
             replication,
             managed,
             apply_cost_ns: ns(self.apply_cost.0),
+            count_key_reads: cx.cached,
         }
     }
 }
@@ -186,7 +192,13 @@ impl KvPlan {
             }
             ReplicationPlan::Sync { replicas } => kv::Replication::Sync { replicas: *replicas },
         };
-        kv::KvConfig { fsync, replication, managed: self.managed, apply_cost: Duration::from_nanos(self.apply_cost_ns) }
+        kv::KvConfig {
+            fsync,
+            replication,
+            managed: self.managed,
+            apply_cost: Duration::from_nanos(self.apply_cost_ns),
+            count_key_reads: self.count_key_reads,
+        }
     }
 
     /// Runs the node: a primary, or a replica of its primary.

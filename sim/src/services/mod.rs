@@ -353,6 +353,9 @@ pub enum LoadApi {
 pub(crate) struct PlanContext<'a> {
     /// Names of the kv hosts a failover controller manages.
     pub(crate) managed: &'a std::collections::BTreeSet<String>,
+    /// Whether an app of the scenario reads through a cache tier (the stores then count their
+    /// reads of one key at once: the stampede as the database sees it).
+    pub(crate) cached: bool,
 }
 
 impl PlanContext<'_> {

@@ -137,6 +137,9 @@ pub(super) fn cache(report: &Report, out: &mut String) {
             cache.total.key_loads_peak, cache.key_loads_peak_sum
         ));
     }
+    if let Some(peak) = cache.db_key_reads_peak {
+        out.push_str(&format!("  peak reads of one key at once at the database: {peak} (on one node)\n"));
+    }
     if cache.nodes.is_empty() {
         return;
     }
