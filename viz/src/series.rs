@@ -1,7 +1,7 @@
 //! Per-bin aggregates for the plots, computed once from a [`TraceIndex`].
 //!
 //! Owns: the plot series (latency percentiles, throughput, error rate, cache hit rates and
-//! database loads, replication lag, queue depth) as ready-to-draw point lists, so a frame only
+//! database loads, replication lag, queue depth, a broker's messages, a pool's instances) as ready-to-draw point lists, so a frame only
 //! borrows them. Must not: be recomputed per frame.
 //!
 //! Definitions (the report's, on a finer grid): a bin holds the requests *issued* in it;
@@ -22,6 +22,10 @@
 //! at 0 closed, 1 half-open, 2 open, closed from the start until its first change, and held to
 //! the end of the run.
 //!
+//! A queue broker's messages (`queue_depth`, `queue_inflight`, `queue_dlq`) and a pool's
+//! instances (`pool_ready`, `pool_starting`) are the raw samples' last values per host, only
+//! for the hosts that publish them.
+//!
 //! Bin width: the run's length / [`TARGET_BINS`], at least 1 ms, so a plot has a few hundred
 //! points whatever the length of the run.
 
@@ -37,6 +41,10 @@ pub const TARGET_BINS: u64 = 200;
 pub const LAG_GAUGES: [&str; 2] = [gauge::REPLICA_LAG_LSN, gauge::LAG_MS];
 /// Gauges plotted as queue depth (their time-weighted mean).
 pub const QUEUE_GAUGES: [&str; 2] = [gauge::QUEUE, gauge::INFLIGHT];
+/// Gauges plotted as a queue broker's messages (their last value).
+pub const BROKER_GAUGES: [&str; 3] = [gauge::QUEUE_DEPTH, gauge::QUEUE_INFLIGHT, gauge::QUEUE_DLQ];
+/// Gauges plotted as a pool's instances (their last value).
+pub const INSTANCE_GAUGES: [&str; 2] = [gauge::POOL_READY, gauge::POOL_STARTING];
 
 /// One bin's request counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -87,6 +95,10 @@ pub struct Series {
     pub queue: Vec<NamedLine>,
     /// Circuit breaker states (0 closed, 1 half-open, 2 open), one step line per breaker.
     pub breakers: Vec<NamedLine>,
+    /// A queue broker's messages (waiting, leased, dead-lettered), one line per host and gauge.
+    pub broker: Vec<NamedLine>,
+    /// A pool's instances (ready, starting), one line per host and gauge.
+    pub instances: Vec<NamedLine>,
 }
 
 impl Series {
@@ -131,6 +143,8 @@ impl Series {
             lag: gauge_lines(index, &LAG_GAUGES, |p| p.last as f64),
             queue: gauge_lines(index, &QUEUE_GAUGES, |p| p.mean),
             breakers: breaker_lines(index),
+            broker: gauge_lines(index, &BROKER_GAUGES, |p| p.last as f64),
+            instances: gauge_lines(index, &INSTANCE_GAUGES, |p| p.last as f64),
         }
     }
 
@@ -253,7 +267,7 @@ fn gauge_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{S, loaded, loaded_with_breaker, loaded_with_cache};
+    use crate::testkit::{S, loaded, loaded_with_breaker, loaded_with_cache, loaded_with_pool_and_broker};
 
     #[test]
     fn bins_cover_the_run_and_show_the_fault() {
@@ -325,6 +339,20 @@ mod tests {
                 (10.0, 0.0)
             ]
         );
+    }
+
+    #[test]
+    fn a_broker_and_a_pool_get_their_lines_and_only_then() {
+        let series = loaded().series;
+        assert!(series.broker.is_empty() && series.instances.is_empty(), "no broker, no pool: no line");
+        let series = loaded_with_pool_and_broker().series;
+        let names: Vec<&str> = series.broker.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["db queue_depth", "db queue_inflight", "db queue_dlq"]);
+        let depth: Vec<f64> = series.broker[0].points.iter().map(|p| p.y).collect();
+        assert_eq!(depth, [10.0, 20.0, 30.0, 40.0, 50.0, 40.0, 30.0, 20.0, 10.0]);
+        let names: Vec<&str> = series.instances.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["app pool_ready", "app pool_starting"]);
+        assert_eq!(series.instances[0].points.last().map(|p| (p.x, p.y)), Some((9.0, 4.0)));
     }
 
     #[test]

@@ -160,6 +160,39 @@ pub fn loaded_with_breaker() -> Loaded {
     load_reader(bytes.as_slice(), Path::new("breaker.fltrace")).expect("the breaker fixture loads")
 }
 
+/// The fixture with a queue broker's and an autoscaled pool's gauges (on `db` and `app`, which
+/// stand in for them), sampled every second: the broker's depth climbs by 10 to 50 at 5 s and
+/// falls back to 10 (5 leased, 1 dead-lettered throughout); the pool has 2 ready instances, one
+/// more starting from 3 s, ready from 5 s, and a fourth ready from 7 s.
+pub fn loaded_with_pool_and_broker() -> Loaded {
+    let mut records = records();
+    let end = records.pop().expect("the End record");
+    for s in 1..10u64 {
+        let sample = |host, gauge: &str, last| Record {
+            t_ns: s * S,
+            event: Event::Sample { host, gauge: gauge.into(), last, mean: last as f64 },
+        };
+        let depth = 10 * (5 - (s as i64 - 5).abs());
+        let (ready, starting) = match s {
+            1..=2 => (2, 0),
+            3..=4 => (2, 1),
+            5..=6 => (3, 0),
+            _ => (4, 0),
+        };
+        records.extend([
+            sample(DB, "queue_depth", depth),
+            sample(DB, "queue_inflight", 5),
+            sample(DB, "queue_dlq", 1),
+            sample(APP, "pool_ready", ready),
+            sample(APP, "pool_starting", starting),
+        ]);
+    }
+    records.sort_by_key(|r| r.t_ns); // stable: equal times keep their order
+    records.push(end);
+    let bytes = encode(&header(), records);
+    load_reader(bytes.as_slice(), Path::new("pool.fltrace")).expect("the pool fixture loads")
+}
+
 /// The fixture as trace bytes.
 pub fn trace_bytes() -> Vec<u8> {
     encode(&header(), records())

@@ -3,10 +3,12 @@
 
 use crate::app::{PATH_LABEL, ReplayApp};
 use crate::panels::log::SEARCH_LABEL;
-use crate::panels::plots::{BREAKERS_TITLE, CACHE_TITLE, THROUGHPUT_LOADS_TITLE, THROUGHPUT_TITLE};
+use crate::panels::plots::{
+    BREAKERS_TITLE, BROKER_TITLE, CACHE_TITLE, INSTANCES_TITLE, THROUGHPUT_LOADS_TITLE, THROUGHPUT_TITLE,
+};
 use crate::panels::timeline::BAR_LABEL;
 use crate::state::ReplayState;
-use crate::testkit::{MS, S, loaded, loaded_with_breaker, loaded_with_cache, trace_bytes};
+use crate::testkit::{MS, S, loaded, loaded_with_breaker, loaded_with_cache, loaded_with_pool_and_broker, trace_bytes};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -36,10 +38,23 @@ fn shows_the_run_and_every_panel() {
     assert!(harness.query_by_label(CACHE_TITLE).is_none(), "the fixture's app has no cache");
     assert!(harness.query_by_label(THROUGHPUT_LOADS_TITLE).is_none());
     assert!(harness.query_by_label(BREAKERS_TITLE).is_none(), "the fixture's app has no breaker");
+    assert!(harness.query_by_label(BROKER_TITLE).is_none(), "the fixture has no queue broker");
+    assert!(harness.query_by_label(INSTANCES_TITLE).is_none(), "the fixture has no autoscaled pool");
     harness.get_by_label_contains("checks failed");
     harness.get_by_label("FAIL p99 under 50 ms");
     harness.get_by_label("FAIL availability 99%");
     harness.get_by_label("t = 0.000000 s");
+}
+
+#[test]
+fn a_broker_and_a_pool_bring_their_plots() {
+    let mut harness = harness(ReplayApp::new(Some(ReplayState::new(loaded_with_pool_and_broker()))));
+    harness.run();
+    harness.get_by_label(BROKER_TITLE);
+    harness.get_by_label(INSTANCES_TITLE);
+    for legend in ["db queue_depth", "db queue_dlq", "app pool_ready", "app pool_starting"] {
+        harness.get_by_label(legend);
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Metric plots over time (egui_plot): latency percentiles, throughput, error rate, cache hit
 //! rates (only when the run has a cache; its database loads per second then join the
-//! throughput plot, in the same unit), replication lag, queue depth and circuit breaker states
-//! (only when a breaker reported one). The x axes are linked (zoom or pan one, all follow),
+//! throughput plot, in the same unit), replication lag, queue depth, circuit breaker states
+//! (only when a breaker reported one), a queue broker's messages (only with a broker) and a
+//! pool's instances (only with an autoscaled pool). The x axes are linked (zoom or pan one, all follow),
 //! and so are the hover cursors; every plot draws the replay cursor as a vertical line; a click
 //! on a plot moves the cursor there. The data is precomputed ([`crate::series`]); a frame only
 //! borrows it.
@@ -25,6 +26,10 @@ pub const CACHE_TITLE: &str = "Cache hit rate (%)";
 pub const LAG_TITLE: &str = "Replication lag";
 /// The queue depth plot's title.
 pub const QUEUE_TITLE: &str = "Queue depth";
+/// The queue broker plot's title (only with a broker).
+pub const BROKER_TITLE: &str = "Message queue (messages)";
+/// The instances plot's title (only with an autoscaled pool).
+pub const INSTANCES_TITLE: &str = "Instances";
 /// The circuit breakers plot's title (only when a breaker reported a state).
 pub const BREAKERS_TITLE: &str = "Circuit breakers (0 closed, 1 half-open, 2 open)";
 
@@ -51,6 +56,12 @@ pub fn plots(series: &Series) -> Vec<PlotLines<'_>> {
     plots.push((QUEUE_TITLE, named(&series.queue)));
     if !series.breakers.is_empty() {
         plots.push((BREAKERS_TITLE, named(&series.breakers)));
+    }
+    if !series.broker.is_empty() {
+        plots.push((BROKER_TITLE, named(&series.broker)));
+    }
+    if !series.instances.is_empty() {
+        plots.push((INSTANCES_TITLE, named(&series.instances)));
     }
     plots
 }
