@@ -490,22 +490,21 @@ impl Gen {
     /// last attempt's reply. Records each retry, and a retry the budget refused.
     async fn attempts(&self, retrier: &Retrier, req: u64, call: Call<'_>) -> Result<Reply, CallError> {
         let now = || Duration::from_nanos(self.env.sim_ns());
-        retrier.first(now());
-        let mut attempt = 0;
+        let mut waits = retrier.first(now());
         loop {
             let reply = self.attempt(call.clone()).await;
             let after = outcome_of(&reply);
-            match retrier.next(attempt, &after, now()) {
+            let attempt = waits.retries() + 1;
+            match retrier.next(&mut waits, &after, now()) {
                 Next::Stop => return reply,
                 Next::Denied => {
-                    self.env.record(Event::Retry { req, attempt: attempt + 1, after, denied: true });
+                    self.env.record(Event::Retry { req, attempt, after, denied: true });
                     return reply;
                 }
                 Next::Retry(wait) => {
                     if !wait.is_zero() {
                         tokio::time::sleep(wait).await;
                     }
-                    attempt += 1;
                     self.env.record(Event::Retry { req, attempt, after, denied: false });
                 }
             }
