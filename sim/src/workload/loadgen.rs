@@ -25,7 +25,7 @@
 
 mod session;
 
-use super::arrivals::{Arrivals, KeyChooser};
+use super::arrivals::{ArrivalProcess, Arrivals, KeyChooser};
 use super::deadlines::Deadlines;
 use super::retry::{Next, Retrier};
 use crate::services::LoadApi;
@@ -251,8 +251,8 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
     Ok(())
 }
 
-async fn open_loop(lg: &Rc<Gen>, process: super::arrivals::ArrivalProcess, start: tokio::time::Instant) {
-    let mut arrivals = Arrivals::new(process, lg.env.rng("arrivals"));
+async fn open_loop(lg: &Rc<Gen>, process: ArrivalProcess, start: tokio::time::Instant) {
+    let mut arrivals = Arrivals::new(process.clone(), lg.env.rng("arrivals"));
     let end_ns = lg.plan.duration_ns;
     let users = lg.plan.users.len();
     while let Some(t_ns) = arrivals.next_before(end_ns) {
@@ -262,7 +262,14 @@ async fn open_loop(lg: &Rc<Gen>, process: super::arrivals::ArrivalProcess, start
             break;
         }
         tokio::time::sleep_until(start + Duration::from_nanos(t_ns)).await;
-        let user = lg.rng.borrow_mut().random_range(0..users);
+        // A burst's requests go to the users in turn (one each when there are as many users as
+        // requests, as in a contention experiment); a rate's to users drawn at random.
+        let user = match &process {
+            ArrivalProcess::Burst { .. } => ((arrivals.count() - 1) % users as u64) as usize,
+            ArrivalProcess::Constant { .. } | ArrivalProcess::Poisson { .. } => {
+                lg.rng.borrow_mut().random_range(0..users)
+            }
+        };
         lg.begin();
         let g = lg.clone();
         lg.env.spawn(async move {
