@@ -10,8 +10,11 @@
 //! Backoff, as Brooker writes it ("Exponential Backoff And Jitter", AWS Architecture Blog,
 //! 2015): before retry `n` (1 for the first) the ceiling is `min(cap, base * 2^(n - 1))`; no
 //! jitter waits the ceiling, full jitter a uniform draw in `[0, ceiling]`, equal jitter half the
-//! ceiling plus a uniform draw in `[0, ceiling / 2]`. With [`Backoff::None`] a retry leaves at
-//! once, whatever the jitter.
+//! ceiling plus a uniform draw in `[0, ceiling / 2]`. Decorrelated jitter forgets the ceiling and
+//! grows from the previous wait instead: `min(cap, uniform(base, prev * 3))`, `prev` being the
+//! wait before the previous retry and `base` before the first, so a request's waits are state
+//! its caller keeps ([`Waits`], from [`RetryPolicy::waits`]). With [`Backoff::None`] a retry
+//! leaves at once, whatever the jitter.
 //!
 //! The budget is Finagle's `RetryBudget` (a token bucket over a sliding window): each first
 //! attempt deposits `ratio` tokens, each retry withdraws one, and a retry is allowed only while
@@ -72,6 +75,39 @@ pub enum Jitter {
     Full,
     /// Half the ceiling plus a uniform draw in `[0, ceiling / 2]`.
     Equal,
+    /// `min(cap, uniform(base, prev * 3))`, `prev` the previous wait (`base` before the first
+    /// retry): the waits grow from the last draw rather than from the retry's number.
+    Decorrelated,
+}
+
+/// A uniform draw in `[0, ceiling]`: full jitter under `ceiling` (the load generators' retries
+/// and the queue worker's redeliveries both draw it here).
+pub fn full_jitter<R: Rng + ?Sized>(ceiling: Duration, rng: &mut R) -> Duration {
+    let ceiling_ns = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(rng.random_range(0..=ceiling_ns))
+}
+
+/// One request's retries so far: the state its next wait depends on (the retry's number, and
+/// for decorrelated jitter the previous wait). A fresh one comes from [`RetryPolicy::waits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waits {
+    /// Retries whose wait was drawn.
+    retries: u32,
+    /// The wait before the last of them; the policy's `base` before the first.
+    prev: Duration,
+}
+
+impl Waits {
+    /// Retries whose wait was drawn so far.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// The wait before the last retry drawn (the policy's `base`, or zero without backoff,
+    /// before the first).
+    pub fn prev(&self) -> Duration {
+        self.prev
+    }
 }
 
 /// A retry budget: what the [`Bucket`] earns and keeps in reserve.
@@ -117,9 +153,27 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before retry `retry` (1 for the first), jittered with a draw from `rng` (none
-    /// when the jitter is [`Jitter::None`] or the ceiling is zero).
-    pub fn delay<R: Rng + ?Sized>(&self, retry: u32, rng: &mut R) -> Duration {
+    /// A request's retry state before its first retry.
+    pub fn waits(&self) -> Waits {
+        let prev = match self.backoff {
+            Backoff::None => Duration::ZERO,
+            Backoff::Exponential { base, .. } => base,
+        };
+        Waits { retries: 0, prev }
+    }
+
+    /// The wait before the request's next retry, drawn from `rng`; `waits` moves on to it.
+    pub fn next_wait<R: Rng + ?Sized>(&self, waits: &mut Waits, rng: &mut R) -> Duration {
+        waits.retries = waits.retries.saturating_add(1);
+        let wait = self.delay(waits.retries, waits.prev, rng);
+        waits.prev = wait;
+        wait
+    }
+
+    /// The wait before retry `retry` (1 for the first), `prev` being the wait before the
+    /// previous one (`base` for the first; only decorrelated jitter reads it), jittered with a
+    /// draw from `rng` (none when the jitter is [`Jitter::None`] or the wait is zero).
+    pub fn delay<R: Rng + ?Sized>(&self, retry: u32, prev: Duration, rng: &mut R) -> Duration {
         let ceiling = self.backoff.ceiling(retry);
         if ceiling.is_zero() {
             return Duration::ZERO;
@@ -127,12 +181,24 @@ impl RetryPolicy {
         let ceiling_ns = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
         match self.jitter {
             Jitter::None => ceiling,
-            Jitter::Full => Duration::from_nanos(rng.random_range(0..=ceiling_ns)),
+            Jitter::Full => full_jitter(ceiling, rng),
             Jitter::Equal => {
                 let half = ceiling_ns / 2;
                 Duration::from_nanos(half + rng.random_range(0..=ceiling_ns - half))
             }
+            Jitter::Decorrelated => self.decorrelated(prev, rng),
         }
+    }
+
+    /// `min(cap, uniform(base, prev * 3))` (zero without backoff).
+    fn decorrelated<R: Rng + ?Sized>(&self, prev: Duration, rng: &mut R) -> Duration {
+        let Backoff::Exponential { base, cap } = self.backoff else {
+            return Duration::ZERO;
+        };
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let low = ns(base);
+        let high = ns(prev).saturating_mul(3).max(low);
+        Duration::from_nanos(rng.random_range(low..=high)).min(cap)
     }
 
     /// A fresh bucket for the policy's budget, if it has one.
@@ -266,10 +332,14 @@ mod tests {
     fn no_jitter_waits_the_ceiling_and_no_backoff_waits_nothing() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let fixed = policy(exponential(10, 1_000), Jitter::None);
-        assert_eq!(fixed.delay(1, &mut rng), ms(10));
-        assert_eq!(fixed.delay(3, &mut rng), ms(40));
-        for jitter in [Jitter::None, Jitter::Full, Jitter::Equal] {
-            assert_eq!(policy(Backoff::None, jitter).delay(2, &mut rng), Duration::ZERO);
+        assert_eq!(fixed.delay(1, ms(10), &mut rng), ms(10));
+        assert_eq!(fixed.delay(3, ms(10), &mut rng), ms(40));
+        for jitter in [Jitter::None, Jitter::Full, Jitter::Equal, Jitter::Decorrelated] {
+            assert_eq!(policy(Backoff::None, jitter).delay(2, ms(10), &mut rng), Duration::ZERO);
+            let p = policy(Backoff::None, jitter);
+            let mut waits = p.waits();
+            assert_eq!(p.next_wait(&mut waits, &mut rng), Duration::ZERO);
+            assert_eq!((waits.retries(), waits.prev()), (1, Duration::ZERO));
         }
     }
 
@@ -278,7 +348,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let (mut sum, mut lo, mut hi) = (0.0, Duration::MAX, Duration::ZERO);
         for _ in 0..n {
-            let d = p.delay(retry, &mut rng);
+            let d = p.delay(retry, p.waits().prev(), &mut rng);
             sum += d.as_secs_f64() * 1e3;
             lo = lo.min(d);
             hi = hi.max(d);
@@ -304,6 +374,43 @@ mod tests {
         assert!(lo < ms(42), "{lo:?}");
         assert!(hi > ms(78), "{hi:?}");
         assert!(hi <= ms(80), "{hi:?}");
+    }
+
+    #[test]
+    fn decorrelated_waits_grow_from_the_last_draw() {
+        // Brooker's: `sleep = min(cap, uniform(base, sleep * 3))`, sleep starting at base.
+        let p = policy(exponential(10, 1_000), Jitter::Decorrelated);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut waits = p.waits();
+        assert_eq!((waits.retries(), waits.prev()), (0, ms(10)), "prev starts at base");
+        let mut prev = ms(10);
+        for retry in 1..=40 {
+            let wait = p.next_wait(&mut waits, &mut rng);
+            assert!(wait >= ms(10) && wait <= ms(1_000), "retry {retry}: {wait:?}");
+            assert!(wait <= prev * 3, "retry {retry}: {wait:?} after {prev:?}");
+            assert_eq!((waits.retries(), waits.prev()), (retry, wait));
+            prev = wait;
+        }
+        // The first wait is uniform in [base, 3 * base]: a mean of 2 * base.
+        let (mean, lo, hi) = draws(&p, 1, 20_000);
+        assert!((mean - 20.0).abs() < 0.2, "mean {mean} ms");
+        assert!(lo >= ms(10) && lo < ms(11), "{lo:?}");
+        assert!(hi <= ms(30) && hi > ms(29), "{hi:?}");
+        // Near the cap, the draw is capped: from a previous 900 ms, [10 ms, 2.7 s] capped at 1 s.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let capped = (0..1_000).filter(|_| p.delay(9, ms(900), &mut rng) == ms(1_000)).count();
+        assert!((560..=680).contains(&capped), "{capped} of 1000 draws at the cap: about 63%");
+    }
+
+    #[test]
+    fn full_jitter_draws_up_to_its_ceiling_inclusive() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        assert_eq!(full_jitter(Duration::ZERO, &mut rng), Duration::ZERO);
+        let draws: Vec<Duration> = (0..2_000).map(|_| full_jitter(Duration::from_nanos(3), &mut rng)).collect();
+        for ns in 0..=3 {
+            assert!(draws.contains(&Duration::from_nanos(ns)), "{ns} ns is drawn");
+        }
+        assert!(draws.iter().all(|d| *d <= Duration::from_nanos(3)));
     }
 
     #[test]
@@ -422,13 +529,35 @@ mod tests {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let backoff = exponential(base_ms, cap_ms);
             for jitter in [Jitter::None, Jitter::Full, Jitter::Equal] {
-                let delay = policy(backoff, jitter).delay(retry, &mut rng);
+                let delay = policy(backoff, jitter).delay(retry, ms(base_ms), &mut rng);
                 prop_assert!(delay <= backoff.ceiling(retry));
                 prop_assert!(delay <= ms(cap_ms));
                 if jitter == Jitter::Equal {
                     prop_assert!(delay * 2 >= backoff.ceiling(retry) - Duration::from_nanos(1));
                 }
             }
+        }
+
+        #[test]
+        fn decorrelated_waits_stay_in_base_to_cap_and_within_three_times_the_last(
+            base_ms in 1u64..100, extra_ms in 0u64..5_000, retries in 1usize..30, seed in any::<u64>(),
+        ) {
+            let (base, cap) = (ms(base_ms), ms(base_ms + extra_ms));
+            let p = policy(exponential(base_ms, base_ms + extra_ms), Jitter::Decorrelated);
+            let run = |seed: u64| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let mut waits = p.waits();
+                (0..retries).map(|_| p.next_wait(&mut waits, &mut rng)).collect::<Vec<_>>()
+            };
+            let waits = run(seed);
+            let mut prev = base;
+            for wait in &waits {
+                prop_assert!(*wait >= base, "{:?} below base {:?}", wait, base);
+                prop_assert!(*wait <= cap, "{:?} above cap {:?}", wait, cap);
+                prop_assert!(*wait <= prev * 3, "{:?} more than three times {:?}", wait, prev);
+                prev = *wait;
+            }
+            prop_assert_eq!(run(seed), waits, "the same stream, the same waits");
         }
     }
 }

@@ -181,10 +181,16 @@ impl Analyzer {
             Event::Invoke { req, service, key, .. } => {
                 if matched == Matched::Invoked {
                     self.tenants.invoke(t_ns, *key);
+                    self.retry.invoke(t_ns);
                 }
                 self.on_invoke(t_ns, matched, *req, *service);
             }
-            Event::Complete { req, outcome } => self.on_complete(t_ns, matched, *req, outcome),
+            Event::Complete { req, outcome } => {
+                if outcome.is_success() && matches!(matched, Matched::Completed { .. }) {
+                    self.retry.success(t_ns);
+                }
+                self.on_complete(t_ns, matched, *req, outcome)
+            }
             Event::Served { host, latency_ns, ok, op } => {
                 self.queue.served(*host, *op, *ok);
                 self.on_served(t_ns, *host, *latency_ns, *ok);

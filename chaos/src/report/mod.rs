@@ -452,6 +452,15 @@ pub struct RetryReport {
     pub amplification: Option<f64>,
     /// Per window, the report's windows (then any later one with a retry).
     pub windows: Vec<RetryWindow>,
+    /// Attempts sent over the run, first ones and retries: the work the clients asked of the
+    /// system.
+    #[serde(default)]
+    pub attempts: u64,
+    /// From the first request's invoke to the last success of any request, seconds: how long
+    /// the run's requests took to get through (for a burst of contending clients, Brooker's
+    /// "time to completion"); `None` when no request succeeded.
+    #[serde(default)]
+    pub drain_s: Option<f64>,
 }
 
 /// The report of one run.

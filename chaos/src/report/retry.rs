@@ -13,6 +13,11 @@
 //! figure can pass `1 + attempts` for a moment; the run's cannot. A trace without any `Retry`
 //! record has no retry section.
 //!
+//! Work and time to drain, as Brooker measures backoff strategies under contention: attempts
+//! are all the attempts sent (requests + retries), and the drain time runs from the first
+//! request's `Invoke` to the last successful `Complete` (what counts as a success is the
+//! outcome's to say, as for availability).
+//!
 //! Memory: two counters per window that holds a retry.
 
 use super::{RetryReport, RetryWindow, WindowStats};
@@ -28,11 +33,32 @@ pub(super) struct RetryAcc {
     denied: u64,
     /// Per window index: retries sent, retries denied.
     windows: BTreeMap<u64, (u64, u64)>,
+    /// The first invoke and the last success, nanoseconds.
+    first_invoke_ns: Option<u64>,
+    last_success_ns: Option<u64>,
 }
 
 impl RetryAcc {
     pub(super) fn new(window_ns: u64) -> Self {
-        Self { window_ns, seen: false, retries: 0, denied: 0, windows: BTreeMap::new() }
+        Self {
+            window_ns,
+            seen: false,
+            retries: 0,
+            denied: 0,
+            windows: BTreeMap::new(),
+            first_invoke_ns: None,
+            last_success_ns: None,
+        }
+    }
+
+    /// A request invoked at `t_ns`.
+    pub(super) fn invoke(&mut self, t_ns: u64) {
+        self.first_invoke_ns.get_or_insert(t_ns);
+    }
+
+    /// A request that succeeded at `t_ns`.
+    pub(super) fn success(&mut self, t_ns: u64) {
+        self.last_success_ns = Some(self.last_success_ns.map_or(t_ns, |last| last.max(t_ns)));
     }
 
     /// A `Retry` record at `t_ns`.
@@ -68,11 +94,17 @@ impl RetryAcc {
                 .iter()
                 .map(|(&index, &(retries, denied))| row(index as f64 * width_s, width_s, 0, retries, denied)),
         );
+        let drain_ns = match (self.first_invoke_ns, self.last_success_ns) {
+            (Some(first), Some(last)) => Some(last.saturating_sub(first)),
+            (None, _) | (_, None) => None,
+        };
         Some(RetryReport {
             retries: self.retries,
             denied: self.denied,
             amplification: amplification(requests, self.retries),
             windows: rows,
+            attempts: requests + self.retries,
+            drain_s: drain_ns.map(|ns| ns as f64 / NS_PER_S),
         })
     }
 }
@@ -127,11 +159,19 @@ mod tests {
         let section = report.retry.as_ref().expect("a retry section");
         assert_eq!((section.retries, section.denied), (6, 1));
         assert_eq!(section.amplification, Some(12.0 / 6.0));
+        assert_eq!(section.attempts, 12);
+        // From the first invoke at 0 to the last success, at 1.021 s.
+        assert_eq!(section.drain_s, Some(1.021));
         let rows: Vec<(u64, u64, u64, Option<f64>)> =
             section.windows.iter().map(|w| (w.requests, w.retries, w.denied, w.amplification)).collect();
         assert_eq!(rows, [(4, 5, 1, Some(9.0 / 4.0)), (2, 0, 0, Some(1.0)), (0, 1, 0, None)]);
         let text = report.render_text();
-        for piece in ["retries", "6 sent, 1 denied by the budget, 2.00 attempts per request", "attempts/req"] {
+        for piece in [
+            "retries",
+            "6 sent, 1 denied by the budget, 2.00 attempts per request",
+            "12 attempts, the last success 1.021 s after the first request",
+            "attempts/req",
+        ] {
             assert!(text.contains(piece), "missing {piece:?} in:\n{text}");
         }
         let json = serde_json::to_string(&report).unwrap();
@@ -148,5 +188,21 @@ mod tests {
         let starts: Vec<f64> = section.windows.iter().map(|w| w.start_s).collect();
         assert_eq!(starts, [0.0, 3.0]);
         assert_eq!(section.amplification, Some(2.0));
+        assert_eq!(section.drain_s, None, "no request succeeded");
+    }
+
+    #[test]
+    fn the_drain_runs_from_the_first_invoke_to_the_last_success() {
+        let mut stream = Stream::new(5, 1);
+        // A burst at 100 ms: one request succeeds at once, one after two retries, one fails
+        // late; the failure does not count.
+        stream.request(100 * MS, 2 * MS, Outcome::Ok);
+        stream.request(100 * MS, 900 * MS, Outcome::Ok);
+        stream.request(100 * MS, 3 * S, Outcome::Timeout);
+        stream.push(300 * MS, retry(1, 1, false));
+        stream.push(600 * MS, retry(1, 2, false));
+        let section = stream.analyze().retry.expect("a retry section");
+        assert_eq!(section.attempts, 5);
+        assert_eq!(section.drain_s, Some(0.9));
     }
 }

@@ -1,13 +1,14 @@
 //! Retry delays for a message that failed: exponential backoff with full jitter (Brooker,
 //! "Exponential Backoff And Jitter", AWS Architecture Blog, 2015): the `n`-th retry waits a
-//! uniform draw in `[0, min(cap, base * 2^n))`.
+//! uniform draw in `[0, min(cap, base * 2^n)]`.
 //!
-//! The ceiling is the retry policy's exponential backoff ([`crate::retry::Backoff`]); this
-//! file owns only the draw under it. Pure arithmetic over a stream the caller hands in (the
-//! seam's seeded stream): must not read a clock or own randomness.
+//! The ceiling is the retry policy's exponential backoff ([`crate::retry::Backoff`]) and the
+//! draw its full jitter ([`crate::retry::full_jitter`]), so a client's retries and a message's
+//! redeliveries wait alike; this file only counts a message's retries from 0. Pure arithmetic
+//! over a stream the caller hands in (the seam's seeded stream): must not read a clock or own
+//! randomness.
 
 use crate::retry;
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
@@ -27,13 +28,9 @@ impl Backoff {
         retry::Backoff::Exponential { base: self.base, cap: self.cap }.ceiling(attempt.saturating_add(1))
     }
 
-    /// The delay of retry `attempt`: uniform in `[0, ceiling)`, drawn from `rng`.
+    /// The delay of retry `attempt`: uniform in `[0, ceiling]`, drawn from `rng`.
     pub fn delay(&self, attempt: u32, rng: &mut ChaCha8Rng) -> Duration {
-        let ceiling = self.ceiling(attempt).as_nanos() as u64;
-        if ceiling == 0 {
-            return Duration::ZERO;
-        }
-        Duration::from_nanos(rng.random_range(0..ceiling))
+        retry::full_jitter(self.ceiling(attempt), rng)
     }
 }
 
@@ -56,7 +53,7 @@ mod tests {
         fn a_delay_stays_under_its_ceiling(seed in any::<u64>(), attempt in 0u32..40) {
             let b = Backoff { base: Duration::from_millis(5), cap: Duration::from_secs(2) };
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            prop_assert!(b.delay(attempt, &mut rng) < b.ceiling(attempt));
+            prop_assert!(b.delay(attempt, &mut rng) <= b.ceiling(attempt));
         }
     }
 

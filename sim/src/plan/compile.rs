@@ -206,6 +206,12 @@ fn mode(arrival: &Arrival, g: u32, n: u32) -> Mode {
         Arrival::Phases(phases) => {
             ArrivalProcess::Poisson { segments: phases.get_ref().iter().map(|p| (at(&p.at), share(&p.rate))).collect() }
         }
+        Arrival::Burst { requests, at: start } => {
+            // Generator `g` takes every `n`-th request of the burst, from the `g`-th.
+            let requests = *requests.get_ref();
+            let own = requests / u64::from(n) + u64::from(u64::from(g) < requests % u64::from(n));
+            ArrivalProcess::Burst { requests: own, at_ns: at(start) }
+        }
         Arrival::Closed { think } => return Mode::Closed { think_ns: ns(think.0) },
     })
 }

@@ -189,6 +189,10 @@ fn mean_rate(process: &ArrivalProcess, duration_ns: u64) -> f64 {
             }
             weighted / duration_ns.max(1) as f64
         }
+        ArrivalProcess::Burst { requests, at_ns } => {
+            let requests = if *at_ns < duration_ns { *requests } else { 0 };
+            requests as f64 * 1e9 / duration_ns.max(1) as f64
+        }
     }
 }
 
@@ -222,6 +226,9 @@ impl RunPlan {
                     for (_, rate) in segments.iter_mut() {
                         *rate *= factor;
                     }
+                }
+                Mode::Open(ArrivalProcess::Burst { requests, .. }) => {
+                    *requests = (*requests as f64 * factor).round() as u64;
                 }
                 Mode::Closed { .. } => return Err(ScaleError::ClosedLoop),
             }
@@ -305,6 +312,25 @@ mod tests {
         constant.scale_arrivals(4.0).unwrap();
         let Mode::Open(ArrivalProcess::Constant { rate, phase_ns }) = constant.loadgens[1].mode else { panic!() };
         assert_eq!((rate, phase_ns), (200.0, 2_500_000), "the second generator half a gap behind the first");
+    }
+
+    #[test]
+    fn a_burst_is_shared_between_the_generators_and_scaled_by_its_count() {
+        let mut burst = with_arrival("{ burst = { requests = 5, at = \"2s\" } }");
+        let mine: Vec<_> = burst.loadgens.iter().map(|lg| lg.mode.clone()).collect();
+        assert_eq!(
+            mine,
+            [
+                Mode::Open(ArrivalProcess::Burst { requests: 3, at_ns: 2_000_000_000 }),
+                Mode::Open(ArrivalProcess::Burst { requests: 2, at_ns: 2_000_000_000 }),
+            ],
+            "the first generator takes the odd one"
+        );
+        assert_eq!(burst.offered_rate(), Ok(0.5), "5 requests over 10 s");
+        burst.scale_arrivals(2.0).unwrap();
+        assert_eq!(burst.offered_rate(), Ok(1.0));
+        let text = burst.render_text();
+        assert!(text.contains("burst of 6 at 2s"), "{text}");
     }
 
     #[test]

@@ -128,6 +128,7 @@ impl RunPlan {
                 let parts: Vec<String> = segments.iter().map(|(at, r)| format!("{r}/s from {}", dur(*at))).collect();
                 format!("poisson {}", parts.join(", "))
             }
+            Mode::Open(ArrivalProcess::Burst { requests, at_ns }) => format!("burst of {requests} at {}", dur(*at_ns)),
             Mode::Closed { think_ns } => format!("closed loop, think {}", dur(*think_ns)),
         };
         let mut checkouts =

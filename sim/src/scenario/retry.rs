@@ -48,7 +48,8 @@ pub struct RetrySpec {
     #[serde(default)]
     pub cap: Option<Dur>,
     /// With exponential backoff, how the wait is spread: "full" (uniform from 0 to the wait),
-    /// "equal" (half the wait plus uniform up to the other half) or "none". Default "full".
+    /// "equal" (half the wait plus uniform up to the other half), "decorrelated" (uniform from
+    /// `base` to three times the previous wait, at most `cap`) or "none". Default "full".
     #[serde(default)]
     pub jitter: Option<JitterSpec>,
     /// A retry budget per load generator: the tokens each request earns, in [0, 1000]; a retry
@@ -88,6 +89,9 @@ pub enum JitterSpec {
     Full,
     /// Half the wait plus uniform up to the other half.
     Equal,
+    /// Uniform from `base` to three times the previous wait (`base` before the first), at most
+    /// `cap`.
+    Decorrelated,
 }
 
 impl RetrySpec {
@@ -106,6 +110,7 @@ impl RetrySpec {
                 JitterSpec::None => JitterPlan::None,
                 JitterSpec::Full => JitterPlan::Full,
                 JitterSpec::Equal => JitterPlan::Equal,
+                JitterSpec::Decorrelated => JitterPlan::Decorrelated,
             },
             budget: self.budget.as_ref().map(|b| *b.get_ref()),
             min_retries_per_sec: self.min_retries_per_sec.as_ref().map_or(DEFAULT_MIN_PER_SEC, |m| *m.get_ref()),
@@ -199,6 +204,7 @@ mod tests {
         check("users = 50", &with("attempts = 3, backoff = \"none\""), &[]);
         check("users = 50", &with("base = \"5ms\", cap = \"5ms\", jitter = \"equal\", budget = 0.2"), &[]);
         check("users = 50", &with("budget = 0, min_retries_per_sec = 0"), &[]);
+        check("users = 50", &with("attempts = 10, base = \"5ms\", cap = \"2s\", jitter = \"decorrelated\""), &[]);
     }
 
     #[test]
@@ -219,6 +225,11 @@ mod tests {
                 ("`jitter` has no effect", "\"full\""),
             ],
         );
+        check(
+            "users = 50",
+            &with("backoff = \"none\", jitter = \"decorrelated\""),
+            &[("`jitter` has no effect with backoff = \"none\"", "\"decorrelated\"")],
+        );
         check("users = 50", &with("budget = -0.5"), &[("ratio is in [0, 1000], found -0.5", "-0.5")]);
         check("users = 50", &with("budget = nan"), &[("found NaN", "nan")]);
         check(
@@ -233,7 +244,7 @@ mod tests {
     fn unknown_words_are_parse_errors() {
         for (fields, expected) in [
             ("backoff = \"linear\"", "unknown variant `linear`"),
-            ("jitter = \"decorrelated\"", "unknown variant `decorrelated`"),
+            ("jitter = \"random\"", "unknown variant `random`"),
             ("retries = 3", "unknown field `retries`"),
         ] {
             let text = crate::scenario::validate::tests::QUICKSTART.replacen("users = 50", &with(fields), 1);
@@ -249,5 +260,14 @@ mod tests {
         let plan = scenario.workload.retry.as_ref().expect("a retry table").plan();
         let text = plan.text(|ns| format!("{}ms", ns / 1_000_000));
         assert_eq!(text, "retry 3x exponential 10ms..1000ms full jitter, budget 0.1 + 10/s");
+        let text =
+            crate::scenario::validate::tests::QUICKSTART.replacen("users = 50", &with("jitter = \"decorrelated\""), 1);
+        let scenario = crate::scenario::parse_str("retry.toml", &text).expect("valid");
+        let plan = scenario.workload.retry.as_ref().expect("a retry table").plan();
+        assert_eq!(plan.jitter, crate::workload::JitterPlan::Decorrelated);
+        assert_eq!(
+            plan.text(|ns| format!("{}ms", ns / 1_000_000)),
+            "retry 3x exponential 10ms..1000ms decorrelated jitter, no budget"
+        );
     }
 }

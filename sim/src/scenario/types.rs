@@ -494,6 +494,17 @@ pub enum Arrival {
     /// Poisson at each phase's rate from its `at` until the next phase's: `{ phases = [{ rate =
     /// 100 }, { at = "30s", rate = 400 }] }`. The first phase starts at 0.
     Phases(#[schemars(with = "Vec<RatePhase>")] Sp<Vec<RatePhase>>),
+    /// `requests` requests at one instant, `at`, and none after: `{ burst = { requests = 100 }
+    /// }`, the clients of a contention experiment all starting together.
+    Burst {
+        /// How many, 1 to 1,000,000, over all load generators.
+        #[schemars(with = "u64")]
+        requests: Sp<u64>,
+        /// When. Default "0s".
+        #[serde(default = "zero_at")]
+        #[schemars(with = "Dur")]
+        at: Sp<Dur>,
+    },
     /// Closed loop: each user sends its next request when the last one ends, after `think`.
     Closed {
         /// Pause between a reply and the next request. Default "0ms".

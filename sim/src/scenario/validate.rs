@@ -17,6 +17,8 @@ use std::time::Duration;
 pub const MAX_RATE: f64 = 10_000_000.0;
 /// The most phases a phased arrival rate may have.
 pub const MAX_PHASES: usize = 1000;
+/// The most requests of a `burst` arrival.
+pub const MAX_BURST: u64 = 1_000_000;
 /// The most virtual users a workload may have.
 pub const MAX_USERS: u32 = 1_000_000;
 /// The coarsest simulation tick.
@@ -342,6 +344,14 @@ impl<'a> Checker<'a> {
                 }
             }
             Arrival::Phases(phases) => self.phases(phases),
+            Arrival::Burst { requests, at } => {
+                let count = *requests.get_ref();
+                if !(1..=MAX_BURST).contains(&count) {
+                    let message = format!("a burst of {count} requests; expected 1 to {MAX_BURST}");
+                    self.report(requests.span(), "out of range", message);
+                }
+                self.before_end(at, "burst");
+            }
             Arrival::Closed { .. } => {}
         }
     }
@@ -586,6 +596,17 @@ pub(crate) mod tests {
             &[("spike at 20s is at the end of the run (20s)", "\"20s\""), ("spike lasts 0s", "\"0s\"")],
         );
         check("{ poisson = { rate = 200 } }", "{ closed = { think = \"1ms\" } }", &[]);
+        check("{ poisson = { rate = 200 } }", "{ burst = { requests = 100 } }", &[]);
+        check(
+            "{ poisson = { rate = 200 } }",
+            "{ burst = { requests = 0, at = \"25s\" } }",
+            &[("a burst of 0 requests; expected 1 to 1000000", "0"), ("burst at 25s is after the end", "\"25s\"")],
+        );
+        check(
+            "{ poisson = { rate = 200 } }",
+            "{ burst = { requests = 1000001 } }",
+            &[("a burst of 1000001 requests", "1000001")],
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! Rates are requests per second. A piecewise rate (step, spike, phases) is a Poisson process whose
 //! rate changes at given times; since the exponential gap is memoryless, a gap that crosses a
-//! boundary is redrawn from the boundary at the new rate, which is exact.
+//! boundary is redrawn from the boundary at the new rate, which is exact. A burst is a count of
+//! requests at one instant: the clients of a contention experiment all starting at once.
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -25,6 +26,13 @@ pub enum ArrivalProcess {
     Poisson {
         /// The rate's segments.
         segments: Vec<(u64, f64)>,
+    },
+    /// `requests` arrivals at `at_ns`, all at that instant, and none after.
+    Burst {
+        /// How many.
+        requests: u64,
+        /// When, nanoseconds.
+        at_ns: u64,
     },
 }
 
@@ -53,6 +61,12 @@ impl Arrivals {
                 (*phase_ns as f64 + self.count as f64 * gap) as u64
             }
             ArrivalProcess::Poisson { segments } => next_poisson(segments, self.t_ns, &mut self.rng, end_ns)?,
+            ArrivalProcess::Burst { requests, at_ns } => {
+                if self.count >= *requests {
+                    return None;
+                }
+                *at_ns
+            }
         };
         if next >= end_ns {
             return None;
@@ -60,6 +74,11 @@ impl Arrivals {
         self.count += 1;
         self.t_ns = next;
         Some(next)
+    }
+
+    /// The arrivals drawn so far (the next one's index in the process).
+    pub fn count(&self) -> u64 {
+        self.count
     }
 }
 
@@ -166,6 +185,14 @@ mod tests {
         let after = t.len() as f64 - before;
         assert!((before - 1000.0).abs() < 150.0, "before {before}");
         assert!((after - 10_000.0).abs() < 450.0, "after {after}");
+    }
+
+    #[test]
+    fn a_burst_arrives_at_one_instant_and_only_before_the_end() {
+        let t = all(ArrivalProcess::Burst { requests: 5, at_ns: 2_000_000 }, 1_000_000_000);
+        assert_eq!(t, [2_000_000; 5]);
+        assert!(all(ArrivalProcess::Burst { requests: 5, at_ns: 2_000_000 }, 2_000_000).is_empty());
+        assert!(all(ArrivalProcess::Burst { requests: 0, at_ns: 0 }, 1_000).is_empty());
     }
 
     #[test]

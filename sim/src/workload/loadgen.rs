@@ -25,7 +25,7 @@
 
 mod session;
 
-use super::arrivals::{Arrivals, KeyChooser};
+use super::arrivals::{ArrivalProcess, Arrivals, KeyChooser};
 use super::deadlines::Deadlines;
 use super::retry::{Next, Retrier};
 use crate::services::LoadApi;
@@ -251,8 +251,8 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
     Ok(())
 }
 
-async fn open_loop(lg: &Rc<Gen>, process: super::arrivals::ArrivalProcess, start: tokio::time::Instant) {
-    let mut arrivals = Arrivals::new(process, lg.env.rng("arrivals"));
+async fn open_loop(lg: &Rc<Gen>, process: ArrivalProcess, start: tokio::time::Instant) {
+    let mut arrivals = Arrivals::new(process.clone(), lg.env.rng("arrivals"));
     let end_ns = lg.plan.duration_ns;
     let users = lg.plan.users.len();
     while let Some(t_ns) = arrivals.next_before(end_ns) {
@@ -262,7 +262,14 @@ async fn open_loop(lg: &Rc<Gen>, process: super::arrivals::ArrivalProcess, start
             break;
         }
         tokio::time::sleep_until(start + Duration::from_nanos(t_ns)).await;
-        let user = lg.rng.borrow_mut().random_range(0..users);
+        // A burst's requests go to the users in turn (one each when there are as many users as
+        // requests, as in a contention experiment); a rate's to users drawn at random.
+        let user = match &process {
+            ArrivalProcess::Burst { .. } => ((arrivals.count() - 1) % users as u64) as usize,
+            ArrivalProcess::Constant { .. } | ArrivalProcess::Poisson { .. } => {
+                lg.rng.borrow_mut().random_range(0..users)
+            }
+        };
         lg.begin();
         let g = lg.clone();
         lg.env.spawn(async move {
@@ -490,22 +497,21 @@ impl Gen {
     /// last attempt's reply. Records each retry, and a retry the budget refused.
     async fn attempts(&self, retrier: &Retrier, req: u64, call: Call<'_>) -> Result<Reply, CallError> {
         let now = || Duration::from_nanos(self.env.sim_ns());
-        retrier.first(now());
-        let mut attempt = 0;
+        let mut waits = retrier.first(now());
         loop {
             let reply = self.attempt(call.clone()).await;
             let after = outcome_of(&reply);
-            match retrier.next(attempt, &after, now()) {
+            let attempt = waits.retries() + 1;
+            match retrier.next(&mut waits, &after, now()) {
                 Next::Stop => return reply,
                 Next::Denied => {
-                    self.env.record(Event::Retry { req, attempt: attempt + 1, after, denied: true });
+                    self.env.record(Event::Retry { req, attempt, after, denied: true });
                     return reply;
                 }
                 Next::Retry(wait) => {
                     if !wait.is_zero() {
                         tokio::time::sleep(wait).await;
                     }
-                    attempt += 1;
                     self.env.record(Event::Retry { req, attempt, after, denied: false });
                 }
             }

@@ -15,7 +15,7 @@
 use crate::world::SimEnv;
 use faultline_chaos::trace::Outcome;
 use faultline_models::proto::ErrorCode;
-use faultline_models::retry::{Backoff, Bucket, Budget, Jitter, RetryPolicy};
+use faultline_models::retry::{Backoff, Bucket, Budget, Jitter, RetryPolicy, Waits};
 use faultline_models::seam::Env;
 use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
@@ -41,6 +41,8 @@ pub enum JitterPlan {
     Full,
     /// Half the wait plus uniform in `[0, wait / 2]`.
     Equal,
+    /// `min(cap, uniform(base, previous wait * 3))`.
+    Decorrelated,
 }
 
 /// A load generator's retry policy, compiled from the workload's `retry`.
@@ -76,6 +78,7 @@ impl RetryPlan {
             JitterPlan::None => Jitter::None,
             JitterPlan::Full => Jitter::Full,
             JitterPlan::Equal => Jitter::Equal,
+            JitterPlan::Decorrelated => Jitter::Decorrelated,
         };
         let budget = self.budget.map(|ratio| Budget { ratio, min_per_sec: self.min_retries_per_sec });
         RetryPolicy { attempts: self.attempts, backoff, jitter, budget }
@@ -90,6 +93,7 @@ impl RetryPlan {
                     JitterPlan::None => "no",
                     JitterPlan::Full => "full",
                     JitterPlan::Equal => "equal",
+                    JitterPlan::Decorrelated => "decorrelated",
                 };
                 format!("exponential {}..{} {jitter} jitter", dur(self.base_ns), dur(self.cap_ns))
             }
@@ -151,16 +155,19 @@ impl Retrier {
         Retrier { bucket: RefCell::new(policy.bucket()), rng: RefCell::new(env.rng("retries")), policy }
     }
 
-    /// A request's first attempt leaves at `now`: it earns the budget its deposit.
-    pub(crate) fn first(&self, now: Duration) {
+    /// A request's first attempt leaves at `now`: it earns the budget its deposit. The
+    /// request's retry state, which [`Retrier::next`] moves on.
+    pub(crate) fn first(&self, now: Duration) -> Waits {
         if let Some(bucket) = self.bucket.borrow_mut().as_mut() {
             bucket.deposit(now);
         }
+        self.policy.waits()
     }
 
-    /// What follows attempt `attempt` (0 for the first) that ended with `outcome` at `now`.
-    pub(crate) fn next(&self, attempt: u32, outcome: &Outcome, now: Duration) -> Next {
-        if attempt >= self.policy.attempts || !retriable(outcome) {
+    /// What follows the request's last attempt (its retries so far in `waits`), which ended
+    /// with `outcome` at `now`.
+    pub(crate) fn next(&self, waits: &mut Waits, outcome: &Outcome, now: Duration) -> Next {
+        if waits.retries() >= self.policy.attempts || !retriable(outcome) {
             return Next::Stop;
         }
         if let Some(bucket) = self.bucket.borrow_mut().as_mut()
@@ -168,7 +175,7 @@ impl Retrier {
         {
             return Next::Denied;
         }
-        Next::Retry(self.policy.delay(attempt + 1, &mut *self.rng.borrow_mut()))
+        Next::Retry(self.policy.next_wait(waits, &mut *self.rng.borrow_mut()))
     }
 }
 
@@ -222,5 +229,7 @@ mod tests {
         let immediate = RetryPlan { backoff: BackoffPlan::None, budget: None, ..plan };
         assert_eq!(immediate.policy().backoff, Backoff::None);
         assert_eq!(immediate.text(|ns| ns.to_string()), "retry 3x at once, no budget");
+        let decorrelated = RetryPlan { jitter: JitterPlan::Decorrelated, ..plan };
+        assert_eq!(decorrelated.policy().jitter, Jitter::Decorrelated);
     }
 }

@@ -153,6 +153,10 @@ fn end_to_end(report: &Report, out: &mut String) {
             r.retries, r.denied
         );
         out.push_str(&line);
+        let drain = r
+            .drain_s
+            .map_or_else(|| "no success".into(), |s| format!("the last success {s:.3} s after the first request"));
+        out.push_str(&format!("  work: {} attempts, {drain}\n", r.attempts));
     }
     let l = &e.latency;
     let mut latency = Table::new(&["answered", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "max ms", "mean ms"]);
