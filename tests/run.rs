@@ -38,7 +38,8 @@ fn json_report_parses_and_out_dir_gets_trace_and_reports() {
 
 #[test]
 fn a_failing_check_exits_1_with_a_reproduce_line() {
-    let file = scenario("partition.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let file = unexpected_partition(dir.path());
     let o = faultline(&["run", file.to_str().unwrap(), "--seed", "3"]);
     assert_eq!(code(&o), 1, "{}", stdout(&o));
     let err = stderr(&o);
@@ -69,8 +70,40 @@ fn an_undecided_check_exits_3_with_its_verdict_in_the_report() {
 }
 
 #[test]
-fn a_failed_check_carries_its_evidence_in_json() {
+fn a_teaching_failure_passes_and_a_held_one_fails() {
     let file = scenario("partition.toml");
+    let o = faultline(&["run", file.to_str().unwrap(), "--seed", "3"]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 0, "the partition costs availability, as the scenario expects: {out}");
+    assert!(out.contains("availability at least 99%   XFAIL"), "{out}");
+    let json = faultline(&["run", file.to_str().unwrap(), "--seed", "3", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("stdout is JSON");
+    let check = json["checks"].as_array().unwrap().iter().find(|c| c["expected_to_fail"] == true).expect("marked");
+    assert_eq!(check["verdict"], "fail", "the verdict stays what was measured: {check}");
+    // Without the partition the availability holds: the teaching failure did not come.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (before, rest) = text.split_once("[[faults]]").expect("the partition is a scripted fault");
+    let (_faults, slos) = rest.split_once("[[slos]]").expect("its objectives follow");
+    let healed = dir.path().join("healed.toml");
+    std::fs::write(&healed, format!("{before}[[slos]]{slos}")).unwrap();
+    let o = faultline(&["run", healed.to_str().unwrap(), "--seed", "3"]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(out.contains("availability at least 99%   XPASS"), "{out}");
+    // A name no check has fails the run too, saying which checks ran.
+    let misspelt = dir.path().join("misspelt.toml");
+    std::fs::write(&misspelt, text.replace("[\"availability at least 99%\"]", "[\"availabilty\"]")).unwrap();
+    let o = faultline(&["run", misspelt.to_str().unwrap(), "--seed", "3"]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(out.contains("no check named \"availabilty\" ran"), "{out}");
+}
+
+#[test]
+fn a_failed_check_carries_its_evidence_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = unexpected_partition(dir.path());
     let o = faultline(&["run", file.to_str().unwrap(), "--seed", "1", "--format", "json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let json: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
@@ -112,9 +145,11 @@ fn bad_flags_are_usage_errors() {
 fn a_reader_that_goes_away_ends_the_output_quietly_and_keeps_the_exit_code() {
     // `faultline run ... | head` closes the pipe early; here the read end is closed before a
     // byte is written, so every write fails as the first one after `head` exits would.
-    for (file, expected) in [("quickstart.toml", 0), ("partition.toml", 1)] {
+    let dir = tempfile::tempdir().unwrap();
+    let failing = unexpected_partition(dir.path());
+    for (file, expected) in [(scenario("quickstart.toml"), 0), (failing, 1)] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
-            .args(["run", scenario(file).to_str().unwrap(), "--format", "json"])
+            .args(["run", file.to_str().unwrap(), "--format", "json"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -122,8 +157,8 @@ fn a_reader_that_goes_away_ends_the_output_quietly_and_keeps_the_exit_code() {
         drop(child.stdout.take());
         let o = child.wait_with_output().expect("the run ends");
         let err = stderr(&o);
-        assert!(!err.contains("panicked"), "{file}: {err}");
+        assert!(!err.contains("panicked"), "{}: {err}", file.display());
         assert!(!err.contains("cannot write"), "a closed pipe is not an error to report: {err}");
-        assert_eq!(code(&o), expected, "{file}: the run's own verdict: {err}");
+        assert_eq!(code(&o), expected, "{}: the run's own verdict: {err}", file.display());
     }
 }

@@ -121,7 +121,8 @@ pub fn guarded<T>(simulation: impl FnOnce() -> Result<T, RunError>) -> Result<T,
     }
 }
 
-/// Runs a loaded scenario once, with an optional trace file.
+/// Runs a loaded scenario once, with an optional trace file; the checks the scenario expects
+/// to fail are marked in its report (see `Report::expect_failures`).
 pub fn simulate(
     scenario: &faultline_sim::scenario::Scenario,
     seed: Option<u64>,
@@ -136,7 +137,10 @@ pub fn simulate(
         None => None,
     };
     let options = RunOptions { seed, trace, ..RunOptions::default() };
-    guarded(|| faultline_sim::run(scenario, options))
+    let mut outcome = guarded(|| faultline_sim::run(scenario, options))?;
+    let expected: Vec<String> = scenario.expected_failures.iter().map(|n| n.get_ref().trim().to_string()).collect();
+    outcome.report.expect_failures(&expected);
+    Ok(outcome)
 }
 
 /// Prints why a run gave no outcome, with the line that reproduces it, and says how the

@@ -7,6 +7,9 @@
 //! A run in which the simulator panicked does not stop the sweep: it is counted as an internal
 //! error, printed with its message and reproduce line, and the other runs go on.
 //!
+//! A check a scenario declares in `expected_failures` passes its run by failing (it is counted
+//! apart, as failed as expected) and fails it by holding.
+//!
 //! Exit: 4 when any run hit an internal error (whatever the others found: the sweep's verdict is
 //! incomplete), else 1 when a check failed on any run, else 3 when a check could not decide on
 //! any run (UNKNOWN is not a pass), else 0.
@@ -30,6 +33,9 @@ struct RunResult {
     failed: Vec<String>,
     /// Names of the checks that could not decide.
     undecided: Vec<String>,
+    /// Names of the checks that failed as the scenario expected (they pass the run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    expected: Vec<String>,
     /// Why the simulator gave this run no outcome (a panic): the sweep's verdict is incomplete.
     internal_error: Option<String>,
     hash: Option<String>,
@@ -87,6 +93,7 @@ fn one(file: &Path, scenario: &faultline_sim::scenario::Scenario, seed: u64) -> 
         seed,
         failed: Vec::new(),
         undecided: Vec::new(),
+        expected: Vec::new(),
         internal_error: None,
         hash: None,
     };
@@ -94,6 +101,7 @@ fn one(file: &Path, scenario: &faultline_sim::scenario::Scenario, seed: u64) -> 
         Ok(o) => {
             result.failed = o.report.failures().map(|c| c.name.clone()).collect();
             result.undecided = o.report.undecided().map(|c| c.name.clone()).collect();
+            result.expected = o.report.expected_failures().map(|c| c.name.clone()).collect();
             result.hash = Some(o.hash.to_string());
         }
         Err(Failure::Internal(message)) => result.internal_error = Some(message),
@@ -118,6 +126,8 @@ fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) ->
     let undecided: Vec<&RunResult> = results.iter().filter(|r| r.verdict() == Verdict::Unknown).collect();
     let failed_by_check = by_check(failures.iter().map(|r| &r.failed));
     let undecided_by_check = by_check(results.iter().map(|r| &r.undecided));
+    let expected_by_check = by_check(results.iter().map(|r| &r.expected));
+    let expected_runs = results.iter().filter(|r| !r.expected.is_empty()).count();
     let internal: Vec<&RunResult> = results.iter().filter(|r| r.internal_error.is_some()).collect();
     let rate = results.len() as f64 / wall_s.max(1e-9);
     match format {
@@ -128,6 +138,8 @@ fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) ->
                 "failures_by_check": failed_by_check,
                 "undecided": undecided.len(),
                 "undecided_by_check": undecided_by_check,
+                "failed_as_expected": expected_runs,
+                "failed_as_expected_by_check": expected_by_check,
                 "internal_errors": internal.len(),
                 "wall_s": wall_s,
                 "seeds_per_s": rate,
@@ -144,6 +156,12 @@ fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) ->
             }
             if !undecided.is_empty() {
                 outln!("undecided runs (no check failed, one could not decide): {}", undecided.len());
+            }
+            if expected_runs > 0 {
+                outln!("runs that failed as their scenario expects (they pass): {expected_runs}");
+                for (check, n) in &expected_by_check {
+                    outln!("  {n:>6}  {check}");
+                }
             }
             for r in &failures {
                 outln!("FAIL {} --seed {}: {}", r.file.display(), r.seed, r.failed.join("; "));
@@ -180,6 +198,7 @@ mod tests {
             seed,
             failed: failed.iter().map(|s| s.to_string()).collect(),
             undecided: undecided.iter().map(|s| s.to_string()).collect(),
+            expected: Vec::new(),
             internal_error: internal_error.map(str::to_string),
             hash: None,
         }

@@ -15,6 +15,17 @@ pub fn scenario(name: &str) -> PathBuf {
     root().join("scenarios").join(name)
 }
 
+/// `partition.toml` without its `expected_failures`, written in `dir`: a run of it fails
+/// (availability) and exits 1, as a run whose failure nobody expected does.
+pub fn unexpected_partition(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(scenario("partition.toml")).expect("the library's partition");
+    let line = "expected_failures = [\"availability at least 99%\"]\n";
+    assert!(text.contains(line), "partition.toml expects its availability to fail");
+    let file = dir.join("partition.toml");
+    std::fs::write(&file, text.replace(line, "")).expect("a temporary scenario");
+    file
+}
+
 /// Runs `faultline ARGS` and returns its output.
 pub fn faultline(args: &[&str]) -> Output {
     assert_cmd::Command::cargo_bin("faultline").expect("the binary is built").args(args).output().expect("it runs")

@@ -65,6 +65,7 @@ pub mod autoscale;
 pub mod breakers;
 pub mod cache;
 mod checks;
+mod expect;
 mod metrics;
 pub mod queue;
 mod render;
@@ -541,9 +542,10 @@ pub struct Report {
 
 impl Report {
     /// The verdict of the run: Fail if any check failed, else Unknown if any could not
-    /// decide, else Pass.
+    /// decide, else Pass; a check the scenario is built to fail counts by its
+    /// [`Check::outcome`].
     pub fn verdict(&self) -> Verdict {
-        Verdict::fold(self.checks.iter().map(|c| c.verdict))
+        Verdict::fold(self.checks.iter().map(Check::outcome))
     }
 
     /// Whether every check held (none failed, none undecided).
@@ -551,14 +553,19 @@ impl Report {
         self.verdict() == Verdict::Pass
     }
 
-    /// The checks that failed.
+    /// The checks that fail the run: failed, or expected to fail and held.
     pub fn failures(&self) -> impl Iterator<Item = &Check> {
-        self.checks.iter().filter(|c| c.verdict == Verdict::Fail)
+        self.checks.iter().filter(|c| c.outcome() == Verdict::Fail)
     }
 
     /// The checks that could not decide.
     pub fn undecided(&self) -> impl Iterator<Item = &Check> {
-        self.checks.iter().filter(|c| c.verdict == Verdict::Unknown)
+        self.checks.iter().filter(|c| c.outcome() == Verdict::Unknown)
+    }
+
+    /// The checks that failed as the scenario expected.
+    pub fn expected_failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.expected_to_fail && c.verdict == Verdict::Fail)
     }
 
     /// The report for a terminal: aligned columns, units on every figure.

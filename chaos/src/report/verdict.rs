@@ -129,12 +129,22 @@ pub struct Check {
     /// Where it broke, as data.
     #[serde(default)]
     pub evidence: Evidence,
+    /// The scenario is built to fail it (a teaching scenario shows a failure on purpose): its
+    /// failure passes the run, and its holding fails it (see [`Check::outcome`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expected_to_fail: bool,
 }
 
 impl Check {
     /// A check with no evidence yet.
     pub fn new(name: impl Into<String>, verdict: Verdict, detail: impl Into<String>) -> Check {
-        Check { name: name.into(), verdict, detail: detail.into(), evidence: Evidence::default() }
+        Check {
+            name: name.into(),
+            verdict,
+            detail: detail.into(),
+            evidence: Evidence::default(),
+            expected_to_fail: false,
+        }
     }
 
     /// The same check with `evidence`.
@@ -146,6 +156,28 @@ impl Check {
     /// Whether it held.
     pub fn passed(&self) -> bool {
         self.verdict == Verdict::Pass
+    }
+
+    /// What it means for the run: its verdict, or, for a check the scenario is built to fail,
+    /// Pass when it failed, Fail when it held (an expected failure that did not come is a
+    /// regression of the teaching), Unknown when it could not decide.
+    pub fn outcome(&self) -> Verdict {
+        match (self.expected_to_fail, self.verdict) {
+            (false, verdict) => verdict,
+            (true, Verdict::Fail) => Verdict::Pass,
+            (true, Verdict::Pass) => Verdict::Fail,
+            (true, Verdict::Unknown) => Verdict::Unknown,
+        }
+    }
+
+    /// `PASS`, `FAIL` or `UNKNOWN`; for a check expected to fail, `XFAIL` when it failed as
+    /// expected and `XPASS` when it held (which fails the run).
+    pub fn label(&self) -> &'static str {
+        match (self.expected_to_fail, self.verdict) {
+            (false, verdict) | (true, verdict @ Verdict::Unknown) => verdict.label(),
+            (true, Verdict::Fail) => "XFAIL",
+            (true, Verdict::Pass) => "XPASS",
+        }
     }
 }
 
@@ -162,6 +194,20 @@ mod tests {
         assert_eq!(Verdict::fold([Unknown, Fail, Pass]), Fail);
         assert_eq!(Verdict::fold([Fail, Unknown]), Fail);
         assert_eq!((Verdict::of(true), Verdict::of(false)), (Pass, Fail));
+    }
+
+    #[test]
+    fn an_expected_failure_turns_the_outcome_round() {
+        let mut check = Check::new("availability", Verdict::Fail, "80%");
+        assert_eq!((check.outcome(), check.label()), (Verdict::Fail, "FAIL"));
+        check.expected_to_fail = true;
+        assert_eq!((check.outcome(), check.label()), (Verdict::Pass, "XFAIL"));
+        check.verdict = Verdict::Pass;
+        assert_eq!((check.outcome(), check.label()), (Verdict::Fail, "XPASS"), "a teaching failure that did not come");
+        check.verdict = Verdict::Unknown;
+        assert_eq!((check.outcome(), check.label()), (Verdict::Unknown, "UNKNOWN"));
+        let json = serde_json::to_string(&Check::new("a", Verdict::Pass, "")).unwrap();
+        assert!(!json.contains("expected_to_fail"), "absent unless set: {json}");
     }
 
     #[test]

@@ -154,6 +154,13 @@ pub struct Scenario {
     /// A pool of app instances an autoscaler starts and stops. Default: none.
     #[serde(default)]
     pub autoscale: Option<super::autoscale::AutoscaleSpec>,
+    /// The checks the scenario is built to fail (a teaching scenario shows a failure on
+    /// purpose), each by its name or its first words ("staleness" names "staleness <= 250.0
+    /// ms"): `run` and `sweep` pass when they fail, and fail when one holds or another check
+    /// fails. Default: none.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub expected_failures: Vec<Sp<String>>,
 }
 
 /// The data-tier checks: lost writes and RPO, read-your-writes, staleness, linearizability,

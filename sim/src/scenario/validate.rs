@@ -55,6 +55,7 @@ pub fn validate(scenario: &Scenario, text: &str) -> Vec<Finding> {
     checker.arrival();
     checker.slos();
     checker.checks();
+    checker.expected_failures();
     super::autoscale::check(&mut checker);
     let mut findings = checker.findings;
     findings.sort_by_key(|f| f.span.start);
@@ -391,6 +392,20 @@ impl<'a> Checker<'a> {
         }
     }
 
+    fn expected_failures(&mut self) {
+        let mut seen = std::collections::BTreeSet::new();
+        for name in &self.scenario.expected_failures {
+            let text = name.get_ref().trim();
+            if text.is_empty() {
+                let message = "an expected failure names no check; expected a check's name or its first words, e.g. \"availability\"".to_string();
+                self.report(name.span(), "empty", message);
+            } else if !seen.insert(text) {
+                let message = format!("{text:?} is named twice in `expected_failures`; expected each check once");
+                self.report(name.span(), "named twice", message);
+            }
+        }
+    }
+
     fn slos(&mut self) {
         for slo in &self.scenario.slos {
             let entry = slo.get_ref();
@@ -626,6 +641,16 @@ pub(crate) mod tests {
             &[("applies to a latency objective", "0.5")],
         );
         check("latency = \"50ms\"", "latency = \"50ms\"\nservice = \"dbb\"", &[("unknown host \"dbb\"", "\"dbb\"")]);
+    }
+
+    #[test]
+    fn expected_failures_name_each_check_once() {
+        let first = "name = \"quickstart\"";
+        assert!(QUICKSTART.contains(first), "the quickstart starts with its name");
+        let with = |list: &str| format!("expected_failures = {list}\n{first}");
+        check(first, &with("[\"availability\"]"), &[]);
+        check(first, &with("[\" \"]"), &[("names no check", "\" \"")]);
+        check(first, &with("[\"staleness\", \"staleness\"]"), &[("named twice", "\"staleness\"")]);
     }
 
     #[test]

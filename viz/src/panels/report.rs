@@ -88,7 +88,7 @@ impl ReportPanel {
                 Verdict::Fail => FAULT_COLOR,
                 Verdict::Unknown => VIOLATION_COLOR,
             };
-            let text = RichText::new(format!("{} {}", check.verdict.label(), check.name)).color(color);
+            let text = RichText::new(format!("{} {}", check.label(), check.name)).color(color);
             let response = ui.selectable_label(state.selected_check == Some(i), text);
             let response = match check.passed() {
                 true => response,

@@ -405,7 +405,7 @@ fn checks(report: &Report, out: &mut String) {
     }
     let mut table = Table::new(&["<check", "<verdict", "<measured"]);
     for c in &report.checks {
-        table.row(vec![c.name.clone(), c.verdict.label().into(), c.detail.clone()]);
+        table.row(vec![c.name.clone(), c.label().into(), c.detail.clone()]);
     }
     table.render(out);
     let shown: Vec<_> = report.checks.iter().filter(|c| c.verdict != Verdict::Pass && !c.evidence.is_empty()).collect();
