@@ -17,6 +17,8 @@
 //! time and advances it step by step, so it reads simulated time.)
 
 pub mod autoscale;
+pub mod deploy;
+mod instances;
 pub mod nemesis;
 pub mod plan;
 pub mod scenario;

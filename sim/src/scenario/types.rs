@@ -154,6 +154,9 @@ pub struct Scenario {
     /// A pool of app instances an autoscaler starts and stops. Default: none.
     #[serde(default)]
     pub autoscale: Option<super::autoscale::AutoscaleSpec>,
+    /// A deploy of a new version over a pool of app instances. Default: none.
+    #[serde(default)]
+    pub deploy: Option<super::deploy::DeploySpec>,
 }
 
 /// The data-tier checks: lost writes and RPO, read-your-writes, staleness, linearizability,

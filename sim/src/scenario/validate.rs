@@ -54,6 +54,7 @@ pub fn validate(scenario: &Scenario, text: &str) -> Vec<Finding> {
     checker.slos();
     checker.checks();
     super::autoscale::check(&mut checker);
+    super::deploy::check(&mut checker);
     let mut findings = checker.findings;
     findings.sort_by_key(|f| f.span.start);
     findings
