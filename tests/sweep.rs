@@ -13,6 +13,8 @@ const FAIL_ON_PURPOSE: &[&str] = &[
     "cache-aside-race.toml",
     "cdn-origin-outage.toml",
     "clock-skew.toml",
+    "deploy-rolling-bad-requests.toml",
+    "deploy-rolling-kill.toml",
     "lost-replies.toml",
     "partition.toml",
     "pool-exhaustion.toml",
