@@ -200,3 +200,170 @@ fn analysis(c: &mut Checker, analysis: &Sp<AnalysisSpec>) {
         c.report(span, "zero", "the analysis `failures` is 0; expected 1 or more".into());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::types::Scenario;
+    use super::super::super::validate::validate;
+
+    const ROLLING: &str = include_str!("../../../scenarios/deploy-rolling.toml");
+    const CANARY: &str = include_str!("../../../scenarios/deploy-canary-abort.toml");
+    const BLUE_GREEN: &str = include_str!("../../../scenarios/deploy-blue-green.toml");
+
+    /// `base` with `from` replaced by `to`: each finding's message and the text its span covers,
+    /// which must be `expected` (message substring, spanned text) pairs.
+    fn check(base: &str, from: &str, to: &str, expected: &[(&str, &str)]) {
+        assert!(base.contains(from), "{from:?} is not in the scenario");
+        let text = base.replacen(from, to, 1);
+        let scenario: Scenario = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(String, String)> =
+            validate(&scenario, &text).into_iter().map(|f| (f.message, text[f.span].to_string())).collect();
+        assert_eq!(got.len(), expected.len(), "{from:?} -> {to:?}: {got:#?}");
+        for ((message, spanned), (want, want_spanned)) in got.iter().zip(expected) {
+            assert!(message.contains(want), "{message:?} should contain {want:?}");
+            assert_eq!(spanned, want_spanned, "the span of {message:?}");
+        }
+    }
+
+    #[test]
+    fn the_deploy_scenarios_are_valid() {
+        for base in [ROLLING, CANARY, BLUE_GREEN] {
+            check(base, "", "", &[]);
+        }
+    }
+
+    #[test]
+    fn pool_hosts_are_apps_behind_checked_balancers_and_not_autoscaled() {
+        check(
+            ROLLING,
+            "pool = [\"app1\"",
+            "pool = [\"db\"",
+            &[("no load balancer's backend", "\"db\""), ("not an app", "\"db\"")],
+        );
+        check(ROLLING, "pool = [\"app1\"", "pool = [\"app0\"", &[("unknown host \"app0\"", "\"app0\"")]);
+        check(
+            ROLLING,
+            ", retries = 0, health = { interval = \"1s\", timeout = \"500ms\" } }",
+            ", retries = 0 }",
+            &[
+                ("which has no health checks", "\"app1\""),
+                ("which has no health checks", "\"app2\""),
+                ("which has no health checks", "\"app3\""),
+                ("which has no health checks", "\"app4\""),
+                ("which has no health checks", "\"app5\""),
+                ("which has no health checks", "\"app6\""),
+            ],
+        );
+        check(
+            ROLLING,
+            "[deploy]",
+            "[autoscale]\npool = [\"app5\", \"app6\"]\ntarget = 50\n\n[deploy]",
+            &[("in the [autoscale] pool too", "\"app5\""), ("in the [autoscale] pool too", "\"app6\"")],
+        );
+    }
+
+    #[test]
+    fn counts_times_and_percents_are_checked() {
+        check(ROLLING, "replicas = 4", "replicas = 7", &[("7 replicas for a pool of 6", "7")]);
+        check(ROLLING, "replicas = 4", "replicas = 0", &[("0 replicas for a pool of 6", "0")]);
+        check(ROLLING, "at = \"10s\"", "at = \"50s\"", &[("after the end of the run", "\"50s\"")]);
+        check(ROLLING, "probe = \"1s\"", "probe = \"0s\"", &[("`probe` is 0", "\"0s\"")]);
+        check(ROLLING, "{ name = \"v2\" }", "{ name = \"v2\", fail_requests = 130 }", &[("fail_requests 130", "130")]);
+    }
+
+    #[test]
+    fn rolling_bounds_are_checked() {
+        check(ROLLING, "\nmax_surge = 1", "\nmax_surge = 0", &[("both 0", "0")]);
+        check(
+            ROLLING,
+            "\nmax_surge = 1",
+            "\nmax_surge = \"25 percent\"",
+            &[("expected a count or a percent", "\"25 percent\"")],
+        );
+        check(
+            ROLLING,
+            "\nmax_unavailable = 0",
+            "\nmax_unavailable = \"150%\"",
+            &[("max_unavailable \"150%\"", "\"150%\"")],
+        );
+        check(ROLLING, "\nmax_surge = 1", "\nmax_surge = 3", &[("needs a pool of 7; the pool has 6", "3")]);
+        check(ROLLING, "\nmax_surge = 1", "\nmax_surge = \"50%\"", &[]);
+    }
+
+    #[test]
+    fn strategy_settings_belong_to_their_strategy() {
+        check(
+            ROLLING,
+            "\nmax_surge = 1",
+            "\nmax_surge = 1\nscale_down_delay = \"5s\"",
+            &[("applies to blue_green", "\"5s\"")],
+        );
+        check(
+            ROLLING,
+            "\nmax_surge = 1",
+            "\nmax_surge = 1\nanalysis = { max_error_rate = 0.1 }",
+            &[("`analysis` applies to canary and blue_green", "{ max_error_rate = 0.1 }")],
+        );
+        check(
+            CANARY,
+            "strategy = \"canary\"",
+            "strategy = \"canary\"\nrollback = \"auto\"",
+            &[("applies to rolling", "\"auto\"")],
+        );
+        check(
+            BLUE_GREEN,
+            "scale_down_delay = \"30s\"",
+            "steps = [{ weight = 50 }]",
+            &[("`steps` applies to canary", "[{ weight = 50 }]")],
+        );
+    }
+
+    #[test]
+    fn canary_steps_and_analysis_are_checked() {
+        let steps = "steps = [{ weight = 25, pause = \"10s\" }, { weight = 50, pause = \"10s\" }]";
+        check(
+            CANARY,
+            steps,
+            "steps = [{ weight = 50 }, { weight = 25 }]",
+            &[("step 1's weight 25", "[{ weight = 50 }, { weight = 25 }]")],
+        );
+        check(CANARY, steps, "steps = []", &[("at least one step", "[]")]);
+        check(CANARY, steps, "", &[("a canary needs `steps", "[deploy]")]);
+        check(CANARY, "replicas = 4", "replicas = 5", &[("the pool has 6", steps.trim_start_matches("steps = "))]);
+        let analysis = "analysis = { max_error_rate = 0.05, interval = \"2s\", failures = 2, min_requests = 10 }";
+        check(
+            CANARY,
+            analysis,
+            "analysis = { interval = \"2s\" }",
+            &[("needs `max_error_rate` or `max_p99`", "{ interval = \"2s\" }")],
+        );
+        check(
+            CANARY,
+            analysis,
+            "analysis = { max_error_rate = 5.0 }",
+            &[("max_error_rate 5; expected 0 to 1", "{ max_error_rate = 5.0 }")],
+        );
+        check(
+            CANARY,
+            analysis,
+            "analysis = { max_error_rate = 0.1, interval = \"0s\", failures = 0 }",
+            &[
+                ("`interval` is 0", "{ max_error_rate = 0.1, interval = \"0s\", failures = 0 }"),
+                ("`failures` is 0", "{ max_error_rate = 0.1, interval = \"0s\", failures = 0 }"),
+            ],
+        );
+    }
+
+    #[test]
+    fn blue_green_needs_spare_hosts_for_its_preview() {
+        check(
+            BLUE_GREEN,
+            "replicas = 4",
+            "replicas = 5",
+            &[(
+                "a pool of at least 10",
+                "[\"app1\", \"app2\", \"app3\", \"app4\", \"app5\", \"app6\", \"app7\", \"app8\"]",
+            )],
+        );
+    }
+}
