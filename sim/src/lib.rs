@@ -8,6 +8,8 @@
 //! - [`nemesis`]: the scripted fault schedule and its application.
 //! - [`autoscale`]: the autoscaler of a pool of app instances, a control-plane component the
 //!   world runs beside the hosts.
+//! - [`deploy`]: the deploy controller of a pool (rolling, canary, blue-green), beside the
+//!   autoscaler; both share the instance lifecycle of `instances`.
 //! - [`seeds`]: every random stream derived from the run's master seed.
 //!
 //! Architecture invariant: this is the only crate that knows turmoil. It never uses the wall
