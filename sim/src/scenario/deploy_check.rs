@@ -77,9 +77,9 @@ fn hosts(c: &mut Checker, spec: &DeploySpec) {
             );
             c.report(name.span(), "autoscaled", message);
         }
-        let unchecked = c.scenario.hosts.iter().map(Sp::get_ref).find(|h| match &h.service {
-            Service::Lb(lb) => lb.health.is_none() && lb.backends.iter().any(|b| b.get_ref() == name.get_ref()),
-            _ => false,
+        let unchecked = c.scenario.hosts.iter().map(Sp::get_ref).find(|h| {
+            let Service::Lb(lb) = &h.service else { return false };
+            lb.health.is_none() && lb.backends.iter().any(|b| b.get_ref() == name.get_ref())
         });
         if let Some(lb) = unchecked {
             let message = format!(
