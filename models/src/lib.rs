@@ -24,6 +24,7 @@ pub mod breaker;
 pub mod cache;
 pub mod cdn;
 pub mod client;
+pub mod deploy;
 pub mod echo;
 pub mod failover;
 pub mod http;

@@ -4,25 +4,25 @@
 //!
 //! Each step it integrates what the world already records of its ready instances (the busy
 //! worker slots, `inflight - queue`, and the `queue` gauge; the served requests), and each
-//! `period` it decides. An instance goes through four phases, each reported as an `instance`
-//! state on its host:
-//! - stopped: crashed, out of every balancer's endpoint set (the pool's instances beyond the
-//!   initial count start so);
-//! - starting: restarted, still out of the endpoint sets until `startup` has passed (it does not
-//!   get traffic: not ready), counted as 0 on a scale-up;
-//! - ready: in the endpoint sets (the `LbOut` knob of each balancer listing it), measured;
-//! - draining: out of the endpoint sets at once (the balancer sends it nothing new), stopped
-//!   `drain` later, so its requests in flight finish.
+//! `period` it decides. An instance goes through the phases of `crate::instances` (stopped,
+//! starting, ready, draining), each reported as an `instance` state on its host: the pool's
+//! instances beyond the initial count start stopped; a started one is ready once `startup` has
+//! passed (counted as 0 on a scale-up until then); only ready ones are measured; a drained one
+//! stops `drain` later, so its requests in flight finish.
 //!
 //! A scale-down stops starting instances first, then ready ones, last in the pool's order
 //! first; a scale-up starts stopped ones in the pool's order (a draining instance is not
 //! reused). The counts are published as the gauges `pool_ready`, `pool_starting` and
 //! `pool_metric_milli`, and each decision as an `autoscale` state, on the pool's first balancer.
 //!
-//! Owns: the plan of a pool, the phases, and the [`Pool`] readings it needs. Must not: act on
+//! Owns: the plan of a pool, its decisions, and the [`Pool`] readings it needs (the phases are
+//! `crate::instances`'s). Must not: act on
 //! the world but through `nemesis::Control`, or depend on anything but the seed and the trace
 //! (its decisions use the simulated time and gauges only).
 
+pub use crate::instances::Endpoint;
+pub(crate) use crate::instances::Phase;
+use crate::instances::{Instances, Publish};
 use crate::nemesis::Control;
 use faultline_chaos::vocab::{gauge, state};
 use faultline_models::autoscale::{Hpa, HpaConfig, Observation};
@@ -68,15 +68,6 @@ pub struct AutoscalePlan {
     pub drain_ns: u64,
 }
 
-/// A balancer that lists pool instances.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Endpoint {
-    /// The balancer's host index.
-    pub balancer: u16,
-    /// Each pool instance's place in its backend list (`None`: not listed).
-    pub places: Vec<Option<u8>>,
-}
-
 /// What the autoscaler measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -118,48 +109,19 @@ impl AutoscalePlan {
     }
 }
 
-/// What the autoscaler reads from the world and records in it.
-pub(crate) trait Pool {
+/// What the autoscaler reads from the world (and records in it, through [`Publish`]).
+pub(crate) trait Pool: Publish {
     /// Requests `host`'s workers are serving now (in a slot, not waiting).
     fn busy(&self, host: u16) -> i64;
     /// Requests waiting for a worker on `host` now.
     fn waiting(&self, host: u16) -> i64;
     /// Requests `host` served since the start.
     fn served(&self, host: u16) -> u64;
-    /// Sets a gauge of `host`.
-    fn gauge(&mut self, host: u16, name: &'static str, value: i64);
-    /// Records a state change of `host` at `t_ns`.
-    fn state(&mut self, t_ns: u64, host: u16, key: &'static str, value: String);
 }
 
-/// An instance's phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    /// Not running.
-    Stopped,
-    /// Running, ready at the given time.
-    Starting { ready_ns: u64 },
-    /// In the endpoint sets.
-    Ready,
-    /// Out of the endpoint sets, stopped at the given time.
-    Draining { stop_ns: u64 },
-}
-
-impl Phase {
-    fn name(self) -> &'static str {
-        match self {
-            Phase::Stopped => "stopped",
-            Phase::Starting { .. } => "starting",
-            Phase::Ready => "ready",
-            Phase::Draining { .. } => "draining",
-        }
-    }
-}
-
-/// One instance and what was measured on it since the last decision (or since it was ready).
-#[derive(Debug, Clone)]
-struct Instance {
-    phase: Phase,
+/// What was measured on one instance since the last decision (or since it was ready).
+#[derive(Debug, Clone, Default)]
+struct Measure {
     busy_sum: f64,
     waiting_sum: f64,
     steps: u64,
@@ -171,7 +133,8 @@ struct Instance {
 pub(crate) struct Autoscaler {
     plan: AutoscalePlan,
     hpa: Hpa,
-    instances: Vec<Instance>,
+    life: Instances,
+    measures: Vec<Measure>,
     next_decision_ns: u64,
 }
 
@@ -179,10 +142,9 @@ impl Autoscaler {
     /// The autoscaler of `plan` (validated: its settings are ones the algorithm takes).
     pub(crate) fn new(plan: AutoscalePlan) -> Self {
         let hpa = Hpa::new(plan.hpa()).expect("validated: the autoscaler's settings");
-        let blank =
-            Instance { phase: Phase::Ready, busy_sum: 0.0, waiting_sum: 0.0, steps: 0, served_mark: 0, mark_ns: 0 };
-        let instances = vec![blank; plan.instances.len()];
-        Self { next_decision_ns: plan.period_ns, plan, hpa, instances }
+        let life = Instances::new(plan.instances.clone(), plan.endpoints.clone());
+        let measures = vec![Measure::default(); plan.instances.len()];
+        Self { next_decision_ns: plan.period_ns, plan, hpa, life, measures }
     }
 
     /// Lays the pool out at time 0: the first `initial` instances ready, the rest stopped and
@@ -192,15 +154,7 @@ impl Autoscaler {
         let window_s = self.plan.stabilization_ns as f64 / 1e9;
         let target = format!("target:{metric} {target} tolerance={} window_s={window_s}", self.plan.tolerance);
         pool.state(0, self.plan.home, state::AUTOSCALE, target);
-        for i in 0..self.instances.len() {
-            if i < self.plan.initial as usize {
-                self.enter(i, Phase::Ready, 0, pool);
-            } else {
-                self.endpoints(i, false, control);
-                control.crash(self.plan.instances[i]);
-                self.enter(i, Phase::Stopped, 0, pool);
-            }
-        }
+        self.life.lay_out(self.plan.initial as usize, control, pool);
         self.publish(pool);
     }
 
@@ -219,12 +173,12 @@ impl Autoscaler {
     /// The phase of each instance, in the pool's order.
     #[cfg(test)]
     pub(crate) fn phases(&self) -> Vec<Phase> {
-        self.instances.iter().map(|i| i.phase).collect()
+        self.life.phases().to_vec()
     }
 
     fn measure(&mut self, pool: &impl Pool) {
-        for (i, instance) in self.instances.iter_mut().enumerate() {
-            if instance.phase != Phase::Ready {
+        for (i, instance) in self.measures.iter_mut().enumerate() {
+            if self.life.phase(i) != Phase::Ready {
                 continue;
             }
             let host = self.plan.instances[i];
@@ -236,17 +190,13 @@ impl Autoscaler {
     }
 
     fn transitions(&mut self, now_ns: u64, control: &mut impl Control, pool: &mut impl Pool) {
-        for i in 0..self.instances.len() {
-            match self.instances[i].phase {
+        for i in 0..self.life.len() {
+            match self.life.phase(i) {
                 Phase::Starting { ready_ns } if ready_ns <= now_ns => {
-                    self.endpoints(i, true, control);
-                    self.enter(i, Phase::Ready, now_ns, pool);
+                    self.life.ready(i, now_ns, control, pool);
                     self.mark(i, now_ns, pool);
                 }
-                Phase::Draining { stop_ns } if stop_ns <= now_ns => {
-                    control.crash(self.plan.instances[i]);
-                    self.enter(i, Phase::Stopped, now_ns, pool);
-                }
+                Phase::Draining { stop_ns } if stop_ns <= now_ns => self.life.stop(i, false, now_ns, control, pool),
                 Phase::Stopped | Phase::Starting { .. } | Phase::Ready | Phase::Draining { .. } => {}
             }
         }
@@ -256,9 +206,9 @@ impl Autoscaler {
     /// The metric of each ready instance over the period, then a fresh start of the measures.
     fn observe(&mut self, now_ns: u64, pool: &impl Pool) -> Vec<f64> {
         let mut metrics = Vec::new();
-        for i in 0..self.instances.len() {
-            let instance = &self.instances[i];
-            if instance.phase != Phase::Ready {
+        for i in 0..self.life.len() {
+            let instance = &self.measures[i];
+            if self.life.phase(i) != Phase::Ready {
                 continue;
             }
             let host = self.plan.instances[i];
@@ -280,8 +230,8 @@ impl Autoscaler {
 
     fn decide(&mut self, now_ns: u64, control: &mut impl Control, pool: &mut impl Pool) {
         let metrics = self.observe(now_ns, pool);
-        let starting = self.count(|p| matches!(p, Phase::Starting { .. }));
-        let current = starting + self.count(|p| p == Phase::Ready);
+        let starting = self.life.count(Phase::is_starting);
+        let current = starting + self.life.count(|p| p == Phase::Ready);
         let observation = Observation { ready: &metrics, not_ready: starting };
         let decision = self.hpa.decide(Duration::from_nanos(now_ns), current, observation);
         if !metrics.is_empty() {
@@ -301,65 +251,42 @@ impl Autoscaler {
     }
 
     fn scale_up(&mut self, mut more: u32, now_ns: u64, control: &mut impl Control, pool: &mut impl Pool) {
-        for i in 0..self.instances.len() {
+        for i in 0..self.life.len() {
             if more == 0 {
                 break;
             }
-            if self.instances[i].phase == Phase::Stopped {
-                control.restart(self.plan.instances[i]);
+            if self.life.phase(i) == Phase::Stopped {
                 let ready_ns = now_ns.saturating_add(self.plan.startup_ns);
-                self.enter(i, Phase::Starting { ready_ns }, now_ns, pool);
+                self.life.start(i, now_ns, ready_ns, control, pool);
                 more -= 1;
             }
         }
     }
 
     fn scale_down(&mut self, mut fewer: u32, now_ns: u64, control: &mut impl Control, pool: &mut impl Pool) {
-        for i in (0..self.instances.len()).rev() {
-            if fewer > 0 && matches!(self.instances[i].phase, Phase::Starting { .. }) {
-                control.crash(self.plan.instances[i]);
-                self.enter(i, Phase::Stopped, now_ns, pool);
+        for i in (0..self.life.len()).rev() {
+            if fewer > 0 && self.life.phase(i).is_starting() {
+                self.life.stop(i, false, now_ns, control, pool);
                 fewer -= 1;
             }
         }
-        for i in (0..self.instances.len()).rev() {
-            if fewer > 0 && self.instances[i].phase == Phase::Ready {
-                self.endpoints(i, false, control);
+        for i in (0..self.life.len()).rev() {
+            if fewer > 0 && self.life.phase(i) == Phase::Ready {
                 let stop_ns = now_ns.saturating_add(self.plan.drain_ns);
-                self.enter(i, Phase::Draining { stop_ns }, now_ns, pool);
+                self.life.drain(i, now_ns, stop_ns, control, pool);
                 fewer -= 1;
             }
         }
-    }
-
-    fn count(&self, f: impl Fn(Phase) -> bool) -> u32 {
-        self.instances.iter().filter(|i| f(i.phase)).count() as u32
-    }
-
-    fn enter(&mut self, i: usize, phase: Phase, now_ns: u64, pool: &mut impl Pool) {
-        self.instances[i].phase = phase;
-        pool.state(now_ns, self.plan.instances[i], state::INSTANCE, phase.name().to_string());
     }
 
     fn mark(&mut self, i: usize, now_ns: u64, pool: &impl Pool) {
         let served_mark = pool.served(self.plan.instances[i]);
-        let instance = &mut self.instances[i];
-        *instance =
-            Instance { phase: instance.phase, busy_sum: 0.0, waiting_sum: 0.0, steps: 0, served_mark, mark_ns: now_ns };
-    }
-
-    /// Puts instance `i` in (or takes it out of) every endpoint set that lists it.
-    fn endpoints(&self, i: usize, member: bool, control: &mut impl Control) {
-        for endpoint in &self.plan.endpoints {
-            if let Some(place) = endpoint.places[i] {
-                control.endpoint(endpoint.balancer, place, member);
-            }
-        }
+        self.measures[i] = Measure { served_mark, mark_ns: now_ns, ..Measure::default() };
     }
 
     fn publish(&self, pool: &mut impl Pool) {
-        let ready = self.count(|p| p == Phase::Ready);
-        let starting = self.count(|p| matches!(p, Phase::Starting { .. }));
+        let ready = self.life.count(|p| p == Phase::Ready);
+        let starting = self.life.count(Phase::is_starting);
         pool.gauge(self.plan.home, gauge::POOL_READY, i64::from(ready));
         pool.gauge(self.plan.home, gauge::POOL_STARTING, i64::from(starting));
     }
@@ -381,7 +308,9 @@ impl Pool for WorldPool<'_> {
     fn served(&self, host: u16) -> u64 {
         self.0.recorder.borrow().served(host)
     }
+}
 
+impl Publish for WorldPool<'_> {
     fn gauge(&mut self, host: u16, name: &'static str, value: i64) {
         self.0.recorder.borrow_mut().gauge(host, name, value);
     }

@@ -8,6 +8,8 @@
 //! - [`nemesis`]: the scripted fault schedule and its application.
 //! - [`autoscale`]: the autoscaler of a pool of app instances, a control-plane component the
 //!   world runs beside the hosts.
+//! - [`deploy`]: the deploy controller of a pool (rolling, canary, blue-green), beside the
+//!   autoscaler; both share the instance lifecycle of `instances`.
 //! - [`seeds`]: every random stream derived from the run's master seed.
 //!
 //! Architecture invariant: this is the only crate that knows turmoil. It never uses the wall
@@ -17,6 +19,8 @@
 //! time and advances it step by step, so it reads simulated time.)
 
 pub mod autoscale;
+pub mod deploy;
+mod instances;
 pub mod nemesis;
 pub mod plan;
 pub mod scenario;

@@ -1,5 +1,6 @@
-//! The autoscaling scenarios keep their promises (a ramp absorbed, a ramp that outruns a slow
-//! autoscaler, thrashing without a stabilisation window), a healthy scale-down drops no
+//! The autoscaling scenarios keep their promises (a ramp absorbed, later and with a higher p99
+//! at an 80% target than at 60%, a ramp that outruns a slow autoscaler, thrashing without a
+//! stabilisation window), a healthy scale-down drops no
 //! request, and a steady load settles the pool where queueing arithmetic puts it.
 
 use faultline_chaos::report::Report;
@@ -55,6 +56,36 @@ fn a_ramp_is_absorbed_the_pool_grows_and_the_p99_recovers() {
         assert!(last.latency.p99_ms < 250.0, "seed {seed}: p99 at the end {}", last.latency.p99_ms);
         let mean = p.mean_metric.unwrap();
         assert!((40.0..=75.0).contains(&mean), "seed {seed}: mean utilisation {mean}% against 60%");
+    }
+}
+
+/// The mean of the window p99s (ms) from `from_s` to `to_s`.
+fn mean_p99(r: &Report, from_s: f64, to_s: f64) -> f64 {
+    let p99s: Vec<f64> =
+        r.windows.iter().filter(|w| w.start_s >= from_s && w.start_s < to_s).map(|w| w.latency.p99_ms).collect();
+    p99s.iter().sum::<f64>() / p99s.len().max(1) as f64
+}
+
+#[test]
+fn an_80_percent_target_absorbs_the_ramp_later_with_fewer_hotter_instances() {
+    for seed in [1, 2, 3] {
+        let at60 = variant(RAMP, &[], seed);
+        let at80 = variant(RAMP, &[("target = 60 ", "target = 80 ")], seed);
+        let (p60, p80) = (pool(&at60), pool(&at80));
+        // 600 requests a second over ~190 per instance flat out: 600 / (190 x 0.6) = 5.3 and
+        // 600 / (190 x 0.8) = 3.9 instances.
+        assert!(p80.instances_at_end < p60.instances_at_end, "seed {seed}: {p80:?} against {p60:?}");
+        assert!((4..=5).contains(&p80.instances_at_end), "seed {seed}: {p80:?}");
+        let (mean60, mean80) = (p60.mean_metric.unwrap(), p80.mean_metric.unwrap());
+        assert!(mean80 > mean60 + 5.0, "seed {seed}: utilisation {mean80}% against {mean60}%");
+        // Each decision asks for less at 80%, so the saturated pool grows more slowly: the burn
+        // lasts longer and the ramp's windows have a higher p99 (seed 1: absorbed 10 s after the
+        // step at 60%, 20 s at 80%; mean window p99 from 30 s to 60 s 313 against 505 ms).
+        let (took60, took80) = (absorb_s(&at60).expect("absorbed"), absorb_s(&at80).expect("absorbed"));
+        assert!(took80 >= took60 + 5.0, "seed {seed}: absorbed after {took80} s against {took60} s");
+        let (ramp60, ramp80) = (mean_p99(&at60, 30.0, 60.0), mean_p99(&at80, 30.0, 60.0));
+        println!("seed {seed}: absorbed after {took60} / {took80} s, ramp p99 {ramp60:.0} / {ramp80:.0} ms");
+        assert!(ramp80 > 1.3 * ramp60, "seed {seed}: ramp p99 {ramp80} ms against {ramp60} ms");
     }
 }
 

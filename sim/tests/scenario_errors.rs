@@ -313,3 +313,23 @@ proptest! {
         assert_well_formed(parse_bytes("mutated.toml", &bytes));
     }
 }
+
+/// The rolling deploy scenario with `from` replaced by `to`, and the 1-based line of `marker`.
+fn deploy_with(from: &str, to: &str, marker: &str) -> (String, usize) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/deploy-rolling.toml");
+    let base = std::fs::read_to_string(path).expect("the scenario exists");
+    assert!(base.contains(from), "{from:?} is not in the scenario");
+    let text = base.replacen(from, to, 1);
+    let line = text.lines().position(|l| l.starts_with(marker)).expect("the marker") + 1;
+    (text, line)
+}
+
+#[test]
+fn deploy_values_are_located() {
+    let (text, line) = deploy_with("replicas = 4", "replicas = 9", "replicas = 9");
+    check(&text, line, 12, "9 replicas for a pool of 6; expected 1 to 6");
+    let (text, line) = deploy_with("\nmax_surge = 1", "\nmax_surge = \"1 instance\"", "max_surge =");
+    check(&text, line, 13, "expected a count or a percent such as \"25%\"");
+    let (text, line) = deploy_with("strategy = \"rolling\"", "strategy = \"recreate\"", "strategy =");
+    check(&text, line, 12, "unknown variant `recreate`");
+}

@@ -23,8 +23,8 @@
 //! the end of the run.
 //!
 //! A queue broker's messages (`queue_depth`, `queue_inflight`, `queue_dlq`) and a pool's
-//! instances (`pool_ready`, `pool_starting`) are the raw samples' last values per host, only
-//! for the hosts that publish them.
+//! instances (`pool_ready`, `pool_starting`; a deploy's `deploy_new_ready`, `deploy_old_ready`)
+//! are the raw samples' last values per host, only for the hosts that publish them.
 //!
 //! Bin width: the run's length / [`TARGET_BINS`], at least 1 ms, so a plot has a few hundred
 //! points whatever the length of the run.
@@ -43,8 +43,10 @@ pub const LAG_GAUGES: [&str; 2] = [gauge::REPLICA_LAG_LSN, gauge::LAG_MS];
 pub const QUEUE_GAUGES: [&str; 2] = [gauge::QUEUE, gauge::INFLIGHT];
 /// Gauges plotted as a queue broker's messages (their last value).
 pub const BROKER_GAUGES: [&str; 3] = [gauge::QUEUE_DEPTH, gauge::QUEUE_INFLIGHT, gauge::QUEUE_DLQ];
-/// Gauges plotted as a pool's instances (their last value).
-pub const INSTANCE_GAUGES: [&str; 2] = [gauge::POOL_READY, gauge::POOL_STARTING];
+/// Gauges plotted as a pool's instances (their last value): an autoscaler's ready and starting
+/// ones, a deploy's ready ones on the new and the old version (its progress).
+pub const INSTANCE_GAUGES: [&str; 4] =
+    [gauge::POOL_READY, gauge::POOL_STARTING, gauge::DEPLOY_NEW_READY, gauge::DEPLOY_OLD_READY];
 
 /// One bin's request counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -97,7 +99,8 @@ pub struct Series {
     pub breakers: Vec<NamedLine>,
     /// A queue broker's messages (waiting, leased, dead-lettered), one line per host and gauge.
     pub broker: Vec<NamedLine>,
-    /// A pool's instances (ready, starting), one line per host and gauge.
+    /// A pool's instances (ready, starting; a deploy's on each version), one line per host and
+    /// gauge.
     pub instances: Vec<NamedLine>,
 }
 
@@ -351,8 +354,10 @@ mod tests {
         let depth: Vec<f64> = series.broker[0].points.iter().map(|p| p.y).collect();
         assert_eq!(depth, [10.0, 20.0, 30.0, 40.0, 50.0, 40.0, 30.0, 20.0, 10.0]);
         let names: Vec<&str> = series.instances.iter().map(|l| l.name.as_str()).collect();
-        assert_eq!(names, ["app pool_ready", "app pool_starting"]);
+        assert_eq!(names, ["app pool_ready", "app pool_starting", "app deploy_new_ready", "app deploy_old_ready"]);
         assert_eq!(series.instances[0].points.last().map(|p| (p.x, p.y)), Some((9.0, 4.0)));
+        let new: Vec<f64> = series.instances[2].points.iter().map(|p| p.y).collect();
+        assert_eq!(new, [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 2.0, 2.0], "the deploy's progress");
     }
 
     #[test]

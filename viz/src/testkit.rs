@@ -163,7 +163,8 @@ pub fn loaded_with_breaker() -> Loaded {
 /// The fixture with a queue broker's and an autoscaled pool's gauges (on `db` and `app`, which
 /// stand in for them), sampled every second: the broker's depth climbs by 10 to 50 at 5 s and
 /// falls back to 10 (5 leased, 1 dead-lettered throughout); the pool has 2 ready instances, one
-/// more starting from 3 s, ready from 5 s, and a fourth ready from 7 s.
+/// more starting from 3 s, ready from 5 s, and a fourth ready from 7 s; a deploy moves one
+/// instance to the new version at 6 s and a second at 7 s.
 pub fn loaded_with_pool_and_broker() -> Loaded {
     let mut records = records();
     let end = records.pop().expect("the End record");
@@ -185,6 +186,9 @@ pub fn loaded_with_pool_and_broker() -> Loaded {
             sample(DB, "queue_dlq", 1),
             sample(APP, "pool_ready", ready),
             sample(APP, "pool_starting", starting),
+            // A deploy from 6 s: one instance on the new version, then two.
+            sample(APP, "deploy_new_ready", (s as i64 - 5).clamp(0, 2)),
+            sample(APP, "deploy_old_ready", 4 - (s as i64 - 5).clamp(0, 2)),
         ]);
     }
     records.sort_by_key(|r| r.t_ns); // stable: equal times keep their order

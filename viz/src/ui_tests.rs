@@ -52,7 +52,7 @@ fn a_broker_and_a_pool_bring_their_plots() {
     harness.run();
     harness.get_by_label(BROKER_TITLE);
     harness.get_by_label(INSTANCES_TITLE);
-    for legend in ["db queue_depth", "db queue_dlq", "app pool_ready", "app pool_starting"] {
+    for legend in ["db queue_depth", "db queue_dlq", "app pool_ready", "app pool_starting", "app deploy_new_ready"] {
         harness.get_by_label(legend);
     }
 }

@@ -44,11 +44,15 @@ pub enum Knob {
     /// configured list is out (an autoscaled instance not ready yet, draining, or stopped); 0:
     /// every backend in.
     LbOut,
+    /// Nonzero: an HTTP app's `GET /health` answers `503` (a version whose health check fails;
+    /// set by a deploy when it starts an instance on such a version). 0: health as the store
+    /// makes it.
+    FailHealth,
 }
 
 impl Knob {
     /// Every knob, in a fixed order (an index into per-host knob tables).
-    pub const ALL: [Knob; 9] = [
+    pub const ALL: [Knob; 10] = [
         Knob::ApplyDelay,
         Knob::DiskDelay,
         Knob::Slowdown,
@@ -58,6 +62,7 @@ impl Knob {
         Knob::FailRequests,
         Knob::CdnPurge,
         Knob::LbOut,
+        Knob::FailHealth,
     ];
 
     /// The knob's position in [`Knob::ALL`].
@@ -72,6 +77,7 @@ impl Knob {
             Knob::FailRequests => 6,
             Knob::CdnPurge => 7,
             Knob::LbOut => 8,
+            Knob::FailHealth => 9,
         }
     }
 
@@ -87,6 +93,7 @@ impl Knob {
             Knob::FailRequests => "fail_requests",
             Knob::CdnPurge => "cdn_purge",
             Knob::LbOut => "lb_out",
+            Knob::FailHealth => "fail_health",
         }
     }
 
@@ -104,6 +111,8 @@ impl Knob {
             Knob::ShardMask => format!("nodes {} out", bits(value)),
             Knob::LbOut if value == 0 => "every backend in".to_string(),
             Knob::LbOut => format!("backends {} out", bits(value)),
+            Knob::FailHealth if value == 0 => "health as the store makes it".to_string(),
+            Knob::FailHealth => "health checks fail".to_string(),
         }
     }
 }
@@ -250,6 +259,15 @@ pub mod gauge {
     /// The pool's metric at the last period (mean over ready instances), times 1000: busy
     /// worker slots per slot, requests per second, or waiting requests (autoscaler, as above).
     pub const POOL_METRIC_MILLI: &str = "pool_metric_milli";
+    /// An HTTP app's last `GET /health` answer: 1 passed, 0 failed or none since it started
+    /// (`app`). The readiness probe of a deploy reads it; the trace carries it only when the
+    /// run has a deploy.
+    pub const HEALTH: &str = "health";
+    /// Instances of a deployed pool on the new version and ready (the deploy controller, on
+    /// the pool's first balancer, only when a deploy exists).
+    pub const DEPLOY_NEW_READY: &str = "deploy_new_ready";
+    /// Instances of a deployed pool on the old (stable) version and ready (as above).
+    pub const DEPLOY_OLD_READY: &str = "deploy_old_ready";
 
     /// Messages a queue broker holds waiting to be received, visible or delayed (`queue`).
     pub const QUEUE_DEPTH: &str = "queue_depth";
@@ -279,7 +297,7 @@ pub mod gauge {
     pub const WORKER_FAILED: &str = "worker_failed";
 
     /// Every gauge a model (or the autoscaler) publishes.
-    pub const ALL: [&str; 68] = [
+    pub const ALL: [&str; 71] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -336,6 +354,9 @@ pub mod gauge {
         POOL_READY,
         POOL_STARTING,
         POOL_METRIC_MILLI,
+        HEALTH,
+        DEPLOY_NEW_READY,
+        DEPLOY_OLD_READY,
         QUEUE_DEPTH,
         QUEUE_INFLIGHT,
         QUEUE_OLDEST_AGE_MS,
@@ -374,9 +395,13 @@ pub mod state {
     /// The autoscaler of a pool (on the pool's first balancer): its target once at the start,
     /// "target:<metric> <value>", then each change it decides, "scale:<from>-><to>".
     pub const AUTOSCALE: &str = "autoscale";
+    /// A deploy's progress (on the pool's first balancer, only when a deploy exists): "start
+    /// <version> <strategy>", "step <i>/<n> weight <w>%", "switch", then one end: "complete",
+    /// "halted: <why>", "aborted: <why>", "rolled back".
+    pub const DEPLOY: &str = "deploy";
 
     /// Every state key a model (or the autoscaler) reports.
-    pub const ALL: [&str; 8] = [ROLE, FAILOVER, TRUNCATED, BREAKER, LB, TIER, INSTANCE, AUTOSCALE];
+    pub const ALL: [&str; 9] = [ROLE, FAILOVER, TRUNCATED, BREAKER, LB, TIER, INSTANCE, AUTOSCALE, DEPLOY];
 }
 
 /// The roles of a node in a replicated group (the values of [`state::ROLE`] and of `Role` events).
@@ -444,6 +469,7 @@ mod tests {
             "fail_requests",
             "cdn_purge",
             "lb_out",
+            "fail_health",
         ];
         assert_eq!(names, expected_names);
         let json: Vec<String> = Knob::ALL.iter().map(|k| serde_json::to_string(k).expect("a knob")).collect();
@@ -457,6 +483,7 @@ mod tests {
             "FailRequests",
             "CdnPurge",
             "LbOut",
+            "FailHealth",
         ];
         assert_eq!(json, expected.map(|name| format!("\"{name}\"")));
         for (i, knob) in Knob::ALL.iter().enumerate() {
@@ -475,6 +502,7 @@ mod tests {
         assert_eq!(Knob::ShardMask.show(0), "every node in");
         assert_eq!(Knob::LbOut.show(0b101), "backends #0,#2 out");
         assert_eq!(Knob::LbOut.show(0), "every backend in");
+        assert_eq!(Knob::FailHealth.show(1), "health checks fail");
     }
 
     #[test]
@@ -502,6 +530,10 @@ mod tests {
         assert_eq!(
             [state::INSTANCE, state::AUTOSCALE, gauge::POOL_READY, gauge::POOL_STARTING, gauge::POOL_METRIC_MILLI],
             ["instance", "autoscale", "pool_ready", "pool_starting", "pool_metric_milli"]
+        );
+        assert_eq!(
+            [state::DEPLOY, gauge::HEALTH, gauge::DEPLOY_NEW_READY, gauge::DEPLOY_OLD_READY],
+            ["deploy", "health", "deploy_new_ready", "deploy_old_ready"]
         );
         assert_eq!(
             [gauge::CDN_HITS, gauge::CDN_MISSES, gauge::CDN_STALE, gauge::ORIGIN_REQUESTS],

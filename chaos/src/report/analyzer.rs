@@ -12,6 +12,7 @@
 use super::autoscale::AutoscaleAcc;
 use super::breakers::BreakerAcc;
 use super::cache::CacheAcc;
+use super::deploy::DeployAcc;
 use super::metrics::{Latency, WindowSeries};
 use super::queue::QueueAcc;
 use super::retry::RetryAcc;
@@ -117,6 +118,8 @@ pub struct Analyzer {
     pub(super) tenants: TenantsAcc,
     /// The autoscaler's states and gauge.
     pub(super) autoscale: AutoscaleAcc,
+    /// The deploy controller's states and gauges, and the failures during a deploy.
+    pub(super) deploy: DeployAcc,
     /// The queue brokers' and workers' gauges, and the brokers' accepted sends.
     pub(super) queue: QueueAcc,
 }
@@ -156,6 +159,7 @@ impl Analyzer {
             cache: CacheAcc::new(window_ns),
             breakers: BreakerAcc::default(),
             autoscale: AutoscaleAcc::default(),
+            deploy: DeployAcc::default(),
             retry: RetryAcc::new(window_ns),
             sessions: SessionsAcc::new(window_ns),
             tenants: TenantsAcc::new(&header.shards.tenants, window_ns),
@@ -199,6 +203,7 @@ impl Analyzer {
             Event::Sample { host, gauge, last, .. } => {
                 if !self.sessions.sample(t_ns, *host, gauge, *last)
                     && !self.autoscale.sample(t_ns, gauge, *last)
+                    && !self.deploy.sample(t_ns, gauge, *last)
                     && !self.queue.sample(t_ns, *host, gauge, *last)
                 {
                     self.cache.sample(t_ns, *host, gauge, *last);
@@ -209,6 +214,7 @@ impl Analyzer {
             Event::State { host, key, value } => {
                 self.breakers.change(t_ns, *host, key, value);
                 self.autoscale.change(t_ns, *host, key, value);
+                self.deploy.change(t_ns, key, value);
                 self.on_change(t_ns, *host, format!("{key}={value}"));
             }
             Event::Power { host, up } => self.on_change(t_ns, *host, if *up { "up" } else { "down" }.into()),
@@ -259,6 +265,7 @@ impl Analyzer {
         let latency_ns = t_ns - invoked_ns;
         // What counts as a success is the outcome's to say (a CAS mismatch is one).
         let success = outcome.is_success();
+        self.deploy.complete(invoked_ns, !success && !outcome.is_limited() && !outcome.is_unauthorized());
         match outcome {
             Outcome::Error(_) if outcome.is_limited() => e2e.limited += 1,
             Outcome::Error(_) if outcome.is_unauthorized() => e2e.unauthorized += 1,

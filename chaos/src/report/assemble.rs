@@ -66,6 +66,10 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
     let retry = analyzer.retry.finish(end_to_end.requests, &windows);
     let tenants = analyzer.tenants.finish();
     let autoscale = std::mem::take(&mut analyzer.autoscale).finish(&windows, &analyzer.header.slos);
+    let deploy = std::mem::take(&mut analyzer.deploy).finish().map(|(deploy, check)| {
+        checks_out.push(check);
+        deploy
+    });
     for (check, slo) in checks_out[..slo_checks].iter_mut().zip(&analyzer.header.slos) {
         if check.verdict == Verdict::Fail {
             check.evidence = slo_evidence(slo, &windows, &services, sessions.as_ref());
@@ -97,6 +101,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         sessions,
         tenants,
         autoscale,
+        deploy,
         queue,
         checks: checks_out,
     }

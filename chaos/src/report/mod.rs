@@ -50,6 +50,10 @@
 //! - Circuit breakers (the `breakers` section, only when a model reported a breaker's state):
 //!   per breaker, times opened, time open and half-open, the state at the end; see
 //!   [`breakers`].
+//! - Deploys (the `deploy` section, only when the run had a deploy): the strategy, version,
+//!   start, end, outcome, failed requests, time to roll back and ready instances per version
+//!   over time, with a check (a healthy version completes with no failed request, a bad one
+//!   does not complete); see [`deploy`].
 //! - Autoscaling (the `autoscale` section, only when the run had an autoscaled pool): the
 //!   instance count over time, scale events and flaps, the time to absorb a load step, the
 //!   mean metric against the target; see [`autoscale`] for every definition.
@@ -65,6 +69,7 @@ pub mod autoscale;
 pub mod breakers;
 pub mod cache;
 mod checks;
+pub mod deploy;
 mod expect;
 mod metrics;
 pub mod queue;
@@ -532,6 +537,9 @@ pub struct Report {
     /// The autoscaled pool; `None` (and absent from JSON) when the run had none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscale: Option<autoscale::AutoscaleReport>,
+    /// The deploy; `None` (and absent from JSON) when the run had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<deploy::DeployReport>,
     /// The message queues (accepted, processed, duplicates, dead letters, lost, levels); `None`
     /// (and absent from JSON) when no queue broker published its gauges.
     #[serde(default, skip_serializing_if = "Option::is_none")]

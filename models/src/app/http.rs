@@ -29,7 +29,9 @@
 //!
 //! Chaos: while the knob `FailRequests` is at p, p% of the requests other than `/health` are
 //! answered `500` once they had their worker and service time (a gray failure: the health check
-//! passes, real requests fail).
+//! passes, real requests fail). While the knob `FailHealth` is set, `/health` answers `503` (a
+//! version whose health check fails). Each health answer is published as the gauge `health`
+//! (1 passed, 0 failed): a deploy's readiness probe reads it.
 //!
 //! Errors: a dependency that failed or timed out is `502` (the body names it); a request shed by
 //! the queue is `503`; one whose work outlived `request_timeout` is `504`. Unknown paths are
@@ -58,6 +60,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use faultline_vocab::gauge;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
@@ -263,7 +266,7 @@ impl<E: Env> Dispatcher<E> {
     async fn serve(&self, env: &E, request: Request) -> Response {
         let Request { route, user, session } = request;
         let kind = match &route {
-            Route::Health => return self.health().await,
+            Route::Health => return self.health(env).await,
             Route::Login if self.sessions.is_none() => return plain(StatusCode::NOT_FOUND, "no sessions here"),
             Route::Get { .. } | Route::Page { .. } => RequestKind::Read,
             Route::Put { .. } | Route::Delete { .. } | Route::Checkout { .. } | Route::Login => RequestKind::Write,
@@ -333,13 +336,20 @@ impl<E: Env> Dispatcher<E> {
             Route::Delete { key } => reply(self.app.write(key.clone(), Msg::Delete { key }).await),
             Route::Checkout { order } => reply(self.app.checkout(order).await),
             Route::Page { key } => super::page::respond(self.app.page(&key).await),
-            Route::Health => self.health().await,
+            Route::Health => plain(StatusCode::NOT_FOUND, "health is answered before the worker queue"),
             Route::Login => plain(StatusCode::NOT_FOUND, "no sessions here"),
         }
     }
 
-    async fn health(&self) -> Response {
-        match self.app.health().await {
+    /// The health answer, published as the `health` gauge (what a deploy's readiness probe
+    /// reads): `503` while the `FailHealth` knob is set, else the store's check.
+    async fn health(&self, env: &E) -> Response {
+        let answer = match env.knob(Knob::FailHealth) {
+            0 => self.app.health().await,
+            _ => Err("health check failing (fail_health)".to_string()),
+        };
+        env.gauge(gauge::HEALTH, i64::from(answer.is_ok()));
+        match answer {
             Ok(()) => plain(StatusCode::OK, "ok"),
             Err(detail) => plain(StatusCode::SERVICE_UNAVAILABLE, detail),
         }

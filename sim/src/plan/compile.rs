@@ -76,6 +76,7 @@ pub fn compile(scenario: &Scenario, seed: Option<u64>) -> RunPlan {
         checks: checks(scenario),
         shards,
         autoscale: scenario.autoscale.as_ref().map(|a| a.plan(scenario, &by_name)),
+        deploy: scenario.deploy.as_ref().map(|d| d.plan(scenario, &by_name)),
     }
 }
 

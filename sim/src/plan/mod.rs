@@ -65,6 +65,9 @@ pub struct RunPlan {
     /// The autoscaled pool, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub autoscale: Option<crate::autoscale::AutoscalePlan>,
+    /// The deploy, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<crate::deploy::DeployPlan>,
 }
 
 /// Latency, jitter and loss of the links no `[[links]]` entry names, and the retransmission

@@ -113,6 +113,9 @@ impl RunPlan {
         if let Some(pool) = &self.autoscale {
             let _ = writeln!(s, "autoscale: {}", settings(pool));
         }
+        if let Some(deploy) = &self.deploy {
+            let _ = writeln!(s, "deploy: {}", settings(deploy));
+        }
         s
     }
 

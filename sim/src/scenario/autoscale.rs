@@ -202,7 +202,11 @@ impl AutoscaleSpec {
 }
 
 /// Each balancer that lists a pool instance, with the instance's place in its backend list.
-fn endpoints(scenario: &super::Scenario, pool: &[Sp<String>], hosts: &BTreeMap<String, u16>) -> Vec<Endpoint> {
+pub(super) fn endpoints(
+    scenario: &super::Scenario,
+    pool: &[Sp<String>],
+    hosts: &BTreeMap<String, u16>,
+) -> Vec<Endpoint> {
     let mut out = Vec::new();
     for host in &scenario.hosts {
         let host = host.get_ref();
@@ -223,7 +227,7 @@ pub(crate) fn check(c: &mut Checker) {
     let Some(spec) = &c.scenario.autoscale else { return };
     let table = c.span_at(&[Seg::Key("autoscale")], 0..0);
     let at = |c: &Checker, key: &'static str| c.span_at(&[Seg::Key("autoscale"), Seg::Key(key)], table.clone());
-    pool(c, spec, at(c, "pool"));
+    pool(c, &spec.pool, at(c, "pool"));
     let (min, max, initial) = (*spec.min.get_ref(), spec.max(), spec.initial());
     let size = spec.pool.len() as u32;
     if size > 0 && (min == 0 || min > max || max > size || initial < min || initial > max) {
@@ -265,10 +269,11 @@ fn or_table(span: std::ops::Range<usize>, fallback: std::ops::Range<usize>) -> s
     if span.is_empty() { fallback } else { span }
 }
 
-/// The pool: known hosts, each once, each behind a load balancer, at most [`MAX_POOL`].
-fn pool(c: &mut Checker, spec: &AutoscaleSpec, span: std::ops::Range<usize>) {
-    if spec.pool.is_empty() || spec.pool.len() > MAX_POOL {
-        let message = format!("a pool of {} hosts; expected 1 to {MAX_POOL}", spec.pool.len());
+/// The pool: known hosts, each once, each behind a load balancer, at most [`MAX_POOL`] (a
+/// deploy's pool too).
+pub(super) fn pool(c: &mut Checker, list: &[Sp<String>], span: std::ops::Range<usize>) {
+    if list.is_empty() || list.len() > MAX_POOL {
+        let message = format!("a pool of {} hosts; expected 1 to {MAX_POOL}", list.len());
         c.report(span, "pool size", message);
         return;
     }
@@ -279,7 +284,7 @@ fn pool(c: &mut Checker, spec: &AutoscaleSpec, span: std::ops::Range<usize>) {
         .flat_map(|h| h.get_ref().service.backends().iter().take(MAX_POOL).map(|b| b.get_ref().as_str()))
         .collect();
     let mut seen = BTreeSet::new();
-    for name in &spec.pool {
+    for name in list {
         if c.host(name, "not a host").is_none() {
             continue;
         }

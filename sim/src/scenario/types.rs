@@ -161,6 +161,9 @@ pub struct Scenario {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub expected_failures: Vec<Sp<String>>,
+    /// A deploy of a new version over a pool of app instances. Default: none.
+    #[serde(default)]
+    pub deploy: Option<super::deploy::DeploySpec>,
 }
 
 /// The data-tier checks: lost writes and RPO, read-your-writes, staleness, linearizability,

@@ -117,8 +117,9 @@ impl Env for SimEnv {
         };
         let t_ns = self.shared.now_ns(self.host);
         let mut recorder = self.shared.recorder.borrow_mut();
-        recorder.count_served(self.host);
-        recorder.push(t_ns, Event::Served { host: self.host, op, latency_ns: latency.as_nanos() as u64, ok });
+        let latency_ns = latency.as_nanos() as u64;
+        recorder.count_served(self.host, ok, latency_ns);
+        recorder.push(t_ns, Event::Served { host: self.host, op, latency_ns, ok });
     }
 
     fn role(&self, change: RoleChange) {

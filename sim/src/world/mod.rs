@@ -20,6 +20,7 @@ pub use sink::TraceOut;
 pub use stream::{SimListener, SimReadHalf, SimStream, SimWriteHalf};
 
 use crate::autoscale::{Autoscaler, WorldPool};
+use crate::deploy::{Deployer, WorldObserve};
 use crate::nemesis;
 use crate::plan::RunPlan;
 use crate::seeds;
@@ -114,6 +115,8 @@ pub struct World {
     still_clock: bool,
     /// The autoscaler of the scenario's pool, if any.
     autoscaler: Option<Autoscaler>,
+    /// The deploy controller of the scenario's deploy, if any.
+    deployer: Option<Deployer>,
 }
 
 impl World {
@@ -197,6 +200,18 @@ impl World {
             autoscaler.start(&mut control, &mut WorldPool(&shared));
             autoscaler
         });
+        let deployer = plan.deploy.as_ref().map(|deploy| {
+            let mut recorder = shared.recorder.borrow_mut();
+            recorder.sample_health = true;
+            if deploy.analysis.is_some() {
+                deploy.instances.iter().for_each(|&host| recorder.watch(host));
+            }
+            drop(recorder);
+            let mut deployer = Deployer::new(deploy.clone());
+            let mut control = nemesis::WorldControl { sim: &mut sim, shared: &shared, links: &header.links, t_ns: 0 };
+            deployer.start(&mut control, &mut WorldObserve(&shared));
+            deployer
+        });
         Ok(World {
             sim,
             shared,
@@ -210,6 +225,7 @@ impl World {
             seed,
             still_clock: tick == STILL_CLOCK_TICK,
             autoscaler,
+            deployer,
         })
     }
 
@@ -244,6 +260,11 @@ impl World {
             let (shared, links) = (&*self.shared, &self.header.links);
             let mut control = nemesis::WorldControl { sim: &mut self.sim, shared, links, t_ns: now_ns };
             autoscaler.step(now_ns, &mut control, &mut WorldPool(shared));
+        }
+        if let Some(deployer) = &mut self.deployer {
+            let (shared, links) = (&*self.shared, &self.header.links);
+            let mut control = nemesis::WorldControl { sim: &mut self.sim, shared, links, t_ns: now_ns };
+            deployer.step(now_ns, &mut control, &mut WorldObserve(shared));
         }
         self.shared.step_ns.set(self.still_clock.then_some(now_ns));
         let stepped = self.sim.step();

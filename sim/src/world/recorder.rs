@@ -40,6 +40,13 @@ pub(crate) struct Recorder {
     gauges: Vec<Vec<(&'static str, GaugeAcc)>>,
     /// Per host: requests served since the start (what an autoscaler's request rate reads).
     served: Vec<u64>,
+    /// Per host: of which failed (what a deploy's analysis reads).
+    failed: Vec<u64>,
+    /// Per host a deploy's analysis watches: the latencies served since it last took them.
+    latencies: Vec<Option<Vec<u64>>>,
+    /// Whether the apps' `health` gauge goes into the trace (only when the run has a deploy,
+    /// so every other run's trace stays as it was).
+    pub(crate) sample_health: bool,
     pub(crate) config: RecordConfig,
 }
 
@@ -50,6 +57,9 @@ impl Recorder {
             batch: Batch::with_capacity(BATCH_RECORDS),
             gauges: vec![Vec::new(); header.hosts.len()],
             served: vec![0; header.hosts.len()],
+            failed: vec![0; header.hosts.len()],
+            latencies: vec![None; header.hosts.len()],
+            sample_health: false,
             config,
         })
     }
@@ -74,11 +84,35 @@ impl Recorder {
         gauges.iter().find(|(n, _)| *n == name).map_or(0, |(_, acc)| acc.last)
     }
 
-    /// Counts a request `host` served.
-    pub(crate) fn count_served(&mut self, host: u16) {
-        if let Some(count) = self.served.get_mut(host as usize) {
+    /// Counts a request `host` served (and whether it failed, and its latency when watched).
+    pub(crate) fn count_served(&mut self, host: u16, ok: bool, latency_ns: u64) {
+        let i = host as usize;
+        if let Some(count) = self.served.get_mut(i) {
             *count += 1;
         }
+        if !ok && let Some(count) = self.failed.get_mut(i) {
+            *count += 1;
+        }
+        if let Some(Some(latencies)) = self.latencies.get_mut(i) {
+            latencies.push(latency_ns);
+        }
+    }
+
+    /// Requests `host` served that failed, since the start.
+    pub(crate) fn failed(&self, host: u16) -> u64 {
+        self.failed.get(host as usize).copied().unwrap_or(0)
+    }
+
+    /// Starts keeping `host`'s latencies for [`Recorder::take_latencies`].
+    pub(crate) fn watch(&mut self, host: u16) {
+        if let Some(slot) = self.latencies.get_mut(host as usize) {
+            slot.get_or_insert_with(Vec::new);
+        }
+    }
+
+    /// The latencies `host` served since the last take (empty when not watched).
+    pub(crate) fn take_latencies(&mut self, host: u16) -> Vec<u64> {
+        self.latencies.get_mut(host as usize).and_then(Option::as_mut).map(std::mem::take).unwrap_or_default()
     }
 
     /// Requests `host` served since the start.
@@ -109,7 +143,7 @@ impl Recorder {
     pub(crate) fn sample_gauges(&mut self, t_ns: u64) {
         for (host, gauges) in self.gauges.iter_mut().enumerate() {
             for (name, acc) in gauges.iter_mut() {
-                if acc.steps == 0 {
+                if acc.steps == 0 || (!self.sample_health && *name == faultline_chaos::vocab::gauge::HEALTH) {
                     continue;
                 }
                 let mean = acc.sum / acc.steps as f64;

@@ -2,7 +2,7 @@
 //! rates (only when the run has a cache; its database loads per second then join the
 //! throughput plot, in the same unit), replication lag, queue depth, circuit breaker states
 //! (only when a breaker reported one), a queue broker's messages (only with a broker) and a
-//! pool's instances (only with an autoscaled pool). The x axes are linked (zoom or pan one, all follow),
+//! pool's instances and a deploy's progress (only with an autoscaled pool or a deploy). The x axes are linked (zoom or pan one, all follow),
 //! and so are the hover cursors; every plot draws the replay cursor as a vertical line; a click
 //! on a plot moves the cursor there. The data is precomputed ([`crate::series`]); a frame only
 //! borrows it.
@@ -28,7 +28,7 @@ pub const LAG_TITLE: &str = "Replication lag";
 pub const QUEUE_TITLE: &str = "Queue depth";
 /// The queue broker plot's title (only with a broker).
 pub const BROKER_TITLE: &str = "Message queue (messages)";
-/// The instances plot's title (only with an autoscaled pool).
+/// The instances plot's title (only with an autoscaled pool or a deploy).
 pub const INSTANCES_TITLE: &str = "Instances";
 /// The circuit breakers plot's title (only when a breaker reported a state).
 pub const BREAKERS_TITLE: &str = "Circuit breakers (0 closed, 1 half-open, 2 open)";

@@ -252,3 +252,40 @@ pub(super) fn autoscale(report: &Report, out: &mut String) {
 fn fmt_s(s: f64) -> String {
     format!("{s:.3} s")
 }
+
+pub(super) fn deploy(report: &Report, out: &mut String) {
+    let Some(deploy) = &report.deploy else {
+        return;
+    };
+    section(out, "Deploy (from the deploy controller's states)");
+    let mut table = Table::new(&[
+        "<strategy",
+        "<version",
+        "<quality",
+        "start s",
+        "end s",
+        "<outcome",
+        "failed requests",
+        "rollback s",
+    ]);
+    table.row(vec![
+        deploy.strategy.clone(),
+        deploy.version.clone(),
+        deploy.quality.clone(),
+        format!("{:.3}", deploy.start_s),
+        deploy.end_s.map_or_else(|| "-".to_string(), |t| format!("{t:.3}")),
+        if deploy.reason.is_empty() {
+            deploy.outcome.clone()
+        } else {
+            format!("{}: {}", deploy.outcome, deploy.reason)
+        },
+        deploy.failed_requests.to_string(),
+        deploy.time_to_rollback_s.map_or_else(|| "-".to_string(), |t| format!("{t:.3}")),
+    ]);
+    table.render(out);
+    let mut table = Table::new(&["t s", "new ready", "old ready"]);
+    for count in &deploy.counts {
+        table.row(vec![format!("{:.3}", count.t_s), count.new_ready.to_string(), count.old_ready.to_string()]);
+    }
+    table.render(out);
+}
