@@ -22,7 +22,7 @@
 
 pub use crate::instances::Endpoint;
 pub(crate) use crate::instances::Phase;
-use crate::instances::{Instances, Publish};
+use crate::instances::{InWorld, Instances, Publish};
 use crate::nemesis::Control;
 use faultline_chaos::vocab::{gauge, state};
 use faultline_models::autoscale::{Hpa, HpaConfig, Observation};
@@ -310,14 +310,9 @@ impl Pool for WorldPool<'_> {
     }
 }
 
-impl Publish for WorldPool<'_> {
-    fn gauge(&mut self, host: u16, name: &'static str, value: i64) {
-        self.0.recorder.borrow_mut().gauge(host, name, value);
-    }
-
-    fn state(&mut self, t_ns: u64, host: u16, key: &'static str, value: String) {
-        let event = faultline_chaos::trace::Event::State { host, key: key.to_string(), value };
-        self.0.recorder.borrow_mut().push(t_ns, event);
+impl InWorld for WorldPool<'_> {
+    fn world(&self) -> &crate::world::shared::Shared {
+        self.0
     }
 }
 

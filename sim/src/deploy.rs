@@ -28,7 +28,7 @@
 //! Owns: the plan of a deploy and its stages. Must not: act on the world but through
 //! `nemesis::Control`, or read anything but the simulated time and what the world records.
 
-use crate::instances::{Endpoint, Instances, Phase, Publish};
+use crate::instances::{Endpoint, InWorld, Instances, Phase, Publish};
 use crate::nemesis::Control;
 use faultline_chaos::vocab::{Knob, gauge, state};
 use faultline_models::deploy::analysis::{Analysis, AnalysisConfig, Outcome, Verdict, Window};
@@ -261,14 +261,9 @@ impl Observe for WorldObserve<'_> {
     }
 }
 
-impl Publish for WorldObserve<'_> {
-    fn gauge(&mut self, host: u16, name: &'static str, value: i64) {
-        self.0.recorder.borrow_mut().gauge(host, name, value);
-    }
-
-    fn state(&mut self, t_ns: u64, host: u16, key: &'static str, value: String) {
-        let event = faultline_chaos::trace::Event::State { host, key: key.to_string(), value };
-        self.0.recorder.borrow_mut().push(t_ns, event);
+impl InWorld for WorldObserve<'_> {
+    fn world(&self) -> &crate::world::shared::Shared {
+        self.0
     }
 }
 

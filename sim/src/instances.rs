@@ -35,6 +35,24 @@ pub(crate) trait Publish {
     fn state(&mut self, t_ns: u64, host: u16, key: &'static str, value: String);
 }
 
+/// A control-plane component's view of the world: what it publishes goes to the world's
+/// recorder (the one [`Publish`] of the running world; tests publish into fakes).
+pub(crate) trait InWorld {
+    /// The world.
+    fn world(&self) -> &crate::world::shared::Shared;
+}
+
+impl<T: InWorld> Publish for T {
+    fn gauge(&mut self, host: u16, name: &'static str, value: i64) {
+        self.world().recorder.borrow_mut().gauge(host, name, value);
+    }
+
+    fn state(&mut self, t_ns: u64, host: u16, key: &'static str, value: String) {
+        let event = faultline_chaos::trace::Event::State { host, key: key.to_string(), value };
+        self.world().recorder.borrow_mut().push(t_ns, event);
+    }
+}
+
 /// An instance's phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {

@@ -3,27 +3,13 @@
 //! stabilisation window), a healthy scale-down drops no
 //! request, and a steady load settles the pool where queueing arithmetic puts it.
 
+mod util;
+use util::{text, variant};
+
+use faultline_sim::scenario::parse_str;
+
 use faultline_chaos::report::Report;
 use faultline_chaos::report::autoscale::AutoscaleReport;
-use faultline_sim::scenario::parse_str;
-use faultline_sim::{RunOptions, run};
-use std::path::PathBuf;
-
-fn text(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
-    std::fs::read_to_string(path).expect("the scenario exists")
-}
-
-/// The report of `name` with each `(from, to)` edit applied to its text (each must apply).
-fn variant(name: &str, edits: &[(&str, &str)], seed: u64) -> Report {
-    let mut text = text(name);
-    for (from, to) in edits {
-        assert!(text.contains(from), "{from:?} is not in {name}");
-        text = text.replacen(from, to, 1);
-    }
-    let scenario = parse_str(name, &text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")));
-    run(&scenario, RunOptions { seed: Some(seed), ..RunOptions::default() }).expect("the run completes").report
-}
 
 fn pool(r: &Report) -> &AutoscaleReport {
     r.autoscale.as_ref().unwrap_or_else(|| panic!("an autoscaling section:\n{}", r.render_text()))

@@ -4,27 +4,13 @@
 //! aborted as a canary or rolled back as blue-green; a slow one is caught by the latency
 //! analysis; a kill during a healthy deploy costs requests but not the deploy.
 
+mod util;
+use util::{go, text, variant};
+
+use faultline_sim::scenario::parse_str;
+
 use faultline_chaos::report::deploy::DeployReport;
 use faultline_chaos::report::{Report, Verdict};
-use faultline_sim::scenario::parse_str;
-use faultline_sim::{RunOptions, run};
-use std::path::PathBuf;
-
-fn text(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
-    std::fs::read_to_string(path).expect("the scenario exists")
-}
-
-/// The report of `name` with each `(from, to)` edit applied to its text (each must apply).
-fn variant(name: &str, edits: &[(&str, &str)], seed: u64) -> Report {
-    let mut text = text(name);
-    for (from, to) in edits {
-        assert!(text.contains(from), "{from:?} is not in {name}");
-        text = text.replacen(from, to, 1);
-    }
-    let scenario = parse_str(name, &text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")));
-    run(&scenario, RunOptions { seed: Some(seed), ..RunOptions::default() }).expect("the run completes").report
-}
 
 fn deploy(r: &Report) -> &DeployReport {
     r.deploy.as_ref().unwrap_or_else(|| panic!("a deploy section:\n{}", r.render_text()))
@@ -171,7 +157,7 @@ fn a_kill_during_a_healthy_rolling_deploy_costs_requests_not_the_deploy() {
 #[test]
 fn a_deploy_run_is_deterministic() {
     let scenario = parse_str("deploy-canary-abort.toml", &text("deploy-canary-abort.toml")).expect("valid");
-    let hash = |seed| run(&scenario, RunOptions { seed: Some(seed), ..RunOptions::default() }).unwrap().hash;
+    let hash = |seed| go(&scenario, seed).hash;
     assert_eq!(hash(7), hash(7));
     assert_ne!(hash(7), hash(8));
 }

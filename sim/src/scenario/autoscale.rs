@@ -302,25 +302,15 @@ pub(super) fn pool(c: &mut Checker, list: &[Sp<String>], span: std::ops::Range<u
 
 #[cfg(test)]
 mod tests {
-    use super::super::types::Scenario;
     use super::super::validate::tests::check as check_quickstart;
-    use super::super::validate::validate;
+    use super::super::validate::tests::check_in;
 
     const RAMP: &str = include_str!("../../../scenarios/autoscale-ramp.toml");
 
-    /// The ramp scenario with `from` replaced by `to`: each finding's message and the text its
-    /// span covers, which must be `expected` (message substring, spanned text) pairs.
+    /// The ramp scenario with `from` replaced by `to` must yield exactly the `expected`
+    /// (message substring, spanned text) pairs.
     fn check(from: &str, to: &str, expected: &[(&str, &str)]) {
-        assert!(RAMP.contains(from), "{from:?} is not in the ramp");
-        let text = RAMP.replacen(from, to, 1);
-        let scenario: Scenario = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-        let got: Vec<(String, String)> =
-            validate(&scenario, &text).into_iter().map(|f| (f.message, text[f.span].to_string())).collect();
-        assert_eq!(got.len(), expected.len(), "{from:?} -> {to:?}: {got:#?}");
-        for ((message, spanned), (want, want_spanned)) in got.iter().zip(expected) {
-            assert!(message.contains(want), "{message:?} should contain {want:?}");
-            assert_eq!(spanned, want_spanned, "the span of {message:?}");
-        }
+        check_in(RAMP, from, to, expected);
     }
 
     #[test]

@@ -203,27 +203,11 @@ fn analysis(c: &mut Checker, analysis: &Sp<AnalysisSpec>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::types::Scenario;
-    use super::super::super::validate::validate;
+    use super::super::super::validate::tests::check_in as check;
 
     const ROLLING: &str = include_str!("../../../scenarios/deploy-rolling.toml");
     const CANARY: &str = include_str!("../../../scenarios/deploy-canary-abort.toml");
     const BLUE_GREEN: &str = include_str!("../../../scenarios/deploy-blue-green.toml");
-
-    /// `base` with `from` replaced by `to`: each finding's message and the text its span covers,
-    /// which must be `expected` (message substring, spanned text) pairs.
-    fn check(base: &str, from: &str, to: &str, expected: &[(&str, &str)]) {
-        assert!(base.contains(from), "{from:?} is not in the scenario");
-        let text = base.replacen(from, to, 1);
-        let scenario: Scenario = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-        let got: Vec<(String, String)> =
-            validate(&scenario, &text).into_iter().map(|f| (f.message, text[f.span].to_string())).collect();
-        assert_eq!(got.len(), expected.len(), "{from:?} -> {to:?}: {got:#?}");
-        for ((message, spanned), (want, want_spanned)) in got.iter().zip(expected) {
-            assert!(message.contains(want), "{message:?} should contain {want:?}");
-            assert_eq!(spanned, want_spanned, "the span of {message:?}");
-        }
-    }
 
     #[test]
     fn the_deploy_scenarios_are_valid() {

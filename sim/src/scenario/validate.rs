@@ -497,16 +497,29 @@ pub(crate) mod tests {
     /// The quickstart with `from` replaced by `to`: each finding's message and the text its
     /// span covers.
     pub(crate) fn findings(from: &str, to: &str) -> Vec<(String, String)> {
-        assert!(QUICKSTART.contains(from), "{from:?} is not in the quickstart");
-        let text = QUICKSTART.replacen(from, to, 1);
+        findings_in(QUICKSTART, from, to)
+    }
+
+    /// What validation finds in `base` (a scenario's text) with `from` replaced by `to`: each
+    /// finding's message and the text its span covers.
+    pub(crate) fn findings_in(base: &str, from: &str, to: &str) -> Vec<(String, String)> {
+        assert!(base.contains(from), "{from:?} is not in the scenario");
+        let text = base.replacen(from, to, 1);
         let scenario: Scenario = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
         let found = validate(&scenario, &text);
         found.into_iter().map(|f| (f.message, text[f.span].to_string())).collect()
     }
 
-    /// Asserts the edit yields exactly the `expected` (message substring, spanned text) pairs.
+    /// Asserts the edit of the quickstart yields exactly the `expected` (message substring,
+    /// spanned text) pairs.
     pub(crate) fn check(from: &str, to: &str, expected: &[(&str, &str)]) {
-        let got = findings(from, to);
+        check_in(QUICKSTART, from, to, expected);
+    }
+
+    /// Asserts the edit of `base` (a scenario's text) yields exactly the `expected` (message
+    /// substring, spanned text) pairs.
+    pub(crate) fn check_in(base: &str, from: &str, to: &str, expected: &[(&str, &str)]) {
+        let got = findings_in(base, from, to);
         assert_eq!(got.len(), expected.len(), "{from:?} -> {to:?}: {got:#?}");
         for ((message, spanned), (want, want_spanned)) in got.iter().zip(expected) {
             assert!(message.contains(want), "{message:?} should contain {want:?}");

@@ -22,6 +22,28 @@ pub fn library(name: &str, edits: &[(&str, &str)]) -> Scenario {
     parse_str(name, &text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")))
 }
 
+/// The report of the library's scenario `name` with each `(from, to)` edit applied to its
+/// first occurrence (each must apply), run under `seed`.
+pub fn variant(name: &str, edits: &[(&str, &str)], seed: u64) -> faultline_chaos::report::Report {
+    let mut text = text(name);
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from:?} is not in {name}");
+        text = text.replacen(from, to, 1);
+    }
+    go(&scenario_named(name, &text), seed).report
+}
+
+/// The text of the library's scenario `name` (a file in `scenarios/`).
+pub fn text(name: &str) -> String {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
+    std::fs::read_to_string(path).expect("the scenario exists")
+}
+
+/// The scenario `text` parses to, named `name` in its errors (it must be valid).
+fn scenario_named(name: &str, text: &str) -> Scenario {
+    parse_str(name, text).unwrap_or_else(|e| panic!("{}", e.report_lines().join("\n")))
+}
+
 /// `s` run to the end under `seed`.
 pub fn go(s: &Scenario, seed: u64) -> RunOutcome {
     run(s, RunOptions { seed: Some(seed), ..RunOptions::default() }).expect("the run completes")
