@@ -37,10 +37,10 @@ fn every_scenario_under_a_few_seeds() {
         // A teaching scenario fails the checks it names on every seed, as it promises.
         let text = std::fs::read_to_string(&file).unwrap();
         if text.contains("\nexpected_failures = ") {
-            let line = format!("runs that failed as their scenario expects (they pass): {n}");
+            let line = format!("runs with a check that failed as its scenario expects (not a failure): {n}");
             assert!(out.contains(&line), "{name}: {out}");
         } else {
-            assert!(!out.contains("failed as their scenario expects"), "{name}: {out}");
+            assert!(!out.contains("failed as its scenario expects"), "{name}: {out}");
         }
     }
 }

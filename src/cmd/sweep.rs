@@ -158,7 +158,7 @@ fn summarise(results: &[RunResult], wall_s: f64, jobs: usize, format: Format) ->
                 outln!("undecided runs (no check failed, one could not decide): {}", undecided.len());
             }
             if expected_runs > 0 {
-                outln!("runs that failed as their scenario expects (they pass): {expected_runs}");
+                outln!("runs with a check that failed as its scenario expects (not a failure): {expected_runs}");
                 for (check, n) in &expected_by_check {
                     outln!("  {n:>6}  {check}");
                 }
