@@ -30,8 +30,8 @@
 //! Chaos: while the knob `FailRequests` is at p, p% of the requests other than `/health` are
 //! answered `500` once they had their worker and service time (a gray failure: the health check
 //! passes, real requests fail). While the knob `FailHealth` is set, `/health` answers `503` (a
-//! version whose health check fails). Each health answer is published as the gauge `health`
-//! (1 passed, 0 failed): a deploy's readiness probe reads it.
+//! version whose health check fails). With [`HttpFront::publish_health`], each health answer is
+//! published as the gauge `health` (1 passed, 0 failed): a deploy's readiness probe reads it.
 //!
 //! Errors: a dependency that failed or timed out is `502` (the body names it); a request shed by
 //! the queue is `503`; one whose work outlived `request_timeout` is `504`. Unknown paths are
@@ -79,11 +79,20 @@ pub struct HttpFront {
     pub sessions: Option<SessionConfig>,
     /// The `Cache-Control` of a read's `200` and `404` (`None`: no header).
     pub cache_control: Option<HeaderValue>,
+    /// Whether each health answer is published as the gauge `health` (a deploy's readiness
+    /// probe reads it; off, the default, publishes nothing).
+    pub publish_health: bool,
 }
 
 impl Default for HttpFront {
     fn default() -> Self {
-        Self { request_timeout: Duration::from_secs(1), max_body: 1 << 20, sessions: None, cache_control: None }
+        Self {
+            request_timeout: Duration::from_secs(1),
+            max_body: 1 << 20,
+            sessions: None,
+            cache_control: None,
+            publish_health: false,
+        }
     }
 }
 
@@ -341,14 +350,17 @@ impl<E: Env> Dispatcher<E> {
         }
     }
 
-    /// The health answer, published as the `health` gauge (what a deploy's readiness probe
-    /// reads): `503` while the `FailHealth` knob is set, else the store's check.
+    /// The health answer, published as the `health` gauge when the front says so (what a
+    /// deploy's readiness probe reads): `503` while the `FailHealth` knob is set, else the
+    /// store's check.
     async fn health(&self, env: &E) -> Response {
         let answer = match env.knob(Knob::FailHealth) {
             0 => self.app.health().await,
             _ => Err("health check failing (fail_health)".to_string()),
         };
-        env.gauge(gauge::HEALTH, i64::from(answer.is_ok()));
+        if self.front.publish_health {
+            env.gauge(gauge::HEALTH, i64::from(answer.is_ok()));
+        }
         match answer {
             Ok(()) => plain(StatusCode::OK, "ok"),
             Err(detail) => plain(StatusCode::SERVICE_UNAVAILABLE, detail),

@@ -31,7 +31,9 @@ pub fn compile(scenario: &Scenario, seed: Option<u64>) -> RunPlan {
     let managed: BTreeSet<String> =
         scenario.hosts.iter().flat_map(|h| h.get_ref().service.manages().iter().map(|m| m.get_ref().clone())).collect();
     let cached = scenario.hosts.iter().any(|h| !h.get_ref().service.shards().is_empty());
-    let cx = PlanContext { managed: &managed, cached };
+    let probed: BTreeSet<String> =
+        scenario.deploy.iter().flat_map(|d| d.pool.iter().map(|h| h.get_ref().clone())).collect();
+    let cx = PlanContext { managed: &managed, cached, probed: &probed };
     let hosts = scenario
         .hosts
         .iter()

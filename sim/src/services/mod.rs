@@ -356,6 +356,8 @@ pub(crate) struct PlanContext<'a> {
     /// Whether an app of the scenario reads through a cache tier (the stores then count their
     /// reads of one key at once: the stampede as the database sees it).
     pub(crate) cached: bool,
+    /// Names of the hosts a deploy's readiness probe reads (they publish their health answers).
+    pub(crate) probed: &'a std::collections::BTreeSet<String>,
 }
 
 impl PlanContext<'_> {

@@ -202,7 +202,6 @@ impl World {
         });
         let deployer = plan.deploy.as_ref().map(|deploy| {
             let mut recorder = shared.recorder.borrow_mut();
-            recorder.sample_health = true;
             if deploy.analysis.is_some() {
                 deploy.instances.iter().for_each(|&host| recorder.watch(host));
             }

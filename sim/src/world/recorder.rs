@@ -44,9 +44,6 @@ pub(crate) struct Recorder {
     failed: Vec<u64>,
     /// Per host a deploy's analysis watches: the latencies served since it last took them.
     latencies: Vec<Option<Vec<u64>>>,
-    /// Whether the apps' `health` gauge goes into the trace (only when the run has a deploy,
-    /// so every other run's trace stays as it was).
-    pub(crate) sample_health: bool,
     pub(crate) config: RecordConfig,
 }
 
@@ -59,7 +56,6 @@ impl Recorder {
             served: vec![0; header.hosts.len()],
             failed: vec![0; header.hosts.len()],
             latencies: vec![None; header.hosts.len()],
-            sample_health: false,
             config,
         })
     }
@@ -143,7 +139,7 @@ impl Recorder {
     pub(crate) fn sample_gauges(&mut self, t_ns: u64) {
         for (host, gauges) in self.gauges.iter_mut().enumerate() {
             for (name, acc) in gauges.iter_mut() {
-                if acc.steps == 0 || (!self.sample_health && *name == faultline_chaos::vocab::gauge::HEALTH) {
+                if acc.steps == 0 {
                     continue;
                 }
                 let mean = acc.sum / acc.steps as f64;

@@ -224,6 +224,9 @@ pub struct AppPlan {
     /// The queue successful writes or checkouts send a message to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enqueue: Option<Box<EnqueuePlan>>,
+    /// Whether its HTTP front publishes its health answers (a deploy's pool member).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub publish_health: bool,
 }
 
 /// Where an app's store calls go, in the plan.
@@ -408,7 +411,7 @@ impl Kind for AppService {
     }
 
     /// The plan of a validated app (it has `db`, `router` or `shards`).
-    fn compile(&self, _name: &str, cx: &PlanContext) -> AppPlan {
+    fn compile(&self, name: &str, cx: &PlanContext) -> AppPlan {
         let store = match (&self.router, &self.shards, &self.db) {
             (Some(r), _, _) => StorePlan::Routed(r.compile(cx)),
             (None, Some(shards), _) => StorePlan::Sharded(Box::new(shards.compile(cx))),
@@ -440,6 +443,7 @@ impl Kind for AppService {
             page: self.page.as_ref().map(|page| Box::new(page.compile(|part| cx.addr(part)))),
             cache_control: self.cache_control.as_ref().map(|cc| cc.get_ref().clone()),
             enqueue: self.enqueue.as_ref().map(|q| Box::new(q.compile(cx))),
+            publish_health: cx.probed.contains(name),
         }
     }
 }
@@ -533,6 +537,7 @@ impl AppPlan {
                     sessions: self.sessions.as_ref().map(SessionsPlan::config),
                     // Validated: a header value.
                     cache_control: self.cache_control.as_deref().and_then(|cc| cc.parse().ok()),
+                    publish_health: self.publish_health,
                     ..HttpFront::default()
                 };
                 serve_http(env, super::SERVICE_PORT, capacity, app, front).await
