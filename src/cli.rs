@@ -38,6 +38,10 @@ pub enum Command {
         /// Report format on standard output.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Draw random faults from the seed on top of the scripted ones (the scenario's
+        /// `[swarm]` table, or its defaults), judging what it says: swarm testing.
+        #[arg(long)]
+        swarm: bool,
     },
     /// Print the run plan a scenario compiles to (hosts, services, load, faults, checks)
     /// without running it.
@@ -50,6 +54,10 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Draw random faults from the seed on top of the scripted ones (the scenario's
+        /// `[swarm]` table, or its defaults), judging what it says: swarm testing.
+        #[arg(long)]
+        swarm: bool,
     },
     /// Run a scenario several times with one seed and compare the trace hashes.
     CheckDeterminism {
@@ -123,8 +131,44 @@ pub enum Command {
         /// Directory for trace.fltrace (default: a directory under the system's temp dir).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Draw random faults from the seed on top of the scripted ones (the scenario's
+        /// `[swarm]` table, or its defaults), judging what it says: swarm testing.
+        #[arg(long)]
+        swarm: bool,
         #[command(flatten)]
         gui: GuiFlags,
+    },
+    /// Minimise a failing run's fault schedule while the same check keeps failing, and write
+    /// it as a scenario with scripted faults.
+    ///
+    /// Tries, in turn, fewer faults, shorter faults, later faults and fewer hosts, keeping each
+    /// change with which the check still fails, until none helps or --max-runs runs are spent;
+    /// then runs the written file once to confirm it fails the same way. Deterministic. Exit 0:
+    /// written and confirmed. Exit 2: bad input, or the run fails no check to shrink for.
+    /// Exit 4: the written file does not reproduce the failure.
+    Shrink {
+        /// The scenario file (TOML).
+        file: PathBuf,
+        /// Master seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Shrink a swarm run's schedule (scripted and drawn faults).
+        #[arg(long)]
+        swarm: bool,
+        /// The check that must keep failing, by its name or first words (default: the first
+        /// check that fails the run).
+        #[arg(long)]
+        check: Option<String>,
+        /// Where to write the shrunk scenario (default: <file stem>.seed-<N>.shrunk.toml in the
+        /// current directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The most runs the search may take.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        max_runs: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Open a saved trace (e.g. DIR/trace.fltrace from `run --out DIR`) in the replay GUI.
     Gui {

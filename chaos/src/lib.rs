@@ -4,6 +4,8 @@
 //!   the versioned binary codec (streaming writer with bounded memory, reader, hash).
 //! - [`fault`]: faults as plain data that know their hosts, their undo and their text.
 //! - [`nemesis`]: scripted faults -> the time-ordered schedule of a run (pure).
+//! - [`swarm`]: faults drawn from a seed within what a scenario allows (swarm testing), and
+//!   [`shrink`]: a failing schedule cut down to what the failure needs (both pure).
 //! - [`slo`]: service-level objectives as data.
 //! - [`check`]: invariants of the data tier over a run's history (lost writes and RPO,
 //!   read-your-writes, staleness, one primary per epoch, RTO), and what they are judged against.
@@ -27,7 +29,9 @@ pub mod fault;
 pub mod lin;
 pub mod nemesis;
 pub mod report;
+pub mod shrink;
 pub mod slo;
+pub mod swarm;
 pub mod trace;
 
 /// The names models publish and this crate reads back (gauges, state keys, roles, knobs).

@@ -26,6 +26,7 @@ pub mod plan;
 pub mod scenario;
 pub mod seeds;
 pub mod services;
+pub mod swarm;
 pub mod workload;
 pub mod world;
 
@@ -34,6 +35,12 @@ pub use world::{Output, RecordConfig, RunError, RunOptions, RunOutcome, TraceOut
 
 /// Compiles `scenario` (which must have passed validation) and runs it to the end.
 pub fn run(scenario: &scenario::Scenario, options: RunOptions) -> Result<RunOutcome, RunError> {
-    let plan = plan::compile(scenario, options.seed);
-    World::build(&plan, Output { trace: options.trace, record: options.record })?.run()
+    let mut plan = plan::compile(scenario, options.seed);
+    let swarm = swarm::apply(scenario, &mut plan, &options.faults);
+    let mut outcome = World::build(&plan, Output { trace: options.trace, record: options.record })?.run()?;
+    if let Some(swarm) = swarm {
+        outcome.report.judge_only(&swarm.judge);
+        outcome.report.swarm = Some(swarm);
+    }
+    Ok(outcome)
 }

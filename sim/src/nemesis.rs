@@ -70,17 +70,26 @@ fn to_fault(spec: &FaultSpec, hosts: &BTreeMap<String, u16>, scenario: &Scenario
     }
 }
 
+/// The scenario's scripted faults as chaos faults, in file order, hosts by index.
+pub fn script(scenario: &Scenario, hosts: &BTreeMap<String, u16>) -> Vec<Scripted> {
+    scenario
+        .faults
+        .iter()
+        .map(|entry| {
+            let entry = entry.get_ref();
+            Scripted {
+                at_ns: ns(entry.at.get_ref().0),
+                fault: to_fault(&entry.fault, hosts, scenario),
+                length_ns: entry.length.as_ref().map(|l| ns(l.get_ref().0)),
+            }
+        })
+        .collect()
+}
+
 /// The scenario's faults in time order, each `for` followed by the fault's undo (ties keep
 /// file order).
 pub fn schedule(scenario: &Scenario, hosts: &BTreeMap<String, u16>) -> Vec<ScheduledFault> {
-    plan::schedule(scenario.faults.iter().map(|entry| {
-        let entry = entry.get_ref();
-        Scripted {
-            at_ns: ns(entry.at.get_ref().0),
-            fault: to_fault(&entry.fault, hosts, scenario),
-            length_ns: entry.length.as_ref().map(|l| ns(l.get_ref().0)),
-        }
-    }))
+    plan::schedule(script(scenario, hosts))
 }
 
 /// Everything a fault may do to the world. Hosts by index.

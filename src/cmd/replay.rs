@@ -7,13 +7,14 @@
 //! (exit 4), like `faultline run`'s.
 
 use super::gui::{self, Options};
-use super::run::{failed, reproduce, simulate};
+use super::run::{failed, reproduce_with, simulate_with};
 use super::{fail, load};
 use crate::exit::Exit;
+use faultline_sim::swarm::Faults;
 use std::path::{Path, PathBuf};
 
-/// `faultline replay FILE --seed N`.
-pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, options: Options) -> Exit {
+/// `faultline replay FILE --seed N [--swarm]`.
+pub fn run(file: &Path, seed: Option<u64>, swarm: bool, out: Option<&Path>, options: Options) -> Exit {
     let scenario = match load(file) {
         Ok(s) => s,
         Err(exit) => return exit,
@@ -25,9 +26,11 @@ pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, options: Options)
     }
     let trace = dir.join("trace.fltrace");
     outln!("faultline replay: scenario {:?}, seed {seed_used}", scenario.name);
-    outln!("reproduce: {}", reproduce(file, seed_used));
-    if let Err(failure) = simulate(&scenario, Some(seed_used), Some(&trace)) {
-        return failed(&failure, file, seed_used);
+    let reproduce = reproduce_with(file, seed_used, swarm);
+    outln!("reproduce: {reproduce}");
+    let faults = if swarm { Faults::Swarm } else { Faults::Scripted };
+    if let Err(failure) = simulate_with(&scenario, Some(seed_used), Some(&trace), faults) {
+        return failed(&failure, &reproduce);
     }
     outln!("trace: {} (open again with: faultline gui {})", trace.display(), trace.display());
     gui::run(&trace, options)

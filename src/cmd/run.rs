@@ -11,6 +11,7 @@ use crate::cli::Format;
 use crate::exit::Exit;
 use faultline_chaos::report::Verdict;
 use faultline_chaos::trace::codec::TraceError;
+use faultline_sim::swarm::Faults;
 use faultline_sim::{RunError, RunOptions, RunOutcome, TraceOut};
 use std::cell::{Cell, RefCell};
 use std::fs::File;
@@ -20,7 +21,12 @@ use std::path::Path;
 
 /// The command that reproduces a run exactly.
 pub fn reproduce(file: &Path, seed: u64) -> String {
-    format!("faultline run {} --seed {seed}", file.display())
+    reproduce_with(file, seed, false)
+}
+
+/// The command that reproduces a run exactly, a swarm run's with `--swarm`.
+pub fn reproduce_with(file: &Path, seed: u64, swarm: bool) -> String {
+    format!("faultline run {} --seed {seed}{}", file.display(), if swarm { " --swarm" } else { "" })
 }
 
 /// Why a simulation gave no outcome.
@@ -121,12 +127,23 @@ pub fn guarded<T>(simulation: impl FnOnce() -> Result<T, RunError>) -> Result<T,
     }
 }
 
-/// Runs a loaded scenario once, with an optional trace file; the checks the scenario expects
-/// to fail are marked in its report (see `Report::expect_failures`).
+/// Runs a loaded scenario once with its scripted faults (see [`simulate_with`]).
 pub fn simulate(
     scenario: &faultline_sim::scenario::Scenario,
     seed: Option<u64>,
     trace: Option<&Path>,
+) -> Result<RunOutcome, Failure> {
+    simulate_with(scenario, seed, trace, Faults::Scripted)
+}
+
+/// Runs a loaded scenario once, with an optional trace file and the faults `faults` chooses;
+/// the checks the scenario expects to fail are marked in its report (see
+/// `Report::expect_failures`).
+pub fn simulate_with(
+    scenario: &faultline_sim::scenario::Scenario,
+    seed: Option<u64>,
+    trace: Option<&Path>,
+    faults: Faults,
 ) -> Result<RunOutcome, Failure> {
     let trace: Option<TraceOut> = match trace {
         Some(path) => {
@@ -136,22 +153,22 @@ pub fn simulate(
         }
         None => None,
     };
-    let options = RunOptions { seed, trace, ..RunOptions::default() };
+    let options = RunOptions { seed, trace, faults, ..RunOptions::default() };
     let mut outcome = guarded(|| faultline_sim::run(scenario, options))?;
     let expected: Vec<String> = scenario.expected_failures.iter().map(|n| n.get_ref().trim().to_string()).collect();
     outcome.report.expect_failures(&expected);
     Ok(outcome)
 }
 
-/// Prints why a run gave no outcome, with the line that reproduces it, and says how the
-/// command ends.
-pub fn failed(failure: &Failure, file: &Path, seed: u64) -> Exit {
+/// Prints why a run gave no outcome, with `reproduce` (the line that reproduces it), and says
+/// how the command ends.
+pub fn failed(failure: &Failure, reproduce: &str) -> Exit {
     eprintln!("error: the run failed: {failure}");
-    eprintln!("reproduce: {}", reproduce(file, seed));
+    eprintln!("reproduce: {reproduce}");
     failure.exit()
 }
 
-pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, format: Format) -> Exit {
+pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, format: Format, swarm: bool) -> Exit {
     let scenario = match load(file) {
         Ok(s) => s,
         Err(exit) => return exit,
@@ -164,12 +181,13 @@ pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, format: Format) -
     let seed_used = seed.unwrap_or(scenario.seed);
     if format == Format::Text {
         outln!("faultline run: scenario {:?}, seed {seed_used}", scenario.name);
-        outln!("reproduce: {}", reproduce(file, seed_used));
+        outln!("reproduce: {}", reproduce_with(file, seed_used, swarm));
     }
     let trace = out.map(|d| d.join("trace.fltrace"));
-    let outcome = match simulate(&scenario, seed, trace.as_deref()) {
+    let faults = if swarm { Faults::Swarm } else { Faults::Scripted };
+    let outcome = match simulate_with(&scenario, seed, trace.as_deref(), faults) {
         Ok(o) => o,
-        Err(failure) => return failed(&failure, file, seed_used),
+        Err(failure) => return failed(&failure, &reproduce_with(file, seed_used, swarm)),
     };
     let json = serde_json::to_string_pretty(&outcome.report).expect("reports serialize");
     let text = outcome.report.render_text();
@@ -186,7 +204,7 @@ pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, format: Format) -
     }
     let verdict = outcome.report.verdict();
     if verdict != Verdict::Pass {
-        eprintln!("reproduce: {}", reproduce(file, seed_used));
+        eprintln!("reproduce: {}", reproduce_with(file, seed_used, swarm));
     }
     Exit::from_verdict(verdict)
 }

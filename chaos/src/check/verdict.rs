@@ -233,7 +233,7 @@ fn rto_check(found: &Recovery, bound_ns: u64) -> Check {
         ),
     };
     let evidence = Evidence::at(Some(found.t_ns)).with_hosts(found.hosts.iter().copied());
-    Check::new(format!("RTO {}", rto_label(found)), verdict, detail).with(evidence)
+    Check::new(format!("RTO {}", rto_label(found)), verdict, detail).with(evidence).as_objective()
 }
 
 #[cfg(test)]

@@ -103,6 +103,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         autoscale,
         deploy,
         queue,
+        swarm: None,
         checks: checks_out,
     }
 }

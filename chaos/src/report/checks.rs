@@ -52,10 +52,11 @@ pub(super) fn slo_check(slo: &Slo, view: &Result<ViewStats<'_>, String>, session
         (SloKind::Latency { quantile, max_ns }, Ok(view)) => latency_verdict(view, *quantile, *max_ns),
         (SloKind::Availability { min_ratio }, Ok(view)) => availability_verdict(view, *min_ratio),
     };
-    match verdict {
+    let check = match verdict {
         Ok((pass, detail)) => Check::new(slo.name.clone(), Verdict::of(pass), detail),
         Err(detail) => Check::new(slo.name.clone(), Verdict::Unknown, detail),
-    }
+    };
+    check.as_objective()
 }
 
 /// The evidence of an objective that did not hold: the start of the first of `windows` whose

@@ -176,7 +176,7 @@ pub fn check(report: &DeployReport) -> Check {
         let detail = format!("a {} version: {}, {failed} failed request(s) during it", report.quality, report.outcome);
         (Verdict::of(!complete), detail)
     };
-    Check::new(name, verdict, detail)
+    Check::new(name, verdict, detail).as_objective()
 }
 
 #[cfg(test)]

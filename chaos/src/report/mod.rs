@@ -71,6 +71,7 @@ pub mod cache;
 mod checks;
 pub mod deploy;
 mod expect;
+mod judged;
 mod metrics;
 pub mod queue;
 mod render;
@@ -83,6 +84,8 @@ mod verdict;
 
 pub use crate::check::DataReport;
 pub use analyzer::{Analyzer, INFLIGHT_GAUGE};
+pub use expect::matches;
+pub use judged::SwarmReport;
 pub use verdict::{Check, Evidence, MAX_EVIDENCE_REQUESTS, Verdict};
 
 use serde::{Deserialize, Serialize};
@@ -544,6 +547,10 @@ pub struct Report {
     /// (and absent from JSON) when no queue broker published its gauges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<queue::QueueReport>,
+    /// What a swarm run drew from its seed; `None` (and absent from JSON) for a run of the
+    /// scenario's scripted faults alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<SwarmReport>,
     /// Every check, SLOs included.
     pub checks: Vec<Check>,
 }

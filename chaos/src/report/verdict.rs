@@ -133,6 +133,15 @@ pub struct Check {
     /// failure passes the run, and its holding fails it (see [`Check::outcome`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub expected_to_fail: bool,
+    /// An objective (an SLO, an RTO, a deploy's promise) rather than an invariant: random
+    /// faults may break any objective, so a swarm run judges invariants only unless its
+    /// scenario names the checks it judges.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub objective: bool,
+    /// Measured but not judged: this run leaves it out of its verdict (a swarm run's
+    /// objectives). Its verdict stays what was measured.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_judged: bool,
 }
 
 impl Check {
@@ -144,7 +153,15 @@ impl Check {
             detail: detail.into(),
             evidence: Evidence::default(),
             expected_to_fail: false,
+            objective: false,
+            not_judged: false,
         }
+    }
+
+    /// The same check, marked as an objective rather than an invariant.
+    pub fn as_objective(mut self) -> Check {
+        self.objective = true;
+        self
     }
 
     /// The same check with `evidence`.
@@ -163,6 +180,7 @@ impl Check {
     /// regression of the teaching), Unknown when it could not decide.
     pub fn outcome(&self) -> Verdict {
         match (self.expected_to_fail, self.verdict) {
+            _ if self.not_judged => Verdict::Pass,
             (false, verdict) => verdict,
             (true, Verdict::Fail) => Verdict::Pass,
             (true, Verdict::Pass) => Verdict::Fail,
@@ -171,9 +189,15 @@ impl Check {
     }
 
     /// `PASS`, `FAIL` or `UNKNOWN`; for a check expected to fail, `XFAIL` when it failed as
-    /// expected and `XPASS` when it held (which fails the run).
+    /// expected and `XPASS` when it held (which fails the run); in parentheses for a check
+    /// measured but not judged.
     pub fn label(&self) -> &'static str {
         match (self.expected_to_fail, self.verdict) {
+            _ if self.not_judged => match self.verdict {
+                Verdict::Pass => "(PASS)",
+                Verdict::Fail => "(FAIL)",
+                Verdict::Unknown => "(UNKNOWN)",
+            },
             (false, verdict) | (true, verdict @ Verdict::Unknown) => verdict.label(),
             (true, Verdict::Fail) => "XFAIL",
             (true, Verdict::Pass) => "XPASS",
@@ -208,6 +232,21 @@ mod tests {
         assert_eq!((check.outcome(), check.label()), (Verdict::Unknown, "UNKNOWN"));
         let json = serde_json::to_string(&Check::new("a", Verdict::Pass, "")).unwrap();
         assert!(!json.contains("expected_to_fail"), "absent unless set: {json}");
+    }
+
+    #[test]
+    fn a_check_not_judged_passes_the_run_whatever_it_measured() {
+        let mut check = Check::new("availability", Verdict::Fail, "80%").as_objective();
+        check.not_judged = true;
+        assert_eq!((check.verdict, check.outcome(), check.label()), (Verdict::Fail, Verdict::Pass, "(FAIL)"));
+        check.expected_to_fail = true;
+        assert_eq!((check.outcome(), check.label()), (Verdict::Pass, "(FAIL)"), "not judged wins");
+        check.verdict = Verdict::Unknown;
+        assert_eq!((check.outcome(), check.label()), (Verdict::Pass, "(UNKNOWN)"));
+        let json = serde_json::to_string(&check).unwrap();
+        assert!(json.contains("\"objective\":true") && json.contains("\"not_judged\":true"), "{json}");
+        let plain = serde_json::to_string(&Check::new("a", Verdict::Pass, "")).unwrap();
+        assert!(!plain.contains("objective") && !plain.contains("not_judged"), "absent unless set: {plain}");
     }
 
     #[test]

@@ -164,6 +164,11 @@ pub struct Scenario {
     /// A deploy of a new version over a pool of app instances. Default: none.
     #[serde(default)]
     pub deploy: Option<super::deploy::DeploySpec>,
+    /// What a swarm run (`--swarm`) may draw from its seed on top of `faults`, and what it
+    /// judges. Default: every fault kind the hosts can take, up to 3 faults, judging the
+    /// invariants.
+    #[serde(default)]
+    pub swarm: Option<super::swarm::SwarmSpec>,
 }
 
 /// The data-tier checks: lost writes and RPO, read-your-writes, staleness, linearizability,

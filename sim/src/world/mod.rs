@@ -71,6 +71,8 @@ pub struct RunOptions {
     pub trace: Option<TraceOut>,
     /// Which optional events are recorded.
     pub record: RecordConfig,
+    /// The faults the run applies: the scenario's, a swarm's draw on top, or a given schedule.
+    pub faults: crate::swarm::Faults,
 }
 
 /// Where a world's trace goes and what it records.

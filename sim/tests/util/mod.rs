@@ -78,6 +78,7 @@ pub fn records_with(
         seed: Some(seed),
         trace: Some(Box::new(Bytes(bytes.clone()))),
         record: faultline_sim::RecordConfig { messages },
+        ..RunOptions::default()
     };
     let outcome = run(s, options).expect("the run completes");
     let bytes = bytes.lock().expect("not poisoned").clone();

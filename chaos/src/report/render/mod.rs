@@ -86,6 +86,7 @@ pub(super) fn render(report: &Report) -> String {
     deploy(report, &mut out);
     queue(report, &mut out);
     windows(&report.windows, report.cache.as_ref(), report.retry.as_ref(), report.sessions.as_ref(), &mut out);
+    swarm(report, &mut out);
     faults(report, &mut out);
     changes(report, &mut out);
     data(report, &mut out);
@@ -398,6 +399,23 @@ fn epochs(data: &DataReport, out: &mut String) {
     table.render(out);
 }
 
+/// The faults a swarm run drew, as the scenario file writes them (paste them under
+/// `[[faults]]` to script them).
+fn swarm(report: &Report, out: &mut String) {
+    let Some(swarm) = &report.swarm else { return };
+    section(out, "Swarm faults drawn from the seed (on top of the scripted ones)");
+    out.push_str(&format!("  kinds enabled: {}\n", swarm.enabled.join(", ")));
+    for fault in &swarm.faults {
+        out.push_str(&format!("  {fault}\n"));
+    }
+    match swarm.judge.is_empty() {
+        true => out.push_str("  judged: the invariants; objectives (SLOs, RTOs) are measured, in parentheses\n"),
+        false => {
+            out.push_str(&format!("  judged: {}; the others are measured, in parentheses\n", swarm.judge.join(", ")))
+        }
+    }
+}
+
 fn checks(report: &Report, out: &mut String) {
     section(out, "Checks");
     if report.checks.is_empty() {
@@ -461,7 +479,8 @@ fn little(report: &Report, out: &mut String) {
 }
 
 fn verdict(report: &Report, out: &mut String) {
-    let total = report.checks.len();
+    let measured = report.not_judged().count();
+    let total = report.checks.len() - measured;
     let failed = report.failures().count();
     let undecided = report.undecided().count();
     out.push('\n');
@@ -472,6 +491,9 @@ fn verdict(report: &Report, out: &mut String) {
         (f, u) => format!("{f} of {total} checks failed, {u} could not decide"),
     };
     out.push_str(&line);
+    if measured > 0 {
+        out.push_str(&format!(" ({measured} more measured, not judged)"));
+    }
     out.push('\n');
 }
 

@@ -1,0 +1,144 @@
+//! Swarm runs and shrinking from the command line: a seed draws faults reproducibly, the drawn
+//! faults written as a script replay the run exactly, objectives are measured but not judged,
+//! and `faultline shrink` writes a smaller schedule that fails the same check.
+
+mod util;
+
+use faultline_sim::scenario::emit::with_faults;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use util::{code, faultline, scenario, stderr, stdout};
+
+fn json(args: &[&str]) -> (i32, Value) {
+    let out = faultline(args);
+    let value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    (code(&out), value)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temp path")
+}
+
+/// The quickstart with no scripted fault, written in `dir`: what a swarm run applies is only
+/// what it drew.
+fn unscripted(dir: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(scenario("quickstart.toml")).unwrap();
+    let file = dir.join("quiet.toml");
+    std::fs::write(&file, with_faults(&text, &[], "no faults").unwrap()).unwrap();
+    file
+}
+
+fn drawn(report: &Value) -> Vec<String> {
+    report["swarm"]["faults"]
+        .as_array()
+        .expect("a swarm run lists its faults")
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_swarm_run_is_reproducible_and_its_drawn_faults_replay_as_a_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = unscripted(dir.path());
+    let args = ["run", path(&quiet), "--seed", "5", "--swarm", "--format", "json"];
+    let (_, first) = json(&args);
+    let (_, second) = json(&args);
+    assert_eq!(first["trace_hash"], second["trace_hash"], "same scenario, seed and swarm: same trace");
+    let faults = drawn(&first);
+    assert!(!faults.is_empty(), "a swarm draws at least one fault");
+    let (_, plain) = json(&["run", path(&quiet), "--seed", "5", "--format", "json"]);
+    assert_ne!(plain["trace_hash"], first["trace_hash"], "the drawn faults changed the run");
+    assert!(plain.get("swarm").is_none(), "a plain run draws nothing");
+
+    // The drawn faults, scripted in the file, are the same run.
+    let text = std::fs::read_to_string(&quiet).unwrap();
+    let scripted = dir.path().join("scripted.toml");
+    std::fs::write(&scripted, with_faults(&text, &faults, "drawn by seed 5").unwrap()).unwrap();
+    let (_, replayed) = json(&["run", path(&scripted), "--seed", "5", "--format", "json"]);
+    assert_eq!(replayed["trace_hash"], first["trace_hash"], "scripted {faults:?}");
+}
+
+#[test]
+fn seeds_draw_different_faults_and_the_plan_shows_them() {
+    let file = scenario("quickstart.toml");
+    let mut schedules = BTreeSet::new();
+    for seed in 1..=6 {
+        let (_, report) = json(&["run", path(&file), "--seed", &seed.to_string(), "--swarm", "--format", "json"]);
+        schedules.insert(drawn(&report));
+        let enabled = report["swarm"]["enabled"].as_array().unwrap();
+        assert!(!enabled.is_empty(), "seed {seed} enabled no kind");
+    }
+    assert!(schedules.len() >= 5, "6 seeds drew {} schedules", schedules.len());
+    let plain = stdout(&faultline(&["plan", path(&file), "--seed", "2"]));
+    let swarm = stdout(&faultline(&["plan", path(&file), "--seed", "2", "--swarm"]));
+    let count = |plan: &str| plan.lines().find(|l| l.starts_with("faults (")).expect("a faults line").to_string();
+    assert_ne!(count(&plain), count(&swarm), "the plan's schedule holds the drawn faults:\n{swarm}");
+}
+
+#[test]
+fn a_swarm_run_judges_the_invariants_and_measures_the_objectives() {
+    let file = scenario("quickstart.toml");
+    let mut measured_failures = 0;
+    for seed in 1..=6 {
+        let (exit, report) = json(&["run", path(&file), "--seed", &seed.to_string(), "--swarm", "--format", "json"]);
+        let checks = report["checks"].as_array().unwrap();
+        let mut judged_failure = false;
+        for c in checks {
+            let objective = c.get("objective").and_then(Value::as_bool).unwrap_or(false);
+            let not_judged = c.get("not_judged").and_then(Value::as_bool).unwrap_or(false);
+            assert_eq!(objective, not_judged, "seed {seed}: only objectives go unjudged: {c}");
+            let failed = c["verdict"] == "fail";
+            judged_failure |= failed && !not_judged;
+            measured_failures += usize::from(failed && not_judged);
+        }
+        assert_eq!(exit, if judged_failure { 1 } else { 0 }, "seed {seed}: the exit follows the judged checks");
+    }
+    assert!(measured_failures > 0, "some seed broke an objective, measured but not judged");
+}
+
+#[test]
+fn shrink_writes_a_smaller_schedule_that_fails_the_same_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shrunk.toml");
+    let partition = scenario("partition.toml");
+    let args = ["shrink", path(&partition), "--seed", "1", "--check", "availability", "--out", path(&out)];
+    let first = faultline(&args);
+    assert_eq!(code(&first), 0, "{}{}", stdout(&first), stderr(&first));
+    assert!(stdout(&first).contains("confirmed: \"availability at least 99%\" fails"), "{}", stdout(&first));
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(written.contains("# Shrunk by `faultline shrink"), "{written}");
+    let original = std::fs::read_to_string(scenario("partition.toml")).unwrap();
+    let length = |text: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with("for = ")).expect("a fault with a length");
+        faultline_sim::scenario::units::parse_duration(
+            line.trim_start_matches("for = ").trim_matches('"').split('"').next().unwrap(),
+        )
+        .unwrap()
+        .as_secs_f64()
+    };
+    assert!(length(&written) < length(&original), "shorter: {written}");
+    let second = faultline(&args);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), written, "shrinking is deterministic");
+    assert_eq!(stdout(&second), stdout(&first));
+    let (_, report) = json(&["run", path(&out), "--seed", "1", "--format", "json"]);
+    let check =
+        report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "availability at least 99%").unwrap().clone();
+    assert_eq!(check["verdict"], "fail", "the written file fails the check: {check}");
+}
+
+#[test]
+fn shrink_refuses_a_run_with_nothing_to_shrink() {
+    let passing = faultline(&["shrink", path(&scenario("quickstart.toml")), "--seed", "1"]);
+    assert_eq!(code(&passing), 2, "{}", stderr(&passing));
+    assert!(stderr(&passing).contains("the run fails no check, so there is nothing to shrink"), "{}", stderr(&passing));
+    let unknown = faultline(&["shrink", path(&scenario("partition.toml")), "--seed", "1", "--check", "latency"]);
+    assert_eq!(code(&unknown), 2);
+    assert!(
+        stderr(&unknown)
+            .contains("no failed check is named \"latency\"; the failed checks are: availability at least 99%"),
+        "{}",
+        stderr(&unknown)
+    );
+}
