@@ -254,8 +254,9 @@ impl Control for WorldControl<'_, '_> {
     }
 
     fn skew_clock(&mut self, host: u16, offset_ns: i64, drift_ppm: i64) {
-        let cell = &self.shared.hosts[host as usize].clock;
-        cell.set(HostClock { offset_ns, drift_ppm, since_ns: self.t_ns, ..cell.get() });
+        let state = &self.shared.hosts[host as usize];
+        state.clock_before.set(Some(state.clock.get()));
+        state.clock.set(HostClock { offset_ns, drift_ppm, since_ns: self.t_ns, ..state.clock.get() });
     }
 
     fn start_burst(&mut self, target: u16, count: u32, hold_ns: u64) {

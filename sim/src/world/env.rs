@@ -107,15 +107,17 @@ impl Env for SimEnv {
     }
 
     /// The latency was measured on this host's clock; the trace has it in world time (a clock
-    /// running 50% slow measured half of it).
+    /// running 50% slow measured half of it; a clock stepped ahead during the request measured
+    /// the step too).
     fn served(&self, kind: RequestKind, latency: Duration, ok: bool) {
-        let latency = self.shared.hosts[self.host as usize].clock.get().world_duration(latency);
+        let t_ns = self.shared.now_ns(self.host);
+        let state = &self.shared.hosts[self.host as usize];
+        let latency = state.clock.get().world_span(state.clock_before.get(), t_ns, latency);
         let op = match kind {
             RequestKind::Read => Op::Read,
             RequestKind::Write => Op::Write,
             RequestKind::Other => Op::Other,
         };
-        let t_ns = self.shared.now_ns(self.host);
         let mut recorder = self.shared.recorder.borrow_mut();
         let latency_ns = latency.as_nanos() as u64;
         recorder.count_served(self.host, ok, latency_ns);

@@ -152,6 +152,7 @@ impl World {
                     name: h.name.clone(),
                     disk: Rc::new(MemDisk::new()),
                     clock: Cell::new(HostClock::default()),
+                    clock_before: Cell::new(None),
                     loss_rng: RefCell::new(seeds::stream(seed, &h.name, "net-loss")),
                     clock_base: Cell::new(None),
                     knobs: Default::default(),

@@ -17,6 +17,9 @@ pub(crate) struct HostState {
     pub(crate) disk: Rc<MemDisk>,
     /// How far this host's clock is off the world's (see [`HostClock`]).
     pub(crate) clock: Cell<HostClock>,
+    /// Its clock before the last change a fault made (`None` before any): a span the host
+    /// measured across that change is read on the clock in force when it began.
+    pub(crate) clock_before: Cell<Option<HostClock>>,
     /// Draws message losses for streams this host writes.
     pub(crate) loss_rng: RefCell<ChaCha8Rng>,
     /// This incarnation's runtime instant matching a known simulated time (see
@@ -59,6 +62,30 @@ impl HostClock {
         let local =
             i128::from(CLOCK_EPOCH_NS + world_ns) + i128::from(self.skew_ns) + i128::from(self.offset_ns) + drift;
         u64::try_from(local.max(0)).unwrap_or(u64::MAX)
+    }
+
+    /// The world time at which this clock reads `local` (the inverse of [`HostClock::local_ns`]),
+    /// nanoseconds, rounded down; before 0 for a reading before the run.
+    fn world_at(self, local: i128) -> i128 {
+        let rate = 1_000_000 + i128::from(self.drift_ppm);
+        let fixed = i128::from(CLOCK_EPOCH_NS) + i128::from(self.skew_ns) + i128::from(self.offset_ns);
+        ((local - fixed) * 1_000_000 + i128::from(self.since_ns) * i128::from(self.drift_ppm)).div_euclid(rate)
+    }
+
+    /// How long, in world time, a span lasted that the host measured as `local` on its own
+    /// clock and that ended at world time `end_ns`. A span that began before the clock's last
+    /// change (`before`: a jump, a new rate) is read from the clock in force when it began, so
+    /// a jump inside a request is not part of its latency. A span across two changes is read
+    /// as if only the last happened; a span a backward jump made read 0 or less is lost to the
+    /// host itself (it cannot measure below 0).
+    pub(crate) fn world_span(self, before: Option<HostClock>, end_ns: u64, local: Duration) -> Duration {
+        let end_local = i128::from(self.local_ns(end_ns));
+        let start_local = end_local - local.as_nanos() as i128;
+        let Some(before) = before.filter(|_| self.world_at(start_local) < i128::from(self.since_ns)) else {
+            return self.world_duration(local);
+        };
+        let start = before.world_at(start_local).clamp(0, i128::from(end_ns));
+        Duration::from_nanos(end_ns - u64::try_from(start).expect("clamped to 0..=end"))
     }
 
     /// How long a sleep of `local` on this host's clock lasts in world time: a clock running
@@ -239,6 +266,29 @@ mod tests {
         assert_eq!(slow.world_duration(Duration::from_secs(2)), Duration::from_secs(4), "half speed, twice as long");
         let far_behind = HostClock { offset_ns: i64::MIN, ..HostClock::default() };
         assert_eq!(far_behind.local_ns(S), 0, "never below 0");
+    }
+
+    #[test]
+    fn a_span_across_a_clock_change_is_read_on_the_clock_it_began_on() {
+        let right = HostClock::default();
+        let ahead = HostClock { offset_ns: 2 * S as i64, since_ns: 10 * S, ..HostClock::default() };
+        // A request from 9.9 s to 10.1 s on a clock stepped 2 s ahead at 10 s measures 2.2 s.
+        let measured = Duration::from_nanos(ahead.local_ns(10_100_000_000) - right.local_ns(9_900_000_000));
+        assert_eq!(measured, Duration::from_millis(2200));
+        assert_eq!(ahead.world_span(Some(right), 10_100_000_000, measured), Duration::from_millis(200));
+        // Without the clock it began on, the jump is read as latency.
+        assert_eq!(ahead.world_span(None, 10_100_000_000, measured), measured);
+        // A span wholly after the change is read as before.
+        assert_eq!(ahead.world_span(Some(right), 12 * S, Duration::from_secs(1)), Duration::from_secs(1));
+        // A new rate: half speed from 10 s; 1 s at full speed then 1 s at half speed reads 1.5 s.
+        let slow = HostClock { drift_ppm: -500_000, since_ns: 10 * S, ..HostClock::default() };
+        let measured = Duration::from_nanos(slow.local_ns(11 * S) - right.local_ns(9 * S));
+        assert_eq!(measured, Duration::from_millis(1500));
+        assert_eq!(slow.world_span(Some(right), 11 * S, measured), Duration::from_secs(2));
+        assert_eq!(slow.world_span(Some(right), 13 * S, Duration::from_secs(1)), Duration::from_secs(2), "after it");
+        for (clock, world) in [(ahead, 10_100_000_000u64), (slow, 11 * S)] {
+            assert_eq!(clock.world_at(i128::from(clock.local_ns(world))), i128::from(world), "{clock:?}");
+        }
     }
 
     #[test]
