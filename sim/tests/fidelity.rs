@@ -272,6 +272,7 @@ fn simulate(scenario: &Scenario, seed: u64) -> Measured {
         seed: Some(seed),
         trace: Some(Box::new(BufWriter::new(file))),
         record: RecordConfig { messages: false },
+        plant: None,
     };
     let outcome = run(scenario, options).expect("the run completes");
     let end_ns = scenario.duration.get_ref().0.as_nanos() as u64;

@@ -71,6 +71,8 @@ pub struct RunOptions {
     pub trace: Option<TraceOut>,
     /// Which optional events are recorded.
     pub record: RecordConfig,
+    /// A bug to plant in the models (tests of the checks only; `None` in every real run).
+    pub plant: Option<crate::plant::Plant>,
 }
 
 /// Where a world's trace goes and what it records.
