@@ -11,6 +11,7 @@
 //! - [`deploy`]: the deploy controller of a pool (rolling, canary, blue-green), beside the
 //!   autoscaler; both share the instance lifecycle of `instances`.
 //! - [`seeds`]: every random stream derived from the run's master seed.
+//! - [`plant`]: bugs planted in the models on purpose, for tests of the checks.
 //!
 //! Architecture invariant: this is the only crate that knows turmoil. It never uses the wall
 //! clock, OS threads or OS randomness inside the simulated world; running many simulations in
@@ -23,6 +24,7 @@ pub mod deploy;
 mod instances;
 pub mod nemesis;
 pub mod plan;
+pub mod plant;
 pub mod scenario;
 pub mod seeds;
 pub mod services;
@@ -30,12 +32,13 @@ pub mod swarm;
 pub mod workload;
 pub mod world;
 
-pub use plan::{RunPlan, compile};
+pub use plan::{RunPlan, compile, compile_planted};
+pub use plant::Plant;
 pub use world::{Output, RecordConfig, RunError, RunOptions, RunOutcome, TraceOut, World};
 
 /// Compiles `scenario` (which must have passed validation) and runs it to the end.
 pub fn run(scenario: &scenario::Scenario, options: RunOptions) -> Result<RunOutcome, RunError> {
-    let mut plan = plan::compile(scenario, options.seed);
+    let mut plan = plan::compile_planted(scenario, options.seed, options.plant);
     let swarm = swarm::apply(scenario, &mut plan, &options.faults);
     let mut outcome = World::build(&plan, Output { trace: options.trace, record: options.record })?.run()?;
     if let Some(swarm) = swarm {

@@ -91,6 +91,11 @@ pub struct AppConfig {
     pub page: Option<PageConfig>,
     /// The queue a successful write or checkout sends a message to, if any.
     pub enqueue: Option<enqueue::EnqueueConfig>,
+    /// A bug planted on purpose, for chaos tests only (default off): a write updates the cache
+    /// tier (deletes the key) *before* the store commits it, so a read that misses in between
+    /// loads the old value and puts it back, to stay until the TTL or the next write.
+    #[doc(hidden)]
+    pub plant_invalidate_before_write: bool,
 }
 
 impl AppConfig {
@@ -107,6 +112,7 @@ impl AppConfig {
             rate_limit: None,
             page: None,
             enqueue: None,
+            plant_invalidate_before_write: false,
         }
     }
 }
@@ -162,6 +168,8 @@ pub struct App<E: Env> {
     /// Reads without a cache tier (each one a miss: it went to the store).
     misses: Cell<u64>,
     invalidation_failures: Cell<u64>,
+    /// [`AppConfig::plant_invalidate_before_write`].
+    invalidate_first: bool,
 }
 
 impl<E: Env> App<E> {
@@ -191,6 +199,7 @@ impl<E: Env> App<E> {
             enqueue: config.enqueue.as_ref().map(|q| enqueue::Enqueue::new(&env, q, config.timeout)),
             misses: Cell::new(0),
             invalidation_failures: Cell::new(0),
+            invalidate_first: config.plant_invalidate_before_write,
             env,
         };
         app.publish();
@@ -239,16 +248,15 @@ impl<E: Env> App<E> {
             Msg::Put { value, .. } | Msg::Cas { value, .. } => Some(value.clone()),
             _ => None,
         };
+        if self.invalidate_first {
+            self.update_cache(&key, value.as_deref()).await;
+        }
         let written = match self.store.write(&key, msg).await {
             written @ Msg::Written { .. } => written,
             refused => return refused,
         };
-        let invalidated = match &self.cache {
-            Some(tier) => tier.written(&key, value.as_deref()).await,
-            None => true,
-        };
-        if !invalidated {
-            self.bump(&self.invalidation_failures);
+        if !self.invalidate_first {
+            self.update_cache(&key, value.as_deref()).await;
         }
         if let Some(q) = self.enqueue.as_ref().filter(|q| q.on == enqueue::EnqueueOn::Write)
             && let Err(failed) = q.send(&key, value.unwrap_or_default()).await
@@ -256,6 +264,17 @@ impl<E: Env> App<E> {
             return failed;
         }
         written
+    }
+
+    /// Invalidates (or writes through) `key` in the cache tier, if any, counting a failure.
+    async fn update_cache(&self, key: &[u8], value: Option<&[u8]>) {
+        let invalidated = match &self.cache {
+            Some(tier) => tier.written(key, value).await,
+            None => true,
+        };
+        if !invalidated {
+            self.bump(&self.invalidation_failures);
+        }
     }
 
     /// Asks the rate limit, if there is one, about a request of `user`: `None` to go ahead, or
@@ -397,6 +416,28 @@ mod tests {
             assert_eq!(app.hit_counts(), (1, 4));
             assert_eq!(app.invalidation_failures.get(), 0);
         });
+    }
+
+    #[test]
+    fn the_planted_bug_invalidates_before_the_store_commits() {
+        for planted in [false, true] {
+            block_on(async move {
+                let env = env();
+                let (db, cache) = tiers(&env).await;
+                let good = App::new(env.clone(), &config(&db, &db, Some(cache.clone()), LIMIT)).expect("a valid tier");
+                good.write(b"k".to_vec(), put("k", "v1")).await;
+                assert_eq!(good.get(b"k".to_vec(), 0).await, value(Some("v1"), 1), "fills the cache");
+                // A write the store never commits (its primary is down) shows the order.
+                let down = dead_addr(&env).await;
+                let config =
+                    AppConfig { plant_invalidate_before_write: planted, ..config(&down, &db, Some(cache), LIMIT) };
+                let app = App::new(env.clone(), &config).expect("a valid tier");
+                assert_upstream(&app.write(b"k".to_vec(), put("k", "v2")).await, &[]);
+                let lsn = if planted { 1 } else { 0 };
+                let why = if planted { "deleted before the failed write: a miss" } else { "untouched: a hit" };
+                assert_eq!(app.get(b"k".to_vec(), 0).await, value(Some("v1"), lsn), "{why}");
+            });
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ fn config() -> BreakerConfig {
         minimum_calls: 4,
         open_for: secs(10),
         half_open_probes: 2,
+        plant_never_half_open: false,
     }
 }
 

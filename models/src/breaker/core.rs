@@ -150,7 +150,7 @@ impl BreakerCore {
     /// Makes an open breaker half-open once `open_for` has passed since it opened.
     pub fn advance(&mut self, now: Duration) -> Option<Transition> {
         let Phase::Open { since } = self.phase else { return None };
-        if now.saturating_sub(since) < self.config.open_for {
+        if now.saturating_sub(since) < self.config.open_for || self.config.plant_never_half_open {
             return None;
         }
         let reason = format!("open for {:?}", self.config.open_for);

@@ -79,6 +79,10 @@ pub struct BreakerConfig {
     pub open_for: Duration,
     /// How many probe calls half-open admits before it decides (default 10).
     pub half_open_probes: u32,
+    /// A bug planted on purpose, for chaos tests only (default off): an open breaker never
+    /// half-opens, so a dependency that came back is never called again.
+    #[doc(hidden)]
+    pub plant_never_half_open: bool,
 }
 
 impl Default for BreakerConfig {
@@ -91,6 +95,7 @@ impl Default for BreakerConfig {
             minimum_calls: 100,
             open_for: Duration::from_secs(60),
             half_open_probes: 10,
+            plant_never_half_open: false,
         }
     }
 }

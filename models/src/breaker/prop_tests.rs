@@ -84,6 +84,7 @@ fn config() -> impl Strategy<Value = BreakerConfig> {
             minimum_calls,
             open_for: Duration::from_millis(open_ms),
             half_open_probes,
+            plant_never_half_open: false,
         },
     )
 }

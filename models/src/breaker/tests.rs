@@ -26,6 +26,7 @@ fn small() -> BreakerConfig {
         minimum_calls: 10,
         open_for: secs(10),
         half_open_probes: 3,
+        plant_never_half_open: false,
     }
 }
 
@@ -142,6 +143,20 @@ fn stays_open_for_its_open_time_rejecting_then_half_opens() {
     assert_eq!((half.from, half.to, half.at), (State::Open, State::HalfOpen, secs(15)));
     assert_eq!(half.reason, "open for 10s");
     assert_eq!(b.acquire(secs(15)).map(|p| p.state()), Ok(State::HalfOpen));
+}
+
+#[test]
+fn the_planted_bug_keeps_it_open_past_the_open_time() {
+    let planted = BreakerConfig { plant_never_half_open: true, ..small() };
+    assert!(!BreakerConfig::default().plant_never_half_open, "off by default");
+    let mut b = opened(planted, secs(5));
+    for now in [secs(15), secs(60), secs(3600)] {
+        assert_eq!(b.advance(now), None, "at {now:?}");
+        assert_eq!(b.acquire(now).map(|p| p.state()), Err(Rejected { state: State::Open, retry_in: Some(ms(0)) }));
+    }
+    assert_eq!((b.state(), b.generation()), (State::Open, 1));
+    let mut honest = opened(small(), secs(5));
+    assert_eq!(honest.advance(secs(15)).map(|t| t.to), Some(State::HalfOpen));
 }
 
 #[test]

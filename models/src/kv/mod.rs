@@ -176,6 +176,17 @@ pub struct KvConfig {
     /// `key_reads_peak`: a stampede as the database sees it). Reads of a key it does not hold
     /// are not counted: no cache keeps an absent key, so no protection could spare them.
     pub count_key_reads: bool,
+    /// A bug planted on purpose, for chaos tests only (default off): a replica answers reads
+    /// and probes as of the last LSN it *received* instead of the last it *applied* (the mix-up
+    /// of PostgreSQL's `pg_last_wal_receive_lsn` with `pg_last_wal_replay_lsn`), so a read token
+    /// it has received but not applied lets a stale read through.
+    #[doc(hidden)]
+    pub plant_reads_as_received: bool,
+    /// A bug planted on purpose, for chaos tests only (default off): a managed primary that was
+    /// granted a lease once never checks that it ran out, so a deposed primary cut off from its
+    /// controller goes on accepting writes after another primary was promoted.
+    #[doc(hidden)]
+    pub plant_ignore_lease_expiry: bool,
 }
 
 /// What can go wrong in a kv node.

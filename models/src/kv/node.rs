@@ -136,9 +136,19 @@ impl<E: Env> Node<E> {
         NodeStatus {
             role: state.role,
             epoch: state.epoch,
-            lsn: state.log.lsn(),
+            lsn: self.position(&state),
             last_epoch: state.log.last_epoch(),
             lag_ns,
+        }
+    }
+
+    /// The LSN the node answers reads and probes as of: the last it applied (with the planted
+    /// bug [`KvConfig::plant_reads_as_received`], a replica's last received).
+    fn position(&self, state: &State) -> u64 {
+        let applied = state.log.lsn();
+        match state.role {
+            NodeRole::Replica | NodeRole::Fenced if self.config.plant_reads_as_received => state.lag.received(applied),
+            NodeRole::Replica | NodeRole::Fenced | NodeRole::Primary => applied,
         }
     }
 
@@ -180,7 +190,7 @@ impl<E: Env> Node<E> {
     /// Serves a read. A replica or fenced node behind the read token `min_lsn` refuses.
     pub(crate) fn read(&self, key: &[u8], min_lsn: u64) -> Msg {
         let state = self.state.borrow();
-        let applied = state.log.lsn();
+        let applied = self.position(&state);
         if state.role != NodeRole::Primary && applied < min_lsn {
             let detail = format!("behind read token: applied lsn {applied} < {min_lsn}");
             return Msg::Error { code: ErrorCode::NotPrimary, detail };
@@ -401,6 +411,18 @@ mod tests {
         node.check(0, 60_000);
         env.advance(Duration::from_millis(100));
         refused(&node, "lease expired");
+    }
+
+    #[test]
+    fn the_planted_lease_bug_writes_past_the_expiry_and_nothing_else_changes() {
+        let env = TestEnv::manual("db");
+        let node = open(&env, KvConfig { plant_ignore_lease_expiry: true, ..managed() }, Start::Primary);
+        refused(&node, "no lease");
+        node.check(1, 100);
+        env.advance(Duration::from_millis(100));
+        assert_eq!(put(&node, "a"), Ok((1, 1)), "the planted bug: an expired lease still writes");
+        node.check(2, 0);
+        refused(&node, "fenced");
     }
 
     #[test]

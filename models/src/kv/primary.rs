@@ -38,6 +38,7 @@ impl<E: Env> Node<E> {
         }
         match state.lease_until {
             None => Some(format!("{host} holds no lease in epoch {}", state.epoch)),
+            Some(_) if self.config.plant_ignore_lease_expiry => None,
             Some(until) if self.env.now() >= until => Some(format!("{host}: lease expired in epoch {}", state.epoch)),
             Some(_) => None,
         }

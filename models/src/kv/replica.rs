@@ -438,6 +438,29 @@ mod tests {
     }
 
     #[test]
+    fn the_planted_bug_reads_and_probes_as_of_what_was_received() {
+        for planted in [false, true] {
+            local(async move {
+                let env = TestEnv::manual("replica");
+                env.inner.set_knob(Knob::ApplyDelay, 300_000_000);
+                let node = Rc::new(replica(&env, KvConfig { plant_reads_as_received: planted, ..KvConfig::default() }));
+                let (mut primary, _task) = connect(&node).await;
+                primary.send(Msg::Log { entries: vec![put(1, "a", "1"), put(2, "a", "2")], head: 2 }).await;
+                settle().await;
+                let reply = node.read(b"a", 2);
+                if planted {
+                    assert_eq!(node.status().lsn, 2, "the planted bug: the probe says received");
+                    assert_eq!(reply, Msg::Value { value: None, lsn: 2 }, "a stale value under a met token");
+                } else {
+                    assert_eq!(node.status().lsn, 0);
+                    assert!(matches!(reply, Msg::Error { code: ErrorCode::NotPrimary, .. }), "got {reply:?}");
+                }
+                assert_eq!(node.state.borrow().log.lsn(), 0, "nothing is applied before the delay either way");
+            });
+        }
+    }
+
+    #[test]
     fn the_apply_cost_is_spent_per_entry() {
         local(async {
             let env = TestEnv::manual("replica");

@@ -159,6 +159,11 @@ impl Lag {
         }
     }
 
+    /// The newest LSN heard of (received, applied or not), `applied` at least.
+    pub(crate) fn received(&self, applied: u64) -> u64 {
+        self.pending.back().map_or(applied, |&(head, _)| head.max(applied))
+    }
+
     /// How long the oldest LSN heard of and not yet applied has been waiting (zero when
     /// caught up).
     pub(crate) fn lag(&self, now: Duration) -> Duration {

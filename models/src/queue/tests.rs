@@ -293,6 +293,67 @@ mod net {
         }
     }
 
+    /// Makes round trips to the broker through `c` until `done` holds (bounded: the worker's
+    /// exchanges with the broker need a few rounds only).
+    async fn until(c: &Client<TestEnv, QueueMsg>, done: impl Fn() -> bool) {
+        for _ in 0..1000 {
+            if done() {
+                return;
+            }
+            round_trip(c).await;
+        }
+        panic!("the condition never held");
+    }
+
+    /// One request to the broker and its answer (a send to a queue it does not have).
+    async fn round_trip(c: &Client<TestEnv, QueueMsg>) {
+        let nowhere = QueueMsg::Send { queue: "nope".into(), key: vec![], body: vec![] };
+        assert!(matches!(c.call(nowhere, LIMIT).await, Ok(QueueMsg::Error { .. })));
+    }
+
+    #[test]
+    fn the_planted_bug_acks_before_processing_and_the_honest_worker_after() {
+        use crate::queue::backoff::Backoff;
+        use crate::queue::worker::{self, WorkerConfig};
+        use faultline_vocab::gauge::{QUEUE_DELETED, QUEUE_INFLIGHT, WORKER_PROCESSED};
+        for planted in [false, true] {
+            block_on(async move {
+                let disk = Rc::new(MemDisk::new());
+                let (_host, addr, env) = broker(&disk, config(0, QueueFsync::Always, None)).await;
+                let c: Client<TestEnv, QueueMsg> = Client::new(env.clone(), addr.clone(), LIMIT);
+                c.call(send("a"), LIMIT).await.unwrap();
+                let worker_env = TestEnv::manual("worker");
+                let config = WorkerConfig {
+                    broker: addr,
+                    queue: "q".into(),
+                    group: None,
+                    slots: 1,
+                    service_time: ServiceTime::Fixed(Duration::from_secs(1)),
+                    poison: None,
+                    idempotent: false,
+                    backoff: Backoff { base: Duration::from_millis(10), cap: Duration::from_secs(1) },
+                    poll: Duration::from_secs(1),
+                    timeout: LIMIT,
+                    plant_ack_before_process: planted,
+                };
+                tokio::task::spawn_local(worker::run(worker_env.clone(), config));
+                until(&c, || env.gauge(QUEUE_INFLIGHT) == Some(1) || env.gauge(QUEUE_DELETED) == Some(1)).await;
+                if planted {
+                    until(&c, || env.gauge(QUEUE_DELETED) == Some(1)).await;
+                } else {
+                    for _ in 0..10 {
+                        round_trip(&c).await;
+                    }
+                    assert_ne!(env.gauge(QUEUE_DELETED), Some(1), "not deleted while it is processed");
+                }
+                assert_eq!(worker_env.gauge(WORKER_PROCESSED), Some(0), "the processing takes a second");
+                worker_env.advance(Duration::from_secs(1));
+                until(&c, || worker_env.gauge(WORKER_PROCESSED) == Some(1)).await;
+                until(&c, || env.gauge(QUEUE_DELETED) == Some(1)).await;
+            });
+        }
+    }
+
     #[test]
     fn bad_bytes_close_the_connection_and_the_broker_serves_on() {
         block_on(async {

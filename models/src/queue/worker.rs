@@ -49,6 +49,11 @@ pub struct WorkerConfig {
     pub poll: Duration,
     /// How long a call to the broker may take.
     pub timeout: Duration,
+    /// A bug planted on purpose, for chaos tests only (default off): a slot acknowledges a
+    /// message as soon as it receives it, before processing it, so a crash while processing
+    /// loses the message.
+    #[doc(hidden)]
+    pub plant_ack_before_process: bool,
 }
 
 /// The processed-ids store and the worker's counters.
@@ -126,6 +131,11 @@ impl<E: Env> State<E> {
 
     async fn process(&self, id: u64, receipt: u64, receives: u32, key: &[u8]) {
         let queue = self.config.queue.clone();
+        let planted = self.config.plant_ack_before_process;
+        if planted {
+            let ack = QueueMsg::Ack { queue: queue.clone(), id, receipt };
+            let _ = self.client.call(ack, self.config.timeout).await;
+        }
         let cost = self.config.service_time.sample(&mut self.rng.borrow_mut());
         self.env.sleep(cost).await;
         if self.config.poison.as_deref() == Some(key) {
@@ -145,7 +155,9 @@ impl<E: Env> State<E> {
             // The store failed: the effect is not recorded, so the message is not acknowledged.
             return;
         }
-        let _ = self.client.call(QueueMsg::Ack { queue, id, receipt }, self.config.timeout).await;
+        if !planted {
+            let _ = self.client.call(QueueMsg::Ack { queue, id, receipt }, self.config.timeout).await;
+        }
     }
 
     /// Performs the message's effect: records its id durably, counting a duplicate.

@@ -8,6 +8,7 @@
 
 use super::{CapacityPlan, HostPlan, NetworkPlan, RunPlan, ServiceTimePlan};
 use crate::nemesis;
+use crate::plant::Plant;
 use crate::scenario::{Arrival, Dur, Popularity, Scenario, ServiceTimeSpec, Sp};
 use crate::services::{PlanContext, addr, ns};
 use crate::workload::arrivals::ArrivalProcess;
@@ -20,6 +21,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The plan of `scenario` (which must have passed validation) under `seed` (`None`: the
 /// scenario's own).
 pub fn compile(scenario: &Scenario, seed: Option<u64>) -> RunPlan {
+    compile_planted(scenario, seed, None)
+}
+
+/// [`compile`], with the bug `plant` switched on in the models it reaches (`None`: the plan
+/// of [`compile`], exactly).
+pub fn compile_planted(scenario: &Scenario, seed: Option<u64>, plant: Option<Plant>) -> RunPlan {
     let loadgens = *scenario.workload.loadgens.get_ref();
     let mut by_name = BTreeMap::new();
     for (i, h) in scenario.hosts.iter().enumerate() {
@@ -33,7 +40,7 @@ pub fn compile(scenario: &Scenario, seed: Option<u64>) -> RunPlan {
     let cached = scenario.hosts.iter().any(|h| !h.get_ref().service.shards().is_empty());
     let probed: BTreeSet<String> =
         scenario.deploy.iter().flat_map(|d| d.pool.iter().map(|h| h.get_ref().clone())).collect();
-    let cx = PlanContext { managed: &managed, cached, probed: &probed };
+    let cx = PlanContext { managed: &managed, cached, probed: &probed, plant };
     let hosts = scenario
         .hosts
         .iter()
@@ -79,6 +86,7 @@ pub fn compile(scenario: &Scenario, seed: Option<u64>) -> RunPlan {
         shards,
         autoscale: scenario.autoscale.as_ref().map(|a| a.plan(scenario, &by_name)),
         deploy: scenario.deploy.as_ref().map(|d| d.plan(scenario, &by_name)),
+        plant,
     }
 }
 

@@ -18,7 +18,7 @@
 mod compile;
 mod text;
 
-pub use compile::compile;
+pub use compile::{compile, compile_planted};
 
 use crate::services::ServicePlan;
 use crate::workload::arrivals::ArrivalProcess;
@@ -68,6 +68,9 @@ pub struct RunPlan {
     /// The deploy, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy: Option<crate::deploy::DeployPlan>,
+    /// The bug planted in the models for this run, if any (tests of the checks only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plant: Option<crate::plant::Plant>,
 }
 
 /// Latency, jitter and loss of the links no `[[links]]` entry names, and the retransmission

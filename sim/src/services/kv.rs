@@ -3,6 +3,7 @@
 //! a cache tier (any app of the scenario has one) it counts its reads of one key at once.
 
 use super::{Kind, LoadApi, PlanContext, Running, Start, Want, expect, ns};
+use crate::plant::Plant;
 use crate::scenario::validate::{Checker, or_span};
 use crate::scenario::{Dur, Host, Sp, types::zero};
 use crate::world::SimEnv;
@@ -99,6 +100,12 @@ pub struct KvPlan {
     /// reads through a cache tier).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub count_key_reads: bool,
+    /// Planted bug (tests of the checks only): a replica reads as of what it received.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub plant_reads_as_received: bool,
+    /// Planted bug (tests of the checks only): a primary ignores its lease's expiry.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub plant_ignore_lease_expiry: bool,
 }
 
 /// What a primary's write waits for, in the plan.
@@ -178,6 +185,8 @@ impl Kind for KvService {
             managed,
             apply_cost_ns: ns(self.apply_cost.0),
             count_key_reads: cx.cached,
+            plant_reads_as_received: cx.plants(Plant::ReplicaReadsBeforeApply),
+            plant_ignore_lease_expiry: cx.plants(Plant::LeaseNotEnforced),
         }
     }
 }
@@ -198,6 +207,8 @@ impl KvPlan {
             managed: self.managed,
             apply_cost: Duration::from_nanos(self.apply_cost_ns),
             count_key_reads: self.count_key_reads,
+            plant_reads_as_received: self.plant_reads_as_received,
+            plant_ignore_lease_expiry: self.plant_ignore_lease_expiry,
         }
     }
 

@@ -358,9 +358,16 @@ pub(crate) struct PlanContext<'a> {
     pub(crate) cached: bool,
     /// Names of the hosts a deploy's readiness probe reads (they publish their health answers).
     pub(crate) probed: &'a std::collections::BTreeSet<String>,
+    /// The bug planted in the models for this run, if any.
+    pub(crate) plant: Option<crate::plant::Plant>,
 }
 
 impl PlanContext<'_> {
+    /// Whether the run plants `bug`.
+    pub(crate) fn plants(&self, bug: crate::plant::Plant) -> bool {
+        self.plant == Some(bug)
+    }
+
     /// "host:port" of a referenced host.
     pub(crate) fn addr(&self, name: &Sp<String>) -> String {
         addr(name.get_ref())

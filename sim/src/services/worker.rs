@@ -4,6 +4,7 @@
 //! their checks and its start. It serves no workload and listens on no port.
 
 use super::{Kind, LoadApi, PlanContext, Running, Start, Want, expect, ns};
+use crate::plant::Plant;
 use crate::scenario::validate::Checker;
 use crate::scenario::{Dur, Host, Sp};
 use crate::world::SimEnv;
@@ -84,6 +85,9 @@ pub struct WorkerPlan {
     pub poll_ns: u64,
     /// Call timeout, nanoseconds.
     pub timeout_ns: u64,
+    /// Planted bug (tests of the checks only): a message is acknowledged before processing.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub plant_ack_before_process: bool,
 }
 
 impl Kind for WorkerService {
@@ -131,6 +135,7 @@ impl Kind for WorkerService {
             backoff_ns: (ns(self.backoff.0), ns(self.backoff_cap.0)),
             poll_ns: ns(self.poll.0),
             timeout_ns: ns(self.timeout.0),
+            plant_ack_before_process: cx.plants(Plant::AckBeforeProcess),
         }
     }
 }
@@ -152,6 +157,7 @@ impl WorkerPlan {
             },
             poll: Duration::from_nanos(self.poll_ns),
             timeout: Duration::from_nanos(self.timeout_ns),
+            plant_ack_before_process: self.plant_ack_before_process,
         }
     }
 }

@@ -73,6 +73,8 @@ pub struct RunOptions {
     pub record: RecordConfig,
     /// The faults the run applies: the scenario's, a swarm's draw on top, or a given schedule.
     pub faults: crate::swarm::Faults,
+    /// A bug to plant in the models (tests of the checks only; `None` in every real run).
+    pub plant: Option<crate::plant::Plant>,
 }
 
 /// Where a world's trace goes and what it records.

@@ -46,7 +46,13 @@ fn scenario_named(name: &str, text: &str) -> Scenario {
 
 /// `s` run to the end under `seed`.
 pub fn go(s: &Scenario, seed: u64) -> RunOutcome {
-    run(s, RunOptions { seed: Some(seed), ..RunOptions::default() }).expect("the run completes")
+    planted(s, seed, None)
+}
+
+/// `s` run to the end under `seed`, with the bug `plant` switched on in the models (`None`:
+/// exactly [`go`]).
+pub fn planted(s: &Scenario, seed: u64, plant: Option<faultline_sim::Plant>) -> RunOutcome {
+    run(s, RunOptions { seed: Some(seed), plant, ..RunOptions::default() }).expect("the run completes")
 }
 
 /// `s` run to the end under `seed`, with its trace's host names and every record (messages not

@@ -4,6 +4,7 @@
 //! (`shards`, see `shards.rs`). Its settings, their checks and its start.
 
 use super::{Kind, LoadApi, PlanContext, Running, Start, Want, expect, members, ns};
+use crate::plant::Plant;
 use crate::scenario::spans::Seg;
 use crate::scenario::validate::Checker;
 use crate::scenario::{Dur, Host, Sp};
@@ -227,6 +228,9 @@ pub struct AppPlan {
     /// Whether its HTTP front publishes its health answers (a deploy's pool member).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub publish_health: bool,
+    /// Planted bug (tests of the checks only): a write updates the cache before the store.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub plant_invalidate_before_write: bool,
 }
 
 /// Where an app's store calls go, in the plan.
@@ -433,17 +437,24 @@ impl Kind for AppService {
             connect_per_request: self.connect_per_request,
             protocol: self.protocol,
             request_timeout_ns: ns(self.request_timeout.0),
-            replica_breaker: self.replica_breaker.as_ref().map(|b| Box::new(b.compile())),
+            replica_breaker: self.replica_breaker.as_ref().map(|b| Box::new(b.compile().planted(cx))),
             payment: self.payment.as_ref().map(|payment| {
-                let breaker = payment.breaker.as_ref().map(BreakerSpec::compile);
+                let breaker = payment.breaker.as_ref().map(|b| b.compile().planted(cx));
                 Box::new((cx.addr(&payment.host), ns(payment.timeout.0), breaker))
             }),
             rate_limit: self.rate_limit.as_ref().map(|limit| Box::new(limit.compile(|node| cx.addr(node)))),
             sessions: self.sessions.map(|spec| session::compile(spec, self.session_ttl)),
-            page: self.page.as_ref().map(|page| Box::new(page.compile(|part| cx.addr(part)))),
+            page: self.page.as_ref().map(|page| {
+                let mut plan = page.compile(|part| cx.addr(part));
+                for part in &mut plan.parts {
+                    part.breaker = part.breaker.take().map(|b| b.planted(cx));
+                }
+                Box::new(plan)
+            }),
             cache_control: self.cache_control.as_ref().map(|cc| cc.get_ref().clone()),
             enqueue: self.enqueue.as_ref().map(|q| Box::new(q.compile(cx))),
             publish_health: cx.probed.contains(name),
+            plant_invalidate_before_write: cx.plants(Plant::InvalidateBeforeWrite),
         }
     }
 }
@@ -522,6 +533,7 @@ impl AppPlan {
             rate_limit: self.rate_limit.as_deref().map(RateLimitPlan::config),
             page: self.page.as_deref().map(PagePlan::config),
             enqueue: self.enqueue.as_deref().map(EnqueuePlan::config),
+            plant_invalidate_before_write: self.plant_invalidate_before_write,
         }
     }
 

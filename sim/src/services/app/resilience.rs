@@ -4,7 +4,8 @@
 //!
 //! Must not: know what the calls it guards are.
 
-use super::super::ns;
+use super::super::{PlanContext, ns};
+use crate::plant::Plant;
 use crate::scenario::Dur;
 use crate::scenario::validate::Checker;
 use faultline_models::breaker::{BreakerConfig, Window};
@@ -79,6 +80,9 @@ pub struct BreakerPlan {
     pub open_for_ns: u64,
     /// Half-open probes.
     pub probes: u32,
+    /// Planted bug (tests of the checks only): it never half-opens.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub plant_never_half_open: bool,
 }
 
 /// A breaker's window in the plan.
@@ -118,6 +122,7 @@ impl BreakerSpec {
             minimum_calls: self.minimum_calls,
             open_for_ns: ns(self.open_for.0),
             probes: self.probes,
+            plant_never_half_open: false,
         }
     }
 
@@ -127,6 +132,11 @@ impl BreakerSpec {
 }
 
 impl BreakerPlan {
+    /// The plan with the bug [`Plant::BreakerNeverHalfOpens`] switched on when the run plants it.
+    pub(super) fn planted(self, cx: &PlanContext) -> Self {
+        Self { plant_never_half_open: cx.plants(Plant::BreakerNeverHalfOpens), ..self }
+    }
+
     /// The model's configuration.
     pub(super) fn config(&self) -> BreakerConfig {
         BreakerConfig {
@@ -140,6 +150,7 @@ impl BreakerPlan {
             minimum_calls: self.minimum_calls,
             open_for: Duration::from_nanos(self.open_for_ns),
             half_open_probes: self.probes,
+            plant_never_half_open: self.plant_never_half_open,
         }
     }
 }
