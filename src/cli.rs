@@ -42,6 +42,9 @@ pub enum Command {
         /// `[swarm]` table, or its defaults), judging what it says: swarm testing.
         #[arg(long)]
         swarm: bool,
+        /// Plant a known bug in the models (tests of the checks only).
+        #[arg(long, hide = true)]
+        plant: Option<faultline_sim::Plant>,
     },
     /// Print the run plan a scenario compiles to (hosts, services, load, faults, checks)
     /// without running it.
@@ -135,6 +138,9 @@ pub enum Command {
         /// `[swarm]` table, or its defaults), judging what it says: swarm testing.
         #[arg(long)]
         swarm: bool,
+        /// Plant a known bug in the models (tests of the checks only).
+        #[arg(long, hide = true)]
+        plant: Option<faultline_sim::Plant>,
         #[command(flatten)]
         gui: GuiFlags,
     },
@@ -155,6 +161,9 @@ pub enum Command {
         /// Shrink a swarm run's schedule (scripted and drawn faults).
         #[arg(long)]
         swarm: bool,
+        /// Plant a known bug in the models (tests of the checks only).
+        #[arg(long, hide = true)]
+        plant: Option<faultline_sim::Plant>,
         /// The check that must keep failing, by its name or first words (default: the first
         /// check that fails the run).
         #[arg(long)]

@@ -142,3 +142,19 @@ fn shrink_refuses_a_run_with_nothing_to_shrink() {
         stderr(&unknown)
     );
 }
+
+#[test]
+fn a_planted_bug_fails_its_check_and_its_reproduce_line_plants_it_again() {
+    let file = scenario("queue-worker-crash.toml");
+    let honest = faultline(&["run", path(&file), "--seed", "1"]);
+    assert_eq!(code(&honest), 0, "{}", stdout(&honest));
+    let planted = faultline(&["run", path(&file), "--seed", "1", "--plant", "ack-before-process"]);
+    assert_eq!(code(&planted), 1);
+    assert!(stdout(&planted).contains("queue accounting  FAIL"), "{}", stdout(&planted));
+    let line = format!("reproduce: faultline run {} --seed 1 --plant ack-before-process", file.display());
+    assert!(stderr(&planted).contains(&line), "{}", stderr(&planted));
+    let unknown = faultline(&["run", path(&file), "--plant", "typo"]);
+    assert_eq!(code(&unknown), 2);
+    assert!(stderr(&unknown).contains("no planted bug is named \"typo\"; expected one of"), "{}", stderr(&unknown));
+    assert!(!stdout(&faultline(&["run", "--help"])).contains("plant"), "a test-only flag is hidden");
+}

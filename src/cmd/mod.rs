@@ -21,7 +21,9 @@ use std::path::Path;
 /// Runs the command and says how it ended.
 pub fn dispatch(cli: Cli) -> Exit {
     match cli.command {
-        Command::Run { file, seed, out, format, swarm } => run::run(&file, seed, out.as_deref(), format, swarm),
+        Command::Run { file, seed, out, format, swarm, plant } => {
+            run::run(&file, seed, out.as_deref(), format, run::Variant { swarm, plant })
+        }
         Command::Plan { file, seed, format, swarm } => plan::run(&file, seed, format, swarm),
         Command::CheckDeterminism { file, seed, runs } => determinism::run(&file, seed, runs),
         Command::Sweep { files, seeds, first_seed, jobs, format } => {
@@ -31,11 +33,12 @@ pub fn dispatch(cli: Cli) -> Exit {
             let max_rate = max_rate.unwrap_or(faultline_sim::scenario::MAX_RATE);
             capacity::run(&capacity::Options { file, slo_p99, availability, seeds, max_rate, with_faults, format })
         }
-        Command::Replay { file, seed, swarm, out, gui } => {
-            replay::run(&file, seed, swarm, out.as_deref(), gui_options(gui))
+        Command::Replay { file, seed, swarm, plant, out, gui } => {
+            replay::run(&file, seed, run::Variant { swarm, plant }, out.as_deref(), gui_options(gui))
         }
-        Command::Shrink { file, seed, swarm, check, out, max_runs, format } => {
-            shrink::run(&shrink::Options { file, seed, swarm, check, out, max_runs, format })
+        Command::Shrink { file, seed, swarm, plant, check, out, max_runs, format } => {
+            let variant = run::Variant { swarm, plant };
+            shrink::run(&shrink::Options { file, seed, variant, check, out, max_runs, format })
         }
         Command::Gui { file, gui } => gui::run(&file, gui_options(gui)),
         Command::Trace { command: TraceCommand::Dump { file, format } } => trace::dump(&file, format),

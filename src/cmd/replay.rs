@@ -7,14 +7,13 @@
 //! (exit 4), like `faultline run`'s.
 
 use super::gui::{self, Options};
-use super::run::{failed, reproduce_with, simulate_with};
+use super::run::{Variant, failed, reproduce_with, simulate_with};
 use super::{fail, load};
 use crate::exit::Exit;
-use faultline_sim::swarm::Faults;
 use std::path::{Path, PathBuf};
 
 /// `faultline replay FILE --seed N [--swarm]`.
-pub fn run(file: &Path, seed: Option<u64>, swarm: bool, out: Option<&Path>, options: Options) -> Exit {
+pub fn run(file: &Path, seed: Option<u64>, variant: Variant, out: Option<&Path>, options: Options) -> Exit {
     let scenario = match load(file) {
         Ok(s) => s,
         Err(exit) => return exit,
@@ -26,10 +25,9 @@ pub fn run(file: &Path, seed: Option<u64>, swarm: bool, out: Option<&Path>, opti
     }
     let trace = dir.join("trace.fltrace");
     outln!("faultline replay: scenario {:?}, seed {seed_used}", scenario.name);
-    let reproduce = reproduce_with(file, seed_used, swarm);
+    let reproduce = reproduce_with(file, seed_used, &variant);
     outln!("reproduce: {reproduce}");
-    let faults = if swarm { Faults::Swarm } else { Faults::Scripted };
-    if let Err(failure) = simulate_with(&scenario, Some(seed_used), Some(&trace), faults) {
+    if let Err(failure) = simulate_with(&scenario, Some(seed_used), Some(&trace), variant.faults(), variant.plant) {
         return failed(&failure, &reproduce);
     }
     outln!("trace: {} (open again with: faultline gui {})", trace.display(), trace.display());

@@ -12,7 +12,7 @@ use crate::exit::Exit;
 use faultline_chaos::report::Verdict;
 use faultline_chaos::trace::codec::TraceError;
 use faultline_sim::swarm::Faults;
-use faultline_sim::{RunError, RunOptions, RunOutcome, TraceOut};
+use faultline_sim::{Plant, RunError, RunOptions, RunOutcome, TraceOut};
 use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::BufWriter;
@@ -21,12 +21,41 @@ use std::path::Path;
 
 /// The command that reproduces a run exactly.
 pub fn reproduce(file: &Path, seed: u64) -> String {
-    reproduce_with(file, seed, false)
+    reproduce_with(file, seed, &Variant::default())
 }
 
-/// The command that reproduces a run exactly, a swarm run's with `--swarm`.
-pub fn reproduce_with(file: &Path, seed: u64, swarm: bool) -> String {
-    format!("faultline run {} --seed {seed}{}", file.display(), if swarm { " --swarm" } else { "" })
+/// How a run differs from its scenario's own: faults a swarm draws on top, a bug planted in
+/// the models (for tests of the checks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Variant {
+    /// Draw faults from the seed (`--swarm`).
+    pub swarm: bool,
+    /// The bug planted (`--plant NAME`, hidden).
+    pub plant: Option<Plant>,
+}
+
+impl Variant {
+    /// The faults such a run applies.
+    pub fn faults(&self) -> Faults {
+        if self.swarm { Faults::Swarm } else { Faults::Scripted }
+    }
+
+    /// The same without the swarm: how a file with the drawn faults scripted in it runs.
+    pub fn scripted(&self) -> Variant {
+        Variant { swarm: false, ..*self }
+    }
+
+    /// The flags that ask for it: ` --swarm --plant NAME`, or nothing.
+    pub fn flags(&self) -> String {
+        let swarm = if self.swarm { " --swarm" } else { "" };
+        let plant = self.plant.map(|p| format!(" --plant {p}")).unwrap_or_default();
+        format!("{swarm}{plant}")
+    }
+}
+
+/// The command that reproduces a run of `variant` exactly.
+pub fn reproduce_with(file: &Path, seed: u64, variant: &Variant) -> String {
+    format!("faultline run {} --seed {seed}{}", file.display(), variant.flags())
 }
 
 /// Why a simulation gave no outcome.
@@ -133,17 +162,18 @@ pub fn simulate(
     seed: Option<u64>,
     trace: Option<&Path>,
 ) -> Result<RunOutcome, Failure> {
-    simulate_with(scenario, seed, trace, Faults::Scripted)
+    simulate_with(scenario, seed, trace, Faults::Scripted, None)
 }
 
-/// Runs a loaded scenario once, with an optional trace file and the faults `faults` chooses;
-/// the checks the scenario expects to fail are marked in its report (see
-/// `Report::expect_failures`).
+/// Runs a loaded scenario once, with an optional trace file, the faults `faults` chooses and
+/// the bug `plant` planted (tests of the checks only); the checks the scenario expects to fail
+/// are marked in its report (see `Report::expect_failures`).
 pub fn simulate_with(
     scenario: &faultline_sim::scenario::Scenario,
     seed: Option<u64>,
     trace: Option<&Path>,
     faults: Faults,
+    plant: Option<Plant>,
 ) -> Result<RunOutcome, Failure> {
     let trace: Option<TraceOut> = match trace {
         Some(path) => {
@@ -153,7 +183,7 @@ pub fn simulate_with(
         }
         None => None,
     };
-    let options = RunOptions { seed, trace, faults, ..RunOptions::default() };
+    let options = RunOptions { seed, trace, faults, plant, ..RunOptions::default() };
     let mut outcome = guarded(|| faultline_sim::run(scenario, options))?;
     let expected: Vec<String> = scenario.expected_failures.iter().map(|n| n.get_ref().trim().to_string()).collect();
     outcome.report.expect_failures(&expected);
@@ -168,7 +198,7 @@ pub fn failed(failure: &Failure, reproduce: &str) -> Exit {
     failure.exit()
 }
 
-pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, format: Format, swarm: bool) -> Exit {
+pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, format: Format, variant: Variant) -> Exit {
     let scenario = match load(file) {
         Ok(s) => s,
         Err(exit) => return exit,
@@ -181,13 +211,12 @@ pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, format: Format, s
     let seed_used = seed.unwrap_or(scenario.seed);
     if format == Format::Text {
         outln!("faultline run: scenario {:?}, seed {seed_used}", scenario.name);
-        outln!("reproduce: {}", reproduce_with(file, seed_used, swarm));
+        outln!("reproduce: {}", reproduce_with(file, seed_used, &variant));
     }
     let trace = out.map(|d| d.join("trace.fltrace"));
-    let faults = if swarm { Faults::Swarm } else { Faults::Scripted };
-    let outcome = match simulate_with(&scenario, seed, trace.as_deref(), faults) {
+    let outcome = match simulate_with(&scenario, seed, trace.as_deref(), variant.faults(), variant.plant) {
         Ok(o) => o,
-        Err(failure) => return failed(&failure, &reproduce_with(file, seed_used, swarm)),
+        Err(failure) => return failed(&failure, &reproduce_with(file, seed_used, &variant)),
     };
     let json = serde_json::to_string_pretty(&outcome.report).expect("reports serialize");
     let text = outcome.report.render_text();
@@ -204,7 +233,7 @@ pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, format: Format, s
     }
     let verdict = outcome.report.verdict();
     if verdict != Verdict::Pass {
-        eprintln!("reproduce: {}", reproduce_with(file, seed_used, swarm));
+        eprintln!("reproduce: {}", reproduce_with(file, seed_used, &variant));
     }
     Exit::from_verdict(verdict)
 }

@@ -9,12 +9,13 @@
 //! smaller schedule is (chaos's `shrink`) or write anything but the one output file.
 
 use super::load;
-use super::run::{Failure, reproduce, reproduce_with, simulate_with};
+use super::run::{Failure, Variant, reproduce_with, simulate_with};
 use crate::cli::Format;
 use crate::exit::Exit;
 use faultline_chaos::nemesis::Scripted;
 use faultline_chaos::report::{Report, Verdict, matches};
 use faultline_chaos::shrink::shrink;
+use faultline_sim::Plant;
 use faultline_sim::scenario::Scenario;
 use faultline_sim::scenario::emit::{fault_line, with_faults};
 use faultline_sim::swarm::{self, Faults};
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 pub struct Options {
     pub file: PathBuf,
     pub seed: Option<u64>,
-    pub swarm: bool,
+    pub variant: Variant,
     pub check: Option<String>,
     pub out: Option<PathBuf>,
     pub max_runs: u32,
@@ -63,10 +64,10 @@ pub fn run(o: &Options) -> Exit {
         Err(exit) => return exit,
     };
     let seed = o.seed.unwrap_or(scenario.seed);
-    let faults = if o.swarm { Faults::Swarm } else { Faults::Scripted };
-    let first = match simulate_with(&scenario, Some(seed), None, faults.clone()) {
+    let (faults, plant) = (o.variant.faults(), o.variant.plant);
+    let first = match simulate_with(&scenario, Some(seed), None, faults.clone(), plant) {
         Ok(outcome) => outcome,
-        Err(failure) => return super::run::failed(&failure, &reproduce_with(&o.file, seed, o.swarm)),
+        Err(failure) => return super::run::failed(&failure, &reproduce_with(&o.file, seed, &o.variant)),
     };
     let check = match target(&first.report, o.check.as_deref()) {
         Ok(c) => c,
@@ -75,12 +76,12 @@ pub fn run(o: &Options) -> Exit {
             return Exit::BadInput;
         }
     };
-    let plan = faultline_sim::compile(&scenario, Some(seed));
+    let plan = faultline_sim::compile_planted(&scenario, Some(seed), plant);
     let names = swarm::host_names(&plan);
     let original = swarm::script(&scenario, &plan, &faults);
     let oracle = |candidate: &[Scripted]| {
         let given = Faults::Given(candidate.to_vec());
-        simulate_with(&scenario, Some(seed), None, given).is_ok_and(|o| fails(&o.report, &check))
+        simulate_with(&scenario, Some(seed), None, given, plant).is_ok_and(|o| fails(&o.report, &check))
     };
     let shrunk = shrink(original.clone(), plan.duration_ns, o.max_runs, oracle);
     let lines: Option<Vec<String>> = shrunk.faults.iter().map(|f| fault_line(f, &names)).collect();
@@ -93,7 +94,7 @@ pub fn run(o: &Options) -> Exit {
     if let Err(exit) = write(&o.file, &out, &lines, &comment) {
         return exit;
     }
-    let confirmed = confirm(&out, seed, &check);
+    let confirmed = confirm(&out, seed, &check, plant);
     print(
         o,
         Summary {
@@ -121,11 +122,11 @@ fn default_out(file: &Path, seed: u64) -> PathBuf {
 
 /// The comment above the written faults: where they come from and how to run them.
 fn header(o: &Options, seed: u64, check: &str, from: usize, to: usize, runs: u32, out: &Path) -> String {
-    let swarm = if o.swarm { " --swarm" } else { "" };
+    let flags = o.variant.flags();
     format!(
-        "Shrunk by `faultline shrink {} --seed {seed}{swarm}`:\nthe check {check:?} fails with these {to} fault(s) (from {from}), found in {runs} runs.\nReproduce: {}",
+        "Shrunk by `faultline shrink {} --seed {seed}{flags}`:\nthe check {check:?} fails with these {to} fault(s) (from {from}), found in {runs} runs.\nReproduce: {}",
         o.file.display(),
-        reproduce(out, seed)
+        reproduce_with(out, seed, &o.variant.scripted())
     )
 }
 
@@ -137,10 +138,10 @@ fn write(file: &Path, out: &Path, lines: &[String], comment: &str) -> Result<(),
 }
 
 /// Runs the written file as a user would, and says whether `check` fails in it.
-fn confirm(out: &Path, seed: u64, check: &str) -> Result<(), String> {
+fn confirm(out: &Path, seed: u64, check: &str, plant: Option<Plant>) -> Result<(), String> {
     let scenario: Scenario =
         faultline_sim::scenario::load_file(out).map_err(|e| format!("the written file does not load: {e}"))?;
-    match simulate_with(&scenario, Some(seed), None, Faults::Scripted) {
+    match simulate_with(&scenario, Some(seed), None, Faults::Scripted, plant) {
         Ok(o) if fails(&o.report, check) => Ok(()),
         Ok(_) => Err(format!("{check:?} holds when the written file runs")),
         Err(Failure::Internal(m) | Failure::Output(m)) => Err(m),
@@ -164,7 +165,8 @@ fn print(o: &Options, s: Summary<'_>) {
             let json = serde_json::json!({
                 "file": o.file,
                 "seed": s.seed,
-                "swarm": o.swarm,
+                "swarm": o.variant.swarm,
+                "plant": o.variant.plant.map(|p| p.name()),
                 "check": s.check,
                 "faults_before": s.from,
                 "faults": s.lines,
@@ -172,12 +174,12 @@ fn print(o: &Options, s: Summary<'_>) {
                 "budget_spent": s.exhausted,
                 "out": s.out,
                 "confirmed": s.confirmed.is_ok(),
-                "reproduce": reproduce(s.out, s.seed),
+                "reproduce": reproduce_with(s.out, s.seed, &o.variant.scripted()),
             });
             outln!("{}", serde_json::to_string_pretty(&json).expect("json"));
         }
         Format::Text => {
-            outln!("faultline shrink: {} --seed {}{}", o.file.display(), s.seed, if o.swarm { " --swarm" } else { "" });
+            outln!("faultline shrink: {} --seed {}{}", o.file.display(), s.seed, o.variant.flags());
             outln!("check kept failing: {}", s.check);
             outln!(
                 "faults: {} -> {} in {} runs{}",
@@ -194,7 +196,7 @@ fn print(o: &Options, s: Summary<'_>) {
                 Ok(()) => outln!("confirmed: {:?} fails when the written file runs", s.check),
                 Err(why) => eprintln!("error: internal error: the written file does not reproduce the failure: {why}"),
             }
-            outln!("reproduce: {}", reproduce(s.out, s.seed));
+            outln!("reproduce: {}", reproduce_with(s.out, s.seed, &o.variant.scripted()));
         }
     }
 }
