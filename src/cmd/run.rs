@@ -23,6 +23,11 @@ pub fn reproduce(file: &Path, seed: u64) -> String {
     format!("faultline run {} --seed {seed}", file.display())
 }
 
+/// The command that replays a run in the GUI.
+pub fn replay_line(file: &Path, seed: u64) -> String {
+    format!("faultline replay {} --seed {seed}", file.display())
+}
+
 /// Why a simulation gave no outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
