@@ -125,6 +125,15 @@ fn a_directory_sweeps_its_toml_files_recursively() {
     let o = faultline(&["sweep", lib.to_str().unwrap(), "--seeds", "1"]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("broken.toml:1:"), "{}", stderr(&o));
+    let o = faultline(&["sweep", lib.join("lost-replies.toml").to_str().unwrap(), "--junit", lib.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "a directory is no JUnit file");
+    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("progress:"), "refused before any run: {}", stderr(&o));
+    let not_a_dir = lib.join("README.md");
+    let o =
+        faultline(&["sweep", lib.join("lost-replies.toml").to_str().unwrap(), "--out", not_a_dir.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot create"), "{}", stderr(&o));
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let o = faultline(&["sweep", empty.to_str().unwrap()]);

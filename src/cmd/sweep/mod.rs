@@ -80,6 +80,9 @@ pub fn run(options: &Options) -> Exit {
         eprintln!("error: --first-seed {} + --seeds {} overflows a 64-bit seed", options.first_seed, options.seeds);
         return Exit::BadInput;
     };
+    if let Some(junit) = options.junit.as_ref().filter(|j| j.is_dir()) {
+        return super::fail("bad --junit", format!("{} is a directory; expected a file to write", junit.display()));
+    }
     let chosen = match shard::choose(options.shard.as_deref(), |name| std::env::var(name).ok()) {
         Ok(chosen) => chosen,
         Err(e) => return super::fail("bad shard", e),

@@ -125,6 +125,19 @@ mod tests {
     }
 
     #[test]
+    fn the_bar_counts_runs_and_failures() {
+        let mut progress = Progress::new(3, true);
+        let mut failing = RunResult::new(&RunKey::new(Path::new("s.toml"), 1), "00");
+        failing.failed = vec!["availability".into()];
+        progress.finished(&failing);
+        progress.finished(&RunResult::new(&RunKey::new(Path::new("s.toml"), 2), "00"));
+        let Mode::Bar(bar) = &progress.mode else { panic!("a terminal gets the bar") };
+        assert_eq!((bar.position(), bar.length()), (2, Some(3)));
+        assert_eq!(bar.message(), "1 failed");
+        progress.close();
+    }
+
+    #[test]
     fn a_short_sweep_reports_every_run() {
         let mut progress = Progress::new(3, false);
         let r = RunResult::new(&RunKey::new(Path::new("s.toml"), 1), "00");
