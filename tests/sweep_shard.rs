@@ -9,10 +9,7 @@ use util::*;
 /// Runs `faultline ARGS` with `vars` set in its environment (and the shard variables of the
 /// test's own environment removed).
 fn faultline_env(args: &[&str], vars: &[(&str, &str)]) -> std::process::Output {
-    let mut cmd = assert_cmd::Command::cargo_bin("faultline").unwrap();
-    for name in ["FAULTLINE_SHARD", "JOB_COMPLETION_INDEX", "FAULTLINE_SHARD_COUNT", "SLURM_ARRAY_TASK_ID"] {
-        cmd.env_remove(name);
-    }
+    let mut cmd = command();
     cmd.envs(vars.iter().copied()).args(args).output().unwrap()
 }
 
