@@ -75,11 +75,19 @@ pub enum Command {
     },
     /// Run every scenario under many seeds, in parallel, and summarise the failures.
     ///
+    /// PATHS are scenario files and directories (a directory stands for the `*.toml` files
+    /// under it, recursively, but for a `bad/` negative-test corpus). The (scenario, seed)
+    /// pairs are sorted by file then seed; `--shard K/N` runs every N-th from the K-th (or the
+    /// environment does: FAULTLINE_SHARD=K/N, a Kubernetes Indexed Job's JOB_COMPLETION_INDEX
+    /// with FAULTLINE_SHARD_COUNT, a Slurm array's SLURM_ARRAY_TASK_ID). Progress goes to
+    /// standard error, the summary to standard output.
+    ///
     /// Exit 0: every check held on every run. Exit 1: a check failed on some run. Exit 2: bad
-    /// input or usage. Exit 3: none failed but a check could not decide on some run.
+    /// input or usage. Exit 3: none failed but a check could not decide on some run. Exit 4: the
+    /// simulator failed on some run.
     Sweep {
-        /// Scenario files.
-        #[arg(required = true)]
+        /// Scenario files and directories of them.
+        #[arg(required = true, value_name = "PATHS")]
         files: Vec<PathBuf>,
         /// Seeds per scenario.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -90,6 +98,35 @@ pub enum Command {
         /// Worker threads (default: the number of cores).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
         jobs: Option<u32>,
+        /// Summary format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Results directory: DIR/runs/ gets each run's result as it finishes, DIR/summary.json
+        /// the deterministic summary. Running the same command again skips the runs done.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write a JUnit XML report here (one suite per scenario, one case per seed).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Run only shard K of N (1-based): the pairs whose place in the sorted list is K-1
+        /// modulo N.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+    },
+    /// Join the results directories of a sharded sweep (`sweep --out DIR --shard K/N`) into the
+    /// summary, summary.json and JUnit report one unsharded sweep would give.
+    ///
+    /// Exit codes as `sweep`'s; 2 also when a run is in two directories with different results.
+    Merge {
+        /// The shards' results directories.
+        #[arg(required = true, value_name = "DIRS")]
+        dirs: Vec<PathBuf>,
+        /// Directory for the merged summary.json (and runs/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write the merged JUnit XML report here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
         /// Summary format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,

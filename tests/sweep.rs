@@ -110,3 +110,21 @@ fn sweep_runs_reproduce_exactly_with_run() {
         assert_eq!(hash_in(&stdout(&run)), r["hash"].as_str().unwrap(), "seed {seed}");
     }
 }
+
+#[test]
+fn progress_goes_to_stderr_and_failures_say_how_to_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let failing = unexpected_partition(dir.path());
+    let o = faultline(&["sweep", failing.to_str().unwrap(), scenario("echo.toml").to_str().unwrap(), "--seeds", "2"]);
+    assert_eq!(code(&o), 1);
+    let (out, err) = (stdout(&o), stderr(&o));
+    // Not a terminal: a line per failing run as it finishes, and one per tenth of the runs.
+    assert_eq!(err.matches("FAIL ").count(), 2, "{err}");
+    assert!(err.contains("progress: 4/4 runs (100%), 2 failed"), "{err}");
+    assert!(!out.contains("progress:"), "{out}");
+    let file = failing.display();
+    assert!(out.contains(&format!("  replay: faultline replay {file} --seed 2")), "{out}");
+    assert_eq!(out.matches("  replay: faultline replay").count(), 2, "{out}");
+    assert!(out.contains("slowest scenarios (wall time per run: mean, max):"), "{out}");
+    assert!(out.contains("seeds/s"), "{out}");
+}

@@ -5,6 +5,7 @@ mod capacity;
 mod check_history;
 mod determinism;
 mod gui;
+mod merge;
 mod plan;
 mod replay;
 mod run;
@@ -26,9 +27,10 @@ pub fn dispatch(cli: Cli) -> Exit {
         }
         Command::Plan { file, seed, format, swarm } => plan::run(&file, seed, format, swarm),
         Command::CheckDeterminism { file, seed, runs } => determinism::run(&file, seed, runs),
-        Command::Sweep { files, seeds, first_seed, jobs, format } => {
-            sweep::run(&files, first_seed, seeds, jobs, format)
+        Command::Sweep { files, seeds, first_seed, jobs, format, out, junit, shard } => {
+            sweep::run(&sweep::Options { paths: files, first_seed, seeds, jobs, format, out, junit, shard })
         }
+        Command::Merge { dirs, out, junit, format } => merge::run(&merge::Options { dirs, out, junit, format }),
         Command::Capacity { file, slo_p99, availability, seeds, max_rate, with_faults, format } => {
             let max_rate = max_rate.unwrap_or(faultline_sim::scenario::MAX_RATE);
             capacity::run(&capacity::Options { file, slo_p99, availability, seeds, max_rate, with_faults, format })

@@ -58,6 +58,11 @@ pub fn reproduce_with(file: &Path, seed: u64, variant: &Variant) -> String {
     format!("faultline run {} --seed {seed}{}", file.display(), variant.flags())
 }
 
+/// The command that replays a run in the GUI.
+pub fn replay_line(file: &Path, seed: u64) -> String {
+    format!("faultline replay {} --seed {seed}", file.display())
+}
+
 /// Why a simulation gave no outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {

@@ -26,19 +26,28 @@ pub fn unexpected_partition(dir: &Path) -> PathBuf {
     file
 }
 
+/// The variables `faultline sweep` reads its shard from: a test suite run inside a CI matrix, a
+/// Kubernetes Indexed Job or a Slurm array must not shard the sweeps its tests run.
+pub const SHARD_VARIABLES: [&str; 4] =
+    ["FAULTLINE_SHARD", "JOB_COMPLETION_INDEX", "FAULTLINE_SHARD_COUNT", "SLURM_ARRAY_TASK_ID"];
+
+/// The `faultline` binary, without the shard variables of the test's environment.
+pub fn command() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("faultline").expect("the binary is built");
+    for name in SHARD_VARIABLES {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
 /// Runs `faultline ARGS` and returns its output.
 pub fn faultline(args: &[&str]) -> Output {
-    assert_cmd::Command::cargo_bin("faultline").expect("the binary is built").args(args).output().expect("it runs")
+    command().args(args).output().expect("it runs")
 }
 
 /// Like [`faultline`], with the working directory set.
 pub fn faultline_in(dir: &Path, args: &[&str]) -> Output {
-    assert_cmd::Command::cargo_bin("faultline")
-        .expect("the binary is built")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("it runs")
+    command().current_dir(dir).args(args).output().expect("it runs")
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -1,0 +1,250 @@
+//! `faultline sweep`: every scenario under many seeds, one simulation per worker thread.
+//!
+//! Each simulation is deterministic and single-threaded; parallelism is only across runs, so a
+//! failure found on a worker reproduces exactly with `faultline run FILE --seed N`. The work is
+//! the list of (scenario, seed) pairs sorted by file, then seed; `--shard K/N` (or the
+//! environment, see [`shard`]) keeps every N-th pair. Results are sorted the same way before
+//! anything is printed or written, so nothing depends on thread timing.
+//!
+//! With `--out DIR` each finished run's result is written at once to `DIR/runs/` (see
+//! [`results`]) and a rerun of the same command skips the runs whose result is there for the
+//! same scenario bytes; at the end `DIR/summary.json` holds what the runs decided. `--junit
+//! FILE` writes them as a JUnit report ([`junit`]). `faultline merge` joins shards' directories.
+//!
+//! A run in which the simulator panicked does not stop the sweep: it is counted as an internal
+//! error, printed with its message and reproduce line, and the other runs go on. A check a
+//! scenario declares in `expected_failures` passes its run by failing.
+//!
+//! Exit: 4 when any run hit an internal error, else 1 when a check failed on any run, else 3
+//! when a check could not decide on any run (UNKNOWN is not a pass), else 0; 2 for bad input
+//! (a scenario, a flag, a shard, or an output that cannot be written).
+//!
+//! Owns: the order of the work and the worker threads. Must not: print a run's report.
+
+pub mod inputs;
+pub mod junit;
+pub mod progress;
+pub mod results;
+pub mod shard;
+pub mod summary;
+
+use super::load;
+use super::run::Failure;
+use crate::cli::Format;
+use crate::exit::Exit;
+use faultline_sim::scenario::Scenario;
+use results::{CheckNote, RunKey, RunResult};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// What `faultline sweep` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Scenario files and directories of them.
+    pub paths: Vec<PathBuf>,
+    pub first_seed: u64,
+    pub seeds: u64,
+    /// Worker threads (default: the number of cores).
+    pub jobs: Option<u32>,
+    pub format: Format,
+    /// The results directory.
+    pub out: Option<PathBuf>,
+    /// The JUnit report's path.
+    pub junit: Option<PathBuf>,
+    /// `--shard K/N`, unparsed.
+    pub shard: Option<String>,
+}
+
+/// A scenario to sweep: where it is, what it says, and the hash of its bytes.
+struct Input {
+    file: PathBuf,
+    scenario: Scenario,
+    content_hash: String,
+}
+
+/// One line about a run: `LABEL FILE --seed N: WHAT`.
+pub fn run_line(label: &str, r: &RunResult, what: &str) -> String {
+    format!("{label} {} --seed {}: {what}", r.file.display(), r.seed)
+}
+
+pub fn run(options: &Options) -> Exit {
+    let started = Instant::now();
+    let inputs = match load_inputs(&options.paths) {
+        Ok(inputs) => inputs,
+        Err(exit) => return exit,
+    };
+    let Some(last_seed) = options.first_seed.checked_add(options.seeds - 1) else {
+        eprintln!("error: --first-seed {} + --seeds {} overflows a 64-bit seed", options.first_seed, options.seeds);
+        return Exit::BadInput;
+    };
+    if let Some(junit) = options.junit.as_ref().filter(|j| j.is_dir()) {
+        return super::fail("bad --junit", format!("{} is a directory; expected a file to write", junit.display()));
+    }
+    let chosen = match shard::choose(options.shard.as_deref(), |name| std::env::var(name).ok()) {
+        Ok(chosen) => chosen,
+        Err(e) => return super::fail("bad shard", e),
+    };
+    let work: Vec<(usize, u64)> = (0..inputs.len())
+        .flat_map(|i| (options.first_seed..=last_seed).map(move |s| (i, s)))
+        .enumerate()
+        .filter(|(position, _)| chosen.as_ref().is_none_or(|c| c.shard.takes(*position)))
+        .map(|(_, pair)| pair)
+        .collect();
+    let runs_dir = options.out.as_ref().map(|d| d.join(results::RUNS_DIR));
+    if let Some(runs) = &runs_dir
+        && let Err(exit) = prepare(runs)
+    {
+        return exit;
+    }
+    let (done, todo): (Vec<RunResult>, Vec<(usize, u64)>) = split_done(&inputs, &work, runs_dir.as_deref());
+    let jobs =
+        options.jobs.map(|j| j as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let skipped = done.len();
+    let (mut all, write_error) = execute(&inputs, &todo, jobs, runs_dir.as_deref());
+    let ran = all.len();
+    all.extend(done);
+    all.sort_by(|a, b| (&a.file, a.seed).cmp(&(&b.file, b.seed)));
+    if let Some(e) = write_error {
+        return super::fail("cannot write a run's result", e);
+    }
+    let shard_text = chosen.as_ref().map(|c| c.shard.to_string());
+    if let Err(exit) = write_outputs(&all, options.out.as_deref(), options.junit.as_deref(), shard_text.as_deref()) {
+        return exit;
+    }
+    let info = summary::RunInfo {
+        command: "sweep",
+        wall_s: started.elapsed().as_secs_f64(),
+        jobs: Some(jobs),
+        shard: chosen.map(|c| format!("{} (from {})", c.shard, c.source)),
+        skipped,
+        ran,
+    };
+    summary::print(&all, &info, options.format)
+}
+
+/// Expands the paths and loads every scenario, with the hash of its bytes.
+fn load_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Exit> {
+    let files = inputs::expand(paths).map_err(|e| super::fail("bad PATHS", e))?;
+    let mut loaded = Vec::with_capacity(files.len());
+    for file in files {
+        let scenario = load(&file)?;
+        let bytes = std::fs::read(&file).map_err(|e| super::fail(&format!("cannot read {}", file.display()), e))?;
+        loaded.push(Input { content_hash: results::content_hash(&bytes), file, scenario });
+    }
+    Ok(loaded)
+}
+
+/// Makes `DIR/runs` and removes the temporary files a killed sweep left there.
+fn prepare(runs: &Path) -> Result<(), Exit> {
+    std::fs::create_dir_all(runs).map_err(|e| super::fail(&format!("cannot create {}", runs.display()), e))?;
+    let removed =
+        results::remove_unfinished(runs).map_err(|e| super::fail(&format!("cannot clean {}", runs.display()), e))?;
+    if removed > 0 {
+        eprintln!("removed {removed} unfinished result file(s) a stopped sweep left in {}", runs.display());
+    }
+    Ok(())
+}
+
+/// The stored results of `work` (from a sweep that ran it before on the same scenario bytes),
+/// and the pairs still to run.
+fn split_done(inputs: &[Input], work: &[(usize, u64)], runs: Option<&Path>) -> (Vec<RunResult>, Vec<(usize, u64)>) {
+    let Some(runs) = runs else {
+        return (Vec::new(), work.to_vec());
+    };
+    let mut done = Vec::new();
+    let mut todo = Vec::new();
+    for &(i, seed) in work {
+        let input = &inputs[i];
+        match results::stored(runs, &RunKey::new(&input.file, seed), &input.content_hash) {
+            Some(result) => done.push(result),
+            None => todo.push((i, seed)),
+        }
+    }
+    (done, todo)
+}
+
+/// Runs `todo` on `jobs` threads, storing each result in `runs` as it finishes; returns the
+/// results and the first error writing one (the others still ran).
+fn execute(
+    inputs: &[Input],
+    todo: &[(usize, u64)],
+    jobs: usize,
+    runs: Option<&Path>,
+) -> (Vec<RunResult>, Option<std::io::Error>) {
+    let next = AtomicUsize::new(0);
+    let progress = Mutex::new(progress::Progress::new(todo.len(), std::io::stderr().is_terminal()));
+    let finished = Mutex::new((Vec::with_capacity(todo.len()), None));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(todo.len()) {
+            scope.spawn(|| {
+                while let Some(&(i, seed)) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let result = one(&inputs[i], seed);
+                    let stored = runs.map(|dir| results::store(dir, &result)).transpose();
+                    progress.lock().expect("no worker panics holding the lock").finished(&result);
+                    let mut finished = finished.lock().expect("no worker panics holding the lock");
+                    finished.0.push(result);
+                    if let Err(e) = stored {
+                        finished.1.get_or_insert(e);
+                    }
+                }
+            });
+        }
+    });
+    progress.into_inner().expect("workers finished").close();
+    finished.into_inner().expect("workers finished")
+}
+
+/// Runs one scenario under one seed and says what it decided.
+fn one(input: &Input, seed: u64) -> RunResult {
+    let mut result = RunResult::new(&RunKey::new(&input.file, seed), &input.content_hash);
+    let started = Instant::now();
+    match super::run::simulate(&input.scenario, Some(seed), None) {
+        Ok(o) => {
+            result.failed = o.report.failures().map(|c| c.name.clone()).collect();
+            result.undecided = o.report.undecided().map(|c| c.name.clone()).collect();
+            result.expected = o.report.expected_failures().map(|c| c.name.clone()).collect();
+            let noted = o.report.failures().chain(o.report.undecided()).chain(o.report.expected_failures());
+            result.checks = noted
+                .map(|c| CheckNote {
+                    name: c.name.clone(),
+                    outcome: c.outcome(),
+                    detail: c.detail.clone(),
+                    evidence: c.evidence.text(&o.report.hosts),
+                })
+                .collect();
+            result.hash = Some(o.hash.to_string());
+        }
+        Err(Failure::Internal(message)) => result.internal_error = Some(message),
+        Err(e @ Failure::Output(_)) => result.failed = vec![format!("run completes ({e})")],
+    }
+    result.wall_s = Some(started.elapsed().as_secs_f64());
+    result
+}
+
+/// Writes `DIR/summary.json` and the JUnit report, when asked for.
+pub fn write_outputs(
+    results: &[RunResult],
+    out: Option<&Path>,
+    junit: Option<&Path>,
+    shard: Option<&str>,
+) -> Result<(), Exit> {
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).map_err(|e| super::fail(&format!("cannot create {}", dir.display()), e))?;
+        let path = dir.join("summary.json");
+        let json = summary::deterministic_json(results, shard);
+        results::write_atomic(&path, json.as_bytes())
+            .map_err(|e| super::fail(&format!("cannot write {}", path.display()), e))?;
+    }
+    if let Some(path) = junit {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| super::fail(&format!("cannot create {}", parent.display()), e))?;
+        }
+        results::write_atomic(path, junit::xml(results).as_bytes())
+            .map_err(|e| super::fail(&format!("cannot write {}", path.display()), e))?;
+    }
+    Ok(())
+}
