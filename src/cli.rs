@@ -112,6 +112,17 @@ pub enum Command {
         /// modulo N.
         #[arg(long, value_name = "K/N")]
         shard: Option<String>,
+        /// Swarm runs: each seed draws random faults on top of the scripted ones (a scenario's
+        /// `[swarm]` table, or its defaults), judging what it says.
+        #[arg(long)]
+        swarm: bool,
+        /// Plant a known bug in the models (tests of the checks only).
+        #[arg(long, hide = true)]
+        plant: Option<faultline_sim::Plant>,
+        /// Append each failed run (its seed and whole fault schedule) to this regression corpus
+        /// (default scenarios/regressions.toml), which a sweep given the file re-runs.
+        #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "scenarios/regressions.toml")]
+        record_failures: Option<PathBuf>,
     },
     /// Join the results directories of a sharded sweep (`sweep --out DIR --shard K/N`) into the
     /// summary, summary.json and JUnit report one unsharded sweep would give.

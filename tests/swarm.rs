@@ -158,3 +158,67 @@ fn a_planted_bug_fails_its_check_and_its_reproduce_line_plants_it_again() {
     assert!(stderr(&unknown).contains("no planted bug is named \"typo\"; expected one of"), "{}", stderr(&unknown));
     assert!(!stdout(&faultline(&["run", "--help"])).contains("plant"), "a test-only flag is hidden");
 }
+
+#[test]
+fn a_swarm_sweep_stores_what_each_seed_drew_and_reproduces_its_failures_as_swarm_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario("queue-worker-crash.toml");
+    let out = dir.path().join("out");
+    let args = ["sweep", path(&file), "--seeds", "2", "--swarm", "--plant", "ack-before-process", "--out", path(&out)];
+    let sweep = faultline(&args);
+    assert_eq!(code(&sweep), 1, "{}{}", stdout(&sweep), stderr(&sweep));
+    let text = stdout(&sweep);
+    let line = format!("reproduce: faultline run {} --seed 1 --swarm --plant ack-before-process", file.display());
+    assert!(text.contains(&line), "{text}");
+    assert!(text.contains("replay: faultline replay") && text.contains("  drawn: at = \""), "{text}");
+    let runs: Vec<String> = std::fs::read_dir(out.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs.iter().all(|r| r.ends_with("-swarm-plant-ack-before-process.json")), "{runs:?}");
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("runs").join(&runs[0])).unwrap()).unwrap();
+    assert_eq!((stored["swarm"].as_bool(), stored["plant"].as_str()), (Some(true), Some("ack-before-process")));
+    assert!(!stored["drawn"].as_array().unwrap().is_empty(), "{stored}");
+    // The same sweep without the swarm is another run: nothing is skipped.
+    let plain = faultline(&["sweep", path(&file), "--seeds", "2", "--out", path(&out), "--format", "json"]);
+    assert_eq!(code(&plain), 0, "{}", stdout(&plain));
+    assert_eq!(std::fs::read_dir(out.join("runs")).unwrap().count(), 4);
+}
+
+#[test]
+fn recorded_failures_become_a_corpus_that_a_sweep_re_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("regressions.toml");
+    let file = scenario("queue-worker-crash.toml");
+    let args = [
+        "sweep",
+        path(&file),
+        "--seeds",
+        "2",
+        "--swarm",
+        "--plant",
+        "ack-before-process",
+        "--record-failures",
+        path(&corpus),
+    ];
+    let found = faultline(&args);
+    assert_eq!(code(&found), 1, "{}", stdout(&found));
+    assert!(stderr(&found).contains("recorded 2 new failing run(s)"), "{}", stderr(&found));
+    let text = std::fs::read_to_string(&corpus).unwrap();
+    assert_eq!(text.matches("[[regression]]").count(), 2, "{text}");
+    assert!(text.contains("checks = [\"queue accounting\"]") && text.contains("swarm = true"), "{text}");
+    let again = faultline(&args);
+    assert!(stderr(&again).contains("recorded 0 new failing run(s)"), "nothing twice: {}", stderr(&again));
+
+    // Honest models: each entry replays its schedule and its recorded check holds.
+    let (exit, summary) = json(&["sweep", path(&corpus), "--format", "json"]);
+    assert_eq!(exit, 0, "{summary}");
+    let runs: Vec<String> =
+        summary["results"].as_array().unwrap().iter().map(|r| r["file"].as_str().unwrap().to_string()).collect();
+    assert_eq!(runs, [format!("{}#1", corpus.display()), format!("{}#2", corpus.display())]);
+    // The bug back in: the corpus catches it.
+    let (exit, _) = json(&["sweep", path(&corpus), "--plant", "ack-before-process", "--format", "json"]);
+    assert_eq!(exit, 1, "the regression is caught");
+}

@@ -8,12 +8,12 @@
 //! run asks for the bug. Must not: change anything in a run without a plant (every scenario's
 //! trace hash stays what it is), or plant more than one bug at once.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
 /// A known bug a run can switch on in the models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Plant {
     /// A kv replica answers reads and probes as of the LSN it has *received* rather than the

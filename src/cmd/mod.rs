@@ -27,8 +27,21 @@ pub fn dispatch(cli: Cli) -> Exit {
         }
         Command::Plan { file, seed, format, swarm } => plan::run(&file, seed, format, swarm),
         Command::CheckDeterminism { file, seed, runs } => determinism::run(&file, seed, runs),
-        Command::Sweep { files, seeds, first_seed, jobs, format, out, junit, shard } => {
-            sweep::run(&sweep::Options { paths: files, first_seed, seeds, jobs, format, out, junit, shard })
+        Command::Sweep { files, seeds, first_seed, jobs, format, out, junit, shard, swarm, plant, record_failures } => {
+            let variant = run::Variant { swarm, plant };
+            let paths = files;
+            sweep::run(&sweep::Options {
+                paths,
+                first_seed,
+                seeds,
+                jobs,
+                format,
+                out,
+                junit,
+                shard,
+                variant,
+                record_failures,
+            })
         }
         Command::Merge { dirs, out, junit, format } => merge::run(&merge::Options { dirs, out, junit, format }),
         Command::Capacity { file, slo_p99, availability, seeds, max_rate, with_faults, format } => {

@@ -26,7 +26,7 @@ pub fn reproduce(file: &Path, seed: u64) -> String {
 
 /// How a run differs from its scenario's own: faults a swarm draws on top, a bug planted in
 /// the models (for tests of the checks).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Variant {
     /// Draw faults from the seed (`--swarm`).
     pub swarm: bool,
@@ -58,9 +58,9 @@ pub fn reproduce_with(file: &Path, seed: u64, variant: &Variant) -> String {
     format!("faultline run {} --seed {seed}{}", file.display(), variant.flags())
 }
 
-/// The command that replays a run in the GUI.
-pub fn replay_line(file: &Path, seed: u64) -> String {
-    format!("faultline replay {} --seed {seed}", file.display())
+/// The command that replays a run of `variant` in the GUI.
+pub fn replay_line(file: &Path, seed: u64, variant: &Variant) -> String {
+    format!("faultline replay {} --seed {seed}{}", file.display(), variant.flags())
 }
 
 /// Why a simulation gave no outcome.

@@ -9,7 +9,6 @@
 //! timestamp or an id that varies between runs: equal work gives an identical file.
 
 use super::results::RunResult;
-use crate::cmd::run::{replay_line, reproduce};
 use faultline_chaos::report::Verdict;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -37,7 +36,7 @@ pub fn xml(results: &[RunResult]) -> String {
 
 /// The test case of one run.
 fn case(r: &RunResult) -> TestCase {
-    let how_to_see = format!("reproduce: {}\nreplay: {}", reproduce(&r.file, r.seed), replay_line(&r.file, r.seed));
+    let how_to_see = format!("reproduce: {}\nreplay: {}", r.reproduce(), r.replay());
     let status = match (&r.internal_error, r.verdict()) {
         (Some(error), _) => {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
@@ -62,7 +61,7 @@ fn case(r: &RunResult) -> TestCase {
 /// each check's detail and evidence, then how to reproduce and replay the run.
 fn non_success(ty: &str, what: &str, checks: &[String], r: &RunResult, how_to_see: &str) -> TestCaseStatus {
     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-    let message = format!("{what}: {}; reproduce: {}", checks.join("; "), reproduce(&r.file, r.seed));
+    let message = format!("{what}: {}; reproduce: {}", checks.join("; "), r.reproduce());
     status.set_type(ty).set_message(message);
     status.set_description(format!("{}{how_to_see}", notes(r, checks)));
     status

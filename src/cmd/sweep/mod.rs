@@ -21,6 +21,7 @@
 //!
 //! Owns: the order of the work and the worker threads. Must not: print a run's report.
 
+pub mod corpus;
 pub mod inputs;
 pub mod junit;
 pub mod progress;
@@ -29,7 +30,7 @@ pub mod shard;
 pub mod summary;
 
 use super::load;
-use super::run::Failure;
+use super::run::{Failure, Variant};
 use crate::cli::Format;
 use crate::exit::Exit;
 use faultline_sim::scenario::Scenario;
@@ -56,13 +57,27 @@ pub struct Options {
     pub junit: Option<PathBuf>,
     /// `--shard K/N`, unparsed.
     pub shard: Option<String>,
+    /// Swarm runs, a planted bug.
+    pub variant: Variant,
+    /// The regression corpus the failures found are appended to.
+    pub record_failures: Option<PathBuf>,
 }
 
-/// A scenario to sweep: where it is, what it says, and the hash of its bytes.
+/// A scenario to sweep: where it is, what it says, and the hash of its bytes; for an entry of
+/// a regression corpus, the one seed it runs and the checks it judges.
 struct Input {
     file: PathBuf,
     scenario: Scenario,
     content_hash: String,
+    entry: Option<Entry>,
+}
+
+/// A regression corpus entry as a sweep runs it.
+struct Entry {
+    /// The seed it failed under.
+    seed: u64,
+    /// The checks that failed then: they are what the run judges now.
+    judge: Vec<String>,
 }
 
 /// One line about a run: `LABEL FILE --seed N: WHAT`.
@@ -87,8 +102,12 @@ pub fn run(options: &Options) -> Exit {
         Ok(chosen) => chosen,
         Err(e) => return super::fail("bad shard", e),
     };
+    let seeds = |i: usize| match &inputs[i].entry {
+        Some(entry) => entry.seed..=entry.seed,
+        None => options.first_seed..=last_seed,
+    };
     let work: Vec<(usize, u64)> = (0..inputs.len())
-        .flat_map(|i| (options.first_seed..=last_seed).map(move |s| (i, s)))
+        .flat_map(|i| seeds(i).map(move |s| (i, s)))
         .enumerate()
         .filter(|(position, _)| chosen.as_ref().is_none_or(|c| c.shard.takes(*position)))
         .map(|(_, pair)| pair)
@@ -99,16 +118,23 @@ pub fn run(options: &Options) -> Exit {
     {
         return exit;
     }
-    let (done, todo): (Vec<RunResult>, Vec<(usize, u64)>) = split_done(&inputs, &work, runs_dir.as_deref());
+    let variant = options.variant;
+    let (done, todo): (Vec<RunResult>, Vec<(usize, u64)>) = split_done(&inputs, &work, variant, runs_dir.as_deref());
     let jobs =
         options.jobs.map(|j| j as usize).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let skipped = done.len();
-    let (mut all, write_error) = execute(&inputs, &todo, jobs, runs_dir.as_deref());
+    let (mut all, write_error) = execute(&inputs, &todo, variant, jobs, runs_dir.as_deref());
     let ran = all.len();
     all.extend(done);
     all.sort_by(|a, b| (&a.file, a.seed).cmp(&(&b.file, b.seed)));
     if let Some(e) = write_error {
         return super::fail("cannot write a run's result", e);
+    }
+    if let Some(corpus) = &options.record_failures {
+        match record(&inputs, &all, corpus) {
+            Ok(added) => eprintln!("recorded {added} new failing run(s) in {}", corpus.display()),
+            Err(e) => return super::fail("cannot record the failures", e),
+        }
     }
     let shard_text = chosen.as_ref().map(|c| c.shard.to_string());
     if let Err(exit) = write_outputs(&all, options.out.as_deref(), options.junit.as_deref(), shard_text.as_deref()) {
@@ -130,11 +156,63 @@ fn load_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Exit> {
     let files = inputs::expand(paths).map_err(|e| super::fail("bad PATHS", e))?;
     let mut loaded = Vec::with_capacity(files.len());
     for file in files {
-        let scenario = load(&file)?;
         let bytes = std::fs::read(&file).map_err(|e| super::fail(&format!("cannot read {}", file.display()), e))?;
-        loaded.push(Input { content_hash: results::content_hash(&bytes), file, scenario });
+        if corpus::is_corpus(&String::from_utf8_lossy(&bytes)) {
+            loaded.extend(corpus_inputs(&file)?);
+            continue;
+        }
+        let scenario = load(&file)?;
+        loaded.push(Input { content_hash: results::content_hash(&bytes), file, scenario, entry: None });
     }
     Ok(loaded)
+}
+
+/// The entries of the regression corpus `file`, each its scenario with the entry's schedule,
+/// named `FILE#N` (N from 1).
+fn corpus_inputs(file: &Path) -> Result<Vec<Input>, Exit> {
+    let entries = corpus::load(file).map_err(|e| super::fail("bad regression corpus", e))?;
+    let mut inputs = Vec::with_capacity(entries.len());
+    for (n, (at, entry)) in entries.into_iter().enumerate() {
+        let scenario = entry.scenario(file, &at).map_err(|e| super::fail("bad regression corpus entry", e))?;
+        let text =
+            format!("{}\n{}", entry.text(), std::fs::read_to_string(entry.scenario_path(file)).unwrap_or_default());
+        inputs.push(Input {
+            file: PathBuf::from(format!("{}#{}", file.display(), n + 1)),
+            scenario,
+            content_hash: results::content_hash(text.as_bytes()),
+            entry: Some(Entry { seed: entry.seed, judge: entry.checks }),
+        });
+    }
+    Ok(inputs)
+}
+
+/// Appends the failed runs of scenario files (not of corpus entries) to the corpus `file`, each
+/// with the whole schedule it applied; returns how many were new.
+fn record(inputs: &[Input], results: &[RunResult], file: &Path) -> Result<usize, String> {
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut entries = Vec::new();
+    for r in results.iter().filter(|r| !r.failed.is_empty() && r.internal_error.is_none()) {
+        let Some(input) = inputs.iter().find(|i| i.file == r.file && i.entry.is_none()) else { continue };
+        let plan = faultline_sim::compile_planted(&input.scenario, Some(r.seed), r.plant);
+        let names = faultline_sim::swarm::host_names(&plan);
+        let script = faultline_sim::swarm::script(&input.scenario, &plan, &r.variant().faults());
+        let faults = script.iter().filter_map(|f| faultline_sim::scenario::emit::fault_line(f, &names)).collect();
+        entries.push(corpus::Entry {
+            scenario: relative(&r.file, dir),
+            seed: r.seed,
+            swarm: r.swarm,
+            checks: r.failed.clone(),
+            faults,
+        });
+    }
+    corpus::append(file, &entries)
+}
+
+/// `file` as seen from `dir` when it lies under it, else as it is (absolute when it can be).
+fn relative(file: &Path, dir: &Path) -> String {
+    let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let (file, dir) = (absolute(file), absolute(dir));
+    file.strip_prefix(&dir).unwrap_or(&file).display().to_string()
 }
 
 /// Makes `DIR/runs` and removes the temporary files a killed sweep left there.
@@ -150,7 +228,12 @@ fn prepare(runs: &Path) -> Result<(), Exit> {
 
 /// The stored results of `work` (from a sweep that ran it before on the same scenario bytes),
 /// and the pairs still to run.
-fn split_done(inputs: &[Input], work: &[(usize, u64)], runs: Option<&Path>) -> (Vec<RunResult>, Vec<(usize, u64)>) {
+fn split_done(
+    inputs: &[Input],
+    work: &[(usize, u64)],
+    variant: Variant,
+    runs: Option<&Path>,
+) -> (Vec<RunResult>, Vec<(usize, u64)>) {
     let Some(runs) = runs else {
         return (Vec::new(), work.to_vec());
     };
@@ -158,7 +241,7 @@ fn split_done(inputs: &[Input], work: &[(usize, u64)], runs: Option<&Path>) -> (
     let mut todo = Vec::new();
     for &(i, seed) in work {
         let input = &inputs[i];
-        match results::stored(runs, &RunKey::new(&input.file, seed), &input.content_hash) {
+        match results::stored(runs, &RunKey::of(&input.file, seed, variant), &input.content_hash) {
             Some(result) => done.push(result),
             None => todo.push((i, seed)),
         }
@@ -171,6 +254,7 @@ fn split_done(inputs: &[Input], work: &[(usize, u64)], runs: Option<&Path>) -> (
 fn execute(
     inputs: &[Input],
     todo: &[(usize, u64)],
+    variant: Variant,
     jobs: usize,
     runs: Option<&Path>,
 ) -> (Vec<RunResult>, Option<std::io::Error>) {
@@ -181,7 +265,7 @@ fn execute(
         for _ in 0..jobs.min(todo.len()) {
             scope.spawn(|| {
                 while let Some(&(i, seed)) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let result = one(&inputs[i], seed);
+                    let result = one(&inputs[i], seed, variant);
                     let stored = runs.map(|dir| results::store(dir, &result)).transpose();
                     progress.lock().expect("no worker panics holding the lock").finished(&result);
                     let mut finished = finished.lock().expect("no worker panics holding the lock");
@@ -197,12 +281,18 @@ fn execute(
     finished.into_inner().expect("workers finished")
 }
 
-/// Runs one scenario under one seed and says what it decided.
-fn one(input: &Input, seed: u64) -> RunResult {
-    let mut result = RunResult::new(&RunKey::new(&input.file, seed), &input.content_hash);
+/// Runs one scenario under one seed as `variant` asks, and says what it decided.
+fn one(input: &Input, seed: u64, variant: Variant) -> RunResult {
+    let mut result = RunResult::new(&RunKey::of(&input.file, seed, variant), &input.content_hash);
     let started = Instant::now();
-    match super::run::simulate(&input.scenario, Some(seed), None) {
-        Ok(o) => {
+    // A corpus entry's schedule is its whole schedule: it draws nothing more.
+    let faults = if input.entry.is_some() { faultline_sim::swarm::Faults::Scripted } else { variant.faults() };
+    match super::run::simulate_with(&input.scenario, Some(seed), None, faults, variant.plant) {
+        Ok(mut o) => {
+            if let Some(entry) = &input.entry {
+                o.report.judge_only(&entry.judge);
+            }
+            result.drawn = o.report.swarm.as_ref().map(|s| s.faults.clone()).unwrap_or_default();
             result.failed = o.report.failures().map(|c| c.name.clone()).collect();
             result.undecided = o.report.undecided().map(|c| c.name.clone()).collect();
             result.expected = o.report.expected_failures().map(|c| c.name.clone()).collect();

@@ -6,6 +6,7 @@
 //! write-then-rename that keeps a killed sweep from leaving half a file. Must not: run a
 //! simulation or print a summary.
 
+use crate::cmd::run::Variant;
 use faultline_chaos::report::Verdict;
 use std::path::{Path, PathBuf};
 
@@ -22,12 +23,20 @@ pub struct RunKey {
     pub file: PathBuf,
     /// The master seed.
     pub seed: u64,
+    /// A swarm run, a planted bug.
+    pub variant: Variant,
 }
 
 impl RunKey {
-    /// The key of the run of `file` under `seed`.
+    /// The key of the plain run of `file` under `seed`.
+    #[cfg(test)]
     pub fn new(file: &Path, seed: u64) -> RunKey {
-        RunKey { file: file.to_path_buf(), seed }
+        RunKey::of(file, seed, Variant::default())
+    }
+
+    /// The key of the run of `file` under `seed` as `variant` asks.
+    pub fn of(file: &Path, seed: u64, variant: Variant) -> RunKey {
+        RunKey { file: file.to_path_buf(), seed, variant }
     }
 
     /// The file name of the run's result in `DIR/runs/`: readable (the scenario's file stem
@@ -38,7 +47,9 @@ impl RunKey {
         let stem = self.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let readable: String =
             stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-        format!("{readable}-{:016x}-seed-{}.json", fnv1a(path.as_bytes()), self.seed)
+        let swarm = if self.variant.swarm { "-swarm" } else { "" };
+        let plant = self.variant.plant.map(|p| format!("-plant-{p}")).unwrap_or_default();
+        format!("{readable}-{:016x}-seed-{}{swarm}{plant}.json", fnv1a(path.as_bytes()), self.seed)
     }
 }
 
@@ -62,6 +73,15 @@ pub struct CheckNote {
 pub struct RunResult {
     pub file: PathBuf,
     pub seed: u64,
+    /// A swarm run: faults drawn from the seed on top of the scripted ones.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub swarm: bool,
+    /// The bug planted in the models (tests of the checks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plant: Option<faultline_sim::Plant>,
+    /// The faults a swarm run drew, one `[[faults]]` entry per line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drawn: Vec<String>,
     /// Names of the failed checks; a run that could not complete fails "run completes".
     pub failed: Vec<String>,
     /// Names of the checks that could not decide.
@@ -92,6 +112,9 @@ impl RunResult {
         RunResult {
             file: key.file.clone(),
             seed: key.seed,
+            swarm: key.variant.swarm,
+            plant: key.variant.plant,
+            drawn: Vec::new(),
             failed: Vec::new(),
             undecided: Vec::new(),
             expected: Vec::new(),
@@ -105,7 +128,22 @@ impl RunResult {
 
     /// The key this result is stored under.
     pub fn key(&self) -> RunKey {
-        RunKey::new(&self.file, self.seed)
+        RunKey::of(&self.file, self.seed, self.variant())
+    }
+
+    /// How the run differed from its scenario's own.
+    pub fn variant(&self) -> Variant {
+        Variant { swarm: self.swarm, plant: self.plant }
+    }
+
+    /// The command that reproduces it.
+    pub fn reproduce(&self) -> String {
+        crate::cmd::run::reproduce_with(&self.file, self.seed, &self.variant())
+    }
+
+    /// The command that replays it in the GUI.
+    pub fn replay(&self) -> String {
+        crate::cmd::run::replay_line(&self.file, self.seed, &self.variant())
     }
 
     /// The run's verdict: failed, else undecided, else passed.
@@ -191,14 +229,19 @@ mod tests {
 
     #[test]
     fn a_key_names_its_file_by_stem_path_and_seed() {
-        let key = RunKey::new(Path::new("scenarios/quick start.toml"), 7);
+        let key = RunKey::of(Path::new("scenarios/quick start.toml"), 7, Variant::default());
         let name = key.file_name();
         assert!(name.starts_with("quick_start-"), "{name}");
         assert!(name.ends_with("-seed-7.json"), "{name}");
-        let other_dir = RunKey::new(Path::new("more/quick start.toml"), 7).file_name();
+        let other_dir = RunKey::of(Path::new("more/quick start.toml"), 7, Variant::default()).file_name();
         assert_ne!(name, other_dir, "two files of one name in two directories");
-        assert_ne!(name, RunKey::new(Path::new("scenarios/quick start.toml"), 8).file_name());
+        assert_ne!(name, RunKey::of(Path::new("scenarios/quick start.toml"), 8, Variant::default()).file_name());
         assert_eq!(name, key.clone().file_name(), "one key, one name");
+        let swarm = Variant { swarm: true, plant: None };
+        let planted = Variant { swarm: true, plant: Some(faultline_sim::Plant::AckBeforeProcess) };
+        let path = Path::new("scenarios/quick start.toml");
+        assert!(RunKey::of(path, 7, swarm).file_name().ends_with("-seed-7-swarm.json"));
+        assert!(RunKey::of(path, 7, planted).file_name().ends_with("-seed-7-swarm-plant-ack-before-process.json"));
     }
 
     #[test]
@@ -211,13 +254,13 @@ mod tests {
     #[test]
     fn stored_results_are_found_only_for_the_same_key_and_bytes() {
         let dir = tempfile::tempdir().unwrap();
-        let key = RunKey::new(Path::new("a.toml"), 3);
+        let key = RunKey::of(Path::new("a.toml"), 3, Variant::default());
         let mut result = RunResult::new(&key, "00aa");
         result.wall_s = Some(0.5);
         store(dir.path(), &result).unwrap();
         assert_eq!(stored(dir.path(), &key, "00aa"), Some(result.clone()));
         assert_eq!(stored(dir.path(), &key, "00bb"), None, "the scenario changed");
-        assert_eq!(stored(dir.path(), &RunKey::new(Path::new("a.toml"), 4), "00aa"), None);
+        assert_eq!(stored(dir.path(), &RunKey::of(Path::new("a.toml"), 4, Variant::default()), "00aa"), None);
         std::fs::write(dir.path().join(format!(".x.json.1{TEMP_SUFFIX}")), "{ half").unwrap();
         assert_eq!(result_files(dir.path()).unwrap(), vec![dir.path().join(key.file_name())]);
         assert_eq!(remove_unfinished(dir.path()).unwrap(), 1);

@@ -215,8 +215,11 @@ fn print_slowest(results: &[RunResult]) {
 
 /// The lines under a run that did not pass: how to reproduce it and how to watch it.
 fn print_how_to_see(r: &RunResult) {
-    outln!("  reproduce: {}", crate::cmd::run::reproduce(&r.file, r.seed));
-    outln!("  replay: {}", crate::cmd::run::replay_line(&r.file, r.seed));
+    outln!("  reproduce: {}", r.reproduce());
+    outln!("  replay: {}", r.replay());
+    for fault in &r.drawn {
+        outln!("  drawn: {fault}");
+    }
 }
 
 #[cfg(test)]

@@ -99,8 +99,8 @@ impl Entry {
     pub fn scenario(&self, corpus: &Path, at: &str) -> Result<Scenario, String> {
         let path = self.scenario_path(corpus);
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{at}: cannot read {}: {e}", path.display()))?;
-        let rewritten = with_faults(&text, &self.faults, "")
-            .map_err(|e| format!("{at}: {} is not TOML: {e}", path.display()))?;
+        let rewritten =
+            with_faults(&text, &self.faults, "").map_err(|e| format!("{at}: {} is not TOML: {e}", path.display()))?;
         parse_str(&path.display().to_string(), &rewritten).map_err(|e| {
             let what: Vec<String> = e.report_lines();
             format!("{at}: the entry's scenario with its faults is not valid: {}", what.join("; "))
@@ -135,7 +135,9 @@ pub fn append(file: &Path, entries: &[Entry]) -> Result<usize, String> {
     };
     let mut text = match file.exists() {
         true => std::fs::read_to_string(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?,
-        false => "# Regression corpus: runs that once failed, re-run by `faultline sweep` given this file.\n".to_string(),
+        false => {
+            "# Regression corpus: runs that once failed, re-run by `faultline sweep` given this file.\n".to_string()
+        }
     };
     let mut added = 0;
     for entry in entries.iter().filter(|e| !existing.contains(e)) {
@@ -187,7 +189,10 @@ mod tests {
         let mut bad = entry(1);
         bad.faults = vec!["at = \"1s\", fault = { kill = \"nowhere\" }".into()];
         let err = bad.scenario(&corpus, "c.toml:3:1").unwrap_err();
-        assert!(err.starts_with("c.toml:3:1: the entry's scenario with its faults is not valid") && err.contains("nowhere"), "{err}");
+        assert!(
+            err.starts_with("c.toml:3:1: the entry's scenario with its faults is not valid") && err.contains("nowhere"),
+            "{err}"
+        );
         let mut missing = entry(1);
         missing.scenario = "gone.toml".into();
         assert!(missing.scenario(&corpus, "c.toml:3:1").unwrap_err().contains("cannot read"));
