@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Seeds per second of `faultline sweep`: scenarios/quickstart.toml over 40 seeds at --jobs 1
 # and --jobs 2, then the same with --out DIR (the cost of writing each run's result as it
-# finishes, and summary.json). Each configuration runs REPEATS times; the best wall time counts
+# finishes, and summary.json), then with --swarm (the cost of drawing faults per seed; the
+# drawn faults also change what each run does, so this is the cost of a swarm sweep, not of
+# the draw alone). Each configuration runs REPEATS times; the best wall time counts
 # (the least disturbed by other work on the machine). Prints the load average first: figures
 # taken on a busy machine say more about the machine than about the sweep.
 #
@@ -25,12 +27,15 @@ trap 'rm -rf "$work"' EXIT
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); cores: $(nproc)"
 best() {
-  local jobs="$1" out="$2" best_s="" start end s
+  local jobs="$1" mode="$2" best_s="" start end s
   for i in $(seq "$repeats"); do
     args=(sweep "$scenario" --seeds "$seeds" --jobs "$jobs")
-    if [ "$out" = yes ]; then
+    if [ "$mode" = out ]; then
       rm -rf "$work/out-$i"
       args+=(--out "$work/out-$i")
+    fi
+    if [ "$mode" = swarm ]; then
+      args+=(--swarm)
     fi
     start="$(date +%s.%N)"
     "$binary" "${args[@]}" >/dev/null 2>&1
@@ -42,14 +47,15 @@ best() {
 }
 
 declare -A wall
-for config in "1 no" "2 no" "1 yes" "2 yes"; do
+for config in "1 plain" "2 plain" "1 out" "2 out" "1 swarm" "2 swarm"; do
   set -- $config
   wall["$1-$2"]="$(best "$1" "$2")"
-  printf 'jobs %s, --out %-3s  best of %s: %6.2f s  %6.2f seeds/s\n' "$1" "$2" "$repeats" \
+  printf 'jobs %s, %-5s  best of %s: %6.2f s  %6.2f seeds/s\n' "$1" "$2" "$repeats" \
     "${wall[$1-$2]}" "$(echo "$seeds / ${wall[$1-$2]}" | bc -l)"
 done
-printf 'jobs 2 / jobs 1: %.2fx   --out overhead: %+.1f%% (jobs 1), %+.1f%% (jobs 2)\n' \
-  "$(echo "${wall[1-no]} / ${wall[2-no]}" | bc -l)" \
-  "$(echo "(${wall[1-yes]} / ${wall[1-no]} - 1) * 100" | bc -l)" \
-  "$(echo "(${wall[2-yes]} / ${wall[2-no]} - 1) * 100" | bc -l)"
+printf 'jobs 2 / jobs 1: %.2fx   --out overhead: %+.1f%% (jobs 1), %+.1f%% (jobs 2)   --swarm: %+.1f%% (jobs 1)\n' \
+  "$(echo "${wall[1-plain]} / ${wall[2-plain]}" | bc -l)" \
+  "$(echo "(${wall[1-out]} / ${wall[1-plain]} - 1) * 100" | bc -l)" \
+  "$(echo "(${wall[2-out]} / ${wall[2-plain]} - 1) * 100" | bc -l)" \
+  "$(echo "(${wall[1-swarm]} / ${wall[1-plain]} - 1) * 100" | bc -l)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
