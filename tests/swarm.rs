@@ -222,3 +222,18 @@ fn recorded_failures_become_a_corpus_that_a_sweep_re_runs() {
     let (exit, _) = json(&["sweep", path(&corpus), "--plant", "ack-before-process", "--format", "json"]);
     assert_eq!(exit, 1, "the regression is caught");
 }
+
+#[test]
+fn a_corpus_entry_runs_by_its_name_as_the_sweep_ran_it() {
+    let corpus = scenario("regressions.toml");
+    let (exit, summary) = json(&["sweep", path(&corpus), "--format", "json"]);
+    assert_eq!(exit, 0, "{summary}");
+    let first = &summary["results"][0];
+    let name = format!("{}#1", corpus.display());
+    assert_eq!(first["file"], name.as_str());
+    let (_, report) = json(&["run", &name, "--format", "json"]);
+    assert_eq!(report["trace_hash"], first["hash"], "the entry by its name is the run the sweep made");
+    let missing = faultline(&["run", &format!("{}#99", corpus.display())]);
+    assert_eq!(code(&missing), 2);
+    assert!(stderr(&missing).contains("entries; expected #1 to #"), "{}", stderr(&missing));
+}

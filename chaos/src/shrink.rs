@@ -139,14 +139,15 @@ impl<F: FnMut(&[Scripted]) -> bool> Shrinker<F> {
     }
 }
 
-/// How many hosts a fault's group sides hold (0 for a fault that strikes one host or a link).
-fn side_hosts(fault: &Fault) -> usize {
+/// The group sides of a fault that hosts can be taken off: a partition's or heal's two sides,
+/// a shard change's apps; none for a fault that strikes one host or a link.
+fn groups(fault: &mut Fault) -> Vec<&mut Vec<u16>> {
     match fault {
         Fault::Partition { a, b }
         | Fault::Heal { a, b }
         | Fault::PartitionOneWay { from: a, to: b }
-        | Fault::HealOneWay { from: a, to: b } => a.len() + b.len(),
-        Fault::ShardLeave { apps, .. } | Fault::ShardJoin { apps, .. } => apps.len(),
+        | Fault::HealOneWay { from: a, to: b } => vec![a, b],
+        Fault::ShardLeave { apps, .. } | Fault::ShardJoin { apps, .. } => vec![apps],
         Fault::Kill { .. }
         | Fault::Restart { .. }
         | Fault::LinkDegrade { .. }
@@ -155,39 +156,29 @@ fn side_hosts(fault: &Fault) -> usize {
         | Fault::LongTransactions { .. }
         | Fault::ClockSkew { .. }
         | Fault::CacheFlush { .. }
-        | Fault::CdnPurge { .. } => 0,
+        | Fault::CdnPurge { .. } => Vec::new(),
     }
 }
 
-/// Removes the `h`-th host of the fault's sides (counting side a, then side b), unless that
+/// How many hosts a fault's group sides hold.
+fn side_hosts(fault: &Fault) -> usize {
+    groups(&mut fault.clone()).iter().map(|g| g.len()).sum()
+}
+
+/// Removes the `h`-th host of the fault's group sides (counting them in order), unless that
 /// would leave a side empty; whether it did.
-fn without_host(fault: &mut Fault, h: usize) -> bool {
-    let remove = |side: &mut Vec<u16>, h: usize| match side.len() > 1 && h < side.len() {
-        true => {
+fn without_host(fault: &mut Fault, mut h: usize) -> bool {
+    for side in groups(fault) {
+        if h < side.len() {
+            if side.len() == 1 {
+                return false;
+            }
             side.remove(h);
-            true
+            return true;
         }
-        false => false,
-    };
-    match fault {
-        Fault::Partition { a, b }
-        | Fault::Heal { a, b }
-        | Fault::PartitionOneWay { from: a, to: b }
-        | Fault::HealOneWay { from: a, to: b } => match h < a.len() {
-            true => remove(a, h),
-            false => remove(b, h - a.len()),
-        },
-        Fault::ShardLeave { apps, .. } | Fault::ShardJoin { apps, .. } => remove(apps, h),
-        Fault::Kill { .. }
-        | Fault::Restart { .. }
-        | Fault::LinkDegrade { .. }
-        | Fault::LinkRestore { .. }
-        | Fault::Tune { .. }
-        | Fault::LongTransactions { .. }
-        | Fault::ClockSkew { .. }
-        | Fault::CacheFlush { .. }
-        | Fault::CdnPurge { .. } => false,
+        h -= side.len();
     }
+    false
 }
 
 #[cfg(test)]

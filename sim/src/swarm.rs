@@ -62,19 +62,24 @@ pub fn script(scenario: &Scenario, plan: &RunPlan, faults: &Faults) -> Vec<Scrip
 
 /// Makes `plan` apply `faults`; for a swarm, what it drew, as the report shows it.
 pub fn apply(scenario: &Scenario, plan: &mut RunPlan, faults: &Faults) -> Option<SwarmReport> {
-    let report = match faults {
-        Faults::Scripted => return None,
+    match faults {
+        Faults::Scripted => None,
         Faults::Swarm => {
             let names = host_names(plan);
             let d = drawn(scenario, plan);
-            Some(SwarmReport {
+            let report = SwarmReport {
                 enabled: d.enabled.iter().map(|k| k.name().to_string()).collect(),
                 faults: d.faults.iter().filter_map(|f| fault_line(f, &names)).collect(),
                 judge: judged(scenario),
-            })
+            };
+            let mut all = nemesis::script(scenario, &indices(plan));
+            all.extend(d.faults);
+            plan.faults = schedule(all);
+            Some(report)
         }
-        Faults::Given(_) => None,
-    };
-    plan.faults = schedule(script(scenario, plan, faults));
-    report
+        Faults::Given(given) => {
+            plan.faults = schedule(given.clone());
+            None
+        }
+    }
 }

@@ -77,7 +77,12 @@ fn gui_options(flags: GuiFlags) -> gui::Options {
 }
 
 /// Loads a scenario, printing a located error (file:line:col and the snippet) on failure.
+/// `CORPUS#N` names the N-th entry of a regression corpus: its scenario with the entry's
+/// schedule as its faults and the entry's seed as its own (what a sweep ran as `CORPUS#N`).
 pub fn load(path: &Path) -> Result<Scenario, Exit> {
+    if let Some((corpus, n)) = sweep::corpus::entry_name(path) {
+        return sweep::corpus::load_entry(&corpus, n).map_err(|e| fail("bad regression corpus entry", e));
+    }
     scenario::load_file(path).map_err(|e| {
         for line in e.report_lines() {
             eprintln!("{line}");

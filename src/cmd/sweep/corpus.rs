@@ -126,6 +126,30 @@ impl Entry {
     }
 }
 
+/// `(CORPUS, N)` when `path` is `CORPUS#N` and CORPUS is a regression corpus file.
+pub fn entry_name(path: &Path) -> Option<(PathBuf, usize)> {
+    let text = path.to_str()?;
+    let (file, n) = text.rsplit_once('#')?;
+    let n: usize = n.parse().ok()?;
+    let file = PathBuf::from(file);
+    let corpus = std::fs::read_to_string(&file).is_ok_and(|t| is_corpus(&t));
+    corpus.then_some((file, n))
+}
+
+/// The scenario the `n`-th entry (from 1) of the corpus `file` runs, with the entry's seed as
+/// its own.
+pub fn load_entry(file: &Path, n: usize) -> Result<Scenario, String> {
+    let entries = load(file)?;
+    let count = entries.len();
+    let (at, entry) = n
+        .checked_sub(1)
+        .and_then(|i| entries.into_iter().nth(i))
+        .ok_or_else(|| format!("{} has {count} entries; expected #1 to #{count}", file.display()))?;
+    let mut scenario = entry.scenario(file, &at)?;
+    scenario.seed = entry.seed;
+    Ok(scenario)
+}
+
 /// Appends `entries` to the corpus `file` (created with a header if missing), leaving out any
 /// already in it; returns how many were added.
 pub fn append(file: &Path, entries: &[Entry]) -> Result<usize, String> {

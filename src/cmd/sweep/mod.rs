@@ -72,6 +72,14 @@ struct Input {
     entry: Option<Entry>,
 }
 
+impl Input {
+    /// How the sweep's `variant` runs this input: a corpus entry's schedule is its whole
+    /// schedule, so it draws nothing more.
+    fn variant(&self, variant: Variant) -> Variant {
+        if self.entry.is_some() { variant.scripted() } else { variant }
+    }
+}
+
 /// A regression corpus entry as a sweep runs it.
 struct Entry {
     /// The seed it failed under.
@@ -241,7 +249,7 @@ fn split_done(
     let mut todo = Vec::new();
     for &(i, seed) in work {
         let input = &inputs[i];
-        match results::stored(runs, &RunKey::of(&input.file, seed, variant), &input.content_hash) {
+        match results::stored(runs, &RunKey::of(&input.file, seed, input.variant(variant)), &input.content_hash) {
             Some(result) => done.push(result),
             None => todo.push((i, seed)),
         }
@@ -283,11 +291,10 @@ fn execute(
 
 /// Runs one scenario under one seed as `variant` asks, and says what it decided.
 fn one(input: &Input, seed: u64, variant: Variant) -> RunResult {
+    let variant = input.variant(variant);
     let mut result = RunResult::new(&RunKey::of(&input.file, seed, variant), &input.content_hash);
     let started = Instant::now();
-    // A corpus entry's schedule is its whole schedule: it draws nothing more.
-    let faults = if input.entry.is_some() { faultline_sim::swarm::Faults::Scripted } else { variant.faults() };
-    match super::run::simulate_with(&input.scenario, Some(seed), None, faults, variant.plant) {
+    match super::run::simulate_with(&input.scenario, Some(seed), None, variant.faults(), variant.plant) {
         Ok(mut o) => {
             if let Some(entry) = &input.entry {
                 o.report.judge_only(&entry.judge);
