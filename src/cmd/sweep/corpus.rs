@@ -4,8 +4,10 @@
 //!
 //! Each entry names a scenario (relative to the corpus file), a seed and the whole fault
 //! schedule the failing run applied (scripted and drawn, one `[[faults]]` entry per line), so
-//! it replays even if the scenario's own faults or the swarm's drawing change; `swarm = true`
-//! judges it as the swarm run it came from. `faultline sweep --record-failures` appends the
+//! it replays even if the scenario's own faults or the swarm's drawing change. It is judged on
+//! the checks that failed when it was recorded (`checks`; none listed: every invariant), which
+//! must hold now; `swarm = true` says a swarm drew some of its faults (for the reader: the
+//! schedule is whole either way). `faultline sweep --record-failures` appends the
 //! failures a sweep found: the file is only ever appended to, so its comments stay.
 //!
 //! Owns: the corpus format ([`Entry`]), reading it with located errors ([`load`]), whether a
@@ -25,7 +27,7 @@ pub struct Entry {
     pub scenario: String,
     /// The seed.
     pub seed: u64,
-    /// Judge it as a swarm run (the invariants, or the scenario's `[swarm] judge`).
+    /// A swarm drew some of its faults (the schedule below holds them all).
     pub swarm: bool,
     /// The checks that failed when it was recorded.
     pub checks: Vec<String>,
