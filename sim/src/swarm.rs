@@ -47,15 +47,19 @@ pub fn drawn(scenario: &Scenario, plan: &RunPlan) -> Drawn {
     draw(&space(scenario), &mut rng)
 }
 
+/// The scenario's scripted faults followed by what a swarm draws for `plan`, and the draw.
+fn scripted_and_drawn(scenario: &Scenario, plan: &RunPlan) -> (Vec<Scripted>, Drawn) {
+    let mut all = nemesis::script(scenario, &indices(plan));
+    let d = drawn(scenario, plan);
+    all.extend(d.faults.iter().cloned());
+    (all, d)
+}
+
 /// The whole schedule `faults` gives `plan`, scripted and drawn, before undos are inserted.
 pub fn script(scenario: &Scenario, plan: &RunPlan, faults: &Faults) -> Vec<Scripted> {
     match faults {
         Faults::Scripted => nemesis::script(scenario, &indices(plan)),
-        Faults::Swarm => {
-            let mut all = nemesis::script(scenario, &indices(plan));
-            all.extend(drawn(scenario, plan).faults);
-            all
-        }
+        Faults::Swarm => scripted_and_drawn(scenario, plan).0,
         Faults::Given(given) => given.clone(),
     }
 }
@@ -66,14 +70,12 @@ pub fn apply(scenario: &Scenario, plan: &mut RunPlan, faults: &Faults) -> Option
         Faults::Scripted => None,
         Faults::Swarm => {
             let names = host_names(plan);
-            let d = drawn(scenario, plan);
+            let (all, d) = scripted_and_drawn(scenario, plan);
             let report = SwarmReport {
                 enabled: d.enabled.iter().map(|k| k.name().to_string()).collect(),
                 faults: d.faults.iter().filter_map(|f| fault_line(f, &names)).collect(),
                 judge: judged(scenario),
             };
-            let mut all = nemesis::script(scenario, &indices(plan));
-            all.extend(d.faults);
             plan.faults = schedule(all);
             Some(report)
         }

@@ -33,11 +33,17 @@ impl Report {
                 found = true;
             }
             if !found {
-                let ran: Vec<&str> = self.checks.iter().map(|c| c.name.as_str()).collect();
-                let detail = format!("no check named {name:?} ran; the checks were: {}", ran.join(", "));
-                self.checks.push(Check::new(format!("expected failure {name:?}"), Verdict::Fail, detail));
+                self.no_check_named(name, "expected failure");
             }
         }
+    }
+
+    /// Adds a failed check `WHAT "NAME"` saying that no check of the run is named `name` (a
+    /// name a scenario wrote that names nothing must not pass silently).
+    pub(super) fn no_check_named(&mut self, name: &str, what: &str) {
+        let ran: Vec<&str> = self.checks.iter().map(|c| c.name.as_str()).collect();
+        let detail = format!("no check named {name:?} ran; the checks were: {}", ran.join(", "));
+        self.checks.push(Check::new(format!("{what} {name:?}"), Verdict::Fail, detail));
     }
 }
 

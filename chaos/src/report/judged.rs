@@ -12,7 +12,7 @@
 //! `crate::swarm`).
 
 use super::expect::matches;
-use super::{Check, Report, Verdict};
+use super::{Check, Report};
 use serde::{Deserialize, Serialize};
 
 /// What a swarm run drew from its seed, on top of its scenario's scripted faults.
@@ -42,9 +42,7 @@ impl Report {
         }
         for name in judge {
             if !self.checks.iter().any(|c| matches(name, &c.name)) {
-                let ran: Vec<&str> = self.checks.iter().map(|c| c.name.as_str()).collect();
-                let detail = format!("no check named {name:?} ran; the checks were: {}", ran.join(", "));
-                self.checks.push(Check::new(format!("judged check {name:?}"), Verdict::Fail, detail));
+                self.no_check_named(name, "judged check");
             }
         }
     }
@@ -58,6 +56,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Verdict;
 
     fn report() -> Report {
         let mut report = crate::report::testkit::Stream::new(1, 1).analyze();
