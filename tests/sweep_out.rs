@@ -148,5 +148,5 @@ fn the_library_directory_loads_without_its_negative_corpus() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(json["runs"], 1);
-    assert_eq!(json["results"][0]["file"], "scenarios/autoscale-ramp.toml", "the first file, sorted");
+    assert_eq!(json["results"][0]["file"], "scenarios/active-active-partition.toml", "the first file, sorted");
 }

@@ -24,6 +24,13 @@ pub enum SloKind {
         /// The bound.
         max: u64,
     },
+    /// The regions of an active-active store must all be caught up (hold every region's
+    /// writes, at most a second behind) within `within_ns` of the run's last fault (of the
+    /// start, with no fault), and still at the end.
+    Converged {
+        /// The bound, nanoseconds.
+        within_ns: u64,
+    },
 }
 
 /// One objective.

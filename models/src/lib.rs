@@ -36,6 +36,7 @@ pub mod pool;
 pub mod proto;
 pub mod queue;
 pub mod ratelimit;
+pub mod region;
 pub mod retry;
 pub mod router;
 pub mod seam;

@@ -51,7 +51,7 @@ pub fn locate(index: &TraceIndex, report: &Report, check: &Check) -> Option<Loca
             in_window(index, t_ns, window_ns, |r| !r.ok, why)
         }
         // Its evidence is the first window with a session lost: no request to point at.
-        SloKind::SessionsLost { .. } => return Some(from_evidence(t_ns, evidence)),
+        SloKind::SessionsLost { .. } | SloKind::Converged { .. } => return Some(from_evidence(t_ns, evidence)),
     };
     Some(Located { hosts: evidence.hosts.clone(), ..located })
 }

@@ -296,8 +296,20 @@ pub mod gauge {
     /// Messages a worker failed to process and gave back, since start (`worker`).
     pub const WORKER_FAILED: &str = "worker_failed";
 
+    /// Writes an active-active store node discarded on arrival since start, because the key
+    /// held a write with a higher last-writer-wins version (`geo`).
+    pub const LWW_DISCARDED: &str = "lww_discarded";
+    /// Batches an active-active store node refused since start because their sender's clock
+    /// was too far ahead of its own (`geo`).
+    pub const GEO_REFUSED: &str = "geo_refused";
+    /// How far behind an active-active store node is: its clock minus the oldest point up to
+    /// which it holds every peer's writes, milliseconds (`geo`).
+    pub const GEO_BEHIND_MS: &str = "geo_behind_ms";
+    /// The sum of every counter's value at an active-active store node (`geo`).
+    pub const GEO_COUNTERS: &str = "geo_counters";
+
     /// Every gauge a model (or the autoscaler) publishes.
-    pub const ALL: [&str; 71] = [
+    pub const ALL: [&str; 75] = [
         INFLIGHT,
         QUEUE,
         CONNECTIONS,
@@ -369,6 +381,10 @@ pub mod gauge {
         WORKER_DUPLICATES,
         WORKER_ABSORBED,
         WORKER_FAILED,
+        LWW_DISCARDED,
+        GEO_REFUSED,
+        GEO_BEHIND_MS,
+        GEO_COUNTERS,
     ];
 }
 
@@ -400,8 +416,18 @@ pub mod state {
     /// "halted: <why>", "aborted: <why>", "rolled back".
     pub const DEPLOY: &str = "deploy";
 
+    /// An active-active store node discarded a write on arrival (last writer wins):
+    /// "<key> <loser> <winner>", the key in hex, each write named by the first 8 bytes of its
+    /// value in hex ("-" for a delete).
+    pub const LWW_DISCARD: &str = "lww_discard";
+    /// An active-active store node holds every region's writes stamped within a window of its
+    /// hybrid logical clock: "<window index> <digest of the window's writes, 16 hex digits>".
+    /// Nodes that applied the same writes report the same digest.
+    pub const GEO_WINDOW: &str = "geo_window";
+
     /// Every state key a model (or the autoscaler) reports.
-    pub const ALL: [&str; 9] = [ROLE, FAILOVER, TRUNCATED, BREAKER, LB, TIER, INSTANCE, AUTOSCALE, DEPLOY];
+    pub const ALL: [&str; 11] =
+        [ROLE, FAILOVER, TRUNCATED, BREAKER, LB, TIER, INSTANCE, AUTOSCALE, DEPLOY, LWW_DISCARD, GEO_WINDOW];
 }
 
 /// The roles of a node in a replicated group (the values of [`state::ROLE`] and of `Role` events).

@@ -288,6 +288,8 @@ impl History {
         let keep = match entry.op {
             Op::Read => entry.observed.is_some(),
             Op::Write | Op::Cas => data,
+            // Counters are judged on every increment, acknowledged or not.
+            Op::Add => true,
             Op::Other => false,
         };
         if keep {

@@ -13,6 +13,7 @@ use super::autoscale::AutoscaleAcc;
 use super::breakers::BreakerAcc;
 use super::cache::CacheAcc;
 use super::deploy::DeployAcc;
+use super::geo::GeoAcc;
 use super::metrics::{Latency, WindowSeries};
 use super::queue::QueueAcc;
 use super::retry::RetryAcc;
@@ -111,6 +112,8 @@ pub struct Analyzer {
     pub(super) cache: CacheAcc,
     /// The circuit breakers' state changes.
     pub(super) breakers: BreakerAcc,
+    /// The active-active store's reports.
+    pub(super) geo: GeoAcc,
     /// The clients' retries.
     pub(super) retry: RetryAcc,
     /// The sessions gauges' samples.
@@ -158,6 +161,7 @@ impl Analyzer {
             data: History::for_shards(&header.shards),
             cache: CacheAcc::new(window_ns),
             breakers: BreakerAcc::default(),
+            geo: GeoAcc::default(),
             autoscale: AutoscaleAcc::default(),
             deploy: DeployAcc::default(),
             retry: RetryAcc::new(window_ns),
@@ -201,6 +205,7 @@ impl Analyzer {
             }
             Event::Sample { host, gauge, mean, .. } if gauge == INFLIGHT_GAUGE => self.on_inflight(t_ns, *host, *mean),
             Event::Sample { host, gauge, last, .. } => {
+                self.geo.sample(t_ns, *host, gauge, *last);
                 if !self.sessions.sample(t_ns, *host, gauge, *last)
                     && !self.autoscale.sample(t_ns, gauge, *last)
                     && !self.deploy.sample(t_ns, gauge, *last)
@@ -212,13 +217,20 @@ impl Analyzer {
             Event::Message { .. } | Event::Observed { .. } => {}
             Event::Role { host, role, epoch, .. } => self.on_change(t_ns, *host, format!("role={role} epoch={epoch}")),
             Event::State { host, key, value } => {
+                if self.geo.change(t_ns, *host, key, value) {
+                    return;
+                }
                 self.breakers.change(t_ns, *host, key, value);
                 self.autoscale.change(t_ns, *host, key, value);
                 self.deploy.change(t_ns, key, value);
                 self.on_change(t_ns, *host, format!("{key}={value}"));
             }
-            Event::Power { host, up } => self.on_change(t_ns, *host, if *up { "up" } else { "down" }.into()),
+            Event::Power { host, up } => {
+                self.geo.power(t_ns, *host, *up);
+                self.on_change(t_ns, *host, if *up { "up" } else { "down" }.into());
+            }
             Event::Fault(fault) => {
+                self.geo.fault(t_ns);
                 if self.faults.len() < MAX_FAULTS {
                     let description = fault.describe(&host_names(&self.header));
                     self.faults.push(FaultEntry { t_s: t_ns as f64 / NS_PER_S, description });

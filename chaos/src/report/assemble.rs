@@ -36,9 +36,16 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
     let end_to_end = end_to_end(&analyzer.e2e, run_s);
     let sessions = analyzer.sessions.finish(issue_ns, MAX_WINDOWS);
     let mut checks_out = Vec::new();
+    let (geo, agreement) =
+        match std::mem::take(&mut analyzer.geo).finish(&analyzer.data, &host_names(&analyzer.header), run_ns) {
+            Some((geo, checks)) => (Some(geo), checks),
+            None => (None, Vec::new()),
+        };
     for slo in &analyzer.header.slos {
-        checks_out.push(checks::slo_check(slo, &view(&analyzer, slo), sessions.as_ref()));
+        checks_out.push(checks::slo_check(slo, &view(&analyzer, slo), sessions.as_ref(), geo.as_ref()));
     }
+    // After the objectives: their evidence is matched to them by place below.
+    checks_out.extend(agreement);
     let slo_checks = checks_out.len();
     // Little's law compares served requests with the inflight gauge over the whole run.
     let little = checks::little(&analyzer.services, &analyzer.inflight, run_ns as f64 / NS_PER_S, &analyzer.header);
@@ -103,6 +110,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         autoscale,
         deploy,
         queue,
+        geo,
         swarm: None,
         checks: checks_out,
     }
@@ -155,8 +163,10 @@ fn slo_evidence(
     services: &[ServiceReport],
     sessions: Option<&SessionsReport>,
 ) -> Evidence {
-    if let SloKind::SessionsLost { .. } = slo.kind {
-        return checks::sessions_evidence(sessions);
+    match slo.kind {
+        SloKind::SessionsLost { .. } => return checks::sessions_evidence(sessions),
+        SloKind::Converged { .. } => return Evidence::default(),
+        SloKind::Latency { .. } | SloKind::Availability { .. } => {}
     }
     match &slo.service {
         None => checks::slo_evidence(slo, windows, None),

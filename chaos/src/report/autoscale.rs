@@ -184,7 +184,8 @@ impl AutoscaleAcc {
         let step = windows.windows(2).find(|w| w[0].rps > 0.0 && w[1].rps >= w[0].rps * STEP_RISE)?[1].start_s;
         let slo_ms = slos.iter().find_map(|slo| match (&slo.service, &slo.kind) {
             (None, SloKind::Latency { max_ns, .. }) => Some(*max_ns as f64 / 1e6),
-            (Some(_), _) | (None, SloKind::Availability { .. } | SloKind::SessionsLost { .. }) => None,
+            (Some(_), _)
+            | (None, SloKind::Availability { .. } | SloKind::SessionsLost { .. } | SloKind::Converged { .. }) => None,
         });
         let (absorbed_s, by) = match slo_ms {
             Some(max_ms) => {

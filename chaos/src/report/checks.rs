@@ -12,6 +12,7 @@
 //! |measured - predicted| <= max(10% of predicted, 0.05).
 
 use super::analyzer::{GaugeAcc, ServiceAcc};
+use super::geo::{GeoReport, converged_verdict};
 use super::metrics::Latency;
 use super::sessions::SessionsReport;
 use super::{Anomalies, Check, ErrorBudget, Evidence, LatencySummary, LittleLaw, Verdict, WindowStats};
@@ -45,9 +46,18 @@ impl ViewStats<'_> {
 }
 
 /// The check for one objective.
-pub(super) fn slo_check(slo: &Slo, view: &Result<ViewStats<'_>, String>, sessions: Option<&SessionsReport>) -> Check {
+pub(super) fn slo_check(
+    slo: &Slo,
+    view: &Result<ViewStats<'_>, String>,
+    sessions: Option<&SessionsReport>,
+    geo: Option<&GeoReport>,
+) -> Check {
     let verdict = match (&slo.kind, view) {
         (SloKind::SessionsLost { max }, _) => sessions_verdict(sessions, *max),
+        (SloKind::Converged { within_ns }, _) => {
+            let (verdict, detail) = converged_verdict(geo, *within_ns);
+            return Check::new(slo.name.clone(), verdict, detail).as_objective();
+        }
         (_, Err(why)) => Err(why.clone()),
         (SloKind::Latency { quantile, max_ns }, Ok(view)) => latency_verdict(view, *quantile, *max_ns),
         (SloKind::Availability { min_ratio }, Ok(view)) => availability_verdict(view, *min_ratio),
@@ -75,8 +85,9 @@ pub fn crosses(kind: &SloKind, w: &WindowStats) -> bool {
             w.latency.count > 0 && nearest_percentile_ms(&w.latency, *quantile) > *max_ns as f64 / 1e6
         }
         SloKind::Availability { min_ratio } => w.requests > 0 && (w.ok as f64 / w.requests as f64) < *min_ratio,
-        // Judged on the sessions section's windows (`sessions_evidence`), not these.
-        SloKind::SessionsLost { .. } => false,
+        // Judged on the sessions section's windows (`sessions_evidence`), or on the
+        // active-active section, not these.
+        SloKind::SessionsLost { .. } | SloKind::Converged { .. } => false,
     }
 }
 

@@ -50,6 +50,9 @@
 //! - Circuit breakers (the `breakers` section, only when a model reported a breaker's state):
 //!   per breaker, times opened, time open and half-open, the state at the end; see
 //!   [`breakers`].
+//! - Active-active (the `geo` section, only when the run had `geo` nodes): whether the regions
+//!   hold the same writes (with a check), how far behind each fell, when they caught up after
+//!   the last fault, and the writes last-writer-wins discarded; see [`geo`].
 //! - Deploys (the `deploy` section, only when the run had a deploy): the strategy, version,
 //!   start, end, outcome, failed requests, time to roll back and ready instances per version
 //!   over time, with a check (a healthy version completes with no failed request, a bad one
@@ -71,6 +74,7 @@ pub mod cache;
 mod checks;
 pub mod deploy;
 mod expect;
+pub mod geo;
 mod judged;
 mod metrics;
 pub mod queue;
@@ -547,6 +551,10 @@ pub struct Report {
     /// (and absent from JSON) when no queue broker published its gauges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<queue::QueueReport>,
+    /// The active-active store (regions' agreement, how far behind they fell, writes lost to
+    /// last-writer-wins); `None` (and absent from JSON) when the run has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo: Option<geo::GeoReport>,
     /// What a swarm run drew from its seed; `None` (and absent from JSON) for a run of the
     /// scenario's scripted faults alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -117,6 +117,9 @@ pub enum Op {
     /// A compare-and-set (format version 3): a write that takes effect only if the key holds
     /// the value it expects ([`Observation::Expects`]).
     Cas,
+    /// An increment of a counter by 1 (format version 8): a write that commutes with every
+    /// other increment.
+    Add,
 }
 
 /// The wire protocol's error code for a compare-and-set that found another value than it

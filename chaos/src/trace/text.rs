@@ -140,6 +140,7 @@ pub fn header_json(header: &Header) -> Value {
                     json!({ "kind": "availability", "min_ratio": min_ratio })
                 }
                 SloKind::SessionsLost { max } => json!({ "kind": "sessions_lost", "max": max }),
+                SloKind::Converged { within_ns } => json!({ "kind": "converged", "within_ns": within_ns }),
             };
             value["name"] = json!(slo.name);
             value["service"] = json!(slo.service);
@@ -214,6 +215,7 @@ fn op_name(op: Op) -> &'static str {
         Op::Write => "write",
         Op::Other => "other",
         Op::Cas => "cas",
+        Op::Add => "add",
     }
 }
 

@@ -115,6 +115,12 @@ pub enum Msg {
     /// milliseconds before it answers, like a report query or `pg_sleep`. Replied to with
     /// `Value { value: None, lsn }`.
     Hold { ms: u32 },
+    /// Add `delta` (negative: subtract) to the counter `key`, as Redis's `INCRBY` does.
+    /// Replied to with `Counted`. A kv node keeps no counters (it answers `BadRequest`); an
+    /// active-active store keeps them as PN-counters, which lose no update.
+    Add { key: Vec<u8>, delta: i64 },
+    /// Reply to `Add`: the counter's value at the answering node, after the addition.
+    Counted { value: i64 },
 }
 
 wire_messages! {
@@ -135,6 +141,8 @@ wire_messages! {
     15 => Truncate { to_lsn: U64, epoch: U64 },
     16 => Hold { ms: U32 },
     17 => Cas { key: Bytes, expected: OptBytes, value: Bytes },
+    18 => Add { key: Bytes, delta: I64 },
+    19 => Counted { value: I64 },
 }
 
 impl Family for Msg {
@@ -144,7 +152,9 @@ impl Family for Msg {
     fn class(&self) -> Class {
         match self {
             Msg::Get { .. } => Class::Query(RequestKind::Read),
-            Msg::Put { .. } | Msg::Delete { .. } | Msg::Cas { .. } => Class::Query(RequestKind::Write),
+            Msg::Put { .. } | Msg::Delete { .. } | Msg::Cas { .. } | Msg::Add { .. } => {
+                Class::Query(RequestKind::Write)
+            }
             Msg::Hold { .. } => Class::Query(RequestKind::Other),
             Msg::Subscribe { .. }
             | Msg::Applied { .. }
@@ -153,6 +163,7 @@ impl Family for Msg {
             | Msg::Follow { .. }
             | Msg::Value { .. }
             | Msg::Written { .. }
+            | Msg::Counted { .. }
             | Msg::Log { .. }
             | Msg::Error { .. }
             | Msg::Status(_)
@@ -168,6 +179,19 @@ impl Family for Msg {
 
     fn refusal(why: Refusal, detail: String) -> Msg {
         Msg::Error { code: ErrorCode::refusing(why), detail }
+    }
+}
+
+/// An `i64` as its two's-complement `u64 BE`.
+pub struct I64;
+
+impl Field for I64 {
+    type Value = i64;
+    fn put(v: &i64, out: &mut Vec<u8>) {
+        U64::put(&(*v as u64), out);
+    }
+    fn take(r: &mut Reader<'_>) -> Result<i64, ProtoError> {
+        Ok(r.u64()? as i64)
     }
 }
 
@@ -250,6 +274,9 @@ mod tests {
         check(Msg::Truncate { to_lsn: 8, epoch: 4 });
         check(Msg::Hold { ms: 5_000 });
         check(Msg::Cas { key: b"k".to_vec(), expected: None, value: b"v".to_vec() });
+        check(Msg::Add { key: b"c".to_vec(), delta: -7 });
+        check(Msg::Add { key: b"c".to_vec(), delta: i64::MAX });
+        check(Msg::Counted { value: i64::MIN });
         check(Msg::Cas { key: b"k".to_vec(), expected: Some(b"old".to_vec()), value: b"new".to_vec() });
         check(Msg::Error { code: ErrorCode::CasMismatch, detail: "k holds another value".into() });
         check(Msg::Error { code: ErrorCode::PoolTimeout, detail: "no connection in 1s".into() });
@@ -348,6 +375,8 @@ mod tests {
             ),
             (Msg::Truncate { to_lsn: 8, epoch: 4 }, "0000001901020304050607080f00000000000000080000000000000004"),
             (Msg::Hold { ms: 5_000 }, "0000000d01020304050607081000001388"),
+            (Msg::Add { key: b"c".to_vec(), delta: -7 }, "000000160102030405060708120000000163fffffffffffffff9"),
+            (Msg::Counted { value: i64::MIN }, "000000110102030405060708138000000000000000"),
         ]
     }
 

@@ -185,6 +185,7 @@ mod tests {
             ("kv", Msg::TAGS, Msg::NAMES),
             ("echo", EchoMsg::TAGS, EchoMsg::NAMES),
             ("queue", crate::queue::api::QueueMsg::TAGS, crate::queue::api::QueueMsg::NAMES),
+            ("geo", crate::region::api::GeoMsg::TAGS, crate::region::api::GeoMsg::NAMES),
         ]
     }
 

@@ -182,6 +182,7 @@ fn loadgen_plans(scenario: &Scenario, by_name: &BTreeMap<String, u16>, n: u32) -
                 mode: mode(&w.arrival, g, n),
                 read_ratio: *w.read_ratio.get_ref(),
                 cas_ratio: *w.cas_ratio.get_ref(),
+                incr_ratio: *w.incr_ratio.get_ref(),
                 checkout_ratio: *w.checkout_ratio.get_ref(),
                 page_ratio: *w.page_ratio.get_ref(),
                 keys: *w.keys.get_ref(),
@@ -274,6 +275,11 @@ fn slos(scenario: &Scenario) -> Vec<Slo> {
                 let max = *max.get_ref();
                 let name = s.name.clone().unwrap_or_else(|| format!("sessions lost <= {max}"));
                 out.push(Slo { name, service: None, kind: SloKind::SessionsLost { max } });
+            }
+            if let Some(within) = &s.converged_within {
+                let within = within.get_ref().0;
+                let name = s.name.clone().unwrap_or_else(|| format!("regions converged within {within:?}"));
+                out.push(Slo { name, service: None, kind: SloKind::Converged { within_ns: ns(within) } });
             }
             out
         })

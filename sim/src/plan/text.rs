@@ -106,6 +106,7 @@ impl RunPlan {
                 SloKind::Latency { quantile, max_ns } => format!("p{} <= {}", quantile * 100.0, dur(*max_ns)),
                 SloKind::Availability { min_ratio } => format!("availability >= {}%", min_ratio * 100.0),
                 SloKind::SessionsLost { max } => format!("sessions lost <= {max}"),
+                SloKind::Converged { within_ns } => format!("regions converged within {}", dur(*within_ns)),
             };
             let _ = writeln!(s, "  {}: {} of {}", slo.name, what, slo.service.as_deref().unwrap_or("end to end"));
         }
@@ -142,6 +143,9 @@ impl RunPlan {
         }
         if lg.page_ratio > 0.0 {
             checkouts.push_str(&format!(" pages {}", lg.page_ratio));
+        }
+        if lg.incr_ratio > 0.0 {
+            checkouts.push_str(&format!(" increments {}", lg.incr_ratio));
         }
         let _ = writeln!(
             s,

@@ -395,6 +395,12 @@ pub struct Workload {
     #[serde(default = "default_cas_ratio")]
     #[schemars(with = "f64")]
     pub cas_ratio: Sp<f64>,
+    /// Share of requests that increment a counter (the drawn key's) by 1, in [0, 1], taken from
+    /// the writes (reads + CAS + increments at most 1); every target must be an active-active
+    /// store (`geo`), which keeps counters. Default 0.
+    #[serde(default = "default_cas_ratio")]
+    #[schemars(with = "f64")]
+    pub incr_ratio: Sp<f64>,
     /// Share of requests that are checkouts (`POST /checkout` to an HTTP app, which charges
     /// the order through its payment API, then stores it), in [0, 1], taken from the writes.
     /// Default 0.
@@ -742,6 +748,11 @@ pub struct SloEntry {
     #[serde(default)]
     #[schemars(with = "Option<u64>")]
     pub max_sessions_lost: Option<Sp<u64>>,
+    /// The regions of an active-active store (`geo` hosts) must all be caught up within this
+    /// of the run's last fault, and still at the end, e.g. "10s".
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub converged_within: Option<Sp<Dur>>,
 }
 
 #[cfg(test)]

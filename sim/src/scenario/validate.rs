@@ -244,6 +244,7 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        self.increments(workload, ratio + cas);
         let checkout = *workload.checkout_ratio.get_ref();
         if !(0.0..=1.0).contains(&checkout) {
             let message = format!("checkout_ratio {checkout} is out of range; expected a share of checkouts in [0, 1]");
@@ -408,16 +409,69 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Counter increments: a share that fits beside `taken` (reads and compare-and-sets), sent
+    /// only to active-active stores, which keep counters.
+    fn increments(&mut self, workload: &super::types::Workload, taken: f64) {
+        let incr = *workload.incr_ratio.get_ref();
+        let span = workload.incr_ratio.span();
+        if !(0.0..=1.0).contains(&incr) {
+            let message =
+                format!("incr_ratio {incr} is out of range; expected a share of counter increments in [0, 1]");
+            self.report(span, "not in [0, 1]", message);
+            return;
+        }
+        if taken <= 1.0 + 1e-9 && taken + incr > 1.0 + 1e-9 {
+            let message = format!(
+                "read_ratio + cas_ratio + incr_ratio is {}; expected reads, compare-and-sets and increments to share at most all requests",
+                taken + incr
+            );
+            self.report(span.clone(), "more than all requests", message);
+        }
+        if incr == 0.0 {
+            return;
+        }
+        for target in &workload.targets {
+            let host = self.hosts.get(target.get_ref().as_str());
+            if let Some(host) = host.filter(|h| !matches!(h.service, crate::services::Service::Geo(_))) {
+                let message = format!(
+                    "incr_ratio is {incr} but target {:?} runs {}, which keeps no counters; expected incr_ratio = 0 or geo targets",
+                    target.get_ref(),
+                    host.service.kind()
+                );
+                self.report(span.clone(), "no counters", message);
+            }
+        }
+    }
+
     fn slos(&mut self) {
         for slo in &self.scenario.slos {
             let entry = slo.get_ref();
             if let Some(service) = &entry.service {
                 self.host(service, "not a host");
             }
+            let others = [entry.latency.is_some(), entry.availability.is_some(), entry.max_sessions_lost.is_some()];
+            if let Some(within) = &entry.converged_within {
+                if others.iter().any(|o| *o) {
+                    let message = "an SLO has one objective, found `converged_within` beside another; expected two [[slos]] entries".to_string();
+                    self.report(within.span(), "second objective", message);
+                }
+                if let Some(service) = &entry.service {
+                    let message =
+                        "`converged_within` judges every region of the active-active store; expected no `service`"
+                            .to_string();
+                    self.report(service.span(), "not end to end", message);
+                }
+                if !self.hosts.values().any(|h| matches!(h.service, crate::services::Service::Geo(_))) {
+                    let message = "`converged_within` needs an active-active store; expected `geo` hosts".to_string();
+                    self.report(within.span(), "no geo hosts", message);
+                }
+            }
             match (&entry.latency, &entry.availability, &entry.max_sessions_lost) {
+                (None, None, None) if entry.converged_within.is_some() => {}
                 (None, None, None) => {
                     let message =
-                        "an SLO needs `latency`, `availability` or `max_sessions_lost`; found none".to_string();
+                        "an SLO needs `latency`, `availability`, `max_sessions_lost` or `converged_within`; found none"
+                            .to_string();
                     self.report(slo.span(), "no objective", message);
                 }
                 (Some(_), Some(a), _) => {
@@ -644,7 +698,7 @@ pub(crate) mod tests {
         check(
             "latency = \"50ms\"",
             "name = \"none\"",
-            &[("needs `latency`, `availability` or `max_sessions_lost`", "[[slos]]")],
+            &[("needs `latency`, `availability`, `max_sessions_lost` or `converged_within`", "[[slos]]")],
         );
         check("latency = \"50ms\"", "latency = \"50ms\"\navailability = 0.9", &[("found both", "0.9")]);
         check("latency = \"50ms\"", "latency = \"50ms\"\nquantile = 0", &[("quantile 0 is out of range", "0")]);

@@ -20,6 +20,7 @@ pub mod cache;
 pub mod cdn;
 pub mod echo;
 pub mod failover;
+pub mod geo;
 pub mod kv;
 pub mod lb;
 pub mod payment;
@@ -286,6 +287,9 @@ registry! {
         Queue(queue::QueueService) => queue::QueuePlan,
         /// Consumers of a queue: `{ worker = { broker = "mq", queue = "jobs" } }`.
         Worker(worker::WorkerService) => worker::WorkerPlan,
+        /// A node of an active-active store, one per region, each accepting writes:
+        /// `{ geo = { peers = ["geo-eu"] } }`.
+        Geo(geo::GeoService) => geo::GeoPlan,
     }
 }
 

@@ -44,6 +44,17 @@ pub struct Arrivals {
     t_ns: u64,
 }
 
+impl ArrivalProcess {
+    /// Whether the rate drops to 0 for good before the end (the last of several segments has
+    /// rate 0): a quiet tail.
+    pub fn quiet_tail(&self) -> bool {
+        match self {
+            ArrivalProcess::Poisson { segments } => segments.len() > 1 && segments.last().is_some_and(|s| s.1 <= 0.0),
+            ArrivalProcess::Constant { .. } | ArrivalProcess::Burst { .. } => false,
+        }
+    }
+}
+
 impl Arrivals {
     /// Arrivals of `process`, drawn from `rng`.
     pub fn new(process: ArrivalProcess, rng: ChaCha8Rng) -> Self {

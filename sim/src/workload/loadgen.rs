@@ -88,6 +88,8 @@ pub struct LoadgenPlan {
     pub read_ratio: f64,
     /// Share of requests that are compare-and-sets.
     pub cas_ratio: f64,
+    /// Share of requests that increment a counter by 1 (taken from the writes).
+    pub incr_ratio: f64,
     /// Share of requests that are checkouts.
     pub checkout_ratio: f64,
     /// Share of requests that are page views.
@@ -277,6 +279,12 @@ async fn open_loop(lg: &Rc<Gen>, process: ArrivalProcess, start: tokio::time::In
             g.end();
         });
     }
+    // A rate that drops to 0 for good is a quiet tail the scenario asked for (replication
+    // settles, counters are read at the end): the load generator stays to the end of the
+    // duration, where otherwise the run would end with its last reply.
+    if process.quiet_tail() {
+        tokio::time::sleep_until(start + Duration::from_nanos(end_ns)).await;
+    }
 }
 
 async fn closed_loop(lg: &Rc<Gen>, think: Duration, start_ns: u64) {
@@ -350,6 +358,9 @@ impl Gen {
             let expected = writer.map(|w| write_value(w, self.plan.value_bytes));
             let msg = Msg::Cas { key: key_name(key), expected, value: write_value(req, self.plan.value_bytes) };
             (Op::Cas, key, Call::Store(client, msg), Some(writer))
+        } else if draw < self.plan.read_ratio + self.plan.cas_ratio + self.plan.incr_ratio {
+            let msg = Msg::Add { key: key_name(key), delta: 1 };
+            (Op::Add, key, Call::Store(client, msg), None)
         } else {
             let msg = Msg::Put { key: key_name(key), value: write_value(req, self.plan.value_bytes) };
             (Op::Write, key, Call::Store(client, msg), None)

@@ -13,7 +13,7 @@ use super::sessions::SessionsReport;
 use super::{CacheReport, DataReport, LatencySummary, Report, RetryReport, Verdict, WindowStats};
 use crate::check::{ms_text, rto_label, rto_text, s_text};
 use crate::trace::text::seconds_text;
-use tiers::{autoscale, breakers, cache, cache_window, deploy, queue, sessions, tenants};
+use tiers::{autoscale, breakers, cache, cache_window, deploy, geo, queue, sessions, tenants};
 
 /// The most window rows shown; longer series show every k-th window.
 pub(crate) const MAX_WINDOW_ROWS: usize = 30;
@@ -85,6 +85,7 @@ pub(super) fn render(report: &Report) -> String {
     autoscale(report, &mut out);
     deploy(report, &mut out);
     queue(report, &mut out);
+    geo(report, &mut out);
     windows(&report.windows, report.cache.as_ref(), report.retry.as_ref(), report.sessions.as_ref(), &mut out);
     swarm(report, &mut out);
     faults(report, &mut out);

@@ -1,5 +1,5 @@
 //! The report's sections for the parts a run may have or not: the cache tier, circuit
-//! breakers, user sessions, tenants and an autoscaled pool, each shown only when the report has
+//! breakers, user sessions, tenants, an autoscaled pool and an active-active store, each shown only when the report has
 //! it, in the layout of
 //! [`super`] (aligned tables, a unit on every figure).
 //!
@@ -288,4 +288,38 @@ pub(super) fn deploy(report: &Report, out: &mut String) {
         table.row(vec![format!("{:.3}", count.t_s), count.new_ready.to_string(), count.old_ready.to_string()]);
     }
     table.render(out);
+}
+
+pub(super) fn geo(report: &Report, out: &mut String) {
+    let Some(geo) = &report.geo else {
+        return;
+    };
+    section(out, "Active-active store (regions' agreement, lag, last-writer-wins)");
+    let mut table = Table::new(&["<node", "windows held", "max behind ms", "behind at end ms", "discarded", "refused"]);
+    for n in &geo.nodes {
+        table.row(vec![
+            n.host.clone(),
+            n.windows.to_string(),
+            n.max_behind_ms.to_string(),
+            n.behind_at_end_ms.to_string(),
+            n.discarded.to_string(),
+            n.refused.to_string(),
+        ]);
+    }
+    table.render(out);
+    out.push_str(&format!(
+        "  windows compared: {}; differing: {}\n  writes lost to last-writer-wins: {} ({} issued after the write that beat them was acknowledged)\n",
+        geo.windows_compared, geo.disagreements, geo.lww_lost, geo.lww_lost_to_skew
+    ));
+    for d in &geo.disagreements_listed {
+        out.push_str(&format!(
+            "  window {}: {} holds {}, {} holds {} (at {:.3} s)\n",
+            d.window, d.first.0, d.first.1, d.other.0, d.other.1, d.at_s
+        ));
+    }
+    let since = geo.last_fault_s.map_or_else(|| "the start".to_string(), |t| format!("the last fault ({t:.3} s)"));
+    match geo.converged_after_s {
+        Some(s) => out.push_str(&format!("  every region caught up {s:.3} s after {since}\n")),
+        None => out.push_str(&format!("  the regions had not caught up by the end, after {since}\n")),
+    }
 }

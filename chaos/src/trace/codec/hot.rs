@@ -28,6 +28,7 @@ fn op_index(op: Op) -> u8 {
         Op::Write => 1,
         Op::Other => 2,
         Op::Cas => 3,
+        Op::Add => 4,
     }
 }
 

@@ -352,7 +352,7 @@ fn arb_fault() -> impl Strategy<Value = Fault> {
 
 /// Any record of the kinds `hot.rs` encodes by hand: `Invoke`, `Complete`, `Served`, `Message`.
 pub(super) fn arb_hot_event() -> impl Strategy<Value = Event> {
-    let op = prop_oneof![Just(Op::Read), Just(Op::Write), Just(Op::Other), Just(Op::Cas)];
+    let op = prop_oneof![Just(Op::Read), Just(Op::Write), Just(Op::Other), Just(Op::Cas), Just(Op::Add)];
     let outcome = prop_oneof![
         Just(Outcome::Ok),
         any::<u8>().prop_map(Outcome::Error),
