@@ -7,6 +7,8 @@
 #   redis-cli and redis-benchmark (redis-tools);
 # - the real HTTP clients that tests/serve_app.rs runs against `faultline serve app` (and
 #   scripts/bench-app.sh measures it with): curl and wrk.
+# - the browser that tests/compare_html.rs renders `faultline compare --format html` in,
+#   headless: chromium.
 # With --bench, also what scripts/bench-cache.sh compares against: redis-server.
 # Installs with apt-get only the packages that are missing, so running it again does nothing;
 # as root directly, otherwise through sudo when there is one.
@@ -14,7 +16,7 @@
 #   scripts/install-test-deps.sh [--bench]
 set -euo pipefail
 
-packages=(libvulkan1 mesa-vulkan-drivers redis-tools curl wrk)
+packages=(libvulkan1 mesa-vulkan-drivers redis-tools curl wrk chromium)
 if [ "${1:-}" = "--bench" ]; then
   packages+=(redis-server)
 fi

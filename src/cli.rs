@@ -20,6 +20,17 @@ pub enum Format {
     Json,
 }
 
+/// Formats of `faultline compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    /// Aligned text for a terminal.
+    Text,
+    /// JSON for tools.
+    Json,
+    /// One self-contained HTML page: the table and a latency plot per scenario.
+    Html,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario and print its report.
@@ -171,6 +182,45 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// Compare architectures side by side: every scenario under the same seeds, one table with
+    /// a column per scenario and a row per figure.
+    ///
+    /// Rows: latency of the successful requests (every seed's pooled), availability and the
+    /// error budget burned, RTO per disruptive fault and RPO, throughput, the seeds that passed
+    /// every check, the capacity at an objective (with --capacity-p99), and hosts by kind with
+    /// their cost per hour (prices from a scenario's `[cost]` table). Exit 0: the table was
+    /// made, failed checks included. Exit 2: bad input or usage. Exit 4: a simulation failed.
+    Compare {
+        /// The scenario files, one column each.
+        #[arg(required = true, value_name = "FILES")]
+        files: Vec<PathBuf>,
+        /// Seeds per scenario.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        seeds: u64,
+        /// First seed; every scenario runs under first-seed .. first-seed + seeds.
+        #[arg(long, default_value_t = 1)]
+        first_seed: u64,
+        /// Worker threads (default: the number of cores).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        jobs: Option<u32>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
+        format: CompareFormat,
+        /// Write the output to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Add the capacity rows: the highest arrival rate whose p99 latency of successful
+        /// requests is within this bound ("200ms"), from the capacity search (faults dropped,
+        /// seeds 1..N).
+        #[arg(long, value_parser = parse_slo, value_name = "LATENCY")]
+        capacity_p99: Option<std::time::Duration>,
+        /// The capacity rows' least share of successful requests, in (0, 1].
+        #[arg(long, default_value_t = 0.999, value_parser = parse_availability, requires = "capacity_p99")]
+        capacity_availability: f64,
+        /// The largest rate the capacity search tries, requests per second.
+        #[arg(long, value_parser = parse_max_rate, requires = "capacity_p99")]
+        capacity_max_rate: Option<f64>,
     },
     /// Run a scenario with a seed and open its trace in the replay GUI.
     Replay {

@@ -3,6 +3,7 @@
 mod bench;
 mod capacity;
 mod check_history;
+mod compare;
 mod determinism;
 mod gui;
 mod merge;
@@ -47,6 +48,24 @@ pub fn dispatch(cli: Cli) -> Exit {
         Command::Capacity { file, slo_p99, availability, seeds, max_rate, with_faults, format } => {
             let max_rate = max_rate.unwrap_or(faultline_sim::scenario::MAX_RATE);
             capacity::run(&capacity::Options { file, slo_p99, availability, seeds, max_rate, with_faults, format })
+        }
+        Command::Compare {
+            files,
+            seeds,
+            first_seed,
+            jobs,
+            format,
+            out,
+            capacity_p99,
+            capacity_availability,
+            capacity_max_rate,
+        } => {
+            let capacity = capacity_p99.map(|p99| compare::CapacityGoal {
+                p99,
+                availability: capacity_availability,
+                max_rate: capacity_max_rate.unwrap_or(faultline_sim::scenario::MAX_RATE),
+            });
+            compare::run(&compare::Options { files, seeds, first_seed, jobs, format, out, capacity })
         }
         Command::Replay { file, seed, swarm, plant, out, gui } => {
             replay::run(&file, seed, run::Variant { swarm, plant }, out.as_deref(), gui_options(gui))

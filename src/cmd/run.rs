@@ -188,6 +188,18 @@ pub fn simulate_with(
         }
         None => None,
     };
+    simulate_into(scenario, seed, trace, faults, plant)
+}
+
+/// Runs a loaded scenario once as [`simulate_with`] does, its trace written to `trace` (a
+/// reader of the run's own records: `compare`'s latencies).
+pub fn simulate_into(
+    scenario: &faultline_sim::scenario::Scenario,
+    seed: Option<u64>,
+    trace: Option<TraceOut>,
+    faults: Faults,
+    plant: Option<Plant>,
+) -> Result<RunOutcome, Failure> {
     let options = RunOptions { seed, trace, faults, plant, ..RunOptions::default() };
     let mut outcome = guarded(|| faultline_sim::run(scenario, options))?;
     let expected: Vec<String> = scenario.expected_failures.iter().map(|n| n.get_ref().trim().to_string()).collect();

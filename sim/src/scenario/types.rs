@@ -169,6 +169,9 @@ pub struct Scenario {
     /// invariants.
     #[serde(default)]
     pub swarm: Option<super::swarm::SwarmSpec>,
+    /// Prices per host-hour by service kind, for `faultline compare`'s cost rows. Default: none.
+    #[serde(default)]
+    pub cost: Option<super::cost::CostSpec>,
 }
 
 /// The data-tier checks: lost writes and RPO, read-your-writes, staleness, linearizability,

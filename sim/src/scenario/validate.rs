@@ -59,6 +59,7 @@ pub fn validate(scenario: &Scenario, text: &str) -> Vec<Finding> {
     super::autoscale::check(&mut checker);
     super::deploy::check(&mut checker);
     super::swarm::check(&mut checker);
+    super::cost::check(&mut checker);
     let mut findings = checker.findings;
     findings.sort_by_key(|f| f.span.start);
     findings

@@ -145,6 +145,11 @@ macro_rules! registry {
         }
 
         impl Service {
+            /// Every kind's variant name (`Kv`, `Echo`), in the registry's order: a scenario
+            /// file writes it in snake case (`scenario::cost::kinds`).
+            pub const VARIANTS: &'static [&'static str] =
+                &[$( stringify!($uvariant), )* $( stringify!($variant), )*];
+
             /// The kind's name as reports and traces show it.
             pub fn kind(&self) -> &'static str {
                 match self {

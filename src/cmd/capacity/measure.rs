@@ -13,7 +13,7 @@ use super::saturation::{self, Limits, Onset, Point, Samples};
 use crate::cmd::run::{Failure, guarded};
 use faultline_chaos::trace::codec::TraceReader;
 use faultline_chaos::trace::{Event, Record};
-use faultline_sim::{Output, RecordConfig, RunPlan, World};
+use faultline_sim::{Output, RecordConfig, RunPlan, TraceOut, World};
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Read, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -77,19 +77,38 @@ impl Read for PipeReader {
 /// Successful requests' latencies: how many took each whole microsecond.
 type Latencies = BTreeMap<u64, u64>;
 
-/// Runs `plan` (its seed set) and measures it; `limits` are its hosts' by trace index.
-pub fn measure(plan: &RunPlan, limits: &[Limits]) -> Result<Figures, Failure> {
+/// Runs `simulation` with a trace writer whose bytes `read` folds on its own thread as they
+/// are written, and returns both results. `read` may stop early: the rest of the stream is
+/// drained, so the world's writes never fail. The world must drop its writer when the run
+/// ends, however it ends (a world does): the reader then stops.
+pub fn piped<R, T: Send + 'static>(
+    simulation: impl FnOnce(TraceOut) -> Result<R, Failure>,
+    read: impl FnOnce(&mut dyn Read) -> T + Send + 'static,
+) -> Result<(R, T), Failure> {
     let (sender, chunks) = sync_channel(CHUNKS_IN_FLIGHT);
     let reader = std::thread::Builder::new()
-        .name("faultline-capacity-reader".into())
-        .spawn(move || read_trace(PipeReader { chunks, chunk: Vec::new(), at: 0 }))
+        .name("faultline-trace-reader".into())
+        .spawn(move || {
+            let mut input = PipeReader { chunks, chunk: Vec::new(), at: 0 };
+            let folded = read(&mut input);
+            let _drained = std::io::copy(&mut input, &mut std::io::sink());
+            folded
+        })
         .map_err(|e| Failure::Internal(format!("starting the trace's reader: {e}")))?;
-    let trace = BufWriter::with_capacity(1 << 16, PipeWriter(sender));
-    let output = Output { trace: Some(Box::new(trace)), record: RecordConfig { messages: false } };
-    // The world drops its writer when the run ends, however it ends: the reader then stops.
-    let outcome = guarded(|| World::build(plan, output)?.run());
+    let outcome = simulation(Box::new(BufWriter::with_capacity(1 << 16, PipeWriter(sender))));
     let read = reader.join().map_err(|_| Failure::Internal("the trace's reader panicked".into()))?;
-    let outcome = outcome?;
+    Ok((outcome?, read))
+}
+
+/// Runs `plan` (its seed set) and measures it; `limits` are its hosts' by trace index.
+pub fn measure(plan: &RunPlan, limits: &[Limits]) -> Result<Figures, Failure> {
+    let (outcome, read) = piped(
+        |trace| {
+            let output = Output { trace: Some(trace), record: RecordConfig { messages: false } };
+            guarded(|| World::build(plan, output)?.run())
+        },
+        read_trace,
+    )?;
     let (latencies, samples) = read.map_err(Failure::Internal)?;
     let end_to_end = &outcome.report.end_to_end;
     Ok(Figures {
@@ -102,15 +121,12 @@ pub fn measure(plan: &RunPlan, limits: &[Limits]) -> Result<Figures, Failure> {
     })
 }
 
-/// The latencies of the successful requests, and the gauges' samples. After an error it drains
-/// the pipe to its end, so the world's writes never fail.
-fn read_trace(mut input: PipeReader) -> Result<(Latencies, Samples), String> {
-    let folded = fold(&mut input);
-    std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| e.to_string())?;
-    folded.map_err(|e| format!("reading back the run's own trace: {e}"))
+/// The latencies of the successful requests, and the gauges' samples.
+fn read_trace(input: &mut dyn Read) -> Result<(Latencies, Samples), String> {
+    fold(input).map_err(|e| format!("reading back the run's own trace: {e}"))
 }
 
-fn fold(input: &mut PipeReader) -> Result<(Latencies, Samples), faultline_chaos::trace::codec::TraceError> {
+fn fold(input: &mut dyn Read) -> Result<(Latencies, Samples), faultline_chaos::trace::codec::TraceError> {
     let mut reader = TraceReader::new(input)?;
     let mut invoked: BTreeMap<u64, u64> = BTreeMap::new();
     let mut latencies = Latencies::new();

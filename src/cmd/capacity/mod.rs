@@ -13,7 +13,7 @@
 //! Exit: 0 when a rate passes, 1 when even the lowest rate tried breaks the objective, 2 for
 //! bad input (a closed-loop workload included), 4 when a simulation failed.
 
-mod measure;
+pub mod measure;
 mod output;
 mod saturation;
 mod search;
@@ -113,14 +113,38 @@ pub fn run(options: &Options) -> Exit {
         Ok(s) => s,
         Err(exit) => return exit,
     };
-    let mut plan = faultline_sim::compile(&scenario, None);
-    let base_rate = match plan.offered_rate() {
-        Ok(rate) => rate,
-        Err(e) => {
+    let answer = match answer(&scenario, options) {
+        Ok(answer) => answer,
+        Err(Stopped::NoRate(e)) => {
             eprintln!("error: {}: capacity scales the workload's arrival rate: {e}", options.file.display());
             return Exit::BadInput;
         }
+        Err(Stopped::Failed(rate, seed, failure)) => {
+            eprintln!("error: the run at {} req/s under seed {seed} failed: {failure}", output::rate(rate));
+            return failure.exit();
+        }
     };
+    match options.format {
+        Format::Text => out!("{}", output::text(&answer)),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&answer).expect("answers serialize")),
+    }
+    if answer.passing_rps.is_some() { Exit::Pass } else { Exit::CheckFailed }
+}
+
+/// Why a search gave no answer.
+#[derive(Debug)]
+pub enum Stopped {
+    /// The workload has no rate to scale (closed loop, or 0): bad input.
+    NoRate(faultline_sim::plan::ScaleError),
+    /// A simulation failed: the rate, the seed and why.
+    Failed(f64, u64, Failure),
+}
+
+/// Searches the highest rate at which `scenario` meets the objective of `options` (its `file`
+/// and `format` are not read), printing nothing.
+pub fn answer(scenario: &faultline_sim::scenario::Scenario, options: &Options) -> Result<Answer, Stopped> {
+    let mut plan = faultline_sim::compile(scenario, None);
+    let base_rate = plan.offered_rate().map_err(Stopped::NoRate)?;
     let faults_in_file = scenario.faults.len();
     if !options.with_faults {
         plan.drop_faults();
@@ -132,18 +156,12 @@ pub fn run(options: &Options) -> Exit {
         let pass = row.pass;
         rows.push(row);
         Ok(pass)
-    });
-    let knee = match knee {
-        Ok(knee) => knee,
-        Err((rate, seed, failure)) => {
-            eprintln!("error: the run at {} req/s under seed {seed} failed: {failure}", output::rate(rate));
-            return failure.exit();
-        }
-    };
+    })
+    .map_err(|(rate, seed, failure)| Stopped::Failed(rate, seed, failure))?;
     let runs = rows.len() * options.seeds as usize;
     rows.sort_by(|a, b| a.rate_rps.total_cmp(&b.rate_rps));
     let saturated = knee.failing.and_then(|f| rows.iter().find(|r| r.rate_rps == f)).and_then(first_saturated);
-    let answer = Answer {
+    Ok(Answer {
         scenario: scenario.name.clone(),
         base_rate_rps: base_rate,
         slo_p99_ms: options.slo_p99.as_secs_f64() * 1e3,
@@ -157,12 +175,7 @@ pub fn run(options: &Options) -> Exit {
         runs,
         rates: rows,
         saturated,
-    };
-    match options.format {
-        Format::Text => out!("{}", output::text(&answer)),
-        Format::Json => outln!("{}", serde_json::to_string_pretty(&answer).expect("answers serialize")),
-    }
-    if answer.passing_rps.is_some() { Exit::Pass } else { Exit::CheckFailed }
+    })
 }
 
 /// A failed simulation: the rate, the seed and why.

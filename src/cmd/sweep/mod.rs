@@ -266,27 +266,36 @@ fn execute(
     jobs: usize,
     runs: Option<&Path>,
 ) -> (Vec<RunResult>, Option<std::io::Error>) {
-    let next = AtomicUsize::new(0);
     let progress = Mutex::new(progress::Progress::new(todo.len(), std::io::stderr().is_terminal()));
     let finished = Mutex::new((Vec::with_capacity(todo.len()), None));
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.min(todo.len()) {
-            scope.spawn(|| {
-                while let Some(&(i, seed)) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let result = one(&inputs[i], seed, variant);
-                    let stored = runs.map(|dir| results::store(dir, &result)).transpose();
-                    progress.lock().expect("no worker panics holding the lock").finished(&result);
-                    let mut finished = finished.lock().expect("no worker panics holding the lock");
-                    finished.0.push(result);
-                    if let Err(e) = stored {
-                        finished.1.get_or_insert(e);
-                    }
-                }
-            });
+    on_workers(todo, jobs, |&(i, seed)| {
+        let result = one(&inputs[i], seed, variant);
+        let stored = runs.map(|dir| results::store(dir, &result)).transpose();
+        progress.lock().expect("no worker panics holding the lock").finished(&result);
+        let mut finished = finished.lock().expect("no worker panics holding the lock");
+        finished.0.push(result);
+        if let Err(e) = stored {
+            finished.1.get_or_insert(e);
         }
     });
     progress.into_inner().expect("workers finished").close();
     finished.into_inner().expect("workers finished")
+}
+
+/// Calls `work` on every item, on at most `jobs` threads (at least one), each thread taking
+/// the next item not yet taken; returns when every item is done. The order items finish in
+/// depends on the threads: a caller sorts what they give.
+pub fn on_workers<T: Sync>(items: &[T], jobs: usize, work: impl Fn(&T) + Sync) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            scope.spawn(|| {
+                while let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    work(item);
+                }
+            });
+        }
+    });
 }
 
 /// Runs one scenario under one seed as `variant` asks, and says what it decided.
