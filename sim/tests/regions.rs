@@ -202,3 +202,73 @@ fn region_faults_resolve_their_hosts_when_compiled() {
     assert!(text.contains("degrade links of regions eu-west<->us-east: latency 100.000ms"), "{text}");
     assert!(text.contains("outage of region us-east: kill [db,app]"), "{text}");
 }
+
+/// region-outage.toml without its scripted outage, swarming the region kinds only.
+fn swarming_regions() -> String {
+    let text = util::text("region-outage.toml");
+    let quiet = faultline_sim::scenario::emit::with_faults(&text, &[], "no scripted faults").expect("TOML");
+    format!("{quiet}\n[swarm]\nkinds = [\"region_outage\", \"region_partition\"]\nmax_faults = 2\n")
+}
+
+#[test]
+fn a_swarm_draws_region_faults_and_its_lines_replay_the_run() {
+    use faultline_sim::swarm::Faults;
+    use faultline_sim::{RunOptions, run};
+    let text = swarming_regions();
+    let swarmed = scenario(&text);
+    let mut kinds = std::collections::BTreeSet::new();
+    for seed in 1..=6 {
+        let options = RunOptions { seed: Some(seed), faults: Faults::Swarm, ..RunOptions::default() };
+        let report = run(&swarmed, options).expect("the run completes").report;
+        let swarm = report.swarm.as_ref().expect("a swarm run says what it drew");
+        assert!(!swarm.faults.is_empty(), "seed {seed} drew nothing");
+        for line in &swarm.faults {
+            let kind = if line.contains("region_outage") { "region_outage" } else { "region_partition" };
+            assert!(line.contains(&format!("{kind} = ")), "seed {seed}: {line}");
+            kinds.insert(kind);
+        }
+        // The drawn lines, scripted in the file, are the same run.
+        let scripted = faultline_sim::scenario::emit::with_faults(&text, &swarm.faults, "drawn").expect("TOML");
+        assert_eq!(
+            go(&scenario(&scripted), seed).report.trace_hash,
+            report.trace_hash,
+            "seed {seed}: {:?}",
+            swarm.faults
+        );
+    }
+    assert_eq!(kinds.len(), 2, "both region kinds drawn over six seeds: {kinds:?}");
+}
+
+#[test]
+fn without_regions_a_swarm_space_has_no_region_kind() {
+    use faultline_chaos::swarm::Kind;
+    let quick = util::library("quickstart.toml", &[]);
+    let space = faultline_sim::scenario::swarm::space(&quick);
+    assert!(space.regions.is_empty());
+    assert!(space.kinds.iter().all(|(k, _)| !k.strikes_regions()), "{:?}", space.kinds);
+    let regional = faultline_sim::scenario::swarm::space(&library("region-outage.toml", &[]));
+    let kinds: Vec<Kind> = regional.kinds.iter().map(|(k, _)| *k).collect();
+    assert!(kinds.contains(&Kind::RegionOutage) && kinds.contains(&Kind::RegionPartition), "{kinds:?}");
+    let outage = &regional.kinds.iter().find(|(k, _)| *k == Kind::RegionOutage).expect("drawn").1;
+    let names: Vec<&str> = outage.iter().map(|&r| regional.regions[r as usize].name.as_str()).collect();
+    assert_eq!(names, ["us-east", "eu-west"], "both regions have servers");
+    let refused = text_with_kinds("region-latency.toml", "[\"region_outage\"]");
+    assert!(refused.is_empty(), "eu-west has no servers but us-east does: {refused:?}");
+}
+
+/// The problems of `name` with `[swarm] kinds = <kinds>`.
+fn text_with_kinds(name: &str, kinds: &str) -> Vec<String> {
+    let text = format!("{}\n[swarm]\nkinds = {kinds}\n", util::text(name));
+    match faultline_sim::scenario::parse_str(name, &text) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.report_lines(),
+    }
+}
+
+#[test]
+fn a_swarm_without_regions_refuses_region_kinds() {
+    let lines = text_with_kinds("quickstart.toml", "[\"kill\", \"region_outage\"]");
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains("no region can take a \"region_outage\" fault"), "{lines:#?}");
+    assert!(lines[0].starts_with("quickstart.toml:"), "located: {lines:#?}");
+}
