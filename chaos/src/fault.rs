@@ -138,6 +138,79 @@ pub enum Fault {
         /// The edge.
         host: u16,
     },
+    /// Every server of a region crashes at once (format version 8): one fault, one RTO
+    /// measurement, however many hosts it takes (until a [`Fault::RegionRestore`]).
+    RegionOutage {
+        /// The region and its servers.
+        region: RegionHosts,
+    },
+    /// Every server of a region starts again from its disk.
+    RegionRestore {
+        /// The region and its servers.
+        region: RegionHosts,
+    },
+    /// Cut every link between the hosts of two regions (their servers and the load generators
+    /// placed in them), both ways, or with `oneway` only what `a` sends to `b` (until a
+    /// [`Fault::RegionHeal`]).
+    RegionPartition {
+        /// One region (with `oneway`: the senders cut off).
+        a: RegionHosts,
+        /// The other (with `oneway`: the receivers that no longer hear them).
+        b: RegionHosts,
+        /// Only the direction `a` -> `b`.
+        oneway: bool,
+    },
+    /// Restore every link between the hosts of two regions (with `oneway`, from `a` to `b`).
+    RegionHeal {
+        /// One region.
+        a: RegionHosts,
+        /// The other.
+        b: RegionHosts,
+        /// Only the direction `a` -> `b`.
+        oneway: bool,
+    },
+    /// Every link between a host of `a` and a host of `b` gets this latency, jitter and loss
+    /// (until a [`Fault::RegionLatencyRestore`]).
+    RegionLatency {
+        /// One region.
+        a: RegionHosts,
+        /// The other.
+        b: RegionHosts,
+        /// Base one-way latency, nanoseconds.
+        latency_ns: u64,
+        /// Extra random latency up to this, nanoseconds.
+        jitter_ns: u64,
+        /// Probability that a message is lost (and must be retransmitted).
+        loss: f64,
+    },
+    /// Every link between a host of `a` and a host of `b` goes back to its configured settings
+    /// (its `[[links]]` entry, its regions' link, or the network's).
+    RegionLatencyRestore {
+        /// One region.
+        a: RegionHosts,
+        /// The other.
+        b: RegionHosts,
+    },
+    /// The clock of every server of a region goes wrong as [`Fault::ClockSkew`] says; both 0:
+    /// each back to its configured skew.
+    RegionSkew {
+        /// The region and its servers.
+        region: RegionHosts,
+        /// The jump, nanoseconds.
+        offset_ns: i64,
+        /// The rate error from now on, parts per million.
+        drift_ppm: i64,
+    },
+}
+
+/// A region as a fault carries it: its name (for the fault's text) and the hosts the fault
+/// acts on, resolved when the scenario is compiled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionHosts {
+    /// The region's name in the scenario.
+    pub name: String,
+    /// Its hosts the fault acts on, by index.
+    pub hosts: Vec<u16>,
 }
 
 impl Fault {
@@ -158,6 +231,13 @@ impl Fault {
             | Fault::PartitionOneWay { from: a, to: b }
             | Fault::HealOneWay { from: a, to: b } => (a.clone(), b.clone()),
             Fault::LinkDegrade { a, b, .. } | Fault::LinkRestore { a, b } => (vec![*a], vec![*b]),
+            Fault::RegionOutage { region } | Fault::RegionRestore { region } | Fault::RegionSkew { region, .. } => {
+                (region.hosts.clone(), Vec::new())
+            }
+            Fault::RegionPartition { a, b, .. }
+            | Fault::RegionHeal { a, b, .. }
+            | Fault::RegionLatency { a, b, .. }
+            | Fault::RegionLatencyRestore { a, b } => (a.hosts.clone(), b.hosts.clone()),
         }
     }
 
@@ -178,20 +258,30 @@ impl Fault {
             | Fault::LongTransactions { .. }
             | Fault::CacheFlush { .. }
             | Fault::CdnPurge { .. }
-            | Fault::ShardLeave { .. } => true,
+            | Fault::ShardLeave { .. }
+            | Fault::RegionOutage { .. }
+            | Fault::RegionPartition { .. }
+            | Fault::RegionLatency { .. } => true,
             Fault::Tune { value, grow_per_s, .. } => *value != 0 || *grow_per_s != 0,
-            Fault::ClockSkew { offset_ns, drift_ppm, .. } => *offset_ns != 0 || *drift_ppm != 0,
+            Fault::ClockSkew { offset_ns, drift_ppm, .. } | Fault::RegionSkew { offset_ns, drift_ppm, .. } => {
+                *offset_ns != 0 || *drift_ppm != 0
+            }
             Fault::Restart { .. }
             | Fault::Heal { .. }
             | Fault::HealOneWay { .. }
             | Fault::LinkRestore { .. }
-            | Fault::ShardJoin { .. } => false,
+            | Fault::ShardJoin { .. }
+            | Fault::RegionRestore { .. }
+            | Fault::RegionHeal { .. }
+            | Fault::RegionLatencyRestore { .. } => false,
         }
     }
 
     /// The fault that undoes this one (a scripted fault's `for` schedules it): kill -> restart,
     /// partition -> heal, link degradation -> restore, a knob or a clock -> back to normal,
-    /// a shard leaving -> it joining again. `None` for a repair, for long transactions (their
+    /// a shard leaving -> it joining again; a region's outage -> its restore, its partition ->
+    /// a heal, its links degraded -> restored, its clocks skewed -> back to their configured
+    /// skew. `None` for a repair, for long transactions (their
     /// hold is their length) and for a cache flush or a CDN purge (the keys are gone).
     pub fn undo(&self) -> Option<Fault> {
         match self {
@@ -202,6 +292,14 @@ impl Fault {
             Fault::Tune { host, knob, .. } => Some(Fault::Tune { host: *host, knob: *knob, value: 0, grow_per_s: 0 }),
             Fault::ClockSkew { host, .. } => Some(Fault::ClockSkew { host: *host, offset_ns: 0, drift_ppm: 0 }),
             Fault::ShardLeave { apps, node } => Some(Fault::ShardJoin { apps: apps.clone(), node: *node }),
+            Fault::RegionOutage { region } => Some(Fault::RegionRestore { region: region.clone() }),
+            Fault::RegionPartition { a, b, oneway } => {
+                Some(Fault::RegionHeal { a: a.clone(), b: b.clone(), oneway: *oneway })
+            }
+            Fault::RegionLatency { a, b, .. } => Some(Fault::RegionLatencyRestore { a: a.clone(), b: b.clone() }),
+            Fault::RegionSkew { region, .. } => {
+                Some(Fault::RegionSkew { region: region.clone(), offset_ns: 0, drift_ppm: 0 })
+            }
             Fault::Restart { .. }
             | Fault::Heal { .. }
             | Fault::HealOneWay { .. }
@@ -209,7 +307,10 @@ impl Fault {
             | Fault::ShardJoin { .. }
             | Fault::LongTransactions { .. }
             | Fault::CacheFlush { .. }
-            | Fault::CdnPurge { .. } => None,
+            | Fault::CdnPurge { .. }
+            | Fault::RegionRestore { .. }
+            | Fault::RegionHeal { .. }
+            | Fault::RegionLatencyRestore { .. } => None,
         }
     }
 
@@ -251,8 +352,33 @@ impl Fault {
             Fault::ShardLeave { apps, node } => format!("{} leaves the cache tier of [{}]", name(node), group(apps)),
             Fault::ShardJoin { apps, node } => format!("{} joins the cache tier of [{}]", name(node), group(apps)),
             Fault::CdnPurge { host } => format!("purge cdn {}", name(host)),
+            Fault::RegionOutage { region } => {
+                format!("outage of region {}: kill [{}]", region.name, group(&region.hosts))
+            }
+            Fault::RegionRestore { region } => {
+                format!("restore region {}: restart [{}]", region.name, group(&region.hosts))
+            }
+            Fault::RegionPartition { a, b, oneway } => format!("partition region {}", regions_text(a, b, *oneway)),
+            Fault::RegionHeal { a, b, oneway } => format!("heal region {}", regions_text(a, b, *oneway)),
+            Fault::RegionLatency { a, b, latency_ns, jitter_ns, loss } => format!(
+                "degrade links of regions {}<->{}: latency {:.3}ms jitter {:.3}ms loss {:.2}%",
+                a.name,
+                b.name,
+                *latency_ns as f64 / 1e6,
+                *jitter_ns as f64 / 1e6,
+                loss * 100.0
+            ),
+            Fault::RegionLatencyRestore { a, b } => format!("restore links of regions {}<->{}", a.name, b.name),
+            Fault::RegionSkew { region, offset_ns, drift_ppm } => {
+                clock_text(&format!("region {}", region.name), *offset_ns, *drift_ppm)
+            }
         }
     }
+}
+
+/// Two regions of a partition or heal: "us-east | eu-west", or "us-east -> eu-west one way".
+fn regions_text(a: &RegionHosts, b: &RegionHosts, oneway: bool) -> String {
+    if oneway { format!("{} -> {} one way", a.name, b.name) } else { format!("{} | {}", a.name, b.name) }
 }
 
 /// The text of a clock skew: "clock of db jumps by -2.000s and runs 50.0000% slow".
@@ -306,7 +432,63 @@ mod tests {
             Fault::ShardJoin { apps: vec![1], node: 2 },
             Fault::Tune { host: 2, knob: Knob::MaxMemory, value: 2 << 20, grow_per_s: 0 },
             Fault::CdnPurge { host: 1 },
+            Fault::RegionOutage { region: eu() },
+            Fault::RegionRestore { region: eu() },
+            Fault::RegionPartition { a: us(), b: eu(), oneway: false },
+            Fault::RegionHeal { a: us(), b: eu(), oneway: true },
+            Fault::RegionLatency { a: us(), b: eu(), latency_ns: 300_000_000, jitter_ns: 0, loss: 0.0 },
+            Fault::RegionLatencyRestore { a: us(), b: eu() },
+            Fault::RegionSkew { region: eu(), offset_ns: 2_000_000_000, drift_ppm: 0 },
         ]
+    }
+
+    fn us() -> RegionHosts {
+        RegionHosts { name: "us-east".into(), hosts: vec![0, 1] }
+    }
+
+    fn eu() -> RegionHosts {
+        RegionHosts { name: "eu-west".into(), hosts: vec![2] }
+    }
+
+    #[test]
+    fn region_faults_name_their_regions_and_carry_their_hosts() {
+        let names = names();
+        let outage = Fault::RegionOutage { region: us() };
+        assert_eq!(outage.describe(&names), "outage of region us-east: kill [db,app]");
+        assert_eq!(outage.sides(), (vec![0, 1], vec![]), "every server of the region, one side");
+        assert!(outage.disrupts());
+        let restore = outage.undo().expect("an outage is undone by a restore");
+        assert_eq!(restore, Fault::RegionRestore { region: us() });
+        assert_eq!(restore.describe(&names), "restore region us-east: restart [db,app]");
+        assert!(!restore.disrupts());
+        assert_eq!(restore.undo(), None);
+
+        let cut = Fault::RegionPartition { a: us(), b: eu(), oneway: true };
+        assert_eq!(cut.describe(&names), "partition region us-east -> eu-west one way");
+        assert_eq!(cut.sides(), (vec![0, 1], vec![2]), "the senders, then the receivers");
+        let heal = cut.undo().expect("a partition is undone by a heal");
+        assert_eq!(heal, Fault::RegionHeal { a: us(), b: eu(), oneway: true }, "the same direction");
+        let both = Fault::RegionPartition { a: us(), b: eu(), oneway: false };
+        assert_eq!(both.describe(&names), "partition region us-east | eu-west");
+        assert_eq!(both.undo().map(|h| h.describe(&names)).as_deref(), Some("heal region us-east | eu-west"));
+
+        let slow =
+            Fault::RegionLatency { a: us(), b: eu(), latency_ns: 150_000_000, jitter_ns: 20_000_000, loss: 0.01 };
+        let text = "degrade links of regions us-east<->eu-west: latency 150.000ms jitter 20.000ms loss 1.00%";
+        assert_eq!(slow.describe(&names), text);
+        assert!(slow.disrupts());
+        let back = slow.undo().expect("slow links are restored");
+        assert_eq!(back, Fault::RegionLatencyRestore { a: us(), b: eu() });
+        assert_eq!(back.describe(&names), "restore links of regions us-east<->eu-west");
+        assert!(!back.disrupts());
+
+        let skew = Fault::RegionSkew { region: eu(), offset_ns: 2_000_000_000, drift_ppm: 100_000 };
+        assert_eq!(skew.describe(&names), "clock of region eu-west jumps by +2.000s and runs 10.0000% fast");
+        assert_eq!(skew.hosts(), [2]);
+        let reset = skew.undo().expect("a skew is put right");
+        assert_eq!(reset, Fault::RegionSkew { region: eu(), offset_ns: 0, drift_ppm: 0 });
+        assert_eq!(reset.describe(&names), "reset clock of region eu-west");
+        assert!(!reset.disrupts(), "back to the configured skew is a repair");
     }
 
     #[test]

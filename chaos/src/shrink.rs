@@ -156,7 +156,15 @@ fn groups(fault: &mut Fault) -> Vec<&mut Vec<u16>> {
         | Fault::LongTransactions { .. }
         | Fault::ClockSkew { .. }
         | Fault::CacheFlush { .. }
-        | Fault::CdnPurge { .. } => Vec::new(),
+        | Fault::CdnPurge { .. }
+        // A region fault strikes its region whole: its hosts are the region's, not a choice.
+        | Fault::RegionOutage { .. }
+        | Fault::RegionRestore { .. }
+        | Fault::RegionPartition { .. }
+        | Fault::RegionHeal { .. }
+        | Fault::RegionLatency { .. }
+        | Fault::RegionLatencyRestore { .. }
+        | Fault::RegionSkew { .. } => Vec::new(),
     }
 }
 

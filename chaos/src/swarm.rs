@@ -10,7 +10,7 @@
 //! scenario files (the simulation builds the [`Space`] from its `[swarm]` table and host
 //! kinds) or apply a fault.
 
-use crate::fault::{Fault, Knob};
+use crate::fault::{Fault, Knob, RegionHosts};
 use crate::nemesis::Scripted;
 use rand::Rng;
 
@@ -43,11 +43,16 @@ pub enum Kind {
     LongTransactions,
     /// A CDN edge drops every stored answer (nothing undoes it).
     CdnPurge,
+    /// Every server of a region crashes at once, restarted after the length.
+    RegionOutage,
+    /// Every link between a region's hosts and users and another region's is cut, both ways,
+    /// healed after the length.
+    RegionPartition,
 }
 
 impl Kind {
     /// Every kind, in the order a draw considers them.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Kill,
         Kind::Partition,
         Kind::PartitionOneWay,
@@ -60,6 +65,8 @@ impl Kind {
         Kind::CacheFlush,
         Kind::LongTransactions,
         Kind::CdnPurge,
+        Kind::RegionOutage,
+        Kind::RegionPartition,
     ];
 
     /// The name a scenario's `[swarm] kinds` uses.
@@ -77,6 +84,8 @@ impl Kind {
             Kind::CacheFlush => "cache_flush",
             Kind::LongTransactions => "long_transactions",
             Kind::CdnPurge => "cdn_purge",
+            Kind::RegionOutage => "region_outage",
+            Kind::RegionPartition => "region_partition",
         }
     }
 
@@ -93,6 +102,26 @@ impl Kind {
         matches!(self, Kind::Partition | Kind::PartitionOneWay | Kind::Link)
     }
 
+    /// Whether a fault of this kind strikes a region (its targets in a [`Space`] are indices in
+    /// [`Space::regions`]) rather than a host.
+    pub fn strikes_regions(self) -> bool {
+        match self {
+            Kind::RegionOutage | Kind::RegionPartition => true,
+            Kind::Kill
+            | Kind::Partition
+            | Kind::PartitionOneWay
+            | Kind::Link
+            | Kind::ClockSkew
+            | Kind::ReplicationDelay
+            | Kind::DiskDelay
+            | Kind::Slowdown
+            | Kind::FailRequests
+            | Kind::CacheFlush
+            | Kind::LongTransactions
+            | Kind::CdnPurge => false,
+        }
+    }
+
     fn has_length(self) -> bool {
         match self {
             Kind::CacheFlush | Kind::CdnPurge | Kind::LongTransactions => false,
@@ -104,7 +133,9 @@ impl Kind {
             | Kind::ReplicationDelay
             | Kind::DiskDelay
             | Kind::Slowdown
-            | Kind::FailRequests => true,
+            | Kind::FailRequests
+            | Kind::RegionOutage
+            | Kind::RegionPartition => true,
         }
     }
 }
@@ -112,7 +143,8 @@ impl Kind {
 /// What a scenario lets a swarm draw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Space {
-    /// Each allowed kind with the hosts it may strike (indices, ascending, none empty).
+    /// Each allowed kind with the hosts it may strike (indices, ascending, none empty); for a
+    /// kind that [strikes regions](Kind::strikes_regions), the regions (indices in `regions`).
     pub kinds: Vec<(Kind, Vec<u16>)>,
     /// Every host of the run but the load generators' (a partition's other side, a link's
     /// peer), ascending; a kind that needs a peer needs two of them.
@@ -123,6 +155,20 @@ pub struct Space {
     pub window_ns: (u64, u64),
     /// The shortest and longest length of a fault that lasts, nanoseconds.
     pub length_ns: (u64, u64),
+    /// The scenario's regions (empty without them): a region outage takes a region's
+    /// `servers`, a region partition cuts its `members` off from another region's.
+    pub regions: Vec<SwarmRegion>,
+}
+
+/// A region as a swarm may strike it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmRegion {
+    /// Its name.
+    pub name: String,
+    /// Its servers (what an outage crashes), ascending.
+    pub servers: Vec<u16>,
+    /// Its servers and the load generators placed in it (what a partition cuts off), ascending.
+    pub members: Vec<u16>,
 }
 
 /// What one seed drew.
@@ -206,6 +252,19 @@ fn one(kind: Kind, host: u16, at_ns: u64, length_ns: u64, space: &Space, rng: &m
             Fault::LongTransactions { target: host, count: rng.random_range(5..=50), hold_ns: length_ns }
         }
         Kind::CdnPurge => Fault::CdnPurge { host },
+        Kind::RegionOutage => {
+            let region = &space.regions[host as usize];
+            Fault::RegionOutage { region: RegionHosts { name: region.name.clone(), hosts: region.servers.clone() } }
+        }
+        Kind::RegionPartition => {
+            let others: Vec<&SwarmRegion> = (0..space.regions.len())
+                .filter(|&i| i != host as usize && !space.regions[i].members.is_empty())
+                .map(|i| &space.regions[i])
+                .collect();
+            let (a, b) = (&space.regions[host as usize], others[rng.random_range(0..others.len())]);
+            let side = |r: &SwarmRegion| RegionHosts { name: r.name.clone(), hosts: r.members.clone() };
+            Fault::RegionPartition { a: side(a), b: side(b), oneway: false }
+        }
     };
     Scripted { at_ns, fault, length_ns: kind.has_length().then_some(length_ns) }
 }
@@ -226,7 +285,12 @@ mod tests {
             max_faults: 3,
             window_ns: (5 * S, 25 * S),
             length_ns: (S, 5 * S),
+            regions: vec![region("r0", &[0], &[0, 3]), region("r1", &[1], &[1]), region("r2", &[2], &[2])],
         }
+    }
+
+    fn region(name: &str, servers: &[u16], members: &[u16]) -> SwarmRegion {
+        SwarmRegion { name: name.into(), servers: servers.to_vec(), members: members.to_vec() }
     }
 
     fn drawn(space: &Space, seed: u64) -> Drawn {
@@ -318,6 +382,40 @@ mod tests {
             all.sort();
             assert_eq!(all, vec![0, 1, 2], "every host on one side or the other");
         }
+    }
+
+    #[test]
+    fn region_kinds_strike_a_region_whole() {
+        let space = space(&[Kind::RegionOutage, Kind::RegionPartition]);
+        let (mut outages, mut partitions) = (0, 0);
+        for seed in 0..100 {
+            for f in drawn(&space, seed).faults {
+                assert!(f.length_ns.is_some(), "a region fault is undone after its length");
+                match f.fault {
+                    Fault::RegionOutage { region } => {
+                        outages += 1;
+                        assert!(["r1", "r2"].contains(&region.name.as_str()), "{region:?}");
+                        assert_eq!(region.hosts, space.regions.iter().find(|r| r.name == region.name).unwrap().servers);
+                    }
+                    Fault::RegionPartition { a, b, oneway } => {
+                        partitions += 1;
+                        assert!(!oneway);
+                        assert_ne!(a.name, b.name, "two different regions");
+                        let members =
+                            |name: &str| space.regions.iter().find(|r| r.name == name).unwrap().members.clone();
+                        assert_eq!(
+                            (a.hosts.clone(), b.hosts.clone()),
+                            (members(&a.name), members(&b.name)),
+                            "servers and users"
+                        );
+                    }
+                    other => panic!("seed {seed}: {other:?} is of no allowed kind"),
+                }
+            }
+        }
+        assert!(outages > 20 && partitions > 20, "{outages} outages, {partitions} partitions");
+        assert_eq!(Kind::from_name("region_outage"), Some(Kind::RegionOutage));
+        assert!(Kind::RegionPartition.strikes_regions() && !Kind::Partition.strikes_regions());
     }
 
     #[test]

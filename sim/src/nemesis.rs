@@ -13,10 +13,12 @@
 //! an arm in [`to_fault`] and in [`act`]; a new way of acting on the world is a method of
 //! [`Control`].
 
+use crate::plan::RunPlan;
+use crate::scenario::regions::Geography;
 use crate::scenario::{FaultSpec, Scenario};
 use crate::services::ns;
 use crate::world::shared::{Burst, HostClock, KnobSetting, LinkSetting, Shared};
-use faultline_chaos::fault::{Fault, Knob, ScheduledFault};
+use faultline_chaos::fault::{Fault, Knob, RegionHosts, ScheduledFault};
 use faultline_chaos::nemesis::{self as plan, Scripted};
 use faultline_chaos::trace::{Event, LinkInfo};
 use std::collections::BTreeMap;
@@ -28,6 +30,25 @@ fn idx(hosts: &BTreeMap<String, u16>, name: &str) -> u16 {
 
 fn group(hosts: &BTreeMap<String, u16>, names: &[toml::Spanned<String>]) -> Vec<u16> {
     names.iter().map(|n| idx(hosts, n.get_ref())).collect()
+}
+
+/// Region `name` as a fault carries it: its servers, and with `users` the load generators
+/// placed in it too (a cut or a slow link between regions reaches the users on their side;
+/// an outage or a skew strikes the servers only).
+fn region(
+    scenario: &Scenario,
+    hosts: &BTreeMap<String, u16>,
+    name: &toml::Spanned<String>,
+    users: bool,
+) -> RegionHosts {
+    let geo = Geography::new(scenario);
+    let name = name.get_ref();
+    let mut list: Vec<u16> =
+        geo.servers_of(name).into_iter().map(|i| idx(hosts, scenario.hosts[i].get_ref().name.get_ref())).collect();
+    if users {
+        list.extend(geo.loadgens_of(name).into_iter().map(|g| idx(hosts, &RunPlan::loadgen_name(g))));
+    }
+    RegionHosts { name: name.clone(), hosts: list }
 }
 
 /// The fault a spec describes, hosts by index.
@@ -67,6 +88,23 @@ fn to_fault(spec: &FaultSpec, hosts: &BTreeMap<String, u16>, scenario: &Scenario
         }
         FaultSpec::ShardJoin(change) => Fault::ShardJoin { apps: group(hosts, &change.app), node: host(&change.node) },
         FaultSpec::CdnPurge(h) => Fault::CdnPurge { host: host(h) },
+        FaultSpec::RegionOutage(r) => Fault::RegionOutage { region: region(scenario, hosts, r, false) },
+        FaultSpec::RegionPartition(p) => Fault::RegionPartition {
+            a: region(scenario, hosts, &p.a, true),
+            b: region(scenario, hosts, &p.b, true),
+            oneway: p.oneway,
+        },
+        FaultSpec::RegionLatency(l) => {
+            let (latency_ns, jitter_ns, loss) = l.setting();
+            let [a, b] = &l.between;
+            let (a, b) = (region(scenario, hosts, a, true), region(scenario, hosts, b, true));
+            Fault::RegionLatency { a, b, latency_ns, jitter_ns, loss }
+        }
+        FaultSpec::RegionSkew(s) => Fault::RegionSkew {
+            region: region(scenario, hosts, &s.region, false),
+            offset_ns: s.jump.ns,
+            drift_ppm: s.drift.ppm,
+        },
     }
 }
 
@@ -145,6 +183,18 @@ pub(crate) fn act(control: &mut impl Control, fault: &Fault) {
         Fault::ShardLeave { apps, node } => apps.iter().for_each(|&app| control.shard(app, *node, false)),
         Fault::ShardJoin { apps, node } => apps.iter().for_each(|&app| control.shard(app, *node, true)),
         Fault::CdnPurge { host } => control.bump_knob(*host, Knob::CdnPurge),
+        Fault::RegionOutage { region } => region.hosts.iter().for_each(|&h| control.crash(h)),
+        Fault::RegionRestore { region } => region.hosts.iter().for_each(|&h| control.restart(h)),
+        Fault::RegionPartition { a, b, oneway } => pairs(&a.hosts, &b.hosts, |x, y| control.cut(x, y, !oneway)),
+        Fault::RegionHeal { a, b, oneway } => pairs(&a.hosts, &b.hosts, |x, y| control.heal(x, y, !oneway)),
+        Fault::RegionLatency { a, b, latency_ns, jitter_ns, loss } => {
+            let setting = LinkSetting { latency_ns: *latency_ns, jitter_ns: *jitter_ns, loss: *loss };
+            pairs(&a.hosts, &b.hosts, |x, y| control.set_link(x, y, setting));
+        }
+        Fault::RegionLatencyRestore { a, b } => pairs(&a.hosts, &b.hosts, |x, y| control.restore_link(x, y)),
+        Fault::RegionSkew { region, offset_ns, drift_ppm } => {
+            region.hosts.iter().for_each(|&h| control.skew_clock(h, *offset_ns, *drift_ppm))
+        }
     }
 }
 
@@ -363,6 +413,58 @@ mod tests {
         assert_eq!(calls(Fault::LongTransactions { target: 1, count: 3, hold_ns: 9 }), ["burst 1 3 9"]);
         let tune = Fault::Tune { host: 1, knob: Knob::Slowdown, value: 50, grow_per_s: 0 };
         assert_eq!(calls(tune), ["knob 1 slowdown 50+0"]);
+    }
+
+    fn region(name: &str, hosts: &[u16]) -> RegionHosts {
+        RegionHosts { name: name.into(), hosts: hosts.to_vec() }
+    }
+
+    #[test]
+    fn a_region_outage_crashes_every_host_of_it_and_its_restore_restarts_them() {
+        let outage = Fault::RegionOutage { region: region("eu-west", &[2, 3, 5]) };
+        assert_eq!(calls(outage.clone()), ["crash 2", "crash 3", "crash 5"]);
+        assert_eq!(calls(outage.undo().expect("a restore")), ["restart 2", "restart 3", "restart 5"]);
+    }
+
+    #[test]
+    fn a_region_partition_cuts_every_pair_between_the_regions() {
+        let (us, eu) = (region("us-east", &[0, 1]), region("eu-west", &[2, 7]));
+        let both = Fault::RegionPartition { a: us.clone(), b: eu.clone(), oneway: false };
+        assert_eq!(
+            calls(both.clone()),
+            ["cut 0->2 both=true", "cut 0->7 both=true", "cut 1->2 both=true", "cut 1->7 both=true"]
+        );
+        assert_eq!(calls(both.undo().expect("a heal"))[3], "heal 1->7 both=true");
+        let oneway = Fault::RegionPartition { a: eu, b: us, oneway: true };
+        assert_eq!(
+            calls(oneway.clone()),
+            ["cut 2->0 both=false", "cut 2->1 both=false", "cut 7->0 both=false", "cut 7->1 both=false"]
+        );
+        assert_eq!(
+            calls(oneway.undo().expect("a heal")),
+            ["heal 2->0 both=false", "heal 2->1 both=false", "heal 7->0 both=false", "heal 7->1 both=false"]
+        );
+    }
+
+    #[test]
+    fn a_region_latency_sets_every_link_between_the_regions_and_its_undo_restores_each() {
+        let slow = Fault::RegionLatency {
+            a: region("us-east", &[0]),
+            b: region("eu-west", &[2, 4]),
+            latency_ns: 150_000_000,
+            jitter_ns: 0,
+            loss: 0.0,
+        };
+        assert_eq!(calls(slow.clone()), ["link 0-2 150000000ns", "link 0-4 150000000ns"]);
+        assert_eq!(calls(slow.undo().expect("a restore")), ["restore 0-2", "restore 0-4"]);
+    }
+
+    #[test]
+    fn a_region_skew_skews_every_host_and_its_undo_puts_each_back() {
+        let skew =
+            Fault::RegionSkew { region: region("eu-west", &[2, 3]), offset_ns: 2_000_000_000, drift_ppm: 100_000 };
+        assert_eq!(calls(skew.clone()), ["clock 2 2000000000ns 100000ppm", "clock 3 2000000000ns 100000ppm"]);
+        assert_eq!(calls(skew.undo().expect("a reset")), ["clock 2 0ns 0ppm", "clock 3 0ns 0ppm"]);
     }
 
     #[test]

@@ -451,6 +451,11 @@ impl IndexBuilder {
             Fault::Partition { a, b } | Fault::PartitionOneWay { from: a, to: b } => {
                 self.partitions.push((a.clone(), b.clone()))
             }
+            Fault::RegionPartition { a, b, .. } => self.partitions.push((a.hosts.clone(), b.hosts.clone())),
+            Fault::RegionHeal { a: ra, b: rb, .. } => {
+                let (a, b) = (&ra.hosts, &rb.hosts);
+                self.partitions.retain(|p| !((p.0 == *a && p.1 == *b) || (p.0 == *b && p.1 == *a)));
+            }
             Fault::Heal { a, b } | Fault::HealOneWay { from: a, to: b } => {
                 let same = |p: &(Vec<u16>, Vec<u16>)| (p.0 == *a && p.1 == *b) || (p.0 == *b && p.1 == *a);
                 if self.partitions.iter().any(same) {
@@ -471,7 +476,12 @@ impl IndexBuilder {
             | Fault::CacheFlush { .. }
             | Fault::ShardLeave { .. }
             | Fault::ShardJoin { .. }
-            | Fault::CdnPurge { .. } => return,
+            | Fault::CdnPurge { .. }
+            | Fault::RegionOutage { .. }
+            | Fault::RegionRestore { .. }
+            | Fault::RegionLatency { .. }
+            | Fault::RegionLatencyRestore { .. }
+            | Fault::RegionSkew { .. } => return,
         }
         self.mark_partitions(t_ns);
     }

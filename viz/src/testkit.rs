@@ -54,6 +54,7 @@ pub fn header() -> Header {
         ],
         checks: CheckConfig::default(),
         shards: Default::default(),
+        regions: Vec::new(),
     }
 }
 

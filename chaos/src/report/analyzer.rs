@@ -119,6 +119,8 @@ pub struct Analyzer {
     /// The sessions gauges' samples.
     pub(super) sessions: SessionsAcc,
     pub(super) tenants: TenantsAcc,
+    /// End to end by the users' regions.
+    pub(super) regions: super::regions::RegionsAcc,
     /// The autoscaler's states and gauge.
     pub(super) autoscale: AutoscaleAcc,
     /// The deploy controller's states and gauges, and the failures during a deploy.
@@ -167,6 +169,7 @@ impl Analyzer {
             retry: RetryAcc::new(window_ns),
             sessions: SessionsAcc::new(window_ns),
             tenants: TenantsAcc::new(&header.shards.tenants, window_ns),
+            regions: super::regions::RegionsAcc::new(header),
             queue: QueueAcc::new(window_ns),
         }
     }
@@ -186,10 +189,11 @@ impl Analyzer {
         // Requests are matched through the data history's map of outstanding requests.
         let matched = self.data.observe(t_ns, &record.event);
         match &record.event {
-            Event::Invoke { req, service, key, .. } => {
+            Event::Invoke { req, service, key, client, .. } => {
                 if matched == Matched::Invoked {
                     self.tenants.invoke(t_ns, *key);
                     self.retry.invoke(t_ns);
+                    self.regions.invoke(*req, *client);
                 }
                 self.on_invoke(t_ns, matched, *req, *service);
             }
@@ -272,6 +276,7 @@ impl Analyzer {
             return;
         };
         self.on_target_complete(req, t_ns - invoked_ns, outcome);
+        self.regions.complete(req, t_ns - invoked_ns, outcome);
         self.tenants.complete(invoked_ns, key, t_ns - invoked_ns, outcome);
         let e2e = &mut self.e2e;
         let latency_ns = t_ns - invoked_ns;

@@ -72,6 +72,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
     let breakers = std::mem::take(&mut analyzer.breakers).finish(run_ns, &host_names(&analyzer.header));
     let retry = analyzer.retry.finish(end_to_end.requests, &windows);
     let tenants = analyzer.tenants.finish();
+    let regions = std::mem::take(&mut analyzer.regions).finish();
     let autoscale = std::mem::take(&mut analyzer.autoscale).finish(&windows, &analyzer.header.slos);
     let deploy = std::mem::take(&mut analyzer.deploy).finish().map(|(deploy, check)| {
         checks_out.push(check);
@@ -107,6 +108,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         retry,
         sessions,
         tenants,
+        regions,
         autoscale,
         deploy,
         queue,

@@ -78,6 +78,7 @@ pub mod geo;
 mod judged;
 mod metrics;
 pub mod queue;
+mod regions;
 mod render;
 mod retry;
 pub mod sessions;
@@ -90,6 +91,7 @@ pub use crate::check::DataReport;
 pub use analyzer::{Analyzer, INFLIGHT_GAUGE};
 pub use expect::matches;
 pub use judged::SwarmReport;
+pub use regions::RegionReport;
 pub use verdict::{Check, Evidence, MAX_EVIDENCE_REQUESTS, Verdict};
 
 use serde::{Deserialize, Serialize};
@@ -541,6 +543,10 @@ pub struct Report {
     /// workload has no tenants.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tenants: Vec<TenantReport>,
+    /// End to end by the region of the users (the load generators the header places in a
+    /// region); empty (and absent from JSON) when none is placed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<RegionReport>,
     /// The autoscaled pool; `None` (and absent from JSON) when the run had none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscale: Option<autoscale::AutoscaleReport>,

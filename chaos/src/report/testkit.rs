@@ -37,6 +37,7 @@ impl Stream {
                 slos: Vec::new(),
                 checks: Default::default(),
                 shards: Default::default(),
+                regions: Vec::new(),
             },
             records: Vec::new(),
             next_req: 0,

@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 /// The version of the binary trace format this build writes and reads (4: one-way partitions
 /// and clock skews appended to `Fault`; 5: cache flushes and shards leaving or joining appended
 /// to `Fault`, and the cache knobs to `Knob`; 6: `Retry` appended to `Event`; 7: the workload's
-/// tenants may follow the header, see [`Header::tenants`]).
-pub const FORMAT_VERSION: u16 = 7;
+/// tenants may follow the header, see [`Header::tenants`]; 8: the region faults appended to
+/// `Fault`, `Add` to `Op`, and the regions may follow the tenants, see [`Header::regions`]).
+pub const FORMAT_VERSION: u16 = 8;
 
 /// A host of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +75,21 @@ pub struct Header {
     /// bytes (and the trace the hash) it had before.
     #[serde(skip)]
     pub shards: Shards,
+    /// The regions and the hosts in each (format version 8). Encoded after [`Header::shards`]
+    /// (empty ones, if need be), and only when there are some, so a header without regions has
+    /// the bytes (and the trace the hash) it had before.
+    #[serde(skip)]
+    pub regions: Vec<RegionInfo>,
+}
+
+/// A region of the run: a named place hosts are in (format version 8).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionInfo {
+    /// Its name in the scenario.
+    pub name: String,
+    /// The hosts in it, by id, ascending: its servers, then the load generators placed in it
+    /// (whose users are the region's users).
+    pub hosts: Vec<u16>,
 }
 
 /// A multi-tenant workload over a sharded database: which tenant a key belongs to, and which

@@ -153,7 +153,7 @@ pub fn header_json(header: &Header) -> Value {
         "max_staleness_ns": c.max_staleness_ns, "linearizable": c.linearizable,
         "max_rto_ns": c.max_rto_ns, "rto_window_ns": c.rto_window_ns, "recovery_ratio": c.recovery_ratio,
     });
-    json!({
+    let mut value = json!({
         "format_version": FORMAT_VERSION,
         "tool_version": header.tool_version,
         "rand_version": header.rand_version,
@@ -166,7 +166,19 @@ pub fn header_json(header: &Header) -> Value {
         "links": links,
         "slos": slos,
         "checks": checks,
-    })
+    });
+    if !header.regions.is_empty() {
+        let regions: Vec<Value> = header
+            .regions
+            .iter()
+            .map(|r| {
+                let hosts: Vec<String> = r.hosts.iter().map(|h| host_name(header, *h)).collect();
+                json!({ "name": r.name, "hosts": hosts })
+            })
+            .collect();
+        value["regions"] = json!(regions);
+    }
+    value
 }
 
 /// The event's kind, as in text and JSON lines.
@@ -267,6 +279,33 @@ fn fault_json(header: &Header, fault: &Fault) -> Value {
         Fault::ShardLeave { apps, node } => json!({ "fault": "shard_leave", "apps": group(apps), "node": name(node) }),
         Fault::ShardJoin { apps, node } => json!({ "fault": "shard_join", "apps": group(apps), "node": name(node) }),
         Fault::CdnPurge { host } => json!({ "fault": "cdn_purge", "host": name(host) }),
+        Fault::RegionOutage { region } => {
+            json!({ "fault": "region_outage", "region": region.name, "hosts": group(&region.hosts) })
+        }
+        Fault::RegionRestore { region } => {
+            json!({ "fault": "region_restore", "region": region.name, "hosts": group(&region.hosts) })
+        }
+        Fault::RegionPartition { a, b, oneway } => json!({
+            "fault": "region_partition", "a": a.name, "b": b.name, "oneway": oneway,
+            "a_hosts": group(&a.hosts), "b_hosts": group(&b.hosts),
+        }),
+        Fault::RegionHeal { a, b, oneway } => json!({
+            "fault": "region_heal", "a": a.name, "b": b.name, "oneway": oneway,
+            "a_hosts": group(&a.hosts), "b_hosts": group(&b.hosts),
+        }),
+        Fault::RegionLatency { a, b, latency_ns, jitter_ns, loss } => json!({
+            "fault": "region_latency", "a": a.name, "b": b.name,
+            "a_hosts": group(&a.hosts), "b_hosts": group(&b.hosts),
+            "latency_ns": latency_ns, "jitter_ns": jitter_ns, "loss": loss,
+        }),
+        Fault::RegionLatencyRestore { a, b } => json!({
+            "fault": "region_latency_restore", "a": a.name, "b": b.name,
+            "a_hosts": group(&a.hosts), "b_hosts": group(&b.hosts),
+        }),
+        Fault::RegionSkew { region, offset_ns, drift_ppm } => json!({
+            "fault": "region_skew", "region": region.name, "hosts": group(&region.hosts),
+            "offset_ns": offset_ns, "drift_ppm": drift_ppm,
+        }),
     };
     value["description"] = json!(fault.describe(&host_names(header)));
     value
@@ -296,6 +335,7 @@ mod tests {
             }],
             checks: Default::default(),
             shards: Default::default(),
+            regions: Vec::new(),
         }
     }
 
@@ -371,6 +411,34 @@ mod tests {
         assert_eq!(json["fault"], "kill");
         assert_eq!(json["host"], "db");
         assert_eq!(json["description"], "kill db");
+    }
+
+    #[test]
+    fn region_faults_in_json_name_the_regions_and_their_hosts() {
+        use crate::fault::RegionHosts;
+        let region = |name: &str, hosts: Vec<u16>| RegionHosts { name: name.into(), hosts };
+        let outage = Fault::RegionOutage { region: region("eu-west", vec![1, 2]) };
+        let json = to_json(&header(), &Record { t_ns: 0, event: Event::Fault(outage) });
+        assert_eq!(json["fault"], "region_outage");
+        assert_eq!(json["region"], "eu-west");
+        assert_eq!(json["hosts"], json!(["app", "db"]));
+        assert_eq!(json["description"], "outage of region eu-west: kill [app,db]");
+        let cut = Fault::RegionPartition { a: region("us", vec![0]), b: region("eu", vec![2]), oneway: true };
+        let record = Record { t_ns: 0, event: Event::Fault(cut) };
+        let json = to_json(&header(), &record);
+        assert_eq!(
+            (json["a"].clone(), json["b_hosts"].clone(), json["oneway"].clone()),
+            (json!("us"), json!(["db"]), json!(true))
+        );
+        assert_eq!(to_text(&header(), &record), "    0.000000  fault    partition region us -> eu one way");
+    }
+
+    #[test]
+    fn header_json_lists_regions_only_when_there_are_some() {
+        assert!(header_json(&header()).get("regions").is_none(), "no regions, no key: the output is as before");
+        let mut placed = header();
+        placed.regions = vec![crate::trace::RegionInfo { name: "eu-west".into(), hosts: vec![0, 2] }];
+        assert_eq!(header_json(&placed)["regions"], json!([{ "name": "eu-west", "hosts": ["lg0", "db"] }]));
     }
 
     #[test]

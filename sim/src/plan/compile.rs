@@ -1,6 +1,6 @@
 //! Compiling a validated scenario into a [`RunPlan`]: host indices (the file's hosts in
 //! order, then the load generators `lg0`, `lg1`, ...), each host's service and capacity,
-//! links, each load generator's share of the users and the arrivals, the fault schedule, the
+//! links (with the regions', see `regions.rs`), each load generator's share of the users and the arrivals, the fault schedule, the
 //! objectives and checks.
 //!
 //! Must not: fail or panic on a scenario that passed validation (what validation lets through
@@ -61,6 +61,10 @@ pub fn compile_planted(scenario: &Scenario, seed: Option<u64>, plant: Option<Pla
         })
         .collect::<Vec<HostPlan>>();
     let shards = shards(scenario, &hosts, &by_name);
+    let loadgen_plans = loadgen_plans(scenario, &by_name, loadgens);
+    let regions = super::regions::regions(scenario, &by_name);
+    let mut links = links(scenario, &by_name);
+    links.extend(super::regions::host_links(scenario, &regions, &loadgen_plans, &links, hosts.len()));
     let net = &scenario.network;
     let duration_ns = ns(scenario.duration.get_ref().0);
     let tick_ns = ns(scenario.tick.get_ref().0);
@@ -78,8 +82,10 @@ pub fn compile_planted(scenario: &Scenario, seed: Option<u64>, plant: Option<Pla
             rto_ns: ns(net.rto.0),
         },
         hosts,
-        links: links(scenario, &by_name),
-        loadgens: loadgen_plans(scenario, &by_name, loadgens),
+        links,
+        region_links: super::regions::region_links(scenario),
+        regions,
+        loadgens: loadgen_plans,
         faults: nemesis::schedule(scenario, &by_name),
         slos: slos(scenario),
         checks: checks(scenario),

@@ -1,7 +1,7 @@
 //! The run plan: what a validated scenario compiles to, and all the world is built from.
 //!
 //! A [`RunPlan`] is pure, typed data: times in nanoseconds, hosts by index with what runs on
-//! each and where it listens, links, load generators and their users, the fault schedule, the
+//! each and where it listens, links, regions, load generators and their users, the fault schedule, the
 //! objectives and checks. [`compile`] builds it once from a validated scenario and a seed;
 //! [`crate::World::build`] takes it, so no spanned scenario value travels past the compiler.
 //! `faultline plan` prints it ([`RunPlan::render_text`], or JSON through `Serialize`), so a
@@ -16,9 +16,11 @@
 //! and seed, the same plan).
 
 mod compile;
+mod regions;
 mod text;
 
 pub use compile::{compile, compile_planted};
+pub use regions::{RegionLinkPlan, RegionPlan};
 
 use crate::services::ServicePlan;
 use crate::workload::arrivals::ArrivalProcess;
@@ -49,8 +51,16 @@ pub struct RunPlan {
     pub network: NetworkPlan,
     /// The service hosts, by index (the trace's host ids); the load generators follow them.
     pub hosts: Vec<HostPlan>,
-    /// Links whose settings differ from the network's.
+    /// Links whose settings differ from the network's: the `[[links]]` entries, then the
+    /// pairs of hosts the regions' settings reach.
     pub links: Vec<LinkInfo>,
+    /// The regions, each with its hosts, its users and the settings inside it (empty without
+    /// regions).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<RegionPlan>,
+    /// The settings between two regions, as the file states them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub region_links: Vec<RegionLinkPlan>,
     /// The load generators, hosts `hosts.len()` on.
     pub loadgens: Vec<LoadgenPlan>,
     /// The faults in time order, each undo in its place.
@@ -280,6 +290,7 @@ impl RunPlan {
             slos: self.slos.clone(),
             checks: self.checks.clone(),
             shards: self.shards.clone(),
+            regions: regions::header_regions(&self.regions),
         }
     }
 }

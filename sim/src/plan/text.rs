@@ -12,7 +12,7 @@ use faultline_chaos::slo::SloKind;
 use std::fmt::Write;
 
 /// Nanoseconds for people: "250ms", "1.5s", "200us".
-fn dur(ns: u64) -> String {
+pub(super) fn dur(ns: u64) -> String {
     match ns {
         0 => "0s".into(),
         n if n % 1_000_000_000 == 0 => format!("{}s", n / 1_000_000_000),
@@ -92,6 +92,7 @@ impl RunPlan {
                 );
             }
         }
+        super::regions::render(self, &names, &mut s);
         let _ = writeln!(s, "load generators ({}):", self.loadgens.len());
         for lg in &self.loadgens {
             self.loadgen_line(&mut s, lg, &names);
@@ -147,11 +148,14 @@ impl RunPlan {
         if lg.incr_ratio > 0.0 {
             checkouts.push_str(&format!(" increments {}", lg.incr_ratio));
         }
+        let host = self.loadgen_index(lg.index);
+        let region = self.regions.iter().find(|r| r.loadgens.contains(&host));
+        let near = region.map_or_else(String::new, |r| format!(" in {}", r.name));
         let _ = writeln!(
             s,
-            "  {} (#{}): {} users ({}); {pace}; reads {} cas {}{checkouts} keys {} values {}B timeout {}{retry}",
+            "  {} (#{}){near}: {} users ({}); {pace}; reads {} cas {}{checkouts} keys {} values {}B timeout {}{retry}",
             RunPlan::loadgen_name(lg.index),
-            self.loadgen_index(lg.index),
+            host,
             lg.users.len(),
             targets.join(", "),
             lg.read_ratio,

@@ -65,9 +65,7 @@ fn fault_value(fault: &Fault, names: &[String]) -> Option<String> {
             dur(*hold_ns)
         ),
         Fault::ClockSkew { host: h, offset_ns, drift_ppm } => {
-            let sign = if *offset_ns < 0 { "-" } else { "+" };
-            let jump = format!("{sign}{}", dur(offset_ns.unsigned_abs()));
-            format!("{{ clock_skew = {{ host = {}, jump = {jump:?}, drift = \"{drift_ppm:+}ppm\" }} }}", host(h))
+            format!("{{ clock_skew = {{ host = {}, {} }} }}", host(h), skew(*offset_ns, *drift_ppm))
         }
         Fault::CacheFlush { host: h } => format!("{{ cache_flush = {} }}", host(h)),
         Fault::CdnPurge { host: h } => format!("{{ cdn_purge = {} }}", host(h)),
@@ -77,8 +75,34 @@ fn fault_value(fault: &Fault, names: &[String]) -> Option<String> {
         Fault::ShardJoin { apps, node } => {
             format!("{{ shard_join = {{ app = {}, node = {} }} }}", list(apps, names), host(node))
         }
-        Fault::LinkRestore { .. } => return None,
+        Fault::RegionOutage { region } => format!("{{ region_outage = {} }}", quoted(&region.name)),
+        Fault::RegionPartition { a, b, oneway } => {
+            let oneway = if *oneway { ", oneway = true" } else { "" };
+            format!("{{ region_partition = {{ a = {}, b = {}{oneway} }} }}", quoted(&a.name), quoted(&b.name))
+        }
+        Fault::RegionLatency { a, b, latency_ns, jitter_ns, loss } => format!(
+            "{{ region_latency = {{ between = [{}, {}], latency = {:?}, jitter = {:?}, loss = {loss:?} }} }}",
+            quoted(&a.name),
+            quoted(&b.name),
+            dur(*latency_ns),
+            dur(*jitter_ns)
+        ),
+        Fault::RegionSkew { region, offset_ns, drift_ppm } if *offset_ns != 0 || *drift_ppm != 0 => {
+            format!("{{ region_skew = {{ region = {}, {} }} }}", quoted(&region.name), skew(*offset_ns, *drift_ppm))
+        }
+        Fault::LinkRestore { .. }
+        | Fault::RegionRestore { .. }
+        | Fault::RegionHeal { .. }
+        | Fault::RegionLatencyRestore { .. }
+        | Fault::RegionSkew { .. } => return None,
     })
+}
+
+/// A clock error's keys: `jump = "-2s", drift = "+100ppm"`.
+fn skew(offset_ns: i64, drift_ppm: i64) -> String {
+    let sign = if offset_ns < 0 { "-" } else { "+" };
+    let jump = format!("{sign}{}", dur(offset_ns.unsigned_abs()));
+    format!("jump = {jump:?}, drift = \"{drift_ppm:+}ppm\"")
 }
 
 /// A knob's fault as the scenario states it (`host` already quoted).
@@ -211,6 +235,61 @@ mod tests {
             .collect();
         assert_eq!(back, expected, "{text}");
         assert!(matches!(scenario.faults[0].get_ref().fault, FaultSpec::Kill(_)));
+    }
+
+    /// Two regions, a host in each, and a user near each.
+    const REGIONS: &str = "name = \"t\"\nduration = \"30s\"\n\n[[regions]]\nname = \"us\"\n\n[[regions]]\nname = \"eu\"\n\n[[hosts]]\nname = \"db\"\nregion = \"us\"\nservice = { kv = { role = \"primary\" } }\n\n[[hosts]]\nname = \"e\"\nregion = \"eu\"\nservice = \"echo\"\n\n[workload]\ntargets = [\"db\"]\nusers = 2\nloadgens = 2\nnear = [\"us\", \"eu\"]\narrival = { constant = { rate = 10 } }\n";
+
+    #[test]
+    fn every_region_fault_reads_back_as_the_same_fault() {
+        use faultline_chaos::fault::RegionHosts;
+        let names: Vec<String> = ["db", "e", "lg0", "lg1"].map(String::from).to_vec();
+        let region = |name: &str, hosts: &[u16]| RegionHosts { name: name.into(), hosts: hosts.to_vec() };
+        let s = |at_ns, fault, length_ns| Scripted { at_ns, fault, length_ns };
+        let forms = vec![
+            s(1_000_000_000, Fault::RegionOutage { region: region("eu", &[1]) }, Some(2_000_000_000)),
+            s(
+                2_000_000_000,
+                Fault::RegionPartition { a: region("us", &[0, 2]), b: region("eu", &[1, 3]), oneway: false },
+                None,
+            ),
+            s(
+                3_000_000_000,
+                Fault::RegionPartition { a: region("eu", &[1, 3]), b: region("us", &[0, 2]), oneway: true },
+                Some(1_000_000),
+            ),
+            s(
+                4_000_000_000,
+                Fault::RegionLatency {
+                    a: region("us", &[0, 2]),
+                    b: region("eu", &[1, 3]),
+                    latency_ns: 150_000_000,
+                    jitter_ns: 20_000_000,
+                    loss: 0.01,
+                },
+                Some(5_000_000_000),
+            ),
+            s(
+                5_000_000_000,
+                Fault::RegionSkew { region: region("us", &[0]), offset_ns: -2_000_000_000, drift_ppm: 100_000 },
+                Some(1_000_000_000),
+            ),
+        ];
+        let lines: Vec<String> = forms.iter().map(|f| fault_line(f, &names).expect("stateable")).collect();
+        assert_eq!(lines[0], "at = \"1s\", for = \"2s\", fault = { region_outage = \"eu\" }");
+        assert_eq!(
+            lines[2],
+            "at = \"3s\", for = \"1ms\", fault = { region_partition = { a = \"eu\", b = \"us\", oneway = true } }"
+        );
+        let text = with_faults(REGIONS, &lines, "regions").unwrap();
+        let scenario = parse_str("t.toml", &text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        let hosts: std::collections::BTreeMap<String, u16> =
+            names.iter().enumerate().map(|(i, n)| (n.clone(), i as u16)).collect();
+        assert_eq!(crate::nemesis::script(&scenario, &hosts), forms, "{text}");
+        let reset = Fault::RegionSkew { region: region("us", &[0]), offset_ns: 0, drift_ppm: 0 };
+        for repair in [reset, Fault::RegionRestore { region: region("eu", &[1]) }] {
+            assert_eq!(fault_line(&s(1, repair, None), &names), None, "a put-back is the undo's to schedule");
+        }
     }
 
     #[test]

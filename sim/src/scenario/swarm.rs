@@ -13,7 +13,7 @@ use super::spans::{Seg, fmt_dur, name_list};
 use super::types::{Dur, Host, Scenario, Sp};
 use super::validate::Checker;
 use crate::services::{Want, ns};
-use faultline_chaos::swarm::{Kind, Space};
+use faultline_chaos::swarm::{Kind, Space, SwarmRegion};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -29,7 +29,8 @@ pub struct SwarmSpec {
     /// The fault kinds a seed may enable (each seed enables a random subset): "kill",
     /// "partition", "partition_oneway", "link", "clock_skew", "replication_delay",
     /// "disk_delay", "slowdown", "fail_requests", "cache_flush", "long_transactions",
-    /// "cdn_purge". Default: every kind some target can take.
+    /// "cdn_purge", and with regions "region_outage" and "region_partition". Default: every
+    /// kind some target can take.
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
     pub kinds: Option<Vec<Sp<String>>>,
@@ -70,7 +71,40 @@ fn takes(host: &Host, kind: Kind) -> bool {
         Kind::CacheFlush => s.provides(Want::Cache),
         Kind::LongTransactions => s.provides(Want::Store),
         Kind::CdnPurge => s.provides(Want::Cdn),
+        // A region kind strikes regions, not hosts (see `regions`).
+        Kind::RegionOutage | Kind::RegionPartition => false,
     }
+}
+
+/// The scenario's regions as a swarm strikes them: each region's servers, and its servers and
+/// users (the load generators `near` places in it).
+fn swarm_regions(scenario: &Scenario) -> Vec<SwarmRegion> {
+    let geo = super::regions::Geography::new(scenario);
+    let index = |i: usize| u16::try_from(i).expect("validated: host indices fit a u16");
+    scenario
+        .regions
+        .iter()
+        .map(|r| {
+            let name = r.get_ref().name.get_ref();
+            let servers: Vec<u16> = geo.servers_of(name).into_iter().map(index).collect();
+            let mut members = servers.clone();
+            members.extend(geo.loadgens_of(name).into_iter().map(|g| index(scenario.hosts.len() + g as usize)));
+            SwarmRegion { name: name.clone(), servers, members }
+        })
+        .collect()
+}
+
+/// The regions (indices in [`swarm_regions`]) a region kind may strike, among those with a
+/// server the swarm targets: an outage's have servers; a partition's have another region with
+/// hosts or users to be cut off from.
+fn regions(regions: &[SwarmRegion], targets: &[(u16, &Host)], kind: Kind) -> Vec<u16> {
+    let targeted = |r: &SwarmRegion| r.servers.iter().any(|s| targets.iter().any(|(t, _)| t == s));
+    let peopled = regions.iter().filter(|r| !r.members.is_empty()).count();
+    let has_peer = kind != Kind::RegionPartition || peopled >= 2;
+    (0..regions.len())
+        .filter(|&i| has_peer && targeted(&regions[i]))
+        .map(|i| u16::try_from(i).expect("regions are few"))
+        .collect()
 }
 
 /// A host's group: its own, or its service kind.
@@ -107,10 +141,15 @@ fn kinds(scenario: &Scenario, spec: &SwarmSpec) -> Vec<(Kind, Vec<u16>)> {
         None => Kind::ALL.to_vec(),
     };
     let targets = targets(scenario, spec);
+    let places = swarm_regions(scenario);
+    let struck = |k: Kind| match k.strikes_regions() {
+        true => regions(&places, &targets, k),
+        false => targets.iter().filter(|(_, h)| takes(h, k)).map(|(i, _)| *i).collect(),
+    };
     allowed
         .into_iter()
         .filter(|k| !k.needs_peer() || scenario.hosts.len() >= 2)
-        .map(|k| (k, targets.iter().filter(|(_, h)| takes(h, k)).map(|(i, _)| *i).collect::<Vec<u16>>()))
+        .map(|k| (k, struck(k)))
         .filter(|(_, hosts)| !hosts.is_empty())
         .collect()
 }
@@ -146,6 +185,7 @@ pub fn space(scenario: &Scenario) -> Space {
         max_faults: spec.max_faults.as_ref().map_or(3, |m| *m.get_ref()),
         window_ns: (ns(from), ns(to)),
         length_ns: (ns(short), ns(long)),
+        regions: swarm_regions(scenario),
     }
 }
 
@@ -244,7 +284,13 @@ fn kind_names(c: &mut Checker, spec: &SwarmSpec) {
             let message =
                 format!("a {:?} fault needs two hosts and the file has one; expected another kind", k.get_ref());
             c.report(k.span(), "no peer", message);
-        } else if !hosts.iter().any(|(_, h)| takes(h, kind)) {
+        } else if kind.strikes_regions() && regions(&swarm_regions(c.scenario), &hosts, kind).is_empty() {
+            let message = format!(
+                "no region can take a {:?} fault; expected [[regions]] with swarm target hosts in them (two with hosts or users, for a partition), or another kind",
+                k.get_ref()
+            );
+            c.report(k.span(), "no region", message);
+        } else if !kind.strikes_regions() && !hosts.iter().any(|(_, h)| takes(h, kind)) {
             let message = format!(
                 "no swarm target can take a {:?} fault; expected a target host of the kind it needs, or another kind",
                 k.get_ref()

@@ -1,5 +1,5 @@
 //! Semantic checks of the topology: host names, what each service refers to, links, and the
-//! hosts faults name. Part of validation (see `validate.rs`, which owns the [`Checker`]).
+//! hosts faults name (the regions' tables and region faults: `regions.rs`). Part of validation (see `validate.rs`, which owns the [`Checker`]).
 
 use super::spans::{Seg, fmt_dur};
 
@@ -19,6 +19,7 @@ pub(crate) fn check(c: &mut Checker) {
         service(c, i, host);
     }
     links(c);
+    super::regions::check(c);
     faults(c);
 }
 
@@ -174,6 +175,10 @@ fn faults(c: &mut Checker) {
             | FaultSpec::ShardLeave(_)
             | FaultSpec::ShardJoin(_)
             | FaultSpec::CdnPurge(_) => cache_fault(c, fault, entry.span()),
+            FaultSpec::RegionOutage(_)
+            | FaultSpec::RegionPartition(_)
+            | FaultSpec::RegionLatency(_)
+            | FaultSpec::RegionSkew(_) => super::regions::fault(c, fault, entry.span()),
         }
     }
 }
@@ -216,7 +221,11 @@ fn cache_fault(c: &mut Checker, fault: &FaultEntry, span: Range<usize>) {
         | FaultSpec::DiskDelay { .. }
         | FaultSpec::LongTransactions { .. }
         | FaultSpec::Slowdown { .. }
-        | FaultSpec::FailRequests { .. } => {}
+        | FaultSpec::FailRequests { .. }
+        | FaultSpec::RegionOutage(_)
+        | FaultSpec::RegionPartition(_)
+        | FaultSpec::RegionLatency(_)
+        | FaultSpec::RegionSkew(_) => {}
     }
 }
 

@@ -138,6 +138,14 @@ pub struct Scenario {
     #[serde(default)]
     #[schemars(with = "Vec<Link>")]
     pub links: Vec<Sp<Link>>,
+    /// Named places hosts are in, with the settings of the links inside each. Default: none.
+    #[serde(default)]
+    #[schemars(with = "Vec<super::regions::RegionSpec>")]
+    pub regions: Vec<Sp<super::regions::RegionSpec>>,
+    /// The settings of the links between two regions. Default: none (the network's).
+    #[serde(default)]
+    #[schemars(with = "Vec<super::regions::RegionLink>")]
+    pub region_links: Vec<Sp<super::regions::RegionLink>>,
     /// The traffic the load generators send.
     pub workload: Workload,
     /// Faults applied at given times.
@@ -287,6 +295,11 @@ pub struct Host {
     /// Tier or region, for grouping in reports and the GUI. Default: the service kind.
     #[serde(default)]
     pub group: Option<String>,
+    /// The region the host is in (a `[[regions]]` name): its links to other hosts take the
+    /// region's or the region link's settings. Default: none (the network's).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub region: Option<Sp<String>>,
     /// Worker slots serving requests at once. Default 64.
     #[serde(default = "default_workers")]
     pub workers: usize,
@@ -444,6 +457,11 @@ pub struct Workload {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub tenants: Vec<Sp<String>>,
+    /// The regions the users are near: load generator `i` sits in region `near[i % len]`, and
+    /// its links to the targets take the regions' settings. Default: none (the network's).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub near: Vec<Sp<String>>,
 }
 
 fn default_loadgens() -> Sp<u32> {
@@ -710,6 +728,21 @@ pub enum FaultSpec {
     /// A CDN edge drops every stored answer at once (a full purge): `{ cdn_purge = "edge1" }`.
     /// Takes no `for`: the answers do not come back.
     CdnPurge(#[schemars(with = "String")] Sp<String>),
+    /// Every host of a region crashes at once, as one fault: `{ region_outage = "eu-west" }`.
+    /// With `for`, they all restart.
+    RegionOutage(#[schemars(with = "String")] Sp<String>),
+    /// Cut every link between the hosts (and users) of two regions: `{ region_partition = { a
+    /// = "us-east", b = "eu-west" } }`; with `oneway = true`, only what `a` sends to `b`.
+    /// With `for`, they heal.
+    RegionPartition(super::regions::RegionPartitionSpec),
+    /// Every link between the hosts (and users) of two regions gets these settings:
+    /// `{ region_latency = { between = ["us-east", "eu-west"], latency = "300ms" } }`. With
+    /// `for`, each goes back to its configured settings.
+    RegionLatency(super::regions::RegionLatencySpec),
+    /// Every host of a region gets the clock error of a `clock_skew`: `{ region_skew = {
+    /// region = "eu-west", jump = "2s", drift = "10%" } }`. With `for`, each is put back to its
+    /// configured skew.
+    RegionSkew(super::regions::RegionSkewSpec),
 }
 
 /// Which L2 node leaves or joins which apps' cache tiers.

@@ -188,6 +188,7 @@ mod tests {
             slos: Vec::new(),
             checks: Default::default(),
             shards: Default::default(),
+            regions: Vec::new(),
         }
     }
 

@@ -1,5 +1,5 @@
 //! The report's sections for the parts a run may have or not: the cache tier, circuit
-//! breakers, user sessions, tenants, an autoscaled pool and an active-active store, each shown only when the report has
+//! breakers, user sessions, tenants, the users' regions, an autoscaled pool and an active-active store, each shown only when the report has
 //! it, in the layout of
 //! [`super`] (aligned tables, a unit on every figure).
 //!
@@ -7,6 +7,28 @@
 
 use super::{Table, ms, pct, section};
 use crate::report::{CacheFigures, CacheWindow, Report};
+
+/// End to end by the users' region, when the header places load generators in regions.
+pub(super) fn regions(report: &Report, out: &mut String) {
+    if report.regions.is_empty() {
+        return;
+    }
+    section(out, "End to end by users' region (the users of each region's load generators)");
+    let mut table = Table::new(&["<region", "<users on", "requests", "available", "p50 ms", "p99 ms", "max ms"]);
+    for r in &report.regions {
+        let l = &r.latency;
+        table.row(vec![
+            r.name.clone(),
+            r.loadgens.join(","),
+            r.requests.to_string(),
+            pct(r.availability),
+            ms(l.p50_ms, l),
+            ms(l.p99_ms, l),
+            ms(l.max_ms, l),
+        ]);
+    }
+    table.render(out);
+}
 
 pub(super) fn sessions(report: &Report, out: &mut String) {
     let Some(sessions) = &report.sessions else {

@@ -1,7 +1,7 @@
 //! The trace reader: one block in memory at a time, every malformation an error, never a panic.
 
 use super::*;
-use crate::trace::{FORMAT_VERSION, Header, Record, Shards};
+use crate::trace::{FORMAT_VERSION, Header, Record, RegionInfo, Shards};
 use std::io::Read;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -292,12 +292,16 @@ fn read_preamble<R: Read>(input: &mut Input<R>) -> Result<u16, TraceError> {
     Ok(version)
 }
 
-/// The header, and from version 7 the tenants and shard groups that may follow it.
+/// The header, from version 7 the tenants and shard groups that may follow it, and from
+/// version 8 the regions that may follow those.
 fn decode_header(bytes: &[u8], version: u16) -> Result<Header, TraceError> {
     let corrupt = |e: postcard::Error| TraceError::CorruptHeader { detail: format!("postcard: {e}") };
     let (mut header, mut rest) = postcard::take_from_bytes::<Header>(bytes).map_err(corrupt)?;
     if version >= 7 && !rest.is_empty() {
         (header.shards, rest) = postcard::take_from_bytes::<Shards>(rest).map_err(corrupt)?;
+    }
+    if version >= 8 && !rest.is_empty() {
+        (header.regions, rest) = postcard::take_from_bytes::<Vec<RegionInfo>>(rest).map_err(corrupt)?;
     }
     if !rest.is_empty() {
         return Err(TraceError::CorruptHeader { detail: format!("{} unexpected bytes after the header", rest.len()) });

@@ -1,10 +1,10 @@
 //! Tests of the trace codec: round trips, hashes, bounded memory, and every kind of damage.
 
 use super::*;
-use crate::fault::{Fault, Knob};
+use crate::fault::{Fault, Knob, RegionHosts};
 use crate::slo::{Slo, SloKind};
 use crate::trace::{FORMAT_VERSION, Header, Record};
-use crate::trace::{HostInfo, LinkInfo, Observation, Op, Outcome, ShardGroup, Shards};
+use crate::trace::{HostInfo, LinkInfo, Observation, Op, Outcome, RegionInfo, ShardGroup, Shards};
 use proptest::prelude::*;
 
 fn header() -> Header {
@@ -26,6 +26,7 @@ fn header() -> Header {
         }],
         checks: Default::default(),
         shards: Default::default(),
+        regions: Vec::new(),
     }
 }
 
@@ -59,6 +60,14 @@ fn every_variant() -> Vec<Record> {
         Event::Observed { req: 5, what: Observation::Expects { writer: None } },
         Event::Retry { req: 4, attempt: 1, after: Outcome::Timeout, denied: false },
         Event::Retry { req: 4, attempt: 2, after: Outcome::Error(3), denied: true },
+        Event::Fault(Fault::RegionOutage { region: RegionHosts { name: "eu-west".into(), hosts: vec![1, 2] } }),
+        Event::Fault(Fault::RegionLatency {
+            a: RegionHosts { name: "us-east".into(), hosts: vec![0] },
+            b: RegionHosts { name: "eu-west".into(), hosts: vec![1, 2] },
+            latency_ns: 150_000_000,
+            jitter_ns: 0,
+            loss: 0.01,
+        }),
         Event::End,
     ];
     events.into_iter().enumerate().map(|(i, event)| Record { t_ns: i as u64 * 1_000_003, event }).collect()
@@ -347,6 +356,30 @@ fn arb_fault() -> impl Strategy<Value = Fault> {
         (group(), any::<u16>()).prop_map(|(apps, node)| Fault::ShardLeave { apps, node }),
         (group(), any::<u16>()).prop_map(|(apps, node)| Fault::ShardJoin { apps, node }),
         any::<u16>().prop_map(|host| Fault::CdnPurge { host }),
+        arb_fault_of_regions(),
+    ]
+}
+
+/// Any region fault.
+fn arb_fault_of_regions() -> impl Strategy<Value = Fault> {
+    let region = || {
+        ("[a-z-]{0,10}", prop::collection::vec(any::<u16>(), 0..4))
+            .prop_map(|(name, hosts)| RegionHosts { name, hosts })
+    };
+    prop_oneof![
+        region().prop_map(|region| Fault::RegionOutage { region }),
+        region().prop_map(|region| Fault::RegionRestore { region }),
+        (region(), region(), any::<bool>()).prop_map(|(a, b, oneway)| Fault::RegionPartition { a, b, oneway }),
+        (region(), region(), any::<bool>()).prop_map(|(a, b, oneway)| Fault::RegionHeal { a, b, oneway }),
+        (region(), region(), any::<u64>(), any::<u64>(), 0.0..1.0f64).prop_map(
+            |(a, b, latency_ns, jitter_ns, loss)| { Fault::RegionLatency { a, b, latency_ns, jitter_ns, loss } }
+        ),
+        (region(), region()).prop_map(|(a, b)| Fault::RegionLatencyRestore { a, b }),
+        (region(), any::<i64>(), any::<i64>()).prop_map(|(region, offset_ns, drift_ppm)| Fault::RegionSkew {
+            region,
+            offset_ns,
+            drift_ppm
+        }),
     ]
 }
 
@@ -442,6 +475,38 @@ fn shards_follow_the_header_only_when_there_are_some() {
     // Before version 7 nothing may follow the header.
     let mut older = bytes.clone();
     older[8..10].copy_from_slice(&6u16.to_le_bytes());
+    match read(&older) {
+        Err(TraceError::CorruptHeader { detail }) => assert!(detail.contains("unexpected bytes"), "{detail}"),
+        other => panic!("expected a corrupt header, got {:?}", other.map(|(h, ..)| h)),
+    }
+}
+
+#[test]
+fn regions_follow_the_tenants_only_when_there_are_some() {
+    let records = every_variant();
+    let (plain_hash, _) = write(&records);
+    let regions = vec![
+        RegionInfo { name: "us-east".into(), hosts: vec![0, 1] },
+        RegionInfo { name: "eu-west".into(), hosts: vec![2] },
+    ];
+    let placed = Header { regions: regions.clone(), ..header() };
+    let mut writer = TraceWriter::new(Vec::new(), &placed).expect("header encodes");
+    for record in &records {
+        writer.write(record).expect("record encodes");
+    }
+    let (hash, bytes) = writer.finish().expect("finishes");
+    assert_ne!(hash, plain_hash, "the regions are part of what the hash covers");
+    let header_len = u32::from_le_bytes(bytes[10..14].try_into().expect("4 bytes")) as usize;
+    let mut expected = postcard::to_stdvec(&header()).expect("encodes");
+    expected = postcard::to_extend(&Shards::default(), expected).expect("encodes");
+    expected = postcard::to_extend(&regions, expected).expect("encodes");
+    assert_eq!(&bytes[14..14 + header_len], &expected[..], "empty shards, then the regions");
+    let (read_header, read_records, read_hash) = read(&bytes).expect("reads back");
+    assert_eq!((read_header, read_records, read_hash), (placed, records, hash));
+
+    // Before version 8 nothing may follow the tenants.
+    let mut older = bytes.clone();
+    older[8..10].copy_from_slice(&7u16.to_le_bytes());
     match read(&older) {
         Err(TraceError::CorruptHeader { detail }) => assert!(detail.contains("unexpected bytes"), "{detail}"),
         other => panic!("expected a corrupt header, got {:?}", other.map(|(h, ..)| h)),
