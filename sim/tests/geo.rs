@@ -68,7 +68,10 @@ fn a_clock_ahead_discards_later_writes_and_too_far_ahead_is_refused() {
             "seed {seed}: skew costs counters nothing"
         );
         let g = geo(&report);
-        assert!(g.lww_lost_to_skew * 3 > g.lww_lost, "seed {seed}: over a third of the losses reverse real time: {g:?}");
+        assert!(
+            g.lww_lost_to_skew * 3 > g.lww_lost,
+            "seed {seed}: over a third of the losses reverse real time: {g:?}"
+        );
         let us = g.nodes.iter().find(|n| n.host == "geo-us").unwrap();
         assert!(us.refused > 10, "seed {seed}: geo-us refuses the runaway clock's batches: {us:?}");
         assert!(us.max_behind_ms > 4_000, "seed {seed}: and falls behind on its writes: {us:?}");

@@ -258,7 +258,11 @@ impl GeoAcc {
             increments_acked,
             increments_unknown,
         };
-        let mut checks = vec![agreement_check(&report, &self.disagreements)];
+        // A store of one region has nothing to agree with.
+        let mut checks: Vec<Check> = Vec::new();
+        if report.nodes.len() > 1 {
+            checks.push(agreement_check(&report, &self.disagreements));
+        }
         let settled = last_increment_ns.is_none_or(|t| t.saturating_add(SETTLE_NS) <= end_ns);
         checks.extend(counters_check(&report, settled));
         Some((report, checks))
@@ -404,6 +408,11 @@ mod tests {
     fn nothing_compared_is_unknown_and_no_geo_node_is_no_section() {
         let mut acc = GeoAcc::default();
         acc.change(S, 0, state::GEO_WINDOW, "7 00000000000000aa");
+        assert!(
+            acc.clone().finish(&History::new(), &hosts(), 100 * S).unwrap().1.is_empty(),
+            "one region agrees with nobody"
+        );
+        acc.sample(S, 1, gauge::GEO_BEHIND_MS, 0);
         assert_eq!(acc.finish(&History::new(), &hosts(), 100 * S).unwrap().1[0].verdict, Verdict::Unknown);
         assert!(GeoAcc::default().finish(&History::new(), &hosts(), 100 * S).is_none());
     }

@@ -36,7 +36,7 @@ use crate::proto::{ErrorCode, Framed};
 use crate::seam::{DiskError, Env};
 use crate::server::{Handler, Replier};
 use faultline_vocab::{gauge, state};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -100,7 +100,7 @@ struct Inner<E: Env> {
     published: RefCell<BTreeMap<&'static str, i64>>,
     /// When the node started, on its own clock (ns): the frontier assumed for a peer not yet
     /// heard from, for the lag gauge.
-    started_ns: Cell<u64>,
+    started_ns: u64,
 }
 
 /// An active-active store node (cheap to clone: the clones share it).
@@ -155,7 +155,7 @@ impl<E: Env> GeoNode<E> {
             state: RefCell::new(st),
             fresh: Notify::new(),
             published: RefCell::default(),
-            started_ns: Cell::new(started_ns),
+            started_ns,
         };
         Ok(Self { inner: Rc::new(inner) })
     }
@@ -302,12 +302,8 @@ impl<E: Env> GeoNode<E> {
             st.hlc.now(pt);
         }
         let held = st.held_windows(&self.inner.peer_ids);
-        let oldest = self
-            .inner
-            .peer_ids
-            .iter()
-            .map(|p| st.frontier.get(p).copied().unwrap_or(self.inner.started_ns.get()))
-            .min();
+        let oldest =
+            self.inner.peer_ids.iter().map(|p| st.frontier.get(p).copied().unwrap_or(self.inner.started_ns)).min();
         let behind_ms = oldest.map_or(0, |f| pt.saturating_sub(f) / 1_000_000);
         let values = [
             (gauge::LWW_DISCARDED, st.map.discarded()),
