@@ -115,6 +115,16 @@ struct NodeAcc {
     up: bool,
 }
 
+/// A window two nodes reported with different digests: (host, digest) of each, and when the
+/// second reported it.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    window: u64,
+    first: (u16, u64),
+    other: (u16, u64),
+    t_ns: u64,
+}
+
 /// Folds the active-active events of a run.
 #[derive(Debug, Clone, Default)]
 pub struct GeoAcc {
@@ -122,7 +132,8 @@ pub struct GeoAcc {
     /// Per window: the first report (host, digest).
     windows: BTreeMap<u64, (u16, u64)>,
     compared: BTreeSet<u64>,
-    disagreements: Vec<(u64, u16, u64, u16, u64, u64)>,
+    /// Windows whose digests differed, in the order found (each window once).
+    disagreements: Vec<Found>,
     disagreeing: BTreeSet<u64>,
     /// Writes discarded: (key, loser) -> winner, as named in the reports.
     lost: BTreeMap<(String, String), String>,
@@ -165,7 +176,7 @@ impl GeoAcc {
             Some(&(first, d)) if first != host => {
                 self.compared.insert(k);
                 if d != digest && self.disagreeing.insert(k) {
-                    self.disagreements.push((k, first, d, host, digest, t_ns));
+                    self.disagreements.push(Found { window: k, first: (first, d), other: (host, digest), t_ns });
                 }
             }
             Some(_) => {}
@@ -244,11 +255,11 @@ impl GeoAcc {
                 .disagreements
                 .iter()
                 .take(LISTED)
-                .map(|&(window, a, da, b, db, t)| Disagreement {
-                    window,
-                    first: (name(a), format!("{da:016x}")),
-                    other: (name(b), format!("{db:016x}")),
-                    at_s: t as f64 / NS_PER_S,
+                .map(|f| Disagreement {
+                    window: f.window,
+                    first: (name(f.first.0), format!("{:016x}", f.first.1)),
+                    other: (name(f.other.0), format!("{:016x}", f.other.1)),
+                    at_s: f.t_ns as f64 / NS_PER_S,
                 })
                 .collect(),
             lww_lost,
@@ -261,7 +272,7 @@ impl GeoAcc {
         // A store of one region has nothing to agree with.
         let mut checks: Vec<Check> = Vec::new();
         if report.nodes.len() > 1 {
-            checks.push(agreement_check(&report, &self.disagreements));
+            checks.push(agreement_check(&report, self.disagreements.first()));
         }
         let settled = last_increment_ns.is_none_or(|t| t.saturating_add(SETTLE_NS) <= end_ns);
         checks.extend(counters_check(&report, settled));
@@ -292,15 +303,15 @@ fn lost_to_skew(lost: &BTreeMap<(String, String), String>, history: &History) ->
     (lost.len() as u64, skewed as u64)
 }
 
-fn agreement_check(report: &GeoReport, found: &[(u64, u16, u64, u16, u64, u64)]) -> Check {
+fn agreement_check(report: &GeoReport, first: Option<&Found>) -> Check {
     const NAME: &str = "active-active regions agree";
-    if let Some(&(window, a, _, b, _, t_ns)) = found.first() {
-        let d = &report.disagreements_listed[0];
+    if let (Some(found), Some(d)) = (first, report.disagreements_listed.first()) {
         let detail = format!(
-            "{} of {} windows differ; first window {window}: {} holds {}, {} holds {}",
-            report.disagreements, report.windows_compared, d.first.0, d.first.1, d.other.0, d.other.1
+            "{} of {} windows differ; first window {}: {} holds {}, {} holds {}",
+            report.disagreements, report.windows_compared, d.window, d.first.0, d.first.1, d.other.0, d.other.1
         );
-        return Check::new(NAME, Verdict::Fail, detail).with(Evidence::at(Some(t_ns)).with_hosts([a, b]));
+        let evidence = Evidence::at(Some(found.t_ns)).with_hosts([found.first.0, found.other.0]);
+        return Check::new(NAME, Verdict::Fail, detail).with(evidence);
     }
     if report.windows_compared == 0 {
         return Check::new(NAME, Verdict::Unknown, "no window was held by two regions: nothing to compare");

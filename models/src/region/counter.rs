@@ -18,6 +18,17 @@ pub struct Totals {
     pub n: u64,
 }
 
+impl Totals {
+    /// These totals after adding `delta` (negative: a decrement), saturating.
+    pub fn plus(self, delta: i64) -> Totals {
+        if delta >= 0 {
+            Totals { p: self.p.saturating_add(delta as u64), n: self.n }
+        } else {
+            Totals { p: self.p, n: self.n.saturating_add(delta.unsigned_abs()) }
+        }
+    }
+}
+
 /// A PN-counter: every region's totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PnCounter {
@@ -39,11 +50,7 @@ impl PnCounter {
     /// Region `origin` adds `delta` (negative: subtracts); returns its totals after.
     pub fn add(&mut self, origin: u16, delta: i64) -> Totals {
         let t = self.totals.entry(origin).or_default();
-        if delta >= 0 {
-            t.p = t.p.saturating_add(delta as u64);
-        } else {
-            t.n = t.n.saturating_add(delta.unsigned_abs());
-        }
+        *t = t.plus(delta);
         *t
     }
 

@@ -25,7 +25,6 @@
 //! Must not: know the simulation, or route clients (they are sent to their nearest region).
 
 use super::api::{Body, Entry, GeoMsg};
-use super::counter::Totals;
 use super::hlc::Hlc;
 use super::journal::Journal;
 use super::lww::LwwMap;
@@ -215,13 +214,8 @@ impl<E: Env> GeoNode<E> {
     pub fn add(&self, key: &[u8], delta: i64) -> Result<i64, DiskError> {
         let origin = self.inner.config.origin;
         self.append(key, |st| {
-            let mut t = st.counters.get(key).map(|c| c.totals(origin)).unwrap_or_default();
-            if delta >= 0 {
-                t.p = t.p.saturating_add(delta as u64);
-            } else {
-                t.n = t.n.saturating_add(delta.unsigned_abs());
-            }
-            Body::Count(Totals { p: t.p, n: t.n })
+            let totals = st.counters.get(key).map(|c| c.totals(origin)).unwrap_or_default();
+            Body::Count(totals.plus(delta))
         })?;
         Ok(self.counter(key))
     }

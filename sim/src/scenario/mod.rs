@@ -1,6 +1,6 @@
 //! Scenario files: TOML -> typed, validated [`Scenario`].
 //!
-//! `types` is the format; `units` parses durations; `clock` parses clock offsets and drifts; `load` reads and parses a file and runs
+//! `types` is the format; `units` holds durations and sizes (their types and parsing); `clock` parses clock offsets and drifts; `load` reads and parses a file and runs
 //! `validate` (with `topology`) over it; `error` is what goes wrong, located; `schema` exports
 //! the format as JSON Schema; `query` looks hosts up; `autoscale` is the autoscaled pool's table; `deploy` is the deploy's; `swarm` is what a swarm run may draw; `cost` prices hosts for `faultline compare`; `emit` writes faults back as scenario text; `retry` is the workload's retry table; `spans` locates values in the text; `regions` is the regions' tables and their faults' settings.
 pub mod autoscale;

@@ -9,6 +9,7 @@
 //! comment (it becomes the schema's description), a default, and a row in `docs/scenario.md`.
 
 use super::clock::{Drift, Offset};
+pub use super::units::{Dur, Size};
 use crate::services::Service;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -17,93 +18,6 @@ use toml::Spanned;
 
 /// A span-carrying value; the schema is the inner type's.
 pub type Sp<T> = Spanned<T>;
-
-/// A duration written as text: "250ms", "1.5s", "5m", "2h". In the schema: a string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Dur(pub Duration);
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(DurVisitor)
-    }
-}
-
-/// Reads a duration from a string; any other type is "invalid type: ..., expected a duration
-/// such as ..." (a bare number has no unit, so it is not a duration).
-struct DurVisitor;
-
-impl serde::de::Visitor<'_> for DurVisitor {
-    type Value = Dur;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a duration string with a unit, such as \"250ms\", \"1.5s\" or \"5m\"")
-    }
-    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Dur, E> {
-        super::units::parse_duration(text).map(Dur).map_err(E::custom)
-    }
-}
-
-impl JsonSchema for Dur {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Duration".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "description": "A duration: a number and a unit (ns, us, ms, s, m, h), e.g. \"250ms\", \"1.5s\", \"5m\".",
-            "pattern": "^[0-9]+(\\.[0-9]+)?\\s*(ns|us|µs|ms|s|m|min|h)$"
-        })
-    }
-}
-
-/// A size in bytes, written as Redis writes memory sizes: a number of bytes, or a number with
-/// a unit, `k`/`m`/`g` (powers of 1000) or `kb`/`mb`/`gb` (powers of 1024), any case:
-/// "64mb", "1gb", "500kb", "4096". In the schema: a string or an integer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Size(pub u64);
-
-impl<'de> Deserialize<'de> for Size {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(SizeVisitor)
-    }
-}
-
-struct SizeVisitor;
-
-impl serde::de::Visitor<'_> for SizeVisitor {
-    type Value = Size;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a size such as \"64mb\", \"1gb\", \"500kb\" or a number of bytes")
-    }
-    fn visit_u64<E: serde::de::Error>(self, bytes: u64) -> Result<Size, E> {
-        Ok(Size(bytes))
-    }
-    fn visit_i64<E: serde::de::Error>(self, bytes: i64) -> Result<Size, E> {
-        u64::try_from(bytes).map(Size).map_err(|_| E::custom(format!("a size cannot be negative, found {bytes}")))
-    }
-    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Size, E> {
-        faultline_models::cache::engine::parse_memory(text.trim().as_bytes()).map(Size).ok_or_else(|| {
-            E::custom(format!(
-                "expected a size such as \"64mb\", \"1gb\", \"500kb\" or a number of bytes (units k, kb, m, mb, g, gb), \
-                 found {text:?}"
-            ))
-        })
-    }
-}
-
-impl JsonSchema for Size {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Size".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "A size in bytes: a number, or a number and a unit as Redis writes them (k, kb, m, mb, g, gb), e.g. \"64mb\".",
-            "oneOf": [
-                { "type": "integer", "minimum": 0 },
-                { "type": "string", "pattern": "^[0-9]+([kKmMgG][bB]?)?$" }
-            ]
-        })
-    }
-}
 
 /// A whole scenario file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -789,33 +703,4 @@ pub struct SloEntry {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub converged_within: Option<Sp<Dur>>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, Deserialize)]
-    struct Holder {
-        d: Dur,
-    }
-
-    fn check(value: &str, expected: Result<Duration, &str>) {
-        let got = toml::from_str::<Holder>(&format!("d = {value}")).map(|h| h.d.0);
-        match (got, expected) {
-            (Ok(got), Ok(want)) => assert_eq!(got, want, "{value}"),
-            (Err(got), Err(want)) => assert!(got.message().contains(want), "{value}: {got}"),
-            (got, want) => panic!("{value}: got {got:?}, want {want:?}"),
-        }
-    }
-
-    #[test]
-    fn durations_are_strings_with_units() {
-        check("\"250ms\"", Ok(Duration::from_millis(250)));
-        check("\"2min\"", Ok(Duration::from_secs(120)));
-        check("10", Err("invalid type: integer `10`, expected a duration string with a unit"));
-        check("1.5", Err("expected a duration string with a unit"));
-        check("\"10\"", Err("has no unit"));
-        check("\"10 parsecs\"", Err("unknown unit \"parsecs\""));
-    }
 }
