@@ -25,6 +25,7 @@ pub mod cache;
 pub mod cdn;
 pub mod client;
 pub mod deploy;
+pub mod dns;
 pub mod echo;
 pub mod failover;
 pub mod http;

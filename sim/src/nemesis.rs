@@ -88,6 +88,9 @@ fn to_fault(spec: &FaultSpec, hosts: &BTreeMap<String, u16>, scenario: &Scenario
         }
         FaultSpec::ShardJoin(change) => Fault::ShardJoin { apps: group(hosts, &change.app), node: host(&change.node) },
         FaultSpec::CdnPurge(h) => Fault::CdnPurge { host: host(h) },
+        FaultSpec::DnsTtl { host: h, ttl } => {
+            tune(h, Knob::DnsTtl, u64::try_from(ttl.0.as_millis()).unwrap_or(u64::MAX), 0)
+        }
         FaultSpec::RegionOutage(r) => Fault::RegionOutage { region: region(scenario, hosts, r, false) },
         FaultSpec::RegionPartition(p) => Fault::RegionPartition {
             a: region(scenario, hosts, &p.a, true),

@@ -48,11 +48,14 @@ pub enum Knob {
     /// set by a deploy when it starts an instance on such a version). 0: health as the store
     /// makes it.
     FailHealth,
+    /// A DNS server's answer TTL in milliseconds (a TTL set too long); 0: the TTL it was
+    /// configured with.
+    DnsTtl,
 }
 
 impl Knob {
     /// Every knob, in a fixed order (an index into per-host knob tables).
-    pub const ALL: [Knob; 10] = [
+    pub const ALL: [Knob; 11] = [
         Knob::ApplyDelay,
         Knob::DiskDelay,
         Knob::Slowdown,
@@ -63,6 +66,7 @@ impl Knob {
         Knob::CdnPurge,
         Knob::LbOut,
         Knob::FailHealth,
+        Knob::DnsTtl,
     ];
 
     /// The knob's position in [`Knob::ALL`].
@@ -78,6 +82,7 @@ impl Knob {
             Knob::CdnPurge => 7,
             Knob::LbOut => 8,
             Knob::FailHealth => 9,
+            Knob::DnsTtl => 10,
         }
     }
 
@@ -94,6 +99,7 @@ impl Knob {
             Knob::CdnPurge => "cdn_purge",
             Knob::LbOut => "lb_out",
             Knob::FailHealth => "fail_health",
+            Knob::DnsTtl => "dns_ttl",
         }
     }
 
@@ -113,6 +119,9 @@ impl Knob {
             Knob::LbOut => format!("backends {} out", bits(value)),
             Knob::FailHealth if value == 0 => "health as the store makes it".to_string(),
             Knob::FailHealth => "health checks fail".to_string(),
+            Knob::DnsTtl if value == 0 => "the configured TTL".to_string(),
+            Knob::DnsTtl if value % 1000 == 0 => format!("TTL {}s", value / 1000),
+            Knob::DnsTtl => format!("TTL {value}ms"),
         }
     }
 }
@@ -424,10 +433,14 @@ pub mod state {
     /// hybrid logical clock: "<window index> <digest of the window's writes, 16 hex digits>".
     /// Nodes that applied the same writes report the same digest.
     pub const GEO_WINDOW: &str = "geo_window";
+    /// A DNS server's view changed: an endpoint's health, "<endpoint>:unhealthy" or
+    /// "<endpoint>:healthy", or what a record answers, "answer <name> <endpoint>" (a nearest
+    /// record: "answer <name>@<region> <endpoint>", one per region).
+    pub const DNS: &str = "dns";
 
     /// Every state key a model (or the autoscaler) reports.
-    pub const ALL: [&str; 11] =
-        [ROLE, FAILOVER, TRUNCATED, BREAKER, LB, TIER, INSTANCE, AUTOSCALE, DEPLOY, LWW_DISCARD, GEO_WINDOW];
+    pub const ALL: [&str; 12] =
+        [ROLE, FAILOVER, TRUNCATED, BREAKER, LB, TIER, INSTANCE, AUTOSCALE, DEPLOY, LWW_DISCARD, GEO_WINDOW, DNS];
 }
 
 /// The roles of a node in a replicated group (the values of [`state::ROLE`] and of `Role` events).
@@ -496,6 +509,7 @@ mod tests {
             "cdn_purge",
             "lb_out",
             "fail_health",
+            "dns_ttl",
         ];
         assert_eq!(names, expected_names);
         let json: Vec<String> = Knob::ALL.iter().map(|k| serde_json::to_string(k).expect("a knob")).collect();
@@ -510,6 +524,7 @@ mod tests {
             "CdnPurge",
             "LbOut",
             "FailHealth",
+            "DnsTtl",
         ];
         assert_eq!(json, expected.map(|name| format!("\"{name}\"")));
         for (i, knob) in Knob::ALL.iter().enumerate() {
@@ -529,6 +544,8 @@ mod tests {
         assert_eq!(Knob::LbOut.show(0b101), "backends #0,#2 out");
         assert_eq!(Knob::LbOut.show(0), "every backend in");
         assert_eq!(Knob::FailHealth.show(1), "health checks fail");
+        assert_eq!((Knob::DnsTtl.show(300_000), Knob::DnsTtl.show(1_500)), ("TTL 300s".into(), "TTL 1500ms".into()));
+        assert_eq!(Knob::DnsTtl.show(0), "the configured TTL");
     }
 
     #[test]

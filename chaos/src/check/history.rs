@@ -89,9 +89,14 @@ pub enum FailoverKind {
     Detected,
     /// It promoted a replica.
     Promoted,
+    /// A DNS server found an endpoint unhealthy (`State{key: "dns"}`, "<endpoint>:unhealthy").
+    DnsDown,
+    /// A DNS server changed what a name answers ("answer <name> <endpoint>").
+    DnsAnswer,
 }
 
-/// One failover controller action (`State{key: "failover"}`).
+/// One failover action: a controller's (`State{key: "failover"}`) or a DNS server's
+/// (`State{key: "dns"}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailoverEntry {
     /// When, ns.
@@ -139,6 +144,9 @@ pub struct History {
     pub failovers: Vec<FailoverEntry>,
     /// Actions left out of `failovers` (past [`MAX_ACTIONS`]).
     pub failovers_omitted: u64,
+    /// What each DNS name (or a nearest name's view from a region) answers now: its first
+    /// answer is no change, only a later, different one is.
+    dns_answers: BTreeMap<String, String>,
     /// Faults in time order.
     pub faults: Vec<(u64, Fault)>,
     /// Faults left out of `faults` (past [`MAX_FAULTS`]).
@@ -245,7 +253,9 @@ impl History {
                     self.on_primary(t_ns, *host, *epoch, *lsn, *last_epoch);
                 }
             }
-            Event::State { host, key, value } if key == faultline_vocab::state::FAILOVER => {
+            Event::State { host, key, value }
+                if key == faultline_vocab::state::FAILOVER || key == faultline_vocab::state::DNS =>
+            {
                 self.on_failover(t_ns, *host, value)
             }
             Event::Fault(fault) => {
@@ -314,6 +324,14 @@ impl History {
             FailoverKind::Detected
         } else if value.starts_with(faultline_vocab::failover::PROMOTED) {
             FailoverKind::Promoted
+        } else if value.ends_with(":unhealthy") {
+            FailoverKind::DnsDown
+        } else if let Some(answer) = value.strip_prefix("answer ") {
+            let (name, endpoint) = answer.split_once(' ').unwrap_or((answer, ""));
+            match self.dns_answers.insert(name.to_string(), endpoint.to_string()) {
+                Some(before) if before != endpoint => FailoverKind::DnsAnswer,
+                _ => return,
+            }
         } else {
             return;
         };

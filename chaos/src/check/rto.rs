@@ -17,9 +17,12 @@
 //!   time after the drop at which the rate is at least the ratio and does not fall below it for
 //!   one window (`[r, r + rto_window)`, ending by the end of the run); with no such `r`, the
 //!   run did not recover.
-//! - Detection = the first failover controller "detected" action in `[f, g)` minus `f`;
-//!   promotion = the first "promoted" action at or after it minus the detection. Absent when no
-//!   controller acted.
+//! - Detection = the first failover controller "detected" action, or DNS server finding an
+//!   endpoint unhealthy, in `[f, g)` minus `f`; promotion = the first "promoted" action at or
+//!   after it minus the detection. Absent when nothing detected or promoted.
+//! - DNS switch = the first change of what a DNS name answers in `[f, g)` minus `f`. With one,
+//!   the rest of the RTO after detection and promotion is the DNS part: health checks, TTLs
+//!   running out in clients' caches, clients reconnecting.
 //!
 //! Cost: the rate is piecewise constant between the times requests enter and leave the window;
 //! [`Segments`] holds one entry per change of class (O(n) to build), each fault walks them.
@@ -44,6 +47,9 @@ pub struct Recovery {
     pub detection_ns: Option<u64>,
     /// Time from the detection to the controller's promotion, ns.
     pub promotion_ns: Option<u64>,
+    /// Time from the fault to a DNS server's first change of an answer, ns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_switch_ns: Option<u64>,
     /// The hosts the fault touched (indices, ascending).
     #[serde(default)]
     pub hosts: Vec<u16>,
@@ -147,11 +153,14 @@ pub fn recovery(history: &History, config: &CheckConfig, names: &[String]) -> Ve
     for &(f_ns, fault) in &faults {
         let next_ns = faults.iter().map(|(t, _)| *t).find(|t| t > f_ns).unwrap_or(u64::MAX);
         let (dropped, rto_ns) = segments.rto(*f_ns, next_ns, window_ns, history.end_ns);
-        let detected = history
-            .failovers
-            .iter()
-            .find(|a| a.kind == FailoverKind::Detected && a.t_ns >= *f_ns && a.t_ns < next_ns)
-            .map(|a| a.t_ns);
+        let within = |kinds: &[FailoverKind]| {
+            history
+                .failovers
+                .iter()
+                .find(|a| kinds.contains(&a.kind) && a.t_ns >= *f_ns && a.t_ns < next_ns)
+                .map(|a| a.t_ns)
+        };
+        let detected = within(&[FailoverKind::Detected, FailoverKind::DnsDown]);
         let promoted = detected.and_then(|d| {
             history.failovers.iter().find(|a| a.kind == FailoverKind::Promoted && a.t_ns >= d).map(|a| a.t_ns - d)
         });
@@ -162,6 +171,7 @@ pub fn recovery(history: &History, config: &CheckConfig, names: &[String]) -> Ve
             rto_ns,
             detection_ns: detected.map(|d| d - f_ns),
             promotion_ns: promoted,
+            dns_switch_ns: within(&[FailoverKind::DnsAnswer]).map(|t| t - f_ns),
             hosts: fault_hosts(fault),
             observable_ns: history.end_ns.saturating_sub(window_ns).saturating_sub(*f_ns),
         });
@@ -181,7 +191,7 @@ fn fault_hosts(fault: &Fault) -> Vec<u16> {
 mod tests {
     use super::*;
     use crate::check::testkit::{DB1, DB2, MS, Run, S};
-    use crate::trace::Outcome;
+    use crate::trace::{Event, Outcome};
     use proptest::prelude::*;
 
     fn config() -> CheckConfig {
@@ -217,6 +227,27 @@ mod tests {
         assert_eq!(kill.promotion_ns, Some(20 * MS));
         assert_eq!(kill.hosts, [DB1]);
         assert_eq!(kill.observable_ns, 9 * S, "the run ends at 20 s, one 1 s window after 19 s");
+    }
+
+    #[test]
+    fn a_dns_server_detects_and_switches() {
+        let mut run = Run::new();
+        traffic(&mut run, 10 * S, 14 * S);
+        let dns = |run: &mut Run, t_ns: u64, value: &str| {
+            let value = value.to_string();
+            run.push(t_ns, Event::State { host: 3, key: faultline_vocab::state::DNS.into(), value });
+        };
+        dns(&mut run, 0, "answer shop app-us");
+        run.fault(5 * S, Fault::Tune { host: 3, knob: crate::fault::Knob::DnsTtl, value: 300_000, grow_per_s: 0 });
+        run.fault(10 * S, Fault::Kill { host: DB1 });
+        dns(&mut run, 12 * S, "app-us:unhealthy");
+        dns(&mut run, 12 * S, "answer shop app-eu");
+        dns(&mut run, 18 * S, "answer shop app-us");
+        let found = recovery(&run.history(), &config(), &Run::names());
+        assert_eq!(found[0].dns_switch_ns, None, "the first answer at start is no change");
+        assert_eq!(found[1].detection_ns, Some(2 * S), "the DNS health check detected it");
+        assert_eq!(found[1].promotion_ns, None);
+        assert_eq!(found[1].dns_switch_ns, Some(2 * S), "the first change after the fault, not the failback");
     }
 
     #[test]

@@ -194,7 +194,9 @@ pub fn rto_label(found: &Recovery) -> String {
     format!("after {} at {}", found.fault, s_text(found.t_ns))
 }
 
-/// "4.891 s (detection 3.010 s, promotion 0.020 s)" or "not recovered by the end of the run".
+/// "4.891 s (detection 3.010 s, promotion 0.020 s)" or "not recovered by the end of the run";
+/// after a DNS answer changed, the rest is DNS's: "95.000 s (detection 30.000 s, DNS 65.000 s:
+/// the answer changed after 30.500 s)".
 pub fn rto_text(found: &Recovery) -> String {
     let Some(rto_ns) = found.rto_ns else {
         return "not recovered by the end of the run".into();
@@ -205,6 +207,11 @@ pub fn rto_text(found: &Recovery) -> String {
     }
     if let Some(ns) = found.promotion_ns {
         parts.push(format!("promotion {}", s_text(ns)));
+    }
+    if let Some(switch_ns) = found.dns_switch_ns {
+        let before = found.detection_ns.unwrap_or(0) + found.promotion_ns.unwrap_or(0);
+        let dns = rto_ns.saturating_sub(before);
+        parts.push(format!("DNS {}: the answer changed after {}", s_text(dns), s_text(switch_ns)));
     }
     if !found.dropped {
         parts.push("the success rate never dropped".into());
@@ -398,11 +405,18 @@ mod tests {
             rto_ns: Some(4_210 * MS),
             detection_ns: Some(3_010 * MS),
             promotion_ns: Some(20 * MS),
+            dns_switch_ns: None,
             hosts: vec![DB1],
             observable_ns: 9 * S,
         };
         assert_eq!(rto_label(&found), "after kill db1 at 10.000 s");
         assert_eq!(rto_text(&found), "4.210 s (detection 3.010 s, promotion 0.020 s)");
+        let dns = Recovery { dns_switch_ns: Some(3_500 * MS), rto_ns: Some(40 * S), ..found.clone() };
+        assert_eq!(
+            rto_text(&dns),
+            "40.000 s (detection 3.010 s, promotion 0.020 s, DNS 36.970 s: the answer changed after 3.500 s)",
+            "the three parts add up to the RTO"
+        );
         let failing = rto_check(&found, 4 * S);
         assert_eq!(failing.verdict, Verdict::Fail);
         assert_eq!(failing.detail, "4.210 s (detection 3.010 s, promotion 0.020 s) > 4.000 s");

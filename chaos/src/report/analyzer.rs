@@ -121,6 +121,8 @@ pub struct Analyzer {
     pub(super) tenants: TenantsAcc,
     /// End to end by the users' regions.
     pub(super) regions: super::regions::RegionsAcc,
+    /// DNS failovers and the users who followed them.
+    pub(super) dns: super::dns::DnsAcc,
     /// The autoscaler's states and gauge.
     pub(super) autoscale: AutoscaleAcc,
     /// The deploy controller's states and gauges, and the failures during a deploy.
@@ -170,6 +172,7 @@ impl Analyzer {
             sessions: SessionsAcc::new(window_ns),
             tenants: TenantsAcc::new(&header.shards.tenants, window_ns),
             regions: super::regions::RegionsAcc::new(header),
+            dns: super::dns::DnsAcc::new(header),
             queue: QueueAcc::new(window_ns),
         }
     }
@@ -189,11 +192,12 @@ impl Analyzer {
         // Requests are matched through the data history's map of outstanding requests.
         let matched = self.data.observe(t_ns, &record.event);
         match &record.event {
-            Event::Invoke { req, service, key, client, .. } => {
+            Event::Invoke { req, service, key, client, user, .. } => {
                 if matched == Matched::Invoked {
                     self.tenants.invoke(t_ns, *key);
                     self.retry.invoke(t_ns);
                     self.regions.invoke(*req, *client);
+                    self.dns.invoke(t_ns, *user, *service);
                 }
                 self.on_invoke(t_ns, matched, *req, *service);
             }
@@ -224,6 +228,7 @@ impl Analyzer {
                 if self.geo.change(t_ns, *host, key, value) {
                     return;
                 }
+                self.dns.change(t_ns, key, value);
                 self.breakers.change(t_ns, *host, key, value);
                 self.autoscale.change(t_ns, *host, key, value);
                 self.deploy.change(t_ns, key, value);

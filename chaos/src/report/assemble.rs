@@ -73,6 +73,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
     let retry = analyzer.retry.finish(end_to_end.requests, &windows);
     let tenants = analyzer.tenants.finish();
     let regions = std::mem::take(&mut analyzer.regions).finish();
+    let dns = std::mem::take(&mut analyzer.dns).finish();
     let autoscale = std::mem::take(&mut analyzer.autoscale).finish(&windows, &analyzer.header.slos);
     let deploy = std::mem::take(&mut analyzer.deploy).finish().map(|(deploy, check)| {
         checks_out.push(check);
@@ -109,6 +110,7 @@ pub(super) fn report(mut analyzer: Analyzer, hash: TraceHash, records: u64) -> R
         sessions,
         tenants,
         regions,
+        dns,
         autoscale,
         deploy,
         queue,

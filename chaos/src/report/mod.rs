@@ -73,6 +73,7 @@ pub mod breakers;
 pub mod cache;
 mod checks;
 pub mod deploy;
+pub mod dns;
 mod expect;
 pub mod geo;
 mod judged;
@@ -561,6 +562,10 @@ pub struct Report {
     /// last-writer-wins); `None` (and absent from JSON) when the run has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo: Option<geo::GeoReport>,
+    /// DNS failovers (endpoints found down, answers changed, users following); `None` (and
+    /// absent from JSON) when no DNS server reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<dns::DnsReport>,
     /// What a swarm run drew from its seed; `None` (and absent from JSON) for a run of the
     /// scenario's scripted faults alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 /// and clock skews appended to `Fault`; 5: cache flushes and shards leaving or joining appended
 /// to `Fault`, and the cache knobs to `Knob`; 6: `Retry` appended to `Event`; 7: the workload's
 /// tenants may follow the header, see [`Header::tenants`]; 8: the region faults appended to
-/// `Fault`, `Add` to `Op`, and the regions may follow the tenants, see [`Header::regions`]).
-pub const FORMAT_VERSION: u16 = 8;
+/// `Fault`, `Add` to `Op`, and the regions may follow the tenants, see [`Header::regions`]; 9:
+/// the DNS TTL appended to `Knob`).
+pub const FORMAT_VERSION: u16 = 9;
 
 /// A host of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

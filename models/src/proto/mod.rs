@@ -186,6 +186,7 @@ mod tests {
             ("echo", EchoMsg::TAGS, EchoMsg::NAMES),
             ("queue", crate::queue::api::QueueMsg::TAGS, crate::queue::api::QueueMsg::NAMES),
             ("geo", crate::region::api::GeoMsg::TAGS, crate::region::api::GeoMsg::NAMES),
+            ("dns", crate::dns::DnsMsg::TAGS, crate::dns::DnsMsg::NAMES),
         ]
     }
 

@@ -40,7 +40,15 @@ pub fn compile_planted(scenario: &Scenario, seed: Option<u64>, plant: Option<Pla
     let cached = scenario.hosts.iter().any(|h| !h.get_ref().service.shards().is_empty());
     let probed: BTreeSet<String> =
         scenario.deploy.iter().flat_map(|d| d.pool.iter().map(|h| h.get_ref().clone())).collect();
-    let cx = PlanContext { managed: &managed, cached, probed: &probed, plant };
+    let regions: BTreeMap<String, String> = scenario
+        .hosts
+        .iter()
+        .filter_map(|h| {
+            let h = h.get_ref();
+            Some((h.name.get_ref().clone(), h.region.as_ref()?.get_ref().clone()))
+        })
+        .collect();
+    let cx = PlanContext { managed: &managed, cached, probed: &probed, plant, regions: &regions };
     let hosts = scenario
         .hosts
         .iter()
@@ -179,11 +187,15 @@ fn loadgen_plans(scenario: &Scenario, by_name: &BTreeMap<String, u16>, n: u32) -
                     let target = w.targets[u as usize % w.targets.len()].get_ref();
                     let target_index = by_name[target];
                     let api = api[target_index as usize].expect("validated: workload targets serve requests");
-                    UserPlan { id: u, target: target_index, addr: addr(target), api }
+                    let caching = w.resolve.as_ref().map(|r| r.caching(u));
+                    UserPlan { id: u, target: target_index, addr: addr(target), api, caching }
                 })
                 .collect();
+            let geography = crate::scenario::regions::Geography::new(scenario);
+            let resolve = w.resolve.as_ref().map(|r| r.plan(scenario, geography.loadgen(g), |name| by_name[name]));
             LoadgenPlan {
                 index: g,
+                resolve,
                 users,
                 mode: mode(&w.arrival, g, n),
                 read_ratio: *w.read_ratio.get_ref(),

@@ -118,7 +118,16 @@ fn tune(host: &str, knob: Knob, value: u64, grow_per_s: u64) -> Option<String> {
         Knob::Slowdown => format!("{{ slowdown = {{ host = {host}, percent = {value} }} }}"),
         Knob::FailRequests => format!("{{ fail_requests = {{ host = {host}, percent = {value} }} }}"),
         Knob::MaxMemory if value > 0 => format!("{{ memory_pressure = {{ host = {host}, maxmemory = {value} }} }}"),
-        Knob::MaxMemory | Knob::CacheFlush | Knob::ShardMask | Knob::CdnPurge | Knob::LbOut | Knob::FailHealth => {
+        Knob::DnsTtl if value > 0 => {
+            format!("{{ dns_ttl = {{ host = {host}, ttl = {:?} }} }}", dur(value.saturating_mul(1_000_000)))
+        }
+        Knob::MaxMemory
+        | Knob::CacheFlush
+        | Knob::ShardMask
+        | Knob::CdnPurge
+        | Knob::LbOut
+        | Knob::FailHealth
+        | Knob::DnsTtl => {
             return None;
         }
     })

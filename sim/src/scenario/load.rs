@@ -62,8 +62,9 @@ pub fn parse_str(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
         return Err(ScenarioError::Empty { file: name.to_string() });
     }
     let src = NamedSource::new(name, Arc::<str>::from(text)).with_language("TOML");
-    let scenario: Scenario =
+    let mut scenario: Scenario =
         toml::from_str(text).map_err(|e| ScenarioError::Toml(Box::new(toml_problem(&src, text, &e))))?;
+    super::resolve::fill_targets(&mut scenario);
     let findings = validate(&scenario, text);
     if findings.is_empty() {
         return Ok(scenario);

@@ -12,6 +12,7 @@ mod error;
 mod load;
 mod query;
 pub mod regions;
+pub mod resolve;
 mod retry;
 mod schema;
 pub(crate) mod spans;

@@ -364,7 +364,8 @@ pub(crate) fn fault(c: &mut Checker, entry: &FaultEntry, span: Range<usize>) {
         | FaultSpec::MemoryPressure { .. }
         | FaultSpec::ShardLeave(_)
         | FaultSpec::ShardJoin(_)
-        | FaultSpec::CdnPurge(_) => {}
+        | FaultSpec::CdnPurge(_)
+        | FaultSpec::DnsTtl { .. } => {}
     }
 }
 

@@ -179,6 +179,17 @@ fn faults(c: &mut Checker) {
             | FaultSpec::RegionPartition(_)
             | FaultSpec::RegionLatency(_)
             | FaultSpec::RegionSkew(_) => super::regions::fault(c, fault, entry.span()),
+            FaultSpec::DnsTtl { host, ttl } => {
+                let is_dns = c.host(host, "not a host").map(|h| crate::services::dns::of(&h.service).is_some());
+                if is_dns == Some(false) {
+                    let message = format!("a dns_ttl's `host` must be a dns server, but {:?} is not", host.get_ref());
+                    c.report(host.span(), "not a dns server", message);
+                }
+                if ttl.0.is_zero() || ttl.0 > std::time::Duration::from_millis(u64::from(u32::MAX)) {
+                    let message = format!("a dns_ttl of {}; expected a TTL above 0 and under 49 days", fmt_dur(ttl.0));
+                    c.report(host.span(), "out of range", message);
+                }
+            }
         }
     }
 }
@@ -222,6 +233,7 @@ fn cache_fault(c: &mut Checker, fault: &FaultEntry, span: Range<usize>) {
         | FaultSpec::LongTransactions { .. }
         | FaultSpec::Slowdown { .. }
         | FaultSpec::FailRequests { .. }
+        | FaultSpec::DnsTtl { .. }
         | FaultSpec::RegionOutage(_)
         | FaultSpec::RegionPartition(_)
         | FaultSpec::RegionLatency(_)

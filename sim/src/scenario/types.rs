@@ -302,9 +302,19 @@ impl Link {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
-    /// Host names the requests go to, spread round-robin over users.
+    /// Host names the requests go to, spread round-robin over users. Without them, `resolve`
+    /// must say how users find their target.
+    #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub targets: Vec<Sp<String>>,
+    /// Users find their target by asking a DNS server for a name, instead of `targets`:
+    /// `resolve = { dns = "dns", name = "shop", extend = 0.087, pinned = 0.01 }`. Default: none.
+    #[serde(default)]
+    pub resolve: Option<super::resolve::Resolve>,
+    /// The targets were filled from `resolve`'s record, not written in the file.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub targets_filled: bool,
     /// Virtual users: each has its own connection to its target.
     #[schemars(with = "u32")]
     pub users: Sp<u32>,
@@ -657,6 +667,16 @@ pub enum FaultSpec {
     /// region = "eu-west", jump = "2s", drift = "10%" } }`. With `for`, each is put back to its
     /// configured skew.
     RegionSkew(super::regions::RegionSkewSpec),
+    /// A DNS server's answers carry another TTL from now on (a TTL set too long): `{ dns_ttl =
+    /// { host = "dns", ttl = "300s" } }`. Answers already cached keep theirs. With `for`, the
+    /// configured TTL comes back.
+    DnsTtl {
+        /// The dns host.
+        #[schemars(with = "String")]
+        host: Sp<String>,
+        /// The TTL, above 0.
+        ttl: Dur,
+    },
 }
 
 /// Which L2 node leaves or joins which apps' cache tiers.

@@ -51,6 +51,7 @@ pub fn validate(scenario: &Scenario, text: &str) -> Vec<Finding> {
     checker.timing();
     super::topology::check(&mut checker);
     checker.workload();
+    super::resolve::check(&mut checker);
     super::retry::check(&mut checker);
     checker.arrival();
     checker.slos();
@@ -186,7 +187,7 @@ impl<'a> Checker<'a> {
 
     fn workload(&mut self) {
         let workload = &self.scenario.workload;
-        if workload.targets.is_empty() {
+        if workload.targets.is_empty() && workload.resolve.is_none() {
             let span = self.span_at(&[Seg::Key("workload"), Seg::Key("targets")], 0..0);
             self.report(span, "empty", "the workload has no targets; expected at least one host name".into());
         }

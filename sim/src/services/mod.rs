@@ -18,6 +18,7 @@
 pub mod app;
 pub mod cache;
 pub mod cdn;
+pub mod dns;
 pub mod echo;
 pub mod failover;
 pub mod geo;
@@ -295,6 +296,9 @@ registry! {
         /// A node of an active-active store, one per region, each accepting writes:
         /// `{ geo = { peers = ["geo-eu"] } }`.
         Geo(geo::GeoService) => geo::GeoPlan,
+        /// A DNS server answering names with health-checked endpoints:
+        /// `{ dns = { records = [{ name = "shop", failover = ["app-us", "app-eu"] }] } }`.
+        Dns(dns::DnsService) => dns::DnsPlan,
     }
 }
 
@@ -369,6 +373,8 @@ pub(crate) struct PlanContext<'a> {
     pub(crate) probed: &'a std::collections::BTreeSet<String>,
     /// The bug planted in the models for this run, if any.
     pub(crate) plant: Option<crate::plant::Plant>,
+    /// Each host's region, by host name (hosts in no region are absent).
+    pub(crate) regions: &'a std::collections::BTreeMap<String, String>,
 }
 
 impl PlanContext<'_> {

@@ -23,11 +23,13 @@
 //! workload's timeout, the `Complete` carries the last attempt's outcome, and the latency runs
 //! from the `Invoke`. A retried write puts the same value under the same request id.
 
+mod resolve;
 mod session;
 
 use super::arrivals::{ArrivalProcess, Arrivals, KeyChooser};
 use super::deadlines::Deadlines;
 use super::retry::{Next, Retrier};
+use crate::scenario::resolve::{CachingPlan, ResolvePlan};
 use crate::services::LoadApi;
 use crate::world::SimEnv;
 use faultline_chaos::trace::{Event, Observation, Op, Outcome, UNAUTHORIZED};
@@ -60,6 +62,10 @@ pub struct UserPlan {
     pub addr: String,
     /// What it sends its target.
     pub api: LoadApi,
+    /// How it keeps DNS answers, when the workload resolves its target (`target` and `addr`
+    /// are then the record's first endpoint until its first lookup).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caching: Option<CachingPlan>,
 }
 
 /// How a generator's requests are paced.
@@ -80,6 +86,9 @@ pub enum Mode {
 pub struct LoadgenPlan {
     /// Its number: it is host `lg<index>`.
     pub index: u32,
+    /// How its users resolve their target; `None`: they are given it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolve: Option<ResolvePlan>,
     /// Its users.
     pub users: Vec<UserPlan>,
     /// How its requests are paced.
@@ -156,7 +165,7 @@ const ERROR_BACKOFF: Duration = Duration::from_millis(10);
 type Seen = (u64, Option<u64>);
 
 /// A user's client, in the protocol of its target's API.
-enum UserClient {
+pub(super) enum UserClient {
     /// The store's data API.
     Store(Client<SimEnv, Msg>),
     /// The echo server's.
@@ -167,6 +176,20 @@ enum UserClient {
     Http(HttpClient<SimEnv>),
     /// A queue broker's.
     Queue(Client<SimEnv, QueueMsg>),
+}
+
+impl UserClient {
+    /// A client of `addr` speaking `api`, its connections opened within `timeout`.
+    fn new(env: &SimEnv, api: LoadApi, addr: &str, timeout: Duration) -> Self {
+        let addr = addr.to_string();
+        match api {
+            LoadApi::Store => UserClient::Store(Client::new(env.clone(), addr, timeout)),
+            LoadApi::Echo => UserClient::Echo(Client::new(env.clone(), addr, timeout)),
+            LoadApi::Resp => UserClient::Resp(RespClient::new(env.clone(), addr, timeout)),
+            LoadApi::Http => UserClient::Http(HttpClient::new(env.clone(), addr, timeout)),
+            LoadApi::Queue => UserClient::Queue(Client::new(env.clone(), addr, timeout)),
+        }
+    }
 }
 
 /// A drawn request, with the client that sends it (a retry sends a copy again).
@@ -191,7 +214,11 @@ enum Reply {
 struct Gen {
     env: SimEnv,
     plan: LoadgenPlan,
-    clients: Vec<UserClient>,
+    /// Each user's client, and the host it sends to (both replaced when a lookup moves the
+    /// user to another address).
+    clients: RefCell<Vec<(Rc<UserClient>, u16)>>,
+    /// How users resolve their target, when they do.
+    dns: Option<resolve::UserResolvers>,
     /// Every request's timeout, kept by one timer.
     deadlines: Rc<Deadlines>,
     keys: KeyChooser,
@@ -212,18 +239,11 @@ struct Gen {
 
 /// Runs a load generator until its arrivals end and its requests are answered or timed out.
 pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Result {
-    let clients = plan
-        .users
-        .iter()
-        .map(|u| match u.api {
-            LoadApi::Store => UserClient::Store(Client::new(env.clone(), u.addr.clone(), plan.timeout())),
-            LoadApi::Echo => UserClient::Echo(Client::new(env.clone(), u.addr.clone(), plan.timeout())),
-            LoadApi::Resp => UserClient::Resp(RespClient::new(env.clone(), u.addr.clone(), plan.timeout())),
-            LoadApi::Http => UserClient::Http(HttpClient::new(env.clone(), u.addr.clone(), plan.timeout())),
-            LoadApi::Queue => UserClient::Queue(Client::new(env.clone(), u.addr.clone(), plan.timeout())),
-        })
-        .collect();
+    let clients =
+        plan.users.iter().map(|u| (Rc::new(UserClient::new(&env, u.api, &u.addr, plan.timeout())), u.target)).collect();
     let lg = Rc::new(Gen {
+        dns: plan.resolve.as_ref().map(|r| resolve::UserResolvers::new(&env, r, &plan.users)),
+        clients: RefCell::new(clients),
         rng: RefCell::new(env.rng("requests")),
         keys: KeyChooser::new(plan.keys, plan.zipf_s),
         next_req: Cell::new(u64::from(plan.index) << 40),
@@ -234,7 +254,6 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
         deadlines: Deadlines::new(env.clone(), plan.timeout()),
         retry: plan.retry.as_ref().map(|r| Retrier::new(&env, r)),
         sessions: plan.login.then(|| session::UserSessions::new(env.clone(), plan.users.len())),
-        clients,
         env,
         plan,
     });
@@ -321,11 +340,23 @@ impl Gen {
         }
     }
 
-    /// The next request of `user`, whose id is `req`; for a CAS, also the writer it expects.
-    fn draw(&self, user: usize, req: u64, cookie: Option<&str>) -> (Op, u64, Call<'_>, Option<Option<u64>>) {
+    /// The client `user` sends with now, and its target host.
+    fn client(&self, user: usize) -> (Rc<UserClient>, u16) {
+        self.clients.borrow()[user].clone()
+    }
+
+    /// The next request of `user` (sent with `client`), whose id is `req`; for a CAS, also the
+    /// writer it expects.
+    fn draw<'a>(
+        &self,
+        user: usize,
+        client: &'a UserClient,
+        req: u64,
+        cookie: Option<&str>,
+    ) -> (Op, u64, Call<'a>, Option<Option<u64>>) {
         let mut rng = self.rng.borrow_mut();
         let key = self.keys.choose(&mut rng);
-        let client = match &self.clients[user] {
+        let client = match client {
             UserClient::Echo(client) => {
                 let echo = EchoMsg::Echo { payload: vec![0xAB; self.plan.value_bytes as usize] };
                 return (Op::Other, key, Call::Echo(client, echo), None);
@@ -416,6 +447,12 @@ impl Gen {
 
     async fn request(&self, user: usize) -> Outcome {
         let plan = &self.plan.users[user];
+        if let Some(dns) = &self.dns
+            && let Err(failed) = dns.connect(self, user).await
+        {
+            return failed;
+        }
+        let (client, target) = self.client(user);
         let cookie = match &self.sessions {
             Some(sessions) => match self.session(sessions, user).await {
                 Ok(id) => Some(id),
@@ -425,8 +462,8 @@ impl Gen {
         };
         let req = self.next_req.get();
         self.next_req.set(req + 1);
-        let (op, key, call, expects) = self.draw(user, req, cookie.as_deref());
-        self.env.record(Event::Invoke { req, user: plan.id, client: self.env.host(), service: plan.target, op, key });
+        let (op, key, call, expects) = self.draw(user, &client, req, cookie.as_deref());
+        self.env.record(Event::Invoke { req, user: plan.id, client: self.env.host(), service: target, op, key });
         if let Some(writer) = expects {
             self.env.record(Event::Observed { req, what: Observation::Expects { writer } });
         }
@@ -484,6 +521,9 @@ impl Gen {
         }
         let outcome = outcome_of(&reply);
         self.env.record(Event::Complete { req, outcome: outcome.clone() });
+        if let Some(dns) = &self.dns {
+            dns.after(user, &outcome);
+        }
         if let (Some(sessions), Some(id), Outcome::Error(UNAUTHORIZED)) = (&self.sessions, &cookie, &outcome) {
             self.session_lost(sessions, user, id).await;
         }

@@ -13,7 +13,7 @@ use super::sessions::SessionsReport;
 use super::{CacheReport, DataReport, LatencySummary, Report, RetryReport, Verdict, WindowStats};
 use crate::check::{ms_text, rto_label, rto_text, s_text};
 use crate::trace::text::seconds_text;
-use tiers::{autoscale, breakers, cache, cache_window, deploy, geo, queue, regions, sessions, tenants};
+use tiers::{autoscale, breakers, cache, cache_window, deploy, dns, geo, queue, regions, sessions, tenants};
 
 /// The most window rows shown; longer series show every k-th window.
 pub(crate) const MAX_WINDOW_ROWS: usize = 30;
@@ -78,6 +78,7 @@ pub(super) fn render(report: &Report) -> String {
     end_to_end(report, &mut out);
     targets(report, &mut out);
     regions(report, &mut out);
+    dns(report, &mut out);
     tenants(report, &mut out);
     services(report, &mut out);
     cache(report, &mut out);

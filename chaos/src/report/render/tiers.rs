@@ -8,6 +8,60 @@
 use super::{Table, ms, pct, section};
 use crate::report::{CacheFigures, CacheWindow, Report};
 
+/// DNS failovers, when a DNS server reported: health changes, then each answer change and how
+/// its users followed.
+pub(super) fn dns(report: &Report, out: &mut String) {
+    let Some(dns) = &report.dns else {
+        return;
+    };
+    section(out, "DNS failover (endpoints found down or back; answers changed, and the users on the old endpoint)");
+    for h in &dns.health {
+        let verdict = if h.healthy { "healthy" } else { "unhealthy" };
+        out.push_str(&format!(
+            "  {:>10.3} s  {} {verdict}
+",
+            h.t_s, h.endpoint
+        ));
+    }
+    let secs = |s: Option<f64>| s.map_or_else(|| "-".to_string(), |s| format!("{s:.1}"));
+    let mut table = Table::new(&[
+        "at s",
+        "<name",
+        "<from -> to",
+        "users on old",
+        "moved",
+        "p50 s",
+        "p90 s",
+        "p99 s",
+        "max s",
+        "still on old",
+    ]);
+    for c in &dns.changes {
+        table.row(vec![
+            format!("{:.3}", c.t_s),
+            c.name.clone(),
+            format!("{} -> {}", c.from, c.to),
+            c.users_on_old.to_string(),
+            c.moved.to_string(),
+            secs(c.moved_p50_s),
+            secs(c.moved_p90_s),
+            secs(c.moved_p99_s),
+            secs(c.moved_max_s),
+            c.still_on_old.to_string(),
+        ]);
+    }
+    if !dns.changes.is_empty() {
+        table.render(out);
+    }
+    if dns.omitted > 0 {
+        out.push_str(&format!(
+            "  ({} more answer changes not listed)
+",
+            dns.omitted
+        ));
+    }
+}
+
 /// End to end by the users' region, when the header places load generators in regions.
 pub(super) fn regions(report: &Report, out: &mut String) {
     if report.regions.is_empty() {

@@ -93,7 +93,8 @@ impl Gen {
     /// Logs `user` in, recorded as a request: the session id, or the outcome of a failure.
     async fn login(&self, user: usize) -> Result<Rc<str>, Outcome> {
         let plan = &self.plan.users[user];
-        let UserClient::Http(client) = &self.clients[user] else {
+        let (client, target) = self.client(user);
+        let UserClient::Http(client) = &*client else {
             unreachable!("validated: a workload that logs in has HTTP targets only")
         };
         let req = self.next_req.get();
@@ -101,7 +102,7 @@ impl Gen {
         let headers = [(http::USER, plan.id.to_string())];
         let request = client.request(Method::POST, "/login", &headers, Bytes::new()).expect("a login is valid HTTP");
         let event =
-            Event::Invoke { req, user: plan.id, client: self.env.host(), service: plan.target, op: Op::Other, key: 0 };
+            Event::Invoke { req, user: plan.id, client: self.env.host(), service: target, op: Op::Other, key: 0 };
         self.env.record(event);
         let expiry = self.deadlines.start();
         let reply = client.send_until(request, expiry.wait()).await;
