@@ -1,4 +1,5 @@
-//! `faultline sweep`: a short seed sweep of every scenario in the library (CI's sweep).
+//! `faultline sweep`: a short seed sweep of every scenario in the library, the stages of
+//! `scenarios/stages/` included (CI's sweep).
 //!
 //! Every scenario must keep its promise on every seed: those that demonstrate a failure name
 //! the checks they fail (`expected_failures`) and must fail exactly those, the others must
@@ -8,13 +9,19 @@
 mod util;
 use util::*;
 
+/// The library's scenarios: `scenarios/*.toml`, then the scaling journey's stages
+/// (`scenarios/stages/*.toml`), each directory in name order.
 fn library() -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
+    let mut files = Vec::new();
+    for dir in [root().join("scenarios"), root().join("scenarios").join("stages")] {
+        let mut found: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
     files
 }
 
@@ -26,6 +33,7 @@ fn seeds() -> usize {
 fn every_scenario_under_a_few_seeds() {
     let files = library();
     assert!(files.len() >= 4, "the library has scenarios");
+    assert!(files.iter().any(|f| f.parent().is_some_and(|d| d.ends_with("stages"))), "the stages are swept too");
     let n = seeds();
     for file in files {
         let name = file.file_name().unwrap().to_str().unwrap().to_string();
