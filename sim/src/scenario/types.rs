@@ -307,14 +307,6 @@ pub struct Workload {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub targets: Vec<Sp<String>>,
-    /// Users find their target by asking a DNS server for a name, instead of `targets`:
-    /// `resolve = { dns = "dns", name = "shop", extend = 0.087, pinned = 0.01 }`. Default: none.
-    #[serde(default)]
-    pub resolve: Option<super::resolve::Resolve>,
-    /// The targets were filled from `resolve`'s record, not written in the file.
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub targets_filled: bool,
     /// Virtual users: each has its own connection to its target.
     #[schemars(with = "u32")]
     pub users: Sp<u32>,
@@ -386,6 +378,14 @@ pub struct Workload {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub near: Vec<Sp<String>>,
+    /// Users find their target by asking a DNS server for a name, instead of `targets`:
+    /// `resolve = { dns = "dns", name = "shop", extend = 0.087, pinned = 0.01 }`. Default: none.
+    #[serde(default)]
+    pub resolve: Option<super::resolve::Resolve>,
+    /// The targets were filled from `resolve`'s record, not written in the file.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub targets_filled: bool,
 }
 
 fn default_loadgens() -> Sp<u32> {
