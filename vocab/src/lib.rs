@@ -120,7 +120,7 @@ impl Knob {
             Knob::FailHealth if value == 0 => "health as the store makes it".to_string(),
             Knob::FailHealth => "health checks fail".to_string(),
             Knob::DnsTtl if value == 0 => "the configured TTL".to_string(),
-            Knob::DnsTtl if value % 1000 == 0 => format!("TTL {}s", value / 1000),
+            Knob::DnsTtl if value.is_multiple_of(1000) => format!("TTL {}s", value / 1000),
             Knob::DnsTtl => format!("TTL {value}ms"),
         }
     }

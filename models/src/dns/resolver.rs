@@ -102,7 +102,7 @@ mod tests {
     #[test]
     fn an_extending_client_keeps_short_answers_up_to_its_floor_and_long_ones_their_ttl() {
         let mut r = Resolver::new(Caching::Extend { min_ttl: 300 * S });
-        r.store("a:1", 30 * S, 0 * S);
+        r.store("a:1", 30 * S, Duration::ZERO);
         assert_eq!(r.fresh(299 * S), Some("a:1"));
         assert_eq!(r.fresh(300 * S), None);
         r.store("a:1", 600 * S, 300 * S);
@@ -112,7 +112,7 @@ mod tests {
     #[test]
     fn a_pinned_client_keeps_its_first_answer_for_good() {
         let mut r = Resolver::new(Caching::Pinned);
-        r.store("a:1", 30 * S, 0 * S);
+        r.store("a:1", 30 * S, Duration::ZERO);
         r.store("b:1", 30 * S, 40 * S);
         assert_eq!(r.fresh(Duration::from_secs(1 << 40)), Some("a:1"));
     }

@@ -196,10 +196,15 @@ pub struct PlotWindow {
     pub p99_ns: u64,
 }
 
-/// A fault's row key: its text and when it struck, in seconds ("kill db1 at 10s").
+/// A fault's row key: its text up to a colon and when it struck, in seconds ("kill db1 at
+/// 10s", "outage of region us-east at 20s").
 pub fn fault_key(fault: &str, t_ns: u64) -> String {
     let seconds = format!("{:.3}", t_ns as f64 / 1e9);
     let seconds = seconds.trim_end_matches('0').trim_end_matches('.');
+    // What follows a colon is how the fault acted (a region outage's hosts, "outage of region
+    // us-east: kill [db,app]"; a degraded link's settings): architectures differ there, and
+    // the row is what struck and when.
+    let fault = fault.split_once(": ").map_or(fault, |(region, _)| region);
     format!("{fault} at {seconds}s")
 }
 
@@ -405,6 +410,12 @@ mod tests {
         assert_eq!(fault_key("kill db1", 12_500_000_000), "kill db1 at 12.5s");
         assert_eq!(fault_key("partition [a] | [b]", 250_000_000), "partition [a] | [b] at 0.25s");
         assert_eq!(fault_key("x", 0), "x at 0s");
+        let outage = "outage of region us-east: kill [db,app]";
+        assert_eq!(
+            fault_key(outage, 20_000_000_000),
+            "outage of region us-east at 20s",
+            "one row for every architecture"
+        );
     }
 
     #[test]
