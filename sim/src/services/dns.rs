@@ -100,13 +100,23 @@ impl DnsService {
     }
 }
 
+/// A record's policy in the run plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyPlan {
+    /// The first healthy endpoint in order.
+    Failover,
+    /// The asking user's region's endpoint while healthy.
+    Nearest,
+}
+
 /// A DNS server in the run plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DnsPlan {
     /// Every endpoint: host name, "host:port", region ("" for none).
     pub endpoints: Vec<(String, String, String)>,
-    /// Every record: name, "failover" or "nearest", endpoint indices.
-    pub records: Vec<(String, &'static str, Vec<usize>)>,
+    /// Every record: name, policy, endpoint indices.
+    pub records: Vec<(String, PolicyPlan, Vec<usize>)>,
     /// Answer TTL, nanoseconds.
     pub ttl_ns: u64,
     /// Health check interval, nanoseconds.
@@ -237,8 +247,8 @@ impl Kind for DnsService {
                 indices.push(index);
             }
             let policy = match policy {
-                Policy::Failover => "failover",
-                Policy::Nearest => "nearest",
+                Policy::Failover => PolicyPlan::Failover,
+                Policy::Nearest => PolicyPlan::Nearest,
             };
             records.push((record.name.get_ref().clone(), policy, indices));
         }
@@ -266,7 +276,10 @@ impl DnsPlan {
             .iter()
             .map(|(name, policy, endpoints)| Record {
                 name: name.clone(),
-                policy: if *policy == "nearest" { Policy::Nearest } else { Policy::Failover },
+                policy: match policy {
+                    PolicyPlan::Failover => Policy::Failover,
+                    PolicyPlan::Nearest => Policy::Nearest,
+                },
                 endpoints: endpoints.clone(),
             })
             .collect();
