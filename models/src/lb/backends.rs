@@ -4,9 +4,12 @@
 //! - A backend is eligible when it is in the endpoint set, healthy (or health checking is off)
 //!   and not ejected. The endpoint set is every backend unless [`Backends::set_out`] took some
 //!   out (an autoscaled instance not ready yet, or draining: Kubernetes' endpoints).
-//! - When fewer than `panic_threshold_percent` of the endpoints are eligible, picks balance over
-//!   all endpoints (Envoy's panic mode: better to send traffic to backends that may be fine than
-//!   to pile it all onto the few left), and each pick says so.
+//! - With priority levels ([`BackendSpec::priority`]), each pick first draws a level by the
+//!   levels' loads ([`super::priority`]), then picks within it; with one level (the default)
+//!   there is no draw.
+//! - When fewer than `panic_threshold_percent` of a level's endpoints are eligible, picks balance
+//!   over all of them (Envoy's panic mode: better to send traffic to backends that may be fine
+//!   than to pile it all onto the few left), and each pick says so.
 //! - `begin` and `end` bracket each request sent to a backend: they keep the active counts least
 //!   request reads, count requests routed, and feed outlier detection.
 //! - A passing health check ends an outlier ejection (Envoy's default,
@@ -23,6 +26,7 @@ use super::balance::Balancer;
 use super::config::{BackendSpec, LbConfig, LbError};
 use super::health::{HealthChange, HealthChecker, Probe};
 use super::outlier::{Ejected, OutlierDetector, OutlierStats, Returned};
+use super::priority::{self, Level};
 use super::retry::{RetryBudget, RetryStats, retry_set};
 
 /// A chosen backend.
@@ -58,6 +62,8 @@ pub struct Backends {
     panic_picks: u64,
     /// Backends out of the endpoint set: bit i = backend i.
     out: u64,
+    /// The distinct priority levels, ascending (one, 0, unless the backends set others).
+    priorities: Vec<u32>,
 }
 
 impl Backends {
@@ -77,6 +83,12 @@ impl Backends {
             routed: vec![0; n],
             panic_picks: 0,
             out: 0,
+            priorities: {
+                let mut levels: Vec<u32> = backends.iter().map(|b| b.priority).collect();
+                levels.sort_unstable();
+                levels.dedup();
+                levels
+            },
             specs: backends,
         })
     }
@@ -114,33 +126,68 @@ impl Backends {
         self.is_endpoint(backend) && healthy && !ejected
     }
 
-    /// The set picks balance over at `now`: the eligible backends, or every endpoint in panic
-    /// mode.
-    pub fn eligible(&self, now: Duration) -> Eligible {
-        let endpoints: Vec<usize> = (0..self.len()).filter(|&b| self.is_endpoint(b)).collect();
-        let eligible: Vec<usize> = endpoints.iter().copied().filter(|&b| self.is_eligible(b, now)).collect();
-        let share_below =
-            (eligible.len() as u64) * 100 < u64::from(self.panic_threshold_percent) * endpoints.len() as u64;
-        if share_below {
-            Eligible { backends: endpoints, panic: true }
-        } else {
-            Eligible { backends: eligible, panic: false }
+    /// The priority levels at `now`: each one's endpoints and eligible backends.
+    fn levels(&self, now: Duration) -> Vec<Level> {
+        let mut levels: Vec<Level> =
+            self.priorities.iter().map(|&priority| Level { priority, ..Level::default() }).collect();
+        for b in (0..self.len()).filter(|&b| self.is_endpoint(b)) {
+            let at = self.priorities.binary_search(&self.specs[b].priority).expect("a known level");
+            levels[at].endpoints.push(b);
+            if self.is_eligible(b, now) {
+                levels[at].eligible.push(b);
+            }
         }
+        levels
+    }
+
+    /// The set a pick over `level` balances over: its eligible backends, or every endpoint of
+    /// it in panic mode; without `failed` (a retry's) when any other is left.
+    fn level_set(&self, level: &Level, failed: Option<usize>) -> Eligible {
+        let panic = (level.eligible.len() as u64) * 100
+            < u64::from(self.panic_threshold_percent) * level.endpoints.len() as u64;
+        let set = if panic { &level.endpoints } else { &level.eligible };
+        let backends = match failed {
+            Some(failed) => retry_set(set, failed),
+            None => set.clone(),
+        };
+        Eligible { backends, panic }
+    }
+
+    /// The set picks balance over at `now`: the eligible backends, or every endpoint in panic
+    /// mode. With priority levels, those of the most preferred level that takes traffic.
+    pub fn eligible(&self, now: Duration) -> Eligible {
+        let levels = self.levels(now);
+        let loads = priority::loads(&levels);
+        let first = loads.iter().position(|&l| l > 0).unwrap_or(0);
+        self.level_set(&levels[first], None)
+    }
+
+    /// The percent of the traffic each priority level takes at `now`: (level, load), ascending.
+    pub fn priority_loads(&self, now: Duration) -> Vec<(u32, u64)> {
+        let levels = self.levels(now);
+        let loads = priority::loads(&levels);
+        levels.iter().map(|l| l.priority).zip(loads).collect()
     }
 
     /// Picks a backend for a request at `now`; `key` is its hash key (for consistent hashing).
     /// `None` when nothing is eligible and panic mode is off.
     pub fn pick(&mut self, now: Duration, key: Option<&[u8]>, rng: &mut impl Rng) -> Option<Pick> {
-        let eligible = self.eligible(now);
-        self.pick_from(&eligible.backends, eligible.panic, key, rng)
+        let set = self.drawn_set(now, None, rng);
+        self.pick_from(&set.backends, set.panic, key, rng)
     }
 
     /// Picks a backend for a retry of a request that failed on `failed`: another one when any
     /// other is in the set.
     pub fn pick_retry(&mut self, now: Duration, failed: usize, key: Option<&[u8]>, rng: &mut impl Rng) -> Option<Pick> {
-        let eligible = self.eligible(now);
-        let set = retry_set(&eligible.backends, failed);
-        self.pick_from(&set, eligible.panic, key, rng)
+        let set = self.drawn_set(now, Some(failed), rng);
+        self.pick_from(&set.backends, set.panic, key, rng)
+    }
+
+    /// The set of the priority level drawn for one pick (no draw with one level).
+    fn drawn_set(&self, now: Duration, failed: Option<usize>, rng: &mut impl Rng) -> Eligible {
+        let levels = self.levels(now);
+        let at = if levels.len() == 1 { 0 } else { priority::draw(&priority::loads(&levels), rng) };
+        self.level_set(&levels[at], failed)
     }
 
     fn pick_from(&mut self, set: &[usize], panic: bool, key: Option<&[u8]>, rng: &mut impl Rng) -> Option<Pick> {

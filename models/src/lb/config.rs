@@ -108,17 +108,25 @@ pub struct BackendSpec {
     pub name: Node,
     /// The backend's share relative to the others (Envoy: 1..=128; here at least 1).
     pub weight: u32,
+    /// Its priority level: 0 takes the traffic, higher levels what 0 cannot (Envoy's
+    /// priorities; see [`super::priority`]).
+    pub priority: u32,
 }
 
 impl BackendSpec {
-    /// A backend of weight 1.
+    /// A backend of weight 1, priority 0.
     pub fn new(name: &str) -> Self {
-        BackendSpec { name: Node::from(name), weight: 1 }
+        BackendSpec { name: Node::from(name), weight: 1, priority: 0 }
     }
 
-    /// A backend of the given weight.
+    /// A backend of the given weight, priority 0.
     pub fn weighted(name: &str, weight: u32) -> Self {
-        BackendSpec { name: Node::from(name), weight }
+        BackendSpec { name: Node::from(name), weight, priority: 0 }
+    }
+
+    /// The same backend at priority level `priority`.
+    pub fn at_priority(self, priority: u32) -> Self {
+        BackendSpec { priority, ..self }
     }
 }
 

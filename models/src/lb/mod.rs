@@ -8,6 +8,8 @@
 //! - [`outlier`]: passive outlier detection on consecutive failures, with growing, capped
 //!   ejections and a cap on how many backends are out at once.
 //! - [`retry`]: Envoy's retry budget, and a retry's choice of another backend.
+//! - [`priority`]: Envoy's priority levels: the load each level takes, failing over from one to
+//!   the next as its health drops.
 //! - [`backends`]: [`Backends`] puts them together, with Envoy's panic mode, and counts active
 //!   and routed requests.
 //! - [`config`]: the settings, with Envoy's defaults, and [`LbError`].
@@ -24,6 +26,7 @@ pub mod balance;
 pub mod config;
 pub mod health;
 pub mod outlier;
+pub mod priority;
 pub mod proxy;
 pub mod retry;
 #[cfg(test)]

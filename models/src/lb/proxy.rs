@@ -75,6 +75,8 @@ impl Default for RetryOn {
 pub struct ProxyConfig {
     /// The backends: name, "host:port" and weight.
     pub backends: Vec<(String, String, u32)>,
+    /// Each backend's priority level, in order (empty: all 0).
+    pub priorities: Vec<u32>,
     /// Balancing, health checking, outlier detection, panic mode and the retry budget.
     pub lb: LbConfig,
     /// How long one attempt may take, connecting included (`504` after, unless retried).
@@ -91,6 +93,7 @@ impl Default for ProxyConfig {
     fn default() -> Self {
         ProxyConfig {
             backends: Vec::new(),
+            priorities: Vec::new(),
             lb: LbConfig::default(),
             timeout: Duration::from_secs(1),
             hash_header: None,
@@ -198,7 +201,14 @@ impl<E: Env> LbProxy<E> {
         if let Some((name, _, _)) = config.backends.iter().find(|(_, addr, _)| malformed(addr)) {
             return Err(ProxyError::BadAddress(name.clone()));
         }
-        let specs = config.backends.iter().map(|(name, _, weight)| BackendSpec::weighted(name, *weight)).collect();
+        let specs = config
+            .backends
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _, weight))| {
+                BackendSpec::weighted(name, *weight).at_priority(config.priorities.get(i).copied().unwrap_or(0))
+            })
+            .collect();
         let initial_healthy = config.lb.health.as_ref().is_none_or(|h| h.initial == super::InitialHealth::Healthy);
         let health_timeout = config.lb.health.as_ref().map_or(config.timeout, |h| h.timeout);
         let backends = Backends::new(config.lb, specs)?;

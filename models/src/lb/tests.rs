@@ -244,3 +244,69 @@ fn backends_out_of_the_endpoint_set_get_no_pick_and_do_not_count_toward_panic() 
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     assert_eq!(backends.pick(S(4), None, &mut rng), None, "no endpoint: nothing to pick");
 }
+
+/// Four backends at priority 0 (the home region) and two at priority 1 (the standby).
+fn two_levels() -> Vec<BackendSpec> {
+    let mut specs = specs(6);
+    for spec in &mut specs[4..] {
+        spec.priority = 1;
+    }
+    specs
+}
+
+#[test]
+fn priority_levels_fail_over_as_the_first_level_loses_health() {
+    let mut backends = Backends::new(config(Algorithm::RoundRobin), two_levels()).unwrap();
+    assert_eq!(backends.priority_loads(S(0)), vec![(0, 100), (1, 0)]);
+    assert_eq!(spread_of(&mut backends, S(0), 40).0, vec![10, 10, 10, 10, 0, 0], "the standby idles");
+    // Three of four left: 75% * 1.4 is over 100%, level 0 keeps everything.
+    backends.record_health(0, S(0), Probe::Failed);
+    assert_eq!(backends.priority_loads(S(0)), vec![(0, 100), (1, 0)]);
+    assert_eq!(spread_of(&mut backends, S(0), 30).0, vec![0, 10, 10, 10, 0, 0]);
+    // Two of four: 70% stays, 30% spills to level 1 (no panic: 50% is not below 50%).
+    backends.record_health(1, S(0), Probe::Failed);
+    assert_eq!(backends.priority_loads(S(0)), vec![(0, 70), (1, 30)]);
+    let (counts, panics) = spread_of(&mut backends, S(0), 10_000);
+    assert_eq!(panics, 0);
+    let standby = counts[4] + counts[5];
+    assert!((2_800..3_200).contains(&standby), "30% of 10,000 to the standby: {counts:?}");
+    assert_eq!(backends.eligible(S(0)), Eligible { backends: vec![2, 3], panic: false }, "level 0's set");
+    // The whole first level lost: everything goes to the standby, not to panic over the dead.
+    for b in [2, 3] {
+        backends.record_health(b, S(0), Probe::Failed);
+    }
+    assert_eq!(backends.priority_loads(S(0)), vec![(0, 0), (1, 100)]);
+    assert_eq!(spread_of(&mut backends, S(0), 10), (vec![0, 0, 0, 0, 5, 5], 0));
+    assert_eq!(backends.eligible(S(0)), Eligible { backends: vec![4, 5], panic: false });
+    // Back: a passing check returns a backend (healthy threshold 1) and level 0 takes over.
+    for b in 0..4 {
+        backends.record_health(b, S(1), Probe::Passed);
+    }
+    assert_eq!(backends.priority_loads(S(1)), vec![(0, 100), (1, 0)]);
+    assert_eq!(spread_of(&mut backends, S(1), 8).0, vec![2, 2, 2, 2, 0, 0]);
+}
+
+#[test]
+fn with_nothing_healthy_anywhere_the_first_level_takes_it_in_panic() {
+    let mut backends = Backends::new(config(Algorithm::RoundRobin), two_levels()).unwrap();
+    for b in 0..6 {
+        backends.record_health(b, S(0), Probe::Failed);
+    }
+    assert_eq!(backends.priority_loads(S(0)), vec![(0, 100), (1, 0)]);
+    assert_eq!(spread_of(&mut backends, S(0), 8), (vec![2, 2, 2, 2, 0, 0], 8));
+    // A level out of the endpoint set (an autoscaled pool scaled to nothing) gives way.
+    backends.set_out(0b1111);
+    assert_eq!(backends.priority_loads(S(0)), vec![(0, 0), (1, 100)]);
+    assert_eq!(spread_of(&mut backends, S(0), 4), (vec![0, 0, 0, 0, 2, 2], 4));
+}
+
+#[test]
+fn a_retry_stays_in_the_drawn_level_when_it_has_another_backend() {
+    let mut backends = Backends::new(config(Algorithm::RoundRobin), two_levels()).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for _ in 0..20 {
+        let first = backends.pick(S(0), None, &mut rng).unwrap();
+        let retry = backends.pick_retry(S(0), first.backend, None, &mut rng).unwrap();
+        assert!(first.backend < 4 && retry.backend < 4 && retry.backend != first.backend, "{first:?} {retry:?}");
+    }
+}

@@ -26,6 +26,10 @@ pub struct LbService {
     /// Each backend's weight, in order (for "weighted" and weighted least request). Default: all 1.
     #[serde(default)]
     pub weights: Option<Vec<u32>>,
+    /// Each backend's priority level, in order: level 0 takes the traffic while healthy enough,
+    /// the next level what it cannot (Envoy's priorities). Default: all 0.
+    #[serde(default)]
+    pub priorities: Option<Vec<u32>>,
     /// How a backend is chosen. Default "round_robin".
     #[serde(default)]
     pub algorithm: AlgorithmSpec,
@@ -163,6 +167,9 @@ fn default_max_percent() -> u32 {
 pub struct LbPlan {
     /// (name, "host:port", weight) of each backend.
     pub backends: Vec<(String, String, u32)>,
+    /// Each backend's priority level, when any is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priorities: Option<Vec<u32>>,
     /// The algorithm.
     pub algorithm: AlgorithmSpec,
     /// The hash header.
@@ -230,6 +237,16 @@ impl Kind for LbService {
             );
             c.report(host.name.span(), "weights", message);
         }
+        if let Some(priorities) = &self.priorities
+            && priorities.len() != self.backends.len()
+        {
+            let message = format!(
+                "{} priorities for {} backends; expected one priority level a backend",
+                priorities.len(),
+                self.backends.len()
+            );
+            c.report(host.name.span(), "priorities", message);
+        }
         let config = self.plan(|name| format!("{name}:0")).config();
         let checked = validate_backends(&backends(&config)).and_then(|()| config.lb.validate());
         if let Err(e) = checked {
@@ -263,6 +280,7 @@ impl LbService {
                 .enumerate()
                 .map(|(i, b)| (b.get_ref().clone(), addr(b), weight(i)))
                 .collect(),
+            priorities: self.priorities.clone(),
             algorithm: self.algorithm,
             hash_header: self.hash_header.clone(),
             timeout_ns: ns(self.timeout.0),
@@ -316,6 +334,7 @@ impl LbPlan {
         };
         ProxyConfig {
             backends: self.backends.clone(),
+            priorities: self.priorities.clone().unwrap_or_default(),
             lb,
             timeout: ms(self.timeout_ns),
             hash_header: self.hash_header.clone(),
