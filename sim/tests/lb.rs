@@ -3,7 +3,8 @@
 //! detection time, retries hide its failures; a gray failure (health checks pass, requests
 //! fail) is caught by outlier ejection alone; and the balancing algorithms spread load as
 //! theory says (round robin exactly evenly, random and two choices near it; the lb model's own
-//! tests hold two choices against random where queues form).
+//! tests hold two choices against random where queues form); a standby priority level takes
+//! what the first level cannot, as Envoy's overprovisioning factor says.
 
 mod util;
 
@@ -122,4 +123,32 @@ fn round_robin_spreads_evenly_and_random_and_two_choices_stay_near_even() {
             assert!((1.0..1.03).contains(&spread), "seed {seed}: {algorithm}: max/mean {spread}");
         }
     }
+}
+
+#[test]
+fn a_standby_priority_level_takes_the_share_the_first_level_lost_and_only_that() {
+    let edit = [("retries = 1, health", "retries = 1, priorities = [0, 0, 1], health")];
+    for seed in [1, 2, 3] {
+        let (outcome, hosts, records) = records(&library("lb-backend-killed.toml", &edit), seed);
+        let e2e = &outcome.report.end_to_end;
+        assert!(e2e.availability.is_some_and(|a| a >= 0.999), "seed {seed}: {e2e:?}");
+        let out = lb_state(&records, "app2:unhealthy").expect("the checks take app2 out");
+        let back = lb_state(&records, "app2:healthy").expect("and bring it back");
+        let (app1, app3) = (served_at(&records, &hosts, "app1"), served_at(&records, &hosts, "app3"));
+        assert!(app3.iter().all(|t| *t >= out && *t < back + 0.5), "seed {seed}: the standby idles while app2 is in");
+        // One of two eligible at level 0: 50% x 1.4 = 70% stays there, 30% spills.
+        let during = |served: &[f64]| served.iter().filter(|t| (out..back).contains(*t)).count() as f64;
+        let share = during(&app3) / (during(&app1) + during(&app3));
+        assert!((0.22..0.38).contains(&share), "seed {seed}: the standby took {share:.3} of the requests");
+    }
+}
+
+#[test]
+fn a_priority_list_of_the_wrong_length_is_a_located_error() {
+    let text =
+        util::text("lb-backend-killed.toml").replace("retries = 1, health", "retries = 1, priorities = [0, 1], health");
+    let err = faultline_sim::scenario::parse_str("lb.toml", &text).expect_err("two priorities for three backends");
+    assert!(err.message().contains("2 priorities for 3 backends; expected one priority level a backend"), "{err}");
+    let line = text.lines().position(|l| l.starts_with("name = \"lb\"")).expect("the lb") + 1;
+    assert_eq!(err.line(), Some(line), "{err}");
 }
