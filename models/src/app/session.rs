@@ -18,6 +18,14 @@
 //!   request fails closed with `503` (a server failure, counted against availability), not
 //!   `401` (telling the user its session is gone when it may not be). A login whose `SET` fails
 //!   is `503` too.
+//! - [`SessionStore::Token`]: no store at all. The cookie is a signed token,
+//!   `t.<user hex>.<expiry hex>.<digest hex>`: the user, the instant (milliseconds on the
+//!   issuing instance's clock) it expires, and a keyed 64-bit digest of both under the fleet's
+//!   key (xxh3 seeded with the key: it stands for an HMAC, which the simulation needs only to
+//!   tell a token made with the key from one made or altered without it). Any instance with
+//!   the same key accepts it until its expiry by its own clock, so a session survives restarts,
+//!   cache flushes and a move to another region; what a store would allow and a token does not
+//!   is ending one early. A malformed, altered, foreign or expired token is `401`.
 //! - The TTL is absolute from the login (it does not slide with use).
 //!
 //! This file must not know the routes: the HTTP front asks it to create and to find sessions.
@@ -25,6 +33,7 @@
 use crate::cache::aside::CacheTier;
 use crate::cache::client::RespClient;
 use crate::cache::resp::Frame;
+use crate::http::{hex, unhex};
 use crate::kv::api::Msg;
 use crate::seam::Env;
 use axum::http::{HeaderMap, header};
@@ -33,6 +42,7 @@ use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// The cookie that carries a session's id.
 pub const COOKIE: &str = "session";
@@ -47,6 +57,11 @@ pub enum SessionStore {
     Memory,
     /// In the L2 nodes of the app's cache tier.
     Cache,
+    /// Nowhere: a token signed with the fleet's `key`, checked by any instance holding it.
+    Token {
+        /// The signing key every instance of the fleet shares.
+        key: u64,
+    },
 }
 
 /// Sessions of an app's HTTP front.
@@ -94,6 +109,8 @@ enum Backing<E: Env> {
     Memory(RefCell<Memory>),
     /// A client per L2 node of the tier, by node name.
     Cache(BTreeMap<String, RespClient<E>>),
+    /// Signed tokens under this key.
+    Token(u64),
 }
 
 /// The sessions of one app instance.
@@ -123,18 +140,20 @@ impl<E: Env> Sessions<E> {
                     .collect(),
             ),
             (SessionStore::Cache, _) => return Err("sessions in the cache need a cache tier with an L2 node".into()),
+            (SessionStore::Token { key }, _) => Backing::Token(key),
         };
         Ok(Self { rng: RefCell::new(env.rng("sessions")), env, ttl: config.ttl, timeout, backing })
     }
 
     /// A new session of `user`: its id, or why it could not be stored.
     pub(crate) async fn create(&self, user: &[u8], tier: Option<&CacheTier<E, Msg>>) -> Result<String, String> {
-        let id = {
+        let draw = || {
             let mut rng = self.rng.borrow_mut();
             format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64())
         };
         match &self.backing {
             Backing::Memory(memory) => {
+                let id = draw();
                 let now = self.env.now();
                 let expires = now + self.ttl;
                 let mut memory = memory.borrow_mut();
@@ -143,7 +162,9 @@ impl<E: Env> Sessions<E> {
                 memory.order.push_back((expires, id.clone().into_bytes()));
                 Ok(id)
             }
+            Backing::Token(key) => Ok(token(user, (self.env.now() + self.ttl).as_millis() as u64, *key)),
             Backing::Cache(clients) => {
+                let id = draw();
                 let key = key(id.as_bytes());
                 let client = owner(clients, tier, &key)?;
                 let seconds = self.ttl.as_secs().max(1).to_string();
@@ -181,8 +202,36 @@ impl<E: Env> Sessions<E> {
                     Err(e) => Lookup::Unavailable(format!("session store: {e}")),
                 }
             }
+            Backing::Token(key) => match verify(id, *key) {
+                Some((user, expires_ms)) if u128::from(expires_ms) > self.env.now().as_millis() => Lookup::Valid(user),
+                _ => Lookup::Unknown,
+            },
         }
     }
+}
+
+/// The token of `user`'s session expiring at `expires_ms`, signed with `key`.
+fn token(user: &[u8], expires_ms: u64, key: u64) -> String {
+    format!("t.{}.{expires_ms:x}.{:016x}", hex(user), digest(user, expires_ms, key))
+}
+
+/// The keyed digest a token carries.
+fn digest(user: &[u8], expires_ms: u64, key: u64) -> u64 {
+    xxh3_64_with_seed(&[user, &expires_ms.to_be_bytes()].concat(), key)
+}
+
+/// The user and expiry of `token` if it is well formed and signed with `key` (expiry unchecked).
+fn verify(token: &[u8], key: u64) -> Option<(Vec<u8>, u64)> {
+    let text = std::str::from_utf8(token).ok()?;
+    let mut parts = text.split('.');
+    let (tag, user, expires, signed) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if tag != "t" || parts.next().is_some() || signed.len() != 16 {
+        return None;
+    }
+    let user = unhex(user)?;
+    let expires_ms = u64::from_str_radix(expires, 16).ok()?;
+    let signed = u64::from_str_radix(signed, 16).ok()?;
+    (digest(&user, expires_ms, key) == signed).then_some((user, expires_ms))
 }
 
 /// The cache key of session `id`.
@@ -280,7 +329,7 @@ mod tests {
             let sessions = Sessions::new(clock.clone(), config, None, Duration::from_secs(1)).expect("memory");
             let held = |s: &Sessions<crate::testenv::TestEnv>| match &s.backing {
                 Backing::Memory(memory) => (memory.borrow().map.len(), memory.borrow().order.len()),
-                Backing::Cache(_) => unreachable!("a memory store"),
+                Backing::Cache(_) | Backing::Token(_) => unreachable!("a memory store"),
             };
             let first = sessions.create(b"1", None).await.expect("memory stores");
             let mut most = 0;
@@ -299,6 +348,58 @@ mod tests {
             clock.advance(Duration::from_millis(1));
             assert_eq!(sessions.find(last.as_bytes(), None).await, Lookup::Unknown, "over at its TTL");
             assert_eq!(held(&sessions).0, 0, "a lookup drops the expired too");
+        });
+    }
+
+    const KEY: u64 = 0x5eed;
+
+    fn tokens(env: crate::testenv::TestEnv, key: u64, ttl: Duration) -> Sessions<crate::testenv::TestEnv> {
+        let config = SessionConfig { store: SessionStore::Token { key }, ttl };
+        Sessions::new(env, config, None, Duration::from_secs(1)).expect("tokens need no tier")
+    }
+
+    #[test]
+    fn a_token_is_good_on_every_instance_with_the_key_until_it_expires() {
+        block_on(async {
+            let clock = crate::testenv::TestEnv::manual("app");
+            let one = tokens(clock.clone(), KEY, Duration::from_secs(10));
+            let token = one.create(b"user-7", None).await.expect("tokens need no store");
+            assert!(token.starts_with("t.757365722d37."), "{token}");
+            let other = tokens(clock.clone(), KEY, Duration::from_secs(60));
+            assert_eq!(other.find(token.as_bytes(), None).await, Lookup::Valid(b"user-7".to_vec()), "another instance");
+            let foreign = tokens(clock.clone(), KEY + 1, Duration::from_secs(10));
+            assert_eq!(foreign.find(token.as_bytes(), None).await, Lookup::Unknown, "another fleet's key");
+            clock.advance(Duration::from_millis(9_999));
+            assert_eq!(other.find(token.as_bytes(), None).await, Lookup::Valid(b"user-7".to_vec()));
+            clock.advance(Duration::from_millis(1));
+            assert_eq!(other.find(token.as_bytes(), None).await, Lookup::Unknown, "over at the TTL it was issued with");
+        });
+    }
+
+    #[test]
+    fn an_altered_or_malformed_token_is_refused() {
+        block_on(async {
+            let clock = crate::testenv::TestEnv::manual("app");
+            let sessions = tokens(clock, KEY, Duration::from_secs(3600));
+            let token = sessions.create(b"7", None).await.expect("tokens need no store");
+            let parts: Vec<&str> = token.split('.').collect();
+            assert_eq!(parts.len(), 4, "{token}");
+            let forged = [
+                format!("t.{}.{}.{}", hex(b"8"), parts[2], parts[3]),
+                format!("t.{}.{}.{}", parts[1], "ffffffffff", parts[3]),
+                format!("t.{}.{}.{:016x}", parts[1], parts[2], u64::from_str_radix(parts[3], 16).unwrap() ^ 1),
+                format!("x.{}.{}.{}", parts[1], parts[2], parts[3]),
+                format!("{token}.0"),
+                token[..token.len() - 1].to_string(),
+                "t.zz.1.0000000000000000".into(),
+                "t...".into(),
+                String::new(),
+            ];
+            for bad in forged {
+                assert_eq!(sessions.find(bad.as_bytes(), None).await, Lookup::Unknown, "{bad:?}");
+            }
+            assert_eq!(sessions.find(&[0xff, 0xfe], None).await, Lookup::Unknown, "not even text");
+            assert_eq!(sessions.find(token.as_bytes(), None).await, Lookup::Valid(b"7".to_vec()));
         });
     }
 
@@ -370,6 +471,26 @@ mod tests {
             let plain = app(&env, (&db, &cache), None).await;
             assert_eq!(send(&plain, Method::GET, "/items/k", None).await.status, StatusCode::OK);
             assert_eq!(send(&plain, Method::POST, "/login", None).await.status, StatusCode::NOT_FOUND);
+        });
+    }
+
+    #[test]
+    fn token_sessions_pass_between_instances_and_outlive_a_dead_cache() {
+        block_on(async {
+            let env = env();
+            let (db, cache) = tiers(&env).await;
+            let token = Some(SessionStore::Token { key: KEY });
+            let one = app(&env, (&db, &cache), token).await;
+            let id = login(&one).await;
+            assert!(id.starts_with("t."), "{id}");
+            let dead = env.bind(0).await.expect("bind");
+            let dead_addr = dead.local_addr().expect("an address").to_string();
+            drop(dead);
+            let two = app(&env, (&db, &dead_addr), token).await;
+            assert_eq!(send(&two, Method::PUT, "/items/k", Some(&id)).await.status, StatusCode::OK, "no store to ask");
+            assert_eq!(send(&two, Method::PUT, "/items/k", Some("f00d")).await.status, StatusCode::UNAUTHORIZED);
+            let other_fleet = app(&env, (&db, &cache), Some(SessionStore::Token { key: KEY + 1 })).await;
+            assert_eq!(send(&other_fleet, Method::GET, "/items/k", Some(&id)).await.status, StatusCode::UNAUTHORIZED);
         });
     }
 

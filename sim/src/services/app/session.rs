@@ -1,4 +1,4 @@
-//! An app's user sessions in a scenario: `sessions = "memory" | "cache"` and `session_ttl`,
+//! An app's user sessions in a scenario: `sessions = "memory" | "cache" | "token"` and `session_ttl`,
 //! their located checks, their plan and the model's configuration built from it.
 //!
 //! Must not: know how sessions are stored or judged (that is `faultline_models::app::session`).
@@ -20,7 +20,13 @@ pub enum SessionsSpec {
     Memory,
     /// In the L2 nodes of the app's cache (`cache` or `tier`): every instance knows them.
     Cache,
+    /// Nowhere: a signed token in the cookie, which every app of the scenario accepts.
+    Token,
 }
+
+/// The key every app of a scenario signs its session tokens with: one fleet, one key, so a
+/// token made by any instance, in any region, is good on every other.
+const FLEET_KEY: u64 = 0xfa17_1173_5e55_1015;
 
 /// The default `session_ttl`: "30m".
 pub(super) fn default_session_ttl() -> Dur {
@@ -74,6 +80,7 @@ impl SessionsPlan {
         let store = match self.store {
             SessionsSpec::Memory => SessionStore::Memory,
             SessionsSpec::Cache => SessionStore::Cache,
+            SessionsSpec::Token => SessionStore::Token { key: FLEET_KEY },
         };
         SessionConfig { store, ttl: Duration::from_nanos(self.ttl_ns) }
     }
