@@ -155,7 +155,7 @@ impl Autoscaler {
         let target = format!("target:{metric} {target} tolerance={} window_s={window_s}", self.plan.tolerance);
         pool.state(0, self.plan.home, state::AUTOSCALE, target);
         self.life.lay_out(self.plan.initial as usize, control, pool);
-        self.publish(pool);
+        self.publish(0, pool);
     }
 
     /// One simulation step at `now_ns`: measures, moves instances whose time has come, and
@@ -200,7 +200,7 @@ impl Autoscaler {
                 Phase::Stopped | Phase::Starting { .. } | Phase::Ready | Phase::Draining { .. } => {}
             }
         }
-        self.publish(pool);
+        self.publish(now_ns, pool);
     }
 
     /// The metric of each ready instance over the period, then a fresh start of the measures.
@@ -237,7 +237,7 @@ impl Autoscaler {
         if !metrics.is_empty() {
             let mean = metrics.iter().sum::<f64>() / metrics.len() as f64;
             let shown = if self.plan.metric == MetricPlan::Cpu { mean * 100.0 } else { mean };
-            pool.gauge(self.plan.home, gauge::POOL_METRIC_MILLI, (shown * 1000.0).round() as i64);
+            pool.gauge(now_ns, self.plan.home, gauge::POOL_METRIC_MILLI, (shown * 1000.0).round() as i64);
         }
         if decision.desired == current {
             return;
@@ -284,11 +284,11 @@ impl Autoscaler {
         self.measures[i] = Measure { served_mark, mark_ns: now_ns, ..Measure::default() };
     }
 
-    fn publish(&self, pool: &mut impl Pool) {
+    fn publish(&self, now_ns: u64, pool: &mut impl Pool) {
         let ready = self.life.count(|p| p == Phase::Ready);
         let starting = self.life.count(Phase::is_starting);
-        pool.gauge(self.plan.home, gauge::POOL_READY, i64::from(ready));
-        pool.gauge(self.plan.home, gauge::POOL_STARTING, i64::from(starting));
+        pool.gauge(now_ns, self.plan.home, gauge::POOL_READY, i64::from(ready));
+        pool.gauge(now_ns, self.plan.home, gauge::POOL_STARTING, i64::from(starting));
     }
 }
 

@@ -60,7 +60,7 @@ impl Pool for Readings<'_> {
 }
 
 impl Publish for Readings<'_> {
-    fn gauge(&mut self, _: u16, name: &'static str, value: i64) {
+    fn gauge(&mut self, _: u64, _: u16, name: &'static str, value: i64) {
         self.gauges.insert(name, value);
     }
     fn state(&mut self, t_ns: u64, host: u16, key: &'static str, value: String) {

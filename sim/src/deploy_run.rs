@@ -27,7 +27,7 @@ impl Deployer {
     /// stopped; every instance's latencies kept for the analysis.
     pub(crate) fn start(&mut self, control: &mut impl Control, world: &mut impl Observe) {
         self.life.lay_out(self.plan.desired as usize, control, world);
-        self.publish(world);
+        self.publish(0, world);
     }
 
     /// One simulation step at `now_ns`.
@@ -35,7 +35,7 @@ impl Deployer {
         let stopped = self.life.stop_drained(now_ns, control, world);
         if now_ns < self.next_probe_ns {
             if stopped {
-                self.publish(world);
+                self.publish(now_ns, world);
             }
             return;
         }
@@ -51,7 +51,7 @@ impl Deployer {
             Stage::Preview => self.preview(now_ns, control, world),
             Stage::Switched { at_ns } => self.switched(at_ns, now_ns, control, world),
         }
-        self.publish(world);
+        self.publish(now_ns, world);
     }
 
     fn begin(&mut self, now_ns: u64, world: &mut impl Observe) {
@@ -346,9 +346,9 @@ impl Deployer {
         self.finish(now_ns, format!("rolled back: {why}"), world);
     }
 
-    fn publish(&self, world: &mut impl Observe) {
+    fn publish(&self, now_ns: u64, world: &mut impl Observe) {
         let now = counts(&self.life, &self.versions, Ver::New);
-        world.gauge(self.plan.home, gauge::DEPLOY_NEW_READY, i64::from(now.new_ready));
-        world.gauge(self.plan.home, gauge::DEPLOY_OLD_READY, i64::from(now.old_ready));
+        world.gauge(now_ns, self.plan.home, gauge::DEPLOY_NEW_READY, i64::from(now.new_ready));
+        world.gauge(now_ns, self.plan.home, gauge::DEPLOY_OLD_READY, i64::from(now.old_ready));
     }
 }

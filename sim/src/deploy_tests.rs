@@ -52,7 +52,7 @@ impl Control for Fake {
 }
 
 impl Publish for Fake {
-    fn gauge(&mut self, _: u16, name: &'static str, value: i64) {
+    fn gauge(&mut self, _: u64, _: u16, name: &'static str, value: i64) {
         self.0.borrow_mut().gauges.insert(name, value);
     }
     fn state(&mut self, t_ns: u64, _: u16, key: &'static str, value: String) {

@@ -30,7 +30,7 @@ pub struct Endpoint {
 /// What a control-plane component records in the world.
 pub(crate) trait Publish {
     /// Sets a gauge of `host`.
-    fn gauge(&mut self, host: u16, name: &'static str, value: i64);
+    fn gauge(&mut self, t_ns: u64, host: u16, name: &'static str, value: i64);
     /// Records a state change of `host` at `t_ns`.
     fn state(&mut self, t_ns: u64, host: u16, key: &'static str, value: String);
 }
@@ -43,8 +43,8 @@ pub(crate) trait InWorld {
 }
 
 impl<T: InWorld> Publish for T {
-    fn gauge(&mut self, host: u16, name: &'static str, value: i64) {
-        self.world().recorder.borrow_mut().gauge(host, name, value);
+    fn gauge(&mut self, t_ns: u64, host: u16, name: &'static str, value: i64) {
+        self.world().recorder.borrow_mut().gauge(t_ns, host, name, value);
     }
 
     fn state(&mut self, t_ns: u64, host: u16, key: &'static str, value: String) {

@@ -232,7 +232,7 @@ impl Control for WorldControl<'_, '_> {
         self.sim.crash(state.name.as_str());
         state.disk.crash();
         let mut rec = self.shared.recorder.borrow_mut();
-        rec.reset_gauges(host);
+        rec.reset_gauges(self.t_ns, host);
         rec.push(self.t_ns, Event::Power { host, up: false });
     }
 

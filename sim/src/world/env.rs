@@ -99,7 +99,8 @@ impl Env for SimEnv {
     }
 
     fn gauge(&self, name: &'static str, value: i64) {
-        self.shared.recorder.borrow_mut().gauge(self.host, name, value);
+        let t_ns = self.shared.now_ns(self.host);
+        self.shared.recorder.borrow_mut().gauge(t_ns, self.host, name, value);
     }
 
     fn state(&self, key: &'static str, value: &str) {

@@ -277,7 +277,6 @@ impl World {
         self.steps += 1;
         let now = self.sim.elapsed();
         let mut rec = self.shared.recorder.borrow_mut();
-        rec.integrate_gauges();
         if now >= self.next_sample {
             rec.sample_gauges(now.as_nanos() as u64);
             self.next_sample += SAMPLE_EVERY;

@@ -5,8 +5,9 @@
 //! batch for the [`Sink`], which sorts each step stably by time (ties keep arrival order, which
 //! is deterministic), writes the trace and feeds the report's analyzer on its own thread.
 //! Memory is bounded by the sink's batches.
-//! Gauges are integrated here too: sampled at every step, written as a [`Event::Sample`] with
-//! their time-weighted mean every sampling interval.
+//! Gauges are integrated here too, exactly: each change is timed (the host's sub-step clock), so
+//! a value held for 200 us inside one step counts for 200 us, and every sampling interval an
+//! [`Event::Sample`] carries each gauge's time-weighted mean over it.
 
 use super::sink::{BATCH_RECORDS, Batch, Finished, Sink, TraceOut};
 use faultline_chaos::trace::codec::TraceError;
@@ -25,11 +26,28 @@ impl Default for RecordConfig {
     }
 }
 
+/// One gauge's integral over the current sampling interval.
 #[derive(Debug, Default, Clone)]
 struct GaugeAcc {
+    /// Its value now.
     last: i64,
-    sum: f64,
-    steps: u64,
+    /// When it took that value (or the interval started, if later), ns.
+    since_ns: u64,
+    /// The integral of its value over the interval up to `since_ns`, value x ns.
+    area: f64,
+    /// When the interval started for it (its first change, in the interval it first appeared).
+    from_ns: u64,
+}
+
+impl GaugeAcc {
+    /// Adds the time from `since_ns` to `t_ns` at the current value (a time before it, from a
+    /// host running earlier in the same step, counts as `since_ns`).
+    fn advance(&mut self, t_ns: u64) {
+        if t_ns > self.since_ns {
+            self.area += self.last as f64 * (t_ns - self.since_ns) as f64;
+            self.since_ns = t_ns;
+        }
+    }
 }
 
 pub(crate) struct Recorder {
@@ -65,12 +83,15 @@ impl Recorder {
         self.batch.records.push(Record { t_ns, event });
     }
 
-    /// Sets a gauge's current value.
-    pub(crate) fn gauge(&mut self, host: u16, name: &'static str, value: i64) {
+    /// Sets a gauge's value at `t_ns`.
+    pub(crate) fn gauge(&mut self, t_ns: u64, host: u16, name: &'static str, value: i64) {
         let Some(gauges) = self.gauges.get_mut(host as usize) else { return };
         match gauges.iter_mut().find(|(n, _)| std::ptr::eq(*n, name) || *n == name) {
-            Some((_, acc)) => acc.last = value,
-            None => gauges.push((name, GaugeAcc { last: value, ..GaugeAcc::default() })),
+            Some((_, acc)) => {
+                acc.advance(t_ns);
+                acc.last = value;
+            }
+            None => gauges.push((name, GaugeAcc { last: value, since_ns: t_ns, area: 0.0, from_ns: t_ns })),
         }
     }
 
@@ -116,21 +137,12 @@ impl Recorder {
         self.served.get(host as usize).copied().unwrap_or(0)
     }
 
-    /// Zeroes every gauge of a host (it was killed: its in-flight work is gone).
-    pub(crate) fn reset_gauges(&mut self, host: u16) {
+    /// Zeroes every gauge of a host at `t_ns` (it was killed: its in-flight work is gone).
+    pub(crate) fn reset_gauges(&mut self, t_ns: u64, host: u16) {
         if let Some(g) = self.gauges.get_mut(host as usize) {
             for (_, acc) in g.iter_mut() {
+                acc.advance(t_ns);
                 acc.last = 0;
-            }
-        }
-    }
-
-    /// Integrates every gauge over one step.
-    pub(crate) fn integrate_gauges(&mut self) {
-        for host in &mut self.gauges {
-            for (_, acc) in host.iter_mut() {
-                acc.sum += acc.last as f64;
-                acc.steps += 1;
             }
         }
     }
@@ -139,14 +151,15 @@ impl Recorder {
     pub(crate) fn sample_gauges(&mut self, t_ns: u64) {
         for (host, gauges) in self.gauges.iter_mut().enumerate() {
             for (name, acc) in gauges.iter_mut() {
-                if acc.steps == 0 {
+                if t_ns <= acc.from_ns {
                     continue;
                 }
-                let mean = acc.sum / acc.steps as f64;
+                acc.advance(t_ns);
+                let mean = acc.area / (t_ns - acc.from_ns) as f64;
                 let event = Event::Sample { host: host as u16, gauge: (*name).to_string(), last: acc.last, mean };
                 self.batch.records.push(Record { t_ns, event });
-                acc.sum = 0.0;
-                acc.steps = 0;
+                acc.area = 0.0;
+                acc.from_ns = t_ns;
             }
         }
     }
