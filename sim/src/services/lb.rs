@@ -227,25 +227,16 @@ impl Kind for LbService {
                 c.report(backend.span(), "not a backend", message);
             }
         }
-        if let Some(weights) = &self.weights
-            && weights.len() != self.backends.len()
-        {
-            let message = format!(
-                "{} weights for {} backends; expected one weight a backend",
-                weights.len(),
-                self.backends.len()
-            );
-            c.report(host.name.span(), "weights", message);
-        }
-        if let Some(priorities) = &self.priorities
-            && priorities.len() != self.backends.len()
-        {
-            let message = format!(
-                "{} priorities for {} backends; expected one priority level a backend",
-                priorities.len(),
-                self.backends.len()
-            );
-            c.report(host.name.span(), "priorities", message);
+        let per_backend =
+            [("weights", "one weight", &self.weights), ("priorities", "one priority level", &self.priorities)];
+        for (key, one, list) in per_backend {
+            if let Some(list) = list
+                && list.len() != self.backends.len()
+            {
+                let message =
+                    format!("{} {key} for {} backends; expected {one} a backend", list.len(), self.backends.len());
+                c.report(host.name.span(), key, message);
+            }
         }
         let config = self.plan(|name| format!("{name}:0")).config();
         let checked = validate_backends(&backends(&config)).and_then(|()| config.lb.validate());
