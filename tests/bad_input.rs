@@ -1,6 +1,6 @@
 //! Malformed scenarios through the real binary: a located error and exit 2, never a panic.
 
-mod util;
+use crate::util;
 use util::*;
 
 fn check(body: &[u8], expected: &[&str]) {

@@ -2,7 +2,7 @@
 //! theory, the same figures in text and JSON, faults removed or kept, and exit codes (0 a rate
 //! passes, 1 none does, 2 bad input).
 
-mod util;
+use crate::util;
 use serde_json::Value;
 use util::*;
 

@@ -1,6 +1,6 @@
 //! `faultline check-determinism`: same scenario, same seed, same trace hash.
 
-mod util;
+use crate::util;
 use util::*;
 
 #[test]

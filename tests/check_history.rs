@@ -2,7 +2,7 @@
 //! (exit codes, explanations, located errors). Must not: test the checker's internals (the chaos
 //! crate's unit and property tests do).
 
-mod util;
+use crate::util;
 use util::*;
 
 fn history(name: &str) -> String {

@@ -3,7 +3,7 @@
 //! errors for a bad one, the capacity rows against `faultline capacity`, determinism, and exit
 //! codes (0 the table was made, 2 bad input).
 
-mod util;
+use crate::util;
 use serde_json::Value;
 use std::path::Path;
 use util::*;

@@ -7,7 +7,7 @@
 //! stderr that it skipped, unless `FAULTLINE_REQUIRE_PEERS` is set (as `.ci/run` sets it, after
 //! installing it), when it fails.
 
-mod util;
+use crate::util;
 use serde_json::Value;
 use std::path::Path;
 use util::*;

@@ -2,7 +2,7 @@
 //! indexes the trace, prints the figures and exits; bad traces are bad input (exit 2) with a
 //! message that says what is wrong, never a panic.
 
-mod util;
+use crate::util;
 use util::*;
 
 /// The value after `name: ` in the figures.

@@ -1,7 +1,7 @@
 //! `faultline plan` through the real binary: the compiled plan of a scenario, as text and JSON,
 //! without running it; bad input is exit 2.
 
-mod util;
+use crate::util;
 use util::*;
 
 #[test]

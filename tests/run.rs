@@ -1,6 +1,6 @@
 //! `faultline run`: the real binary on the scenario library.
 
-mod util;
+use crate::util;
 use util::*;
 
 #[test]

@@ -1,6 +1,6 @@
 //! `faultline schema`: a JSON Schema editors can use.
 
-mod util;
+use crate::util;
 use util::*;
 
 #[test]

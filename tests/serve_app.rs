@@ -7,7 +7,7 @@
 //! says on stderr that it skipped, and why. Nothing here sleeps a fixed time or asserts a
 //! duration (wrk runs for two seconds; only its counts are asserted).
 
-mod util;
+use crate::util;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

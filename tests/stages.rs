@@ -7,7 +7,7 @@
 //! `max_rto`; a fault a stage never recovers from within the run has no RTO and is not
 //! survived. The figures are in `docs/stages.md`.
 
-mod util;
+use crate::util;
 use serde_json::Value;
 use std::path::PathBuf;
 use util::*;

@@ -2,7 +2,7 @@
 //! faults written as a script replay the run exactly, objectives are measured but not judged,
 //! and `faultline shrink` writes a smaller schedule that fails the same check.
 
-mod util;
+use crate::util;
 
 use faultline_sim::scenario::emit::with_faults;
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! `faultline sweep --junit FILE`: one suite per scenario, one case per seed, failures with
 //! their checks' detail and the reproduce line, the same bytes for the same work.
 
-mod util;
+use crate::util;
 use util::*;
 
 fn sweep_junit(files: &[&std::path::Path], seeds: &str, jobs: &str, junit: &std::path::Path) -> (i32, String) {

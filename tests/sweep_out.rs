@@ -2,7 +2,7 @@
 //! (skipping what is done for the same scenario bytes), and `DIR/summary.json` is the same
 //! bytes for the same work; and PATHS may be directories.
 
-mod util;
+use crate::util;
 use std::path::{Path, PathBuf};
 use util::*;
 

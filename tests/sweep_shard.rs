@@ -1,7 +1,7 @@
 //! `faultline sweep --shard K/N` and the environment's shard (CI matrix, Kubernetes Indexed
 //! Job, Slurm job array); `faultline merge` of the shards gives what one sweep gives.
 
-mod util;
+use crate::util;
 use std::collections::BTreeSet;
 use std::path::Path;
 use util::*;

@@ -1,7 +1,7 @@
 //! `faultline trace dump`: traces written by `run --out`, as text and JSON lines; damaged
 //! traces are errors, never panics.
 
-mod util;
+use crate::util;
 use util::*;
 
 fn write_trace(dir: &std::path::Path) -> std::path::PathBuf {

@@ -5,7 +5,7 @@
 //! work than equal jitter; decorrelated jitter does less work than full jitter with the same
 //! `base` (its waits start longer), and more given the same mean first wait.
 
-mod util;
+use crate::util;
 use faultline_chaos::trace::Event;
 use std::collections::BTreeSet;
 use util::{go, library, records};

@@ -3,7 +3,7 @@
 //! spike of quickstart.toml (every miss waiting out the 50 ms timeout) is gone. And a breaker
 //! that counts slow calls sheds a third party that turns slow rather than dead.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::report::Report;
 use faultline_sim::{RunOptions, run};

@@ -6,7 +6,7 @@
 //! `cargo test -p faultline-sim --test cache -- --nocapture` prints the figures recorded in
 //! `docs/fidelity.md`. This file only measures: it must never tune a model to pass.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::report::Report;
 use faultline_chaos::trace::Event;

@@ -5,7 +5,7 @@
 //! Owns: those scenarios and what their runs must show. Must not: reach into the world but
 //! through a scenario and its trace.
 
-mod util;
+use crate::util;
 use faultline_chaos::fault::Fault;
 use faultline_chaos::trace::{Event, Record};
 use faultline_chaos::vocab::gauge;

@@ -4,7 +4,7 @@
 //! answering the keys they hold through an origin outage, and without it they do not. Also the
 //! scenario checks of the cdn kind, the app's `cache_control` and the `cdn_purge` fault.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::report::{Report, TargetReport};
 use faultline_chaos::trace::{Event, Record};

@@ -4,7 +4,7 @@
 //! aborted as a canary or rolled back as blue-green; a slow one is caught by the latency
 //! analysis; a kill during a healthy deploy costs requests but not the deploy.
 
-mod util;
+use crate::util;
 use util::{go, text, variant};
 
 use faultline_sim::scenario::parse_str;

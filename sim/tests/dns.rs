@@ -4,7 +4,7 @@
 //! times the 30 s one, the three architectures rank as they should under one region outage,
 //! and a wrong `dns` host, `resolve` or `dns_ttl` is refused with a located error.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::check::Recovery;
 use faultline_chaos::report::Report;

@@ -5,7 +5,7 @@
 //! refused until the clock is right. Also the scenario checks of the geo kind and of the
 //! `converged_within` objective.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::report::geo::GeoReport;
 use faultline_chaos::report::{Report, Verdict};

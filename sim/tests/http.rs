@@ -3,7 +3,7 @@
 //! durability and read-your-writes checks judge it as they judge the framed app, the same seed
 //! gives the same trace, and a dead store shows as the app's `502`s, not as lost connections.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::report::Verdict;
 use faultline_chaos::trace::{Event, Observation, Outcome};

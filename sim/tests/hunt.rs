@@ -8,7 +8,7 @@
 //! docs/planted-bugs.md shows under "Found by swarm"). Must not: edit a scenario's text (each
 //! runs as shipped) or judge what the scenario's `[swarm]` table does not name.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::nemesis::Scripted;
 use faultline_chaos::report::{Report, Verdict};

@@ -6,7 +6,7 @@
 //! tests hold two choices against random where queues form); a standby priority level takes
 //! what the first level cannot, as Envoy's overprovisioning factor says.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::trace::{Event, Record};
 use util::{library, records};

@@ -1,7 +1,7 @@
 //! The scenario library keeps its promises: each file's comment says what a reader will see,
 //! and this test holds the simulation to it (on the file's own seed and on two more).
 
-mod util;
+use crate::util;
 
 use faultline_chaos::report::{DataReport, Report, ServiceReport};
 use faultline_sim::scenario::{load_file, parse_str};

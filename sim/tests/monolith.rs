@@ -4,7 +4,7 @@
 //! required part fails the pages (availability falls to the share of other requests) while the
 //! monolith's fault fails none; an optional part serves them degraded instead.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::trace::{Event, Op, Outcome, Record};
 

@@ -5,7 +5,7 @@
 //! in one step; a host's connections share 16384 ports. The stream layer holds connects back
 //! within those limits (see `world::stream`), as TCP's flow control holds a sender back.
 
-mod util;
+use crate::util;
 use util::{go, scenario};
 
 /// One echo host and a closed loop of `USERS` users, every one connecting at the first step.

@@ -6,7 +6,7 @@
 //! of the run), applies a few edits to the text (each must apply), and runs it twice per seed.
 //! docs/planted-bugs.md says, per bug, which fault kinds, targets and times expose it.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::report::{Check, Report, Verdict};
 use faultline_sim::Plant;

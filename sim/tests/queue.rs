@@ -3,7 +3,7 @@
 //! restart with and without fsync) under seeds 1 to 3, and the located errors of the queue
 //! and worker settings.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::report::queue::QueueReport;
 use faultline_chaos::report::{Report, Verdict};

@@ -4,7 +4,7 @@
 //! killed mid-run admits everything meanwhile when it fails open and refuses everything when it
 //! fails closed. Also the located errors of a bad `rate_limit`.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::trace::{Event, Outcome, RATE_LIMITED, Record};
 use faultline_sim::scenario::parse_str;

@@ -3,7 +3,7 @@
 //! link shows), every region fault acts on the world it names, and a region run is
 //! deterministic.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::fault::Fault;
 use faultline_chaos::report::Report;

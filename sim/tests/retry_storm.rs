@@ -3,7 +3,7 @@
 //! `scenarios/retry-budget.toml` (a 10% budget and exponential backoff with full jitter), held
 //! to the figures their comments promise, on seeds 1 to 3; and what a retry leaves in the trace.
 
-mod util;
+use crate::util;
 use faultline_chaos::report::Report;
 use faultline_chaos::trace::Event;
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 //! round robin, most requests find their session unknown. Also the located errors of the
 //! sessions settings.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::report::Verdict;
 use faultline_chaos::report::sessions::SessionsReport;

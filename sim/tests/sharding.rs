@@ -3,7 +3,7 @@
 //! group is judged on its own (no write lost, one primary per epoch). Also the located errors
 //! of the `shards` and `tenants` settings.
 
-mod util;
+use crate::util;
 
 use faultline_chaos::report::{Report, TenantReport};
 use faultline_sim::scenario::parse_str;

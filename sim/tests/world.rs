@@ -1,6 +1,6 @@
 //! The world end to end: determinism, theory cross-checks, and each fault kind's effect.
 
-mod util;
+use crate::util;
 use faultline_sim::scenario::Scenario;
 use faultline_sim::{RunOptions, RunOutcome, run};
 use util::{go, scenario};
