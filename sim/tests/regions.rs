@@ -278,3 +278,29 @@ fn a_swarm_without_regions_refuses_region_kinds() {
     assert!(lines[0].contains("no region can take a \"region_outage\" fault"), "{lines:#?}");
     assert!(lines[0].starts_with("quickstart.toml:"), "located: {lines:#?}");
 }
+
+/// The promoted replica's lag just before the loss, and the RPO of the writes the loss took.
+fn lag_and_rpo_ms(r: &Report) -> (u64, f64) {
+    let data = r.data.as_ref().expect("a data tier");
+    let loss = data.recovery.iter().find(|x| x.fault.starts_with("outage of region us-east")).expect("the outage");
+    let lag = loss.lag_at_loss_ms.expect("db-eu was promoted and publishes its lag");
+    let rpo = data.durability.as_ref().expect("writes were checked").rpo_ns as f64 / 1e6;
+    (lag, rpo)
+}
+
+#[test]
+fn a_lagging_standby_loses_the_acknowledged_writes_of_its_lag() {
+    for seed in [1, 2, 3] {
+        let r = report("region-outage-replica-lag.toml", seed);
+        assert_eq!(failed(&r), ["RPO <= 500.0 ms"], "the failure it teaches, only:\n{}", r.render_text());
+        let (lag, rpo) = lag_and_rpo_ms(&r);
+        assert!((1_500..3_000).contains(&lag), "seed {seed}: db-eu about 2 s behind at 20 s, was {lag} ms");
+        // The RPO lies within what the lag put at risk (give or take one 40 ms link and the
+        // 100 ms between the lag's samples).
+        assert!(rpo > 500.0 && rpo <= lag as f64 + 140.0, "seed {seed}: RPO {rpo} ms against a lag of {lag} ms");
+    }
+    let keeps_up = [("apply_cost = \"30ms\"", "apply_cost = \"10ms\"")];
+    let r = go(&library("region-outage-replica-lag.toml", &keeps_up), 1).report;
+    let (lag, rpo) = lag_and_rpo_ms(&r);
+    assert!(lag < 100 && rpo == 0.0, "a replica that keeps up: lag {lag} ms, RPO {rpo} ms");
+}

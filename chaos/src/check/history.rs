@@ -151,6 +151,11 @@ pub struct History {
     pub faults: Vec<(u64, Fault)>,
     /// Faults left out of `faults` (past [`MAX_FAULTS`]).
     pub faults_omitted: u64,
+    /// For each fault of `faults`, every replica's replication lag as it last reported it
+    /// before the fault (the `lag_ms` gauge's last sample), by host, ms.
+    pub fault_lags: Vec<Vec<(u16, i64)>>,
+    /// Each replica's replication lag as last sampled, ms.
+    lag_now: BTreeMap<u16, i64>,
     /// What each compare-and-set expects, by request id: the writer of the value (`None`:
     /// the key absent). A CAS whose expectation the trace lacks is judged as a plain write.
     pub expects: BTreeMap<u64, Option<u64>>,
@@ -258,9 +263,13 @@ impl History {
             {
                 self.on_failover(t_ns, *host, value)
             }
+            Event::Sample { host, gauge, last, .. } if gauge == faultline_vocab::gauge::LAG_MS => {
+                self.lag_now.insert(*host, *last);
+            }
             Event::Fault(fault) => {
                 if self.faults.len() < MAX_FAULTS {
                     self.faults.push((t_ns, fault.clone()));
+                    self.fault_lags.push(self.lag_now.iter().map(|(&h, &l)| (h, l)).collect());
                 } else {
                     self.faults_omitted += 1;
                 }

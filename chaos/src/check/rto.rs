@@ -23,6 +23,12 @@
 //! - DNS switch = the first change of what a DNS name answers in `[f, g)` minus `f`. With one,
 //!   the rest of the RTO after detection and promotion is the DNS part: health checks, TTLs
 //!   running out in clients' caches, clients reconnecting.
+//! - Replication lag at the loss = the largest lag, as last sampled before `f` (every 100 ms),
+//!   of the replicas promoted in `[f, g)`: how long the oldest entry a new primary had heard of
+//!   and not applied had waited, so what the promotion put at risk (entries still on the link,
+//!   up to one link latency, are not counted). The RPO, the durability check's, is the span
+//!   of the acknowledged writes among them, which were lost. Absent when nothing was promoted
+//!   or the promoted replicas publish no lag.
 //!
 //! Cost: the rate is piecewise constant between the times requests enter and leave the window;
 //! [`Segments`] holds one entry per change of class (O(n) to build), each fault walks them.
@@ -50,6 +56,9 @@ pub struct Recovery {
     /// Time from the fault to a DNS server's first change of an answer, ns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_switch_ns: Option<u64>,
+    /// The largest replication lag of the replicas promoted after the fault, just before it, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_at_loss_ms: Option<u64>,
     /// The hosts the fault touched (indices, ascending).
     #[serde(default)]
     pub hosts: Vec<u16>,
@@ -141,7 +150,8 @@ impl Segments {
 
 /// The recovery after every measured fault, in time order; `names` are the hosts' names by id.
 pub fn recovery(history: &History, config: &CheckConfig, names: &[String]) -> Vec<Recovery> {
-    let faults: Vec<&(u64, Fault)> = history.faults.iter().filter(|(_, f)| f.disrupts()).collect();
+    let faults: Vec<(usize, &(u64, Fault))> =
+        history.faults.iter().enumerate().filter(|(_, (_, f))| f.disrupts()).collect();
     if faults.is_empty() {
         return Vec::new();
     }
@@ -150,8 +160,8 @@ pub fn recovery(history: &History, config: &CheckConfig, names: &[String]) -> Ve
     let window_ns = config.rto_window_ns.max(1);
     let segments = Segments::new(&completions, window_ns, config.recovery_ratio);
     let mut out = Vec::with_capacity(faults.len());
-    for &(f_ns, fault) in &faults {
-        let next_ns = faults.iter().map(|(t, _)| *t).find(|t| t > f_ns).unwrap_or(u64::MAX);
+    for &(index, (f_ns, fault)) in &faults {
+        let next_ns = faults.iter().map(|(_, (t, _))| *t).find(|t| t > f_ns).unwrap_or(u64::MAX);
         let (dropped, rto_ns) = segments.rto(*f_ns, next_ns, window_ns, history.end_ns);
         let within = |kinds: &[FailoverKind]| {
             history
@@ -172,11 +182,28 @@ pub fn recovery(history: &History, config: &CheckConfig, names: &[String]) -> Ve
             detection_ns: detected.map(|d| d - f_ns),
             promotion_ns: promoted,
             dns_switch_ns: within(&[FailoverKind::DnsAnswer]).map(|t| t - f_ns),
+            lag_at_loss_ms: lag_at_loss(history, index, (*f_ns, next_ns), names),
             hosts: fault_hosts(fault),
             observable_ns: history.end_ns.saturating_sub(window_ns).saturating_sub(*f_ns),
         });
     }
     out
+}
+
+/// The largest lag, just before fault `index`, of the replicas promoted in `[f, next)`.
+fn lag_at_loss(history: &History, index: usize, (f_ns, next_ns): (u64, u64), names: &[String]) -> Option<u64> {
+    let lags = history.fault_lags.get(index)?;
+    history
+        .failovers
+        .iter()
+        .filter(|a| a.kind == FailoverKind::Promoted && a.t_ns >= f_ns && a.t_ns < next_ns)
+        .filter_map(|a| {
+            let name = a.text.strip_prefix(faultline_vocab::failover::PROMOTED)?.split_whitespace().next()?;
+            let host = names.iter().position(|n| n == name)?;
+            let (_, lag) = lags.iter().find(|(h, _)| usize::from(*h) == host)?;
+            u64::try_from(*lag).ok()
+        })
+        .max()
 }
 
 /// Every host `fault` touches, ascending.
@@ -227,6 +254,32 @@ mod tests {
         assert_eq!(kill.promotion_ns, Some(20 * MS));
         assert_eq!(kill.hosts, [DB1]);
         assert_eq!(kill.observable_ns, 9 * S, "the run ends at 20 s, one 1 s window after 19 s");
+    }
+
+    #[test]
+    fn the_lag_at_the_loss_is_the_promoted_replica_s_last_sample_before_it() {
+        let lag = |run: &mut Run, t_ns: u64, host: u16, ms: i64| {
+            let gauge = faultline_vocab::gauge::LAG_MS.to_string();
+            run.push(t_ns, Event::Sample { host, gauge, last: ms, mean: ms as f64 });
+        };
+        let mut run = Run::new();
+        traffic(&mut run, 10 * S, 14 * S);
+        lag(&mut run, 9_800 * MS, DB2, 55);
+        lag(&mut run, 9_900 * MS, DB2, 38);
+        run.fault(10 * S, Fault::Kill { host: DB1 });
+        lag(&mut run, 10 * S, DB2, 900);
+        run.detected(13 * S, DB1);
+        run.promoted(13 * S + 30 * MS, DB2, 2, 10);
+        run.fault(16 * S, Fault::Kill { host: DB2 });
+        let found = recovery(&run.history(), &config(), &Run::names());
+        assert_eq!(found[0].lag_at_loss_ms, Some(38), "the sample just before the kill, of the replica promoted");
+        assert_eq!(found[1].lag_at_loss_ms, None, "nothing promoted after the second kill");
+        let mut quiet = Run::new();
+        traffic(&mut quiet, 10 * S, 14 * S);
+        quiet.fault(10 * S, Fault::Kill { host: DB1 });
+        quiet.promoted(13 * S, DB2, 2, 10);
+        let found = recovery(&quiet.history(), &config(), &Run::names());
+        assert_eq!(found[0].lag_at_loss_ms, None, "a replica that publishes no lag");
     }
 
     #[test]

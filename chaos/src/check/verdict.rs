@@ -406,6 +406,7 @@ mod tests {
             detection_ns: Some(3_010 * MS),
             promotion_ns: Some(20 * MS),
             dns_switch_ns: None,
+            lag_at_loss_ms: None,
             hosts: vec![DB1],
             observable_ns: 9 * S,
         };

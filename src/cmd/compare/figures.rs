@@ -128,6 +128,10 @@ pub struct Recovery {
     pub rto: BTreeMap<String, Rto>,
     /// The largest RPO of the seeds; `None` when no seed measured one.
     pub rpo_max_ns: Option<u64>,
+    /// The largest replication lag of a promoted replica just before its primary was lost,
+    /// over the faults and seeds, ns; `None` when nothing was promoted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_at_loss_max_ns: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -293,9 +297,13 @@ fn budget(reports: &[&Report]) -> Option<Budget> {
 fn recovery(reports: &[&Report]) -> Recovery {
     let mut measured: BTreeMap<String, (u64, Vec<Option<u64>>)> = BTreeMap::new();
     let mut rpo_max_ns: Option<u64> = None;
+    let mut lag_at_loss_max_ns: Option<u64> = None;
     for data in reports.iter().filter_map(|r| r.data.as_ref()) {
         for r in &data.recovery {
             measured.entry(fault_key(&r.fault, r.t_ns)).or_insert_with(|| (r.t_ns, Vec::new())).1.push(r.rto_ns);
+            if let Some(ms) = r.lag_at_loss_ms {
+                lag_at_loss_max_ns = Some(lag_at_loss_max_ns.unwrap_or(0).max(ms.saturating_mul(1_000_000)));
+            }
         }
         if let Some(durability) = &data.durability {
             rpo_max_ns = Some(rpo_max_ns.unwrap_or(0).max(durability.rpo_ns));
@@ -315,7 +323,7 @@ fn recovery(reports: &[&Report]) -> Recovery {
             (key, rto)
         })
         .collect();
-    Recovery { rto, rpo_max_ns }
+    Recovery { rto, rpo_max_ns, lag_at_loss_max_ns }
 }
 
 fn checks(runs: &[Run]) -> Checks {

@@ -175,6 +175,9 @@ pub fn rows(columns: &[Value]) -> Vec<Row> {
     if any(columns, "/recovery/rpo_max_ns") {
         rows.push(Row::new("/recovery/rpo_max_ns", "RPO, worst seed", Unit::Ns));
     }
+    if any(columns, "/recovery/lag_at_loss_max_ns") {
+        rows.push(Row::new("/recovery/lag_at_loss_max_ns", "replication lag at a loss, worst", Unit::Ns));
+    }
     if columns.iter().any(|c| c.pointer("/capacity").is_some_and(|v| !v.is_null())) {
         rows.push(Row::section("capacity at the objective, faults dropped"));
         rows.push(Row::new("/capacity/rps", "highest rate meeting it", Unit::Rps));

@@ -369,6 +369,10 @@ fn data(report: &Report, out: &mut String) {
     }
     for r in &data.recovery {
         table.row(vec![format!("RTO {}", rto_label(r)), rto_text(r)]);
+        if let Some(lag) = r.lag_at_loss_ms {
+            let value = format!("{lag} ms (the promoted replicas' own measure; entries on the link not counted)");
+            table.row(vec![format!("replication lag just before {} at {}", r.fault, s_text(r.t_ns)), value]);
+        }
     }
     table.render(out);
     if data.faults_omitted > 0 {
