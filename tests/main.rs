@@ -10,6 +10,7 @@ mod check_history;
 mod compare;
 mod compare_html;
 mod gui;
+mod layout;
 mod plan;
 mod run;
 mod schema;
