@@ -142,13 +142,13 @@ impl Backends {
 
     /// The set a pick over `level` balances over: its eligible backends, or every endpoint of
     /// it in panic mode; without `failed` (a retry's) when any other is left.
-    fn level_set(&self, level: &Level, failed: Option<usize>) -> Eligible {
+    fn level_set(&self, level: Level, failed: Option<usize>) -> Eligible {
         let panic = (level.eligible.len() as u64) * 100
             < u64::from(self.panic_threshold_percent) * level.endpoints.len() as u64;
-        let set = if panic { &level.endpoints } else { &level.eligible };
+        let set = if panic { level.endpoints } else { level.eligible };
         let backends = match failed {
-            Some(failed) => retry_set(set, failed),
-            None => set.clone(),
+            Some(failed) => retry_set(&set, failed),
+            None => set,
         };
         Eligible { backends, panic }
     }
@@ -156,10 +156,10 @@ impl Backends {
     /// The set picks balance over at `now`: the eligible backends, or every endpoint in panic
     /// mode. With priority levels, those of the most preferred level that takes traffic.
     pub fn eligible(&self, now: Duration) -> Eligible {
-        let levels = self.levels(now);
+        let mut levels = self.levels(now);
         let loads = priority::loads(&levels);
         let first = loads.iter().position(|&l| l > 0).unwrap_or(0);
-        self.level_set(&levels[first], None)
+        self.level_set(levels.swap_remove(first), None)
     }
 
     /// The percent of the traffic each priority level takes at `now`: (level, load), ascending.
@@ -185,9 +185,9 @@ impl Backends {
 
     /// The set of the priority level drawn for one pick (no draw with one level).
     fn drawn_set(&self, now: Duration, failed: Option<usize>, rng: &mut impl Rng) -> Eligible {
-        let levels = self.levels(now);
+        let mut levels = self.levels(now);
         let at = if levels.len() == 1 { 0 } else { priority::draw(&priority::loads(&levels), rng) };
-        self.level_set(&levels[at], failed)
+        self.level_set(levels.swap_remove(at), failed)
     }
 
     fn pick_from(&mut self, set: &[usize], panic: bool, key: Option<&[u8]>, rng: &mut impl Rng) -> Option<Pick> {
