@@ -271,7 +271,7 @@ fn simulate(scenario: &Scenario, seed: u64) -> Measured {
     let options = RunOptions {
         seed: Some(seed),
         trace: Some(Box::new(BufWriter::new(file))),
-        record: RecordConfig { messages: false },
+        record: RecordConfig { messages: false, ..RecordConfig::default() },
         ..RunOptions::default()
     };
     let outcome = run(scenario, options).expect("the run completes");

@@ -24,6 +24,7 @@ mod queue;
 mod rate_limit;
 mod regions;
 mod retry_storm;
+mod samples;
 mod scenario_errors;
 mod sessions;
 mod sharding;

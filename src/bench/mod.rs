@@ -15,6 +15,9 @@
 //! - [`floor`]: a bare single-threaded discrete-event loop over a binary heap: what any
 //!   simulator of this topology must at least pay.
 //!
+//! Beside it, [`sparse`]: an hour of one request a second over five hosts, where the cost per
+//! simulated second decides, recorded with sparse and with dense gauge samples.
+//!
 //! [`suite`] runs the configurations of `faultline bench` and judges the targets; the CLI and
 //! `benches/echo.rs` only call into here.
 //!
@@ -24,6 +27,7 @@
 
 pub mod floor;
 pub mod raw;
+pub mod sparse;
 pub mod suite;
 pub mod world;
 

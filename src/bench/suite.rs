@@ -11,6 +11,10 @@
 //!   every step); it gets one attempt bounded by a tiny simulated duration and a wall budget,
 //!   reported as such.
 //!
+//! - sparse: one request a second over five hosts (`sparse`), recorded sparsely and with every
+//!   sample: simulated seconds per wall second, and the trace's records and bytes. Measured,
+//!   no target on turmoil (which steps every tick, busy or not).
+//!
 //! Ratios are per round trip (wall time divided by round trips) so that engines whose runs end
 //! a few milliseconds apart, or answer a few more requests, compare fairly. Where a pair is
 //! repeated, each engine's best run (least wall time per round trip) is kept: on a shared
@@ -19,6 +23,7 @@
 //! Owns: the plan of a bench run and its judgement. Must not: print (the CLI does), or fail
 //! because a target was missed: this is a measurement, not a test.
 
+use super::sparse::{self, SparseRun};
 use super::{BenchError, Engine, Measurement, Topology, floor, raw, world};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -58,6 +63,8 @@ pub struct Plan {
     pub large_raw: Duration,
     /// Wall budget of that attempt (checked between steps: one step may overrun it).
     pub large_raw_budget: Duration,
+    /// Simulated duration of the sparse run.
+    pub sparse: Duration,
 }
 
 impl Plan {
@@ -71,6 +78,7 @@ impl Plan {
             large: Duration::from_secs(1),
             large_raw: Duration::from_millis(1),
             large_raw_budget: Duration::from_secs(10),
+            sparse: Duration::from_secs(300),
         }
     }
 
@@ -84,6 +92,7 @@ impl Plan {
             large: Duration::from_secs(5),
             large_raw: Duration::from_millis(5),
             large_raw_budget: Duration::from_secs(75),
+            sparse: Duration::from_secs(3600),
         }
     }
 }
@@ -116,6 +125,8 @@ pub struct Results {
     pub headlines: Vec<Headline>,
     /// Further observations, one line each.
     pub notes: Vec<String>,
+    /// The sparse run, recorded sparsely, then with every sample.
+    pub sparse: Vec<SparseRun>,
 }
 
 /// Runs every configuration of `plan`; `progress` hears what is about to run.
@@ -140,9 +151,16 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Results, Bench
     rows.push(floor::run(LARGE, plan.large));
     rows.extend([raw_large.clone(), fl_large.clone()]);
 
+    let mut sparse_runs = Vec::new();
+    for every_sample in [false, true] {
+        let how = if every_sample { "every sample" } else { "sparse samples" };
+        progress(&format!("faultline: sparse, 5 hosts, {:?} simulated, {how}", plan.sparse));
+        sparse_runs.push(sparse::run(plan.sparse, every_sample)?);
+    }
+
     let headlines = vec![overhead(&raw_small, &fl_small), speedup(&raw_medium, &fl_medium), large_rate(&fl_large)];
     let notes = vec![bounded_note(&raw_large, &fl_large)];
-    Ok(Results { rows, headlines, notes })
+    Ok(Results { rows, headlines, notes, sparse: sparse_runs })
 }
 
 fn describe(engine: &str, topology: Topology, duration: Duration) -> String {
@@ -275,6 +293,10 @@ fn notes(m: &Measurement) -> String {
 pub fn render(results: &Results) -> String {
     let mut out = render_table(&results.rows);
     out.push('\n');
+    if !results.sparse.is_empty() {
+        out.push_str(&sparse::render(&results.sparse));
+        out.push('\n');
+    }
     for note in &results.notes {
         out.push_str("note: ");
         out.push_str(note);

@@ -17,6 +17,7 @@
 
 use faultline_chaos::fault::Fault;
 use faultline_chaos::report::breakers::{BreakerState, parse_change};
+use faultline_chaos::trace::samples::Dense;
 use faultline_chaos::trace::text;
 use faultline_chaos::trace::{Event, Header, Outcome, Record};
 use std::collections::BTreeMap;
@@ -319,6 +320,8 @@ pub struct IndexBuilder {
     /// Partitions in force, as (side a, side b).
     partitions: Vec<(Vec<u16>, Vec<u16>)>,
     scratch: Vec<u8>,
+    /// Sparse samples to the dense series the plots draw.
+    dense: Dense,
 }
 
 impl IndexBuilder {
@@ -340,7 +343,8 @@ impl IndexBuilder {
             pairs: BTreeMap::new(),
             end_ns: 0,
         };
-        Self { index, open: BTreeMap::new(), partitions: Vec::new(), scratch: Vec::new() }
+        let dense = Dense::new(header.sample_ns);
+        Self { index, open: BTreeMap::new(), partitions: Vec::new(), scratch: Vec::new(), dense }
     }
 
     /// Feeds one record. Records earlier than the previous one are indexed at the previous
@@ -428,7 +432,9 @@ impl IndexBuilder {
             Event::Sample { host, gauge, last, mean } => {
                 if let Some(h) = self.index.hosts.get_mut(*host as usize) {
                     let points = h.gauges.entry(gauge.clone()).or_default();
-                    points.push(GaugePoint { t_ns, last: *last, mean: *mean });
+                    self.dense.push(t_ns, *host, gauge, *last, *mean, |p| {
+                        points.push(GaugePoint { t_ns: p.t_ns, last: p.last, mean: p.mean });
+                    });
                 }
             }
             Event::Fault(fault) => {

@@ -55,6 +55,7 @@ pub fn header() -> Header {
         checks: CheckConfig::default(),
         shards: Default::default(),
         regions: Vec::new(),
+        sample_ns: 0,
     }
 }
 

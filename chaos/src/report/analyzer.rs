@@ -166,14 +166,14 @@ impl Analyzer {
             cache: CacheAcc::new(window_ns),
             breakers: BreakerAcc::default(),
             geo: GeoAcc::default(),
-            autoscale: AutoscaleAcc::default(),
+            autoscale: AutoscaleAcc::new(header.sample_ns),
             deploy: DeployAcc::default(),
             retry: RetryAcc::new(window_ns),
             sessions: SessionsAcc::new(window_ns),
             tenants: TenantsAcc::new(&header.shards.tenants, window_ns),
             regions: super::regions::RegionsAcc::new(header),
             dns: super::dns::DnsAcc::new(header),
-            queue: QueueAcc::new(window_ns),
+            queue: QueueAcc::new(window_ns, header.sample_ns),
         }
     }
 

@@ -25,6 +25,7 @@
 
 use super::WindowStats;
 use crate::slo::{Slo, SloKind};
+use crate::trace::samples::Dense;
 use faultline_vocab::{gauge, state};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -113,9 +114,16 @@ pub struct AutoscaleAcc {
     metric: Vec<(f64, f64)>,
     metric_sum: f64,
     metric_n: u64,
+    /// The metric's samples at every sampling time (the trace's are sparse).
+    dense: Option<Dense>,
 }
 
 impl AutoscaleAcc {
+    /// For a trace whose gauges are sampled every `sample_ns` (its header's).
+    pub fn new(sample_ns: u64) -> Self {
+        Self { dense: Some(Dense::new(sample_ns)), ..Self::default() }
+    }
+
     /// Takes a state change; ignores every key but `instance` and `autoscale`.
     pub fn change(&mut self, t_ns: u64, host: u16, key: &str, value: &str) {
         let t_s = t_ns as f64 / NS_PER_S;
@@ -148,8 +156,12 @@ impl AutoscaleAcc {
             return false;
         }
         let value = last as f64 / 1000.0;
-        self.metric_sum += value;
-        self.metric_n += 1;
+        let (sum, n) = (&mut self.metric_sum, &mut self.metric_n);
+        // The mean is over the sampling times: a value held through quiet ones counts at each.
+        self.dense.get_or_insert_with(|| Dense::new(0)).push(t_ns, 0, name, last, 0.0, |p| {
+            *sum += p.last as f64 / 1000.0;
+            *n += 1;
+        });
         if self.metric.last().is_none_or(|(_, v)| *v != value) && self.metric.len() < MAX_EVENTS {
             self.metric.push((t_ns as f64 / NS_PER_S, value));
         }

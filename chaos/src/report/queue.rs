@@ -95,19 +95,53 @@ pub(super) struct QueueAcc {
     counted: BTreeMap<(u16, &'static str), u64>,
     /// Sends each host answered with success.
     sends: BTreeMap<u16, u64>,
-    /// Per window: (depth peak, oldest age peak) over the hosts' samples at one time.
+    /// How often gauges are sampled (0: every sample is in the trace).
+    sample_ns: u64,
+    /// Per window: (depth peak, oldest age peak) over the hosts' values at one sampling time.
     windows: BTreeMap<u64, (u64, u64)>,
-    /// Depth and oldest age per host at the latest sample time, and that time.
+    /// Depth and oldest age per host (carried from its last sample), and the latest sample's
+    /// time.
     now: (u64, BTreeMap<u16, (i64, i64)>),
-    depth_peak: u64,
-    age_peak: u64,
+    /// The run's (depth, oldest age) peaks.
+    peaks: (u64, u64),
+}
+
+/// Counts the levels `now` holds at its time into that time's window and the run's peaks, and
+/// into the windows of the sampling times strictly between it and `next_ns`, which held them
+/// too (sampled every `sample_ns`; 0: every sample is in the trace, none is missing).
+fn settle(
+    window_ns: u64,
+    sample_ns: u64,
+    now: &(u64, BTreeMap<u16, (i64, i64)>),
+    next_ns: u64,
+    windows: &mut BTreeMap<u64, (u64, u64)>,
+    peaks: &mut (u64, u64),
+) {
+    let (at_ns, levels) = now;
+    if levels.is_empty() {
+        return;
+    }
+    let depth = levels.values().map(|v| v.0).sum::<i64>().max(0) as u64;
+    let oldest = levels.values().map(|v| v.1).max().unwrap_or(0).max(0) as u64;
+    *peaks = (peaks.0.max(depth), peaks.1.max(oldest));
+    let mut peak_in = |window: u64| {
+        let w = windows.entry(window).or_default();
+        *w = (w.0.max(depth), w.1.max(oldest));
+    };
+    peak_in(at_ns.saturating_sub(1) / window_ns);
+    if sample_ns > 0 && next_ns > at_ns + sample_ns {
+        for window in (at_ns + sample_ns - 1) / window_ns..=(next_ns - sample_ns - 1) / window_ns {
+            peak_in(window);
+        }
+    }
 }
 
 impl QueueAcc {
-    /// `window_ns` must be positive (the analyzer guarantees it).
-    pub(super) fn new(window_ns: u64) -> Self {
+    /// `window_ns` must be positive (the analyzer guarantees it); gauges are sampled every
+    /// `sample_ns` (the header's).
+    pub(super) fn new(window_ns: u64, sample_ns: u64) -> Self {
         assert!(window_ns > 0, "a window has a positive width");
-        Self { window_ns, ..Self::default() }
+        Self { window_ns, sample_ns, ..Self::default() }
     }
 
     /// A request a host served: a successful write is a send a broker accepted (counted only
@@ -138,10 +172,15 @@ impl QueueAcc {
         true
     }
 
-    /// Folds a depth or age sample: peaks are over the brokers' values at one sample time.
+    /// Folds a depth or age sample: peaks are over the brokers' levels at one sampling time,
+    /// each broker's carried from its last sample (samples are sparse: a level that did not
+    /// change is not sampled again, yet holds at every sampling time until it does). A time's
+    /// levels count once all its samples are in: at the first sample of a later time.
     fn level(&mut self, t_ns: u64, host: u16, depth: bool, value: i64) {
-        if self.now.0 != t_ns {
-            self.now = (t_ns, BTreeMap::new());
+        if t_ns != self.now.0 {
+            let (windows, peaks) = (&mut self.windows, &mut self.peaks);
+            settle(self.window_ns, self.sample_ns, &self.now, t_ns, windows, peaks);
+            self.now.0 = t_ns;
         }
         let entry = self.now.1.entry(host).or_default();
         if depth {
@@ -149,13 +188,13 @@ impl QueueAcc {
         } else {
             entry.1 = value;
         }
-        let total_depth = self.now.1.values().map(|v| v.0).sum::<i64>() as u64;
-        let oldest = self.now.1.values().map(|v| v.1).max().unwrap_or(0) as u64;
-        self.depth_peak = self.depth_peak.max(total_depth);
-        self.age_peak = self.age_peak.max(oldest);
-        let w = self.windows.entry(t_ns.saturating_sub(1) / self.window_ns).or_default();
-        w.0 = w.0.max(total_depth);
-        w.1 = w.1.max(oldest);
+    }
+
+    /// The windows' peaks and the run's, with the last sampling time's levels counted.
+    fn settled(&self) -> (BTreeMap<u64, (u64, u64)>, (u64, u64)) {
+        let (mut windows, mut peaks) = (self.windows.clone(), self.peaks);
+        settle(self.window_ns, self.sample_ns, &self.now, self.now.0, &mut windows, &mut peaks);
+        (windows, peaks)
     }
 
     fn sum_last(&self, g: &str) -> u64 {
@@ -180,10 +219,11 @@ impl QueueAcc {
         let accepted: u64 = brokers.iter().map(|h| self.sends.get(h).copied().unwrap_or(0)).sum();
         let accepted_synced = self.sum_last(gauge::QUEUE_ACCEPTED);
         let expected = issue_ns.div_ceil(self.window_ns).min(max_windows);
-        let last_with_data = self.windows.keys().next_back().map_or(0, |i| i + 1);
+        let (peaks_by_window, (depth_peak, age_peak)) = self.settled();
+        let last_with_data = peaks_by_window.keys().next_back().map_or(0, |i| i + 1);
         let windows = (0..expected.max(last_with_data))
             .map(|i| {
-                let (depth_peak, oldest_age_ms_peak) = self.windows.get(&i).copied().unwrap_or_default();
+                let (depth_peak, oldest_age_ms_peak) = peaks_by_window.get(&i).copied().unwrap_or_default();
                 QueueWindow { start_s: (i * self.window_ns) as f64 / NS_PER_S, depth_peak, oldest_age_ms_peak }
             })
             .collect();
@@ -199,8 +239,8 @@ impl QueueAcc {
             dead_lettered: self.sum_last(gauge::QUEUE_DLQ),
             queued_at_end: self.sum_last(gauge::QUEUE_DEPTH) + self.sum_last(gauge::QUEUE_INFLIGHT),
             refused_full: self.sum_counted(gauge::QUEUE_FULL),
-            depth_peak: self.depth_peak,
-            oldest_age_ms_peak: self.age_peak,
+            depth_peak,
+            oldest_age_ms_peak: age_peak,
             windows,
         };
         let check = accounting_check(&report).with(Evidence::default().with_hosts(brokers));
@@ -309,7 +349,7 @@ mod tests {
 
     #[test]
     fn no_broker_no_section() {
-        let mut acc = QueueAcc::new(S);
+        let mut acc = QueueAcc::new(S, 0);
         assert!(!acc.sample(S, 0, "cache_hits", 4));
         assert!(acc.sample(S, 0, gauge::WORKER_PROCESSED, 4));
         assert_eq!(acc.finish(3 * S, 100), None, "a worker alone is no queue");

@@ -38,6 +38,7 @@ impl Stream {
                 checks: Default::default(),
                 shards: Default::default(),
                 regions: Vec::new(),
+                sample_ns: 0,
             },
             records: Vec::new(),
             next_req: 0,

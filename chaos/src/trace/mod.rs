@@ -7,6 +7,7 @@
 //! at the end, so the indices of the older ones (and the worked example in the docs) stay.
 
 pub mod codec;
+pub mod samples;
 pub mod text;
 
 use crate::check::CheckConfig;
@@ -19,8 +20,9 @@ use serde::{Deserialize, Serialize};
 /// to `Fault`, and the cache knobs to `Knob`; 6: `Retry` appended to `Event`; 7: the workload's
 /// tenants may follow the header, see [`Header::tenants`]; 8: the region faults appended to
 /// `Fault`, `Add` to `Op`, and the regions may follow the tenants, see [`Header::regions`]; 9:
-/// the DNS TTL appended to `Knob`).
-pub const FORMAT_VERSION: u16 = 9;
+/// the DNS TTL appended to `Knob`; 10: sparse gauge samples, and the sampling interval may
+/// follow the regions, see [`Header::sample_ns`]).
+pub const FORMAT_VERSION: u16 = 10;
 
 /// A host of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +83,12 @@ pub struct Header {
     /// the bytes (and the trace the hash) it had before.
     #[serde(skip)]
     pub regions: Vec<RegionInfo>,
+    /// How often gauges were sampled, nanoseconds (format version 10): the samples are sparse,
+    /// see [`Event::Sample`]. 0 in a trace of an older version, whose samples are dense (every
+    /// gauge at every sampling time). Encoded after [`Header::regions`] (empty shards and
+    /// regions, if need be), and only when it is not 0.
+    #[serde(skip)]
+    pub sample_ns: u64,
 }
 
 /// A region of the run: a named place hosts are in (format version 8).
@@ -227,7 +235,10 @@ pub enum Event {
         /// Whether it is now running.
         up: bool,
     },
-    /// A gauge's value over the last sampling interval.
+    /// A gauge's value since its previous sample. From format version 10 samples are sparse: a
+    /// gauge is sampled at a sampling time only if it changed since its last sample (and once
+    /// at the end), so the span since its previous sample may cover quiet intervals; see
+    /// [`samples`] for the dense series they stand for.
     Sample {
         /// The host.
         host: u16,
@@ -235,7 +246,7 @@ pub enum Event {
         gauge: String,
         /// The last value set.
         last: i64,
-        /// The time-weighted mean over the interval.
+        /// The time-weighted mean since the gauge's previous sample (or its first change).
         mean: f64,
     },
     /// A fault was applied.

@@ -167,6 +167,10 @@ pub fn header_json(header: &Header) -> Value {
         "slos": slos,
         "checks": checks,
     });
+    if header.sample_ns != 0 {
+        // Sparse samples: see `samples`.
+        value["sample_ns"] = json!(header.sample_ns);
+    }
     if !header.regions.is_empty() {
         let regions: Vec<Value> = header
             .regions
@@ -336,6 +340,7 @@ mod tests {
             checks: Default::default(),
             shards: Default::default(),
             regions: Vec::new(),
+            sample_ns: 0,
         }
     }
 
@@ -436,6 +441,9 @@ mod tests {
     #[test]
     fn header_json_lists_regions_only_when_there_are_some() {
         assert!(header_json(&header()).get("regions").is_none(), "no regions, no key: the output is as before");
+        assert!(header_json(&header()).get("sample_ns").is_none(), "dense samples: no key");
+        let sampled = Header { sample_ns: 100_000_000, ..header() };
+        assert_eq!(header_json(&sampled)["sample_ns"], 100_000_000);
         let mut placed = header();
         placed.regions = vec![crate::trace::RegionInfo { name: "eu-west".into(), hosts: vec![0, 2] }];
         assert_eq!(header_json(&placed)["regions"], json!([{ "name": "eu-west", "hosts": ["lg0", "db"] }]));

@@ -31,6 +31,9 @@ use faultline_chaos::slo::Slo;
 use faultline_chaos::trace::{Header, HostInfo, LinkInfo, Shards};
 use serde::Serialize;
 
+/// How often the world samples gauges (rounded up to whole ticks: [`RunPlan::sample_ns`]).
+pub const SAMPLE_EVERY_NS: u64 = 100_000_000;
+
 /// Everything one run does.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunPlan {
@@ -291,7 +294,14 @@ impl RunPlan {
             checks: self.checks.clone(),
             shards: self.shards.clone(),
             regions: regions::header_regions(&self.regions),
+            sample_ns: self.sample_ns(),
         }
+    }
+
+    /// How often gauges are sampled: every [`SAMPLE_EVERY_NS`], rounded up to whole ticks (the
+    /// world samples at the end of a step).
+    pub fn sample_ns(&self) -> u64 {
+        SAMPLE_EVERY_NS.div_ceil(self.tick_ns.max(1)) * self.tick_ns.max(1)
     }
 }
 

@@ -40,9 +40,6 @@ use std::time::Duration;
 /// The step with which a host's clock stands still while it runs: tokio's timer resolution.
 const STILL_CLOCK_TICK: Duration = Duration::from_millis(1);
 
-/// How gauges are sampled into the trace.
-const SAMPLE_EVERY: Duration = Duration::from_millis(100);
-
 /// Why a run could not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -112,6 +109,8 @@ pub struct World {
     next_fault: usize,
     end: Duration,
     next_sample: Duration,
+    /// How often gauges are sampled (the plan's, a whole number of ticks).
+    sample_every: Duration,
     steps: u64,
     finished: bool,
     seed: u64,
@@ -127,7 +126,12 @@ impl World {
     /// Lays out the world `plan` describes.
     pub fn build(plan: &RunPlan, output: Output) -> Result<World, RunError> {
         let seed = plan.seed;
-        let header = plan.header();
+        let mut header = plan.header();
+        if output.record.every_sample {
+            // Dense samples: a reader takes them as they are, as in traces of older versions.
+            header.sample_ns = 0;
+        }
+        let sample_every = Duration::from_nanos(plan.sample_ns());
         let tick = Duration::from_nanos(plan.tick_ns);
         let latency = Duration::from_nanos(plan.network.latency_ns);
         let mut sim = turmoil::Builder::new()
@@ -223,7 +227,8 @@ impl World {
             schedule: plan.faults.clone(),
             next_fault: 0,
             end: Duration::from_nanos(plan.end_ns),
-            next_sample: SAMPLE_EVERY,
+            next_sample: sample_every,
+            sample_every,
             steps: 0,
             finished: false,
             seed,
@@ -278,8 +283,8 @@ impl World {
         let now = self.sim.elapsed();
         let mut rec = self.shared.recorder.borrow_mut();
         if now >= self.next_sample {
-            rec.sample_gauges(now.as_nanos() as u64);
-            self.next_sample += SAMPLE_EVERY;
+            rec.sample_gauges(now.as_nanos() as u64, false);
+            self.next_sample += self.sample_every;
         }
         rec.flush_step();
         self.finished = done || now >= self.end;
@@ -296,7 +301,7 @@ impl World {
         let shared =
             Rc::try_unwrap(shared).map_err(|_| RunError::Layout("world still referenced at the end".into()))?;
         let mut recorder = shared.recorder.into_inner();
-        recorder.sample_gauges(t_ns);
+        recorder.sample_gauges(t_ns, true);
         let (report, hash, records) = recorder.finish(t_ns)?;
         Ok(RunOutcome { seed, report, hash, records, simulated, steps })
     }

@@ -6,8 +6,16 @@
 //! is deterministic), writes the trace and feeds the report's analyzer on its own thread.
 //! Memory is bounded by the sink's batches.
 //! Gauges are integrated here too, exactly: each change is timed (the host's sub-step clock), so
-//! a value held for 200 us inside one step counts for 200 us, and every sampling interval an
-//! [`Event::Sample`] carries each gauge's time-weighted mean over it.
+//! a value held for 200 us inside one step counts for 200 us.
+//!
+//! Samples are sparse (unless [`RecordConfig::every_sample`]): at each sampling time, only the
+//! gauges that changed since their last sample get one, so the trace grows with the work, not
+//! with the duration. An [`Event::Sample`] carries the gauge's value at its time and its
+//! time-weighted mean since the gauge's previous sample (or its first change), which may span
+//! quiet sampling intervals before the one the change fell in. At the end every gauge gets a
+//! last sample, so each gauge's samples tile the run from its first change to the end, and a
+//! reader that carries a gauge's value forward knows it at every sampling time
+//! (`faultline_chaos::trace::samples` rebuilds the dense series exactly).
 
 use super::sink::{BATCH_RECORDS, Batch, Finished, Sink, TraceOut};
 use faultline_chaos::trace::codec::TraceError;
@@ -18,25 +26,31 @@ use faultline_chaos::trace::{Event, Header, Record};
 pub struct RecordConfig {
     /// Record every network message (on by default; the trace's largest share).
     pub messages: bool,
+    /// Sample every gauge at every sampling time, changed or not (off by default: dense
+    /// samples cost trace records in proportion to the duration; they are kept for comparing
+    /// the two ways of recording).
+    pub every_sample: bool,
 }
 
 impl Default for RecordConfig {
     fn default() -> Self {
-        Self { messages: true }
+        Self { messages: true, every_sample: false }
     }
 }
 
-/// One gauge's integral over the current sampling interval.
+/// One gauge's integral since its last sample.
 #[derive(Debug, Default, Clone)]
 struct GaugeAcc {
     /// Its value now.
     last: i64,
     /// When it took that value (or the interval started, if later), ns.
     since_ns: u64,
-    /// The integral of its value over the interval up to `since_ns`, value x ns.
+    /// The integral of its value from `from_ns` up to `since_ns`, value x ns.
     area: f64,
-    /// When the interval started for it (its first change, in the interval it first appeared).
+    /// When its last sample was taken (or it first appeared).
     from_ns: u64,
+    /// Whether it changed (or appeared) since its last sample.
+    changed: bool,
 }
 
 impl GaugeAcc {
@@ -47,6 +61,25 @@ impl GaugeAcc {
             self.area += self.last as f64 * (t_ns - self.since_ns) as f64;
             self.since_ns = t_ns;
         }
+    }
+
+    /// Sets the value at `t_ns`.
+    fn set(&mut self, t_ns: u64, value: i64) {
+        if value != self.last {
+            self.advance(t_ns);
+            self.last = value;
+            self.changed = true;
+        }
+    }
+
+    /// The sample at `t_ns` (mean since the last one, value now), and starts the next interval.
+    fn take(&mut self, t_ns: u64) -> f64 {
+        self.advance(t_ns);
+        let mean = self.area / (t_ns - self.from_ns) as f64;
+        self.area = 0.0;
+        self.from_ns = t_ns;
+        self.changed = false;
+        mean
     }
 }
 
@@ -87,11 +120,10 @@ impl Recorder {
     pub(crate) fn gauge(&mut self, t_ns: u64, host: u16, name: &'static str, value: i64) {
         let Some(gauges) = self.gauges.get_mut(host as usize) else { return };
         match gauges.iter_mut().find(|(n, _)| std::ptr::eq(*n, name) || *n == name) {
-            Some((_, acc)) => {
-                acc.advance(t_ns);
-                acc.last = value;
+            Some((_, acc)) => acc.set(t_ns, value),
+            None => {
+                gauges.push((name, GaugeAcc { last: value, since_ns: t_ns, area: 0.0, from_ns: t_ns, changed: true }))
             }
-            None => gauges.push((name, GaugeAcc { last: value, since_ns: t_ns, area: 0.0, from_ns: t_ns })),
         }
     }
 
@@ -139,27 +171,25 @@ impl Recorder {
 
     /// Zeroes every gauge of a host at `t_ns` (it was killed: its in-flight work is gone).
     pub(crate) fn reset_gauges(&mut self, t_ns: u64, host: u16) {
-        if let Some(g) = self.gauges.get_mut(host as usize) {
-            for (_, acc) in g.iter_mut() {
-                acc.advance(t_ns);
-                acc.last = 0;
-            }
+        let names: Vec<&'static str> =
+            self.gauges.get(host as usize).map_or_else(Vec::new, |g| g.iter().map(|(name, _)| *name).collect());
+        for name in names {
+            self.gauge(t_ns, host, name, 0);
         }
     }
 
-    /// Emits one sample per gauge (mean since the last sample) at `t_ns`.
-    pub(crate) fn sample_gauges(&mut self, t_ns: u64) {
+    /// Takes the samples due at `t_ns`: one for each gauge that changed since its last sample,
+    /// or for every gauge at the end of the run (`last`) or when every sample is recorded.
+    pub(crate) fn sample_gauges(&mut self, t_ns: u64, last: bool) {
+        let all = last || self.config.every_sample;
         for (host, gauges) in self.gauges.iter_mut().enumerate() {
             for (name, acc) in gauges.iter_mut() {
-                if t_ns <= acc.from_ns {
+                if t_ns <= acc.from_ns || !(acc.changed || all) {
                     continue;
                 }
-                acc.advance(t_ns);
-                let mean = acc.area / (t_ns - acc.from_ns) as f64;
+                let mean = acc.take(t_ns);
                 let event = Event::Sample { host: host as u16, gauge: (*name).to_string(), last: acc.last, mean };
                 self.batch.records.push(Record { t_ns, event });
-                acc.area = 0.0;
-                acc.from_ns = t_ns;
             }
         }
     }

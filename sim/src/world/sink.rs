@@ -189,6 +189,7 @@ mod tests {
             checks: Default::default(),
             shards: Default::default(),
             regions: Vec::new(),
+            sample_ns: 0,
         }
     }
 

@@ -67,6 +67,18 @@ pub fn records_with(
     seed: u64,
     messages: bool,
 ) -> (RunOutcome, Vec<String>, Vec<faultline_chaos::trace::Record>) {
+    let record = faultline_sim::RecordConfig { messages, ..faultline_sim::RecordConfig::default() };
+    let (outcome, header, records) = trace(s, seed, record);
+    (outcome, header.hosts.iter().map(|h| h.name.clone()).collect(), records)
+}
+
+/// `s` run to the end under `seed`, recording as `record` says: its outcome, and its trace's
+/// header and every record.
+pub fn trace(
+    s: &Scenario,
+    seed: u64,
+    record: faultline_sim::RecordConfig,
+) -> (RunOutcome, faultline_chaos::trace::Header, Vec<faultline_chaos::trace::Record>) {
     use std::sync::{Arc, Mutex};
     /// The trace's bytes, kept for reading back.
     struct Bytes(Arc<Mutex<Vec<u8>>>);
@@ -80,19 +92,15 @@ pub fn records_with(
         }
     }
     let bytes = Arc::new(Mutex::new(Vec::new()));
-    let options = RunOptions {
-        seed: Some(seed),
-        trace: Some(Box::new(Bytes(bytes.clone()))),
-        record: faultline_sim::RecordConfig { messages },
-        ..RunOptions::default()
-    };
+    let options =
+        RunOptions { seed: Some(seed), trace: Some(Box::new(Bytes(bytes.clone()))), record, ..RunOptions::default() };
     let outcome = run(s, options).expect("the run completes");
     let bytes = bytes.lock().expect("not poisoned").clone();
     let mut reader = faultline_chaos::trace::codec::TraceReader::new(&bytes[..]).expect("a trace");
-    let hosts = reader.header().hosts.iter().map(|h| h.name.clone()).collect();
+    let header = reader.header().clone();
     let mut out = Vec::new();
     while let Some(record) = reader.next_record().expect("a whole trace") {
         out.push(record);
     }
-    (outcome, hosts, out)
+    (outcome, header, out)
 }

@@ -12,6 +12,7 @@
 use super::saturation::{self, Limits, Onset, Point, Samples};
 use crate::cmd::run::{Failure, guarded};
 use faultline_chaos::trace::codec::TraceReader;
+use faultline_chaos::trace::samples::Dense;
 use faultline_chaos::trace::{Event, Record};
 use faultline_sim::{Output, RecordConfig, RunPlan, TraceOut, World};
 use std::collections::BTreeMap;
@@ -104,7 +105,8 @@ pub fn piped<R, T: Send + 'static>(
 pub fn measure(plan: &RunPlan, limits: &[Limits]) -> Result<Figures, Failure> {
     let (outcome, read) = piped(
         |trace| {
-            let output = Output { trace: Some(trace), record: RecordConfig { messages: false } };
+            let output =
+                Output { trace: Some(trace), record: RecordConfig { messages: false, ..RecordConfig::default() } };
             guarded(|| World::build(plan, output)?.run())
         },
         read_trace,
@@ -131,6 +133,8 @@ fn fold(input: &mut dyn Read) -> Result<(Latencies, Samples), faultline_chaos::t
     let mut invoked: BTreeMap<u64, u64> = BTreeMap::new();
     let mut latencies = Latencies::new();
     let mut samples = Samples::default();
+    // The judgements read a value at every sampling time: the dense series.
+    let mut dense = Dense::new(reader.header().sample_ns);
     while let Some(Record { t_ns, event }) = reader.next_record()? {
         match event {
             Event::Invoke { req, .. } => {
@@ -143,8 +147,13 @@ fn fold(input: &mut dyn Read) -> Result<(Latencies, Samples), faultline_chaos::t
                     *latencies.entry(t_ns.saturating_sub(start_ns) / 1_000).or_default() += 1;
                 }
             }
-            Event::Sample { host, gauge, last, mean } => samples.push(host, &gauge, Point { t_ns, last, mean }),
-            Event::Served { .. }
+            Event::Sample { host, gauge, last, mean } if saturation::READ.contains(&gauge.as_str()) => {
+                dense.push(t_ns, host, &gauge, last, mean, |p| {
+                    samples.push(host, &gauge, Point { t_ns: p.t_ns, last: p.last, mean: p.mean });
+                });
+            }
+            Event::Sample { .. }
+            | Event::Served { .. }
             | Event::Message { .. }
             | Event::State { .. }
             | Event::Power { .. }

@@ -1,7 +1,8 @@
 //! Which resource saturated first in a run, judged from the gauges' samples in its trace.
 //!
-//! The world samples every gauge every 100 ms: its last value and its time-weighted mean over
-//! the interval. A level (queue, busy workers, waiting clients) counts over [`SUSTAIN`]
+//! The world samples gauges every 100 ms (the samples the trace holds are sparse; the measure
+//! hands these judgements the dense series, a sample of every gauge at every sampling time):
+//! its last value and its time-weighted mean over the interval. A level (queue, busy workers, waiting clients) counts over [`SUSTAIN`]
 //! consecutive samples, so a burst of a tenth of a second in a busy but healthy run is not taken
 //! for saturation. A resource is saturated when:
 //! - worker queue: the host's `queue` averaged at least 1 (a request waiting for a worker all

@@ -292,8 +292,8 @@ fn read_preamble<R: Read>(input: &mut Input<R>) -> Result<u16, TraceError> {
     Ok(version)
 }
 
-/// The header, from version 7 the tenants and shard groups that may follow it, and from
-/// version 8 the regions that may follow those.
+/// The header, from version 7 the tenants and shard groups that may follow it, from version 8
+/// the regions that may follow those, and from version 10 the sampling interval.
 fn decode_header(bytes: &[u8], version: u16) -> Result<Header, TraceError> {
     let corrupt = |e: postcard::Error| TraceError::CorruptHeader { detail: format!("postcard: {e}") };
     let (mut header, mut rest) = postcard::take_from_bytes::<Header>(bytes).map_err(corrupt)?;
@@ -302,6 +302,9 @@ fn decode_header(bytes: &[u8], version: u16) -> Result<Header, TraceError> {
     }
     if version >= 8 && !rest.is_empty() {
         (header.regions, rest) = postcard::take_from_bytes::<Vec<RegionInfo>>(rest).map_err(corrupt)?;
+    }
+    if version >= 10 && !rest.is_empty() {
+        (header.sample_ns, rest) = postcard::take_from_bytes::<u64>(rest).map_err(corrupt)?;
     }
     if !rest.is_empty() {
         return Err(TraceError::CorruptHeader { detail: format!("{} unexpected bytes after the header", rest.len()) });

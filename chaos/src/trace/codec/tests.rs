@@ -27,6 +27,7 @@ fn header() -> Header {
         checks: Default::default(),
         shards: Default::default(),
         regions: Vec::new(),
+        sample_ns: 0,
     }
 }
 
@@ -507,6 +508,35 @@ fn regions_follow_the_tenants_only_when_there_are_some() {
     // Before version 8 nothing may follow the tenants.
     let mut older = bytes.clone();
     older[8..10].copy_from_slice(&7u16.to_le_bytes());
+    match read(&older) {
+        Err(TraceError::CorruptHeader { detail }) => assert!(detail.contains("unexpected bytes"), "{detail}"),
+        other => panic!("expected a corrupt header, got {:?}", other.map(|(h, ..)| h)),
+    }
+}
+
+#[test]
+fn the_sampling_interval_follows_the_regions_only_when_set() {
+    let records = every_variant();
+    let (plain_hash, _) = write(&records);
+    let sampled = Header { sample_ns: 100_000_000, ..header() };
+    let mut writer = TraceWriter::new(Vec::new(), &sampled).expect("header encodes");
+    for record in &records {
+        writer.write(record).expect("record encodes");
+    }
+    let (hash, bytes) = writer.finish().expect("finishes");
+    assert_ne!(hash, plain_hash, "the sampling interval is part of what the hash covers");
+    let header_len = u32::from_le_bytes(bytes[10..14].try_into().expect("4 bytes")) as usize;
+    let mut expected = postcard::to_stdvec(&header()).expect("encodes");
+    expected = postcard::to_extend(&Shards::default(), expected).expect("encodes");
+    expected = postcard::to_extend(&Vec::<RegionInfo>::new(), expected).expect("encodes");
+    expected = postcard::to_extend(&100_000_000u64, expected).expect("encodes");
+    assert_eq!(&bytes[14..14 + header_len], &expected[..], "empty shards and regions, then the interval");
+    let (read_header, read_records, read_hash) = read(&bytes).expect("reads back");
+    assert_eq!((read_header, read_records, read_hash), (sampled, records, hash));
+
+    // Before version 10 nothing may follow the regions.
+    let mut older = bytes.clone();
+    older[8..10].copy_from_slice(&9u16.to_le_bytes());
     match read(&older) {
         Err(TraceError::CorruptHeader { detail }) => assert!(detail.contains("unexpected bytes"), "{detail}"),
         other => panic!("expected a corrupt header, got {:?}", other.map(|(h, ..)| h)),

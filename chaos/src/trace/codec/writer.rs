@@ -35,11 +35,15 @@ impl<W: Write> TraceWriter<W> {
     pub(super) fn with_block_target(mut out: W, header: &Header, block_target: usize) -> Result<Self, TraceError> {
         let encode = |e: postcard::Error| TraceError::Encode { detail: e.to_string() };
         let mut header_bytes = postcard::to_stdvec(header).map_err(encode)?;
-        if !header.shards.is_empty() || !header.regions.is_empty() {
+        let sampled = header.sample_ns != 0;
+        if !header.shards.is_empty() || !header.regions.is_empty() || sampled {
             header_bytes = postcard::to_extend(&header.shards, header_bytes).map_err(encode)?;
         }
-        if !header.regions.is_empty() {
+        if !header.regions.is_empty() || sampled {
             header_bytes = postcard::to_extend(&header.regions, header_bytes).map_err(encode)?;
+        }
+        if sampled {
+            header_bytes = postcard::to_extend(&header.sample_ns, header_bytes).map_err(encode)?;
         }
         if header_bytes.len() > MAX_HEADER_BYTES {
             return Err(TraceError::TooLarge {
