@@ -531,6 +531,24 @@ mod tests {
     use crate::testkit::{APP, DB, LG, MS, REPLICA, S, loaded};
 
     #[test]
+    fn sparse_samples_become_the_dense_series_the_plots_draw() {
+        // Sampled every 100 ms, sparsely: 2 from the first sample at 100 ms, then 6 from 350 ms
+        // (the 400 ms sample spans 100..400 ms), held to the end at 600 ms.
+        let header = Header { sample_ns: 100 * MS, ..crate::testkit::header() };
+        let mut builder = IndexBuilder::new(&header);
+        let sample =
+            |t_ns, last, mean| Record { t_ns, event: Event::Sample { host: APP, gauge: "queue".into(), last, mean } };
+        for record in [sample(100 * MS, 2, 2.0), sample(400 * MS, 6, 800.0 / 300.0), sample(600 * MS, 6, 6.0)] {
+            builder.push(&record);
+        }
+        let index = builder.finish();
+        let points = &index.hosts[APP as usize].gauges["queue"];
+        let got: Vec<(u64, i64)> = points.iter().map(|p| (p.t_ns / MS, p.last)).collect();
+        assert_eq!(got, [(100, 2), (200, 2), (300, 2), (400, 6), (500, 6), (600, 6)]);
+        assert!((points[3].mean - 4.0).abs() < 1e-9, "the 300..400 ms interval's own mean: {}", points[3].mean);
+    }
+
+    #[test]
     fn columns_are_time_sorted_and_complete() {
         let index = loaded().index;
         assert!(index.t_ns.windows(2).all(|w| w[0] <= w[1]));
