@@ -115,13 +115,13 @@ pub struct AutoscaleAcc {
     metric_sum: f64,
     metric_n: u64,
     /// The metric's samples at every sampling time (the trace's are sparse).
-    dense: Option<Dense>,
+    dense: Dense,
 }
 
 impl AutoscaleAcc {
     /// For a trace whose gauges are sampled every `sample_ns` (its header's).
     pub fn new(sample_ns: u64) -> Self {
-        Self { dense: Some(Dense::new(sample_ns)), ..Self::default() }
+        Self { dense: Dense::new(sample_ns), ..Self::default() }
     }
 
     /// Takes a state change; ignores every key but `instance` and `autoscale`.
@@ -158,7 +158,7 @@ impl AutoscaleAcc {
         let value = last as f64 / 1000.0;
         let (sum, n) = (&mut self.metric_sum, &mut self.metric_n);
         // The mean is over the sampling times: a value held through quiet ones counts at each.
-        self.dense.get_or_insert_with(|| Dense::new(0)).push(t_ns, 0, name, last, 0.0, |p| {
+        self.dense.push(t_ns, 0, name, last, 0.0, |p| {
             *sum += p.last as f64 / 1000.0;
             *n += 1;
         });

@@ -97,41 +97,41 @@ pub(super) struct QueueAcc {
     sends: BTreeMap<u16, u64>,
     /// How often gauges are sampled (0: every sample is in the trace).
     sample_ns: u64,
-    /// Per window: (depth peak, oldest age peak) over the hosts' values at one sampling time.
-    windows: BTreeMap<u64, (u64, u64)>,
     /// Depth and oldest age per host (carried from its last sample), and the latest sample's
     /// time.
     now: (u64, BTreeMap<u16, (i64, i64)>),
-    /// The run's (depth, oldest age) peaks.
-    peaks: (u64, u64),
+    /// The peaks of the sampling times whose levels are all in.
+    peaks: Peaks,
 }
 
-/// Counts the levels `now` holds at its time into that time's window and the run's peaks, and
-/// into the windows of the sampling times strictly between it and `next_ns`, which held them
-/// too (sampled every `sample_ns`; 0: every sample is in the trace, none is missing).
-fn settle(
-    window_ns: u64,
-    sample_ns: u64,
-    now: &(u64, BTreeMap<u16, (i64, i64)>),
-    next_ns: u64,
-    windows: &mut BTreeMap<u64, (u64, u64)>,
-    peaks: &mut (u64, u64),
-) {
-    let (at_ns, levels) = now;
-    if levels.is_empty() {
-        return;
-    }
-    let depth = levels.values().map(|v| v.0).sum::<i64>().max(0) as u64;
-    let oldest = levels.values().map(|v| v.1).max().unwrap_or(0).max(0) as u64;
-    *peaks = (peaks.0.max(depth), peaks.1.max(oldest));
-    let mut peak_in = |window: u64| {
-        let w = windows.entry(window).or_default();
-        *w = (w.0.max(depth), w.1.max(oldest));
-    };
-    peak_in(at_ns.saturating_sub(1) / window_ns);
-    if sample_ns > 0 && next_ns > at_ns + sample_ns {
-        for window in (at_ns + sample_ns - 1) / window_ns..=(next_ns - sample_ns - 1) / window_ns {
-            peak_in(window);
+/// (depth, oldest age) peaks: the run's, and per window.
+#[derive(Debug, Default, Clone)]
+struct Peaks {
+    run: (u64, u64),
+    windows: BTreeMap<u64, (u64, u64)>,
+}
+
+impl Peaks {
+    /// Counts the levels `now` holds at its time into that time's window and the run's peaks,
+    /// and into the windows of the sampling times strictly between it and `next_ns`, which held
+    /// them too (sampled every `sample_ns`; 0: every sample is in the trace, none is missing).
+    fn settle(&mut self, window_ns: u64, sample_ns: u64, now: &(u64, BTreeMap<u16, (i64, i64)>), next_ns: u64) {
+        let (at_ns, levels) = now;
+        if levels.is_empty() {
+            return;
+        }
+        let depth = levels.values().map(|v| v.0).sum::<i64>().max(0) as u64;
+        let oldest = levels.values().map(|v| v.1).max().unwrap_or(0).max(0) as u64;
+        self.run = (self.run.0.max(depth), self.run.1.max(oldest));
+        let mut peak_in = |window: u64| {
+            let w = self.windows.entry(window).or_default();
+            *w = (w.0.max(depth), w.1.max(oldest));
+        };
+        peak_in(at_ns.saturating_sub(1) / window_ns);
+        if sample_ns > 0 && next_ns > at_ns + sample_ns {
+            for window in (at_ns + sample_ns - 1) / window_ns..=(next_ns - sample_ns - 1) / window_ns {
+                peak_in(window);
+            }
         }
     }
 }
@@ -178,8 +178,7 @@ impl QueueAcc {
     /// levels count once all its samples are in: at the first sample of a later time.
     fn level(&mut self, t_ns: u64, host: u16, depth: bool, value: i64) {
         if t_ns != self.now.0 {
-            let (windows, peaks) = (&mut self.windows, &mut self.peaks);
-            settle(self.window_ns, self.sample_ns, &self.now, t_ns, windows, peaks);
+            self.peaks.settle(self.window_ns, self.sample_ns, &self.now, t_ns);
             self.now.0 = t_ns;
         }
         let entry = self.now.1.entry(host).or_default();
@@ -190,11 +189,11 @@ impl QueueAcc {
         }
     }
 
-    /// The windows' peaks and the run's, with the last sampling time's levels counted.
-    fn settled(&self) -> (BTreeMap<u64, (u64, u64)>, (u64, u64)) {
-        let (mut windows, mut peaks) = (self.windows.clone(), self.peaks);
-        settle(self.window_ns, self.sample_ns, &self.now, self.now.0, &mut windows, &mut peaks);
-        (windows, peaks)
+    /// The peaks with the last sampling time's levels counted.
+    fn settled(&self) -> Peaks {
+        let mut peaks = self.peaks.clone();
+        peaks.settle(self.window_ns, self.sample_ns, &self.now, self.now.0);
+        peaks
     }
 
     fn sum_last(&self, g: &str) -> u64 {
@@ -219,7 +218,7 @@ impl QueueAcc {
         let accepted: u64 = brokers.iter().map(|h| self.sends.get(h).copied().unwrap_or(0)).sum();
         let accepted_synced = self.sum_last(gauge::QUEUE_ACCEPTED);
         let expected = issue_ns.div_ceil(self.window_ns).min(max_windows);
-        let (peaks_by_window, (depth_peak, age_peak)) = self.settled();
+        let Peaks { run: (depth_peak, age_peak), windows: peaks_by_window } = self.settled();
         let last_with_data = peaks_by_window.keys().next_back().map_or(0, |i| i + 1);
         let windows = (0..expected.max(last_with_data))
             .map(|i| {

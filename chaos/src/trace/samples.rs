@@ -28,8 +28,9 @@ pub struct DensePoint {
     pub mean: f64,
 }
 
-/// Rebuilds every gauge's dense series from sparse samples.
-#[derive(Debug, Clone)]
+/// Rebuilds every gauge's dense series from sparse samples (the default passes dense samples
+/// through, as [`Dense::new`] with 0 does).
+#[derive(Debug, Clone, Default)]
 pub struct Dense {
     sample_ns: u64,
     /// Per (host, gauge): its previous sample's time and value.

@@ -171,10 +171,8 @@ impl Recorder {
 
     /// Zeroes every gauge of a host at `t_ns` (it was killed: its in-flight work is gone).
     pub(crate) fn reset_gauges(&mut self, t_ns: u64, host: u16) {
-        let names: Vec<&'static str> =
-            self.gauges.get(host as usize).map_or_else(Vec::new, |g| g.iter().map(|(name, _)| *name).collect());
-        for name in names {
-            self.gauge(t_ns, host, name, 0);
+        for (_, acc) in self.gauges.get_mut(host as usize).into_iter().flatten() {
+            acc.set(t_ns, 0);
         }
     }
 
