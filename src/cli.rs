@@ -20,6 +20,24 @@ pub enum Format {
     Json,
 }
 
+/// The engines `--engine` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// Turmoil: the default.
+    Turmoil,
+    /// madsim: skips idle time; timers exact to the nanosecond.
+    Madsim,
+}
+
+impl From<EngineArg> for faultline_sim::Engine {
+    fn from(arg: EngineArg) -> Self {
+        match arg {
+            EngineArg::Turmoil => faultline_sim::Engine::Turmoil,
+            EngineArg::Madsim => faultline_sim::Engine::Madsim,
+        }
+    }
+}
+
 /// Formats of `faultline compare`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CompareFormat {
@@ -56,6 +74,10 @@ pub enum Command {
         /// Plant a known bug in the models (tests of the checks only).
         #[arg(long, hide = true)]
         plant: Option<faultline_sim::Plant>,
+        /// The engine that runs the world: turmoil (1 ms ticks) or madsim (event-driven, exact
+        /// timers; see docs/architecture.md).
+        #[arg(long, value_enum, default_value_t = EngineArg::Turmoil)]
+        engine: EngineArg,
     },
     /// Print the run plan a scenario compiles to (hosts, services, load, faults, checks)
     /// without running it.
@@ -130,6 +152,10 @@ pub enum Command {
         /// Plant a known bug in the models (tests of the checks only).
         #[arg(long, hide = true)]
         plant: Option<faultline_sim::Plant>,
+        /// The engine that runs the world: turmoil (1 ms ticks) or madsim (event-driven, exact
+        /// timers; see docs/architecture.md).
+        #[arg(long, value_enum, default_value_t = EngineArg::Turmoil)]
+        engine: EngineArg,
         /// Append each failed run (its seed and whole fault schedule) to this regression corpus
         /// (default scenarios/regressions.toml), which a sweep given the file re-runs.
         #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "scenarios/regressions.toml")]
@@ -239,6 +265,10 @@ pub enum Command {
         /// Plant a known bug in the models (tests of the checks only).
         #[arg(long, hide = true)]
         plant: Option<faultline_sim::Plant>,
+        /// The engine that runs the world: turmoil (1 ms ticks) or madsim (event-driven, exact
+        /// timers; see docs/architecture.md).
+        #[arg(long, value_enum, default_value_t = EngineArg::Turmoil)]
+        engine: EngineArg,
         #[command(flatten)]
         gui: GuiFlags,
     },
@@ -262,6 +292,10 @@ pub enum Command {
         /// Plant a known bug in the models (tests of the checks only).
         #[arg(long, hide = true)]
         plant: Option<faultline_sim::Plant>,
+        /// The engine that runs the world: turmoil (1 ms ticks) or madsim (event-driven, exact
+        /// timers; see docs/architecture.md).
+        #[arg(long, value_enum, default_value_t = EngineArg::Turmoil)]
+        engine: EngineArg,
         /// The check that must keep failing, by its name or first words (default: the first
         /// check that fails the run).
         #[arg(long)]

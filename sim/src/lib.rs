@@ -34,13 +34,14 @@ pub mod world;
 
 pub use plan::{RunPlan, compile, compile_planted};
 pub use plant::Plant;
-pub use world::{Output, RecordConfig, RunError, RunOptions, RunOutcome, TraceOut, World};
+pub use world::{Engine, Output, RecordConfig, RunError, RunOptions, RunOutcome, TraceOut, World};
 
 /// Compiles `scenario` (which must have passed validation) and runs it to the end.
 pub fn run(scenario: &scenario::Scenario, options: RunOptions) -> Result<RunOutcome, RunError> {
     let mut plan = plan::compile_planted(scenario, options.seed, options.plant);
     let swarm = swarm::apply(scenario, &mut plan, &options.faults);
-    let mut outcome = World::build(&plan, Output { trace: options.trace, record: options.record })?.run()?;
+    let output = Output { trace: options.trace, record: options.record };
+    let mut outcome = world::run_plan(&plan, output, options.engine)?;
     if let Some(swarm) = swarm {
         outcome.report.judge_only(&swarm.judge);
         outcome.report.swarm = Some(swarm);

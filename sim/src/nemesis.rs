@@ -6,7 +6,7 @@
 //! [`Control`] (what a fault may do to the world: crash, restart, cut, heal, set a link, turn or
 //! bump a knob, skew a clock, start a burst, take a cache node out of an app's tier or put it
 //! back, take a backend out of a balancer's endpoint set or put it back), [`act`] (a fault as calls on it), and its implementation
-//! over turmoil and `Shared` ([`WorldControl`]). Must not: let a fault reach into shared state
+//! over an engine's [`Machines`] and `Shared` ([`WorldControl`]). Must not: let a fault reach into shared state
 //! but through [`Control`].
 //!
 //! Adding a fault kind: a variant of `Fault` (chaos), its scenario form (`scenario::FaultSpec`),
@@ -210,25 +210,60 @@ fn pairs(a: &[u16], b: &[u16], mut f: impl FnMut(u16, u16)) {
     }
 }
 
-/// [`Control`] over turmoil and the world's shared state, at simulated time `t_ns`.
-pub(crate) struct WorldControl<'a, 's> {
-    pub(crate) sim: &'a mut turmoil::Sim<'s>,
+/// What a fault does to the engine's own machinery (its hosts' software and its network);
+/// everything else a fault changes is in `Shared`, the same on every engine.
+pub(crate) trait Machines {
+    /// Stops every process of host `name` (its sockets close with it).
+    fn crash(&mut self, name: &str);
+    /// Starts host `name`'s software again (stopping it first if it runs).
+    fn bounce(&mut self, name: &str);
+    /// Cuts the engine's own network between two hosts both ways (so no connection opens).
+    fn partition(&mut self, a: &str, b: &str);
+    /// Undoes [`Machines::partition`].
+    fn repair(&mut self, a: &str, b: &str);
+    /// Sets the engine's own latency range of the link between two hosts.
+    fn set_link_latency(&mut self, a: &str, b: &str, latency: Duration, max: Duration);
+}
+
+impl Machines for turmoil::Sim<'_> {
+    fn crash(&mut self, name: &str) {
+        turmoil::Sim::crash(self, name);
+    }
+    fn bounce(&mut self, name: &str) {
+        turmoil::Sim::bounce(self, name);
+    }
+    fn partition(&mut self, a: &str, b: &str) {
+        turmoil::Sim::partition(self, a, b);
+    }
+    fn repair(&mut self, a: &str, b: &str) {
+        turmoil::Sim::repair(self, a, b);
+    }
+    fn set_link_latency(&mut self, a: &str, b: &str, latency: Duration, max: Duration) {
+        turmoil::Sim::set_link_latency(self, a, b, latency);
+        turmoil::Sim::set_link_max_message_latency(self, a, b, max);
+    }
+}
+
+/// [`Control`] over an engine's machines and the world's shared state, at simulated time `t_ns`.
+pub(crate) struct WorldControl<'a, M: Machines + ?Sized> {
+    pub(crate) sim: &'a mut M,
     pub(crate) shared: &'a Shared,
     /// The links as the scenario configures them (what a restore goes back to).
     pub(crate) links: &'a [LinkInfo],
     pub(crate) t_ns: u64,
 }
 
-impl WorldControl<'_, '_> {
+impl<M: Machines + ?Sized> WorldControl<'_, M> {
     fn name(&self, host: u16) -> &str {
         &self.shared.hosts[host as usize].name
     }
 }
 
-impl Control for WorldControl<'_, '_> {
+impl<M: Machines + ?Sized> Control for WorldControl<'_, M> {
     fn crash(&mut self, host: u16) {
         let state = &self.shared.hosts[host as usize];
         state.clock_base.set(None);
+        self.shared.mem.new_incarnation(host, false);
         self.sim.crash(state.name.as_str());
         state.disk.crash();
         let mut rec = self.shared.recorder.borrow_mut();
@@ -239,6 +274,7 @@ impl Control for WorldControl<'_, '_> {
     fn restart(&mut self, host: u16) {
         let state = &self.shared.hosts[host as usize];
         state.clock_base.set(None);
+        self.shared.mem.new_incarnation(host, true);
         self.sim.bounce(state.name.as_str());
         self.shared.recorder.borrow_mut().push(self.t_ns, Event::Power { host, up: true });
     }
@@ -252,7 +288,8 @@ impl Control for WorldControl<'_, '_> {
         links.set_cut(from, to, true);
         if both_ways {
             links.set_cut(to, from, true);
-            self.sim.partition(self.name(from), self.name(to));
+            let shared = self.shared;
+            self.sim.partition(&shared.hosts[from as usize].name, &shared.hosts[to as usize].name);
         }
     }
 
@@ -261,7 +298,8 @@ impl Control for WorldControl<'_, '_> {
         links.set_cut(from, to, false);
         if both_ways {
             links.set_cut(to, from, false);
-            self.sim.repair(self.name(from), self.name(to));
+            let shared = self.shared;
+            self.sim.repair(&shared.hosts[from as usize].name, &shared.hosts[to as usize].name);
         }
     }
 
@@ -319,16 +357,15 @@ impl Control for WorldControl<'_, '_> {
     }
 }
 
-fn set_link(sim: &mut turmoil::Sim<'_>, shared: &Shared, a: u16, b: u16, setting: LinkSetting) {
+fn set_link(sim: &mut (impl Machines + ?Sized), shared: &Shared, a: u16, b: u16, setting: LinkSetting) {
     let (na, nb) = (&shared.hosts[a as usize].name, &shared.hosts[b as usize].name);
     let latency = Duration::from_nanos(setting.latency_ns);
-    sim.set_link_latency(na.as_str(), nb.as_str(), latency);
-    sim.set_link_max_message_latency(na.as_str(), nb.as_str(), latency + Duration::from_nanos(setting.jitter_ns));
+    sim.set_link_latency(na.as_str(), nb.as_str(), latency, latency + Duration::from_nanos(setting.jitter_ns));
     shared.links.borrow_mut().set(a, b, setting);
 }
 
 /// Configures one link as the scenario states it (at build time).
-pub(crate) fn configure_link(sim: &mut turmoil::Sim<'_>, shared: &Shared, link: &LinkInfo) {
+pub(crate) fn configure_link(sim: &mut (impl Machines + ?Sized), shared: &Shared, link: &LinkInfo) {
     set_link(sim, shared, link.a, link.b, LinkSetting::from(link));
 }
 
@@ -341,7 +378,7 @@ pub(crate) fn configure_clocks(shared: &Shared, plan: &crate::plan::RunPlan) {
 }
 
 /// Applies `fault` to the world now, recording it (and any power change) at `t_ns`.
-pub(crate) fn apply(sim: &mut turmoil::Sim<'_>, shared: &Shared, links: &[LinkInfo], fault: &Fault, t_ns: u64) {
+pub(crate) fn apply(sim: &mut (impl Machines + ?Sized), shared: &Shared, links: &[LinkInfo], fault: &Fault, t_ns: u64) {
     shared.recorder.borrow_mut().push(t_ns, Event::Fault(fault.clone()));
     act(&mut WorldControl { sim, shared, links, t_ns }, fault);
 }

@@ -16,7 +16,7 @@
 use faultline_chaos::trace::Event;
 use faultline_chaos::trace::codec::TraceReader;
 use faultline_sim::scenario::{Scenario, parse_str};
-use faultline_sim::{RecordConfig, RunOptions, run};
+use faultline_sim::{Engine, RecordConfig, RunOptions, run};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::fs::File;
@@ -42,6 +42,33 @@ const SECTIONS: usize = 20;
 const WARMUP_FRACTION: f64 = 0.05;
 /// Host index of the server in the scenarios below (hosts in file order, then `lg0`).
 const SERVER: u16 = 0;
+
+/// An engine and a mean service time to hold the queue to.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    engine: Engine,
+    service_us: u64,
+}
+
+/// The cases of `docs/fidelity.md`: turmoil with 10 ms services (its timer grid is 1 ms).
+const TURMOIL: Case = Case { engine: Engine::Turmoil, service_us: SERVICE_MS as u64 * 1000 };
+/// madsim with the same services.
+const MADSIM: Case = Case { engine: Engine::Madsim, service_us: SERVICE_MS as u64 * 1000 };
+
+impl Case {
+    fn service_ms(self) -> f64 {
+        self.service_us as f64 / 1000.0
+    }
+
+    /// The unit response times are counted in: the timer grid's 1 ms on turmoil, 1 us on
+    /// madsim (whose timers are exact).
+    fn unit_ns(self) -> u64 {
+        match self.engine {
+            Engine::Turmoil => 1_000_000,
+            Engine::Madsim => 1_000,
+        }
+    }
+}
 
 /// The M/M/c queue in steady state, times in ms. Formulas: Erlang C, e.g. Kleinrock,
 /// *Queueing Systems* vol. 1 (1975) §3.5, or Harchol-Balter, *Performance Modeling and Design
@@ -140,24 +167,31 @@ impl Fcfs {
     }
 }
 
-/// Response times in whole milliseconds, with their sums for means.
+/// Response times, with their sums for means; the histogram counts whole units of the case.
 #[derive(Debug, Clone, Default)]
 struct Section {
+    /// One unit of the histogram, ms.
+    unit_ms: f64,
     requests: u64,
     response_ms: f64,
     /// Integral of the `queue` gauge over the section, request-ms: the waits spent in it.
     waiting_ms: f64,
     /// Integral of the `inflight` gauge, request-ms: the response times spent in it.
     present_ms: f64,
-    /// Requests by response time, whole ms.
+    /// Requests by response time, whole units.
     histogram: Vec<u64>,
 }
 
 impl Section {
-    fn add(&mut self, response_ms: u64) {
+    fn new(unit_ns: u64) -> Self {
+        Section { unit_ms: unit_ns as f64 / 1e6, ..Section::default() }
+    }
+
+    /// Counts one response of `response_ns`, to the nearest unit in the histogram.
+    fn add(&mut self, response_ns: u64, unit_ns: u64) {
         self.requests += 1;
-        self.response_ms += response_ms as f64;
-        let i = response_ms as usize;
+        self.response_ms += response_ns as f64 / 1e6;
+        let i = ((response_ns + unit_ns / 2) / unit_ns) as usize;
         if self.histogram.len() <= i {
             self.histogram.resize(i + 1, 0);
         }
@@ -165,6 +199,7 @@ impl Section {
     }
 
     fn merge(&mut self, other: &Section) {
+        self.unit_ms = other.unit_ms;
         self.requests += other.requests;
         self.response_ms += other.response_ms;
         self.waiting_ms += other.waiting_ms;
@@ -197,7 +232,7 @@ impl Section {
     /// continuous quantile (to 0.1%, see the quantisation test) where the raw whole-ms
     /// quantile would be off by up to half a step.
     fn quantile_ms(&self, q: f64) -> f64 {
-        quantile_of_histogram(&self.histogram, q)
+        quantile_of_histogram(&self.histogram, q) * self.unit_ms
     }
 }
 
@@ -236,7 +271,7 @@ fn scale() -> u64 {
 
 /// One echo server with `workers` slots and exponential service times, fed Poisson arrivals
 /// by 50 users; nothing times out, nothing is shed.
-fn scenario(workers: usize, rate: f64, seconds: u64) -> Scenario {
+fn scenario(workers: usize, rate: f64, seconds: u64, service_us: u64) -> Scenario {
     let text = format!(
         r#"
 name = "mmc"
@@ -249,7 +284,7 @@ name = "server"
 service = "echo"
 workers = {workers}
 queue_limit = 100000000
-service_time = {{ exponential = "{SERVICE_MS}ms" }}
+service_time = {{ exponential = "{service_us}us" }}
 [workload]
 targets = ["server"]
 users = 50
@@ -264,7 +299,7 @@ timeout = "1h"
 /// response time (arrival to reply at the server, so the network is not in it) and the
 /// integrals of its `queue` and `inflight` gauges, in `SECTIONS` sections by arrival time
 /// after the warm-up.
-fn simulate(scenario: &Scenario, seed: u64) -> Measured {
+fn simulate(scenario: &Scenario, seed: u64, case: Case) -> Measured {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("trace.bin");
     let file = File::create(&path).expect("the trace file");
@@ -272,15 +307,17 @@ fn simulate(scenario: &Scenario, seed: u64) -> Measured {
         seed: Some(seed),
         trace: Some(Box::new(BufWriter::new(file))),
         record: RecordConfig { messages: false, ..RecordConfig::default() },
+        engine: case.engine,
         ..RunOptions::default()
     };
+    let unit_ns = case.unit_ns();
     let outcome = run(scenario, options).expect("the run completes");
     let end_ns = scenario.duration.get_ref().0.as_nanos() as u64;
     let warmup_ns = (end_ns as f64 * WARMUP_FRACTION) as u64;
     let section_of = |t_ns: u64| {
         (((t_ns - warmup_ns) as f64 / (end_ns - warmup_ns) as f64 * SECTIONS as f64) as usize).min(SECTIONS - 1)
     };
-    let mut sections = vec![Section::default(); SECTIONS];
+    let mut sections = vec![Section::new(unit_ns); SECTIONS];
     let mut last_sample_ns = [0, 0];
     let reader = TraceReader::new(BufReader::new(File::open(&path).expect("the trace"))).expect("a trace header");
     for record in reader {
@@ -288,15 +325,17 @@ fn simulate(scenario: &Scenario, seed: u64) -> Measured {
         match record.event {
             Event::Served { host: SERVER, latency_ns, ok, .. } => {
                 assert!(ok, "an echo never fails");
-                assert_eq!(latency_ns % 1_000_000, 0, "response times are whole ms on the timer grid");
+                if case.engine == Engine::Turmoil {
+                    assert_eq!(latency_ns % 1_000_000, 0, "response times are whole ms on the timer grid");
+                }
                 let arrival_ns = record.t_ns - latency_ns;
                 if arrival_ns >= warmup_ns {
-                    sections[section_of(arrival_ns)].add(latency_ns / 1_000_000);
+                    sections[section_of(arrival_ns)].add(latency_ns, unit_ns);
                 }
             }
             Event::Sample { host: SERVER, ref gauge, mean, .. } if gauge == "queue" || gauge == "inflight" => {
-                // `mean` is the gauge's mean over the 1 ms steps since its last sample; every
-                // change happens on the 1 ms grid, so this integral is exact.
+                // `mean` is the gauge's exact time-weighted mean since its last sample (on
+                // turmoil every change happens on the 1 ms grid; on madsim at its own time).
                 let g = usize::from(gauge == "inflight");
                 let since_ns = last_sample_ns[g];
                 if since_ns >= warmup_ns {
@@ -310,7 +349,7 @@ fn simulate(scenario: &Scenario, seed: u64) -> Measured {
         }
     }
     assert_eq!(outcome.report.end_to_end.timeouts, 0, "nothing times out");
-    let mut pooled = Section::default();
+    let mut pooled = Section::new(unit_ns);
     sections.iter().for_each(|s| pooled.merge(s));
     let little = pooled.present_ms / pooled.requests as f64;
     assert!(
@@ -318,11 +357,11 @@ fn simulate(scenario: &Scenario, seed: u64) -> Measured {
         "the gauges' integrals match the response times (Little's law on the sample path): {little} vs {} ms",
         pooled.w_ms()
     );
-    let per = |f: fn(&Section) -> f64| sections.iter().map(f).collect::<Vec<_>>();
+    let per = |f: &dyn Fn(&Section) -> f64| sections.iter().map(f).collect::<Vec<_>>();
     let se = [
-        relative_se(&per(Section::wq_ms), pooled.wq_ms()),
-        relative_se(&per(Section::w_ms), pooled.w_ms()),
-        relative_se(&per(|s| s.quantile_ms(QUANTILE)), pooled.quantile_ms(QUANTILE)),
+        relative_se(&per(&Section::wq_ms), pooled.wq_ms()),
+        relative_se(&per(&Section::w_ms), pooled.w_ms()),
+        relative_se(&per(&|s| s.quantile_ms(QUANTILE)), pooled.quantile_ms(QUANTILE)),
     ];
     Measured { pooled, se, seconds: end_ns as f64 / 1e9, warmup_seconds: warmup_ns as f64 / 1e9 }
 }
@@ -366,11 +405,11 @@ fn table(title: &str, rows: &[Row]) -> String {
 
 /// Runs the M/M/c case at utilisation `rho` for `seconds` (times the scale) and holds each
 /// figure to its bound.
-fn check_mmc(rho: f64, seed: u64, seconds: u64) {
-    let model = Mmc::new(WORKERS, rho, SERVICE_MS);
+fn check_mmc(case: Case, rho: f64, seed: u64, seconds: u64) {
+    let model = Mmc::new(WORKERS, rho, case.service_ms());
     let rate = model.lambda_per_ms * 1000.0;
     let seconds = seconds * scale();
-    let m = simulate(&scenario(WORKERS, rate, seconds), seed);
+    let m = simulate(&scenario(WORKERS, rate, seconds, case.service_us), seed, case);
     let n = m.pooled.requests as f64;
     let expected = rate * (m.seconds - m.warmup_seconds);
     assert!((n - expected).abs() < 5.0 * expected.sqrt(), "{n} requests, {expected} expected: Poisson arrivals");
@@ -398,8 +437,10 @@ fn check_mmc(rho: f64, seed: u64, seconds: u64) {
         },
     ];
     let title = format!(
-        "M/M/{WORKERS} at rho = {rho} (lambda = {rate:.0}/s, mean service {SERVICE_MS} ms, P(wait) = {:.4}): seed {seed}, \
+        "M/M/{WORKERS} on {} at rho = {rho} (lambda = {rate:.0}/s, mean service {} ms, P(wait) = {:.4}): seed {seed}, \
          {seconds} s simulated, {} requests after a {:.0} s warm-up (realised: {:.2}/s, mean service {:.3} ms)",
+        case.engine.name(),
+        case.service_ms(),
         model.p_wait(),
         m.pooled.requests,
         m.warmup_seconds,
@@ -408,8 +449,7 @@ fn check_mmc(rho: f64, seed: u64, seconds: u64) {
     );
     println!("{}", table(&title, &rows));
     let reproduce = format!(
-        "reproduce: cargo test -p faultline-sim --test fidelity mm4_at_{:.0}_percent -- --nocapture",
-        rho * 100.0
+        "reproduce: cargo nextest run -p faultline-sim --test it fidelity::mm4_ --no-capture (rho {rho}, {case:?})"
     );
     for r in &rows {
         assert!(r.se < SE_MAX, "{}: standard error {:.2}% is too large to judge; {reproduce}", r.name, 100.0 * r.se);
@@ -459,7 +499,7 @@ fn discretised_queues(rho: f64, requests: usize, seed: u64) -> [Figures; 3] {
     let mut dither = ChaCha8Rng::seed_from_u64(seed ^ 0xD1);
     let mut queues = [Fcfs::new(WORKERS), Fcfs::new(WORKERS), Fcfs::new(WORKERS)];
     let (mut continuous, mut continuous_ms) = (Section::default(), Vec::with_capacity(requests));
-    let mut grid = [Section::default(), Section::default()];
+    let mut grid = [Section::new(1_000_000), Section::new(1_000_000)];
     let (mut t, warmup) = (0.0, requests / 20);
     for i in 0..requests + warmup {
         t += exp() / model.lambda_per_ms;
@@ -471,7 +511,7 @@ fn discretised_queues(rho: f64, requests: usize, seed: u64) -> [Figures; 3] {
             let wait = queues[k + 1].serve(t.ceil(), service);
             if i >= warmup {
                 // Whole ms: arrivals, services and so every slot's free time are on the grid.
-                grid[k].add((wait + service).round() as u64);
+                grid[k].add((wait + service).round() as u64 * 1_000_000, 1_000_000);
                 grid[k].waiting_ms += wait;
             }
         }
@@ -525,7 +565,7 @@ fn service_times_keep_their_mean_on_the_timer_grid() {
     // 64 slots at 500 requests/s of 10 ms: 5 busy on average, P(wait) < 1e-30. The response
     // time is the service time alone.
     let (workers, rate, seed) = (64, 500.0, 10);
-    let m = simulate(&scenario(workers, rate, 300 * scale()), seed);
+    let m = simulate(&scenario(workers, rate, 300 * scale(), TURMOIL.service_us), seed, TURMOIL);
     let model = Mmc::new(workers, rate / 1000.0 * SERVICE_MS / workers as f64, SERVICE_MS);
     assert!(model.p_wait() < 1e-30);
     // Tighter than BOUND: rounding every service up would make it 0.5 ms (5%) longer.
@@ -553,20 +593,25 @@ fn service_times_keep_their_mean_on_the_timer_grid() {
 
 #[test]
 fn mm4_at_50_percent_matches_erlang_c() {
-    check_mmc(0.5, 50, 3400);
+    check_mmc(TURMOIL, 0.5, 50, 3400);
 }
 
 #[test]
 fn mm4_at_70_percent_matches_erlang_c() {
-    check_mmc(0.7, 70, 3000);
+    check_mmc(TURMOIL, 0.7, 70, 3000);
 }
 
 #[test]
 fn mm4_at_90_percent_matches_erlang_c() {
-    check_mmc(0.9, 90, 2800);
+    check_mmc(TURMOIL, 0.9, 90, 2800);
 }
 
 #[test]
 fn mm4_at_95_percent_matches_erlang_c() {
-    check_mmc(0.95, 95, 3400);
+    check_mmc(TURMOIL, 0.95, 95, 3400);
+}
+
+#[test]
+fn mm4_at_90_percent_matches_erlang_c_on_madsim() {
+    check_mmc(MADSIM, 0.9, 90, 2800);
 }

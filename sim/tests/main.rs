@@ -11,6 +11,7 @@ mod cache_faults;
 mod cdn;
 mod deploy;
 mod dns;
+mod engines;
 mod fidelity;
 mod geo;
 mod http;

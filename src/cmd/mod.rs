@@ -23,13 +23,26 @@ use std::path::Path;
 /// Runs the command and says how it ended.
 pub fn dispatch(cli: Cli) -> Exit {
     match cli.command {
-        Command::Run { file, seed, out, format, swarm, plant } => {
-            run::run(&file, seed, out.as_deref(), format, run::Variant { swarm, plant })
+        Command::Run { file, seed, out, format, swarm, plant, engine } => {
+            run::run(&file, seed, out.as_deref(), format, run::Variant { swarm, plant, engine: engine.into() })
         }
         Command::Plan { file, seed, format, swarm } => plan::run(&file, seed, format, swarm),
         Command::CheckDeterminism { file, seed, runs } => determinism::run(&file, seed, runs),
-        Command::Sweep { files, seeds, first_seed, jobs, format, out, junit, shard, swarm, plant, record_failures } => {
-            let variant = run::Variant { swarm, plant };
+        Command::Sweep {
+            files,
+            seeds,
+            first_seed,
+            jobs,
+            format,
+            out,
+            junit,
+            shard,
+            swarm,
+            plant,
+            engine,
+            record_failures,
+        } => {
+            let variant = run::Variant { swarm, plant, engine: engine.into() };
             let paths = files;
             sweep::run(&sweep::Options {
                 paths,
@@ -67,11 +80,12 @@ pub fn dispatch(cli: Cli) -> Exit {
             });
             compare::run(&compare::Options { files, seeds, first_seed, jobs, format, out, capacity })
         }
-        Command::Replay { file, seed, swarm, plant, out, gui } => {
-            replay::run(&file, seed, run::Variant { swarm, plant }, out.as_deref(), gui_options(gui))
+        Command::Replay { file, seed, swarm, plant, engine, out, gui } => {
+            let variant = run::Variant { swarm, plant, engine: engine.into() };
+            replay::run(&file, seed, variant, out.as_deref(), gui_options(gui))
         }
-        Command::Shrink { file, seed, swarm, plant, check, out, max_runs, format } => {
-            let variant = run::Variant { swarm, plant };
+        Command::Shrink { file, seed, swarm, plant, engine, check, out, max_runs, format } => {
+            let variant = run::Variant { swarm, plant, engine: engine.into() };
             shrink::run(&shrink::Options { file, seed, variant, check, out, max_runs, format })
         }
         Command::Gui { file, gui } => gui::run(&file, gui_options(gui)),

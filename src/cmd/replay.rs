@@ -27,7 +27,9 @@ pub fn run(file: &Path, seed: Option<u64>, variant: Variant, out: Option<&Path>,
     outln!("faultline replay: scenario {:?}, seed {seed_used}", scenario.name);
     let reproduce = reproduce_with(file, seed_used, &variant);
     outln!("reproduce: {reproduce}");
-    if let Err(failure) = simulate_with(&scenario, Some(seed_used), Some(&trace), variant.faults(), variant.plant) {
+    if let Err(failure) =
+        simulate_with(&scenario, Some(seed_used), Some(&trace), variant.faults(), variant.plant, variant.engine)
+    {
         return failed(&failure, &reproduce);
     }
     outln!("trace: {} (open again with: faultline gui {})", trace.display(), trace.display());

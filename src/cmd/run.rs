@@ -12,7 +12,7 @@ use crate::exit::Exit;
 use faultline_chaos::report::Verdict;
 use faultline_chaos::trace::codec::TraceError;
 use faultline_sim::swarm::Faults;
-use faultline_sim::{Plant, RunError, RunOptions, RunOutcome, TraceOut};
+use faultline_sim::{Engine, Plant, RunError, RunOptions, RunOutcome, TraceOut};
 use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::BufWriter;
@@ -32,6 +32,8 @@ pub struct Variant {
     pub swarm: bool,
     /// The bug planted (`--plant NAME`, hidden).
     pub plant: Option<Plant>,
+    /// The engine (`--engine NAME`).
+    pub engine: Engine,
 }
 
 impl Variant {
@@ -45,11 +47,13 @@ impl Variant {
         Variant { swarm: false, ..*self }
     }
 
-    /// The flags that ask for it: ` --swarm --plant NAME`, or nothing.
+    /// The flags that ask for it: ` --swarm --plant NAME --engine NAME`, or nothing.
     pub fn flags(&self) -> String {
         let swarm = if self.swarm { " --swarm" } else { "" };
         let plant = self.plant.map(|p| format!(" --plant {p}")).unwrap_or_default();
-        format!("{swarm}{plant}")
+        let engine =
+            if self.engine == Engine::default() { String::new() } else { format!(" --engine {}", self.engine.name()) };
+        format!("{swarm}{plant}{engine}")
     }
 }
 
@@ -148,6 +152,8 @@ pub fn guarded<T>(simulation: impl FnOnce() -> Result<T, RunError>) -> Result<T,
             Err(Failure::Internal(format!("a task inside the simulation panicked and the run went on: {first}")))
         }
         (Ok(Ok(outcome)), None) => Ok(outcome),
+        // An engine this build lacks, or one the scenario needs what it has not: bad usage.
+        (Ok(Err(RunError::Engine(message))), None) => Err(Failure::Output(message)),
         (Ok(Err(RunError::Trace(TraceError::Io(e)))), None) => Err(Failure::Output(format!("writing the trace: {e}"))),
         // The header lists the file's hosts, links and objectives: only a scenario of a size
         // no validation rule bounds (megabytes of them) makes it too large.
@@ -167,7 +173,7 @@ pub fn simulate(
     seed: Option<u64>,
     trace: Option<&Path>,
 ) -> Result<RunOutcome, Failure> {
-    simulate_with(scenario, seed, trace, Faults::Scripted, None)
+    simulate_with(scenario, seed, trace, Faults::Scripted, None, Engine::default())
 }
 
 /// Runs a loaded scenario once, with an optional trace file, the faults `faults` chooses and
@@ -179,6 +185,7 @@ pub fn simulate_with(
     trace: Option<&Path>,
     faults: Faults,
     plant: Option<Plant>,
+    engine: Engine,
 ) -> Result<RunOutcome, Failure> {
     let trace: Option<TraceOut> = match trace {
         Some(path) => {
@@ -188,7 +195,7 @@ pub fn simulate_with(
         }
         None => None,
     };
-    simulate_into(scenario, seed, trace, faults, plant)
+    simulate_into(scenario, seed, trace, faults, plant, engine)
 }
 
 /// Runs a loaded scenario once as [`simulate_with`] does, its trace written to `trace` (a
@@ -199,8 +206,9 @@ pub fn simulate_into(
     trace: Option<TraceOut>,
     faults: Faults,
     plant: Option<Plant>,
+    engine: Engine,
 ) -> Result<RunOutcome, Failure> {
-    let options = RunOptions { seed, trace, faults, plant, ..RunOptions::default() };
+    let options = RunOptions { seed, trace, faults, plant, engine, ..RunOptions::default() };
     let mut outcome = guarded(|| faultline_sim::run(scenario, options))?;
     let expected: Vec<String> = scenario.expected_failures.iter().map(|n| n.get_ref().trim().to_string()).collect();
     outcome.report.expect_failures(&expected);
@@ -231,10 +239,11 @@ pub fn run(file: &Path, seed: Option<u64>, out: Option<&Path>, format: Format, v
         outln!("reproduce: {}", reproduce_with(file, seed_used, &variant));
     }
     let trace = out.map(|d| d.join("trace.fltrace"));
-    let outcome = match simulate_with(&scenario, seed, trace.as_deref(), variant.faults(), variant.plant) {
-        Ok(o) => o,
-        Err(failure) => return failed(&failure, &reproduce_with(file, seed_used, &variant)),
-    };
+    let outcome =
+        match simulate_with(&scenario, seed, trace.as_deref(), variant.faults(), variant.plant, variant.engine) {
+            Ok(o) => o,
+            Err(failure) => return failed(&failure, &reproduce_with(file, seed_used, &variant)),
+        };
     let json = serde_json::to_string_pretty(&outcome.report).expect("reports serialize");
     let text = outcome.report.render_text();
     if let Some(dir) = out {

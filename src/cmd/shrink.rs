@@ -15,10 +15,10 @@ use crate::exit::Exit;
 use faultline_chaos::nemesis::Scripted;
 use faultline_chaos::report::{Report, Verdict, matches};
 use faultline_chaos::shrink::shrink;
-use faultline_sim::Plant;
 use faultline_sim::scenario::Scenario;
 use faultline_sim::scenario::emit::{fault_line, with_faults};
 use faultline_sim::swarm::{self, Faults};
+use faultline_sim::{Engine, Plant};
 use std::path::{Path, PathBuf};
 
 /// What `faultline shrink` was asked.
@@ -64,8 +64,8 @@ pub fn run(o: &Options) -> Exit {
         Err(exit) => return exit,
     };
     let seed = o.seed.unwrap_or(scenario.seed);
-    let (faults, plant) = (o.variant.faults(), o.variant.plant);
-    let first = match simulate_with(&scenario, Some(seed), None, faults.clone(), plant) {
+    let (faults, plant, engine) = (o.variant.faults(), o.variant.plant, o.variant.engine);
+    let first = match simulate_with(&scenario, Some(seed), None, faults.clone(), plant, engine) {
         Ok(outcome) => outcome,
         Err(failure) => return super::run::failed(&failure, &reproduce_with(&o.file, seed, &o.variant)),
     };
@@ -81,7 +81,7 @@ pub fn run(o: &Options) -> Exit {
     let original = swarm::script(&scenario, &plan, &faults);
     let oracle = |candidate: &[Scripted]| {
         let given = Faults::Given(candidate.to_vec());
-        simulate_with(&scenario, Some(seed), None, given, plant).is_ok_and(|o| fails(&o.report, &check))
+        simulate_with(&scenario, Some(seed), None, given, plant, engine).is_ok_and(|o| fails(&o.report, &check))
     };
     let shrunk = shrink(original.clone(), plan.duration_ns, o.max_runs, oracle);
     let lines: Option<Vec<String>> = shrunk.faults.iter().map(|f| fault_line(f, &names)).collect();
@@ -94,7 +94,7 @@ pub fn run(o: &Options) -> Exit {
     if let Err(exit) = write(&o.file, &out, &lines, &comment) {
         return exit;
     }
-    let confirmed = confirm(&out, seed, &check, plant);
+    let confirmed = confirm(&out, seed, &check, plant, engine);
     print(
         o,
         Summary {
@@ -138,10 +138,10 @@ fn write(file: &Path, out: &Path, lines: &[String], comment: &str) -> Result<(),
 }
 
 /// Runs the written file as a user would, and says whether `check` fails in it.
-fn confirm(out: &Path, seed: u64, check: &str, plant: Option<Plant>) -> Result<(), String> {
+fn confirm(out: &Path, seed: u64, check: &str, plant: Option<Plant>, engine: Engine) -> Result<(), String> {
     let scenario: Scenario =
         faultline_sim::scenario::load_file(out).map_err(|e| format!("the written file does not load: {e}"))?;
-    match simulate_with(&scenario, Some(seed), None, Faults::Scripted, plant) {
+    match simulate_with(&scenario, Some(seed), None, Faults::Scripted, plant, engine) {
         Ok(o) if fails(&o.report, check) => Ok(()),
         Ok(_) => Err(format!("{check:?} holds when the written file runs")),
         Err(Failure::Internal(m) | Failure::Output(m)) => Err(m),

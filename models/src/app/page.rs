@@ -242,7 +242,7 @@ async fn spend<E: Env>(env: &E, cost: Duration, dither: f64) {
         0 => cost,
         percent => slowed(cost, percent),
     };
-    let sleep = dithered_sleep(cost, dither);
+    let sleep = dithered_sleep(cost, dither, env.timer_grid());
     if !sleep.is_zero() {
         env.sleep(sleep).await;
     }

@@ -79,6 +79,12 @@ pub trait Env: Clone + 'static {
     fn rng(&self, purpose: &str) -> ChaCha8Rng;
     /// This host's disk, which outlives the model across a crash and restart.
     fn disk(&self) -> Rc<dyn Disk>;
+    /// The resolution of this engine's timers: a sleep ends on the first multiple of it at or
+    /// after its deadline. Tokio's timer wheel (real tokio, turmoil) has 1 ms; madsim's timers
+    /// are exact. A model that spends a modelled cost in a sleep dithers it by this.
+    fn timer_grid(&self) -> Duration {
+        Duration::from_millis(1)
+    }
     /// Runs `task` concurrently on this host's executor.
     fn spawn(&self, task: impl Future<Output = ()> + 'static);
     /// Sets the gauge `name` of this host to `value` (sampled by the world, never traced per call).

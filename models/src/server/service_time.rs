@@ -67,11 +67,14 @@ pub(crate) fn slowed(cost: Duration, percent: u64) -> Duration {
 }
 
 /// Resolution of tokio's timer wheel: a sleep ends on the first whole millisecond at or after
-/// its deadline (on real tokio and in the simulation alike).
-pub(super) const TIMER_GRID: Duration = Duration::from_millis(1);
+/// its deadline (on real tokio and on turmoil; madsim's timers are exact, see
+/// [`crate::seam::Env::timer_grid`]).
+#[cfg(test)]
+const TIMER_GRID: Duration = Duration::from_millis(1);
 
-/// The sleep to ask for so that a service time of `cost` is realised without bias on the
-/// timer grid; `dither` is uniform in [0, 1).
+/// The sleep to ask for so that a service time of `cost` is realised without bias on a timer
+/// grid of `grid` (the engine's: [`crate::seam::Env::timer_grid`]); `dither` is uniform in
+/// [0, 1).
 ///
 /// Sleeping `cost` itself would end on the grid point at or after `now + cost`: half a
 /// millisecond too long on average, which inflates an exponential 2 ms cost by 27% (an
@@ -82,9 +85,9 @@ pub(super) const TIMER_GRID: Duration = Duration::from_millis(1);
 /// rounding, whatever the phase of `now` on the grid): a fixed 1.5 ms cost is 1 ms or 2 ms
 /// half of the time each, a whole number of milliseconds is kept exactly. Costs below the
 /// grid become zero or one grid step, with the right mean.
-pub(crate) fn dithered_sleep(cost: Duration, dither: f64) -> Duration {
+pub(crate) fn dithered_sleep(cost: Duration, dither: f64, grid: Duration) -> Duration {
     debug_assert!((0.0..1.0).contains(&dither), "dither {dither} outside [0, 1)");
-    cost.saturating_sub(TIMER_GRID.mul_f64(dither))
+    cost.saturating_sub(grid.mul_f64(dither))
 }
 
 /// The capacity of a server. Build it with [`Capacity::new`] (or `..Capacity::default()`), so
@@ -202,7 +205,7 @@ mod tests {
     /// The mean realised time of a service `cost` over `n` dithers drawn from `seed`.
     fn mean_realised_ms(cost: Duration, phase: Duration, seed: u64, n: u32) -> f64 {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let total: Duration = (0..n).map(|_| realised(phase, dithered_sleep(cost, rng.random()))).sum();
+        let total: Duration = (0..n).map(|_| realised(phase, dithered_sleep(cost, rng.random(), TIMER_GRID))).sum();
         total.as_secs_f64() * 1000.0 / f64::from(n)
     }
 
@@ -223,7 +226,7 @@ mod tests {
     #[test]
     fn dithered_sleeps_keep_whole_milliseconds_exact() {
         for dither in [0.0, 0.3, 0.999_999] {
-            let request = dithered_sleep(Duration::from_millis(3), dither);
+            let request = dithered_sleep(Duration::from_millis(3), dither, TIMER_GRID);
             assert_eq!(realised(Duration::ZERO, request), Duration::from_millis(3), "dither {dither}");
         }
     }

@@ -157,7 +157,7 @@ impl<E: Env> Workers<E> {
         let cost = self.cost();
         if !cost.is_zero() {
             let dither: f64 = self.rng.borrow_mut().random();
-            let request = dithered_sleep(cost, dither);
+            let request = dithered_sleep(cost, dither, self.env.timer_grid());
             if !request.is_zero() {
                 self.env.sleep(request).await;
             }

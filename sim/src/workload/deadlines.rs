@@ -108,7 +108,7 @@ impl Deadlines {
             };
             let now = self.env.sim_ns();
             if deadline > now {
-                tokio::time::sleep(Duration::from_nanos(deadline - now)).await;
+                self.env.sleep_world(Duration::from_nanos(deadline - now)).await;
                 continue;
             }
             loop {

@@ -155,9 +155,6 @@ pub(crate) fn writer_of(value: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(value.get(..8)?.try_into().ok()?))
 }
 
-/// Resolution of tokio's timers, which round every deadline up to the next millisecond.
-const TIMER_GRID_NS: u64 = 1_000_000;
-
 /// Pause of a closed-loop user after a request that could not reach its target.
 const ERROR_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -261,7 +258,7 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
         lg.env.spawn(super::batch::run_batch_job(lg.env.clone()));
     }
     lg.env.spawn(lg.deadlines.clone().keep());
-    let start = tokio::time::Instant::now();
+    let start = lg.env.sim_ns();
     match lg.plan.mode.clone() {
         Mode::Open(process) => open_loop(&lg, process, start).await,
         Mode::Closed { think_ns } => closed_loop(&lg, Duration::from_nanos(think_ns), lg.env.sim_ns()).await,
@@ -272,17 +269,18 @@ pub(crate) async fn run_loadgen(env: SimEnv, plan: LoadgenPlan) -> turmoil::Resu
     Ok(())
 }
 
-async fn open_loop(lg: &Rc<Gen>, process: ArrivalProcess, start: tokio::time::Instant) {
+async fn open_loop(lg: &Rc<Gen>, process: ArrivalProcess, start: u64) {
     let mut arrivals = Arrivals::new(process.clone(), lg.env.rng("arrivals"));
     let end_ns = lg.plan.duration_ns;
     let users = lg.plan.users.len();
+    let grid = lg.env.timer_grid_ns();
     while let Some(t_ns) = arrivals.next_before(end_ns) {
-        // Timers fire on tokio's 1 ms grid: an arrival that would fire at or after the end of
-        // the run belongs to no window of it.
-        if t_ns.div_ceil(TIMER_GRID_NS) * TIMER_GRID_NS >= end_ns {
+        // Timers fire on the engine's grid (tokio's 1 ms on turmoil): an arrival that would
+        // fire at or after the end of the run belongs to no window of it.
+        if t_ns.div_ceil(grid) * grid >= end_ns {
             break;
         }
-        tokio::time::sleep_until(start + Duration::from_nanos(t_ns)).await;
+        lg.sleep_until(start + t_ns).await;
         // A burst's requests go to the users in turn (one each when there are as many users as
         // requests, as in a contention experiment); a rate's to users drawn at random.
         let user = match &process {
@@ -302,7 +300,7 @@ async fn open_loop(lg: &Rc<Gen>, process: ArrivalProcess, start: tokio::time::In
     // settles, counters are read at the end): the load generator stays to the end of the
     // duration, where otherwise the run would end with its last reply.
     if process.quiet_tail() {
-        tokio::time::sleep_until(start + Duration::from_nanos(end_ns)).await;
+        lg.sleep_until(start + end_ns).await;
     }
 }
 
@@ -318,7 +316,7 @@ async fn closed_loop(lg: &Rc<Gen>, think: Duration, start_ns: u64) {
                 // forever at one instant of simulated time.
                 let pause = if outcome == Outcome::Unreachable { think.max(ERROR_BACKOFF) } else { think };
                 if !pause.is_zero() {
-                    tokio::time::sleep(pause).await;
+                    g.env.sleep_world(pause).await;
                 }
             }
             g.end();
@@ -327,6 +325,11 @@ async fn closed_loop(lg: &Rc<Gen>, think: Duration, start_ns: u64) {
 }
 
 impl Gen {
+    /// Sleeps to world time `at_ns` (at once when it has passed).
+    fn sleep_until(&self, at_ns: u64) -> impl std::future::Future<Output = ()> + 'static {
+        self.env.sleep_world(Duration::from_nanos(at_ns.saturating_sub(self.env.sim_ns())))
+    }
+
     /// Counts one more request (open loop) or user (closed loop) still running.
     fn begin(&self) {
         self.outstanding.set(self.outstanding.get() + 1);
@@ -561,7 +564,7 @@ impl Gen {
                 }
                 Next::Retry(wait) => {
                     if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
+                        self.env.sleep_world(wait).await;
                     }
                     self.env.record(Event::Retry { req, attempt, after, denied: false });
                 }

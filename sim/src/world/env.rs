@@ -3,8 +3,10 @@
 //! jump, a drift that also stretches or shrinks its sleeps), ChaCha streams derived from the
 //! run's seed, and the host's in-memory disk. What the trace records stays in world time.
 
+use super::engine::Engine;
+use super::memnet::MemListener;
 use super::shared::Shared;
-use super::stream::{SimListener, SimStream};
+use super::stream::{ListenWire, SimListener, SimStream};
 use crate::seeds;
 use faultline_chaos::trace::{Event, Op};
 use faultline_models::seam::{Disk, Env, Knob, RequestKind, RoleChange};
@@ -41,6 +43,16 @@ impl SimEnv {
         self.shared.now_ns(self.host)
     }
 
+    /// Sleeps `duration` of world time (no skew: what the world, not the host, schedules).
+    pub(crate) fn sleep_world(&self, duration: Duration) -> impl Future<Output = ()> + 'static {
+        self.shared.engine.sleep(duration)
+    }
+
+    /// The grid the engine's timers fire on, nanoseconds (1 ms on turmoil, exact on madsim).
+    pub(crate) fn timer_grid_ns(&self) -> u64 {
+        self.shared.engine.timer_grid_ns()
+    }
+
     /// Records an event at the current simulated time.
     pub(crate) fn record(&self, event: Event) {
         let t_ns = self.shared.now_ns(self.host);
@@ -71,7 +83,10 @@ impl Env for SimEnv {
         let shared = self.shared.clone();
         let host = self.host;
         async move {
-            let inner = turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?;
+            let inner = match shared.engine {
+                Engine::Turmoil => ListenWire::Turmoil(turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?),
+                Engine::Madsim => ListenWire::Mem(MemListener::bind(&shared, host, port)?),
+            };
             Ok(SimListener { inner, shared, host })
         }
     }
@@ -83,7 +98,11 @@ impl Env for SimEnv {
 
     /// Sleeps `duration` on this host's clock: longer in world time on a clock that runs slow.
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
-        tokio::time::sleep(self.shared.hosts[self.host as usize].clock.get().world_duration(duration))
+        self.shared.engine.sleep(self.shared.hosts[self.host as usize].clock.get().world_duration(duration))
+    }
+
+    fn timer_grid(&self) -> Duration {
+        Duration::from_nanos(self.shared.engine.timer_grid_ns())
     }
 
     fn rng(&self, purpose: &str) -> ChaCha8Rng {
@@ -95,7 +114,7 @@ impl Env for SimEnv {
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + 'static) {
-        tokio::task::spawn_local(task);
+        self.shared.engine.spawn(task);
     }
 
     fn gauge(&self, name: &'static str, value: i64) {

@@ -8,12 +8,17 @@
 //!
 //! Architecture invariant: this module and its children are the only place that knows turmoil.
 
+mod engine;
 mod env;
+mod memnet;
+#[cfg(madsim)]
+mod on_madsim;
 pub(crate) mod recorder;
 pub(crate) mod shared;
 mod sink;
 mod stream;
 
+pub use engine::Engine;
 pub use env::SimEnv;
 pub use recorder::RecordConfig;
 pub use sink::TraceOut;
@@ -57,6 +62,9 @@ pub enum RunError {
     /// The scenario is valid but cannot be laid out (e.g. a host named like a load generator).
     #[error("{0}")]
     Layout(String),
+    /// The engine asked for cannot run here, or cannot run this scenario.
+    #[error("{0}")]
+    Engine(String),
 }
 
 /// Settings of one run that are not in the scenario file.
@@ -64,6 +72,8 @@ pub enum RunError {
 pub struct RunOptions {
     /// The master seed; `None` takes the scenario's.
     pub seed: Option<u64>,
+    /// The engine that runs the world.
+    pub engine: Engine,
     /// Where the binary trace goes; `None` discards it (the hash is still computed).
     pub trace: Option<TraceOut>,
     /// Which optional events are recorded.
@@ -116,21 +126,15 @@ pub struct World {
     seed: u64,
     /// Whether hosts' clocks stand still within a step (a 1 ms tick: see `Shared::now_ns`).
     still_clock: bool,
-    /// The autoscaler of the scenario's pool, if any.
-    autoscaler: Option<Autoscaler>,
-    /// The deploy controller of the scenario's deploy, if any.
-    deployer: Option<Deployer>,
+    /// The control plane beside the hosts: autoscaler and deploy controller.
+    controllers: Controllers,
 }
 
 impl World {
-    /// Lays out the world `plan` describes.
+    /// Lays out the world `plan` describes, on turmoil.
     pub fn build(plan: &RunPlan, output: Output) -> Result<World, RunError> {
         let seed = plan.seed;
-        let mut header = plan.header();
-        if output.record.every_sample {
-            // Dense samples: a reader takes them as they are, as in traces of older versions.
-            header.sample_ns = 0;
-        }
+        let (shared, header) = lay_out(plan, output, Engine::Turmoil)?;
         let sample_every = Duration::from_nanos(plan.sample_ns());
         let tick = Duration::from_nanos(plan.tick_ns);
         let latency = Duration::from_nanos(plan.network.latency_ns);
@@ -141,47 +145,6 @@ impl World {
             .max_message_latency(latency + Duration::from_nanos(plan.network.jitter_ns))
             .rng_seed(seeds::derive_u64(seed, "world", "turmoil"))
             .build();
-        let out: TraceOut = output.trace.unwrap_or_else(|| Box::new(std::io::sink()));
-        let recorder = Recorder::new(out, &header, output.record)?;
-        let by_name: BTreeMap<String, u16> =
-            header.hosts.iter().enumerate().map(|(i, h)| (h.name.clone(), i as u16)).collect();
-        let shared = Rc::new(Shared {
-            seed,
-            bursts: RefCell::new(Default::default()),
-            burst_ready: tokio::sync::Notify::new(),
-            recorder: RefCell::new(recorder),
-            hosts: header
-                .hosts
-                .iter()
-                .enumerate()
-                .map(|(i, h)| HostState {
-                    name: h.name.clone(),
-                    disk: Rc::new(MemDisk::new()),
-                    clock: Cell::new(HostClock::default()),
-                    clock_before: Cell::new(None),
-                    loss_rng: RefCell::new(seeds::stream(seed, &h.name, "net-loss")),
-                    clock_base: Cell::new(None),
-                    knobs: Default::default(),
-                    tier: plan.hosts.get(i).map_or_else(Vec::new, |host| {
-                        host.service.shards().into_iter().map(|name| by_name[name]).collect()
-                    }),
-                })
-                .collect(),
-            by_name,
-            by_ip: RefCell::new(BTreeMap::new()),
-            links: RefCell::new(LinkTable {
-                default: shared::LinkSetting {
-                    latency_ns: plan.network.latency_ns,
-                    jitter_ns: plan.network.jitter_ns,
-                    loss: plan.network.loss,
-                },
-                links: BTreeMap::new(),
-                cut: BTreeSet::new(),
-                rto: Duration::from_nanos(plan.network.rto_ns),
-            }),
-            step_ns: Cell::new(None),
-            handshakes: stream::Handshakes::new(tick),
-        });
         for (i, host) in plan.hosts.iter().enumerate() {
             let (service, capacity) = (host.service.clone(), host.capacity.capacity());
             let shared2 = shared.clone();
@@ -197,29 +160,8 @@ impl World {
         }
         for (name, &index) in &shared.by_name {
             shared.by_ip.borrow_mut().insert(sim.lookup(name.as_str()), index);
-            shared.recorder.borrow_mut().push(0, Event::Power { host: index, up: true });
         }
-        for link in &header.links {
-            nemesis::configure_link(&mut sim, &shared, link);
-        }
-        nemesis::configure_clocks(&shared, plan);
-        let autoscaler = plan.autoscale.as_ref().map(|pool| {
-            let mut autoscaler = Autoscaler::new(pool.clone());
-            let mut control = nemesis::WorldControl { sim: &mut sim, shared: &shared, links: &header.links, t_ns: 0 };
-            autoscaler.start(&mut control, &mut WorldPool(&shared));
-            autoscaler
-        });
-        let deployer = plan.deploy.as_ref().map(|deploy| {
-            let mut recorder = shared.recorder.borrow_mut();
-            if deploy.analysis.is_some() {
-                deploy.instances.iter().for_each(|&host| recorder.watch(host));
-            }
-            drop(recorder);
-            let mut deployer = Deployer::new(deploy.clone());
-            let mut control = nemesis::WorldControl { sim: &mut sim, shared: &shared, links: &header.links, t_ns: 0 };
-            deployer.start(&mut control, &mut WorldObserve(&shared));
-            deployer
-        });
+        let controllers = Controllers::start(plan, &shared, &header, &mut sim);
         Ok(World {
             sim,
             shared,
@@ -233,8 +175,7 @@ impl World {
             finished: false,
             seed,
             still_clock: tick == STILL_CLOCK_TICK,
-            autoscaler,
-            deployer,
+            controllers,
         })
     }
 
@@ -265,16 +206,7 @@ impl World {
             nemesis::apply(&mut self.sim, &self.shared, &self.header.links, &f.fault, now_ns);
             self.next_fault += 1;
         }
-        if let Some(autoscaler) = &mut self.autoscaler {
-            let (shared, links) = (&*self.shared, &self.header.links);
-            let mut control = nemesis::WorldControl { sim: &mut self.sim, shared, links, t_ns: now_ns };
-            autoscaler.step(now_ns, &mut control, &mut WorldPool(shared));
-        }
-        if let Some(deployer) = &mut self.deployer {
-            let (shared, links) = (&*self.shared, &self.header.links);
-            let mut control = nemesis::WorldControl { sim: &mut self.sim, shared, links, t_ns: now_ns };
-            deployer.step(now_ns, &mut control, &mut WorldObserve(shared));
-        }
+        self.controllers.step(now_ns, &self.shared, &self.header, &mut self.sim);
         self.shared.step_ns.set(self.still_clock.then_some(now_ns));
         let stepped = self.sim.step();
         self.shared.step_ns.set(None);
@@ -295,14 +227,145 @@ impl World {
     pub fn run(mut self) -> Result<RunOutcome, RunError> {
         while !self.step()? {}
         let simulated = self.sim.elapsed();
-        let t_ns = simulated.as_nanos() as u64;
         let World { sim, shared, seed, steps, .. } = self;
         drop(sim);
-        let shared =
-            Rc::try_unwrap(shared).map_err(|_| RunError::Layout("world still referenced at the end".into()))?;
-        let mut recorder = shared.recorder.into_inner();
-        recorder.sample_gauges(t_ns, true);
-        let (report, hash, records) = recorder.finish(t_ns)?;
-        Ok(RunOutcome { seed, report, hash, records, simulated, steps })
+        finish(shared, simulated, seed, steps)
+    }
+}
+
+/// Ends the trace of a world whose engine is gone (no host holds `shared` any more) at
+/// `simulated`: the last samples, the end record, the report.
+fn finish(shared: Rc<Shared>, simulated: Duration, seed: u64, steps: u64) -> Result<RunOutcome, RunError> {
+    let t_ns = simulated.as_nanos() as u64;
+    let shared = Rc::try_unwrap(shared).map_err(|_| RunError::Layout("world still referenced at the end".into()))?;
+    let mut recorder = shared.recorder.into_inner();
+    recorder.sample_gauges(t_ns, true);
+    let (report, hash, records) = recorder.finish(t_ns)?;
+    Ok(RunOutcome { seed, report, hash, records, simulated, steps })
+}
+
+/// Runs the world `plan` describes to the end on `engine`.
+pub fn run_plan(plan: &RunPlan, output: Output, engine: Engine) -> Result<RunOutcome, RunError> {
+    match engine {
+        Engine::Turmoil => World::build(plan, output)?.run(),
+        #[cfg(madsim)]
+        Engine::Madsim => on_madsim::run(plan, output),
+        #[cfg(not(madsim))]
+        Engine::Madsim => Err(RunError::Engine(
+            "this build has no madsim engine: build the workspace with its own configuration (.cargo/config.toml \
+             passes --cfg madsim; a RUSTFLAGS set in the environment replaces it)"
+                .into(),
+        )),
+    }
+}
+
+/// The world's state every engine shares, laid out from `plan`: the header, the recorder
+/// (with every host powered up at 0), the host table, the links and the clocks.
+fn lay_out(plan: &RunPlan, output: Output, engine: Engine) -> Result<(Rc<Shared>, Header), RunError> {
+    let seed = plan.seed;
+    let mut header = plan.header();
+    if output.record.every_sample {
+        // Dense samples: a reader takes them as they are, as in traces of older versions.
+        header.sample_ns = 0;
+    }
+    let tick = Duration::from_nanos(plan.tick_ns);
+    let out: TraceOut = output.trace.unwrap_or_else(|| Box::new(std::io::sink()));
+    let recorder = Recorder::new(out, &header, output.record)?;
+    let by_name: BTreeMap<String, u16> =
+        header.hosts.iter().enumerate().map(|(i, h)| (h.name.clone(), i as u16)).collect();
+    let shared = Rc::new(Shared {
+        seed,
+        bursts: RefCell::new(Default::default()),
+        burst_ready: tokio::sync::Notify::new(),
+        recorder: RefCell::new(recorder),
+        hosts: header
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| HostState {
+                name: h.name.clone(),
+                disk: Rc::new(MemDisk::new()),
+                clock: Cell::new(HostClock::default()),
+                clock_before: Cell::new(None),
+                loss_rng: RefCell::new(seeds::stream(seed, &h.name, "net-loss")),
+                clock_base: Cell::new(None),
+                knobs: Default::default(),
+                tier: plan.hosts.get(i).map_or_else(Vec::new, |host| {
+                    host.service.shards().into_iter().map(|name| by_name[name]).collect()
+                }),
+            })
+            .collect(),
+        by_name,
+        by_ip: RefCell::new(BTreeMap::new()),
+        links: RefCell::new(LinkTable {
+            default: shared::LinkSetting {
+                latency_ns: plan.network.latency_ns,
+                jitter_ns: plan.network.jitter_ns,
+                loss: plan.network.loss,
+            },
+            links: BTreeMap::new(),
+            cut: BTreeSet::new(),
+            rto: Duration::from_nanos(plan.network.rto_ns),
+        }),
+        step_ns: Cell::new(None),
+        handshakes: stream::Handshakes::new(tick),
+        engine,
+        mem: Default::default(),
+    });
+    for &index in shared.by_name.values() {
+        shared.recorder.borrow_mut().push(0, Event::Power { host: index, up: true });
+    }
+    nemesis::configure_clocks(&shared, plan);
+    Ok((shared, header))
+}
+
+/// The control plane beside the hosts: the scenario's autoscaler and deploy controller.
+struct Controllers {
+    autoscaler: Option<Autoscaler>,
+    deployer: Option<Deployer>,
+}
+
+impl Controllers {
+    /// Configures the scenario's links on the engine and starts the controllers at time 0.
+    fn start(plan: &RunPlan, shared: &Rc<Shared>, header: &Header, sim: &mut impl nemesis::Machines) -> Self {
+        for link in &header.links {
+            nemesis::configure_link(sim, shared, link);
+        }
+        let autoscaler = plan.autoscale.as_ref().map(|pool| {
+            let mut autoscaler = Autoscaler::new(pool.clone());
+            let mut control = nemesis::WorldControl { sim: &mut *sim, shared, links: &header.links, t_ns: 0 };
+            autoscaler.start(&mut control, &mut WorldPool(shared));
+            autoscaler
+        });
+        let deployer = plan.deploy.as_ref().map(|deploy| {
+            let mut recorder = shared.recorder.borrow_mut();
+            if deploy.analysis.is_some() {
+                deploy.instances.iter().for_each(|&host| recorder.watch(host));
+            }
+            drop(recorder);
+            let mut deployer = Deployer::new(deploy.clone());
+            let mut control = nemesis::WorldControl { sim: &mut *sim, shared, links: &header.links, t_ns: 0 };
+            deployer.start(&mut control, &mut WorldObserve(shared));
+            deployer
+        });
+        Controllers { autoscaler, deployer }
+    }
+
+    /// Whether there is a controller to step.
+    fn any(&self) -> bool {
+        self.autoscaler.is_some() || self.deployer.is_some()
+    }
+
+    /// Lets each controller act at `now_ns`.
+    fn step(&mut self, now_ns: u64, shared: &Shared, header: &Header, sim: &mut impl nemesis::Machines) {
+        let links = &header.links;
+        if let Some(autoscaler) = &mut self.autoscaler {
+            let mut control = nemesis::WorldControl { sim: &mut *sim, shared, links, t_ns: now_ns };
+            autoscaler.step(now_ns, &mut control, &mut WorldPool(shared));
+        }
+        if let Some(deployer) = &mut self.deployer {
+            let mut control = nemesis::WorldControl { sim: &mut *sim, shared, links, t_ns: now_ns };
+            deployer.step(now_ns, &mut control, &mut WorldObserve(shared));
+        }
     }
 }

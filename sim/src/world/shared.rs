@@ -207,6 +207,10 @@ pub(crate) struct Shared {
     pub(crate) step_ns: Cell<Option<u64>>,
     /// Connections being opened: each listener's queue of them, each host's ports.
     pub(crate) handshakes: super::stream::Handshakes,
+    /// The engine that runs the world.
+    pub(crate) engine: super::engine::Engine,
+    /// The madsim engine's listeners (turmoil keeps its own).
+    pub(crate) mem: super::memnet::MemNet,
 }
 
 impl Shared {
@@ -233,6 +237,10 @@ impl Shared {
     /// asked once per incarnation of the host, and after that the host runtime's own paused
     /// clock (which turmoil advances in lockstep with simulated time) gives the offset.
     fn clock_ns(&self, host: u16) -> u64 {
+        #[cfg(madsim)]
+        if self.engine == super::engine::Engine::Madsim {
+            return super::engine::Engine::madsim_now_ns();
+        }
         let now = tokio::time::Instant::now();
         let cell = &self.hosts[host as usize].clock_base;
         match cell.get() {

@@ -45,6 +45,8 @@
 //! While no listener has [`BACKLOG`] handshakes under way and no host runs out of ports, none of
 //! this adds a wait or a task: a run below those limits is what it was without them.
 
+use super::engine::Engine;
+use super::memnet;
 use super::shared::Shared;
 use faultline_chaos::trace::Event;
 use faultline_models::seam::{Listener, Stream};
@@ -59,7 +61,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
-use tokio::time::Instant;
 use turmoil::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 /// Duplicate acknowledgements that trigger a fast retransmit.
@@ -134,7 +135,7 @@ impl Backlog {
             tokio::select! {
                 biased;
                 place = self.places.clone().acquire_owned() => return place.expect("a backlog is never closed"),
-                () = tokio::time::sleep(Duration::from_nanos(at_ns - now_ns)) => {}
+                () = shared.engine.sleep(Duration::from_nanos(at_ns - now_ns)) => {}
             }
         }
     }
@@ -191,14 +192,25 @@ pub(crate) async fn connect(shared: Rc<Shared>, from: u16, to: u16, addr: String
         let arrived_by_ns = shared.now_ns(from) + delay.as_nanos() as u64;
         Handshake { backlog, place: Some(place), arrived_by_ns }
     });
-    let stream = turmoil::net::TcpStream::connect(addr.as_str()).await;
+    let stream = match shared.engine {
+        Engine::Turmoil => turmoil::net::TcpStream::connect(addr.as_str()).await.map(|stream| {
+            let (read, write) = stream.into_split();
+            (ReadWire::Turmoil(read), WriteWire::Turmoil(write))
+        }),
+        Engine::Madsim => match port {
+            Some(port) => {
+                memnet::connect(&shared, from, to, port).await.map(|(r, w)| (ReadWire::Mem(r), WriteWire::Mem(w)))
+            }
+            None => Err(io::Error::new(io::ErrorKind::InvalidInput, format!("no port in {addr}"))),
+        },
+    };
     if let Some(handshake) = handshake {
         handshake.resolved();
     }
     // A connect that failed keeps its port: turmoil does not free it.
-    let stream = stream?;
+    let (read, write) = stream?;
     let port = Rc::new(PortHold { shared: shared.clone(), host: from });
-    Ok(SimStream::new(stream, shared, from, to, Some(port)))
+    Ok(SimStream::from_wires(read, write, shared, from, to, Some(port)))
 }
 
 /// The port a connection opened from `host` holds until both its halves are dropped.
@@ -218,8 +230,8 @@ impl Drop for PortHold {
 /// A segment waiting to be handed to turmoil.
 struct Held {
     bytes: Vec<u8>,
-    /// Not before this time.
-    earliest: Instant,
+    /// Not before this time, simulated nanoseconds.
+    earliest: u64,
     /// For a lost segment: later segments written since (its duplicate acknowledgements).
     dupacks: Option<u8>,
     /// The interval to the next retransmission should this one find the link cut.
@@ -231,7 +243,7 @@ struct Sender {
     /// The link's two ends, to ask whether a partition cuts it.
     link: (u16, u16),
     shared: Rc<Shared>,
-    half: RefCell<Option<OwnedWriteHalf>>,
+    half: RefCell<Option<WriteWire>>,
     held: RefCell<VecDeque<Held>>,
     /// Wakes the drain task when a held segment's time moves earlier.
     wake: Notify,
@@ -239,6 +251,50 @@ struct Sender {
     failed: RefCell<Option<io::ErrorKind>>,
     /// The port of a connection this host opened, shared with the reading half.
     _port: Option<Rc<PortHold>>,
+}
+
+/// What a stream's reading half reads from: turmoil's TCP or the madsim engine's transport.
+pub(crate) enum ReadWire {
+    Turmoil(OwnedReadHalf),
+    Mem(memnet::MemReader),
+}
+
+/// What a stream's writing half hands its segments to.
+pub(crate) enum WriteWire {
+    Turmoil(OwnedWriteHalf),
+    Mem(memnet::MemWriter),
+}
+
+impl AsyncRead for ReadWire {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ReadWire::Turmoil(half) => Pin::new(half).poll_read(cx, buf),
+            ReadWire::Mem(half) => Pin::new(half).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for WriteWire {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            WriteWire::Turmoil(half) => Pin::new(half).poll_write(cx, buf),
+            WriteWire::Mem(half) => Pin::new(half).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteWire::Turmoil(half) => Pin::new(half).poll_flush(cx),
+            WriteWire::Mem(half) => Pin::new(half).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteWire::Turmoil(half) => Pin::new(half).poll_shutdown(cx),
+            WriteWire::Mem(half) => Pin::new(half).poll_shutdown(cx),
+        }
+    }
 }
 
 /// A TCP stream between two simulated hosts.
@@ -249,7 +305,7 @@ pub struct SimStream {
 
 /// The reading half of a [`SimStream`].
 pub struct SimReadHalf {
-    inner: OwnedReadHalf,
+    inner: ReadWire,
     /// The port of a connection this host opened, shared with the writing half.
     _port: Option<Rc<PortHold>>,
 }
@@ -260,8 +316,25 @@ pub struct SimWriteHalf {
 }
 
 impl SimStream {
-    fn new(inner: turmoil::net::TcpStream, shared: Rc<Shared>, from: u16, to: u16, port: Option<Rc<PortHold>>) -> Self {
-        let (read, write) = inner.into_split();
+    /// A stream of the madsim engine's own transport, from `from`'s end to `to`.
+    /// (The accepting end: it holds no port of its own.)
+    pub(crate) fn over_mem(
+        (read, write): (memnet::MemReader, memnet::MemWriter),
+        shared: Rc<Shared>,
+        from: u16,
+        to: u16,
+    ) -> Self {
+        Self::from_wires(ReadWire::Mem(read), WriteWire::Mem(write), shared, from, to, None)
+    }
+
+    fn from_wires(
+        read: ReadWire,
+        write: WriteWire,
+        shared: Rc<Shared>,
+        from: u16,
+        to: u16,
+        port: Option<Rc<PortHold>>,
+    ) -> Self {
         let send = Rc::new(Sender {
             link: (from, to),
             shared,
@@ -313,19 +386,20 @@ impl Sender {
 
     /// Queues a segment written `now`, counting it as a duplicate acknowledgement for the lost
     /// segments ahead of it.
-    fn hold(self: &Rc<Self>, buf: &[u8], now: Instant, lost: bool) {
+    fn hold(self: &Rc<Self>, buf: &[u8], now: u64, lost: bool) {
         let (rto, rtt, cut) = {
             let links = self.shared.links.borrow();
             let (from, to) = self.link;
             (links.rto, links.latency(from, to) * 2, links.is_cut(from, to))
         };
+        let (rto_ns, rtt_ns) = (rto.as_nanos() as u64, rtt.as_nanos() as u64);
         let mut held = self.held.borrow_mut();
         let mut earlier = false;
         for h in held.iter_mut() {
             if let Some(n) = h.dupacks.as_mut().filter(|n| **n < DUPACKS) {
                 *n += 1;
-                if *n == DUPACKS && now + rtt < h.earliest {
-                    h.earliest = now + rtt;
+                if *n == DUPACKS && now + rtt_ns < h.earliest {
+                    h.earliest = now + rtt_ns;
                     earlier = true;
                 }
             }
@@ -333,8 +407,8 @@ impl Sender {
         // No acknowledgement crosses a partition, so nothing triggers a fast retransmit there.
         let (earliest, dupacks) = match (lost, cut) {
             (false, _) => (now, None),
-            (true, false) => (now + rto, Some(0)),
-            (true, true) => (now + rto, None),
+            (true, false) => (now + rto_ns, Some(0)),
+            (true, true) => (now + rto_ns, None),
         };
         held.push_back(Held { bytes: buf.to_vec(), earliest, dupacks, backoff: (rto * 2).min(RTO_MAX) });
         drop(held);
@@ -342,7 +416,7 @@ impl Sender {
             self.wake.notify_one();
         }
         if !self.draining.replace(true) {
-            tokio::task::spawn_local(drain(self.clone()));
+            self.shared.engine.spawn(drain(self.clone()));
         }
     }
 }
@@ -352,18 +426,19 @@ async fn drain(send: Rc<Sender>) {
     loop {
         let head = send.held.borrow().front().map(|h| h.earliest);
         let Some(at) = head else { break };
-        if Instant::now() < at {
+        let now = send.shared.now_ns(send.link.0);
+        if now < at {
             tokio::select! {
                 biased;
                 () = send.wake.notified() => continue,
-                () = tokio::time::sleep_until(at) => {}
+                () = send.shared.engine.sleep(Duration::from_nanos(at - now)) => {}
             }
         }
         if send.links_cut() {
             // This retransmission is lost in the partition too: back off and try again.
             let mut held = send.held.borrow_mut();
             let head = held.front_mut().expect("the head is still there");
-            head.earliest = at + head.backoff;
+            head.earliest = at + head.backoff.as_nanos() as u64;
             head.backoff = (head.backoff * 2).min(RTO_MAX);
             head.dupacks = None;
             continue;
@@ -418,7 +493,7 @@ impl AsyncWrite for SimWriteHalf {
         // While the drain task hands a segment to turmoil (waiting for room in the window),
         // the stream's half is with it: this segment queues behind.
         if lost || !send.held.borrow().is_empty() || send.half.borrow().is_none() {
-            send.hold(buf, Instant::now(), lost);
+            send.hold(buf, send.shared.now_ns(send.link.0), lost);
             send.record(buf.len(), lost);
             return Poll::Ready(Ok(buf.len()));
         }
@@ -454,20 +529,32 @@ impl AsyncWrite for SimWriteHalf {
 
 /// A listening socket on a simulated host.
 pub struct SimListener {
-    pub(crate) inner: turmoil::net::TcpListener,
+    pub(crate) inner: ListenWire,
     pub(crate) shared: Rc<Shared>,
     pub(crate) host: u16,
+}
+
+/// What a listener listens on: turmoil's TCP or the madsim engine's own transport.
+pub(crate) enum ListenWire {
+    Turmoil(turmoil::net::TcpListener),
+    Mem(memnet::MemListener),
 }
 
 impl Listener for SimListener {
     type Stream = SimStream;
 
     async fn accept(&self) -> io::Result<(SimStream, String)> {
-        let (stream, peer) = self.inner.accept().await?;
+        let inner = match &self.inner {
+            ListenWire::Turmoil(inner) => inner,
+            ListenWire::Mem(inner) => return inner.accept().await,
+        };
+        let (stream, peer) = inner.accept().await?;
         let peer_host = self.shared.by_ip.borrow().get(&peer.ip()).copied();
         let peer_host = peer_host.ok_or_else(|| io::Error::other(format!("unknown peer {peer}")))?;
         let name = self.shared.hosts[peer_host as usize].name.clone();
-        let stream = SimStream::new(stream, self.shared.clone(), self.host, peer_host, None);
+        let (read, write) = stream.into_split();
+        let (read, write) = (ReadWire::Turmoil(read), WriteWire::Turmoil(write));
+        let stream = SimStream::from_wires(read, write, self.shared.clone(), self.host, peer_host, None);
         Ok((stream, format!("{name}:{}", peer.port())))
     }
 }

@@ -79,6 +79,16 @@ pub fn trace(
     seed: u64,
     record: faultline_sim::RecordConfig,
 ) -> (RunOutcome, faultline_chaos::trace::Header, Vec<faultline_chaos::trace::Record>) {
+    trace_on(s, seed, record, faultline_sim::Engine::Turmoil)
+}
+
+/// Like [`trace`], on `engine`.
+pub fn trace_on(
+    s: &Scenario,
+    seed: u64,
+    record: faultline_sim::RecordConfig,
+    engine: faultline_sim::Engine,
+) -> (RunOutcome, faultline_chaos::trace::Header, Vec<faultline_chaos::trace::Record>) {
     use std::sync::{Arc, Mutex};
     /// The trace's bytes, kept for reading back.
     struct Bytes(Arc<Mutex<Vec<u8>>>);
@@ -92,8 +102,13 @@ pub fn trace(
         }
     }
     let bytes = Arc::new(Mutex::new(Vec::new()));
-    let options =
-        RunOptions { seed: Some(seed), trace: Some(Box::new(Bytes(bytes.clone()))), record, ..RunOptions::default() };
+    let options = RunOptions {
+        seed: Some(seed),
+        trace: Some(Box::new(Bytes(bytes.clone()))),
+        record,
+        engine,
+        ..RunOptions::default()
+    };
     let outcome = run(s, options).expect("the run completes");
     let bytes = bytes.lock().expect("not poisoned").clone();
     let mut reader = faultline_chaos::trace::codec::TraceReader::new(&bytes[..]).expect("a trace");

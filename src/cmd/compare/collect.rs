@@ -107,8 +107,10 @@ pub fn all(scenarios: &[Scenario], seeds: &[u64], jobs: usize) -> Result<Vec<Run
 
 /// Runs one scenario under one seed and folds its trace.
 fn one(scenario: &Scenario, index: usize, seed: u64) -> Result<Run, Failure> {
-    let (outcome, folded) =
-        piped(|trace| simulate_into(scenario, Some(seed), Some(trace), Faults::Scripted, None), read_trace)?;
+    let (outcome, folded) = piped(
+        |trace| simulate_into(scenario, Some(seed), Some(trace), Faults::Scripted, None, Default::default()),
+        read_trace,
+    )?;
     let (latencies, windows, window_ns) = folded.map_err(Failure::Internal)?;
     Ok(Run { scenario: index, seed, report: outcome.report, latencies, windows, window_ns })
 }

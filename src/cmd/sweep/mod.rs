@@ -303,7 +303,8 @@ fn one(input: &Input, seed: u64, variant: Variant) -> RunResult {
     let variant = input.variant(variant);
     let mut result = RunResult::new(&RunKey::of(&input.file, seed, variant), &input.content_hash);
     let started = Instant::now();
-    match super::run::simulate_with(&input.scenario, Some(seed), None, variant.faults(), variant.plant) {
+    match super::run::simulate_with(&input.scenario, Some(seed), None, variant.faults(), variant.plant, variant.engine)
+    {
         Ok(mut o) => {
             if let Some(entry) = &input.entry {
                 o.report.judge_only(&entry.judge);

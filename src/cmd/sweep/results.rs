@@ -49,8 +49,17 @@ impl RunKey {
             stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
         let swarm = if self.variant.swarm { "-swarm" } else { "" };
         let plant = self.variant.plant.map(|p| format!("-plant-{p}")).unwrap_or_default();
-        format!("{readable}-{:016x}-seed-{}{swarm}{plant}.json", fnv1a(path.as_bytes()), self.seed)
+        let engine = match self.variant.engine {
+            faultline_sim::Engine::Turmoil => "",
+            faultline_sim::Engine::Madsim => "-madsim",
+        };
+        format!("{readable}-{:016x}-seed-{}{swarm}{plant}{engine}.json", fnv1a(path.as_bytes()), self.seed)
     }
+}
+
+/// Whether a result's engine is the default one (left out of its file).
+fn is_turmoil(engine: &faultline_sim::Engine) -> bool {
+    *engine == faultline_sim::Engine::Turmoil
 }
 
 /// One failed, undecided or expected-to-fail check of a run, in words, for reports.
@@ -79,6 +88,9 @@ pub struct RunResult {
     /// The bug planted in the models (tests of the checks only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plant: Option<faultline_sim::Plant>,
+    /// The engine that ran it (absent: turmoil).
+    #[serde(default, skip_serializing_if = "is_turmoil")]
+    pub engine: faultline_sim::Engine,
     /// The faults a swarm run drew, one `[[faults]]` entry per line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drawn: Vec<String>,
@@ -114,6 +126,7 @@ impl RunResult {
             seed: key.seed,
             swarm: key.variant.swarm,
             plant: key.variant.plant,
+            engine: key.variant.engine,
             drawn: Vec::new(),
             failed: Vec::new(),
             undecided: Vec::new(),
@@ -133,7 +146,7 @@ impl RunResult {
 
     /// How the run differed from its scenario's own.
     pub fn variant(&self) -> Variant {
-        Variant { swarm: self.swarm, plant: self.plant }
+        Variant { swarm: self.swarm, plant: self.plant, engine: self.engine }
     }
 
     /// The command that reproduces it.
@@ -237,9 +250,12 @@ mod tests {
         assert_ne!(name, other_dir, "two files of one name in two directories");
         assert_ne!(name, RunKey::of(Path::new("scenarios/quick start.toml"), 8, Variant::default()).file_name());
         assert_eq!(name, key.clone().file_name(), "one key, one name");
-        let swarm = Variant { swarm: true, plant: None };
-        let planted = Variant { swarm: true, plant: Some(faultline_sim::Plant::AckBeforeProcess) };
+        let swarm = Variant { swarm: true, ..Variant::default() };
+        let planted =
+            Variant { swarm: true, plant: Some(faultline_sim::Plant::AckBeforeProcess), ..Variant::default() };
+        let madsim = Variant { engine: faultline_sim::Engine::Madsim, ..Variant::default() };
         let path = Path::new("scenarios/quick start.toml");
+        assert!(RunKey::of(path, 7, madsim).file_name().ends_with("-seed-7-madsim.json"));
         assert!(RunKey::of(path, 7, swarm).file_name().ends_with("-seed-7-swarm.json"));
         assert!(RunKey::of(path, 7, planted).file_name().ends_with("-seed-7-swarm-plant-ack-before-process.json"));
     }
