@@ -1,6 +1,6 @@
 //! The two engines: madsim runs the scenarios turmoil runs, deterministically, to the same
-//! verdicts, and availability within 2 percentage points. (Latencies differ: turmoil's 1 ms
-//! grid rounds every timer; and so do the requests a closed loop issues.)
+//! verdicts, availability within 2 percentage points, and latencies within what turmoil's 1 ms
+//! grid explains.
 //!
 //! CI runs a handful of library scenarios on both engines under seeds 1-3; set
 //! `FAULTLINE_ENGINES_ALL=1` to compare every scenario of the library.
@@ -34,24 +34,67 @@ fn outcome(name: &str, seed: u64, engine: Engine) -> faultline_sim::RunOutcome {
     outcome
 }
 
+/// Whether the scenario's network or any of its links has jitter.
+fn jittery(name: &str) -> bool {
+    let scenario = load_file(&library().join(name)).expect("loaded before");
+    let plan = faultline_sim::compile(&scenario, None);
+    plan.network.jitter_ns > 0 || plan.header().links.iter().any(|l| l.jitter_ns > 0)
+}
+
 fn verdicts(report: &Report) -> Vec<(String, Verdict)> {
     report.checks.iter().map(|c| (c.name.clone(), c.verdict)).collect()
 }
 
-/// Holds the two engines' reports of one run to the same verdicts and close headline figures.
-fn agree(name: &str, seed: u64) {
+/// Where the two engines' reports of one run disagree: a check's verdict; the availability by
+/// more than 2 percentage points; without jitter, the p50 by more than 2 ms or a quarter (what
+/// turmoil's 1 ms grid explains), the p99 by more than a factor of 3.
+fn disagreements(name: &str, seed: u64) -> Vec<String> {
     let turmoil = outcome(name, seed, Engine::Turmoil).report;
     let madsim = outcome(name, seed, Engine::Madsim).report;
-    let context =
-        || format!("{name} seed {seed}\n--- turmoil\n{}\n--- madsim\n{}", turmoil.render_text(), madsim.render_text());
-    assert_eq!(verdicts(&turmoil), verdicts(&madsim), "the engines' verdicts differ: {}", context());
+    let mut out = Vec::new();
+    let (tv, mv) = (verdicts(&turmoil), verdicts(&madsim));
+    if tv != mv {
+        out.push(format!("{name} seed {seed}: verdicts {tv:?} on turmoil, {mv:?} on madsim"));
+    }
     let (t, m) = (&turmoil.end_to_end, &madsim.end_to_end);
     let availability = |e: &faultline_chaos::report::EndToEnd| e.ok as f64 / e.requests.max(1) as f64;
-    assert!(
-        (availability(t) - availability(m)).abs() <= 0.02,
-        "availability within 2 percentage points: {}",
-        context()
+    let (ta, ma) = (availability(t), availability(m));
+    if (ta - ma).abs() > 0.02 {
+        out.push(format!("{name} seed {seed}: availability {ta:.4} on turmoil, {ma:.4} on madsim"));
+    }
+    // Turmoil draws a message's jitter as whole milliseconds from an exponential of mean 1/5 of
+    // the range, rounded down (so nearly always 0); the world's transport on madsim draws it as
+    // the scenario says, uniformly from 0 to the jitter. The latencies of a run with jitter
+    // differ by that, not by the engines' timers.
+    if !jittery(name) {
+        let (tq, mq) = (t.latency.p50_ms, m.latency.p50_ms);
+        if (tq - mq).abs() > (0.25 * tq).max(2.0) {
+            out.push(format!("{name} seed {seed}: p50 {tq:.2} ms on turmoil, {mq:.2} ms on madsim"));
+        }
+        // A p99 that falls among the requests slowed by a fault's recovery moves with sub-ms
+        // timings (in queue-broker-restart seed 3: 16 ms on turmoil, 37 ms on madsim): within
+        // a factor of 3.
+        let (tq, mq) = (t.latency.p99_ms, m.latency.p99_ms);
+        if mq > 3.0 * tq + 2.0 || tq > 3.0 * mq + 2.0 {
+            out.push(format!("{name} seed {seed}: p99 {tq:.2} ms on turmoil, {mq:.2} ms on madsim"));
+        }
+    }
+    println!(
+        "{name:40} seed {seed}  p50 {:8.2} / {:8.2} ms  p99 {:8.2} / {:8.2} ms  availability {ta:.4} / {ma:.4}",
+        t.latency.p50_ms, m.latency.p50_ms, t.latency.p99_ms, m.latency.p99_ms
     );
+    out
+}
+
+/// Runs `names` under seeds 1-3 on both engines and fails with every disagreement.
+fn agree(names: &[&str]) {
+    let mut all = Vec::new();
+    for name in names {
+        for seed in 1..=3 {
+            all.extend(disagreements(name, seed));
+        }
+    }
+    assert!(all.is_empty(), "the engines disagree:\n{}", all.join("\n"));
 }
 
 #[test]
@@ -68,11 +111,7 @@ fn madsim_runs_the_same_seed_to_the_same_trace() {
 
 #[test]
 fn the_engines_agree_on_a_handful_of_scenarios() {
-    for name in HANDFUL {
-        for seed in 1..=3 {
-            agree(name, seed);
-        }
-    }
+    agree(HANDFUL);
 }
 
 #[test]
@@ -86,11 +125,7 @@ fn the_engines_agree_on_the_library_when_asked() {
         .filter(|n| n.ends_with(".toml") && n != "regressions.toml")
         .collect();
     names.sort();
-    for name in &names {
-        for seed in 1..=3 {
-            agree(name, seed);
-        }
-    }
+    agree(&names.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
 #[test]

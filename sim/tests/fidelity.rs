@@ -54,6 +54,8 @@ struct Case {
 const TURMOIL: Case = Case { engine: Engine::Turmoil, service_us: SERVICE_MS as u64 * 1000 };
 /// madsim with the same services.
 const MADSIM: Case = Case { engine: Engine::Madsim, service_us: SERVICE_MS as u64 * 1000 };
+/// madsim with 200 us services, which turmoil's 1 ms grid cannot resolve.
+const MADSIM_FAST: Case = Case { engine: Engine::Madsim, service_us: 200 };
 
 impl Case {
     fn service_ms(self) -> f64 {
@@ -614,4 +616,16 @@ fn mm4_at_95_percent_matches_erlang_c() {
 #[test]
 fn mm4_at_90_percent_matches_erlang_c_on_madsim() {
     check_mmc(MADSIM, 0.9, 90, 2800);
+}
+
+/// Services of 200 us: on turmoil's 1 ms grid each takes 0 or 1 ms (its mean kept by the
+/// dither, its distribution not); madsim's exact timers hold the queue to Erlang C.
+#[test]
+fn mm4_with_200us_services_matches_erlang_c_on_madsim() {
+    check_mmc(MADSIM_FAST, 0.7, 7, 60);
+}
+
+#[test]
+fn mm4_with_200us_services_at_95_percent_matches_erlang_c_on_madsim() {
+    check_mmc(MADSIM_FAST, 0.95, 95, 70);
 }

@@ -27,6 +27,8 @@
 
 pub mod floor;
 pub mod raw;
+#[cfg(madsim)]
+pub mod raw_madsim;
 pub mod sparse;
 pub mod suite;
 pub mod world;
@@ -66,6 +68,13 @@ pub enum Engine {
         /// Load-generator hosts.
         loadgens: u32,
     },
+    /// Hand-written madsim: one node per server and per user, madsim's own TCP.
+    RawMadsim,
+    /// A Faultline scenario on the madsim engine.
+    FaultlineMadsim {
+        /// Load-generator hosts.
+        loadgens: u32,
+    },
     /// The bare discrete-event loop.
     Floor,
 }
@@ -75,6 +84,8 @@ impl fmt::Display for Engine {
         match self {
             Engine::RawTurmoil => f.write_str("raw turmoil"),
             Engine::Faultline { loadgens } => write!(f, "faultline ({loadgens} lg)"),
+            Engine::RawMadsim => f.write_str("raw madsim"),
+            Engine::FaultlineMadsim { loadgens } => write!(f, "fl madsim ({loadgens} lg)"),
             Engine::Floor => f.write_str("DES floor"),
         }
     }

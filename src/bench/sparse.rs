@@ -23,6 +23,8 @@ pub const SERVERS: u32 = 4;
 /// One recording of the sparse run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SparseRun {
+    /// The engine that ran it.
+    pub engine: faultline_sim::Engine,
     /// Whether every gauge was sampled at every sampling time.
     pub every_sample: bool,
     /// Simulated time at the end.
@@ -80,7 +82,7 @@ impl std::io::Write for Bytes {
 /// Runs the scenario for `duration`, recorded sparsely or with every sample. The wall time
 /// covers parsing, building, running and the report (the trace is kept in memory, then read
 /// back outside the timed part to count its samples).
-pub fn run(duration: Duration, every_sample: bool) -> Result<SparseRun, BenchError> {
+pub fn run(duration: Duration, every_sample: bool, engine: faultline_sim::Engine) -> Result<SparseRun, BenchError> {
     let text = scenario_toml(duration);
     let bytes = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
@@ -89,6 +91,7 @@ pub fn run(duration: Duration, every_sample: bool) -> Result<SparseRun, BenchErr
     let options = RunOptions {
         trace: Some(Box::new(Bytes(bytes.clone()))),
         record: RecordConfig { every_sample, ..RecordConfig::default() },
+        engine,
         ..RunOptions::default()
     };
     let outcome = faultline_sim::run(&scenario, options).map_err(|e| BenchError::Run(e.to_string()))?;
@@ -100,6 +103,7 @@ pub fn run(duration: Duration, every_sample: bool) -> Result<SparseRun, BenchErr
         samples += u64::from(matches!(record.event, Event::Sample { .. }));
     }
     Ok(SparseRun {
+        engine,
         every_sample,
         simulated: outcome.simulated,
         wall,
@@ -122,7 +126,7 @@ pub fn render(runs: &[SparseRun]) -> String {
         let _ = writeln!(
             out,
             "{:<22} {:>9} {:>9} {:>11.0} {:>9} {:>9} {:>9} {:>11}",
-            if r.every_sample { "turmoil, every sample" } else { "turmoil, sparse" },
+            format!("{}, {}", r.engine.name(), if r.every_sample { "every sample" } else { "sparse" }),
             format!("{:.0}s", r.simulated.as_secs_f64()),
             format!("{:.2}s", r.wall.as_secs_f64()),
             r.sim_per_wall(),
@@ -150,12 +154,16 @@ mod tests {
 
     #[test]
     fn a_sparse_recording_holds_fewer_samples_and_as_many_requests() {
-        let sparse = run(Duration::from_secs(20), false).expect("the sparse run");
-        let dense = run(Duration::from_secs(20), true).expect("the dense run");
+        let turmoil = faultline_sim::Engine::Turmoil;
+        let sparse = run(Duration::from_secs(20), false, turmoil).expect("the sparse run");
+        let dense = run(Duration::from_secs(20), true, turmoil).expect("the dense run");
         assert_eq!(sparse.requests, dense.requests, "recording does not change the run");
         assert!(sparse.requests >= 5, "about 20 requests: {}", sparse.requests);
         assert!(sparse.samples * 3 < dense.samples, "{} samples against {}", sparse.samples, dense.samples);
         assert_eq!(dense.records - dense.samples, sparse.records - sparse.samples, "the same other records");
-        assert!(render(&[sparse, dense]).lines().count() == 3);
+        let madsim = run(Duration::from_secs(20), false, faultline_sim::Engine::Madsim).expect("the madsim run");
+        assert!(madsim.requests >= 5, "about 20 requests on madsim: {}", madsim.requests);
+        assert!(madsim.samples * 3 < dense.samples, "{} samples on madsim against {}", madsim.samples, dense.samples);
+        assert!(render(&[sparse, dense, madsim]).lines().count() == 4);
     }
 }

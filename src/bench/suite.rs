@@ -45,6 +45,10 @@ pub const TARGET_OVERHEAD_MAX: f64 = 1.3;
 pub const TARGET_SPEEDUP_MIN: f64 = 25.0;
 /// Target: Faultline round trips per wall second at (50, 1000).
 pub const TARGET_LARGE_RT_PER_S_MIN: f64 = 100_000.0;
+/// Target: Faultline on madsim / raw madsim wall time per round trip at (3, 8).
+pub const TARGET_MADSIM_OVERHEAD_MAX: f64 = 1.3;
+/// Target: simulated seconds per wall second of the sparse hour on madsim.
+pub const TARGET_SPARSE_MADSIM_MIN: f64 = 1000.0;
 
 /// How long each configuration runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,12 +159,76 @@ pub fn run(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Results, Bench
     for every_sample in [false, true] {
         let how = if every_sample { "every sample" } else { "sparse samples" };
         progress(&format!("faultline: sparse, 5 hosts, {:?} simulated, {how}", plan.sparse));
-        sparse_runs.push(sparse::run(plan.sparse, every_sample)?);
+        sparse_runs.push(sparse::run(plan.sparse, every_sample, faultline_sim::Engine::Turmoil)?);
     }
-
-    let headlines = vec![overhead(&raw_small, &fl_small), speedup(&raw_medium, &fl_medium), large_rate(&fl_large)];
+    let mut headlines = vec![overhead(&raw_small, &fl_small), speedup(&raw_medium, &fl_medium), large_rate(&fl_large)];
+    if faultline_sim::Engine::Madsim.available() {
+        madsim_rows(plan, &mut rows, &mut sparse_runs, &mut headlines, progress)?;
+    }
     let notes = vec![bounded_note(&raw_large, &fl_large)];
     Ok(Results { rows, headlines, notes, sparse: sparse_runs })
+}
+
+/// The madsim engine beside turmoil: raw madsim and Faultline on madsim at the three shapes, and
+/// the sparse hour on madsim.
+#[cfg(madsim)]
+fn madsim_rows(
+    plan: &Plan,
+    rows: &mut Vec<Measurement>,
+    sparse_runs: &mut Vec<SparseRun>,
+    headlines: &mut Vec<Headline>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), BenchError> {
+    let madsim = faultline_sim::Engine::Madsim;
+    let shapes = [
+        (SMALL, SMALL.users, plan.small, plan.small_repeats),
+        (MEDIUM, MEDIUM_LOADGENS, plan.medium, plan.medium_repeats),
+        (LARGE, LARGE_LOADGENS, plan.large, 1),
+    ];
+    for (i, (topology, loadgens, duration, repeats)) in shapes.into_iter().enumerate() {
+        let (mut raw, mut fl) = (None, None);
+        for run in 1..=repeats.max(1) {
+            progress(&format!("{} (run {run})", describe("raw madsim", topology, duration)));
+            raw = Some(keep_best(raw, super::raw_madsim::run(topology, duration)?));
+            progress(&format!("{} (run {run})", describe("faultline on madsim", topology, duration)));
+            fl = Some(keep_best(fl, world::run_on(topology, loadgens, duration, madsim)?));
+        }
+        let (raw, fl) = (raw.expect("at least one run"), fl.expect("at least one run"));
+        if i == 0 {
+            let ratio = fl.wall_us_per_round_trip() / raw.wall_us_per_round_trip();
+            headlines.push(Headline {
+                figure: format!("overhead on madsim vs raw madsim: {ratio:.2}x"),
+                target: format!(
+                    "<= {TARGET_MADSIM_OVERHEAD_MAX:.2}x, per round trip, {} servers / {} users",
+                    topology.servers, topology.users
+                ),
+                pass: ratio <= TARGET_MADSIM_OVERHEAD_MAX,
+            });
+        }
+        rows.extend([raw, fl]);
+    }
+    progress(&format!("faultline on madsim: sparse, 5 hosts, {:?} simulated, sparse samples", plan.sparse));
+    let sparse = sparse::run(plan.sparse, false, madsim)?;
+    let rate = sparse.sim_per_wall();
+    headlines.push(Headline {
+        figure: format!("sparse run on madsim: {rate:.0}x real time"),
+        target: format!(">= {TARGET_SPARSE_MADSIM_MIN:.0}x, 1 request a second over 5 hosts"),
+        pass: rate >= TARGET_SPARSE_MADSIM_MIN,
+    });
+    sparse_runs.push(sparse);
+    Ok(())
+}
+
+/// Without `--cfg madsim` there is no madsim engine to measure.
+#[cfg(not(madsim))]
+fn madsim_rows(
+    _: &Plan,
+    _: &mut Vec<Measurement>,
+    _: &mut Vec<SparseRun>,
+    _: &mut Vec<Headline>,
+    _: &mut dyn FnMut(&str),
+) -> Result<(), BenchError> {
+    Ok(())
 }
 
 fn describe(engine: &str, topology: Topology, duration: Duration) -> String {

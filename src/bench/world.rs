@@ -36,15 +36,29 @@ pub fn scenario_toml(topology: Topology, loadgens: u32, duration: Duration) -> S
 /// encoded and hashed, then discarded). The wall time covers parsing, building, running and
 /// the report; round trips are the report's successful end-to-end requests.
 pub fn run(topology: Topology, loadgens: u32, duration: Duration) -> Result<Measurement, BenchError> {
+    run_on(topology, loadgens, duration, faultline_sim::Engine::Turmoil)
+}
+
+/// Like [`run`], on `engine`.
+pub fn run_on(
+    topology: Topology,
+    loadgens: u32,
+    duration: Duration,
+    engine: faultline_sim::Engine,
+) -> Result<Measurement, BenchError> {
     let text = scenario_toml(topology, loadgens, duration);
     let started = Instant::now();
     let scenario =
         faultline_sim::scenario::parse_str("bench", &text).map_err(|e| BenchError::Scenario(e.to_string()))?;
-    let outcome = faultline_sim::run(&scenario, RunOptions::default()).map_err(|e| BenchError::Run(e.to_string()))?;
+    let options = RunOptions { engine, ..RunOptions::default() };
+    let outcome = faultline_sim::run(&scenario, options).map_err(|e| BenchError::Run(e.to_string()))?;
     let wall = started.elapsed();
     let round_trips = outcome.report.end_to_end.ok;
     Ok(Measurement {
-        engine: Engine::Faultline { loadgens },
+        engine: match engine {
+            faultline_sim::Engine::Turmoil => Engine::Faultline { loadgens },
+            faultline_sim::Engine::Madsim => Engine::FaultlineMadsim { loadgens },
+        },
         topology,
         hosts: topology.servers + loadgens,
         round_trips,

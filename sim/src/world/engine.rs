@@ -82,7 +82,14 @@ impl Engine {
             match deadline {
                 Deadline::Tokio(at) => tokio::time::sleep_until(at).await,
                 #[cfg(madsim)]
-                Deadline::Madsim(at) => madsim::time::sleep_until(at).await,
+                Deadline::Madsim(at) => {
+                    // madsim stretches every sleep to at least 1 ms, as tokio's wheel would;
+                    // its timers themselves are exact, so the deadline is set back to the one
+                    // asked for.
+                    let mut sleep = madsim::time::sleep_until(at);
+                    std::pin::Pin::new(&mut sleep).reset(at);
+                    sleep.await
+                }
             }
         }
     }

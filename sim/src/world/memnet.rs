@@ -14,12 +14,13 @@
 //! - dropping the reading half with bytes unread, or writing to a peer whose reading half is
 //!   gone, resets the connection (RFC 9293 3.10.4): the other side's reads and writes fail with
 //!   `ConnectionReset` once the RST has crossed the link;
-//! - a host that crashes (or restarts) closes its sockets as turmoil's crash does: a FIN for
-//!   each (so a peer reading learns of it), and no RST for bytes it had not read; what its
-//!   peers write to them afterwards is lost without an answer;
+//! - a host that crashes (or restarts) drops its sockets, with the same FIN and RST as any drop
+//!   (turmoil's crash drops them the same way);
 //! - a connect takes a round trip; it is refused when nothing listens on the port, or when a
 //!   partition cuts the link both ways (turmoil drops the SYN and refuses it too); to a host
-//!   that is down it is never answered.
+//!   that is down it waits for the host's restart and is refused then, and bytes written to a
+//!   socket of a host that is down get no answer (turmoil delivers nothing to a crashed host,
+//!   and what waited for it reaches it before its restarted software has bound a port).
 //!
 //! Must not: draw randomness but from the writing host's network stream, or read any clock but
 //! the world's.
@@ -50,8 +51,10 @@ pub(crate) struct MemNet {
     next_port: RefCell<BTreeMap<u16, u16>>,
     /// Each host's incarnation: a crash or restart starts a new one.
     incarnations: RefCell<BTreeMap<u16, u32>>,
-    /// Hosts crashed and not restarted: a SYN to one is never answered.
+    /// Hosts crashed and not restarted: what is sent to one waits for its restart.
     down: RefCell<BTreeSet<u16>>,
+    /// Wakes the connects waiting for a host to come back.
+    restarted: Notify,
 }
 
 impl MemNet {
@@ -63,9 +66,15 @@ impl MemNet {
         let mut down = self.down.borrow_mut();
         if up {
             down.remove(&host);
+            self.restarted.notify_waiters();
         } else {
             down.insert(host);
         }
+    }
+
+    /// Whether `host` is crashed and not restarted.
+    fn is_down(&self, host: u16) -> bool {
+        self.down.borrow().contains(&host)
     }
 
     fn incarnation(&self, host: u16) -> u32 {
@@ -93,8 +102,6 @@ struct Pipe {
     /// When the RST that reset the reader's connection arrives.
     reset_ns: Option<u64>,
     reader_gone: bool,
-    /// The reader went with its host (a crash): nothing answers what is written to it.
-    reader_dead: bool,
     read_waker: Option<Waker>,
     write_waker: Option<Waker>,
 }
@@ -103,18 +110,10 @@ struct Pipe {
 pub(crate) struct Conn {
     shared: Rc<Shared>,
     ends: [u16; 2],
-    /// The incarnation of each end's host when the connection opened.
-    incarnations: [u32; 2],
     pipes: [RefCell<Pipe>; 2],
 }
 
 impl Conn {
-    /// Whether end `e`'s host still runs the incarnation that opened the connection: a socket
-    /// dropped by a crash answers nothing afterwards.
-    fn alive(&self, e: usize) -> bool {
-        self.shared.mem.incarnation(self.ends[e]) == self.incarnations[e]
-    }
-
     /// When a segment `from` end `d` writes now arrives: the link's latency plus drawn jitter,
     /// never before the one ahead of it.
     fn arrival(&self, d: usize, now_ns: u64) -> u64 {
@@ -239,11 +238,11 @@ impl AsyncRead for MemReader {
 impl Drop for MemReader {
     fn drop(&mut self) {
         let now = self.conn.shared.now_ns(self.me());
-        let alive = self.conn.alive(1 - self.d);
         let mut pipe = self.conn.pipes[self.d].borrow_mut();
         pipe.reader_gone = true;
-        pipe.reader_dead = !alive;
-        let unread = alive && !pipe.segs.is_empty();
+        // Bytes arrived and not read: a RST tells the peer they were lost (segments still on
+        // their way are not yet the reader's).
+        let unread = pipe.segs.front().is_some_and(|(at, ..)| *at <= now);
         pipe.segs.clear();
         let writer = pipe.write_waker.take();
         drop(pipe);
@@ -286,12 +285,12 @@ impl AsyncWrite for MemWriter {
         if self.conn.pipes[1 - self.d].borrow().reset_ns.is_some_and(|t| t <= now) {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::ConnectionReset, "connection reset by peer")));
         }
-        let (gone, dead, full) = {
+        let (gone, full) = {
             let pipe = self.conn.pipes[self.d].borrow();
-            (pipe.reader_gone, pipe.reader_dead, pipe.segs.len() >= WINDOW)
+            (pipe.reader_gone, pipe.segs.len() >= WINDOW)
         };
-        if dead {
-            // Its host is down: the bytes are lost, and no RST comes back.
+        if gone && self.conn.shared.mem.is_down(self.conn.ends[1 - self.d]) {
+            // Bytes to a host that is down: nothing answers them.
             return Poll::Ready(Ok(buf.len()));
         }
         if gone {
@@ -388,9 +387,20 @@ pub(crate) async fn connect(shared: &Rc<Shared>, from: u16, to: u16, port: u16) 
     if cut {
         return Err(refused());
     }
-    if shared.mem.down.borrow().contains(&to) {
-        // A host that is down answers nothing: the caller's timeout gives up.
-        std::future::pending::<()>().await;
+    // A host that is down answers nothing: the SYN waits for its restart, unless the caller's
+    // timeout gives up first, and is refused then (turmoil delivers nothing to a crashed host,
+    // and what was queued for it reaches the restarted host before its software has bound a
+    // port).
+    if shared.mem.is_down(to) {
+        loop {
+            let restarted = shared.mem.restarted.notified();
+            if !shared.mem.is_down(to) {
+                break;
+            }
+            restarted.await;
+        }
+        engine.sleep(Duration::from_nanos(one_way(shared, to, from))).await;
+        return Err(refused());
     }
     let incarnation = shared.mem.incarnation(to);
     let accepts = shared.mem.listeners.borrow().get(&(to, port)).filter(|a| a.incarnation == incarnation).cloned();
@@ -398,8 +408,7 @@ pub(crate) async fn connect(shared: &Rc<Shared>, from: u16, to: u16, port: u16) 
         engine.sleep(Duration::from_nanos(one_way(shared, to, from))).await;
         return Err(refused());
     };
-    let incarnations = [shared.mem.incarnation(from), incarnation];
-    let conn = Rc::new(Conn { shared: shared.clone(), ends: [from, to], incarnations, pipes: Default::default() });
+    let conn = Rc::new(Conn { shared: shared.clone(), ends: [from, to], pipes: Default::default() });
     let local_port = {
         let mut ports = shared.mem.next_port.borrow_mut();
         let next = ports.entry(from).or_insert(FIRST_PORT);
