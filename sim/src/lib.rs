@@ -1,9 +1,10 @@
-//! The Faultline world: scenario file -> hosts on turmoil -> workload -> trace and report.
+//! The Faultline world: scenario file -> hosts on turmoil or madsim -> workload -> report.
 //!
 //! - [`scenario`]: TOML -> typed, validated [`scenario::Scenario`], with located errors.
 //! - [`services`]: the service kinds, one file each, and the registry that lists them.
 //! - [`plan`]: a validated scenario compiled into the [`RunPlan`] the world is built from.
-//! - [`world`]: the hosts, the seam's turmoil side ([`world::SimEnv`]), the recorder, the run.
+//! - [`world`]: the hosts, the seam's simulated side ([`world::SimEnv`]), the recorder, the
+//!   run on turmoil or madsim.
 //! - [`workload`]: virtual users multiplexed on load generators, arrivals, key popularity.
 //! - [`nemesis`]: the scripted fault schedule and its application.
 //! - [`autoscale`]: the autoscaler of a pool of app instances, a control-plane component the
@@ -13,7 +14,8 @@
 //! - [`seeds`]: every random stream derived from the run's master seed.
 //! - [`plant`]: bugs planted in the models on purpose, for tests of the checks.
 //!
-//! Architecture invariant: this is the only crate that knows turmoil. It never uses the wall
+//! Architecture invariant: this is the only crate that knows turmoil and madsim (its engines,
+//! chosen per run: `world::Engine`). It never uses the wall
 //! clock, OS threads or OS randomness inside the simulated world; running many simulations in
 //! parallel (sweeps) is the caller's business, one simulation per thread. (Inside a host,
 //! `tokio::time::Instant` is not the wall clock: turmoil runs each host's runtime with paused

@@ -34,15 +34,6 @@ impl Engine {
         }
     }
 
-    /// The engine named `name` (`turmoil` or `madsim`).
-    pub fn parse(name: &str) -> Option<Engine> {
-        match name {
-            "turmoil" => Some(Engine::Turmoil),
-            "madsim" => Some(Engine::Madsim),
-            _ => None,
-        }
-    }
-
     /// Whether this build can run the engine: madsim needs a build with `--cfg madsim`.
     pub fn available(self) -> bool {
         match self {

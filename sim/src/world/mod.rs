@@ -1,12 +1,15 @@
-//! The world: a validated scenario becomes turmoil hosts running models, load generators
-//! running the workload, a fault schedule, and a recorder streaming the trace.
+//! The world: a validated scenario becomes hosts running models, load generators running the
+//! workload, a fault schedule, and a recorder streaming the trace, on one of two engines.
 //!
-//! [`World::build`] lays it out; [`World::step`] advances it one tick (faults due are applied
-//! first; gauges are integrated and the step's events flushed after), which is what a replay
-//! needs; [`World::run`] steps to the end and returns the report. Hosts are indexed in file
-//! order, then the load generators `lg0`, `lg1`, ...; those indices are the trace's host ids.
+//! On turmoil, [`World::build`] lays it out; [`World::step`] advances it one tick (faults due
+//! are applied first; gauges are integrated and the step's events flushed after), which is
+//! what a replay needs; [`World::run`] steps to the end and returns the report. On madsim
+//! (`on_madsim.rs`, with `--cfg madsim`) the run goes from event to event. [`run_plan`] runs
+//! either. Hosts are indexed in file order, then the load generators `lg0`, `lg1`, ...; those
+//! indices are the trace's host ids. What both engines share is laid out by `lay_out`.
 //!
-//! Architecture invariant: this module and its children are the only place that knows turmoil.
+//! Architecture invariant: this module and its children are the only place that knows turmoil
+//! or madsim.
 
 mod engine;
 mod env;

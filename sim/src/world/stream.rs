@@ -1,4 +1,5 @@
-//! The simulation's streams and listeners: turmoil's TCP, traced and lossy.
+//! The simulation's streams and listeners, traced and lossy, over turmoil's TCP or (on madsim)
+//! the world's own transport (`memnet.rs`).
 //!
 //! Every write on a [`SimStream`] is one message (segment) on the simulated network and is
 //! recorded as [`Event::Message`]. Loss is modelled the way TCP experiences it, not as data
