@@ -1,7 +1,9 @@
 //! The seam inside the simulation: [`SimEnv`] implements `faultline_models::seam::Env` over
-//! turmoil's network, the simulated clock (plus this host's clock error: a constant skew, a
-//! jump, a drift that also stretches or shrinks its sleeps), ChaCha streams derived from the
-//! run's seed, and the host's in-memory disk. What the trace records stays in world time.
+//! the engine's network (turmoil's, or the world's own transport on madsim), the simulated
+//! clock (plus this host's clock error: a constant skew, a jump, a drift that also stretches or
+//! shrinks its sleeps), ChaCha streams derived from the run's seed, and the host's in-memory
+//! disk. What the trace records stays in world time. The same `SimEnv` serves both engines:
+//! what differs is behind `Shared::engine`.
 
 use super::engine::Engine;
 use super::memnet::MemListener;
