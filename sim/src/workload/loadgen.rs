@@ -273,7 +273,7 @@ async fn open_loop(lg: &Rc<Gen>, process: ArrivalProcess, start: u64) {
     let mut arrivals = Arrivals::new(process.clone(), lg.env.rng("arrivals"));
     let end_ns = lg.plan.duration_ns;
     let users = lg.plan.users.len();
-    let grid = lg.env.timer_grid_ns();
+    let grid = lg.env.timer_grid().as_nanos() as u64;
     while let Some(t_ns) = arrivals.next_before(end_ns) {
         // Timers fire on the engine's grid (tokio's 1 ms on turmoil): an arrival that would
         // fire at or after the end of the run belongs to no window of it.

@@ -50,11 +50,6 @@ impl SimEnv {
         self.shared.engine.sleep(duration)
     }
 
-    /// The grid the engine's timers fire on, nanoseconds (1 ms on turmoil, exact on madsim).
-    pub(crate) fn timer_grid_ns(&self) -> u64 {
-        self.shared.engine.timer_grid_ns()
-    }
-
     /// Records an event at the current simulated time.
     pub(crate) fn record(&self, event: Event) {
         let t_ns = self.shared.now_ns(self.host);
