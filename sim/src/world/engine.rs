@@ -7,8 +7,9 @@
 //! Everything else the world does (streams, listeners, disks, clocks with skew, the recorder)
 //! is the same code on both, written against this module.
 //!
-//! Owns: [`Engine`] and its dispatch. Must not: hold any state of the world (that is
-//! `Shared`'s), or be reached by models (they see only the seam).
+//! Owns: [`Engine`], its dispatch and [`EngineClock`] (how the world reads the engine's time
+//! and sleeps on it). Must not: hold any state of the world (that is `Shared`'s), or be reached
+//! by models (they see only the seam).
 
 use std::future::Future;
 use std::time::Duration;
@@ -51,40 +52,6 @@ impl Engine {
         }
     }
 
-    /// Simulated time since the start of the run on madsim's clock, nanoseconds (madsim only;
-    /// turmoil's is read per host through `Shared::now_ns`). Outside the runtime (a socket
-    /// dropped with it) there is no time: 0.
-    #[cfg(madsim)]
-    pub(crate) fn madsim_now_ns() -> u64 {
-        madsim::time::TimeHandle::try_current().map_or(0, |time| time.elapsed().as_nanos() as u64)
-    }
-
-    /// Sleeps `duration` of simulated time from now (the deadline is taken at the call, as
-    /// `tokio::time::sleep` takes it, not at the first poll).
-    pub(crate) fn sleep(self, duration: Duration) -> impl Future<Output = ()> + 'static {
-        let deadline = match self {
-            Engine::Turmoil => Deadline::Tokio(tokio::time::Instant::now() + duration),
-            #[cfg(madsim)]
-            Engine::Madsim => Deadline::Madsim(madsim::time::Instant::now() + duration),
-            #[cfg(not(madsim))]
-            Engine::Madsim => unreachable!("a world on madsim is built only with --cfg madsim"),
-        };
-        async move {
-            match deadline {
-                Deadline::Tokio(at) => tokio::time::sleep_until(at).await,
-                #[cfg(madsim)]
-                Deadline::Madsim(at) => {
-                    // madsim stretches every sleep to at least 1 ms, as tokio's wheel would;
-                    // its timers themselves are exact, so the deadline is set back to the one
-                    // asked for.
-                    let mut sleep = madsim::time::sleep_until(at);
-                    std::pin::Pin::new(&mut sleep).reset(at);
-                    sleep.await
-                }
-            }
-        }
-    }
-
     /// Runs `task` on the current host (the task calling this), detached.
     pub(crate) fn spawn(self, task: impl Future<Output = ()> + 'static) {
         match self {
@@ -101,9 +68,95 @@ impl Engine {
     }
 }
 
+/// The engine's clock, as the world reads it and sleeps on it.
+///
+/// On madsim, the runtime's time handle is found once per run: finding it
+/// (`TimeHandle::try_current`, and `Instant::now`, which madsim answers the same way) takes a
+/// thread-local and clones two `Arc`s, and the world reads the time several times a message.
+/// Turmoil's time is read per host, through `Shared::now_ns`.
+#[derive(Default)]
+pub(crate) struct EngineClock {
+    #[cfg(madsim)]
+    madsim: std::cell::OnceCell<madsim::time::TimeHandle>,
+}
+
+impl EngineClock {
+    /// madsim's time handle, once inside the runtime; `None` outside it.
+    #[cfg(madsim)]
+    fn madsim(&self) -> Option<&madsim::time::TimeHandle> {
+        if self.madsim.get().is_none() {
+            let _ = self.madsim.set(madsim::time::TimeHandle::try_current()?);
+        }
+        self.madsim.get()
+    }
+
+    /// Simulated time since the start of the run on madsim's clock, nanoseconds. Outside the
+    /// runtime (before it, or a socket dropped with it) there is no time: 0.
+    #[cfg(madsim)]
+    pub(crate) fn madsim_now_ns(&self) -> u64 {
+        self.madsim().map_or(0, |time| time.elapsed().as_nanos() as u64)
+    }
+
+    /// Sleeps `duration` of simulated time from now on `engine` (the deadline is taken at the
+    /// call, as `tokio::time::sleep` takes it, not at the first poll).
+    pub(crate) fn sleep(&self, engine: Engine, duration: Duration) -> impl Future<Output = ()> + 'static {
+        let deadline = match engine {
+            Engine::Turmoil => Deadline::Tokio(tokio::time::Instant::now() + duration),
+            #[cfg(madsim)]
+            Engine::Madsim => {
+                let now = self.madsim().map_or_else(madsim::time::Instant::now, |time| time.now_instant());
+                Deadline::Madsim(now + duration)
+            }
+            #[cfg(not(madsim))]
+            Engine::Madsim => unreachable!("a world on madsim is built only with --cfg madsim"),
+        };
+        async move {
+            match deadline {
+                Deadline::Tokio(at) => tokio::time::sleep_until(at).await,
+                #[cfg(madsim)]
+                Deadline::Madsim(at) => MadsimSleep { at, armed: None }.await,
+            }
+        }
+    }
+}
+
 /// When a sleep ends, on the engine's own clock.
 enum Deadline {
     Tokio(tokio::time::Instant),
     #[cfg(madsim)]
     Madsim(madsim::time::Instant),
+}
+
+/// A sleep on madsim that sets its timer once per waker.
+#[cfg(madsim)]
+struct MadsimSleep {
+    at: madsim::time::Instant,
+    armed: Option<(madsim::time::Sleep, std::task::Waker)>,
+}
+
+#[cfg(madsim)]
+impl Future for MadsimSleep {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        use std::task::Poll;
+        let at = self.at;
+        match &mut self.armed {
+            Some((sleep, _)) if sleep.is_elapsed() => Poll::Ready(()),
+            Some((_, waker)) if waker.will_wake(cx.waker()) => Poll::Pending,
+            Some((sleep, waker)) => {
+                *waker = cx.waker().clone();
+                std::pin::Pin::new(sleep).poll(cx)
+            }
+            None => {
+                let mut sleep = madsim::time::sleep_until(at);
+                std::pin::Pin::new(&mut sleep).reset(at);
+                let polled = std::pin::Pin::new(&mut sleep).poll(cx);
+                if polled.is_pending() {
+                    self.armed = Some((sleep, cx.waker().clone()));
+                }
+                polled
+            }
+        }
+    }
 }

@@ -47,7 +47,7 @@ impl SimEnv {
 
     /// Sleeps `duration` of world time (no skew: what the world, not the host, schedules).
     pub(crate) fn sleep_world(&self, duration: Duration) -> impl Future<Output = ()> + 'static {
-        self.shared.engine.sleep(duration)
+        self.shared.sleep(duration)
     }
 
     /// Records an event at the current simulated time.
@@ -95,7 +95,7 @@ impl Env for SimEnv {
 
     /// Sleeps `duration` on this host's clock: longer in world time on a clock that runs slow.
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
-        self.shared.engine.sleep(self.shared.hosts[self.host as usize].clock.get().world_duration(duration))
+        self.shared.sleep(self.shared.hosts[self.host as usize].clock.get().world_duration(duration))
     }
 
     fn timer_grid(&self) -> Duration {

@@ -223,7 +223,7 @@ impl AsyncRead for MemReader {
             drop(pipe);
             let Some(at) = wake_at else { return Poll::Pending };
             if self.timer.as_ref().is_none_or(|(t, _)| *t != at) {
-                let sleep = self.conn.shared.engine.sleep(Duration::from_nanos(at - now));
+                let sleep = self.conn.shared.sleep(Duration::from_nanos(at - now));
                 self.timer = Some((at, Box::pin(sleep)));
             }
             let (_, timer) = self.timer.as_mut().expect("armed above");
@@ -376,8 +376,7 @@ impl Drop for MemListener {
 /// queues the connection, the SYN-ACK crosses back. Returns the two ends' halves: `from`'s, and
 /// `to`'s already queued on its listener.
 pub(crate) async fn connect(shared: &Rc<Shared>, from: u16, to: u16, port: u16) -> io::Result<(MemReader, MemWriter)> {
-    let engine = shared.engine;
-    engine.sleep(Duration::from_nanos(one_way(shared, from, to))).await;
+    shared.sleep(Duration::from_nanos(one_way(shared, from, to))).await;
     let refused =
         || io::Error::new(io::ErrorKind::ConnectionRefused, format!("{}:{port}", shared.hosts[to as usize].name));
     let cut = {
@@ -399,13 +398,13 @@ pub(crate) async fn connect(shared: &Rc<Shared>, from: u16, to: u16, port: u16) 
             }
             restarted.await;
         }
-        engine.sleep(Duration::from_nanos(one_way(shared, to, from))).await;
+        shared.sleep(Duration::from_nanos(one_way(shared, to, from))).await;
         return Err(refused());
     }
     let incarnation = shared.mem.incarnation(to);
     let accepts = shared.mem.listeners.borrow().get(&(to, port)).filter(|a| a.incarnation == incarnation).cloned();
     let Some(accepts) = accepts else {
-        engine.sleep(Duration::from_nanos(one_way(shared, to, from))).await;
+        shared.sleep(Duration::from_nanos(one_way(shared, to, from))).await;
         return Err(refused());
     };
     let conn = Rc::new(Conn { shared: shared.clone(), ends: [from, to], pipes: Default::default() });
@@ -423,6 +422,6 @@ pub(crate) async fn connect(shared: &Rc<Shared>, from: u16, to: u16, port: u16) 
     accepts.queue.borrow_mut().push_back((server, peer));
     accepts.ready.notify_one();
     let client = (MemReader { conn: conn.clone(), d: 1, timer: None }, MemWriter { conn, d: 0, shut: false });
-    engine.sleep(Duration::from_nanos(one_way(shared, to, from))).await;
+    shared.sleep(Duration::from_nanos(one_way(shared, to, from))).await;
     Ok(client)
 }

@@ -314,6 +314,7 @@ fn lay_out(plan: &RunPlan, output: Output, engine: Engine) -> Result<(Rc<Shared>
         handshakes: stream::Handshakes::new(tick),
         engine,
         mem: Default::default(),
+        engine_clock: Default::default(),
     });
     for &index in shared.by_name.values() {
         shared.recorder.borrow_mut().push(0, Event::Power { host: index, up: true });

@@ -55,7 +55,7 @@ impl Booted {
     fn fail(&self, message: String) {
         let mut failure = self.failure.borrow_mut();
         if failure.is_none() {
-            *failure = Some((Engine::madsim_now_ns(), message));
+            *failure = Some((self.shared.engine_clock.madsim_now_ns(), message));
         }
         self.wake.notify_one();
     }
@@ -156,7 +156,7 @@ async fn supervise(
     let (mut next_fault, mut next_sample, mut next_control) = (0, every, 0);
     let mut steps = 0;
     let outcome = loop {
-        let now = Engine::madsim_now_ns();
+        let now = shared.engine_clock.madsim_now_ns();
         while let Some(f) = plan.faults.get(next_fault).filter(|f| f.at_ns <= now) {
             nemesis::apply(&mut nodes, shared, &header.links, &f.fault, f.at_ns);
             next_fault += 1;
@@ -190,7 +190,7 @@ async fn supervise(
         tokio::select! {
             biased;
             () = world.wake.notified() => {}
-            () = Engine::Madsim.sleep(Duration::from_nanos(wake.saturating_sub(now))) => {}
+            () = shared.sleep(Duration::from_nanos(wake.saturating_sub(now))) => {}
         }
     };
     // Stop every node so that their tasks, and the world they hold, are dropped inside the
@@ -198,6 +198,6 @@ async fn supervise(
     for &id in nodes.ids.values() {
         nodes.handle.kill(id);
     }
-    Engine::Madsim.sleep(Duration::from_nanos(1)).await;
+    shared.sleep(Duration::from_nanos(1)).await;
     outcome
 }

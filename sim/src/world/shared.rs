@@ -211,6 +211,8 @@ pub(crate) struct Shared {
     pub(crate) engine: super::engine::Engine,
     /// The madsim engine's listeners (turmoil keeps its own).
     pub(crate) mem: super::memnet::MemNet,
+    /// The engine's clock, for sleeps (and, on madsim, the time).
+    pub(crate) engine_clock: super::engine::EngineClock,
 }
 
 impl Shared {
@@ -231,6 +233,11 @@ impl Shared {
         }
     }
 
+    /// Sleeps `duration` of simulated time from now, on the engine's clock.
+    pub(crate) fn sleep(&self, duration: Duration) -> impl std::future::Future<Output = ()> + 'static {
+        self.engine_clock.sleep(self.engine, duration)
+    }
+
     /// Simulated time now on `host`'s runtime clock, nanoseconds.
     ///
     /// Asking turmoil (`sim_elapsed`) takes a thread-local, a borrow and a hash lookup; it is
@@ -239,7 +246,7 @@ impl Shared {
     fn clock_ns(&self, host: u16) -> u64 {
         #[cfg(madsim)]
         if self.engine == super::engine::Engine::Madsim {
-            return super::engine::Engine::madsim_now_ns();
+            return self.engine_clock.madsim_now_ns();
         }
         let now = tokio::time::Instant::now();
         let cell = &self.hosts[host as usize].clock_base;

@@ -136,7 +136,7 @@ impl Backlog {
             tokio::select! {
                 biased;
                 place = self.places.clone().acquire_owned() => return place.expect("a backlog is never closed"),
-                () = shared.engine.sleep(Duration::from_nanos(at_ns - now_ns)) => {}
+                () = shared.sleep(Duration::from_nanos(at_ns - now_ns)) => {}
             }
         }
     }
@@ -432,7 +432,7 @@ async fn drain(send: Rc<Sender>) {
             tokio::select! {
                 biased;
                 () = send.wake.notified() => continue,
-                () = send.shared.engine.sleep(Duration::from_nanos(at - now)) => {}
+                () = send.shared.sleep(Duration::from_nanos(at - now)) => {}
             }
         }
         if send.links_cut() {
