@@ -183,8 +183,8 @@ pub enum Command {
     /// objective, and what saturated first beyond it.
     ///
     /// Runs the scenario's open-loop workload scaled to a sequence of rates (doubling from its
-    /// own rate, then bisection to a 5% bracket), each under seeds 1..N; a rate passes when every
-    /// seed meets the objective. The file's faults are removed unless --with-faults. Exit 0: a
+    /// own rate, then bisection to a bracket of --precision, 5% by default), each under seeds
+    /// 1..N; a rate passes when every seed meets the objective. The file's faults are removed unless --with-faults. Exit 0: a
     /// rate passes. Exit 1: even the lowest rate tried breaks the objective. Exit 2: bad input or
     /// usage (a closed-loop workload included).
     Capacity {
@@ -202,6 +202,10 @@ pub enum Command {
         /// The largest rate tried, requests per second (default: the largest a scenario allows).
         #[arg(long, value_parser = parse_max_rate)]
         max_rate: Option<f64>,
+        /// How narrow the search's bracket ends: the lowest failing rate at most this share
+        /// above the highest passing (0.05: within 5%). A wider one takes fewer runs.
+        #[arg(long, default_value_t = crate::cmd::capacity::search::PRECISION, value_parser = parse_precision)]
+        precision: f64,
         /// Keep the scenario's faults during the search.
         #[arg(long)]
         with_faults: bool,
@@ -247,6 +251,10 @@ pub enum Command {
         /// The largest rate the capacity search tries, requests per second.
         #[arg(long, value_parser = parse_max_rate, requires = "capacity_p99")]
         capacity_max_rate: Option<f64>,
+        /// The capacity search's bracket: the lowest failing rate at most this share above the
+        /// highest passing.
+        #[arg(long, default_value_t = crate::cmd::capacity::search::PRECISION, value_parser = parse_precision, requires = "capacity_p99")]
+        capacity_precision: f64,
     },
     /// Run a scenario with a seed and open its trace in the replay GUI.
     Replay {
@@ -386,6 +394,15 @@ fn parse_max_rate(text: &str) -> Result<f64, String> {
         Ok(r) if r > 0.0 && r <= max => Ok(r),
         Ok(r) => Err(format!("{r} is outside (0, {max}]; expected requests per second")),
         Err(_) => Err(format!("{text:?} is not a number; expected requests per second")),
+    }
+}
+
+/// A capacity search's precision: a share above 0, at most 1 (a factor of 2).
+fn parse_precision(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 1.0 => Ok(p),
+        Ok(p) => Err(format!("{p} is outside (0, 1]; expected a share such as 0.05 (within 5%)")),
+        Err(_) => Err(format!("{text:?} is not a number; expected a share such as 0.05 (within 5%)")),
     }
 }
 

@@ -184,13 +184,15 @@ fn faults_are_removed_unless_kept() {
 fn bad_flags_and_closed_loops_exit_2_with_a_clear_message() {
     let file = scenario("capacity-mmc.toml");
     let path = file.to_str().unwrap();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 10] = [
         (&[path, "--slo-p99", "200"], "has no unit"),
         (&[path, "--slo-p99", "fast"], "expected a duration"),
         (&[path, "--slo-p99", "0ms"], "expected a latency above 0"),
         (&[path, "--slo-p99", "200ms", "--availability", "0"], "outside (0, 1]"),
         (&[path, "--slo-p99", "200ms", "--availability", "1.5"], "outside (0, 1]"),
         (&[path, "--slo-p99", "200ms", "--max-rate=-3"], "outside (0, 10000000]"),
+        (&[path, "--slo-p99", "200ms", "--precision", "0"], "outside (0, 1]"),
+        (&[path, "--slo-p99", "200ms", "--precision", "5%"], "expected a share such as 0.05"),
         (&[path], "--slo-p99"),
         (&["no-such-file.toml", "--slo-p99", "200ms"], "no-such-file.toml"),
     ];

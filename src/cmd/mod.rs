@@ -1,7 +1,7 @@
 //! One module per subcommand; [`dispatch`] routes a parsed command line to it.
 
 mod bench;
-mod capacity;
+pub(crate) mod capacity;
 mod check_history;
 mod compare;
 mod determinism;
@@ -58,9 +58,11 @@ pub fn dispatch(cli: Cli) -> Exit {
             })
         }
         Command::Merge { dirs, out, junit, format } => merge::run(&merge::Options { dirs, out, junit, format }),
-        Command::Capacity { file, slo_p99, availability, seeds, max_rate, with_faults, format } => {
+        Command::Capacity { file, slo_p99, availability, seeds, max_rate, precision, with_faults, format } => {
             let max_rate = max_rate.unwrap_or(faultline_sim::scenario::MAX_RATE);
-            capacity::run(&capacity::Options { file, slo_p99, availability, seeds, max_rate, with_faults, format })
+            let options =
+                capacity::Options { file, slo_p99, availability, seeds, max_rate, precision, with_faults, format };
+            capacity::run(&options)
         }
         Command::Compare {
             files,
@@ -72,11 +74,13 @@ pub fn dispatch(cli: Cli) -> Exit {
             capacity_p99,
             capacity_availability,
             capacity_max_rate,
+            capacity_precision,
         } => {
             let capacity = capacity_p99.map(|p99| compare::CapacityGoal {
                 p99,
                 availability: capacity_availability,
                 max_rate: capacity_max_rate.unwrap_or(faultline_sim::scenario::MAX_RATE),
+                precision: capacity_precision,
             });
             compare::run(&compare::Options { files, seeds, first_seed, jobs, format, out, capacity })
         }

@@ -16,7 +16,7 @@
 pub mod measure;
 mod output;
 mod saturation;
-mod search;
+pub(crate) mod search;
 
 use super::load;
 use super::run::Failure;
@@ -44,6 +44,9 @@ pub struct Options {
     pub seeds: u64,
     /// The largest rate tried, requests per second.
     pub max_rate: f64,
+    /// How narrow the search's bracket ends: the failing rate at most this share above the
+    /// passing.
+    pub precision: f64,
     /// Keep the scenario's faults.
     pub with_faults: bool,
     /// Output format.
@@ -92,6 +95,9 @@ pub struct Answer {
     pub seeds: u64,
     /// The largest rate the search may try.
     pub max_rate_rps: f64,
+    /// The bracket the search narrowed to: the failing rate at most this share above the
+    /// passing.
+    pub precision: f64,
     /// Faults in the file.
     pub faults_in_file: usize,
     /// Whether they were kept.
@@ -151,7 +157,7 @@ pub fn answer(scenario: &faultline_sim::scenario::Scenario, options: &Options) -
     }
     let limits = limits(&plan, options.slo_p99);
     let mut rows: Vec<Row> = Vec::new();
-    let knee = search::search(base_rate, options.max_rate, |rate| {
+    let knee = search::search(base_rate, options.max_rate, options.precision, |rate| {
         let row = probe(&plan, base_rate, rate, options, &limits)?;
         let pass = row.pass;
         rows.push(row);
@@ -168,6 +174,7 @@ pub fn answer(scenario: &faultline_sim::scenario::Scenario, options: &Options) -
         availability_target: options.availability,
         seeds: options.seeds,
         max_rate_rps: options.max_rate,
+        precision: options.precision,
         faults_in_file,
         with_faults: options.with_faults,
         passing_rps: knee.passing,
@@ -294,6 +301,7 @@ mod tests {
             availability: 0.999,
             seeds: 2,
             max_rate: 1e7,
+            precision: search::PRECISION,
             with_faults: false,
             format: Format::Json,
         }

@@ -2,13 +2,14 @@
 //!
 //! Deterministic and bounded: from the scenario's own rate, double while the rate passes (up to
 //! the largest rate allowed), or halve while it fails (at most [`MAX_HALVINGS`] times); then
-//! bisect between the highest passing and the lowest failing rate until they are within
-//! [`PRECISION`] of each other. At most [`MAX_PROBES`] rates are probed in all.
+//! bisect between the highest passing and the lowest failing rate until they are within the
+//! precision asked for ([`PRECISION`] by default) of each other. At most [`MAX_PROBES`] rates are probed in all.
 //!
 //! Owns: the order rates are tried in and when to stop. Must not: run anything itself (a probe
 //! is the caller's closure), so it is tested over pure functions.
 
-/// The bracket is narrow enough when the failing rate is at most this much above the passing.
+/// The bracket is narrow enough, by default, when the failing rate is at most this much above
+/// the passing.
 pub const PRECISION: f64 = 0.05;
 
 /// The most times the starting rate is halved looking for a passing rate.
@@ -30,10 +31,17 @@ pub struct Knee {
 }
 
 /// Searches from `start` (> 0) for the highest rate at most `max_rate` at which `probe` says
-/// the system passes. `probe(rate)` runs the system at `rate`; its error ends the search.
-pub fn search<E>(start: f64, max_rate: f64, mut probe: impl FnMut(f64) -> Result<bool, E>) -> Result<Knee, E> {
+/// the system passes, to a bracket of `precision` (the failing rate at most that share above
+/// the passing). `probe(rate)` runs the system at `rate`; its error ends the search.
+pub fn search<E>(
+    start: f64,
+    max_rate: f64,
+    precision: f64,
+    mut probe: impl FnMut(f64) -> Result<bool, E>,
+) -> Result<Knee, E> {
     assert!(start > 0.0 && start.is_finite(), "the search starts at a positive rate, not {start}");
     assert!(max_rate > 0.0 && max_rate.is_finite(), "the largest rate is positive, not {max_rate}");
+    assert!(precision > 0.0 && precision.is_finite(), "the precision is positive, not {precision}");
     let mut knee = Knee { passing: None, failing: None, probes: 0 };
     let mut tried = |rate: f64, knee: &mut Knee| -> Result<bool, E> {
         knee.probes += 1;
@@ -62,7 +70,7 @@ pub fn search<E>(start: f64, max_rate: f64, mut probe: impl FnMut(f64) -> Result
         }
     }
     while let (Some(lo), Some(hi)) = (knee.passing, knee.failing) {
-        if hi <= lo * (1.0 + PRECISION) || knee.probes >= MAX_PROBES {
+        if hi <= lo * (1.0 + precision) || knee.probes >= MAX_PROBES {
             break;
         }
         tried((lo + hi) / 2.0, &mut knee)?;
@@ -77,8 +85,13 @@ mod tests {
 
     /// Searches a system that passes below `threshold`, recording every rate tried.
     fn check(start: f64, max_rate: f64, threshold: f64) -> (Knee, Vec<f64>) {
+        check_to(start, max_rate, threshold, PRECISION)
+    }
+
+    /// [`check`] to a bracket of `precision`.
+    fn check_to(start: f64, max_rate: f64, threshold: f64, precision: f64) -> (Knee, Vec<f64>) {
         let mut rates = Vec::new();
-        let knee = search(start, max_rate, |r| -> Result<bool, Infallible> {
+        let knee = search(start, max_rate, precision, |r| -> Result<bool, Infallible> {
             rates.push(r);
             Ok(r <= threshold)
         })
@@ -96,6 +109,20 @@ mod tests {
             assert!(hi <= lo * 1.05, "a 5% bracket: {knee:?} after {rates:?}");
             assert!(threshold - lo <= 0.05 * threshold, "within 5% of {threshold}: {knee:?}");
             assert!(rates.len() <= 30, "bounded: {} runs for {threshold}: {rates:?}", rates.len());
+        }
+    }
+
+    #[test]
+    fn a_wider_precision_stops_sooner_at_a_wider_bracket() {
+        for (start, threshold) in [(100.0, 730.0), (1.0, 9_999.0), (40.0, 41.5), (3.0, 1_000_000.0)] {
+            let (fine, fine_rates) = check(start, 1e7, threshold);
+            let (coarse, coarse_rates) = check_to(start, 1e7, threshold, 0.2);
+            let (lo, hi) = (coarse.passing.unwrap(), coarse.failing.unwrap());
+            assert!(lo <= threshold && hi > threshold, "{start} {threshold}: {coarse:?}");
+            assert!(hi <= lo * 1.2, "a 20% bracket: {coarse:?} after {coarse_rates:?}");
+            assert!(coarse_rates.len() < fine_rates.len(), "{coarse_rates:?} against {fine_rates:?}");
+            assert_eq!(coarse_rates, fine_rates[..coarse_rates.len()], "the same path, stopped sooner");
+            assert!(fine.passing.unwrap() >= lo, "{fine:?} against {coarse:?}");
         }
     }
 
@@ -121,7 +148,7 @@ mod tests {
     fn the_same_answers_give_the_same_rates_and_errors_end_the_search() {
         assert_eq!(check(70.0, 1e7, 333.0), check(70.0, 1e7, 333.0));
         let mut calls = 0;
-        let result = search(10.0, 1e7, |r| {
+        let result = search(10.0, 1e7, PRECISION, |r| {
             calls += 1;
             if r > 30.0 { Err("run failed") } else { Ok(true) }
         });

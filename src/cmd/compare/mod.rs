@@ -41,6 +41,8 @@ pub struct CapacityGoal {
     pub availability: f64,
     /// The largest rate tried, requests per second.
     pub max_rate: f64,
+    /// The search's bracket: the failing rate at most this share above the passing.
+    pub precision: f64,
 }
 
 /// What the command line asked for (flags validated by the parser).
@@ -125,6 +127,7 @@ fn capacity_of(scenario: &Scenario, file: &std::path::Path, seeds: u64, goal: Ca
         availability: goal.availability,
         seeds,
         max_rate: goal.max_rate,
+        precision: goal.precision,
         with_faults: false,
         format: crate::cli::Format::Json,
     };
