@@ -292,7 +292,9 @@ impl<E: Env> Dispatcher<E> {
             if self.injected_failure(env) {
                 return plain(StatusCode::INTERNAL_SERVER_ERROR, "injected failure (fail_requests)");
             }
-            match timeout(env, limit, self.session_call(route, user, session)).await {
+            // Boxed where it is made: the call's future runs to kilobytes (copied, unboxed, into
+            // the timeout's and then the worker queue's).
+            match timeout(env, limit, Box::pin(self.session_call(route, user, session))).await {
                 Ok(response) => response,
                 Err(_) => plain(StatusCode::GATEWAY_TIMEOUT, format!("the request took over {limit:?}")),
             }

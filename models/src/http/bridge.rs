@@ -59,7 +59,9 @@ where
     Fut: Future<Output = Response> + 'static,
 {
     while let Some(Job { request, reply }) = queue.recv().await {
-        let answer = serve(request);
+        // Boxed where it is made: a handler's future runs to kilobytes, and the task would
+        // otherwise copy it at every hand-over on its way into the executor.
+        let answer = Box::pin(serve(request));
         env.spawn(async move {
             // A client that hung up gets nothing.
             let _ = reply.send(answer.await);

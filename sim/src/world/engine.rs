@@ -127,10 +127,17 @@ enum Deadline {
     Madsim(madsim::time::Instant),
 }
 
-/// A sleep on madsim that sets its timer once per waker.
+/// A sleep on madsim, exact, with one timer per waker.
+///
+/// madsim's own `Sleep` stretches every sleep to at least 1 ms, as tokio's wheel would, while
+/// its timers are exact: the deadline here is the one asked for. And it adds a timer (a
+/// callback in its heap, kept until the deadline) on every poll that finds it pending, where a
+/// request's timeout is polled each time the request makes progress: madsim's `Sleep` is
+/// polled again only when the task's waker changed.
 #[cfg(madsim)]
 struct MadsimSleep {
     at: madsim::time::Instant,
+    /// madsim's sleep and the waker its timer wakes, once polled.
     armed: Option<(madsim::time::Sleep, std::task::Waker)>,
 }
 
