@@ -184,9 +184,9 @@ pub enum Command {
     ///
     /// Runs the scenario's open-loop workload scaled to a sequence of rates (doubling from its
     /// own rate, then bisection to a bracket of --precision, 5% by default), each under seeds
-    /// 1..N; a rate passes when every seed meets the objective. The file's faults are removed unless --with-faults. Exit 0: a
-    /// rate passes. Exit 1: even the lowest rate tried breaks the objective. Exit 2: bad input or
-    /// usage (a closed-loop workload included).
+    /// 1..N; a rate passes when every seed meets the objective. The file's faults are removed
+    /// unless --with-faults. Exit 0: a rate passes. Exit 1: even the lowest rate tried breaks
+    /// the objective. Exit 2: bad input or usage (a closed-loop workload included).
     Capacity {
         /// The scenario file (TOML).
         file: PathBuf,
