@@ -97,6 +97,22 @@ impl EngineClock {
         self.madsim().map_or(0, |time| time.elapsed().as_nanos() as u64)
     }
 
+    /// Sets a timer that wakes `waker` `delay` from now, with no future behind it; `false`
+    /// (nothing set) outside a madsim runtime.
+    pub(crate) fn wake_after(&self, delay: Duration, waker: &std::task::Waker) -> bool {
+        #[cfg(madsim)]
+        if let Some(time) = self.madsim() {
+            let at = time.now_instant() + delay;
+            let mut sleep = time.sleep_until(at);
+            std::pin::Pin::new(&mut sleep).reset(at);
+            // madsim keeps the timer until it fires, whatever becomes of the sleep.
+            let _ = std::pin::Pin::new(&mut sleep).poll(&mut std::task::Context::from_waker(waker));
+            return true;
+        }
+        let _ = (delay, waker);
+        false
+    }
+
     /// Sleeps `duration` of simulated time from now on `engine` (the deadline is taken at the
     /// call, as `tokio::time::sleep` takes it, not at the first poll).
     pub(crate) fn sleep(&self, engine: Engine, duration: Duration) -> impl Future<Output = ()> + 'static {

@@ -104,6 +104,9 @@ struct Pipe {
     reader_gone: bool,
     read_waker: Option<Waker>,
     write_waker: Option<Waker>,
+    /// A wake-up the writer set for the waiting reader at a segment's arrival (ns), and the
+    /// waker it wakes: the reader sets no timer of its own for that arrival.
+    armed: Option<(u64, Waker)>,
 }
 
 /// A connection between two hosts: pipe `d` carries what `ends[d]` writes to `ends[1 - d]`.
@@ -220,8 +223,13 @@ impl AsyncRead for MemReader {
                 (a, b) => a.or(b),
             };
             pipe.read_waker = Some(cx.waker().clone());
+            let armed = pipe.armed.as_ref().is_some_and(|(t, w)| Some(*t) == wake_at && w.will_wake(cx.waker()));
             drop(pipe);
             let Some(at) = wake_at else { return Poll::Pending };
+            if armed {
+                // The writer's wake-up comes at this arrival.
+                return Poll::Pending;
+            }
             if self.timer.as_ref().is_none_or(|(t, _)| *t != at) {
                 let sleep = self.conn.shared.sleep(Duration::from_nanos(at - now));
                 self.timer = Some((at, Box::pin(sleep)));
@@ -304,10 +312,19 @@ impl AsyncWrite for MemWriter {
         }
         let at = self.conn.arrival(self.d, now);
         let mut pipe = self.conn.pipes[self.d].borrow_mut();
+        let first = pipe.segs.is_empty();
         pipe.segs.push_back((at, buf.to_vec(), 0));
         pipe.last_ns = at;
         if let Some(w) = pipe.read_waker.take() {
-            w.wake();
+            // A reader waiting on an empty pipe would only wake to set a timer for this
+            // arrival: the timer is set here, and wakes it when the segment is there. It stays
+            // the reader's waker too, for a FIN or RST that comes first.
+            if first && at > now && self.conn.shared.engine_clock.wake_after(Duration::from_nanos(at - now), &w) {
+                pipe.read_waker = Some(w.clone());
+                pipe.armed = Some((at, w));
+            } else {
+                w.wake();
+            }
         }
         Poll::Ready(Ok(buf.len()))
     }
