@@ -22,6 +22,10 @@
 //!   socket of a host that is down get no answer (turmoil delivers nothing to a crashed host,
 //!   and what waited for it reaches it before its restarted software has bound a port).
 //!
+//! Wake-ups cost what madsim's own TCP costs: one timer per segment. A reader waiting on an
+//! empty pipe is not woken by the write (it would only find the segment on its way); the
+//! writer sets a timer that wakes it when the segment arrives.
+//!
 //! Must not: draw randomness but from the writing host's network stream, or read any clock but
 //! the world's.
 
