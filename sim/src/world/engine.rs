@@ -90,6 +90,15 @@ impl EngineClock {
         self.madsim.get()
     }
 
+    /// madsim's sleep until `at`, exact: madsim stretches every sleep to at least 1 ms, as
+    /// tokio's wheel would, while its timers are exact, so the deadline is set back to `at`.
+    #[cfg(madsim)]
+    fn madsim_sleep(time: &madsim::time::TimeHandle, at: madsim::time::Instant) -> madsim::time::Sleep {
+        let mut sleep = time.sleep_until(at);
+        std::pin::Pin::new(&mut sleep).reset(at);
+        sleep
+    }
+
     /// Simulated time since the start of the run on madsim's clock, nanoseconds. Outside the
     /// runtime (before it, or a socket dropped with it) there is no time: 0.
     #[cfg(madsim)]
@@ -102,9 +111,7 @@ impl EngineClock {
     pub(crate) fn wake_after(&self, delay: Duration, waker: &std::task::Waker) -> bool {
         #[cfg(madsim)]
         if let Some(time) = self.madsim() {
-            let at = time.now_instant() + delay;
-            let mut sleep = time.sleep_until(at);
-            std::pin::Pin::new(&mut sleep).reset(at);
+            let mut sleep = Self::madsim_sleep(time, time.now_instant() + delay);
             // madsim keeps the timer until it fires, whatever becomes of the sleep.
             let _ = std::pin::Pin::new(&mut sleep).poll(&mut std::task::Context::from_waker(waker));
             return true;
@@ -120,8 +127,9 @@ impl EngineClock {
             Engine::Turmoil => Deadline::Tokio(tokio::time::Instant::now() + duration),
             #[cfg(madsim)]
             Engine::Madsim => {
-                let now = self.madsim().map_or_else(madsim::time::Instant::now, |time| time.now_instant());
-                Deadline::Madsim(now + duration)
+                let time = self.madsim().expect("a sleep on madsim is taken inside its runtime");
+                let sleep = Self::madsim_sleep(time, time.now_instant() + duration);
+                Deadline::Madsim(MadsimSleep { sleep, waker: None })
             }
             #[cfg(not(madsim))]
             Engine::Madsim => unreachable!("a world on madsim is built only with --cfg madsim"),
@@ -130,7 +138,7 @@ impl EngineClock {
             match deadline {
                 Deadline::Tokio(at) => tokio::time::sleep_until(at).await,
                 #[cfg(madsim)]
-                Deadline::Madsim(at) => MadsimSleep { at, armed: None }.await,
+                Deadline::Madsim(sleep) => sleep.await,
             }
         }
     }
@@ -140,21 +148,20 @@ impl EngineClock {
 enum Deadline {
     Tokio(tokio::time::Instant),
     #[cfg(madsim)]
-    Madsim(madsim::time::Instant),
+    Madsim(MadsimSleep),
 }
 
-/// A sleep on madsim, exact, with one timer per waker.
+/// A sleep on madsim with one timer per waker.
 ///
-/// madsim's own `Sleep` stretches every sleep to at least 1 ms, as tokio's wheel would, while
-/// its timers are exact: the deadline here is the one asked for. And it adds a timer (a
-/// callback in its heap, kept until the deadline) on every poll that finds it pending, where a
-/// request's timeout is polled each time the request makes progress: madsim's `Sleep` is
-/// polled again only when the task's waker changed.
+/// madsim's own `Sleep` adds a timer (a callback in its heap, kept until the deadline) on every
+/// poll that finds it pending, where a request's timeout is polled each time the request makes
+/// progress: it is polled again only when the task's waker changed.
 #[cfg(madsim)]
 struct MadsimSleep {
-    at: madsim::time::Instant,
-    /// madsim's sleep and the waker its timer wakes, once polled.
-    armed: Option<(madsim::time::Sleep, std::task::Waker)>,
+    /// madsim's sleep, exact (see [`EngineClock::madsim_sleep`]).
+    sleep: madsim::time::Sleep,
+    /// The waker its timer wakes, once polled.
+    waker: Option<std::task::Waker>,
 }
 
 #[cfg(madsim)]
@@ -162,24 +169,13 @@ impl Future for MadsimSleep {
     type Output = ();
 
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        use std::task::Poll;
-        let at = self.at;
-        match &mut self.armed {
-            Some((sleep, _)) if sleep.is_elapsed() => Poll::Ready(()),
-            Some((_, waker)) if waker.will_wake(cx.waker()) => Poll::Pending,
-            Some((sleep, waker)) => {
-                *waker = cx.waker().clone();
-                std::pin::Pin::new(sleep).poll(cx)
-            }
-            None => {
-                let mut sleep = madsim::time::sleep_until(at);
-                std::pin::Pin::new(&mut sleep).reset(at);
-                let polled = std::pin::Pin::new(&mut sleep).poll(cx);
-                if polled.is_pending() {
-                    self.armed = Some((sleep, cx.waker().clone()));
-                }
-                polled
-            }
+        if self.sleep.is_elapsed() {
+            return std::task::Poll::Ready(());
         }
+        if self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return std::task::Poll::Pending;
+        }
+        self.waker = Some(cx.waker().clone());
+        std::pin::Pin::new(&mut self.sleep).poll(cx)
     }
 }
