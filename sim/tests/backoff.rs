@@ -165,6 +165,34 @@ fn a_burst_sends_one_request_per_user_at_one_instant() {
         }
     }
     assert_eq!(users.len() as u64, CLIENTS);
-    assert_eq!(times.len(), 1, "every request at one instant: {times:?}");
+    match util::engine() {
+        faultline_sim::Engine::Turmoil => assert_eq!(times.len(), 1, "every request at one instant: {times:?}"),
+        // madsim moves its clock 50-100 ns after every poll of a task (the work it stands
+        // for): the burst spreads over at most that much a user.
+        faultline_sim::Engine::Madsim => {
+            let (first, last) = (times.first().copied().unwrap_or(0), times.last().copied().unwrap_or(0));
+            assert!(last - first <= 100 * CLIENTS, "every request within 100 ns a user: {times:?}");
+        }
+    }
     assert_eq!(outcome.report.end_to_end.requests, CLIENTS);
+}
+
+/// The tests that run a world, again on madsim, but for the four that hold the strategies to the
+/// figures measured on turmoil. Those differ on madsim, where the network's 1 ms of jitter is drawn
+/// as the scenario says (turmoil draws whole milliseconds, nearly always 0) and timers are exact:
+/// seed 1, no backoff 1,013 attempts and 18 clients through (turmoil: 1,036-1,039 and 12); full
+/// jitter 362 attempts (343-347); seed 3, full jitter from a 200 ms base 372 attempts against
+/// decorrelated jitter's 284 (on turmoil 252-258, the least work of all).
+mod on_madsim {
+    use crate::util::on_madsim;
+
+    #[test]
+    fn the_scenario_as_shipped_gets_every_client_through() {
+        on_madsim(super::the_scenario_as_shipped_gets_every_client_through);
+    }
+
+    #[test]
+    fn a_burst_sends_one_request_per_user_at_one_instant() {
+        on_madsim(super::a_burst_sends_one_request_per_user_at_one_instant);
+    }
 }

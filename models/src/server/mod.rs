@@ -157,6 +157,9 @@ async fn serve_connection<E: Env, H: Handler<E>>(stream: E::Stream, conn: u64, s
     // behind the one being served, replies gather; they are written once the last buffered
     // one is served (before the reader can wait on the network).
     let mut corked = false;
+    // The box of the last request served inline, for the next one: most requests never need
+    // one of their own.
+    let mut spare = None;
     loop {
         let Ok(Some(incoming)) = H::Codec::read(&mut reader).await else { break };
         let more = H::Codec::has_buffered(&mut reader);
@@ -180,12 +183,21 @@ async fn serve_connection<E: Env, H: Handler<E>>(stream: E::Stream, conn: u64, s
             }
         };
         let replier = Replier::new(slot, conn, writer.clone());
-        let mut request = Box::pin(serve_request(incoming.request, arrived, replier, shared.clone()));
+        let served = serve_request(incoming.request, arrived, replier, shared.clone());
+        let mut request: Pin<Box<_>> = match spare.take() {
+            Some(mut boxed) => {
+                Pin::set(&mut boxed, served);
+                boxed
+            }
+            None => Box::pin(served),
+        };
         // Most requests with no service time finish at their first poll (an echo, a cache
         // hit): serve those here rather than paying for a task. One that must wait (a slot, a
         // dependency, its service time) becomes a task, which polls it again with a real waker.
         if poll_once(request.as_mut()).is_pending() {
             shared.env.spawn(request);
+        } else {
+            spare = Some(request);
         }
         if !more && corked {
             writer.lock().await.uncork().await;

@@ -60,10 +60,81 @@ impl Engine {
             }
             #[cfg(madsim)]
             Engine::Madsim => {
-                madsim::task::spawn_local(task);
+                madsim::task::spawn_local(still::Still::new(task));
             }
             #[cfg(not(madsim))]
             Engine::Madsim => unreachable!("a world on madsim is built only with --cfg madsim"),
+        }
+    }
+}
+
+/// madsim's clock, still during a poll of a world task.
+///
+/// madsim moves its clock only between the polls of its tasks (50-100 ns after each, and to
+/// the next timer when none is ready), never during one. The world reads the time many times
+/// in a poll (a message is timed, recorded and gauged), and each read locks madsim's clock: a
+/// task spawned through [`Engine::spawn`] reads it once per poll, the first time it is asked,
+/// and later reads in the same poll take that value. Code outside such a poll (a node's first
+/// task, the supervisor) reads madsim's clock every time.
+#[cfg(madsim)]
+mod still {
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Not in a poll of a world task: read madsim's clock.
+    const OUTSIDE: u64 = u64::MAX;
+    /// In a poll of a world task, the clock not read yet.
+    const UNREAD: u64 = u64::MAX - 1;
+
+    thread_local! {
+        static NOW_NS: Cell<u64> = const { Cell::new(OUTSIDE) };
+    }
+
+    /// The time of the current poll, from `read` the first time a poll asks.
+    pub(super) fn now_ns(read: impl FnOnce() -> u64) -> u64 {
+        let held = NOW_NS.get();
+        if held < UNREAD {
+            debug_assert_eq!(held, read(), "madsim's clock moved within a poll");
+            return held;
+        }
+        let now = read();
+        if held == UNREAD {
+            NOW_NS.set(now);
+        }
+        now
+    }
+
+    /// A world task whose polls hold the clock still.
+    pub(super) struct Still<F> {
+        task: F,
+    }
+
+    impl<F> Still<F> {
+        pub(super) fn new(task: F) -> Self {
+            Self { task }
+        }
+    }
+
+    /// Puts back what the clock held before the poll, however the poll ends (a panic too).
+    struct Restore(u64);
+
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            NOW_NS.set(self.0);
+        }
+    }
+
+    impl<F: Future<Output = ()>> Future for Still<F> {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            let _restore = Restore(NOW_NS.replace(UNREAD));
+            // SAFETY: the task is pinned with its wrapper (structural pinning): it is never
+            // moved out of it, and the wrapper has no `Drop` and is `Unpin` only when it is.
+            let task = unsafe { self.map_unchecked_mut(|still| &mut still.task) };
+            task.poll(cx)
         }
     }
 }
@@ -103,7 +174,7 @@ impl EngineClock {
     /// runtime (before it, or a socket dropped with it) there is no time: 0.
     #[cfg(madsim)]
     pub(crate) fn madsim_now_ns(&self) -> u64 {
-        self.madsim().map_or(0, |time| time.elapsed().as_nanos() as u64)
+        still::now_ns(|| self.madsim().map_or(0, |time| time.elapsed().as_nanos() as u64))
     }
 
     /// Sets a timer that wakes `waker` `delay` from now, with no future behind it; `false`

@@ -3,7 +3,36 @@
 #![allow(dead_code)]
 
 use faultline_sim::scenario::{Scenario, parse_str};
-use faultline_sim::{RunOptions, RunOutcome, run};
+use faultline_sim::{Engine, RunOptions, RunOutcome, run};
+use std::cell::Cell;
+
+thread_local! {
+    /// The engine this thread's runs take (turmoil unless a test runs under [`on_madsim`]).
+    static ENGINE: Cell<Engine> = const { Cell::new(Engine::Turmoil) };
+}
+
+/// Runs `test` with every run of these helpers (and of [`options`]) on madsim: a model's
+/// tests, written once, hold on both engines.
+pub fn on_madsim(test: fn()) {
+    struct Back(Engine);
+    impl Drop for Back {
+        fn drop(&mut self) {
+            ENGINE.set(self.0);
+        }
+    }
+    let _back = Back(ENGINE.replace(Engine::Madsim));
+    test();
+}
+
+/// The engine runs take here: turmoil, or madsim under [`on_madsim`].
+pub fn engine() -> Engine {
+    ENGINE.get()
+}
+
+/// Default run options under `seed`, on this thread's [`engine`].
+pub fn options(seed: u64) -> RunOptions {
+    RunOptions { seed: Some(seed), engine: engine(), ..RunOptions::default() }
+}
 
 /// The scenario `text` parses to (a test's own scenario: it must be valid).
 pub fn scenario(text: &str) -> Scenario {
@@ -52,7 +81,7 @@ pub fn go(s: &Scenario, seed: u64) -> RunOutcome {
 /// `s` run to the end under `seed`, with the bug `plant` switched on in the models (`None`:
 /// exactly [`go`]).
 pub fn planted(s: &Scenario, seed: u64, plant: Option<faultline_sim::Plant>) -> RunOutcome {
-    run(s, RunOptions { seed: Some(seed), plant, ..RunOptions::default() }).expect("the run completes")
+    run(s, RunOptions { plant, ..options(seed) }).expect("the run completes")
 }
 
 /// `s` run to the end under `seed`, with its trace's host names and every record (messages not
@@ -79,7 +108,7 @@ pub fn trace(
     seed: u64,
     record: faultline_sim::RecordConfig,
 ) -> (RunOutcome, faultline_chaos::trace::Header, Vec<faultline_chaos::trace::Record>) {
-    trace_on(s, seed, record, faultline_sim::Engine::Turmoil)
+    trace_on(s, seed, record, engine())
 }
 
 /// Like [`trace`], on `engine`.
