@@ -175,20 +175,9 @@ fn the_plan_carries_the_pool_and_a_bad_pool_is_a_located_error() {
 /// The tests that run a world, again on madsim, but for the two ramps (the longest runs; the steady
 /// load and the thrash hold the autoscaler's formula and window on madsim).
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn without_stabilisation_the_pool_thrashes_and_with_the_default_window_it_does_not() {
-        on_madsim(super::without_stabilisation_the_pool_thrashes_and_with_the_default_window_it_does_not);
-    }
-
-    #[test]
-    fn a_healthy_scale_down_drains_and_fails_no_request() {
-        on_madsim(super::a_healthy_scale_down_drains_and_fails_no_request);
-    }
-
-    #[test]
-    fn a_steady_load_settles_at_load_over_capacity_times_target() {
-        on_madsim(super::a_steady_load_settles_at_load_over_capacity_times_target);
+    crate::util::on_madsim_too! {
+        without_stabilisation_the_pool_thrashes_and_with_the_default_window_it_does_not,
+        a_healthy_scale_down_drains_and_fails_no_request,
+        a_steady_load_settles_at_load_over_capacity_times_target,
     }
 }

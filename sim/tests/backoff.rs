@@ -184,15 +184,8 @@ fn a_burst_sends_one_request_per_user_at_one_instant() {
 /// jitter 362 attempts (343-347); seed 3, full jitter from a 200 ms base 372 attempts against
 /// decorrelated jitter's 284 (on turmoil 252-258, the least work of all).
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn the_scenario_as_shipped_gets_every_client_through() {
-        on_madsim(super::the_scenario_as_shipped_gets_every_client_through);
-    }
-
-    #[test]
-    fn a_burst_sends_one_request_per_user_at_one_instant() {
-        on_madsim(super::a_burst_sends_one_request_per_user_at_one_instant);
+    crate::util::on_madsim_too! {
+        the_scenario_as_shipped_gets_every_client_through,
+        a_burst_sends_one_request_per_user_at_one_instant,
     }
 }

@@ -75,10 +75,7 @@ fn a_slow_call_breaker_sheds_a_slow_third_party_before_it_takes_every_worker() {
 /// it lets through (probes, and calls after a probe closed it) fall together in the window at
 /// 16 s: at least 6 of its 574 requests, and its p99 reads 736 ms where the test asks for 50.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn a_replica_breaker_removes_the_quickstarts_p99_spike() {
-        on_madsim(super::a_replica_breaker_removes_the_quickstarts_p99_spike);
+    crate::util::on_madsim_too! {
+        a_replica_breaker_removes_the_quickstarts_p99_spike,
     }
 }

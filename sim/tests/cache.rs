@@ -356,35 +356,12 @@ fn a_dead_node_ejected_by_the_tiers_costs_one_window_not_the_outage() {
 /// the 80% side of the hit-rate comparison measures 80.74% (the test allows 0.3 points), and seed 3
 /// with a ring loads 12 keys in the second before the node is lost (the test allows 10).
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn the_catalogue_answers_most_reads_from_its_caches() {
-        on_madsim(super::the_catalogue_answers_most_reads_from_its_caches);
-    }
-
-    #[test]
-    fn an_unprotected_stampede_grows_with_the_readers() {
-        on_madsim(super::an_unprotected_stampede_grows_with_the_readers);
-    }
-
-    #[test]
-    fn single_flight_lock_and_xfetch_bound_the_stampede() {
-        on_madsim(super::single_flight_lock_and_xfetch_bound_the_stampede);
-    }
-
-    #[test]
-    fn the_protected_stampedes_replay_exactly() {
-        on_madsim(super::the_protected_stampedes_replay_exactly);
-    }
-
-    #[test]
-    fn the_staleness_check_finds_cache_asides_race_and_the_write_lease_closes_it() {
-        on_madsim(super::the_staleness_check_finds_cache_asides_race_and_the_write_lease_closes_it);
-    }
-
-    #[test]
-    fn a_dead_node_ejected_by_the_tiers_costs_one_window_not_the_outage() {
-        on_madsim(super::a_dead_node_ejected_by_the_tiers_costs_one_window_not_the_outage);
+    crate::util::on_madsim_too! {
+        the_catalogue_answers_most_reads_from_its_caches,
+        an_unprotected_stampede_grows_with_the_readers,
+        single_flight_lock_and_xfetch_bound_the_stampede,
+        the_protected_stampedes_replay_exactly,
+        the_staleness_check_finds_cache_asides_race_and_the_write_lease_closes_it,
+        a_dead_node_ejected_by_the_tiers_costs_one_window_not_the_outage,
     }
 }

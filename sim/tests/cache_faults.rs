@@ -190,30 +190,11 @@ fn a_cache_hosts_clock_jumping_ahead_expires_its_keys_early() {
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn a_flush_makes_the_next_reads_miss_and_load() {
-        on_madsim(super::a_flush_makes_the_next_reads_miss_and_load);
-    }
-
-    #[test]
-    fn memory_pressure_evicts_and_the_limit_comes_back_after_it() {
-        on_madsim(super::memory_pressure_evicts_and_the_limit_comes_back_after_it);
-    }
-
-    #[test]
-    fn memory_pressure_without_eviction_refuses_the_fills() {
-        on_madsim(super::memory_pressure_without_eviction_refuses_the_fills);
-    }
-
-    #[test]
-    fn a_shard_leaving_a_ring_cools_its_share_and_hash_mod_cools_most() {
-        on_madsim(super::a_shard_leaving_a_ring_cools_its_share_and_hash_mod_cools_most);
-    }
-
-    #[test]
-    fn a_cache_hosts_clock_jumping_ahead_expires_its_keys_early() {
-        on_madsim(super::a_cache_hosts_clock_jumping_ahead_expires_its_keys_early);
+    crate::util::on_madsim_too! {
+        a_flush_makes_the_next_reads_miss_and_load,
+        memory_pressure_evicts_and_the_limit_comes_back_after_it,
+        memory_pressure_without_eviction_refuses_the_fills,
+        a_shard_leaving_a_ring_cools_its_share_and_hash_mod_cools_most,
+        a_cache_hosts_clock_jumping_ahead_expires_its_keys_early,
     }
 }

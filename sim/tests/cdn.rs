@@ -175,30 +175,11 @@ fn the_same_seed_gives_the_same_trace() {
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn edges_offload_the_origin_and_their_users_wait_a_fraction_of_the_direct_path() {
-        on_madsim(super::edges_offload_the_origin_and_their_users_wait_a_fraction_of_the_direct_path);
-    }
-
-    #[test]
-    fn a_purge_sends_one_edges_reads_back_to_the_origin() {
-        on_madsim(super::a_purge_sends_one_edges_reads_back_to_the_origin);
-    }
-
-    #[test]
-    fn stale_if_error_keeps_the_edges_answering_through_an_origin_outage() {
-        on_madsim(super::stale_if_error_keeps_the_edges_answering_through_an_origin_outage);
-    }
-
-    #[test]
-    fn without_stale_if_error_the_outage_reaches_the_users() {
-        on_madsim(super::without_stale_if_error_the_outage_reaches_the_users);
-    }
-
-    #[test]
-    fn the_same_seed_gives_the_same_trace() {
-        on_madsim(super::the_same_seed_gives_the_same_trace);
+    crate::util::on_madsim_too! {
+        edges_offload_the_origin_and_their_users_wait_a_fraction_of_the_direct_path,
+        a_purge_sends_one_edges_reads_back_to_the_origin,
+        stale_if_error_keeps_the_edges_answering_through_an_origin_outage,
+        without_stale_if_error_the_outage_reaches_the_users,
+        the_same_seed_gives_the_same_trace,
     }
 }

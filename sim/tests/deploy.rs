@@ -164,50 +164,15 @@ fn a_deploy_run_is_deterministic() {
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn a_healthy_rolling_deploy_completes_with_no_failed_request() {
-        on_madsim(super::a_healthy_rolling_deploy_completes_with_no_failed_request);
-    }
-
-    #[test]
-    fn a_version_failing_health_checks_halts_and_the_old_instances_keep_serving() {
-        on_madsim(super::a_version_failing_health_checks_halts_and_the_old_instances_keep_serving);
-    }
-
-    #[test]
-    fn automatic_rollback_returns_a_version_failing_health_checks() {
-        on_madsim(super::automatic_rollback_returns_a_version_failing_health_checks);
-    }
-
-    #[test]
-    fn readiness_is_not_correctness_a_plain_rolling_deploy_completes_a_bad_version() {
-        on_madsim(super::readiness_is_not_correctness_a_plain_rolling_deploy_completes_a_bad_version);
-    }
-
-    #[test]
-    fn the_same_bad_version_as_a_canary_is_aborted_at_the_first_step() {
-        on_madsim(super::the_same_bad_version_as_a_canary_is_aborted_at_the_first_step);
-    }
-
-    #[test]
-    fn a_slower_canary_is_caught_by_the_latency_analysis() {
-        on_madsim(super::a_slower_canary_is_caught_by_the_latency_analysis);
-    }
-
-    #[test]
-    fn blue_green_switches_to_a_bad_green_and_back_to_blue() {
-        on_madsim(super::blue_green_switches_to_a_bad_green_and_back_to_blue);
-    }
-
-    #[test]
-    fn a_kill_during_a_healthy_rolling_deploy_costs_requests_not_the_deploy() {
-        on_madsim(super::a_kill_during_a_healthy_rolling_deploy_costs_requests_not_the_deploy);
-    }
-
-    #[test]
-    fn a_deploy_run_is_deterministic() {
-        on_madsim(super::a_deploy_run_is_deterministic);
+    crate::util::on_madsim_too! {
+        a_healthy_rolling_deploy_completes_with_no_failed_request,
+        a_version_failing_health_checks_halts_and_the_old_instances_keep_serving,
+        automatic_rollback_returns_a_version_failing_health_checks,
+        readiness_is_not_correctness_a_plain_rolling_deploy_completes_a_bad_version,
+        the_same_bad_version_as_a_canary_is_aborted_at_the_first_step,
+        a_slower_canary_is_caught_by_the_latency_analysis,
+        blue_green_switches_to_a_bad_green_and_back_to_blue,
+        a_kill_during_a_healthy_rolling_deploy_costs_requests_not_the_deploy,
+        a_deploy_run_is_deterministic,
     }
 }

@@ -169,30 +169,11 @@ fn resolving_runs_are_deterministic() {
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn active_passive_recovers_by_detection_promotion_and_dns_and_loses_the_unshipped_writes() {
-        on_madsim(super::active_passive_recovers_by_detection_promotion_and_dns_and_loses_the_unshipped_writes);
-    }
-
-    #[test]
-    fn active_active_fails_only_the_lost_regions_users_and_promotes_nothing() {
-        on_madsim(super::active_active_fails_only_the_lost_regions_users_and_promotes_nothing);
-    }
-
-    #[test]
-    fn a_300_s_ttl_keeps_users_on_the_lost_region_about_five_times_longer() {
-        on_madsim(super::a_300_s_ttl_keeps_users_on_the_lost_region_about_five_times_longer);
-    }
-
-    #[test]
-    fn one_region_active_passive_and_active_active_rank_as_the_guides_say() {
-        on_madsim(super::one_region_active_passive_and_active_active_rank_as_the_guides_say);
-    }
-
-    #[test]
-    fn resolving_runs_are_deterministic() {
-        on_madsim(super::resolving_runs_are_deterministic);
+    crate::util::on_madsim_too! {
+        active_passive_recovers_by_detection_promotion_and_dns_and_loses_the_unshipped_writes,
+        active_active_fails_only_the_lost_regions_users_and_promotes_nothing,
+        a_300_s_ttl_keeps_users_on_the_lost_region_about_five_times_longer,
+        one_region_active_passive_and_active_active_rank_as_the_guides_say,
+        resolving_runs_are_deterministic,
     }
 }

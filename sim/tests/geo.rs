@@ -184,30 +184,11 @@ fn the_convergence_objective_needs_geo_hosts_and_stands_alone() {
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn a_partition_diverges_the_regions_and_they_converge_after_the_heal() {
-        on_madsim(super::a_partition_diverges_the_regions_and_they_converge_after_the_heal);
-    }
-
-    #[test]
-    fn without_the_partition_few_writes_conflict_and_none_falls_behind() {
-        on_madsim(super::without_the_partition_few_writes_conflict_and_none_falls_behind);
-    }
-
-    #[test]
-    fn a_clock_ahead_discards_later_writes_and_too_far_ahead_is_refused() {
-        on_madsim(super::a_clock_ahead_discards_later_writes_and_too_far_ahead_is_refused);
-    }
-
-    #[test]
-    fn an_objective_too_tight_fails_and_regions_that_never_meet_again_do_not_converge() {
-        on_madsim(super::an_objective_too_tight_fails_and_regions_that_never_meet_again_do_not_converge);
-    }
-
-    #[test]
-    fn counters_are_judged_after_a_quiet_tail_and_not_without_one() {
-        on_madsim(super::counters_are_judged_after_a_quiet_tail_and_not_without_one);
+    crate::util::on_madsim_too! {
+        a_partition_diverges_the_regions_and_they_converge_after_the_heal,
+        without_the_partition_few_writes_conflict_and_none_falls_behind,
+        a_clock_ahead_discards_later_writes_and_too_far_ahead_is_refused,
+        an_objective_too_tight_fails_and_regions_that_never_meet_again_do_not_converge,
+        counters_are_judged_after_a_quiet_tail_and_not_without_one,
     }
 }

@@ -156,25 +156,10 @@ fn a_payment_outage_without_a_breaker_exhausts_the_app_and_with_one_only_checkou
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn an_http_app_serves_the_workload_and_its_checks_hold() {
-        on_madsim(super::an_http_app_serves_the_workload_and_its_checks_hold);
-    }
-
-    #[test]
-    fn the_same_seed_gives_the_same_trace_over_http() {
-        on_madsim(super::the_same_seed_gives_the_same_trace_over_http);
-    }
-
-    #[test]
-    fn a_dead_store_is_answered_502_and_counted_as_errors() {
-        on_madsim(super::a_dead_store_is_answered_502_and_counted_as_errors);
-    }
-
-    #[test]
-    fn a_payment_outage_without_a_breaker_exhausts_the_app_and_with_one_only_checkouts_fail() {
-        on_madsim(super::a_payment_outage_without_a_breaker_exhausts_the_app_and_with_one_only_checkouts_fail);
+    crate::util::on_madsim_too! {
+        an_http_app_serves_the_workload_and_its_checks_hold,
+        the_same_seed_gives_the_same_trace_over_http,
+        a_dead_store_is_answered_502_and_counted_as_errors,
+        a_payment_outage_without_a_breaker_exhausts_the_app_and_with_one_only_checkouts_fail,
     }
 }

@@ -156,20 +156,9 @@ fn a_priority_list_of_the_wrong_length_is_a_located_error() {
 /// The tests that run a world, again on madsim, but for the two longest (every algorithm behind a
 /// dead backend, and the spreads, whose draws do not depend on the engine).
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn a_killed_backend_is_taken_out_by_health_checks_and_retries_hide_it() {
-        on_madsim(super::a_killed_backend_is_taken_out_by_health_checks_and_retries_hide_it);
-    }
-
-    #[test]
-    fn a_gray_failure_is_ejected_by_outlier_detection_alone() {
-        on_madsim(super::a_gray_failure_is_ejected_by_outlier_detection_alone);
-    }
-
-    #[test]
-    fn a_standby_priority_level_takes_the_share_the_first_level_lost_and_only_that() {
-        on_madsim(super::a_standby_priority_level_takes_the_share_the_first_level_lost_and_only_that);
+    crate::util::on_madsim_too! {
+        a_killed_backend_is_taken_out_by_health_checks_and_retries_hide_it,
+        a_gray_failure_is_ejected_by_outlier_detection_alone,
+        a_standby_priority_level_takes_the_share_the_first_level_lost_and_only_that,
     }
 }

@@ -430,85 +430,22 @@ fn the_names_models_publish_are_the_names_the_judge_reads() {
 /// The tests that run a world, again on madsim, but for the read replicas' end-to-end p99, which
 /// halves on turmoil and drops from 25.7 ms to 13.3 ms on madsim (the test asks for under half).
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn quickstart_survives_the_replica_outage_with_a_slower_tail() {
-        on_madsim(super::quickstart_survives_the_replica_outage_with_a_slower_tail);
-    }
-
-    #[test]
-    fn echo_runs_at_the_closed_loop_rate() {
-        on_madsim(super::echo_runs_at_the_closed_loop_rate);
-    }
-
-    #[test]
-    fn partition_fails_misses_and_writes_but_not_cache_hits() {
-        on_madsim(super::partition_fails_misses_and_writes_but_not_cache_hits);
-    }
-
-    #[test]
-    fn slow_link_grows_the_tail_not_the_median() {
-        on_madsim(super::slow_link_grows_the_tail_not_the_median);
-    }
-
-    #[test]
-    fn async_failover_recovers_and_loses_the_unreplicated_second() {
-        on_madsim(super::async_failover_recovers_and_loses_the_unreplicated_second);
-    }
-
-    #[test]
-    fn sync_failover_loses_nothing_and_writes_stall_without_replicas() {
-        on_madsim(super::sync_failover_loses_nothing_and_writes_stall_without_replicas);
-    }
-
-    #[test]
-    fn replica_lag_grows_past_a_tight_staleness_bound() {
-        on_madsim(super::replica_lag_grows_past_a_tight_staleness_bound);
-    }
-
-    #[test]
-    fn split_brain_is_fenced() {
-        on_madsim(super::split_brain_is_fenced);
-    }
-
-    #[test]
-    fn a_spike_exhausts_a_small_pool_but_not_a_big_one() {
-        on_madsim(super::a_spike_exhausts_a_small_pool_but_not_a_big_one);
-    }
-
-    #[test]
-    fn without_a_pool_connection_setup_exhausts_the_store_a_pool_of_20_protects() {
-        on_madsim(super::without_a_pool_connection_setup_exhausts_the_store_a_pool_of_20_protects);
-    }
-
-    #[test]
-    fn a_slow_disk_slows_writes_and_slow_queries_slow_everything() {
-        on_madsim(super::a_slow_disk_slows_writes_and_slow_queries_slow_everything);
-    }
-
-    #[test]
-    fn an_injected_replication_delay_can_grow() {
-        on_madsim(super::an_injected_replication_delay_can_grow);
-    }
-
-    #[test]
-    fn a_slow_clock_outlives_its_lease_and_a_deposed_primary_writes() {
-        on_madsim(super::a_slow_clock_outlives_its_lease_and_a_deposed_primary_writes);
-    }
-
-    #[test]
-    fn a_clock_jumping_back_extends_a_lease_and_a_constant_skew_does_not() {
-        on_madsim(super::a_clock_jumping_back_extends_a_lease_and_a_constant_skew_does_not);
-    }
-
-    #[test]
-    fn a_one_way_partition_loses_replies_not_requests() {
-        on_madsim(super::a_one_way_partition_loses_replies_not_requests);
-    }
-
-    #[test]
-    fn the_names_models_publish_are_the_names_the_judge_reads() {
-        on_madsim(super::the_names_models_publish_are_the_names_the_judge_reads);
+    crate::util::on_madsim_too! {
+        quickstart_survives_the_replica_outage_with_a_slower_tail,
+        echo_runs_at_the_closed_loop_rate,
+        partition_fails_misses_and_writes_but_not_cache_hits,
+        slow_link_grows_the_tail_not_the_median,
+        async_failover_recovers_and_loses_the_unreplicated_second,
+        sync_failover_loses_nothing_and_writes_stall_without_replicas,
+        replica_lag_grows_past_a_tight_staleness_bound,
+        split_brain_is_fenced,
+        a_spike_exhausts_a_small_pool_but_not_a_big_one,
+        without_a_pool_connection_setup_exhausts_the_store_a_pool_of_20_protects,
+        a_slow_disk_slows_writes_and_slow_queries_slow_everything,
+        an_injected_replication_delay_can_grow,
+        a_slow_clock_outlives_its_lease_and_a_deposed_primary_writes,
+        a_clock_jumping_back_extends_a_lease_and_a_constant_skew_does_not,
+        a_one_way_partition_loses_replies_not_requests,
+        the_names_models_publish_are_the_names_the_judge_reads,
     }
 }

@@ -145,25 +145,10 @@ fn an_optional_part_serves_the_pages_degraded() {
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn services_pay_a_round_trip_on_every_page() {
-        on_madsim(super::services_pay_a_round_trip_on_every_page);
-    }
-
-    #[test]
-    fn a_page_waits_for_its_slowest_part() {
-        on_madsim(super::a_page_waits_for_its_slowest_part);
-    }
-
-    #[test]
-    fn a_killed_required_part_fails_every_page_and_the_monolith_fails_none() {
-        on_madsim(super::a_killed_required_part_fails_every_page_and_the_monolith_fails_none);
-    }
-
-    #[test]
-    fn an_optional_part_serves_the_pages_degraded() {
-        on_madsim(super::an_optional_part_serves_the_pages_degraded);
+    crate::util::on_madsim_too! {
+        services_pay_a_round_trip_on_every_page,
+        a_page_waits_for_its_slowest_part,
+        a_killed_required_part_fails_every_page_and_the_monolith_fails_none,
+        an_optional_part_serves_the_pages_degraded,
     }
 }

@@ -159,30 +159,11 @@ fault = { kill = "echo" }
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn sixty_five_connections_at_once_to_one_listener_queue_and_all_succeed() {
-        on_madsim(super::sixty_five_connections_at_once_to_one_listener_queue_and_all_succeed);
-    }
-
-    #[test]
-    fn a_thousand_users_on_three_hosts_run_to_the_end_deterministically() {
-        on_madsim(super::a_thousand_users_on_three_hosts_run_to_the_end_deterministically);
-    }
-
-    #[test]
-    fn an_open_loop_far_past_capacity_ends_in_timeouts_not_a_panic() {
-        on_madsim(super::an_open_loop_far_past_capacity_ends_in_timeouts_not_a_panic);
-    }
-
-    #[test]
-    fn connects_given_up_on_a_slow_link_free_their_places_after_it_heals() {
-        on_madsim(super::connects_given_up_on_a_slow_link_free_their_places_after_it_heals);
-    }
-
-    #[test]
-    fn a_host_out_of_ports_fails_its_connects_instead_of_panicking() {
-        on_madsim(super::a_host_out_of_ports_fails_its_connects_instead_of_panicking);
+    crate::util::on_madsim_too! {
+        sixty_five_connections_at_once_to_one_listener_queue_and_all_succeed,
+        a_thousand_users_on_three_hosts_run_to_the_end_deterministically,
+        an_open_loop_far_past_capacity_ends_in_timeouts_not_a_panic,
+        connects_given_up_on_a_slow_link_free_their_places_after_it_heals,
+        a_host_out_of_ports_fails_its_connects_instead_of_panicking,
     }
 }

@@ -166,30 +166,11 @@ arrival = { poisson = { rate = 1 } }
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn a_killed_worker_loses_nothing_and_duplicates_are_counted_then_absorbed() {
-        on_madsim(super::a_killed_worker_loses_nothing_and_duplicates_are_counted_then_absorbed);
-    }
-
-    #[test]
-    fn a_poison_message_is_dead_lettered_after_its_receives_and_the_rest_flow() {
-        on_madsim(super::a_poison_message_is_dead_lettered_after_its_receives_and_the_rest_flow);
-    }
-
-    #[test]
-    fn a_flash_sale_fills_the_bounded_queue_then_drains() {
-        on_madsim(super::a_flash_sale_fills_the_bounded_queue_then_drains);
-    }
-
-    #[test]
-    fn a_broker_restart_loses_nothing_with_fsync_always_and_the_unsynced_tail_without() {
-        on_madsim(super::a_broker_restart_loses_nothing_with_fsync_always_and_the_unsynced_tail_without);
-    }
-
-    #[test]
-    fn an_apps_writes_drive_the_queue() {
-        on_madsim(super::an_apps_writes_drive_the_queue);
+    crate::util::on_madsim_too! {
+        a_killed_worker_loses_nothing_and_duplicates_are_counted_then_absorbed,
+        a_poison_message_is_dead_lettered_after_its_receives_and_the_rest_flow,
+        a_flash_sale_fills_the_bounded_queue_then_drains,
+        a_broker_restart_loses_nothing_with_fsync_always_and_the_unsynced_tail_without,
+        an_apps_writes_drive_the_queue,
     }
 }

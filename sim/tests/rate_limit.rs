@@ -120,25 +120,10 @@ fn a_bad_rate_limit_is_a_located_error() {
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn three_local_limiters_admit_three_times_the_rate() {
-        on_madsim(super::three_local_limiters_admit_three_times_the_rate);
-    }
-
-    #[test]
-    fn a_limiter_shared_on_a_cache_node_admits_the_rate_once() {
-        on_madsim(super::a_limiter_shared_on_a_cache_node_admits_the_rate_once);
-    }
-
-    #[test]
-    fn a_shared_limiter_failing_open_admits_everything_while_its_node_is_dead() {
-        on_madsim(super::a_shared_limiter_failing_open_admits_everything_while_its_node_is_dead);
-    }
-
-    #[test]
-    fn a_shared_limiter_failing_closed_refuses_everything_while_its_node_is_dead() {
-        on_madsim(super::a_shared_limiter_failing_closed_refuses_everything_while_its_node_is_dead);
+    crate::util::on_madsim_too! {
+        three_local_limiters_admit_three_times_the_rate,
+        a_limiter_shared_on_a_cache_node_admits_the_rate_once,
+        a_shared_limiter_failing_open_admits_everything_while_its_node_is_dead,
+        a_shared_limiter_failing_closed_refuses_everything_while_its_node_is_dead,
     }
 }

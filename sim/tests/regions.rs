@@ -307,45 +307,14 @@ fn a_lagging_standby_loses_the_acknowledged_writes_of_its_lag() {
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn a_region_outage_takes_everything_down_for_its_length_and_back() {
-        on_madsim(super::a_region_outage_takes_everything_down_for_its_length_and_back);
-    }
-
-    #[test]
-    fn an_outage_is_one_fault_event_and_a_power_event_per_host() {
-        on_madsim(super::an_outage_is_one_fault_event_and_a_power_event_per_host);
-    }
-
-    #[test]
-    fn far_users_pay_the_region_link_both_ways_and_the_spike_shows() {
-        on_madsim(super::far_users_pay_the_region_link_both_ways_and_the_spike_shows);
-    }
-
-    #[test]
-    fn region_runs_are_deterministic() {
-        on_madsim(super::region_runs_are_deterministic);
-    }
-
-    #[test]
-    fn a_region_partition_cuts_the_far_users_off_and_heals() {
-        on_madsim(super::a_region_partition_cuts_the_far_users_off_and_heals);
-    }
-
-    #[test]
-    fn a_region_skew_is_described_by_region_and_put_back() {
-        on_madsim(super::a_region_skew_is_described_by_region_and_put_back);
-    }
-
-    #[test]
-    fn a_swarm_draws_region_faults_and_its_lines_replay_the_run() {
-        on_madsim(super::a_swarm_draws_region_faults_and_its_lines_replay_the_run);
-    }
-
-    #[test]
-    fn a_lagging_standby_loses_the_acknowledged_writes_of_its_lag() {
-        on_madsim(super::a_lagging_standby_loses_the_acknowledged_writes_of_its_lag);
+    crate::util::on_madsim_too! {
+        a_region_outage_takes_everything_down_for_its_length_and_back,
+        an_outage_is_one_fault_event_and_a_power_event_per_host,
+        far_users_pay_the_region_link_both_ways_and_the_spike_shows,
+        region_runs_are_deterministic,
+        a_region_partition_cuts_the_far_users_off_and_heals,
+        a_region_skew_is_described_by_region_and_put_back,
+        a_swarm_draws_region_faults_and_its_lines_replay_the_run,
+        a_lagging_standby_loses_the_acknowledged_writes_of_its_lag,
     }
 }

@@ -142,30 +142,11 @@ fn a_workload_without_retry_draws_and_records_as_before() {
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn without_a_budget_the_overload_outlives_the_fault() {
-        on_madsim(super::without_a_budget_the_overload_outlives_the_fault);
-    }
-
-    #[test]
-    fn a_budget_and_backoff_end_the_overload_within_seconds() {
-        on_madsim(super::a_budget_and_backoff_end_the_overload_within_seconds);
-    }
-
-    #[test]
-    fn without_retries_the_same_fault_passes_too() {
-        on_madsim(super::without_retries_the_same_fault_passes_too);
-    }
-
-    #[test]
-    fn a_request_keeps_one_invoke_and_one_complete_and_numbers_its_retries() {
-        on_madsim(super::a_request_keeps_one_invoke_and_one_complete_and_numbers_its_retries);
-    }
-
-    #[test]
-    fn a_workload_without_retry_draws_and_records_as_before() {
-        on_madsim(super::a_workload_without_retry_draws_and_records_as_before);
+    crate::util::on_madsim_too! {
+        without_a_budget_the_overload_outlives_the_fault,
+        a_budget_and_backoff_end_the_overload_within_seconds,
+        without_retries_the_same_fault_passes_too,
+        a_request_keeps_one_invoke_and_one_complete_and_numbers_its_retries,
+        a_workload_without_retry_draws_and_records_as_before,
     }
 }

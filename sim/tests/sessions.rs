@@ -137,30 +137,11 @@ fn bad_sessions_settings_are_located_errors() {
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn sessions_in_the_cache_survive_every_instance_killed() {
-        on_madsim(super::sessions_in_the_cache_survive_every_instance_killed);
-    }
-
-    #[test]
-    fn sessions_in_memory_are_lost_at_every_kill_and_every_restart() {
-        on_madsim(super::sessions_in_memory_are_lost_at_every_kill_and_every_restart);
-    }
-
-    #[test]
-    fn sessions_in_memory_behind_round_robin_are_unknown_to_most_instances() {
-        on_madsim(super::sessions_in_memory_behind_round_robin_are_unknown_to_most_instances);
-    }
-
-    #[test]
-    fn an_app_with_sessions_refuses_users_that_do_not_log_in() {
-        on_madsim(super::an_app_with_sessions_refuses_users_that_do_not_log_in);
-    }
-
-    #[test]
-    fn the_same_seed_loses_the_same_sessions() {
-        on_madsim(super::the_same_seed_loses_the_same_sessions);
+    crate::util::on_madsim_too! {
+        sessions_in_the_cache_survive_every_instance_killed,
+        sessions_in_memory_are_lost_at_every_kill_and_every_restart,
+        sessions_in_memory_behind_round_robin_are_unknown_to_most_instances,
+        an_app_with_sessions_refuses_users_that_do_not_log_in,
+        the_same_seed_loses_the_same_sessions,
     }
 }

@@ -115,15 +115,8 @@ fn wrong_shards_and_tenants_are_located_errors() {
 
 /// The tests that run a world, again on madsim.
 mod on_madsim {
-    use crate::util::on_madsim;
-
-    #[test]
-    fn one_shard_fails_over_and_the_other_tenants_do_not_notice() {
-        on_madsim(super::one_shard_fails_over_and_the_other_tenants_do_not_notice);
-    }
-
-    #[test]
-    fn one_directory_over_every_group_judges_each_group_alone() {
-        on_madsim(super::one_directory_over_every_group_judges_each_group_alone);
+    crate::util::on_madsim_too! {
+        one_shard_fails_over_and_the_other_tenants_do_not_notice,
+        one_directory_over_every_group_judges_each_group_alone,
     }
 }

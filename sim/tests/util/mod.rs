@@ -24,6 +24,20 @@ pub fn on_madsim(test: fn()) {
     test();
 }
 
+/// Defines a test of each name given that runs the parent module's test of that name on
+/// madsim (see [`on_madsim`]): a module's `on_madsim` submodule lists its tests to run twice.
+macro_rules! on_madsim_too {
+    ($($test:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                crate::util::on_madsim(super::$test);
+            }
+        )*
+    };
+}
+pub(crate) use on_madsim_too;
+
 /// The engine runs take here: turmoil, or madsim under [`on_madsim`].
 pub fn engine() -> Engine {
     ENGINE.get()
