@@ -7,9 +7,9 @@
 //! Everything else the world does (streams, listeners, disks, clocks with skew, the recorder)
 //! is the same code on both, written against this module.
 //!
-//! Owns: [`Engine`], its dispatch and [`EngineClock`] (how the world reads the engine's time
-//! and sleeps on it). Must not: hold any state of the world (that is `Shared`'s), or be reached
-//! by models (they see only the seam).
+//! Owns: [`Engine`], its dispatch and [`EngineClock`] (how the world reads the engine's time,
+//! held still on madsim within a poll of a world task, and sleeps on it). Must not: hold any
+//! state of the world (that is `Shared`'s), or be reached by models (they see only the seam).
 
 use std::future::Future;
 use std::time::Duration;
