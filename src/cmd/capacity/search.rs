@@ -3,7 +3,8 @@
 //! Deterministic and bounded: from the scenario's own rate, double while the rate passes (up to
 //! the largest rate allowed), or halve while it fails (at most [`MAX_HALVINGS`] times); then
 //! bisect between the highest passing and the lowest failing rate until they are within the
-//! precision asked for ([`PRECISION`] by default) of each other. At most [`MAX_PROBES`] rates are probed in all.
+//! precision asked for ([`PRECISION`] by default) of each other. At most [`MAX_PROBES`] rates
+//! are probed in all.
 //!
 //! Owns: the order rates are tried in and when to stop. Must not: run anything itself (a probe
 //! is the caller's closure), so it is tested over pure functions.
